@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# make            build the programs and test tools into build/
+# make asan       the same with AddressSanitizer + UBSan into build/asan/
+# make fuzz       the protocol decoder fuzzer (clang, libFuzzer) into build/fuzz/
+# make check      all of the above, then the whole test suite (tests/run.sh)
+# make install    PREFIX=/usr/local DESTDIR=
+# make demo       the main job: scripts/demo.sh
+# make bench      benchmarks (not written yet)
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+BUILD ?= build
+SAN ?= 0
+PKG_CONFIG ?= pkg-config
+CLANG ?= clang
+
+GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags glib-2.0 2>/dev/null)
+GLIB_LIBS := $(shell $(PKG_CONFIG) --libs glib-2.0 2>/dev/null)
+ifeq ($(GLIB_LIBS),)
+$(error glib-2.0 development files not found: run scripts/install-deps.sh (or apt-get install libglib2.0-dev pkg-config))
+endif
+
+CFLAGS ?= -O2 -g
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
+	-Wstrict-prototypes -Wno-unused-parameter
+ALL_CPPFLAGS := -D_GNU_SOURCE -Iinclude $(CPPFLAGS)
+ALL_CFLAGS := -std=gnu11 $(WARNINGS) -pthread $(GLIB_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS := -pthread $(LDFLAGS)
+ifeq ($(SAN),1)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ALL_CFLAGS += $(SANFLAGS) -O1
+ALL_LDFLAGS += $(SANFLAGS)
+endif
+LIBS := $(GLIB_LIBS)
+
+LIB_SRCS := src/lib/log.c src/lib/util.c src/lib/proto.c src/lib/auth.c \
+	src/lib/net.c src/lib/transport.c src/lib/tcp.c
+MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/server.c
+UNIT_TESTS := test_util test_proto test_memd_settings test_auth
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+MEMD_OBJS := $(MEMD_SRCS:%.c=$(BUILD)/obj/%.o)
+LIBVOFIRM := $(BUILD)/libvofirm.a
+
+PROGRAMS := $(BUILD)/vofirm-memd
+TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
+
+.PHONY: all asan fuzz check install uninstall clean demo bench
+.DELETE_ON_ERROR:
+
+all: $(PROGRAMS) $(TEST_PROGRAMS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBVOFIRM): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/vofirm-memd: $(BUILD)/obj/src/memd/main.o $(MEMD_OBJS) $(LIBVOFIRM)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/vofirm-xtest: $(BUILD)/obj/tests/tools/xtest.o $(LIBVOFIRM)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(MEMD_OBJS) $(LIBVOFIRM)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+asan:
+	$(MAKE) BUILD=build/asan SAN=1 all
+
+# libFuzzer needs clang; the decoder has no dependencies beyond libc.
+FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Werror \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz: build/fuzz/fuzz_proto
+
+build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c src/lib/proto.c include/vofirm/proto.h
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_proto.c src/lib/proto.c
+
+check: all asan fuzz
+	tests/run.sh
+
+install: $(PROGRAMS)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/vofirm-memd $(DESTDIR)$(SBINDIR)/vofirm-memd
+	install -m 0644 docs/man/vofirm-memd.8 $(DESTDIR)$(MANDIR)/man8/vofirm-memd.8
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/vofirm-memd $(DESTDIR)$(MANDIR)/man8/vofirm-memd.8
+
+demo: all
+	scripts/demo.sh
+
+bench:
+	@echo "make bench: there are no benchmarks yet (they arrive with the page-path and VM-level work)" >&2
+	@exit 2
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Socket helpers for the TCP transport and vofirm-memd. */
+#ifndef VOFIRM_NET_H
+#define VOFIRM_NET_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "vofirm/proto.h"
+
+/* Reads exactly len bytes.  0, -ECONNRESET on EOF, or -errno. */
+int vf_read_full(int fd, void *buf, size_t len);
+
+/* Writes a whole iovec (modified in place).  0 or -errno; no SIGPIPE. */
+int vf_writev_full(int fd, struct iovec *iov, int iovcnt);
+
+/*
+ * Reads one message's header and payload into buf (VF_HDR_SIZE +
+ * VF_MAX_PAYLOAD bytes) and decodes it.  0, -ECONNRESET on a clean EOF
+ * before a header, -EBADMSG/-EPROTONOSUPPORT (*why set), or -errno.
+ */
+int vf_recv_msg(int fd, void *buf, struct vf_msg *m, const char **why);
+
+/* Encodes and sends one message, bulk data included.  0 or -errno. */
+int vf_send_msg(int fd, const struct vf_msg *m);
+
+/* "192.0.2.1:7471" / "[::1]:7471" for the peer of fd. */
+void vf_peer_name(int fd, char *buf, size_t len);
+
+/* Send/receive timeouts (SO_SNDTIMEO/SO_RCVTIMEO); 0 = none. */
+int vf_sock_set_timeout(int fd, unsigned ms);
+
+/* TCP_NODELAY, keepalive probing after `idle_s`. */
+void vf_sock_tune(int fd, int idle_s);
+
+#endif

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The transport interface: a connection from a client (vofirm-fs, tools)
+ * to one vofirm-memd, chosen by URL scheme.  Every operation is
+ * asynchronous: the caller fills a struct vf_op, submits it, and its
+ * done() callback runs once with op->status set; many operations may be
+ * in flight on one connection (opts.queue_depth).  vf_xport_run() waits
+ * for one operation.
+ *
+ * A connection belongs to a session at the server.  The session (and the
+ * slabs granted to it) outlives a dropped connection for the server's
+ * lease: vf_xport_reconnect() resumes it, as does vf_xport_open() with
+ * opts.resume_token from another process.  vf_xport_close() ends the
+ * session and frees its slabs unless told to keep them.
+ *
+ * A transport that is asked for and cannot run fails with a message that
+ * says so; there is never a silent fall-back to another transport.
+ */
+#ifndef VOFIRM_TRANSPORT_H
+#define VOFIRM_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vofirm/auth.h"
+#include "vofirm/proto.h"
+#include "vofirm/util.h"
+
+enum vf_op_type {
+	VF_OP_READ = 1, /* len bytes at off of slab into buf */
+	VF_OP_WRITE,    /* len bytes from buf to off of slab */
+	VF_OP_ALLOC,    /* count slabs into descs[count], all or nothing */
+	VF_OP_FREE,     /* ids[count] back to the pool, all or nothing */
+	VF_OP_STATS,    /* counters into *stats */
+	VF_OP_BYE,      /* end the session (used by vf_xport_close) */
+};
+
+struct vf_op {
+	enum vf_op_type type;
+	uint32_t slab;              /* READ, WRITE */
+	uint32_t len;               /* READ, WRITE: 1..VF_MAX_IO */
+	uint64_t off;               /* READ, WRITE */
+	void *buf;                  /* READ, WRITE */
+	uint32_t count;             /* ALLOC, FREE: 1..VF_MAX_SLABS_PER_MSG */
+	struct vf_slab_desc *descs; /* ALLOC: filled on success */
+	const uint32_t *ids;        /* FREE */
+	struct vf_stats *stats;     /* STATS: filled on success */
+
+	/* Called once, from a transport thread, when the operation ends.
+	 * The transport does not touch the op after calling it. */
+	void (*done)(struct vf_op *op);
+	void *priv;
+
+	int status;                        /* 0 or -errno */
+	char errmsg[VF_ERRMSG_MAX + 1];    /* the server's reason, or "" */
+};
+
+struct vf_xport_opts {
+	const char *name;             /* shown in server logs; default "vofirm@HOST" */
+	const struct vf_key *key;     /* NULL: the server must run --no-auth */
+	const uint8_t *resume_token;  /* VF_TOKEN_LEN bytes: resume that session */
+	unsigned connect_timeout_ms;  /* default 5000 */
+	unsigned queue_depth;         /* operations in flight; default 64 */
+};
+
+/* What the server said about itself in HELLO. */
+struct vf_server_info {
+	uint64_t slab_size;
+	uint64_t capacity;
+	uint8_t instance[VF_INSTANCE_LEN]; /* changes when memd restarts */
+	bool auth;
+};
+
+struct vf_xport;
+
+struct vf_xport_ops {
+	const char *scheme;
+	struct vf_xport *(*create)(void);
+	void (*destroy)(struct vf_xport *x);
+	/* Open the connection and log in (resuming x->token if x->have_session). */
+	int (*connect)(struct vf_xport *x);
+	/* Drop the connection; in-flight operations fail with -ECONNRESET. */
+	void (*disconnect)(struct vf_xport *x);
+	/* Start an operation.  0: done() will be called.  <0: it will not. */
+	int (*submit)(struct vf_xport *x, struct vf_op *op);
+};
+
+/* Common part of every transport's connection; transports embed it. */
+struct vf_xport {
+	const struct vf_xport_ops *ops;
+	struct vf_url url;
+	char name[VF_NAME_MAX + 1];
+	struct vf_key key;
+	bool has_key;
+	unsigned connect_timeout_ms;
+	unsigned queue_depth;
+
+	struct vf_server_info info;
+	uint8_t token[VF_TOKEN_LEN];
+	bool have_session;
+	bool resumed;           /* the last login resumed the session */
+	uint32_t session_slabs; /* slabs the session held at the last login */
+};
+
+/* Parses url, picks its transport, connects and logs in.  Logs why not. */
+int vf_xport_open(const char *url, const struct vf_xport_opts *opts,
+		  struct vf_xport **out);
+
+/* Drops and re-opens the connection, resuming the session. */
+int vf_xport_reconnect(struct vf_xport *x);
+
+/* Drops the connection; the session lives on for the server's lease. */
+void vf_xport_disconnect(struct vf_xport *x);
+
+#define VF_CLOSE_KEEP_SESSION 0x1
+
+/* Ends the session (freeing its slabs) and the connection, and frees x.
+ * With VF_CLOSE_KEEP_SESSION the session is left to its lease. */
+void vf_xport_close(struct vf_xport *x, unsigned flags);
+
+int vf_xport_submit(struct vf_xport *x, struct vf_op *op);
+
+/* Submits op and waits for it; returns op->status. */
+int vf_xport_run(struct vf_xport *x, struct vf_op *op);
+
+/* Synchronous control operations; they log the server's reason. */
+int vf_xport_alloc(struct vf_xport *x, uint32_t count,
+		   struct vf_slab_desc *descs);
+int vf_xport_free(struct vf_xport *x, uint32_t count, const uint32_t *ids);
+int vf_xport_stats(struct vf_xport *x, struct vf_stats *stats);
+
+/* For transports: the transport registered for a scheme, or NULL. */
+const struct vf_xport_ops *vf_xport_find(enum vf_scheme scheme);
+
+/*
+ * For transports: the HELLO/LOGIN exchange, the same on every transport.
+ * `exchange` sends a request and returns its decoded reply (whose
+ * pointers stay valid until the next call).
+ */
+typedef int (*vf_exchange_fn)(struct vf_xport *x, const struct vf_msg *req,
+			      struct vf_msg *rep);
+int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange);
+
+/* For transports: the message that starts op (everything but the tag). */
+void vf_op_to_msg(const struct vf_op *op, struct vf_msg *m);
+
+/* For transports: fills op from its successful reply; 0 or -EBADMSG. */
+int vf_op_from_reply(struct vf_op *op, const struct vf_msg *rep);
+
+extern const struct vf_xport_ops vf_tcp_ops;
+
+#endif

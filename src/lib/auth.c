@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "vofirm/auth.h"
+#include "vofirm/log.h"
+
+int vf_key_load(const char *path, struct vf_key *key)
+{
+	uint8_t buf[VF_KEY_MAX + 1];
+	struct stat st;
+	ssize_t n;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		vf_err("key file %s: cannot open: %s", path, strerror(err));
+		return -err;
+	}
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		vf_err("key file %s: not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		vf_warn("key file %s is accessible by group or others (mode %04o): chmod 600 it",
+			path, (unsigned)(st.st_mode & 07777));
+	n = read(fd, buf, sizeof(buf));
+	err = errno;
+	close(fd);
+	if (n < 0) {
+		vf_err("key file %s: cannot read: %s", path, strerror(err));
+		return -err;
+	}
+	if ((size_t)n > VF_KEY_MAX) {
+		vf_err("key file %s: longer than %u bytes", path, VF_KEY_MAX);
+		return -EINVAL;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+			 buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	if (n < VF_KEY_MIN) {
+		vf_err("key file %s: key too short (%zd bytes, need at least %d; "
+		       "make one with: head -c 32 /dev/urandom | base64 > %s)",
+		       path, n, VF_KEY_MIN, path);
+		return -EINVAL;
+	}
+	memcpy(key->bytes, buf, (size_t)n);
+	key->len = (size_t)n;
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+static void hmac(const struct vf_key *key, const char *label,
+		 const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+		 const uint8_t *c, size_t clen, const char *name,
+		 uint8_t mac[VF_MAC_LEN])
+{
+	GHmac *h = g_hmac_new(G_CHECKSUM_SHA256, key->bytes, key->len);
+	gsize len = VF_MAC_LEN;
+
+	/* the label's NUL separates domains */
+	g_hmac_update(h, (const guchar *)label, (gssize)strlen(label) + 1);
+	g_hmac_update(h, a, (gssize)alen);
+	g_hmac_update(h, b, (gssize)blen);
+	g_hmac_update(h, c, (gssize)clen);
+	if (name)
+		g_hmac_update(h, (const guchar *)name, (gssize)strlen(name));
+	g_hmac_get_digest(h, mac, &len);
+	g_hmac_unref(h);
+}
+
+void vf_auth_client_mac(const struct vf_key *key,
+			const uint8_t snonce[VF_NONCE_LEN],
+			const uint8_t cnonce[VF_NONCE_LEN],
+			const uint8_t token[VF_TOKEN_LEN], const char *name,
+			uint8_t mac[VF_MAC_LEN])
+{
+	hmac(key, "vofirm-login-v1", snonce, VF_NONCE_LEN, cnonce,
+	     VF_NONCE_LEN, token, VF_TOKEN_LEN, name, mac);
+}
+
+void vf_auth_server_mac(const struct vf_key *key,
+			const uint8_t cnonce[VF_NONCE_LEN],
+			const uint8_t snonce[VF_NONCE_LEN],
+			const uint8_t token[VF_TOKEN_LEN],
+			uint8_t mac[VF_MAC_LEN])
+{
+	hmac(key, "vofirm-server-v1", cnonce, VF_NONCE_LEN, snonce,
+	     VF_NONCE_LEN, token, VF_TOKEN_LEN, NULL, mac);
+}
+
+int vf_mac_equal(const uint8_t a[VF_MAC_LEN], const uint8_t b[VF_MAC_LEN])
+{
+	uint8_t d = 0;
+
+	for (unsigned i = 0; i < VF_MAC_LEN; i++)
+		d |= a[i] ^ b[i];
+	return d == 0;
+}
+
+int vf_random(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

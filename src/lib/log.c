@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vofirm/log.h"
+
+static const char *log_prog = "vofirm";
+static int log_max = LOG_INFO;
+static int log_stamp = 1;
+
+static const char *const level_names[] = {
+	[LOG_EMERG] = "emergency", [LOG_ALERT] = "alert",
+	[LOG_CRIT] = "critical",   [LOG_ERR] = "error",
+	[LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+	[LOG_INFO] = "info",       [LOG_DEBUG] = "debug",
+};
+
+void vf_log_init(const char *progname, int level)
+{
+	log_prog = progname;
+	log_max = level;
+	/* systemd sets JOURNAL_STREAM when stderr goes to the journal,
+	 * which has its own timestamps. */
+	log_stamp = getenv("JOURNAL_STREAM") == NULL;
+}
+
+void vf_log_set_level(int level)
+{
+	log_max = level;
+}
+
+int vf_log_level(void)
+{
+	return log_max;
+}
+
+int vf_log_parse_level(const char *s)
+{
+	for (int i = LOG_ERR; i <= LOG_DEBUG; i++)
+		if (!strcasecmp(s, level_names[i]))
+			return i;
+	if (!strcasecmp(s, "warn"))
+		return LOG_WARNING;
+	return -1;
+}
+
+void vf_log(int level, const char *fmt, ...)
+{
+	int saved = errno;
+	char line[2048];
+	size_t n = 0;
+	va_list ap;
+	int r;
+
+	if (level > log_max)
+		return;
+	if (level < 0)
+		level = LOG_ERR;
+	if (log_stamp) {
+		struct timeval tv;
+		struct tm tm;
+
+		gettimeofday(&tv, NULL);
+		localtime_r(&tv.tv_sec, &tm);
+		n = strftime(line, sizeof(line), "%F %T", &tm);
+		n += snprintf(line + n, sizeof(line) - n, ".%03ld ",
+			      (long)tv.tv_usec / 1000);
+	}
+	r = snprintf(line + n, sizeof(line) - n, "%s[%d]: %s: ", log_prog,
+		     (int)getpid(), level_names[level]);
+	if (r > 0)
+		n += (size_t)r;
+	errno = saved; /* for %m */
+	va_start(ap, fmt);
+	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	if (r > 0)
+		n += (size_t)r;
+	if (n >= sizeof(line) - 1)
+		n = sizeof(line) - 2; /* truncated: keep the newline */
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, n) < 0) {
+		/* nowhere left to report it */
+	}
+	errno = saved;
+}

@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Transport-independent parts of a connection to vofirm-memd. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vofirm/log.h"
+#include "vofirm/transport.h"
+
+const struct vf_xport_ops *vf_xport_find(enum vf_scheme scheme)
+{
+	switch (scheme) {
+	case VF_SCHEME_TCP:
+		return &vf_tcp_ops;
+	case VF_SCHEME_RDMA:
+		return NULL; /* the RDMA transport is not part of this version */
+	}
+	return NULL;
+}
+
+int vf_xport_open(const char *url, const struct vf_xport_opts *opts,
+		  struct vf_xport **out)
+{
+	const struct vf_xport_ops *ops;
+	struct vf_xport *x;
+	struct vf_url u;
+	const char *why;
+	int ret;
+
+	ret = vf_url_parse(url, &u, &why);
+	if (ret) {
+		vf_err("server address '%s': %s", url, why);
+		return ret;
+	}
+	if (u.port == 0) {
+		vf_err("server address '%s': port 0 is for listening, not connecting", url);
+		return -EINVAL;
+	}
+	ops = vf_xport_find(u.scheme);
+	if (!ops) {
+		vf_err("%s: the rdma transport is not available in this build of vofirm "
+		       "(use tcp:// to reach this server over TCP)", u.str);
+		return -EPROTONOSUPPORT;
+	}
+
+	x = ops->create();
+	if (!x)
+		return -ENOMEM;
+	x->ops = ops;
+	x->url = u;
+	if (opts->name) {
+		snprintf(x->name, sizeof(x->name), "%s", opts->name);
+	} else {
+		char host[64] = "localhost";
+
+		gethostname(host, sizeof(host) - 1);
+		snprintf(x->name, sizeof(x->name), "vofirm@%s", host);
+	}
+	if (opts->key) {
+		x->key = *opts->key;
+		x->has_key = true;
+	}
+	x->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 5000;
+	x->queue_depth = opts->queue_depth ? opts->queue_depth : 64;
+	if (opts->resume_token) {
+		memcpy(x->token, opts->resume_token, VF_TOKEN_LEN);
+		x->have_session = true;
+	}
+
+	ret = ops->connect(x);
+	if (ret) {
+		ops->destroy(x);
+		return ret;
+	}
+	*out = x;
+	return 0;
+}
+
+int vf_xport_reconnect(struct vf_xport *x)
+{
+	x->ops->disconnect(x);
+	return x->ops->connect(x);
+}
+
+void vf_xport_disconnect(struct vf_xport *x)
+{
+	x->ops->disconnect(x);
+}
+
+void vf_xport_close(struct vf_xport *x, unsigned flags)
+{
+	if (!x)
+		return;
+	if (!(flags & VF_CLOSE_KEEP_SESSION) && x->have_session) {
+		struct vf_op op = { .type = VF_OP_BYE };
+		int ret = vf_xport_run(x, &op);
+
+		if (ret && ret != -ENOTCONN)
+			vf_warn("%s: could not end the session (%s): its slabs stay "
+				"granted until the server's lease ends",
+				x->url.str, op.errmsg[0] ? op.errmsg : strerror(-ret));
+	}
+	x->ops->disconnect(x);
+	x->ops->destroy(x);
+}
+
+int vf_xport_submit(struct vf_xport *x, struct vf_op *op)
+{
+	op->status = 0;
+	op->errmsg[0] = '\0';
+	switch (op->type) {
+	case VF_OP_READ:
+	case VF_OP_WRITE:
+		if (!op->buf || op->len == 0 || op->len > VF_MAX_IO ||
+		    op->off > UINT64_MAX - op->len)
+			return -EINVAL;
+		break;
+	case VF_OP_ALLOC:
+		if (!op->descs)
+			return -EINVAL;
+		/* fall through */
+	case VF_OP_FREE:
+		if (op->count == 0 || op->count > VF_MAX_SLABS_PER_MSG ||
+		    (op->type == VF_OP_FREE && !op->ids))
+			return -EINVAL;
+		break;
+	case VF_OP_STATS:
+		if (!op->stats)
+			return -EINVAL;
+		break;
+	case VF_OP_BYE:
+		break;
+	default:
+		return -EINVAL;
+	}
+	return x->ops->submit(x, op);
+}
+
+struct waiter {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+};
+
+static void waiter_done(struct vf_op *op)
+{
+	struct waiter *w = op->priv;
+
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+int vf_xport_run(struct vf_xport *x, struct vf_op *op)
+{
+	struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false };
+	int ret;
+
+	op->done = waiter_done;
+	op->priv = &w;
+	ret = vf_xport_submit(x, op);
+	if (ret)
+		return op->status = ret;
+	pthread_mutex_lock(&w.lock);
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	return op->status;
+}
+
+static int run_ctl(struct vf_xport *x, struct vf_op *op, const char *what)
+{
+	int ret = vf_xport_run(x, op);
+
+	if (ret)
+		vf_err("%s: %s failed: %s (%s)", x->url.str, what,
+		       op->errmsg[0] ? op->errmsg : "no reason given",
+		       strerror(-ret));
+	return ret;
+}
+
+int vf_xport_alloc(struct vf_xport *x, uint32_t count,
+		   struct vf_slab_desc *descs)
+{
+	struct vf_op op = { .type = VF_OP_ALLOC, .count = count, .descs = descs };
+	char what[64];
+
+	snprintf(what, sizeof(what), "allocation of %u slab%s", count, count == 1 ? "" : "s");
+	return run_ctl(x, &op, what);
+}
+
+int vf_xport_free(struct vf_xport *x, uint32_t count, const uint32_t *ids)
+{
+	struct vf_op op = { .type = VF_OP_FREE, .count = count, .ids = ids };
+	char what[64];
+
+	snprintf(what, sizeof(what), "freeing %u slab%s", count, count == 1 ? "" : "s");
+	return run_ctl(x, &op, what);
+}
+
+int vf_xport_stats(struct vf_xport *x, struct vf_stats *stats)
+{
+	struct vf_op op = { .type = VF_OP_STATS, .stats = stats };
+
+	return run_ctl(x, &op, "stats request");
+}
+
+void vf_op_to_msg(const struct vf_op *op, struct vf_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	switch (op->type) {
+	case VF_OP_READ:
+	case VF_OP_WRITE:
+		m->hdr.type = op->type == VF_OP_READ ? VF_MSG_READ : VF_MSG_WRITE;
+		m->io.slab = op->slab;
+		m->io.len = op->len;
+		m->io.off = op->off;
+		m->io.data = op->buf;
+		break;
+	case VF_OP_ALLOC:
+		m->hdr.type = VF_MSG_ALLOC;
+		m->alloc.count = op->count;
+		break;
+	case VF_OP_FREE:
+		m->hdr.type = VF_MSG_FREE;
+		m->free.count = op->count;
+		m->free.ids = op->ids;
+		break;
+	case VF_OP_STATS:
+		m->hdr.type = VF_MSG_STATS;
+		break;
+	case VF_OP_BYE:
+		m->hdr.type = VF_MSG_BYE;
+		break;
+	}
+}
+
+int vf_op_from_reply(struct vf_op *op, const struct vf_msg *rep)
+{
+	switch (op->type) {
+	case VF_OP_ALLOC:
+		if (rep->alloc_rep.count != op->count)
+			return -EBADMSG;
+		for (uint32_t i = 0; i < op->count; i++)
+			vf_msg_slab_desc(rep, i, &op->descs[i]);
+		return 0;
+	case VF_OP_STATS:
+		*op->stats = rep->stats_rep;
+		return 0;
+	case VF_OP_READ:
+		/* transports place READ data straight into op->buf */
+		return rep->read_rep.len == op->len ? 0 : -EBADMSG;
+	default:
+		return 0;
+	}
+}
+
+/* A failed handshake reply: log the server's words, return -status. */
+static int refused(struct vf_xport *x, const struct vf_msg *rep, const char *what)
+{
+	int err = (int)rep->hdr.status;
+
+	vf_err("%s: %s refused by the server: %s (%s)", x->url.str, what,
+	       rep->error.msg[0] ? rep->error.msg : "no reason given", strerror(err));
+	return -err;
+}
+
+int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange)
+{
+	uint8_t cnonce[VF_NONCE_LEN], snonce[VF_NONCE_LEN], mac[VF_MAC_LEN];
+	uint8_t old_instance[VF_INSTANCE_LEN];
+	struct vf_msg req, rep;
+	int ret;
+
+	memset(&req, 0, sizeof(req));
+	req.hdr.type = VF_MSG_HELLO;
+	snprintf(req.hello.name, sizeof(req.hello.name), "%s", x->name);
+	ret = exchange(x, &req, &rep);
+	if (ret)
+		return ret;
+	if (rep.hdr.status)
+		return refused(x, &rep, "HELLO");
+
+	memcpy(old_instance, x->info.instance, sizeof(old_instance));
+	x->info.slab_size = rep.hello_rep.slab_size;
+	x->info.capacity = rep.hello_rep.capacity;
+	x->info.auth = rep.hello_rep.flags & VF_HELLO_F_AUTH;
+	memcpy(x->info.instance, rep.hello_rep.instance, VF_INSTANCE_LEN);
+	memcpy(snonce, rep.hello_rep.nonce, VF_NONCE_LEN);
+
+	if (x->info.auth && !x->has_key) {
+		vf_err("%s: the server requires authentication, and no key was given "
+		       "(--key-file)", x->url.str);
+		return -EACCES;
+	}
+	if (!x->info.auth && x->has_key) {
+		vf_err("%s: the server does not authenticate clients (--no-auth) but a key "
+		       "is configured: refusing to trust a server that cannot prove it "
+		       "has the key", x->url.str);
+		return -EACCES;
+	}
+
+	memset(&req, 0, sizeof(req));
+	req.hdr.type = VF_MSG_LOGIN;
+	if (x->have_session)
+		memcpy(req.login.token, x->token, VF_TOKEN_LEN);
+	ret = vf_random(cnonce, sizeof(cnonce));
+	if (ret)
+		return ret;
+	memcpy(req.login.nonce, cnonce, VF_NONCE_LEN);
+	if (x->has_key)
+		vf_auth_client_mac(&x->key, snonce, cnonce, req.login.token, x->name,
+				   req.login.mac);
+	ret = exchange(x, &req, &rep);
+	if (ret)
+		return ret;
+	if (rep.hdr.status == ESTALE) {
+		bool restarted = !vf_all_zero(old_instance, sizeof(old_instance)) &&
+				 memcmp(old_instance, x->info.instance, sizeof(old_instance));
+
+		vf_err("%s: DATA LOST: the session's slabs are gone (%s); everything "
+		       "stored in them is lost", x->url.str,
+		       restarted ? "the server restarted" :
+		       rep.error.msg[0] ? rep.error.msg : "lease expired or server restarted");
+		return -ESTALE;
+	}
+	if (rep.hdr.status == EACCES) {
+		vf_err("%s: authentication failed: the server refused our key (%s)",
+		       x->url.str, rep.error.msg[0] ? rep.error.msg : "wrong key");
+		return -EACCES;
+	}
+	if (rep.hdr.status)
+		return refused(x, &rep, "LOGIN");
+	if (x->has_key) {
+		vf_auth_server_mac(&x->key, cnonce, snonce, rep.login_rep.token, mac);
+		if (!vf_mac_equal(mac, rep.login_rep.mac)) {
+			vf_err("%s: authentication failed: the server could not prove it "
+			       "knows the key: refusing it", x->url.str);
+			return -EACCES;
+		}
+	}
+	if (x->have_session && !(rep.login_rep.flags & VF_LOGIN_F_RESUMED)) {
+		vf_err("%s: protocol error: the server started a new session instead of "
+		       "resuming ours", x->url.str);
+		return -EPROTO;
+	}
+	memcpy(x->token, rep.login_rep.token, VF_TOKEN_LEN);
+	x->have_session = true;
+	x->resumed = rep.login_rep.flags & VF_LOGIN_F_RESUMED;
+	x->session_slabs = rep.login_rep.nslabs;
+	vf_info("%s: %s session as '%s' (%u slab%s held)", x->url.str,
+		x->resumed ? "resumed" : "started", x->name, x->session_slabs,
+		x->session_slabs == 1 ? "" : "s");
+	return 0;
+}

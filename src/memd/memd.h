@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vofirm-memd internals: settings, the slab pool with its sessions, the server. */
+#ifndef VOFIRM_MEMD_H
+#define VOFIRM_MEMD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vofirm/auth.h"
+#include "vofirm/proto.h"
+
+#define MEMD_DEFAULT_SLAB (64ull << 20)
+#define MEMD_DEFAULT_LEASE_MS 60000ull
+#define MEMD_DEFAULT_MAX_CLIENTS 256u
+#define MEMD_MAX_LISTEN 16u
+#define MEMD_MIN_SLAB (64ull << 10)
+#define MEMD_MAX_SLAB (4ull << 30)
+
+/* ---- settings.c ---- */
+
+struct memd_settings {
+	char *listen[MEMD_MAX_LISTEN];
+	unsigned nlisten;
+	uint64_t donate;      /* 0: not given */
+	uint64_t slab_size;
+	uint64_t lease_ms;
+	char *key_file;
+	bool no_auth;
+	bool mlock;
+	bool hugepages;
+	unsigned max_clients;
+	int log_level;
+};
+
+void memd_settings_init(struct memd_settings *s);
+void memd_settings_free(struct memd_settings *s);
+
+/* One setting by its config-file key ("donate", "slab-size", ...).
+ * `origin` names where it came from, for messages. 0 or -EINVAL. */
+int memd_settings_set(struct memd_settings *s, const char *key,
+		      const char *value, const char *origin);
+
+/* The [memd] group of a GKeyFile.  0 or -errno; logs what is wrong. */
+int memd_settings_load(struct memd_settings *s, const char *path);
+
+/*
+ * The command line over what is already in s (defaults, then the
+ * --config file, which this loads).  Returns 0 to run, 1 when --help or
+ * --version was answered, -EINVAL on a bad command line (logged).
+ */
+int memd_settings_parse_args(struct memd_settings *s, int argc, char **argv);
+
+/* Checks the settings as a whole.  0 or -EINVAL (logged). */
+int memd_settings_check(const struct memd_settings *s);
+
+/* ---- pool.c ---- */
+
+struct memd_session;
+
+struct memd_slab {
+	struct memd_session *owner; /* read with __atomic; NULL when free */
+};
+
+#define MEMD_POOL_MLOCK 0x1
+#define MEMD_POOL_HUGEPAGES 0x2
+
+struct memd_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t detached_cv; /* a session lost its connection */
+	uint8_t *base;
+	uint64_t size;
+	uint64_t slab_size;
+	uint32_t nslabs;
+	unsigned flags;
+	uint64_t lease_ms;
+	struct memd_slab *slabs;
+	uint32_t *free_ids; /* stack of free slab ids */
+	uint32_t nfree;
+	uint32_t ngranted;
+	struct memd_session *sessions;
+	unsigned nsessions;
+	unsigned nclients;
+	uint64_t next_session_id;
+	uint8_t instance[VF_INSTANCE_LEN];
+	/* data path counters, updated with __atomic */
+	uint64_t bytes_read, bytes_written, reads, writes;
+};
+
+struct memd_session {
+	struct memd_session *next, *prev;
+	uint64_t id;                  /* for logs */
+	uint8_t token[VF_TOKEN_LEN];
+	char name[VF_NAME_MAX + 1];
+	char peer[64];
+	uint32_t nslabs;
+	void *conn;                   /* attached connection, or NULL */
+	void (*kick)(void *conn);     /* drops the attached connection */
+	uint64_t detached_at;         /* vf_now_ms() when conn became NULL */
+};
+
+/* 0 or -errno, logged with the reason (mlock limits, huge pages). */
+int pool_init(struct memd_pool *p, uint64_t size, uint64_t slab_size,
+	      uint64_t lease_ms, unsigned flags);
+void pool_destroy(struct memd_pool *p);
+
+/*
+ * Starts a session (token all zero) or resumes the one with `token`,
+ * taking it over from a connection that still holds it.  -ESTALE: no
+ * such session (its lease ran out, or this memd is not the one that
+ * issued it); -EBUSY: the old connection would not let go.
+ */
+int pool_login(struct memd_pool *p, const uint8_t token[VF_TOKEN_LEN],
+	       const char *name, const char *peer, void *conn,
+	       void (*kick)(void *conn), struct memd_session **out,
+	       bool *resumed);
+
+/* The connection is gone: the lease starts. */
+void pool_detach(struct memd_pool *p, struct memd_session *s);
+
+/* BYE: frees the session's slabs and the session itself. */
+void pool_end_session(struct memd_pool *p, struct memd_session *s);
+
+/* Grants n slabs, all or nothing: -ENOSPC with nothing changed. */
+int pool_alloc(struct memd_pool *p, struct memd_session *s, uint32_t n,
+	       uint32_t *ids, char *why, size_t whylen);
+
+/* Frees n slabs, all or nothing: each must be granted to s, once. */
+int pool_free(struct memd_pool *p, struct memd_session *s, uint32_t n,
+	      const uint32_t *ids, char *why, size_t whylen);
+
+/* Checks that [off, off+len) lies in a slab granted to s; *mem points at it. */
+int pool_io_check(struct memd_pool *p, struct memd_session *s, uint32_t slab,
+		  uint64_t off, uint32_t len, uint8_t **mem, char *why,
+		  size_t whylen);
+
+/* Frees sessions whose lease has run out.  Returns ms until the next expiry (or UINT64_MAX). */
+uint64_t pool_reap(struct memd_pool *p);
+
+void pool_stats(struct memd_pool *p, struct memd_session *s, struct vf_stats *st);
+void pool_log_stats(struct memd_pool *p);
+
+/* ---- server.c ---- */
+
+struct memd_conn;
+
+struct memd_server {
+	struct memd_pool *pool;
+	struct vf_key key;
+	bool auth;
+	unsigned max_clients;
+	int listen_fd[MEMD_MAX_LISTEN];
+	char listen_name[MEMD_MAX_LISTEN][320];
+	unsigned nlisten;
+
+	pthread_mutex_t lock; /* conns, nconns, stopping */
+	pthread_cond_t idle_cv;
+	struct memd_conn *conns;
+	unsigned nconns;
+	bool stopping;
+};
+
+int server_init(struct memd_server *srv, struct memd_pool *pool,
+		const struct vf_key *key, unsigned max_clients);
+
+/* Binds and listens on a tcp:// URL; logs the address actually bound. */
+int server_listen(struct memd_server *srv, const char *url);
+
+/* Accepts on listener i; a thread per connection. */
+void server_accept(struct memd_server *srv, unsigned i);
+
+/* Drops every connection, waits for their threads (at most timeout_ms).
+ * Returns how many are still running. */
+unsigned server_stop(struct memd_server *srv, unsigned timeout_ms);
+
+#endif

@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The donated memory: one mapping divided into slabs, granted to
+ * sessions.  A session belongs to one client identity (its token); it
+ * has at most one connection at a time and outlives a lost connection
+ * for the lease.  Slabs are zeroed when they are freed, so a slab is
+ * always zero when it is granted: no client ever reads another's data.
+ *
+ * Locking: p->lock guards the free stack, the session list and every
+ * session's fields.  A slab's owner is written under p->lock and read
+ * without it on the data path (__atomic): a connection only ever needs
+ * to know whether a slab is its own, and only its own thread (or the
+ * reaper, once the connection is gone) can change that.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "memd.h"
+#include "vofirm/log.h"
+#include "vofirm/util.h"
+
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << 26)
+#endif
+
+#define TAKEOVER_TIMEOUT_MS 5000
+
+static struct memd_session *owner_of(struct memd_pool *p, uint32_t id)
+{
+	return __atomic_load_n(&p->slabs[id].owner, __ATOMIC_ACQUIRE);
+}
+
+static void set_owner(struct memd_pool *p, uint32_t id, struct memd_session *s)
+{
+	__atomic_store_n(&p->slabs[id].owner, s, __ATOMIC_RELEASE);
+}
+
+static unsigned long read_ulong(const char *path)
+{
+	unsigned long v = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+int pool_init(struct memd_pool *p, uint64_t size, uint64_t slab_size,
+	      uint64_t lease_ms, unsigned flags)
+{
+	int mflags = MAP_PRIVATE | MAP_ANONYMOUS;
+	char a[32], b[32];
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->detached_cv, NULL);
+	p->size = size;
+	p->slab_size = slab_size;
+	p->nslabs = (uint32_t)(size / slab_size);
+	p->lease_ms = lease_ms;
+	p->flags = flags;
+	p->next_session_id = 1;
+
+	if (flags & MEMD_POOL_HUGEPAGES)
+		mflags |= MAP_HUGETLB | MAP_HUGE_2MB;
+	else if (!(flags & MEMD_POOL_MLOCK))
+		mflags |= MAP_NORESERVE;
+	p->base = mmap(NULL, size, PROT_READ | PROT_WRITE, mflags, -1, 0);
+	if (p->base == MAP_FAILED) {
+		err = errno;
+		p->base = NULL;
+		if (flags & MEMD_POOL_HUGEPAGES)
+			vf_err("cannot back %s with 2 MiB huge pages: %s (vm.nr_hugepages is "
+			       "%lu, %lu free; %" PRIu64 " needed: sysctl vm.nr_hugepages=N)",
+			       vf_format_size(size, a, sizeof(a)), strerror(err),
+			       read_ulong("/proc/sys/vm/nr_hugepages"),
+			       read_ulong("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"),
+			       size >> 21);
+		else
+			vf_err("cannot map %s to donate: %s",
+			       vf_format_size(size, a, sizeof(a)), strerror(err));
+		return -err;
+	}
+	/* clients' data has no business in a core dump of ours */
+	madvise(p->base, size, MADV_DONTDUMP);
+
+	if (flags & MEMD_POOL_MLOCK) {
+		if (mlock(p->base, size) < 0) {
+			struct rlimit rl = { 0 };
+
+			err = errno;
+			getrlimit(RLIMIT_MEMLOCK, &rl);
+			if (rl.rlim_cur == RLIM_INFINITY)
+				snprintf(b, sizeof(b), "unlimited");
+			else
+				vf_format_size(rl.rlim_cur, b, sizeof(b));
+			vf_err("cannot lock the donated %s in memory: %s (RLIMIT_MEMLOCK is %s "
+			       "and CAP_IPC_LOCK is %s: raise it with ulimit -l or "
+			       "LimitMEMLOCK=, or drop --mlock)",
+			       vf_format_size(size, a, sizeof(a)), strerror(err), b,
+			       err == EPERM ? "missing" : "not enough");
+			munmap(p->base, size);
+			p->base = NULL;
+			return -err;
+		}
+	}
+
+	p->slabs = calloc(p->nslabs, sizeof(*p->slabs));
+	p->free_ids = calloc(p->nslabs, sizeof(*p->free_ids));
+	if (!p->slabs || !p->free_ids) {
+		vf_err("cannot allocate the table of %u slabs", p->nslabs);
+		pool_destroy(p);
+		return -ENOMEM;
+	}
+	/* stack order: slab 0 is granted first */
+	for (uint32_t i = 0; i < p->nslabs; i++)
+		p->free_ids[i] = p->nslabs - 1 - i;
+	p->nfree = p->nslabs;
+	err = vf_random(p->instance, sizeof(p->instance));
+	if (err) {
+		vf_err("cannot read random bytes for the instance id: %s", strerror(-err));
+		pool_destroy(p);
+		return err;
+	}
+	return 0;
+}
+
+void pool_destroy(struct memd_pool *p)
+{
+	struct memd_session *s, *next;
+
+	for (s = p->sessions; s; s = next) {
+		next = s->next;
+		free(s);
+	}
+	p->sessions = NULL;
+	if (p->base)
+		munmap(p->base, p->size);
+	p->base = NULL;
+	free(p->slabs);
+	free(p->free_ids);
+	p->slabs = NULL;
+	p->free_ids = NULL;
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->detached_cv);
+}
+
+/*
+ * Zero a slab that no one owns.  A private anonymous mapping reads as
+ * zeros after MADV_DONTNEED and gives the memory back to the system;
+ * locked or huge-page memory is cleared by hand.
+ */
+static void zero_slab(struct memd_pool *p, uint32_t id)
+{
+	uint8_t *mem = p->base + (uint64_t)id * p->slab_size;
+
+	if (!(p->flags & (MEMD_POOL_MLOCK | MEMD_POOL_HUGEPAGES)) &&
+	    madvise(mem, p->slab_size, MADV_DONTNEED) == 0)
+		return;
+	memset(mem, 0, p->slab_size);
+}
+
+/* Zero `n` slabs taken from their owner (p->lock not held) and return them. */
+static void release_slabs(struct memd_pool *p, const uint32_t *ids, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		zero_slab(p, ids[i]);
+	pthread_mutex_lock(&p->lock);
+	for (uint32_t i = 0; i < n; i++)
+		p->free_ids[p->nfree++] = ids[i];
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Takes every slab of s away from it into ids[] (p->lock held). */
+static uint32_t do_take_all(struct memd_pool *p, struct memd_session *s, uint32_t *ids)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < p->nslabs && n < s->nslabs; i++) {
+		if (owner_of(p, i) == s) {
+			set_owner(p, i, NULL);
+			ids[n++] = i;
+		}
+	}
+	p->ngranted -= n;
+	s->nslabs = 0;
+	return n;
+}
+
+static void do_unlink(struct memd_pool *p, struct memd_session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		p->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	p->nsessions--;
+}
+
+static struct memd_session *do_find(struct memd_pool *p, const uint8_t *token)
+{
+	for (struct memd_session *s = p->sessions; s; s = s->next)
+		if (!memcmp(s->token, token, VF_TOKEN_LEN))
+			return s;
+	return NULL;
+}
+
+int pool_login(struct memd_pool *p, const uint8_t token[VF_TOKEN_LEN],
+	       const char *name, const char *peer, void *conn,
+	       void (*kick)(void *conn), struct memd_session **out,
+	       bool *resumed)
+{
+	struct memd_session *s;
+	struct timespec deadline;
+	int ret;
+
+	if (vf_all_zero(token, VF_TOKEN_LEN)) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		do {
+			ret = vf_random(s->token, sizeof(s->token));
+		} while (!ret && vf_all_zero(s->token, VF_TOKEN_LEN));
+		if (ret) {
+			free(s);
+			return ret;
+		}
+		pthread_mutex_lock(&p->lock);
+		s->id = p->next_session_id++;
+		s->next = p->sessions;
+		if (s->next)
+			s->next->prev = s;
+		p->sessions = s;
+		p->nsessions++;
+		*resumed = false;
+		goto attach;
+	}
+
+	pthread_mutex_lock(&p->lock);
+	s = do_find(p, token);
+	if (s && s->conn) {
+		/* The client came back before we noticed it was gone (or a
+		 * second process holds its token): the newest connection wins. */
+		vf_notice("session %" PRIu64 " '%s': taken over by a new connection "
+			  "from %s; dropping the old one from %s", s->id, s->name, peer,
+			  s->peer);
+		s->kick(s->conn);
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += TAKEOVER_TIMEOUT_MS / 1000;
+		while ((s = do_find(p, token)) && s->conn)
+			if (pthread_cond_timedwait(&p->detached_cv, &p->lock, &deadline))
+				break;
+		if (s && s->conn) {
+			pthread_mutex_unlock(&p->lock);
+			return -EBUSY;
+		}
+	}
+	if (!s) {
+		pthread_mutex_unlock(&p->lock);
+		return -ESTALE;
+	}
+	*resumed = true;
+attach:
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->peer, sizeof(s->peer), "%s", peer);
+	s->conn = conn;
+	s->kick = kick;
+	p->nclients++;
+	*out = s;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+void pool_detach(struct memd_pool *p, struct memd_session *s)
+{
+	pthread_mutex_lock(&p->lock);
+	s->conn = NULL;
+	s->kick = NULL;
+	s->detached_at = vf_now_ms();
+	p->nclients--;
+	pthread_cond_broadcast(&p->detached_cv);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void pool_end_session(struct memd_pool *p, struct memd_session *s)
+{
+	uint32_t *ids = malloc(sizeof(*ids) * (s->nslabs ? s->nslabs : 1));
+	uint32_t n;
+
+	pthread_mutex_lock(&p->lock);
+	if (!ids) {
+		/* cannot zero them now: leave them to the lease */
+		pthread_mutex_unlock(&p->lock);
+		pool_detach(p, s);
+		return;
+	}
+	n = do_take_all(p, s, ids);
+	do_unlink(p, s);
+	p->nclients--;
+	pthread_cond_broadcast(&p->detached_cv);
+	pthread_mutex_unlock(&p->lock);
+	release_slabs(p, ids, n);
+	free(ids);
+	free(s);
+}
+
+int pool_alloc(struct memd_pool *p, struct memd_session *s, uint32_t n,
+	       uint32_t *ids, char *why, size_t whylen)
+{
+	pthread_mutex_lock(&p->lock);
+	if (n > p->nfree) {
+		snprintf(why, whylen, "pool has %u free slab%s of %u, %u asked for",
+			 p->nfree, p->nfree == 1 ? "" : "s", p->nslabs, n);
+		pthread_mutex_unlock(&p->lock);
+		return -ENOSPC;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		ids[i] = p->free_ids[--p->nfree];
+		set_owner(p, ids[i], s);
+	}
+	s->nslabs += n;
+	p->ngranted += n;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+int pool_free(struct memd_pool *p, struct memd_session *s, uint32_t n,
+	      const uint32_t *ids, char *why, size_t whylen)
+{
+	uint32_t i;
+
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < n; i++) {
+		if (ids[i] >= p->nslabs || owner_of(p, ids[i]) != s) {
+			snprintf(why, whylen, "slab %u is not granted to this session", ids[i]);
+			pthread_mutex_unlock(&p->lock);
+			return -EPERM;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (owner_of(p, ids[i]) != s)
+			break; /* listed twice */
+		set_owner(p, ids[i], NULL);
+	}
+	if (i < n) {
+		snprintf(why, whylen, "slab %u is listed twice", ids[i]);
+		while (i--)
+			set_owner(p, ids[i], s);
+		pthread_mutex_unlock(&p->lock);
+		return -EINVAL;
+	}
+	s->nslabs -= n;
+	p->ngranted -= n;
+	pthread_mutex_unlock(&p->lock);
+	release_slabs(p, ids, n);
+	return 0;
+}
+
+int pool_io_check(struct memd_pool *p, struct memd_session *s, uint32_t slab,
+		  uint64_t off, uint32_t len, uint8_t **mem, char *why,
+		  size_t whylen)
+{
+	if (slab >= p->nslabs || owner_of(p, slab) != s) {
+		snprintf(why, whylen, "slab %u is not granted to this session", slab);
+		return -EPERM;
+	}
+	if (len > p->slab_size || off > p->slab_size - len) {
+		snprintf(why, whylen, "%u bytes at offset %" PRIu64 " go past the end of "
+			 "slab %u (%" PRIu64 " bytes)", len, off, slab, p->slab_size);
+		return -EINVAL;
+	}
+	*mem = p->base + (uint64_t)slab * p->slab_size + off;
+	return 0;
+}
+
+uint64_t pool_reap(struct memd_pool *p)
+{
+	uint64_t now = vf_now_ms(), next = UINT64_MAX;
+	struct memd_session *s, *dead = NULL, *n;
+	uint32_t *ids;
+	uint32_t k;
+
+	pthread_mutex_lock(&p->lock);
+	for (s = p->sessions; s; s = n) {
+		n = s->next;
+		if (s->conn)
+			continue;
+		if (now - s->detached_at >= p->lease_ms) {
+			do_unlink(p, s);
+			s->next = dead;
+			dead = s;
+		} else if (s->detached_at + p->lease_ms - now < next) {
+			next = s->detached_at + p->lease_ms - now;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+
+	for (s = dead; s; s = n) {
+		n = s->next;
+		ids = malloc(sizeof(*ids) * (s->nslabs ? s->nslabs : 1));
+		pthread_mutex_lock(&p->lock);
+		if (!ids) {
+			/* keep it for the next round */
+			s->next = p->sessions;
+			s->prev = NULL;
+			if (s->next)
+				s->next->prev = s;
+			p->sessions = s;
+			p->nsessions++;
+			pthread_mutex_unlock(&p->lock);
+			next = 1000;
+			continue;
+		}
+		k = do_take_all(p, s, ids);
+		pthread_mutex_unlock(&p->lock);
+		vf_notice("session %" PRIu64 " '%s' (%s): no reconnect within the lease "
+			  "(%" PRIu64 " ms): freed its %u slab%s", s->id, s->name, s->peer,
+			  p->lease_ms, k, k == 1 ? "" : "s");
+		release_slabs(p, ids, k);
+		free(ids);
+		free(s);
+	}
+	return next;
+}
+
+void pool_stats(struct memd_pool *p, struct memd_session *s, struct vf_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&p->lock);
+	st->capacity = p->size;
+	st->slab_size = p->slab_size;
+	st->slabs_total = p->nslabs;
+	st->slabs_granted = p->ngranted;
+	st->slabs_free = p->nslabs - p->ngranted;
+	st->clients = p->nclients;
+	st->sessions = p->nsessions;
+	st->session_slabs = s ? s->nslabs : 0;
+	pthread_mutex_unlock(&p->lock);
+	st->bytes_read = __atomic_load_n(&p->bytes_read, __ATOMIC_RELAXED);
+	st->bytes_written = __atomic_load_n(&p->bytes_written, __ATOMIC_RELAXED);
+	st->reads = __atomic_load_n(&p->reads, __ATOMIC_RELAXED);
+	st->writes = __atomic_load_n(&p->writes, __ATOMIC_RELAXED);
+}
+
+void pool_log_stats(struct memd_pool *p)
+{
+	struct vf_stats st;
+	char cap[32], ss[32], rd[32], wr[32];
+
+	pool_stats(p, NULL, &st);
+	vf_notice("stats: capacity %s in %" PRIu64 " slabs of %s: %" PRIu64 " granted, %"
+		  PRIu64 " free; %" PRIu64 " clients connected, %" PRIu64 " sessions; read %s "
+		  "in %" PRIu64 " requests, written %s in %" PRIu64 " requests",
+		  vf_format_size(st.capacity, cap, sizeof(cap)), st.slabs_total,
+		  vf_format_size(st.slab_size, ss, sizeof(ss)), st.slabs_granted,
+		  st.slabs_free, st.clients, st.sessions,
+		  vf_format_size(st.bytes_read, rd, sizeof(rd)), st.reads,
+		  vf_format_size(st.bytes_written, wr, sizeof(wr)), st.writes);
+}

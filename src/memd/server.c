@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The TCP side of vofirm-memd: listeners, and one thread per connection
+ * that runs the handshake (HELLO, LOGIN) and then serves requests in
+ * order.  Clients pipeline requests (tags), so one connection keeps many
+ * in flight.  Every request is decoded and checked before it touches the
+ * pool; a malformed message ends the connection (its framing can no
+ * longer be trusted), a well-formed but refused one gets an error reply.
+ *
+ * Connection life cycle:
+ *   accepted -> HELLO -> LOGIN (auth, session) -> serving -> closed
+ *   closed with a session: the session is detached and its lease starts,
+ *   unless the client said BYE.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "memd.h"
+#include "vofirm/log.h"
+#include "vofirm/net.h"
+#include "vofirm/util.h"
+
+#define HANDSHAKE_TIMEOUT_MS 10000
+
+struct memd_conn {
+	struct memd_conn *next, *prev;
+	struct memd_server *srv;
+	int fd;
+	pthread_t thread;
+	char peer[64];
+	char who[VF_NAME_MAX + 96]; /* "'name' at peer" once known, for logs */
+	struct memd_session *sess;
+	uint8_t *buf;               /* one message, VF_HDR_SIZE + VF_MAX_PAYLOAD */
+	uint32_t ids[VF_MAX_SLABS_PER_MSG];
+	struct vf_slab_desc descs[VF_MAX_SLABS_PER_MSG];
+};
+
+int server_init(struct memd_server *srv, struct memd_pool *pool,
+		const struct vf_key *key, unsigned max_clients)
+{
+	memset(srv, 0, sizeof(*srv));
+	srv->pool = pool;
+	if (key) {
+		srv->key = *key;
+		srv->auth = true;
+	}
+	srv->max_clients = max_clients;
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->idle_cv, NULL);
+	return 0;
+}
+
+int server_listen(struct memd_server *srv, const char *url)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char port[8], host[NI_MAXHOST], serv[NI_MAXSERV];
+	struct vf_url u;
+	const char *why;
+	int fd, ret, one = 1;
+
+	if (vf_url_parse(url, &u, &why)) {
+		vf_err("listen address '%s': %s", url, why);
+		return -EINVAL;
+	}
+	snprintf(port, sizeof(port), "%u", u.port);
+	ret = getaddrinfo(u.host, port, &hints, &res);
+	if (ret) {
+		vf_err("listen address %s: cannot resolve '%s': %s", u.str, u.host,
+		       gai_strerror(ret));
+		return -EADDRNOTAVAIL;
+	}
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+		ret = -errno;
+		close(fd);
+		goto out;
+	}
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv),
+		    NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(srv->listen_name[srv->nlisten], sizeof(srv->listen_name[0]),
+		 strchr(host, ':') ? "tcp://[%s]:%s" : "tcp://%s:%s", host, serv);
+	srv->listen_fd[srv->nlisten++] = fd;
+	vf_notice("listening on %s", srv->listen_name[srv->nlisten - 1]);
+	ret = 0;
+out:
+	freeaddrinfo(res);
+	if (ret)
+		vf_err("cannot listen on %s: %s", u.str, strerror(-ret));
+	return ret;
+}
+
+/* Sends an error reply; the text tells the client why. */
+static int reply_err(struct memd_conn *c, const struct vf_hdr *req, int err,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int reply_err(struct memd_conn *c, const struct vf_hdr *req, int err,
+		     const char *fmt, ...)
+{
+	struct vf_msg m;
+	va_list ap;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = req->type;
+	m.hdr.flags = VF_HDR_F_REPLY;
+	m.hdr.tag = req->tag;
+	m.hdr.status = (uint32_t)err;
+	va_start(ap, fmt);
+	vsnprintf(m.error.msg, sizeof(m.error.msg), fmt, ap);
+	va_end(ap);
+	for (char *p = m.error.msg; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+	return vf_send_msg(c->fd, &m);
+}
+
+static void reply_init(struct vf_msg *m, const struct vf_hdr *req)
+{
+	memset(m, 0, sizeof(*m));
+	m->hdr.type = req->type;
+	m->hdr.flags = VF_HDR_F_REPLY;
+	m->hdr.tag = req->tag;
+}
+
+/* Called with the pool lock held by a new connection taking over the session. */
+static void conn_kick(void *arg)
+{
+	struct memd_conn *c = arg;
+
+	shutdown(c->fd, SHUT_RDWR);
+}
+
+/* HELLO and LOGIN.  0 with c->sess set, or -errno (connection to close). */
+static int conn_handshake(struct memd_conn *c)
+{
+	struct memd_server *srv = c->srv;
+	struct memd_pool *p = srv->pool;
+	uint8_t snonce[VF_NONCE_LEN], mac[VF_MAC_LEN];
+	char name[VF_NAME_MAX + 1];
+	const char *why = "";
+	struct vf_msg m, r;
+	bool resumed;
+	int ret;
+
+	ret = vf_recv_msg(c->fd, c->buf, &m, &why);
+	if (ret)
+		goto recv_failed;
+	if (m.hdr.type != VF_MSG_HELLO || (m.hdr.flags & VF_HDR_F_REPLY)) {
+		vf_warn("client at %s: sent %s before HELLO; closing", c->peer,
+			vf_msg_type_name(m.hdr.type));
+		reply_err(c, &m.hdr, EPROTO, "HELLO expected");
+		return -EPROTO;
+	}
+	snprintf(name, sizeof(name), "%s", m.hello.name);
+	snprintf(c->who, sizeof(c->who), "'%s' at %s", name, c->peer);
+
+	ret = vf_random(snonce, sizeof(snonce));
+	if (ret)
+		return ret;
+	reply_init(&r, &m.hdr);
+	r.hello_rep.flags = srv->auth ? VF_HELLO_F_AUTH : 0;
+	r.hello_rep.slab_size = p->slab_size;
+	r.hello_rep.capacity = p->size;
+	memcpy(r.hello_rep.instance, p->instance, VF_INSTANCE_LEN);
+	memcpy(r.hello_rep.nonce, snonce, VF_NONCE_LEN);
+	ret = vf_send_msg(c->fd, &r);
+	if (ret)
+		return ret;
+
+	ret = vf_recv_msg(c->fd, c->buf, &m, &why);
+	if (ret)
+		goto recv_failed;
+	if (m.hdr.type != VF_MSG_LOGIN || (m.hdr.flags & VF_HDR_F_REPLY)) {
+		vf_warn("client %s: sent %s where LOGIN belongs; closing", c->who,
+			vf_msg_type_name(m.hdr.type));
+		reply_err(c, &m.hdr, EPROTO, "LOGIN expected");
+		return -EPROTO;
+	}
+	if (srv->auth) {
+		vf_auth_client_mac(&srv->key, snonce, m.login.nonce, m.login.token, name, mac);
+		if (!vf_mac_equal(mac, m.login.mac)) {
+			vf_warn("client %s: authentication failed (wrong key); refused", c->who);
+			reply_err(c, &m.hdr, EACCES,
+				  "authentication failed: the key does not match the server's");
+			return -EACCES;
+		}
+	}
+
+	ret = pool_login(p, m.login.token, name, c->peer, c, conn_kick, &c->sess, &resumed);
+	if (ret == -ESTALE) {
+		vf_notice("client %s: asked to resume a session that does not exist "
+			  "(lease ran out, or another memd issued it)", c->who);
+		reply_err(c, &m.hdr, ESTALE,
+			  "session unknown: its lease ran out or this server restarted");
+		return ret;
+	}
+	if (ret) {
+		vf_warn("client %s: cannot open a session: %s", c->who, strerror(-ret));
+		reply_err(c, &m.hdr, -ret, "cannot open a session: %s", strerror(-ret));
+		return ret;
+	}
+	snprintf(c->who, sizeof(c->who), "'%s' at %s (session %" PRIu64 ")", name, c->peer,
+		 c->sess->id);
+
+	reply_init(&r, &m.hdr);
+	r.login_rep.flags = resumed ? VF_LOGIN_F_RESUMED : 0;
+	pthread_mutex_lock(&p->lock);
+	r.login_rep.nslabs = c->sess->nslabs;
+	memcpy(r.login_rep.token, c->sess->token, VF_TOKEN_LEN);
+	pthread_mutex_unlock(&p->lock);
+	if (srv->auth)
+		vf_auth_server_mac(&srv->key, m.login.nonce, snonce, r.login_rep.token,
+				   r.login_rep.mac);
+	vf_notice("client %s: %s (%u slabs held)", c->who,
+		  resumed ? "resumed its session" : "new session", r.login_rep.nslabs);
+	return vf_send_msg(c->fd, &r);
+
+recv_failed:
+	if (ret == -EBADMSG || ret == -EPROTONOSUPPORT)
+		vf_warn("client at %s: malformed handshake: %s; closing", c->peer, why);
+	else if (ret == -ETIMEDOUT)
+		vf_warn("client at %s: handshake not finished within %d s; closing",
+			c->peer, HANDSHAKE_TIMEOUT_MS / 1000);
+	else if (ret != -ECONNRESET)
+		vf_info("client at %s: connection failed during handshake: %s", c->peer,
+			strerror(-ret));
+	return ret;
+}
+
+/* Serves one request.  0 to go on, 1 after BYE, or -errno to close. */
+static int conn_serve(struct memd_conn *c, const struct vf_msg *m)
+{
+	struct memd_pool *p = c->srv->pool;
+	char why[VF_ERRMSG_MAX];
+	struct vf_msg r;
+	uint8_t *mem;
+	int ret;
+
+	if (m->hdr.flags & VF_HDR_F_REPLY) {
+		vf_warn("client %s: sent a reply where requests belong; closing", c->who);
+		return -EPROTO;
+	}
+	reply_init(&r, &m->hdr);
+	switch (m->hdr.type) {
+	case VF_MSG_READ:
+	case VF_MSG_WRITE:
+		ret = pool_io_check(p, c->sess, m->io.slab, m->io.off, m->io.len, &mem,
+				    why, sizeof(why));
+		if (ret) {
+			vf_warn("client %s: %s refused: %s", c->who,
+				vf_msg_type_name(m->hdr.type), why);
+			return reply_err(c, &m->hdr, -ret, "%s", why);
+		}
+		if (m->hdr.type == VF_MSG_WRITE) {
+			memcpy(mem, m->io.data, m->io.len);
+			__atomic_add_fetch(&p->bytes_written, m->io.len, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&p->writes, 1, __ATOMIC_RELAXED);
+		} else {
+			r.read_rep.len = m->io.len;
+			r.read_rep.data = mem;
+			__atomic_add_fetch(&p->bytes_read, m->io.len, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&p->reads, 1, __ATOMIC_RELAXED);
+		}
+		return vf_send_msg(c->fd, &r);
+
+	case VF_MSG_ALLOC:
+		ret = pool_alloc(p, c->sess, m->alloc.count, c->ids, why, sizeof(why));
+		if (ret) {
+			vf_notice("client %s: allocation of %u slabs refused: %s", c->who,
+				  m->alloc.count, why);
+			return reply_err(c, &m->hdr, -ret, "%s", why);
+		}
+		for (uint32_t i = 0; i < m->alloc.count; i++)
+			c->descs[i] = (struct vf_slab_desc){ .id = c->ids[i] };
+		r.alloc_rep.count = m->alloc.count;
+		r.alloc_rep.descs = c->descs;
+		vf_info("client %s: granted %u slab%s (first %u)", c->who, m->alloc.count,
+			m->alloc.count == 1 ? "" : "s", c->ids[0]);
+		return vf_send_msg(c->fd, &r);
+
+	case VF_MSG_FREE:
+		for (uint32_t i = 0; i < m->free.count; i++)
+			c->ids[i] = vf_msg_free_id(m, i);
+		ret = pool_free(p, c->sess, m->free.count, c->ids, why, sizeof(why));
+		if (ret) {
+			vf_warn("client %s: free refused: %s", c->who, why);
+			return reply_err(c, &m->hdr, -ret, "%s", why);
+		}
+		vf_info("client %s: freed %u slab%s", c->who, m->free.count,
+			m->free.count == 1 ? "" : "s");
+		return vf_send_msg(c->fd, &r);
+
+	case VF_MSG_STATS:
+		pool_stats(p, c->sess, &r.stats_rep);
+		return vf_send_msg(c->fd, &r);
+
+	case VF_MSG_BYE:
+		vf_notice("client %s: ended its session; freeing %u slabs", c->who,
+			  c->sess->nslabs);
+		pool_end_session(p, c->sess);
+		c->sess = NULL;
+		ret = vf_send_msg(c->fd, &r);
+		return ret ? ret : 1;
+
+	default:
+		vf_warn("client %s: sent %s after login; closing", c->who,
+			vf_msg_type_name(m->hdr.type));
+		reply_err(c, &m->hdr, EPROTO, "%s is only valid in the handshake",
+			  vf_msg_type_name(m->hdr.type));
+		return -EPROTO;
+	}
+}
+
+static void *conn_thread(void *arg)
+{
+	struct memd_conn *c = arg;
+	struct memd_server *srv = c->srv;
+	const char *why = "";
+	struct vf_msg m;
+	int ret;
+
+	vf_sock_tune(c->fd, 10);
+	vf_sock_set_timeout(c->fd, HANDSHAKE_TIMEOUT_MS);
+	ret = conn_handshake(c);
+	if (!ret) {
+		vf_sock_set_timeout(c->fd, 0);
+		for (;;) {
+			ret = vf_recv_msg(c->fd, c->buf, &m, &why);
+			if (ret)
+				break;
+			ret = conn_serve(c, &m);
+			if (ret)
+				break;
+		}
+		if (ret == -EBADMSG || ret == -EPROTONOSUPPORT)
+			vf_warn("client %s: malformed message: %s; closing", c->who, why);
+		else if (ret < 0 && ret != -ECONNRESET && ret != -EPROTO)
+			vf_info("client %s: connection failed: %s", c->who, strerror(-ret));
+	}
+	if (c->sess) {
+		vf_notice("client %s: disconnected; its %u slabs are kept for %" PRIu64
+			  " ms for it to reconnect", c->who, c->sess->nslabs,
+			  srv->pool->lease_ms);
+		pool_detach(srv->pool, c->sess);
+	}
+	pthread_mutex_lock(&srv->lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	pthread_cond_broadcast(&srv->idle_cv);
+	pthread_mutex_unlock(&srv->lock);
+	close(c->fd);
+	free(c->buf);
+	free(c);
+	return NULL;
+}
+
+void server_accept(struct memd_server *srv, unsigned i)
+{
+	struct memd_conn *c;
+	pthread_attr_t attr;
+	int fd, ret;
+
+	fd = accept4(srv->listen_fd[i], NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			vf_warn("accept on %s: %s", srv->listen_name[i], strerror(errno));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c)
+		c->buf = malloc(VF_HDR_SIZE + VF_MAX_PAYLOAD);
+	if (!c || !c->buf) {
+		vf_err("no memory for a new connection; closing it");
+		if (c)
+			free(c);
+		close(fd);
+		return;
+	}
+	c->srv = srv;
+	c->fd = fd;
+	vf_peer_name(fd, c->peer, sizeof(c->peer));
+	snprintf(c->who, sizeof(c->who), "at %s", c->peer);
+
+	pthread_mutex_lock(&srv->lock);
+	if (srv->stopping || srv->nconns >= srv->max_clients) {
+		pthread_mutex_unlock(&srv->lock);
+		vf_warn("client at %s refused: %s", c->peer,
+			srv->stopping ? "shutting down" : "too many connections (--max-clients)");
+		close(fd);
+		free(c->buf);
+		free(c);
+		return;
+	}
+	c->next = srv->conns;
+	if (c->next)
+		c->next->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	ret = pthread_create(&c->thread, &attr, conn_thread, c);
+	pthread_attr_destroy(&attr);
+	if (ret) {
+		srv->conns = c->next;
+		if (c->next)
+			c->next->prev = NULL;
+		srv->nconns--;
+		pthread_mutex_unlock(&srv->lock);
+		vf_err("client at %s: cannot start a thread: %s", c->peer, strerror(ret));
+		close(fd);
+		free(c->buf);
+		free(c);
+		return;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	vf_debug("client at %s: connected", c->peer);
+}
+
+unsigned server_stop(struct memd_server *srv, unsigned timeout_ms)
+{
+	unsigned left;
+
+	struct timespec deadline;
+
+	for (unsigned i = 0; i < srv->nlisten; i++)
+		close(srv->listen_fd[i]);
+	srv->nlisten = 0;
+
+	pthread_mutex_lock(&srv->lock);
+	srv->stopping = true;
+	for (struct memd_conn *c = srv->conns; c; c = c->next)
+		shutdown(c->fd, SHUT_RDWR);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	while (srv->nconns)
+		if (pthread_cond_timedwait(&srv->idle_cv, &srv->lock, &deadline))
+			break;
+	left = srv->nconns;
+	pthread_mutex_unlock(&srv->lock);
+	if (left)
+		vf_warn("%u connection%s did not close in time", left, left == 1 ? "" : "s");
+	return left;
+}

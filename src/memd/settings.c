@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vofirm-memd settings: defaults, then the config file (GKeyFile, group
+ * [memd]), then the command line.  Every setting has one parser, used by
+ * both the file and the command line, so both accept the same values.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "memd.h"
+#include "vofirm/log.h"
+#include "vofirm/util.h"
+#include "vofirm/version.h"
+
+void memd_settings_init(struct memd_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->slab_size = MEMD_DEFAULT_SLAB;
+	s->lease_ms = MEMD_DEFAULT_LEASE_MS;
+	s->max_clients = MEMD_DEFAULT_MAX_CLIENTS;
+	s->log_level = LOG_INFO;
+}
+
+static void clear_listen(struct memd_settings *s)
+{
+	for (unsigned i = 0; i < s->nlisten; i++)
+		free(s->listen[i]);
+	s->nlisten = 0;
+}
+
+void memd_settings_free(struct memd_settings *s)
+{
+	clear_listen(s);
+	free(s->key_file);
+	s->key_file = NULL;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0")) {
+		*out = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int add_listen(struct memd_settings *s, const char *url, const char *origin)
+{
+	struct vf_url u;
+	const char *why;
+
+	if (vf_url_parse(url, &u, &why)) {
+		vf_err("%s: listen address '%s': %s", origin, url, why);
+		return -EINVAL;
+	}
+	if (s->nlisten == MEMD_MAX_LISTEN) {
+		vf_err("%s: more than %u listen addresses", origin, MEMD_MAX_LISTEN);
+		return -EINVAL;
+	}
+	s->listen[s->nlisten++] = strdup(url);
+	return 0;
+}
+
+int memd_settings_set(struct memd_settings *s, const char *key,
+		      const char *value, const char *origin)
+{
+	const char *why = NULL;
+	uint64_t v;
+	int ret;
+
+	if (!strcmp(key, "listen"))
+		return add_listen(s, value, origin);
+
+	if (!strcmp(key, "donate") || !strcmp(key, "slab-size")) {
+		ret = vf_parse_size(value, &v, &why);
+		if (ret) {
+			vf_err("%s: %s '%s': %s", origin, key, value, why);
+			return -EINVAL;
+		}
+		if (v == 0) {
+			vf_err("%s: %s must be more than 0", origin, key);
+			return -EINVAL;
+		}
+		if (key[0] == 'd')
+			s->donate = v;
+		else
+			s->slab_size = v;
+		return 0;
+	}
+	if (!strcmp(key, "lease")) {
+		ret = vf_parse_duration(value, &s->lease_ms, &why);
+		if (ret) {
+			vf_err("%s: lease '%s': %s", origin, value, why);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!strcmp(key, "key-file")) {
+		if (!*value) {
+			vf_err("%s: key-file is empty", origin);
+			return -EINVAL;
+		}
+		free(s->key_file);
+		s->key_file = strdup(value);
+		return 0;
+	}
+	if (!strcmp(key, "no-auth") || !strcmp(key, "mlock") || !strcmp(key, "hugepages")) {
+		bool b;
+
+		if (parse_bool(value, &b)) {
+			vf_err("%s: %s '%s': not a boolean (true or false)", origin, key, value);
+			return -EINVAL;
+		}
+		if (!strcmp(key, "no-auth"))
+			s->no_auth = b;
+		else if (!strcmp(key, "mlock"))
+			s->mlock = b;
+		else
+			s->hugepages = b;
+		return 0;
+	}
+	if (!strcmp(key, "max-clients")) {
+		char *end;
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(value, &end, 10);
+		if (errno || *end || end == value || n == 0 || n > 65536) {
+			vf_err("%s: max-clients '%s': must be a number from 1 to 65536", origin, value);
+			return -EINVAL;
+		}
+		s->max_clients = (unsigned)n;
+		return 0;
+	}
+	if (!strcmp(key, "log-level")) {
+		int l = vf_log_parse_level(value);
+
+		if (l < 0) {
+			vf_err("%s: log-level '%s': use error, warning, notice, info or debug",
+			       origin, value);
+			return -EINVAL;
+		}
+		s->log_level = l;
+		return 0;
+	}
+	vf_err("%s: unknown setting '%s'", origin, key);
+	return -EINVAL;
+}
+
+int memd_settings_load(struct memd_settings *s, const char *path)
+{
+	GKeyFile *kf = g_key_file_new();
+	GError *gerr = NULL;
+	gchar **keys = NULL;
+	char origin[512];
+	int ret = 0;
+
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
+		vf_err("config file %s: %s", path, gerr->message);
+		ret = gerr->domain == G_FILE_ERROR ? -ENOENT : -EINVAL;
+		goto out;
+	}
+	if (!g_key_file_has_group(kf, "memd")) {
+		vf_err("config file %s: no [memd] group", path);
+		ret = -EINVAL;
+		goto out;
+	}
+	{
+		gchar **groups = g_key_file_get_groups(kf, NULL);
+
+		for (gchar **g = groups; *g; g++)
+			if (strcmp(*g, "memd"))
+				vf_warn("config file %s: group [%s] is not for vofirm-memd; ignored",
+					path, *g);
+		g_strfreev(groups);
+	}
+	keys = g_key_file_get_keys(kf, "memd", NULL, NULL);
+	for (gchar **k = keys; k && *k && !ret; k++) {
+		snprintf(origin, sizeof(origin), "config file %s", path);
+		if (!strcmp(*k, "listen")) {
+			gsize n = 0;
+			gchar **list = g_key_file_get_string_list(kf, "memd", *k, &n, NULL);
+
+			clear_listen(s);
+			for (gsize i = 0; i < n && !ret; i++)
+				ret = add_listen(s, g_strstrip(list[i]), origin);
+			g_strfreev(list);
+			continue;
+		}
+		gchar *v = g_key_file_get_string(kf, "memd", *k, &gerr);
+
+		if (!v) {
+			vf_err("%s: %s: %s", origin, *k, gerr->message);
+			ret = -EINVAL;
+			break;
+		}
+		ret = memd_settings_set(s, *k, g_strstrip(v), origin);
+		g_free(v);
+	}
+out:
+	if (gerr)
+		g_error_free(gerr);
+	g_strfreev(keys);
+	g_key_file_free(kf);
+	return ret;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: vofirm-memd --listen URL --donate SIZE [OPTION]...\n"
+"Donate RAM of this machine, in slabs, to authenticated vofirm clients.\n"
+"\n"
+"  -l, --listen URL        tcp://HOST:PORT to serve (repeatable; default port 7471,\n"
+"                          port 0 picks a free one and logs it)\n"
+"  -d, --donate SIZE       memory to donate, a whole number of slabs (K, M, G, T)\n"
+"  -s, --slab-size SIZE    unit of allocation, a power of two (default 64M)\n"
+"  -k, --key-file PATH     pre-shared key that clients must prove they have\n"
+"      --no-auth           accept clients without a key (trusted networks only)\n"
+"      --lease DURATION    how long a disconnected client's slabs are kept for it\n"
+"                          to reconnect (default 60s; units ms, s, m, h)\n"
+"      --mlock             lock the donated memory (never swapped)\n"
+"      --hugepages         back the donated memory with 2 MiB huge pages\n"
+"      --max-clients N     connections served at once (default 256)\n"
+"  -c, --config FILE       read settings from FILE ([memd] group); the command\n"
+"                          line wins over the file\n"
+"      --log-level LEVEL   error, warning, notice, info (default) or debug\n"
+"  -v, --verbose           same as --log-level debug\n"
+"  -h, --help              show this help and exit\n"
+"  -V, --version           show the version and exit\n"
+"\n"
+"Signals: SIGTERM or SIGINT stop the server; SIGUSR1 logs the pool's stats.\n"
+"See vofirm-memd(8).\n");
+}
+
+static const struct option long_opts[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "donate", required_argument, NULL, 'd' },
+	{ "slab-size", required_argument, NULL, 's' },
+	{ "key-file", required_argument, NULL, 'k' },
+	{ "config", required_argument, NULL, 'c' },
+	{ "no-auth", no_argument, NULL, 'A' },
+	{ "lease", required_argument, NULL, 'L' },
+	{ "mlock", no_argument, NULL, 'M' },
+	{ "hugepages", no_argument, NULL, 'H' },
+	{ "max-clients", required_argument, NULL, 'C' },
+	{ "log-level", required_argument, NULL, 'g' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The --config argument, found before the rest is parsed. */
+static const char *find_config(int argc, char **argv)
+{
+	const char *cfg = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
+			cfg = argv[++i];
+		else if (!strncmp(argv[i], "--config=", 9))
+			cfg = argv[i] + 9;
+		else if (!strncmp(argv[i], "-c", 2) && argv[i][2])
+			cfg = argv[i] + 2;
+	}
+	return cfg;
+}
+
+int memd_settings_parse_args(struct memd_settings *s, int argc, char **argv)
+{
+	const char *cfg = find_config(argc, argv);
+	bool cli_listen = false;
+	int c, ret = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 1;
+		}
+		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
+			printf("vofirm-memd %s (protocol %d)\n", VOFIRM_VERSION, VF_PROTO_VERSION);
+			return 1;
+		}
+	}
+	if (cfg) {
+		ret = memd_settings_load(s, cfg);
+		if (ret)
+			return -EINVAL;
+	}
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":l:d:s:k:c:vhV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (!cli_listen) {
+				clear_listen(s); /* the command line replaces the file's list */
+				cli_listen = true;
+			}
+			ret = memd_settings_set(s, "listen", optarg, "--listen");
+			break;
+		case 'd':
+			ret = memd_settings_set(s, "donate", optarg, "--donate");
+			break;
+		case 's':
+			ret = memd_settings_set(s, "slab-size", optarg, "--slab-size");
+			break;
+		case 'k':
+			ret = memd_settings_set(s, "key-file", optarg, "--key-file");
+			break;
+		case 'c':
+			break; /* loaded above */
+		case 'A':
+			s->no_auth = true;
+			break;
+		case 'L':
+			ret = memd_settings_set(s, "lease", optarg, "--lease");
+			break;
+		case 'M':
+			s->mlock = true;
+			break;
+		case 'H':
+			s->hugepages = true;
+			break;
+		case 'C':
+			ret = memd_settings_set(s, "max-clients", optarg, "--max-clients");
+			break;
+		case 'g':
+			ret = memd_settings_set(s, "log-level", optarg, "--log-level");
+			break;
+		case 'v':
+			s->log_level = LOG_DEBUG;
+			break;
+		case ':':
+			vf_err("option %s needs a value (see --help)", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			vf_err("unknown option '%s' (see --help)", argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (ret)
+			return -EINVAL;
+	}
+	if (optind < argc) {
+		vf_err("unexpected argument '%s' (see --help)", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int memd_settings_check(const struct memd_settings *s)
+{
+	char a[32], b[32];
+
+	if (s->nlisten == 0) {
+		vf_err("no address to listen on: give --listen tcp://HOST:PORT");
+		return -EINVAL;
+	}
+	if (s->donate == 0) {
+		vf_err("no memory to donate: give --donate SIZE (e.g. --donate 4G)");
+		return -EINVAL;
+	}
+	if (s->slab_size < MEMD_MIN_SLAB || s->slab_size > MEMD_MAX_SLAB ||
+	    (s->slab_size & (s->slab_size - 1))) {
+		vf_err("--slab-size %s: must be a power of two from %s to %s",
+		       vf_format_size(s->slab_size, a, sizeof(a)),
+		       vf_format_size(MEMD_MIN_SLAB, b, sizeof(b)), "4 GiB");
+		return -EINVAL;
+	}
+	if (s->hugepages && s->slab_size < (2u << 20)) {
+		vf_err("--hugepages needs a slab size of at least 2 MiB (the huge page size)");
+		return -EINVAL;
+	}
+	if (s->donate < s->slab_size) {
+		vf_err("--donate %s is less than one slab (%s)",
+		       vf_format_size(s->donate, a, sizeof(a)),
+		       vf_format_size(s->slab_size, b, sizeof(b)));
+		return -EINVAL;
+	}
+	if (s->donate % s->slab_size) {
+		vf_err("--donate %s is not a whole number of %s slabs",
+		       vf_format_size(s->donate, a, sizeof(a)),
+		       vf_format_size(s->slab_size, b, sizeof(b)));
+		return -EINVAL;
+	}
+	if (s->donate / s->slab_size > (1u << 24)) {
+		vf_err("--donate %s makes more than 16777216 slabs: use a larger --slab-size",
+		       vf_format_size(s->donate, a, sizeof(a)));
+		return -EINVAL;
+	}
+	{
+		long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+		uint64_t phys = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+
+		if (phys && s->donate > phys) {
+			vf_err("--donate %s is more than this machine's memory (%s)",
+			       vf_format_size(s->donate, a, sizeof(a)),
+			       vf_format_size(phys, b, sizeof(b)));
+			return -EINVAL;
+		}
+	}
+	if (s->no_auth && s->key_file) {
+		vf_err("--no-auth and --key-file contradict each other: give one");
+		return -EINVAL;
+	}
+	if (!s->no_auth && !s->key_file) {
+		vf_err("no key: give --key-file PATH, or --no-auth to accept any client "
+		       "(only on a network you trust)");
+		return -EINVAL;
+	}
+	if (s->lease_ms == 0) {
+		vf_err("--lease must be more than 0");
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < s->nlisten; i++) {
+		struct vf_url u;
+
+		vf_url_parse(s->listen[i], &u, NULL);
+		if (u.scheme == VF_SCHEME_RDMA) {
+			vf_err("--listen %s: the rdma transport is not available in this build "
+			       "of vofirm-memd (serve tcp:// instead)", s->listen[i]);
+			return -EPROTONOSUPPORT;
+		}
+	}
+	return 0;
+}
