@@ -48,7 +48,8 @@ MEMD_OBJS := $(MEMD_SRCS:%.c=$(BUILD)/obj/%.o)
 LIBVOFIRM := $(BUILD)/libvofirm.a
 
 PROGRAMS := $(BUILD)/vofirm-memd
-TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
+TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
+	$(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all asan fuzz check install uninstall clean demo bench
 .DELETE_ON_ERROR:
@@ -66,6 +67,10 @@ $(BUILD)/vofirm-memd: $(BUILD)/obj/src/memd/main.o $(MEMD_OBJS) $(LIBVOFIRM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/vofirm-xtest: $(BUILD)/obj/tests/tools/xtest.o $(LIBVOFIRM)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/gen-fuzz-corpus: $(BUILD)/obj/tests/fuzz/gen_corpus.o $(LIBVOFIRM)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 

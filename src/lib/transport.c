@@ -57,7 +57,7 @@ int vf_xport_open(const char *url, const struct vf_xport_opts *opts,
 		char host[64] = "localhost";
 
 		gethostname(host, sizeof(host) - 1);
-		snprintf(x->name, sizeof(x->name), "vofirm@%s", host);
+		snprintf(x->name, sizeof(x->name), "vofirm@%.56s", host);
 	}
 	if (opts->key) {
 		x->key = *opts->key;

@@ -104,11 +104,10 @@ int pool_init(struct memd_pool *p, uint64_t size, uint64_t slab_size,
 				snprintf(b, sizeof(b), "unlimited");
 			else
 				vf_format_size(rl.rlim_cur, b, sizeof(b));
-			vf_err("cannot lock the donated %s in memory: %s (RLIMIT_MEMLOCK is %s "
-			       "and CAP_IPC_LOCK is %s: raise it with ulimit -l or "
-			       "LimitMEMLOCK=, or drop --mlock)",
-			       vf_format_size(size, a, sizeof(a)), strerror(err), b,
-			       err == EPERM ? "missing" : "not enough");
+			vf_err("cannot lock the donated %s in memory: %s (the locked-memory "
+			       "limit RLIMIT_MEMLOCK is %s: raise it with ulimit -l or "
+			       "LimitMEMLOCK=, grant CAP_IPC_LOCK, or drop --mlock)",
+			       vf_format_size(size, a, sizeof(a)), strerror(err), b);
 			munmap(p->base, size);
 			p->base = NULL;
 			return -err;

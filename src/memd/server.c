@@ -233,6 +233,12 @@ static int conn_handshake(struct memd_conn *c)
 	return vf_send_msg(c->fd, &r);
 
 recv_failed:
+	if (ret == -EPROTONOSUPPORT) {
+		struct vf_hdr h = { .type = VF_MSG_HELLO };
+
+		reply_err(c, &h, EPROTONOSUPPORT, "this server speaks vofirm protocol version %d",
+			  VF_PROTO_VERSION);
+	}
 	if (ret == -EBADMSG || ret == -EPROTONOSUPPORT)
 		vf_warn("client at %s: malformed handshake: %s; closing", c->peer, why);
 	else if (ret == -ETIMEDOUT)

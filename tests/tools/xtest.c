@@ -485,6 +485,20 @@ static int cmd_hold(struct vf_xport *x)
 	return ret;
 }
 
+/* Counts, ids, seeds, bytes: decimal or 0x hex. */
+static int parse_number(const char *s, uint64_t *v, const char **why)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || *s == '-') {
+		*why = "not a number";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -552,7 +566,8 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		case 'D': case 's': case 'i': case 'x': case 'I': case 'p': case 't': case 'b':
 			if (c == 'p' ? vf_parse_duration(optarg, &v, &why)
-				     : vf_parse_size(optarg, &v, &why)) {
+			    : c == 'i' ? vf_parse_size(optarg, &v, &why)
+				       : parse_number(optarg, &v, &why)) {
 				fprintf(stderr, "vofirm-xtest: bad value '%s': %s\n", optarg, why);
 				return XT_USAGE;
 			}

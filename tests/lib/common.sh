@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Sourced by every test case (tests/cases/*/*.sh).  Gives:
+#   skip REASON / fail REASON          exit 77 / exit 1 with the reason
+#   require_cmd CMD                    skip when CMD is missing
+#   make_key FILE                      a fresh random key, mode 0600
+#   start_memd NAME ARGS...            a real vofirm-memd on a free loopback
+#                                      port; sets PORT, PID, URL; log NAME.log
+#   stop_memd PID [NAME]               SIGTERM; fails unless it exits 0 in 10 s
+#   xt ARGS...                         vofirm-xtest
+#   expect_exit CODE CMD...            runs CMD, fails unless it exits CODE;
+#                                      its output is in $OUT
+#   assert_grep PATTERN FILE [WHAT]    fails unless FILE matches PATTERN
+#   stat_of URL FIELD [XTEST ARGS]     one counter from the server's stats
+# Every memd started here is killed at exit, and a sanitizer report in any
+# log fails the case.
+set -eu
+set -o pipefail
+
+TOP=${VOFIRM_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BIN=${VOFIRM_BIN:-$TOP/build/asan}
+WORK=${VOFIRM_WORK:-$(mktemp -d /tmp/vofirm-test.XXXXXX)}
+MEMD=$BIN/vofirm-memd
+XTEST=$BIN/tests/vofirm-xtest
+cd "$WORK"
+
+skip() { echo "SKIP: $*" >&2; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+step() { echo "== $*"; }
+
+[ -x "$MEMD" ] || fail "$MEMD is not built (run make)"
+
+require_cmd() {
+	command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"
+}
+
+make_key() {
+	head -c 32 /dev/urandom | base64 >"$1"
+	chmod 600 "$1"
+}
+
+_pids=()
+_cleanup() {
+	local rc=$?
+	for p in "${_pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${_pids[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	if grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/*.log 2>/dev/null; then
+		echo "FAIL: sanitizer report in the logs above" >&2
+		rc=1
+	fi
+	exit $rc
+}
+trap _cleanup EXIT
+
+# start_memd NAME ARGS...: listens on 127.0.0.1, a free port chosen by memd.
+start_memd() {
+	local name=$1; shift
+	"$MEMD" --listen tcp://127.0.0.1:0 "$@" >"$WORK/$name.log" 2>&1 &
+	PID=$!
+	_pids+=("$PID")
+	for _ in $(seq 100); do
+		PORT=$(sed -n 's/.*listening on tcp:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/$name.log" | head -1)
+		if [ -n "$PORT" ]; then
+			URL=tcp://127.0.0.1:$PORT
+			return 0
+		fi
+		kill -0 "$PID" 2>/dev/null || { cat "$WORK/$name.log" >&2; fail "vofirm-memd $name exited at start"; }
+		sleep 0.1
+	done
+	cat "$WORK/$name.log" >&2
+	fail "vofirm-memd $name did not start listening within 10 s"
+}
+
+stop_memd() {
+	local pid=$1 name=${2:-memd} rc=0
+	kill -TERM "$pid"
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && fail "vofirm-memd $name did not exit within 10 s of SIGTERM"
+	wait "$pid" || rc=$?
+	[ "$rc" = 0 ] || fail "vofirm-memd $name exited with status $rc after SIGTERM"
+}
+
+xt() { "$XTEST" "$@"; }
+
+expect_exit() {
+	local want=$1 rc=0; shift
+	OUT=$("$@" 2>&1) || rc=$?
+	if [ "$rc" != "$want" ]; then
+		echo "$OUT" >&2
+		fail "expected exit $want, got $rc from: $*"
+	fi
+}
+
+assert_grep() {
+	grep -q -E -- "$1" "$2" || { echo "--- $2:" >&2; tail -20 "$2" >&2; fail "${3:-$2 does not match '$1'}"; }
+}
+
+assert_out() {
+	echo "$OUT" | grep -q -E -- "$1" || { echo "$OUT" >&2; fail "${2:-output does not match '$1'}"; }
+}
+
+stat_of() {
+	local url=$1 field=$2; shift 2
+	"$XTEST" --server "$url" "$@" stats | sed -n "s/^$field=//p"
+}
