@@ -21,7 +21,7 @@ CLANG ?= clang
 
 GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags glib-2.0 2>/dev/null)
 GLIB_LIBS := $(shell $(PKG_CONFIG) --libs glib-2.0 2>/dev/null)
-ifeq ($(GLIB_LIBS),)
+ifeq ($(GLIB_LIBS)$(filter clean demo bench,$(MAKECMDGOALS)),)
 $(error glib-2.0 development files not found: run scripts/install-deps.sh (or apt-get install libglib2.0-dev pkg-config))
 endif
 
@@ -101,7 +101,7 @@ install: $(PROGRAMS)
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/vofirm-memd $(DESTDIR)$(MANDIR)/man8/vofirm-memd.8
 
-demo: all
+demo:
 	scripts/demo.sh
 
 bench:

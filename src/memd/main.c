@@ -56,7 +56,7 @@ static int run(struct memd_server *srv, struct memd_pool *pool, int sigfd)
 		switch (si.ssi_signo) {
 		case SIGTERM:
 		case SIGINT:
-			vf_notice("%s: stopping", strsignal((int)si.ssi_signo));
+			vf_notice("SIG%s: stopping", sigabbrev_np((int)si.ssi_signo));
 			return 0;
 		case SIGUSR1:
 			pool_log_stats(pool);

@@ -198,7 +198,7 @@ static int conn_handshake(struct memd_conn *c)
 		if (!vf_mac_equal(mac, m.login.mac)) {
 			vf_warn("client %s: authentication failed (wrong key); refused", c->who);
 			reply_err(c, &m.hdr, EACCES,
-				  "authentication failed: the key does not match the server's");
+				  "the key does not match the server's");
 			return -EACCES;
 		}
 	}

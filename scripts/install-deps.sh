@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Installs the Debian packages that vofirm needs to build, test and run
+# its demo, and nothing that is already there.  As root it runs apt-get;
+# otherwise it prints the apt-get line to run and exits 1.
+set -euo pipefail
+
+PKGS=(
+	build-essential pkg-config libglib2.0-dev   # build
+	clang libclang-rt-14-dev                     # the fuzz target (libFuzzer)
+	python3 util-linux procps coreutils          # the test cases
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "vofirm needs these Debian packages: ${missing[*]}" >&2
+	echo "install them as root with:" >&2
+	echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+	exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
