@@ -97,7 +97,7 @@ struct vf_msg {
 		} hello;
 		struct {
 			uint32_t flags;           /* VF_HELLO_F_* */
-			uint32_t reserved;
+			uint32_t lease_ms;        /* how long a session outlives its connection */
 			uint64_t slab_size;
 			uint64_t capacity;
 			uint8_t instance[VF_INSTANCE_LEN];

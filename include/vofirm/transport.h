@@ -67,6 +67,7 @@ struct vf_xport_opts {
 struct vf_server_info {
 	uint64_t slab_size;
 	uint64_t capacity;
+	uint64_t lease_ms;                 /* the server keeps a lost session this long */
 	uint8_t instance[VF_INSTANCE_LEN]; /* changes when memd restarts */
 	bool auth;
 };

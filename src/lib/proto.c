@@ -231,7 +231,7 @@ long vf_msg_encode_head(const struct vf_msg *m, void *buf, size_t cap,
 	case VF_MSG_HELLO:
 		if (reply) {
 			put32(b, m->hello_rep.flags);
-			put32(b + 4, m->hello_rep.reserved);
+			put32(b + 4, m->hello_rep.lease_ms);
 			put64(b + 8, m->hello_rep.slab_size);
 			put64(b + 16, m->hello_rep.capacity);
 			memcpy(b + 24, m->hello_rep.instance, VF_INSTANCE_LEN);
@@ -362,11 +362,9 @@ int vf_msg_decode_body(const struct vf_hdr *h, const void *payload,
 		if (reply) {
 			EXPECT_LEN(72);
 			m->hello_rep.flags = get32(b);
-			m->hello_rep.reserved = get32(b + 4);
+			m->hello_rep.lease_ms = get32(b + 4);
 			if (m->hello_rep.flags & ~VF_HELLO_F_AUTH)
 				return bad(why, "unknown HELLO flags");
-			if (m->hello_rep.reserved)
-				return bad(why, "reserved field is not zero");
 			m->hello_rep.slab_size = get64(b + 8);
 			m->hello_rep.capacity = get64(b + 16);
 			if (m->hello_rep.slab_size == 0 ||

@@ -163,19 +163,26 @@ fail:
 	return ret;
 }
 
-/* Fails every operation in flight; the connection is unusable after. */
+/*
+ * Fails every operation in flight; the connection is unusable after.
+ * First the connection is marked dead and waiting submitters are woken
+ * (they hold send_lock while they wait for a slot), then send_lock is
+ * taken so that no submitter is still sending from an op's buffer when
+ * that op is completed and its buffer handed back.
+ */
 static void fail_all(struct tcp_xport *t, int err)
 {
 	struct vf_op **ops = t->failed;
 	unsigned n = 0;
 
-	/* A submitter may still be sending from an op's buffer: wait for it
-	 * (the socket is shut down, so the send ends at once) before the op
-	 * is completed and its buffer handed back. */
-	pthread_mutex_lock(&t->send_lock);
 	pthread_mutex_lock(&t->lock);
 	if (!t->dead)
 		t->dead = err;
+	pthread_cond_broadcast(&t->slot_cv);
+	pthread_mutex_unlock(&t->lock);
+
+	pthread_mutex_lock(&t->send_lock);
+	pthread_mutex_lock(&t->lock);
 	for (unsigned i = 0; i < t->x.queue_depth; i++) {
 		if (!t->slots[i].op)
 			continue;
@@ -185,7 +192,6 @@ static void fail_all(struct tcp_xport *t, int err)
 		t->free_head = (int)i;
 	}
 	t->inflight = 0;
-	pthread_cond_broadcast(&t->slot_cv);
 	pthread_mutex_unlock(&t->lock);
 	pthread_mutex_unlock(&t->send_lock);
 
@@ -381,21 +387,31 @@ static void tcp_disconnect(struct vf_xport *x)
 		pthread_join(t->rx, NULL);
 		t->rx_running = false;
 	}
+	/* dead is set: no submitter gets past its check any more */
+	pthread_mutex_lock(&t->send_lock);
 	close(t->fd);
 	t->fd = -1;
+	pthread_mutex_unlock(&t->send_lock);
 }
 
+/*
+ * send_lock is held from the `dead` check to the end of the send, so a
+ * request is never written to a socket that disconnect() has closed (and
+ * whose number the kernel may have given to another socket).
+ */
 static int tcp_submit(struct vf_xport *x, struct vf_op *op)
 {
 	struct tcp_xport *t = to_tcp(x);
 	struct vf_msg m;
 	int idx, ret;
 
+	pthread_mutex_lock(&t->send_lock);
 	pthread_mutex_lock(&t->lock);
 	while (!t->dead && t->free_head < 0)
 		pthread_cond_wait(&t->slot_cv, &t->lock);
 	if (t->dead) {
 		pthread_mutex_unlock(&t->lock);
+		pthread_mutex_unlock(&t->send_lock);
 		return -ENOTCONN;
 	}
 	idx = t->free_head;
@@ -407,16 +423,15 @@ static int tcp_submit(struct vf_xport *x, struct vf_op *op)
 	m.hdr.tag = (uint64_t)t->slots[idx].gen << 32 | (uint32_t)idx;
 	pthread_mutex_unlock(&t->lock);
 
-	/* From here the receiver owns op: it may even complete it before
-	 * the send returns. */
-	pthread_mutex_lock(&t->send_lock);
+	/* From here the receiver owns op: it may complete it as soon as the
+	 * server has the whole request, even before this send returns. */
 	ret = vf_send_msg(t->fd, &m);
-	pthread_mutex_unlock(&t->send_lock);
 	if (ret) {
 		vf_warn("%s: send failed: %s", x->url.str, strerror(-ret));
 		/* the receiver sees the shutdown and fails op with the rest */
 		shutdown(t->fd, SHUT_RDWR);
 	}
+	pthread_mutex_unlock(&t->send_lock);
 	return 0;
 }
 

@@ -288,6 +288,7 @@ int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange)
 	memcpy(old_instance, x->info.instance, sizeof(old_instance));
 	x->info.slab_size = rep.hello_rep.slab_size;
 	x->info.capacity = rep.hello_rep.capacity;
+	x->info.lease_ms = rep.hello_rep.lease_ms;
 	x->info.auth = rep.hello_rep.flags & VF_HELLO_F_AUTH;
 	memcpy(x->info.instance, rep.hello_rep.instance, VF_INSTANCE_LEN);
 	memcpy(snonce, rep.hello_rep.nonce, VF_NONCE_LEN);

@@ -178,6 +178,7 @@ static int conn_handshake(struct memd_conn *c)
 	r.hello_rep.flags = srv->auth ? VF_HELLO_F_AUTH : 0;
 	r.hello_rep.slab_size = p->slab_size;
 	r.hello_rep.capacity = p->size;
+	r.hello_rep.lease_ms = p->lease_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)p->lease_ms;
 	memcpy(r.hello_rep.instance, p->instance, VF_INSTANCE_LEN);
 	memcpy(r.hello_rep.nonce, snonce, VF_NONCE_LEN);
 	ret = vf_send_msg(c->fd, &r);

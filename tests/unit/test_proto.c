@@ -65,12 +65,14 @@ static void test_roundtrip(void)
 	m->hello_rep.flags = VF_HELLO_F_AUTH;
 	m->hello_rep.slab_size = 64 << 20;
 	m->hello_rep.capacity = 64ull << 30;
+	m->hello_rep.lease_ms = 60000;
 	memset(m->hello_rep.nonce, 0xab, VF_NONCE_LEN);
 	memset(m->hello_rep.instance, 0x11, VF_INSTANCE_LEN);
 	roundtrip(m, &d);
 	CHECK_EQ(d.hello_rep.flags, VF_HELLO_F_AUTH);
 	CHECK_EQ(d.hello_rep.slab_size, 64 << 20);
 	CHECK_EQ(d.hello_rep.capacity, 64ull << 30);
+	CHECK_EQ(d.hello_rep.lease_ms, 60000);
 	CHECK(!memcmp(d.hello_rep.nonce, m->hello_rep.nonce, VF_NONCE_LEN));
 	CHECK(!memcmp(d.hello_rep.instance, m->hello_rep.instance, VF_INSTANCE_LEN));
 
