@@ -19,17 +19,24 @@ SAN ?= 0
 PKG_CONFIG ?= pkg-config
 CLANG ?= clang
 
+FUSE_CFLAGS := $(shell $(PKG_CONFIG) --cflags fuse3 2>/dev/null)
+FUSE_LIBS := $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
 GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags glib-2.0 2>/dev/null)
 GLIB_LIBS := $(shell $(PKG_CONFIG) --libs glib-2.0 2>/dev/null)
-ifeq ($(GLIB_LIBS)$(filter clean demo bench,$(MAKECMDGOALS)),)
+ifeq ($(filter clean demo bench,$(MAKECMDGOALS)),)
+ifeq ($(GLIB_LIBS),)
 $(error glib-2.0 development files not found: run scripts/install-deps.sh (or apt-get install libglib2.0-dev pkg-config))
+endif
+ifeq ($(FUSE_LIBS),)
+$(error libfuse3 development files not found: run scripts/install-deps.sh (or apt-get install libfuse3-dev))
+endif
 endif
 
 CFLAGS ?= -O2 -g
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
 	-Wstrict-prototypes -Wno-unused-parameter
 ALL_CPPFLAGS := -D_GNU_SOURCE -Iinclude $(CPPFLAGS)
-ALL_CFLAGS := -std=gnu11 $(WARNINGS) -pthread $(GLIB_CFLAGS) $(CFLAGS)
+ALL_CFLAGS := -std=gnu11 $(WARNINGS) -pthread $(GLIB_CFLAGS) $(FUSE_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS := -pthread $(LDFLAGS)
 ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -39,15 +46,17 @@ endif
 LIBS := $(GLIB_LIBS)
 
 LIB_SRCS := src/lib/log.c src/lib/util.c src/lib/proto.c src/lib/auth.c \
-	src/lib/net.c src/lib/transport.c src/lib/tcp.c
+	src/lib/net.c src/lib/transport.c src/lib/tcp.c src/lib/config.c
 MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/server.c
+FS_SRCS := src/fs/settings.c src/fs/servers.c src/fs/files.c src/fs/ops.c src/fs/stats.c
 UNIT_TESTS := test_util test_proto test_memd_settings test_auth
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 MEMD_OBJS := $(MEMD_SRCS:%.c=$(BUILD)/obj/%.o)
+FS_OBJS := $(FS_SRCS:%.c=$(BUILD)/obj/%.o)
 LIBVOFIRM := $(BUILD)/libvofirm.a
 
-PROGRAMS := $(BUILD)/vofirm-memd
+PROGRAMS := $(BUILD)/vofirm-memd $(BUILD)/vofirm-fs
 TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
 	$(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
@@ -65,6 +74,9 @@ $(LIBVOFIRM): $(LIB_OBJS)
 
 $(BUILD)/vofirm-memd: $(BUILD)/obj/src/memd/main.o $(MEMD_OBJS) $(LIBVOFIRM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/vofirm-fs: $(BUILD)/obj/src/fs/main.o $(FS_OBJS) $(LIBVOFIRM)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LIBS)
 
 $(BUILD)/tests/vofirm-xtest: $(BUILD)/obj/tests/tools/xtest.o $(LIBVOFIRM)
 	@mkdir -p $(@D)
@@ -96,10 +108,13 @@ check: all asan fuzz
 install: $(PROGRAMS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BUILD)/vofirm-memd $(DESTDIR)$(SBINDIR)/vofirm-memd
+	install -m 0755 $(BUILD)/vofirm-fs $(DESTDIR)$(SBINDIR)/vofirm-fs
 	install -m 0644 docs/man/vofirm-memd.8 $(DESTDIR)$(MANDIR)/man8/vofirm-memd.8
+	install -m 0644 docs/man/vofirm-fs.8 $(DESTDIR)$(MANDIR)/man8/vofirm-fs.8
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/vofirm-memd $(DESTDIR)$(MANDIR)/man8/vofirm-memd.8
+	rm -f $(DESTDIR)$(SBINDIR)/vofirm-memd $(DESTDIR)$(MANDIR)/man8/vofirm-memd.8 \
+		$(DESTDIR)$(SBINDIR)/vofirm-fs $(DESTDIR)$(MANDIR)/man8/vofirm-fs.8
 
 demo:
 	scripts/demo.sh

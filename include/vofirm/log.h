@@ -12,6 +12,8 @@
 
 void vf_log_init(const char *progname, int level);
 void vf_log_set_level(int level);
+/* From now on, lines go to syslog (for a daemon that has detached). */
+void vf_log_to_syslog(void);
 int vf_log_level(void);
 /* "error", "warning", "notice", "info", "debug" -> LOG_*, or -1. */
 int vf_log_parse_level(const char *s);

@@ -95,6 +95,7 @@ struct vf_xport {
 	bool has_key;
 	unsigned connect_timeout_ms;
 	unsigned queue_depth;
+	int connect_log_level;  /* for failures to (re)connect; default LOG_ERR */
 
 	struct vf_server_info info;
 	uint8_t token[VF_TOKEN_LEN];

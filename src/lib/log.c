@@ -14,6 +14,7 @@
 static const char *log_prog = "vofirm";
 static int log_max = LOG_INFO;
 static int log_stamp = 1;
+static int log_syslog;
 
 static const char *const level_names[] = {
 	[LOG_EMERG] = "emergency", [LOG_ALERT] = "alert",
@@ -34,6 +35,12 @@ void vf_log_init(const char *progname, int level)
 void vf_log_set_level(int level)
 {
 	log_max = level;
+}
+
+void vf_log_to_syslog(void)
+{
+	openlog(log_prog, LOG_PID, LOG_DAEMON);
+	log_syslog = 1;
 }
 
 int vf_log_level(void)
@@ -63,6 +70,13 @@ void vf_log(int level, const char *fmt, ...)
 		return;
 	if (level < 0)
 		level = LOG_ERR;
+	if (log_syslog) {
+		va_start(ap, fmt);
+		vsyslog(level, fmt, ap);
+		va_end(ap);
+		errno = saved;
+		return;
+	}
 	if (log_stamp) {
 		struct timeval tv;
 		struct tm tm;

@@ -156,9 +156,10 @@ fail:
 		vf_err("%s: %s handshake failed: malformed reply: %s", x->url.str,
 		       vf_msg_type_name(req->hdr.type), why);
 	else if (ret == -ECONNRESET && req->hdr.type == VF_MSG_LOGIN)
-		vf_err("%s: the server closed the connection during login", x->url.str);
+		vf_log(x->connect_log_level, "%s: the server closed the connection during login",
+		       x->url.str);
 	else
-		vf_err("%s: %s handshake failed: %s", x->url.str,
+		vf_log(x->connect_log_level, "%s: %s handshake failed: %s", x->url.str,
 		       vf_msg_type_name(req->hdr.type), strerror(-ret));
 	return ret;
 }
@@ -289,7 +290,8 @@ static void *tcp_rx_thread(void *arg)
 	}
 
 	if (!__atomic_load_n(&t->closing, __ATOMIC_RELAXED))
-		vf_warn("%s: connection lost: %s", t->x.url.str,
+		vf_log(t->x.connect_log_level > LOG_WARNING ? t->x.connect_log_level : LOG_WARNING,
+		       "%s: connection lost: %s", t->x.url.str,
 			ret == -ECONNRESET ? "closed by the server" : strerror(-ret));
 	shutdown(t->fd, SHUT_RDWR);
 	fail_all(t, -ECONNRESET);
@@ -318,7 +320,7 @@ static int tcp_connect(struct vf_xport *x)
 	snprintf(port, sizeof(port), "%u", x->url.port);
 	ret = getaddrinfo(x->url.host, port, &hints, &res);
 	if (ret) {
-		vf_err("%s: cannot resolve '%s': %s", x->url.str, x->url.host,
+		vf_log(x->connect_log_level, "%s: cannot resolve '%s': %s", x->url.str, x->url.host,
 		       gai_strerror(ret));
 		return -EHOSTUNREACH;
 	}
@@ -330,7 +332,7 @@ static int tcp_connect(struct vf_xport *x)
 	}
 	freeaddrinfo(res);
 	if (ret) {
-		vf_err("%s: cannot connect: %s", x->url.str, strerror(-ret));
+		vf_log(x->connect_log_level, "%s: cannot connect: %s", x->url.str, strerror(-ret));
 		return ret;
 	}
 
@@ -350,6 +352,7 @@ static int tcp_connect(struct vf_xport *x)
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_to, sizeof(send_to));
 	}
 
+	pthread_mutex_lock(&t->lock);
 	t->free_head = -1;
 	for (int i = (int)x->queue_depth - 1; i >= 0; i--) {
 		t->slots[i].op = NULL;
@@ -359,9 +362,12 @@ static int tcp_connect(struct vf_xport *x)
 	t->inflight = 0;
 	__atomic_store_n(&t->closing, false, __ATOMIC_RELAXED);
 	t->dead = 0;
+	pthread_mutex_unlock(&t->lock);
 	ret = pthread_create(&t->rx, NULL, tcp_rx_thread, t);
 	if (ret) {
+		pthread_mutex_lock(&t->lock);
 		t->dead = -ENOTCONN;
+		pthread_mutex_unlock(&t->lock);
 		ret = -ret;
 		vf_err("%s: cannot start the receiver thread: %s", x->url.str, strerror(-ret));
 		goto out_close;

@@ -65,6 +65,7 @@ int vf_xport_open(const char *url, const struct vf_xport_opts *opts,
 	}
 	x->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 5000;
 	x->queue_depth = opts->queue_depth ? opts->queue_depth : 64;
+	x->connect_log_level = LOG_ERR;
 	if (opts->resume_token) {
 		memcpy(x->token, opts->resume_token, VF_TOKEN_LEN);
 		x->have_session = true;

@@ -16,6 +16,7 @@
 #include <glib.h>
 
 #include "memd.h"
+#include "vofirm/config.h"
 #include "vofirm/log.h"
 #include "vofirm/util.h"
 #include "vofirm/version.h"
@@ -41,19 +42,6 @@ void memd_settings_free(struct memd_settings *s)
 	clear_listen(s);
 	free(s->key_file);
 	s->key_file = NULL;
-}
-
-static int parse_bool(const char *v, bool *out)
-{
-	if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1")) {
-		*out = true;
-		return 0;
-	}
-	if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0")) {
-		*out = false;
-		return 0;
-	}
-	return -EINVAL;
 }
 
 static int add_listen(struct memd_settings *s, const char *url, const char *origin)
@@ -117,9 +105,9 @@ int memd_settings_set(struct memd_settings *s, const char *key,
 		return 0;
 	}
 	if (!strcmp(key, "no-auth") || !strcmp(key, "mlock") || !strcmp(key, "hugepages")) {
-		bool b;
+		int b;
 
-		if (parse_bool(value, &b)) {
+		if (vf_parse_bool(value, &b)) {
 			vf_err("%s: %s '%s': not a boolean (true or false)", origin, key, value);
 			return -EINVAL;
 		}
@@ -159,62 +147,27 @@ int memd_settings_set(struct memd_settings *s, const char *key,
 	return -EINVAL;
 }
 
-int memd_settings_load(struct memd_settings *s, const char *path)
+/* A config file's "listen" is a ';'-separated list that replaces the list so far. */
+static int set_from_file(void *ctx, const char *key, const char *value, const char *origin)
 {
-	GKeyFile *kf = g_key_file_new();
-	GError *gerr = NULL;
-	gchar **keys = NULL;
-	char origin[512];
+	struct memd_settings *s = ctx;
 	int ret = 0;
 
-	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
-		vf_err("config file %s: %s", path, gerr->message);
-		ret = gerr->domain == G_FILE_ERROR ? -ENOENT : -EINVAL;
-		goto out;
-	}
-	if (!g_key_file_has_group(kf, "memd")) {
-		vf_err("config file %s: no [memd] group", path);
-		ret = -EINVAL;
-		goto out;
-	}
-	{
-		gchar **groups = g_key_file_get_groups(kf, NULL);
+	if (strcmp(key, "listen"))
+		return memd_settings_set(s, key, value, origin);
+	clear_listen(s);
+	gchar **list = g_strsplit(value, ";", -1);
 
-		for (gchar **g = groups; *g; g++)
-			if (strcmp(*g, "memd"))
-				vf_warn("config file %s: group [%s] is not for vofirm-memd; ignored",
-					path, *g);
-		g_strfreev(groups);
-	}
-	keys = g_key_file_get_keys(kf, "memd", NULL, NULL);
-	for (gchar **k = keys; k && *k && !ret; k++) {
-		snprintf(origin, sizeof(origin), "config file %s", path);
-		if (!strcmp(*k, "listen")) {
-			gsize n = 0;
-			gchar **list = g_key_file_get_string_list(kf, "memd", *k, &n, NULL);
-
-			clear_listen(s);
-			for (gsize i = 0; i < n && !ret; i++)
-				ret = add_listen(s, g_strstrip(list[i]), origin);
-			g_strfreev(list);
-			continue;
-		}
-		gchar *v = g_key_file_get_string(kf, "memd", *k, &gerr);
-
-		if (!v) {
-			vf_err("%s: %s: %s", origin, *k, gerr->message);
-			ret = -EINVAL;
-			break;
-		}
-		ret = memd_settings_set(s, *k, g_strstrip(v), origin);
-		g_free(v);
-	}
-out:
-	if (gerr)
-		g_error_free(gerr);
-	g_strfreev(keys);
-	g_key_file_free(kf);
+	for (gchar **u = list; *u && !ret; u++)
+		if (*g_strstrip(*u))
+			ret = add_listen(s, *u, origin);
+	g_strfreev(list);
 	return ret;
+}
+
+int memd_settings_load(struct memd_settings *s, const char *path)
+{
+	return vf_config_load(path, "memd", set_from_file, s);
 }
 
 static void usage(FILE *f)

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Config files (GKeyFile): one group, every key handed to a setter. */
+#ifndef VOFIRM_CONFIG_H
+#define VOFIRM_CONFIG_H
+
+/* origin names the file, for messages.  Returns 0 or -EINVAL (logged). */
+typedef int (*vf_config_set_fn)(void *ctx, const char *key, const char *value,
+				const char *origin);
+
+/*
+ * Loads `group` of the GKeyFile at path and calls set() for each key in
+ * file order.  Other groups are ignored with a warning.  Returns 0,
+ * -ENOENT (cannot read the file) or -EINVAL (syntax, no such group, or a
+ * setter refused a value); every failure is logged with the file's name.
+ */
+int vf_config_load(const char *path, const char *group, vf_config_set_fn set, void *ctx);
+
+/* "true/yes/1", "false/no/0" (any case).  0 or -EINVAL. */
+int vf_parse_bool(const char *s, int *out);
+
+#endif

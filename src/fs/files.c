@@ -1,0 +1,734 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Inodes and the data of files: slab maps, the written-page bitmaps, and
+ * the read, write, resize and fallocate paths.
+ *
+ * A file of size N has slabs reserved for [0, N) (ftruncate and fallocate
+ * reserve; a write never needs to, except into a punched hole).  A page
+ * whose bit is clear has never been written since it was granted or
+ * punched: it reads as zeros without a request, and whatever its remote
+ * bytes are, they are never shown (a partial write to such a page sends
+ * the whole page, padded with zeros).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs.h"
+#include "vofirm/log.h"
+#include "vofirm/util.h"
+
+static const uint8_t zero_page[FS_PAGE];
+
+/* ---- inodes ---- */
+
+struct inode *inode_new(struct fs *fs, enum inode_kind kind, mode_t mode, uid_t uid, gid_t gid)
+{
+	struct inode *in = calloc(1, sizeof(*in));
+
+	if (!in)
+		return NULL;
+	in->ino = fs->next_ino++;
+	in->kind = kind;
+	in->mode = mode;
+	in->uid = uid;
+	in->gid = gid;
+	in->nlink = kind == INODE_FILE || kind == INODE_CTL_FILE ? 1 : 2;
+	clock_gettime(CLOCK_REALTIME, &in->mtime);
+	in->atime = in->ctime = in->mtime;
+	pthread_rwlock_init(&in->rw, NULL);
+	pthread_mutex_init(&in->alloc, NULL);
+	if (kind == INODE_DIR || kind == INODE_CTL_DIR)
+		in->children = g_hash_table_new(g_str_hash, g_str_equal);
+	g_hash_table_insert(fs->inodes, GUINT_TO_POINTER(in->ino), in);
+	return in;
+}
+
+void inode_free(struct fs *fs, struct inode *in)
+{
+	g_hash_table_remove(fs->inodes, GUINT_TO_POINTER(in->ino));
+	for (uint32_t i = 0; i < in->nmap; i++)
+		if (in->map[i]) {
+			free(in->map[i]->written);
+			free(in->map[i]);
+		}
+	free(in->map);
+	if (in->children)
+		g_hash_table_destroy(in->children);
+	pthread_rwlock_destroy(&in->rw);
+	pthread_mutex_destroy(&in->alloc);
+	free(in->name);
+	free(in);
+}
+
+struct inode *inode_get(struct fs *fs, fuse_ino_t ino)
+{
+	return g_hash_table_lookup(fs->inodes, GUINT_TO_POINTER(ino));
+}
+
+char *inode_path(struct fs *fs, struct inode *in)
+{
+	GString *p = g_string_new(NULL);
+
+	if (in == fs->root)
+		return g_string_free(p, FALSE), g_strdup("/");
+	if (!in->parent)
+		return g_string_free(p, FALSE), g_strdup_printf("(deleted) %s", in->name);
+	for (struct inode *i = in; i && i != fs->root; i = i->parent) {
+		g_string_prepend(p, i->name);
+		g_string_prepend_c(p, '/');
+	}
+	return g_string_free(p, FALSE);
+}
+
+int fs_init_tree(struct fs *fs)
+{
+	fs->inodes = g_hash_table_new(g_direct_hash, g_direct_equal);
+	pthread_mutex_init(&fs->ns_lock, NULL);
+	fs->next_ino = FUSE_ROOT_ID;
+	fs->root = inode_new(fs, INODE_DIR, S_IFDIR | 0755, 0, 0);
+	fs->root->name = strdup("");
+	fs->root->nlookup = 1; /* the kernel's reference, never forgotten */
+	fs->ctl_dir = inode_new(fs, INODE_CTL_DIR, S_IFDIR | 0555, 0, 0);
+	fs->ctl_dir->name = strdup(FS_CTL_NAME);
+	fs->ctl_dir->parent = fs->root;
+	g_hash_table_insert(fs->root->children, fs->ctl_dir->name, fs->ctl_dir);
+	static const char *const ctl_files[] = { "stats.json", "metrics" };
+	for (int i = 0; i < 2; i++) {
+		struct inode *c = inode_new(fs, INODE_CTL_FILE, S_IFREG | 0444, 0, 0);
+
+		c->name = strdup(ctl_files[i]);
+		c->parent = fs->ctl_dir;
+		c->ctl_file = i;
+		g_hash_table_insert(fs->ctl_dir->children, c->name, c);
+	}
+	return 0;
+}
+
+void fs_free_tree(struct fs *fs)
+{
+	GList *all = g_hash_table_get_values(fs->inodes);
+
+	for (GList *l = all; l; l = l->next)
+		inode_free(fs, l->data);
+	g_list_free(all);
+	g_hash_table_destroy(fs->inodes);
+	pthread_mutex_destroy(&fs->ns_lock);
+}
+
+/* ---- I/O buffers, preallocated ---- */
+
+void *fs_buf_get(struct fs *fs)
+{
+	void *b;
+
+	pthread_mutex_lock(&fs->buf_lock);
+	while (!fs->nbufs_free)
+		pthread_cond_wait(&fs->buf_cv, &fs->buf_lock);
+	b = fs->bufs[--fs->nbufs_free];
+	pthread_mutex_unlock(&fs->buf_lock);
+	return b;
+}
+
+void fs_buf_put(struct fs *fs, void *b)
+{
+	pthread_mutex_lock(&fs->buf_lock);
+	fs->bufs[fs->nbufs_free++] = b;
+	pthread_cond_signal(&fs->buf_cv);
+	pthread_mutex_unlock(&fs->buf_lock);
+}
+
+/* ---- slabs and their written-page bits ---- */
+
+static uint64_t pages_per_slab(struct fs *fs)
+{
+	return fs->slab_size / FS_PAGE;
+}
+
+static struct fslab *fslab_new(struct fs *fs, const struct slab_grant *g)
+{
+	struct fslab *sl = calloc(1, sizeof(*sl));
+
+	if (!sl)
+		return NULL;
+	sl->written = calloc((pages_per_slab(fs) + 63) / 64, sizeof(uint64_t));
+	if (!sl->written) {
+		free(sl);
+		return NULL;
+	}
+	sl->srv = g->srv;
+	sl->id = g->id;
+	return sl;
+}
+
+static bool page_written(const struct fslab *sl, uint64_t pg)
+{
+	return __atomic_load_n(&sl->written[pg / 64], __ATOMIC_ACQUIRE) & (1ull << (pg % 64));
+}
+
+static bool any_written(const struct fslab *sl, uint64_t first, uint64_t last)
+{
+	for (uint64_t pg = first; pg <= last; pg++) {
+		if (pg % 64 == 0 && pg + 63 <= last) {
+			if (__atomic_load_n(&sl->written[pg / 64], __ATOMIC_ACQUIRE))
+				return true;
+			pg += 63;
+			continue;
+		}
+		if (page_written(sl, pg))
+			return true;
+	}
+	return false;
+}
+
+static void mark_written(struct fslab *sl, uint64_t first, uint64_t last)
+{
+	for (uint64_t pg = first; pg <= last; pg++)
+		__atomic_fetch_or(&sl->written[pg / 64], 1ull << (pg % 64), __ATOMIC_RELEASE);
+}
+
+static void clear_written(struct fslab *sl, uint64_t first, uint64_t last)
+{
+	for (uint64_t pg = first; pg <= last; pg++)
+		__atomic_fetch_and(&sl->written[pg / 64], ~(1ull << (pg % 64)), __ATOMIC_RELEASE);
+}
+
+static struct fslab *map_get(struct inode *in, uint64_t idx)
+{
+	return idx < in->nmap ? __atomic_load_n(&in->map[idx], __ATOMIC_ACQUIRE) : NULL;
+}
+
+static struct server *srv_of(struct fs *fs, const struct fslab *sl)
+{
+	return &fs->srv[sl->srv];
+}
+
+uint64_t file_reserved(struct fs *fs, struct inode *in)
+{
+	return (uint64_t)__atomic_load_n(&in->held, __ATOMIC_RELAXED) * fs->slab_size;
+}
+
+static void log_io_error(struct fs *fs, struct inode *in, const char *what, uint64_t off,
+			 int err)
+{
+	char *path;
+
+	pthread_mutex_lock(&fs->ns_lock);
+	path = inode_path(fs, in);
+	pthread_mutex_unlock(&fs->ns_lock);
+	vf_err("file %s: %s at offset %" PRIu64 " failed: %s", path, what, off, strerror(-err));
+	g_free(path);
+}
+
+/* Makes the map at least n entries long (in->rw held exclusively). */
+static int map_extend(struct inode *in, uint32_t n)
+{
+	struct fslab **m;
+
+	if (n <= in->nmap)
+		return 0;
+	m = realloc(in->map, sizeof(*m) * n);
+	if (!m)
+		return -ENOMEM;
+	memset(m + in->nmap, 0, sizeof(*m) * (n - in->nmap));
+	in->map = m;
+	in->nmap = n;
+	return 0;
+}
+
+/*
+ * Reserves slabs for every hole among map entries [first, last] (in->rw
+ * held exclusively).  All or nothing: the records are made before the
+ * servers are asked, so nothing can fail after the grant.
+ */
+static int reserve_range(struct fs *fs, struct inode *in, uint64_t first, uint64_t last,
+			 const char *what)
+{
+	uint32_t old_n = in->nmap, need = 0, k = 0;
+	struct slab_grant *g = NULL;
+	struct fslab **rec = NULL;
+	char why[256], sz[32], *path;
+	int ret;
+
+	ret = map_extend(in, (uint32_t)(last + 1));
+	if (ret)
+		return ret;
+	for (uint64_t i = first; i <= last; i++)
+		if (!in->map[i])
+			need++;
+	if (!need)
+		return 0;
+	g = calloc(need, sizeof(*g));
+	rec = calloc(need, sizeof(*rec));
+	ret = g && rec ? 0 : -ENOMEM;
+	for (uint32_t q = 0; q < need && !ret; q++) {
+		rec[q] = fslab_new(fs, &(struct slab_grant){ 0 });
+		if (!rec[q])
+			ret = -ENOMEM;
+	}
+	if (!ret)
+		ret = servers_alloc(fs, need, g, why, sizeof(why));
+	if (ret == -ENOSPC) {
+		pthread_mutex_lock(&fs->ns_lock);
+		path = inode_path(fs, in);
+		pthread_mutex_unlock(&fs->ns_lock);
+		vf_err("file %s: %s refused: %s (%s of remote memory)", path, what, why,
+		       vf_format_size((uint64_t)need * fs->slab_size, sz, sizeof(sz)));
+		g_free(path);
+	}
+	if (ret) {
+		for (uint32_t q = 0; rec && q < need; q++)
+			if (rec[q]) {
+				free(rec[q]->written);
+				free(rec[q]);
+			}
+		in->nmap = old_n < in->nmap ? old_n : in->nmap; /* past old_n all are NULL */
+		goto out;
+	}
+	for (uint64_t i = first; i <= last; i++) {
+		if (in->map[i])
+			continue;
+		rec[k]->srv = g[k].srv;
+		rec[k]->id = g[k].id;
+		in->map[i] = rec[k];
+		k++;
+	}
+	__atomic_add_fetch(&in->held, need, __ATOMIC_RELAXED);
+out:
+	free(g);
+	free(rec);
+	return ret;
+}
+
+/* Collects the slabs of map entries [first, nmap) and shortens the map. */
+static void release_from(struct fs *fs, struct inode *in, uint32_t first)
+{
+	struct slab_grant *g;
+	uint32_t n = 0;
+
+	if (first >= in->nmap)
+		return;
+	g = calloc(in->nmap - first, sizeof(*g));
+	for (uint32_t i = first; i < in->nmap; i++) {
+		struct fslab *sl = in->map[i];
+
+		if (!sl)
+			continue;
+		if (g)
+			g[n] = (struct slab_grant){ .srv = sl->srv, .id = sl->id };
+		n++;
+		free(sl->written);
+		free(sl);
+		in->map[i] = NULL;
+	}
+	in->nmap = first;
+	__atomic_sub_fetch(&in->held, n, __ATOMIC_RELAXED);
+	if (g)
+		servers_free(fs, g, n);
+	else
+		vf_err("no memory to free %u slab(s): they stay with this mount until it unmounts", n);
+	free(g);
+}
+
+/* Zeroes [off, off+len) of a slab remotely; len within one page. */
+static int zero_remote(struct fs *fs, struct fslab *sl, uint64_t off, uint32_t len)
+{
+	return server_rw(srv_of(fs, sl), VF_OP_WRITE, sl->id, off, len, (void *)zero_page);
+}
+
+/*
+ * Makes [a, b) of slab sl read as zeros (in->rw held exclusively): pages
+ * wholly inside lose their bit, partial pages that hold data are zeroed
+ * remotely.
+ */
+static int zero_in_slab(struct fs *fs, struct fslab *sl, uint64_t a, uint64_t b)
+{
+	uint64_t pa = a / FS_PAGE, pb = (b - 1) / FS_PAGE;
+	int ret;
+
+	if (a >= b)
+		return 0;
+	if (a % FS_PAGE && page_written(sl, pa)) {
+		uint64_t e = (pa + 1) * FS_PAGE < b ? (pa + 1) * FS_PAGE : b;
+
+		ret = zero_remote(fs, sl, a, (uint32_t)(e - a));
+		if (ret)
+			return ret;
+	}
+	if (b % FS_PAGE && page_written(sl, pb) && (pb != pa || a % FS_PAGE == 0)) {
+		uint64_t s = pb * FS_PAGE > a ? pb * FS_PAGE : a;
+
+		ret = zero_remote(fs, sl, s, (uint32_t)(b - s));
+		if (ret)
+			return ret;
+	}
+	/* whole pages */
+	uint64_t first = (a + FS_PAGE - 1) / FS_PAGE, end = b / FS_PAGE;
+
+	if (first < end)
+		clear_written(sl, first, end - 1);
+	return 0;
+}
+
+/* ---- size ---- */
+
+static int do_resize(struct fs *fs, struct inode *in, uint64_t size)
+{
+	uint64_t S = fs->slab_size;
+	uint64_t new_n = (size + S - 1) / S;
+	char what[96], sz[32];
+	int ret;
+
+	if (new_n > UINT32_MAX)
+		return -EFBIG;
+	if (size > in->size && new_n > 0) {
+		snprintf(what, sizeof(what), "growing to %s",
+			 vf_format_size(size, sz, sizeof(sz)));
+		/* reserve from the first entry past the old end of file */
+		uint64_t first = in->size / S;
+
+		ret = reserve_range(fs, in, first, new_n - 1, what);
+		if (ret)
+			return ret;
+	}
+	if (size < in->size) {
+		/* what lies past the new end must read as zeros if it grows again */
+		uint64_t end = in->size < in->nmap * S ? in->size : in->nmap * S;
+
+		for (uint64_t i = size / S; i < new_n && i * S < end; i++) {
+			struct fslab *sl = in->map[i];
+			uint64_t a = size > i * S ? size - i * S : 0;
+
+			if (sl && (ret = zero_in_slab(fs, sl, a, S)))
+				return ret;
+		}
+		release_from(fs, in, (uint32_t)new_n);
+	}
+	in->size = size;
+	clock_gettime(CLOCK_REALTIME, &in->mtime);
+	in->ctime = in->mtime;
+	return 0;
+}
+
+int file_resize(struct fs *fs, struct inode *in, uint64_t size)
+{
+	int ret;
+
+	pthread_rwlock_wrlock(&in->rw);
+	ret = do_resize(fs, in, size);
+	pthread_rwlock_unlock(&in->rw);
+	return ret;
+}
+
+static int do_punch(struct fs *fs, struct inode *in, uint64_t off, uint64_t len)
+{
+	uint64_t S = fs->slab_size, end = off + len, lim = (uint64_t)in->nmap * S;
+	struct slab_grant *g = NULL;
+	uint32_t n = 0;
+	int ret = 0;
+
+	if (end > lim)
+		end = lim;
+	if (off >= end)
+		return 0;
+	g = calloc((end - 1) / S - off / S + 1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	for (uint64_t i = off / S; i <= (end - 1) / S && !ret; i++) {
+		struct fslab *sl = in->map[i];
+		uint64_t s0 = i * S, a = off > s0 ? off : s0, b = end < s0 + S ? end : s0 + S;
+		uint64_t live_end = in->size > s0 ? (in->size - s0 < S ? in->size : s0 + S) : s0 + S;
+
+		if (!sl)
+			continue;
+		if (a == s0 && b >= live_end) {
+			/* the whole slab (as far as the file goes) is in the hole */
+			g[n++] = (struct slab_grant){ .srv = sl->srv, .id = sl->id };
+			free(sl->written);
+			free(sl);
+			__atomic_store_n(&in->map[i], NULL, __ATOMIC_RELEASE);
+			continue;
+		}
+		ret = zero_in_slab(fs, sl, a - s0, b - s0);
+	}
+	if (n) {
+		__atomic_sub_fetch(&in->held, n, __ATOMIC_RELAXED);
+		servers_free(fs, g, n);
+	}
+	free(g);
+	return ret;
+}
+
+int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint64_t len)
+{
+	uint64_t S = fs->slab_size, end = off + len;
+	char what[96], a[32], b[32];
+	int ret;
+
+	if (len == 0 || end < off)
+		return -EINVAL;
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+		return -EOPNOTSUPP;
+	if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE))
+		return -EOPNOTSUPP;
+	if ((end + S - 1) / S > UINT32_MAX)
+		return -EFBIG;
+
+	pthread_rwlock_wrlock(&in->rw);
+	if (mode & FALLOC_FL_PUNCH_HOLE) {
+		ret = do_punch(fs, in, off, len);
+	} else {
+		snprintf(what, sizeof(what), "fallocate of %s at %s",
+			 vf_format_size(len, a, sizeof(a)), vf_format_size(off, b, sizeof(b)));
+		ret = reserve_range(fs, in, off / S, (end - 1) / S, what);
+		if (!ret && !(mode & FALLOC_FL_KEEP_SIZE) && end > in->size) {
+			in->size = end;
+			clock_gettime(CLOCK_REALTIME, &in->mtime);
+			in->ctime = in->mtime;
+		}
+	}
+	pthread_rwlock_unlock(&in->rw);
+	return ret;
+}
+
+void file_free_slabs(struct fs *fs, struct inode *in)
+{
+	pthread_rwlock_wrlock(&in->rw);
+	release_from(fs, in, 0);
+	free(in->map);
+	in->map = NULL;
+	pthread_rwlock_unlock(&in->rw);
+}
+
+/* ---- reads and writes ---- */
+
+ssize_t file_read(struct fs *fs, struct inode *in, uint64_t off, size_t len, char *buf)
+{
+	uint64_t S = fs->slab_size;
+	size_t pos = 0;
+	int ret = 0;
+
+	pthread_rwlock_rdlock(&in->rw);
+	if (off >= in->size) {
+		pthread_rwlock_unlock(&in->rw);
+		return 0;
+	}
+	if (len > in->size - off)
+		len = (size_t)(in->size - off);
+	while (pos < len && !ret) {
+		uint64_t o = off + pos, idx = o / S, so = o % S;
+		size_t n = len - pos;
+		struct fslab *sl = map_get(in, idx);
+
+		if (n > S - so)
+			n = (size_t)(S - so);
+		if (n > VF_MAX_IO)
+			n = VF_MAX_IO;
+		uint64_t p0 = so / FS_PAGE, p1 = (so + n - 1) / FS_PAGE;
+
+		if (!sl || !any_written(sl, p0, p1)) {
+			memset(buf + pos, 0, n); /* never written: no request */
+		} else {
+			ret = server_rw(srv_of(fs, sl), VF_OP_READ, sl->id, so, (uint32_t)n, buf + pos);
+			/* pages without data read as zeros whatever the server holds */
+			for (uint64_t pg = p0; !ret && pg <= p1; pg++) {
+				if (page_written(sl, pg))
+					continue;
+				uint64_t a = pg * FS_PAGE > so ? pg * FS_PAGE : so;
+				uint64_t b = (pg + 1) * FS_PAGE < so + n ? (pg + 1) * FS_PAGE : so + n;
+
+				memset(buf + pos + (a - so), 0, b - a);
+			}
+		}
+		pos += n;
+	}
+	pthread_rwlock_unlock(&in->rw);
+	if (ret) {
+		log_io_error(fs, in, "read", off, ret);
+		return -EIO;
+	}
+	__atomic_add_fetch(&in->io.reads, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&in->io.bytes_read, len, __ATOMIC_RELAXED);
+	return (ssize_t)len;
+}
+
+/* A slab for entry idx on a write into a punched hole (in->rw held shared). */
+static struct fslab *slab_for_write(struct fs *fs, struct inode *in, uint64_t idx, int *err)
+{
+	struct fslab *sl = map_get(in, idx);
+	struct slab_grant g;
+	char why[256];
+
+	if (sl)
+		return sl;
+	pthread_mutex_lock(&in->alloc);
+	sl = map_get(in, idx);
+	if (!sl) {
+		*err = servers_alloc(fs, 1, &g, why, sizeof(why));
+		if (*err) {
+			char *path;
+
+			pthread_mutex_lock(&fs->ns_lock);
+			path = inode_path(fs, in);
+			pthread_mutex_unlock(&fs->ns_lock);
+			vf_err("file %s: no slab for a write into a punched range at %" PRIu64
+			       ": %s: this write is lost", path, idx * fs->slab_size, why);
+			g_free(path);
+		} else {
+			sl = fslab_new(fs, &g);
+			if (!sl) {
+				servers_free(fs, &g, 1);
+				*err = -ENOMEM;
+			} else {
+				__atomic_store_n(&in->map[idx], sl, __ATOMIC_RELEASE);
+				__atomic_add_fetch(&in->held, 1, __ATOMIC_RELAXED);
+			}
+		}
+	}
+	pthread_mutex_unlock(&in->alloc);
+	return sl;
+}
+
+/* Writes [so, so+n) of slab sl from data, padding data-less partial pages. */
+static int write_piece(struct fs *fs, struct fslab *sl, uint64_t so, size_t n, const char *data)
+{
+	struct server *s = srv_of(fs, sl);
+	uint64_t a = so, b = so + n;
+	uint8_t page[FS_PAGE];
+	int ret;
+
+	if (a % FS_PAGE && !page_written(sl, a / FS_PAGE)) {
+		uint64_t ps = a / FS_PAGE * FS_PAGE, e = ps + FS_PAGE < b ? ps + FS_PAGE : b;
+
+		memset(page, 0, sizeof(page));
+		memcpy(page + (a - ps), data, e - a);
+		ret = server_rw(s, VF_OP_WRITE, sl->id, ps, FS_PAGE, page);
+		if (ret)
+			return ret;
+		data += e - a;
+		a = e;
+	}
+	if (a < b && b % FS_PAGE && !page_written(sl, (b - 1) / FS_PAGE)) {
+		uint64_t ps = (b - 1) / FS_PAGE * FS_PAGE;
+
+		if (ps >= a) {
+			memset(page, 0, sizeof(page));
+			memcpy(page, data + (ps - a), b - ps);
+			ret = server_rw(s, VF_OP_WRITE, sl->id, ps, FS_PAGE, page);
+			if (ret)
+				return ret;
+			b = ps;
+		}
+	}
+	if (a < b) {
+		ret = server_rw(s, VF_OP_WRITE, sl->id, a, (uint32_t)(b - a), (void *)data);
+		if (ret)
+			return ret;
+	}
+	mark_written(sl, so / FS_PAGE, (so + n - 1) / FS_PAGE);
+	return 0;
+}
+
+ssize_t file_write(struct fs *fs, struct inode *in, uint64_t off, size_t len, const char *buf)
+{
+	uint64_t S = fs->slab_size;
+	size_t pos = 0;
+	int ret = 0;
+
+	if (len == 0)
+		return 0;
+	if (off + len < off)
+		return -EFBIG;
+	for (;;) {
+		pthread_rwlock_rdlock(&in->rw);
+		if (off + len <= in->size)
+			break;
+		/* a write past the end grows the file: reserve first */
+		pthread_rwlock_unlock(&in->rw);
+		pthread_rwlock_wrlock(&in->rw);
+		ret = off + len > in->size ? do_resize(fs, in, off + len) : 0;
+		pthread_rwlock_unlock(&in->rw);
+		if (ret)
+			return ret;
+	}
+	while (pos < len && !ret) {
+		uint64_t o = off + pos, idx = o / S, so = o % S;
+		size_t n = len - pos;
+		struct fslab *sl;
+
+		if (n > S - so)
+			n = (size_t)(S - so);
+		if (n > VF_MAX_IO)
+			n = VF_MAX_IO;
+		sl = slab_for_write(fs, in, idx, &ret);
+		if (sl)
+			ret = write_piece(fs, sl, so, n, buf + pos);
+		pos += n;
+	}
+	if (ret)
+		__atomic_store_n(&in->write_error, true, __ATOMIC_RELAXED);
+	pthread_rwlock_unlock(&in->rw);
+	if (ret) {
+		log_io_error(fs, in, "write", off, ret);
+		return ret == -ENOSPC ? -ENOSPC : -EIO;
+	}
+	__atomic_add_fetch(&in->io.writes, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&in->io.bytes_written, len, __ATOMIC_RELAXED);
+	return (ssize_t)len;
+}
+
+/* ---- loss reports ---- */
+
+char *fs_describe_server_files(struct fs *fs, struct server *s)
+{
+	GString *out = g_string_new(NULL);
+	GHashTableIter it;
+	gpointer v;
+	uint64_t S = fs->slab_size;
+
+	pthread_mutex_lock(&fs->ns_lock);
+	g_hash_table_iter_init(&it, fs->inodes);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct inode *in = v;
+		bool any = false;
+		int64_t run = -1;
+
+		if (in->kind != INODE_FILE)
+			continue;
+		if (pthread_rwlock_tryrdlock(&in->rw)) {
+			char *p = inode_path(fs, in);
+
+			g_string_append_printf(out, "%s%s (busy: ranges not listed)",
+					       out->len ? "; " : "", p);
+			g_free(p);
+			continue;
+		}
+		for (uint32_t i = 0; i <= in->nmap; i++) {
+			struct fslab *sl = i < in->nmap ? map_get(in, i) : NULL;
+			bool here = sl && sl->srv == s->idx;
+
+			if (here && run < 0)
+				run = i;
+			if (!here && run >= 0) {
+				if (!any) {
+					char *p = inode_path(fs, in);
+
+					g_string_append_printf(out, "%s%s at", out->len ? "; " : "", p);
+					g_free(p);
+					any = true;
+				}
+				g_string_append_printf(out, " [%" PRIu64 "M, %" PRIu64 "M)",
+						       (uint64_t)run * S >> 20, (uint64_t)i * S >> 20);
+				run = -1;
+			}
+		}
+		if (any)
+			__atomic_store_n(&in->write_error, true, __ATOMIC_RELAXED);
+		pthread_rwlock_unlock(&in->rw);
+	}
+	pthread_mutex_unlock(&fs->ns_lock);
+	return g_string_free(out, FALSE);
+}

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vofirm-fs: files whose pages live on vofirm memory servers.
+ *
+ * Life cycle: settings (defaults < [fs] config file < command line) ->
+ * key -> (detach: fork before any thread, the parent waits for the child
+ * to say it is mounted) -> process settings (mlockall, PR_SET_IO_FLUSHER)
+ * -> connect every server (any failure: no mount) -> mount -> the mount's
+ * bdi limits -> FUSE loop, multi-threaded -> unmounted (fusermount3 -u,
+ * SIGTERM, SIGINT): every file's slabs go back to their servers.
+ * Exit status: 0 after an unmount, 1 could not mount, 2 bad settings.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "vofirm/log.h"
+#include "vofirm/util.h"
+#include "vofirm/version.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+
+#define EXIT_USAGE 2
+
+/* Forks; the parent exits with the status the child reports. */
+static int detach(int *status_fd)
+{
+	int p[2];
+	pid_t pid;
+	char st = 1;
+
+	if (pipe(p) < 0) {
+		vf_err("cannot detach: pipe: %s", strerror(errno));
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		vf_err("cannot detach: fork: %s", strerror(errno));
+		return -errno;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &st, 1) != 1)
+			st = 1;
+		_exit(st);
+	}
+	close(p[0]);
+	setsid();
+	*status_fd = p[1];
+	return 0;
+}
+
+static void report_ready(int *status_fd, char st)
+{
+	int fd;
+
+	if (*status_fd < 0)
+		return;
+	if (write(*status_fd, &st, 1) != 1) {
+		/* the parent is gone: nobody to tell */
+	}
+	close(*status_fd);
+	*status_fd = -1;
+	if (st)
+		return;
+	vf_log_to_syslog();
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > 2)
+			close(fd);
+	}
+	if (chdir("/")) {
+		/* the mount does not depend on the working directory */
+	}
+}
+
+/* Memory of the daemon must never wait on the reclaim it serves. */
+static void tune_process(struct fs *fs)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	vf_notice("sanitizer build: not locking memory (ASan's shadow is terabytes)");
+#else
+	if (fs->set.mlock && mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
+		vf_warn("mlockall: %s: the daemon's memory may be swapped or reclaimed while "
+			"it serves page faults (run as root or raise RLIMIT_MEMLOCK, or "
+			"--no-mlock to silence this)", strerror(errno));
+#endif
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
+		vf_warn("PR_SET_IO_FLUSHER: %s: memory allocations of the daemon may recurse "
+			"into write-back (needs CAP_SYS_RESOURCE)", strerror(errno));
+}
+
+/* The bdi ("MAJOR:MINOR") of the mount at path, from mountinfo. */
+static int mount_bdi(const char *path, char *bdi, size_t len)
+{
+	char line[4096], mp[4096], dev[64], *real = realpath(path, NULL);
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	int found = 0;
+
+	if (!f || !real) {
+		if (f)
+			fclose(f);
+		free(real);
+		return -ENOENT;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*s %*s %63s %*s %4095s", dev, mp) != 2)
+			continue;
+		/* mountinfo escapes spaces as \040 */
+		GString *un = g_string_new(NULL);
+
+		for (const char *c = mp; *c; c++) {
+			if (c[0] == '\\' && c[1] >= '0' && c[1] <= '7' && c[2] && c[3]) {
+				g_string_append_c(un, (char)((c[1] - '0') * 64 + (c[2] - '0') * 8 +
+							      (c[3] - '0')));
+				c += 3;
+			} else {
+				g_string_append_c(un, *c);
+			}
+		}
+		if (!strcmp(un->str, real) && strstr(line, " - fuse.vofirm ")) {
+			snprintf(bdi, len, "%s", dev);
+			found = 1; /* the last one is the newest */
+		}
+		g_string_free(un, TRUE);
+	}
+	fclose(f);
+	free(real);
+	return found ? 0 : -ENOENT;
+}
+
+static int write_sysfs(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, value, strlen(value)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * FUSE mounts get a strict 1 % share of the dirty-page limit, which
+ * throttles QEMU's write-back hard (PEERS.md): raise it for this mount.
+ */
+static void tune_bdi(struct fs *fs)
+{
+	char bdi[64], path[256], val[16];
+	int ret;
+
+	if (!fs->set.bdi_max_ratio)
+		return;
+	if (mount_bdi(fs->set.mountpoint, bdi, sizeof(bdi))) {
+		vf_warn("cannot find the mount's bdi in /proc/self/mountinfo: dirty-page "
+			"limits left as the kernel set them");
+		return;
+	}
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/max_ratio", bdi);
+	snprintf(val, sizeof(val), "%u", fs->set.bdi_max_ratio);
+	ret = write_sysfs(path, val);
+	if (ret) {
+		vf_warn("%s: %s: write-back stays throttled to FUSE's 1%% of the dirty limit%s",
+			path, strerror(-ret), geteuid() ? " (needs root)" : "");
+		return;
+	}
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/strict_limit", bdi);
+	ret = write_sysfs(path, "0");
+	if (ret && ret != -ENOENT)
+		vf_warn("%s: %s", path, strerror(-ret));
+	vf_info("bdi %s: max_ratio %u%%%s", bdi, fs->set.bdi_max_ratio,
+		ret ? "" : ", strict_limit off");
+}
+
+static int alloc_buffers(struct fs *fs)
+{
+	fs->nbufs = fs->set.threads + 4;
+	fs->buf_size = VF_MAX_IO;
+	fs->bufs = calloc(fs->nbufs, sizeof(*fs->bufs));
+	if (!fs->bufs)
+		return -ENOMEM;
+	for (unsigned i = 0; i < fs->nbufs; i++) {
+		fs->bufs[i] = malloc(fs->buf_size);
+		if (!fs->bufs[i])
+			return -ENOMEM;
+		memset(fs->bufs[i], 0, fs->buf_size); /* fault it in now */
+	}
+	fs->nbufs_free = fs->nbufs;
+	pthread_mutex_init(&fs->buf_lock, NULL);
+	pthread_cond_init(&fs->buf_cv, NULL);
+	return 0;
+}
+
+static void free_buffers(struct fs *fs)
+{
+	for (unsigned i = 0; fs->bufs && i < fs->nbufs; i++)
+		free(fs->bufs[i]);
+	free(fs->bufs);
+}
+
+int main(int argc, char **argv)
+{
+	static struct fs fs;
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config *cfg = NULL;
+	char opts[4096], cap[32];
+	int ret, status_fd = -1, status = EXIT_FAILURE;
+	uint64_t total = 0;
+
+	vf_log_init("vofirm-fs", LOG_INFO);
+	fs_settings_init(&fs.set);
+	ret = fs_settings_parse_args(&fs.set, argc, argv);
+	if (ret == 1)
+		return 0;
+	if (ret || fs_settings_check(&fs.set))
+		return EXIT_USAGE;
+	vf_log_set_level(fs.set.log_level);
+	if (fs.set.key_file) {
+		if (vf_key_load(fs.set.key_file, &fs.key))
+			return EXIT_USAGE;
+		fs.has_key = true;
+	}
+	if (!fs.set.name) {
+		char host[64] = "localhost", name[VF_NAME_MAX + 1];
+
+		gethostname(host, sizeof(host) - 1);
+		snprintf(name, sizeof(name), "vofirm-fs@%.40s:%d", host, (int)getpid());
+		fs.set.name = strdup(name);
+	}
+	if (!fs.set.foreground && detach(&status_fd))
+		return EXIT_FAILURE;
+	signal(SIGPIPE, SIG_IGN);
+	tune_process(&fs);
+
+	if (servers_open(&fs))
+		goto out_servers;
+	if (alloc_buffers(&fs)) {
+		vf_err("cannot allocate the I/O buffers");
+		goto out_servers;
+	}
+	fs_init_tree(&fs);
+
+	snprintf(opts, sizeof(opts), "fsname=vofirm,subtype=vofirm,default_permissions%s%s%s",
+		 geteuid() == 0 ? ",allow_other" : "", fs.set.fuse_opts ? "," : "",
+		 fs.set.fuse_opts ? fs.set.fuse_opts : "");
+	if (fuse_opt_add_arg(&args, argv[0]) || fuse_opt_add_arg(&args, "-o") ||
+	    fuse_opt_add_arg(&args, opts) || (fs.set.debug && fuse_opt_add_arg(&args, "-d"))) {
+		vf_err("cannot build the FUSE arguments");
+		goto out_tree;
+	}
+	fs.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
+	if (!fs.se) {
+		vf_err("cannot start a FUSE session (options: %s)", opts);
+		goto out_tree;
+	}
+	if (fuse_set_signal_handlers(fs.se)) {
+		vf_err("cannot install signal handlers");
+		goto out_session;
+	}
+	if (fuse_session_mount(fs.se, fs.set.mountpoint)) {
+		vf_err("cannot mount at %s (is it a directory, and /dev/fuse usable?)",
+		       fs.set.mountpoint);
+		goto out_signals;
+	}
+	tune_bdi(&fs);
+	for (unsigned i = 0; i < fs.nsrv; i++)
+		total += fs.srv[i].capacity;
+	vf_notice("vofirm-fs %s mounted at %s: %u server%s, %s in all; read timeout %" PRIu64
+		  " ms", VOFIRM_VERSION, fs.set.mountpoint, fs.nsrv, fs.nsrv == 1 ? "" : "s",
+		  vf_format_size(total, cap, sizeof(cap)), fs.set.read_timeout_ms);
+	report_ready(&status_fd, 0);
+
+	cfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(cfg, 0);
+	fuse_loop_cfg_set_max_threads(cfg, fs.set.threads);
+	ret = fuse_session_loop_mt(fs.se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	status = ret ? EXIT_FAILURE : EXIT_SUCCESS;
+	fuse_session_unmount(fs.se);
+	vf_notice("unmounted %s; giving every file's memory back to the servers",
+		  fs.set.mountpoint);
+out_signals:
+	fuse_remove_signal_handlers(fs.se);
+out_session:
+	fuse_session_destroy(fs.se);
+out_tree:
+	fuse_opt_free_args(&args);
+	fs_free_tree(&fs);
+out_servers:
+	servers_close(&fs);
+	free_buffers(&fs);
+	report_ready(&status_fd, 1);
+	explicit_bzero(&fs.key, sizeof(fs.key));
+	fs_settings_free(&fs.set);
+	return status;
+}

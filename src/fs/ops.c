@@ -1,0 +1,794 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The FUSE low-level handlers.  Handlers reply with a positive errno.
+ * The namespace lock is never held across a network request or a reply;
+ * an open file's handle carries its inode, so the page path (read,
+ * write) does not touch the namespace at all.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "fs.h"
+#include "vofirm/log.h"
+#include "vofirm/util.h"
+
+#define ATTR_TIMEOUT 3600.0
+
+struct handle {
+	struct inode *in;
+	char *data;   /* control files: the content rendered at open */
+	size_t len;
+	struct dirent_snap { char *name; fuse_ino_t ino; mode_t mode; } *ents;
+	unsigned nents;
+};
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct handle *fh_of(struct fuse_file_info *fi)
+{
+	return (struct handle *)(uintptr_t)fi->fh;
+}
+
+static bool is_dir(const struct inode *in)
+{
+	return in->kind == INODE_DIR || in->kind == INODE_CTL_DIR;
+}
+
+/* ns_lock held */
+static void fill_attr(struct fs *fs, struct inode *in, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = in->ino;
+	st->st_mode = in->mode;
+	st->st_nlink = in->nlink;
+	st->st_uid = in->uid;
+	st->st_gid = in->gid;
+	st->st_blksize = FS_PAGE;
+	if (in->kind == INODE_FILE) {
+		st->st_size = (off_t)__atomic_load_n(&in->size, __ATOMIC_RELAXED);
+		st->st_blocks = (blkcnt_t)(file_reserved(fs, in) / 512);
+	} else if (is_dir(in)) {
+		st->st_size = 4096;
+	}
+	st->st_atim = in->atime;
+	st->st_mtim = in->mtime;
+	st->st_ctim = in->ctime;
+}
+
+/* ns_lock held: frees an inode nobody refers to any more. */
+static void maybe_free(struct fs *fs, struct inode *in)
+{
+	if (in == fs->root || in->kind == INODE_CTL_DIR || in->kind == INODE_CTL_FILE)
+		return;
+	if (in->nlookup || in->nlink || in->nopen || in->pinned)
+		return;
+	inode_free(fs, in);
+}
+
+/*
+ * ns_lock held.  When a file has neither names nor open handles its slabs
+ * go back to the pool; returns true when the caller must call
+ * release_slabs() after dropping ns_lock (the inode is pinned till then).
+ */
+static bool slabs_unused(struct inode *in)
+{
+	if (in->kind != INODE_FILE || in->nlink || in->nopen || in->slabs_freed)
+		return false;
+	in->slabs_freed = true;
+	in->pinned++;
+	return true;
+}
+
+static void release_slabs(struct fs *fs, struct inode *in)
+{
+	file_free_slabs(fs, in);
+	pthread_mutex_lock(&fs->ns_lock);
+	in->pinned--;
+	maybe_free(fs, in);
+	pthread_mutex_unlock(&fs->ns_lock);
+}
+
+static int entry_of(struct fs *fs, struct inode *in, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = in->ino;
+	e->generation = 1;
+	fill_attr(fs, in, &e->attr);
+	e->attr_timeout = e->entry_timeout = in->kind == INODE_CTL_FILE ? 0 : ATTR_TIMEOUT;
+	in->nlookup++;
+	return 0;
+}
+
+static void vf_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fs *fs = userdata;
+
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA; /* size and mtime changes must not drop the cache */
+	conn->max_write = VF_MAX_IO;
+	conn->max_readahead = (unsigned)fs->set.readahead;
+	conn->max_background = fs->set.max_background;
+	conn->congestion_threshold = fs->set.max_background * 3 / 4;
+	conn->time_gran = 1;
+}
+
+static void vf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct inode *p, *c;
+
+	pthread_mutex_lock(&fs->ns_lock);
+	p = inode_get(fs, parent);
+	if (!p || !is_dir(p)) {
+		pthread_mutex_unlock(&fs->ns_lock);
+		fuse_reply_err(req, p ? ENOTDIR : ENOENT);
+		return;
+	}
+	c = g_hash_table_lookup(p->children, name);
+	if (!c) {
+		pthread_mutex_unlock(&fs->ns_lock);
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	entry_of(fs, c, &e);
+	pthread_mutex_unlock(&fs->ns_lock);
+	fuse_reply_entry(req, &e);
+}
+
+static void do_forget(struct fs *fs, fuse_ino_t ino, uint64_t n)
+{
+	struct inode *in = inode_get(fs, ino);
+
+	if (!in)
+		return;
+	in->nlookup = in->nlookup > n ? in->nlookup - n : 0;
+	maybe_free(fs, in);
+}
+
+static void vf_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs *fs = fs_of(req);
+
+	pthread_mutex_lock(&fs->ns_lock);
+	do_forget(fs, ino, nlookup);
+	pthread_mutex_unlock(&fs->ns_lock);
+	fuse_reply_none(req);
+}
+
+static void vf_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f)
+{
+	struct fs *fs = fs_of(req);
+
+	pthread_mutex_lock(&fs->ns_lock);
+	for (size_t i = 0; i < count; i++)
+		do_forget(fs, f[i].ino, f[i].nlookup);
+	pthread_mutex_unlock(&fs->ns_lock);
+	fuse_reply_none(req);
+}
+
+static void vf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in;
+	struct stat st;
+
+	pthread_mutex_lock(&fs->ns_lock);
+	in = inode_get(fs, ino);
+	if (in)
+		fill_attr(fs, in, &st);
+	pthread_mutex_unlock(&fs->ns_lock);
+	if (!in)
+		fuse_reply_err(req, ENOENT);
+	else
+		fuse_reply_attr(req, &st, in->kind == INODE_CTL_FILE ? 0 : ATTR_TIMEOUT);
+}
+
+static void vf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct timespec now;
+	struct inode *in;
+	struct stat st;
+	int ret;
+
+	pthread_mutex_lock(&fs->ns_lock);
+	in = inode_get(fs, ino);
+	pthread_mutex_unlock(&fs->ns_lock);
+	if (!in) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (in->kind == INODE_CTL_DIR || in->kind == INODE_CTL_FILE) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (in->kind != INODE_FILE) {
+			fuse_reply_err(req, EISDIR);
+			return;
+		}
+		/* the kernel holds the inode for us while this request runs */
+		ret = file_resize(fs, in, (uint64_t)attr->st_size);
+		if (ret) {
+			fuse_reply_err(req, -ret);
+			return;
+		}
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	pthread_mutex_lock(&fs->ns_lock);
+	if (to_set & FUSE_SET_ATTR_MODE)
+		in->mode = (in->mode & S_IFMT) | (attr->st_mode & 07777);
+	if (to_set & FUSE_SET_ATTR_UID)
+		in->uid = attr->st_uid;
+	if (to_set & FUSE_SET_ATTR_GID)
+		in->gid = attr->st_gid;
+	if (to_set & FUSE_SET_ATTR_ATIME)
+		in->atime = attr->st_atim;
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		in->atime = now;
+	if (to_set & FUSE_SET_ATTR_MTIME)
+		in->mtime = attr->st_mtim;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		in->mtime = now;
+	in->ctime = now;
+	fill_attr(fs, in, &st);
+	pthread_mutex_unlock(&fs->ns_lock);
+	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+/* ns_lock held: checks that `name` may be created in parent. */
+static int check_new_name(struct inode *p, const char *name)
+{
+	if (!p)
+		return ENOENT;
+	if (!is_dir(p))
+		return ENOTDIR;
+	if (p->kind == INODE_CTL_DIR)
+		return EPERM;
+	if (strlen(name) > 255)
+		return ENAMETOOLONG;
+	if (g_hash_table_lookup(p->children, name))
+		return EEXIST;
+	return 0;
+}
+
+static void link_child(struct inode *p, struct inode *c, const char *name)
+{
+	free(c->name);
+	c->name = strdup(name);
+	c->parent = p;
+	g_hash_table_insert(p->children, c->name, c);
+	if (is_dir(c))
+		p->nlink++;
+	clock_gettime(CLOCK_REALTIME, &p->mtime);
+	p->ctime = p->mtime;
+}
+
+static void unlink_child(struct inode *p, struct inode *c)
+{
+	g_hash_table_remove(p->children, c->name);
+	c->parent = NULL;
+	if (is_dir(c))
+		p->nlink--;
+	clock_gettime(CLOCK_REALTIME, &p->mtime);
+	p->ctime = p->mtime;
+}
+
+static struct inode *make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
+			       enum inode_kind kind, mode_t mode, int *err)
+{
+	struct fs *fs = fs_of(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct inode *p, *c;
+
+	pthread_mutex_lock(&fs->ns_lock);
+	p = inode_get(fs, parent);
+	*err = check_new_name(p, name);
+	if (*err) {
+		pthread_mutex_unlock(&fs->ns_lock);
+		return NULL;
+	}
+	c = inode_new(fs, kind, mode, ctx->uid, ctx->gid);
+	if (!c) {
+		pthread_mutex_unlock(&fs->ns_lock);
+		*err = ENOMEM;
+		return NULL;
+	}
+	link_child(p, c, name);
+	return c; /* ns_lock still held */
+}
+
+static struct handle *handle_new(struct inode *in)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (h)
+		h->in = in;
+	return h;
+}
+
+static void vf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct inode *c;
+	struct handle *h;
+	int err;
+
+	c = make_node(req, parent, name, INODE_FILE, S_IFREG | (mode & 07777), &err);
+	if (!c) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	h = handle_new(c);
+	if (!h) {
+		unlink_child(c->parent, c);
+		c->nlink = 0;
+		maybe_free(fs, c);
+		pthread_mutex_unlock(&fs->ns_lock);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	c->nopen++;
+	entry_of(fs, c, &e);
+	pthread_mutex_unlock(&fs->ns_lock);
+	fi->fh = (uintptr_t)h;
+	fi->keep_cache = 1;
+	fuse_reply_create(req, &e, fi);
+}
+
+static void vf_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct inode *c;
+	int err;
+
+	if (!S_ISREG(mode)) {
+		fuse_reply_err(req, EPERM); /* only regular files and directories here */
+		return;
+	}
+	c = make_node(req, parent, name, INODE_FILE, S_IFREG | (mode & 07777), &err);
+	if (!c) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	entry_of(fs, c, &e);
+	pthread_mutex_unlock(&fs->ns_lock);
+	fuse_reply_entry(req, &e);
+}
+
+static void vf_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct inode *c;
+	int err;
+
+	c = make_node(req, parent, name, INODE_DIR, S_IFDIR | (mode & 07777), &err);
+	if (!c) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	entry_of(fs, c, &e);
+	pthread_mutex_unlock(&fs->ns_lock);
+	fuse_reply_entry(req, &e);
+}
+
+static void vf_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *p, *c;
+	bool free_now;
+
+	pthread_mutex_lock(&fs->ns_lock);
+	p = inode_get(fs, parent);
+	c = p && is_dir(p) ? g_hash_table_lookup(p->children, name) : NULL;
+	if (!c) {
+		pthread_mutex_unlock(&fs->ns_lock);
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (is_dir(c) || c->kind == INODE_CTL_FILE) {
+		pthread_mutex_unlock(&fs->ns_lock);
+		fuse_reply_err(req, is_dir(c) ? EISDIR : EPERM);
+		return;
+	}
+	unlink_child(p, c);
+	c->nlink = 0;
+	clock_gettime(CLOCK_REALTIME, &c->ctime);
+	free_now = slabs_unused(c);
+	pthread_mutex_unlock(&fs->ns_lock);
+	if (free_now)
+		release_slabs(fs, c);
+	fuse_reply_err(req, 0);
+}
+
+static void vf_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *p, *c;
+	int err = 0;
+
+	pthread_mutex_lock(&fs->ns_lock);
+	p = inode_get(fs, parent);
+	c = p && is_dir(p) ? g_hash_table_lookup(p->children, name) : NULL;
+	if (!c)
+		err = ENOENT;
+	else if (c->kind == INODE_CTL_DIR)
+		err = EPERM;
+	else if (!is_dir(c))
+		err = ENOTDIR;
+	else if (g_hash_table_size(c->children))
+		err = ENOTEMPTY;
+	if (!err) {
+		unlink_child(p, c);
+		c->nlink = 0;
+		maybe_free(fs, c);
+	}
+	pthread_mutex_unlock(&fs->ns_lock);
+	fuse_reply_err(req, err);
+}
+
+static void vf_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *p, *np, *c, *t;
+	bool free_target = false;
+	int err = 0;
+
+	if (flags & ~RENAME_NOREPLACE) {
+		fuse_reply_err(req, EINVAL); /* RENAME_EXCHANGE, RENAME_WHITEOUT */
+		return;
+	}
+	pthread_mutex_lock(&fs->ns_lock);
+	p = inode_get(fs, parent);
+	np = inode_get(fs, newparent);
+	c = p && is_dir(p) ? g_hash_table_lookup(p->children, name) : NULL;
+	if (!c || !np) {
+		err = ENOENT;
+		goto out;
+	}
+	if (!is_dir(np)) {
+		err = ENOTDIR;
+		goto out;
+	}
+	if (c->kind == INODE_CTL_DIR || c->kind == INODE_CTL_FILE || np->kind == INODE_CTL_DIR) {
+		err = EPERM;
+		goto out;
+	}
+	if (strlen(newname) > 255) {
+		err = ENAMETOOLONG;
+		goto out;
+	}
+	for (struct inode *a = np; a; a = a->parent)
+		if (a == c) {
+			err = EINVAL; /* into its own subtree */
+			goto out;
+		}
+	t = g_hash_table_lookup(np->children, newname);
+	if (t == c)
+		goto out;
+	if (t) {
+		if (flags & RENAME_NOREPLACE)
+			err = EEXIST;
+		else if (is_dir(c) && !is_dir(t))
+			err = ENOTDIR;
+		else if (!is_dir(c) && is_dir(t))
+			err = EISDIR;
+		else if (is_dir(t) && g_hash_table_size(t->children))
+			err = ENOTEMPTY;
+		if (err)
+			goto out;
+		unlink_child(np, t);
+		t->nlink = 0;
+		free_target = slabs_unused(t);
+		if (!free_target)
+			maybe_free(fs, t);
+	}
+	unlink_child(p, c);
+	link_child(np, c, newname);
+	clock_gettime(CLOCK_REALTIME, &c->ctime);
+out:
+	pthread_mutex_unlock(&fs->ns_lock);
+	if (free_target)
+		release_slabs(fs, t);
+	fuse_reply_err(req, err);
+}
+
+static void vf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in;
+	struct handle *h;
+	int which = -1;
+
+	pthread_mutex_lock(&fs->ns_lock);
+	in = inode_get(fs, ino);
+	if (!in || is_dir(in)) {
+		pthread_mutex_unlock(&fs->ns_lock);
+		fuse_reply_err(req, in ? EISDIR : ENOENT);
+		return;
+	}
+	if (in->kind == INODE_CTL_FILE && (fi->flags & O_ACCMODE) != O_RDONLY) {
+		pthread_mutex_unlock(&fs->ns_lock);
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	h = handle_new(in);
+	if (!h) {
+		pthread_mutex_unlock(&fs->ns_lock);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (in->kind == INODE_CTL_FILE)
+		which = in->ctl_file;
+	else
+		in->nopen++;
+	pthread_mutex_unlock(&fs->ns_lock);
+
+	if (which >= 0) {
+		/* a snapshot, rendered now, read through direct I/O */
+		servers_refresh(fs);
+		h->data = which == 0 ? fs_stats_json(fs) : fs_stats_prometheus(fs);
+		h->len = strlen(h->data);
+		fi->direct_io = 1;
+	} else {
+		fi->keep_cache = 1; /* an open must not drop QEMU's cached pages */
+	}
+	fi->fh = (uintptr_t)h;
+	fuse_reply_open(req, fi);
+}
+
+static void vf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct handle *h = fh_of(fi);
+	ssize_t n;
+	void *buf;
+
+	if (h->data) {
+		if ((size_t)off >= h->len)
+			fuse_reply_buf(req, NULL, 0);
+		else
+			fuse_reply_buf(req, h->data + off,
+				       size < h->len - (size_t)off ? size : h->len - (size_t)off);
+		return;
+	}
+	buf = fs_buf_get(fs);
+	if (size > fs->buf_size)
+		size = fs->buf_size;
+	n = file_read(fs, h->in, (uint64_t)off, size, buf);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	fs_buf_put(fs, buf);
+}
+
+static void vf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct handle *h = fh_of(fi);
+	ssize_t n;
+
+	if (h->data) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	n = file_write(fs, h->in, (uint64_t)off, size, buf);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+/* Writes are remote before they are acknowledged: nothing is buffered here.
+ * What remains is to report a write that failed since the last fsync. */
+static void vf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct handle *h = fh_of(fi);
+	bool failed = !h->data && __atomic_exchange_n(&h->in->write_error, false, __ATOMIC_RELAXED);
+
+	fuse_reply_err(req, failed ? EIO : 0);
+}
+
+static void vf_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h = fh_of(fi);
+	bool failed = !h->data && __atomic_load_n(&h->in->write_error, __ATOMIC_RELAXED);
+
+	fuse_reply_err(req, failed ? EIO : 0);
+}
+
+static void vf_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct handle *h = fh_of(fi);
+	struct inode *in = h->in;
+	bool free_now = false;
+
+	if (!h->data) {
+		pthread_mutex_lock(&fs->ns_lock);
+		in->nopen--;
+		free_now = slabs_unused(in);
+		if (!free_now)
+			maybe_free(fs, in);
+		pthread_mutex_unlock(&fs->ns_lock);
+		if (free_now)
+			release_slabs(fs, in);
+	}
+	g_free(h->data);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void vf_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in;
+	struct handle *h;
+	GHashTableIter it;
+	gpointer k, v;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&fs->ns_lock);
+	in = inode_get(fs, ino);
+	if (!in || !is_dir(in)) {
+		pthread_mutex_unlock(&fs->ns_lock);
+		fuse_reply_err(req, in ? ENOTDIR : ENOENT);
+		return;
+	}
+	h = handle_new(in);
+	if (h)
+		h->ents = calloc(g_hash_table_size(in->children) + 2, sizeof(*h->ents));
+	if (!h || !h->ents) {
+		pthread_mutex_unlock(&fs->ns_lock);
+		free(h);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	h->ents[n++] = (struct dirent_snap){ strdup("."), in->ino, S_IFDIR };
+	h->ents[n++] = (struct dirent_snap){ strdup(".."), in->parent ? in->parent->ino : in->ino,
+					     S_IFDIR };
+	g_hash_table_iter_init(&it, in->children);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		struct inode *c = v;
+
+		h->ents[n++] = (struct dirent_snap){ strdup(k), c->ino, c->mode };
+	}
+	h->nents = n;
+	pthread_mutex_unlock(&fs->ns_lock);
+	fi->fh = (uintptr_t)h;
+	fuse_reply_open(req, fi);
+}
+
+static void vf_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct handle *h = fh_of(fi);
+	char *buf = malloc(size);
+	size_t used = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (unsigned i = (unsigned)off; i < h->nents; i++) {
+		struct stat st = { .st_ino = h->ents[i].ino, .st_mode = h->ents[i].mode };
+		size_t n = fuse_add_direntry(req, buf + used, size - used, h->ents[i].name, &st,
+					     (off_t)i + 1);
+
+		if (n > size - used)
+			break;
+		used += n;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void vf_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h = fh_of(fi);
+
+	for (unsigned i = 0; i < h->nents; i++)
+		free(h->ents[i].name);
+	free(h->ents);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void vf_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	uint64_t cap = 0, free_slabs = 0;
+	struct statvfs sv;
+
+	servers_refresh(fs);
+	pthread_mutex_lock(&fs->alloc_lock);
+	for (unsigned i = 0; i < fs->nsrv; i++) {
+		struct server *s = &fs->srv[i];
+
+		pthread_mutex_lock(&s->lock);
+		bool lost = s->state == SRV_LOST, up = s->state == SRV_UP;
+
+		pthread_mutex_unlock(&s->lock);
+		if (lost)
+			continue;
+		cap += s->capacity;
+		if (up && s->free_est > 0)
+			free_slabs += (uint64_t)s->free_est;
+	}
+	pthread_mutex_unlock(&fs->alloc_lock);
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = FS_PAGE;
+	sv.f_frsize = FS_PAGE;
+	sv.f_blocks = cap / FS_PAGE;
+	sv.f_bfree = sv.f_bavail = free_slabs * fs->slab_size / FS_PAGE;
+	pthread_mutex_lock(&fs->ns_lock);
+	sv.f_files = g_hash_table_size(fs->inodes) + (1u << 20);
+	pthread_mutex_unlock(&fs->ns_lock);
+	sv.f_ffree = sv.f_favail = 1u << 20;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void vf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct handle *h = fh_of(fi);
+	int ret;
+
+	if (h->data) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if (off < 0 || len <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	ret = file_fallocate(fs, h->in, mode, (uint64_t)off, (uint64_t)len);
+	fuse_reply_err(req, -ret);
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = vf_init,
+	.lookup = vf_lookup,
+	.forget = vf_forget,
+	.forget_multi = vf_forget_multi,
+	.getattr = vf_getattr,
+	.setattr = vf_setattr,
+	.mknod = vf_mknod,
+	.mkdir = vf_mkdir,
+	.unlink = vf_unlink,
+	.rmdir = vf_rmdir,
+	.rename = vf_rename,
+	.create = vf_create,
+	.open = vf_open,
+	.read = vf_read,
+	.write = vf_write,
+	.flush = vf_flush,
+	.release = vf_release,
+	.fsync = vf_fsync,
+	.opendir = vf_opendir,
+	.readdir = vf_readdir,
+	.releasedir = vf_releasedir,
+	.statfs = vf_statfs,
+	.fallocate = vf_fallocate,
+};

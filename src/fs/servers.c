@@ -1,0 +1,599 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The memory servers of a mount: connections, placement, and the failure
+ * policy of the page path.
+ *
+ * A server is UP, DOWN or LOST.  An I/O thread whose request fails or
+ * does not complete within io_timeout marks the server DOWN (once per
+ * connection generation) and wakes its health thread, which drops the
+ * connection (completing every request in flight with an error, so no
+ * request outlives its buffer) and reconnects with backoff, resuming the
+ * session.  While a server is DOWN:
+ *   - writes wait and are retried: a failed write-back would silently drop
+ *     guest memory, so they wait as long as the server's lease, within
+ *     which it still holds our data;
+ *   - reads wait at most read_timeout, then fail with EIO.
+ * A server that is away longer than its lease, or that comes back without
+ * our session (it restarted), is LOST: its data is gone.  That is logged
+ * as DATA LOST with every file and range affected, and I/O to it fails.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs.h"
+#include "vofirm/log.h"
+#include "vofirm/util.h"
+
+const char *srv_state_name(enum srv_state st)
+{
+	return st == SRV_UP ? "up" : st == SRV_DOWN ? "down" : "lost";
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* An absolute CLOCK_MONOTONIC deadline for pthread_cond_timedwait. */
+static struct timespec deadline_ms(uint64_t at_ms)
+{
+	return (struct timespec){ .tv_sec = (time_t)(at_ms / 1000),
+				  .tv_nsec = (long)(at_ms % 1000) * 1000000 };
+}
+
+static void cond_init_mono(pthread_cond_t *cv)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &a);
+	pthread_condattr_destroy(&a);
+}
+
+/* Marks s DOWN if the failure is news for connection `gen`. */
+static void server_fail(struct server *s, uint64_t gen, const char *why)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->state == SRV_UP && s->gen == gen) {
+		s->state = SRV_DOWN;
+		s->down_since = vf_now_ms();
+		snprintf(s->down_reason, sizeof(s->down_reason), "%s", why);
+		vf_warn("server %s: %s; reconnecting (writes wait up to its lease of %" PRIu64
+			" ms, reads fail after %" PRIu64 " ms)", s->url, why, s->lease_ms,
+			s->fs->set.read_timeout_ms);
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Data loss: the state is LOST first (waiters give up), then the report. */
+static void server_lost(struct server *s, const char *why)
+{
+	char *where;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state == SRV_LOST) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	s->state = SRV_LOST;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->lock);
+	where = fs_describe_server_files(s->fs, s);
+	vf_err("server %s: DATA LOST: %s; the data of this mount's %u slab(s) there is gone%s%s",
+	       s->url, why, s->held, where[0] ? "; files affected: " : "", where);
+	g_free(where);
+}
+
+struct waiter {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	bool done;
+};
+
+static void waiter_done(struct vf_op *op)
+{
+	struct waiter *w = op->priv;
+
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/*
+ * One attempt at op on the current connection.  Returns op's status, or
+ * -EAGAIN when the server is not UP, or -ETIMEDOUT.  When the attempt
+ * fails for a connection reason the server is marked DOWN; the op is
+ * always finished (and its buffer free) when this returns.
+ */
+static int server_try(struct server *s, struct vf_op *op, uint64_t timeout_ms)
+{
+	struct waiter w = { .done = false };
+	struct timespec dl;
+	uint64_t gen;
+	bool timed_out = false;
+	int ret;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state != SRV_UP) {
+		pthread_mutex_unlock(&s->lock);
+		return -EAGAIN;
+	}
+	gen = s->gen;
+	pthread_mutex_unlock(&s->lock);
+
+	pthread_mutex_init(&w.lock, NULL);
+	cond_init_mono(&w.cv);
+	op->done = waiter_done;
+	op->priv = &w;
+	ret = vf_xport_submit(s->x, op);
+	if (ret) {
+		server_fail(s, gen, "connection lost");
+		goto out;
+	}
+	dl = deadline_ms(vf_now_ms() + timeout_ms);
+	pthread_mutex_lock(&w.lock);
+	while (!w.done) {
+		if (!timed_out && pthread_cond_timedwait(&w.cv, &w.lock, &dl) == ETIMEDOUT &&
+		    !w.done) {
+			/* The health thread drops the connection, which completes op. */
+			char why[96];
+
+			timed_out = true;
+			pthread_mutex_unlock(&w.lock);
+			snprintf(why, sizeof(why), "not answering (a request waited %" PRIu64 " ms)",
+				 timeout_ms);
+			server_fail(s, gen, why);
+			pthread_mutex_lock(&w.lock);
+		} else if (timed_out) {
+			pthread_cond_wait(&w.cv, &w.lock);
+		}
+	}
+	pthread_mutex_unlock(&w.lock);
+	ret = timed_out ? -ETIMEDOUT : op->status;
+	if (ret == -ECONNRESET || ret == -ENOTCONN || ret == -EPROTO || ret == -EPIPE)
+		server_fail(s, gen, "connection lost");
+out:
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.lock);
+	return ret;
+}
+
+static bool connection_error(int ret)
+{
+	return ret == -EAGAIN || ret == -ETIMEDOUT || ret == -ECONNRESET || ret == -ENOTCONN ||
+	       ret == -EPROTO || ret == -EPIPE;
+}
+
+int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t off,
+	      uint32_t len, void *buf)
+{
+	struct fs *fs = s->fs;
+	bool is_write = type == VF_OP_WRITE;
+	uint64_t start = vf_now_ms(), read_deadline = start + fs->set.read_timeout_ms;
+	uint64_t t0, deadline, timeout;
+	struct vf_op op;
+	enum srv_state st;
+	int ret;
+
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		for (;;) {
+			st = s->state;
+			deadline = is_write ? s->down_since + s->lease_ms : read_deadline;
+			if (st != SRV_DOWN || vf_now_ms() >= deadline)
+				break;
+			struct timespec dl = deadline_ms(deadline);
+
+			pthread_cond_timedwait(&s->cv, &s->lock, &dl);
+		}
+		pthread_mutex_unlock(&s->lock);
+
+		if (st == SRV_LOST)
+			return -EIO;
+		if (st == SRV_DOWN) {
+			if (!is_write) {
+				vf_err("server %s: read of slab %u at %" PRIu64 " failed: no answer "
+				       "for %" PRIu64 " ms (--read-timeout)", s->url, slab, off,
+				       vf_now_ms() - start);
+				__atomic_add_fetch(&s->io.errors, 1, __ATOMIC_RELAXED);
+				return -EIO;
+			}
+			/* A write waited the whole lease: the server has dropped our slabs.
+			 * The health thread declares the loss (it holds no file locks). */
+			vf_err("server %s: write of slab %u at %" PRIu64 " failed: unreachable for "
+			       "longer than its lease (%" PRIu64 " ms)", s->url, slab, off, s->lease_ms);
+			__atomic_add_fetch(&s->io.errors, 1, __ATOMIC_RELAXED);
+			return -EIO;
+		}
+
+		timeout = fs->set.io_timeout_ms;
+		if (!is_write) {
+			uint64_t now = vf_now_ms();
+
+			if (now >= read_deadline)
+				timeout = 1;
+			else if (read_deadline - now < timeout)
+				timeout = read_deadline - now;
+		}
+		memset(&op, 0, sizeof(op));
+		op.type = type;
+		op.slab = slab;
+		op.off = off;
+		op.len = len;
+		op.buf = buf;
+		t0 = now_ns();
+		ret = server_try(s, &op, timeout);
+		if (ret == 0) {
+			uint64_t ns = now_ns() - t0;
+
+			if (is_write) {
+				hist_add(&s->write_lat, ns);
+				__atomic_add_fetch(&s->io.writes, 1, __ATOMIC_RELAXED);
+				__atomic_add_fetch(&s->io.bytes_written, len, __ATOMIC_RELAXED);
+			} else {
+				hist_add(&s->read_lat, ns);
+				__atomic_add_fetch(&s->io.reads, 1, __ATOMIC_RELAXED);
+				__atomic_add_fetch(&s->io.bytes_read, len, __ATOMIC_RELAXED);
+			}
+			return 0;
+		}
+		if (!connection_error(ret)) {
+			/* The server refused: this mount's map and the server disagree. */
+			vf_err("server %s: %s of slab %u at %" PRIu64 " (%u bytes) refused: %s (%s)",
+			       s->url, is_write ? "write" : "read", slab, off, len,
+			       op.errmsg[0] ? op.errmsg : "no reason given", strerror(-ret));
+			__atomic_add_fetch(&s->io.errors, 1, __ATOMIC_RELAXED);
+			return -EIO;
+		}
+		/* connection trouble: the loop waits for the reconnect */
+	}
+}
+
+/* Runs a control op (ALLOC, FREE, STATS) with one attempt of io_timeout. */
+static int server_ctl(struct server *s, struct vf_op *op)
+{
+	return server_try(s, op, s->fs->set.io_timeout_ms);
+}
+
+/* Frees the slabs queued for s (fs->alloc_lock held).  A connection
+ * failure keeps the rest queued for the next reconnect. */
+static void flush_pending_frees(struct server *s)
+{
+	uint32_t done = 0;
+	int ret;
+
+	while (done < s->npending) {
+		uint32_t n = s->npending - done;
+		struct vf_op op = { .type = VF_OP_FREE };
+
+		if (n > VF_MAX_SLABS_PER_MSG)
+			n = VF_MAX_SLABS_PER_MSG;
+		op.count = n;
+		op.ids = s->pending_free + done;
+		ret = server_ctl(s, &op);
+		if (connection_error(ret))
+			break;
+		if (ret)
+			vf_warn("server %s: freeing %u slab(s) refused: %s", s->url, n,
+				op.errmsg[0] ? op.errmsg : strerror(-ret));
+		done += n;
+	}
+	memmove(s->pending_free, s->pending_free + done, sizeof(uint32_t) * (s->npending - done));
+	s->npending -= done;
+}
+
+static void *health_thread(void *arg)
+{
+	struct server *s = arg;
+	uint64_t backoff, last_note;
+	struct timespec dl;
+	int ret;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (s->state != SRV_DOWN && !s->stop)
+			pthread_cond_wait(&s->cv, &s->lock);
+		if (s->stop)
+			break;
+		pthread_mutex_unlock(&s->lock);
+
+		/* Every request in flight completes (with an error) here. */
+		vf_xport_disconnect(s->x);
+		backoff = 100;
+		last_note = vf_now_ms();
+		s->x->connect_log_level = LOG_DEBUG;
+		for (;;) {
+			ret = vf_xport_reconnect(s->x);
+			pthread_mutex_lock(&s->lock);
+			if (s->stop)
+				goto out;
+			if (ret == 0) {
+				s->state = SRV_UP;
+				s->gen++;
+				vf_notice("server %s: back after %" PRIu64 " ms; session resumed (%u "
+					  "slabs held)", s->url, vf_now_ms() - s->down_since,
+					  s->x->session_slabs);
+				pthread_cond_broadcast(&s->cv);
+				pthread_mutex_unlock(&s->lock);
+				if (s->npending) {
+					pthread_mutex_lock(&s->fs->alloc_lock);
+					flush_pending_frees(s);
+					pthread_mutex_unlock(&s->fs->alloc_lock);
+				}
+				pthread_mutex_lock(&s->lock);
+				break;
+			}
+			if (ret == -ESTALE || vf_now_ms() - s->down_since > s->lease_ms) {
+				pthread_mutex_unlock(&s->lock);
+				server_lost(s, ret == -ESTALE
+					       ? "it came back without our session (it restarted, "
+						 "or its lease ran out)"
+					       : "unreachable for longer than its lease");
+				pthread_mutex_lock(&s->lock);
+				while (!s->stop)
+					pthread_cond_wait(&s->cv, &s->lock);
+				goto out;
+			}
+			if (vf_now_ms() - last_note >= 10000) {
+				vf_warn("server %s: still unreachable after %" PRIu64 " ms (%s)",
+					s->url, vf_now_ms() - s->down_since, strerror(-ret));
+				last_note = vf_now_ms();
+			}
+			dl = deadline_ms(vf_now_ms() + backoff);
+			pthread_cond_timedwait(&s->cv, &s->lock, &dl);
+			if (s->stop)
+				goto out;
+			pthread_mutex_unlock(&s->lock);
+			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+		}
+	}
+out:
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+int servers_open(struct fs *fs)
+{
+	struct vf_xport_opts o = {
+		.name = fs->set.name,
+		.key = fs->has_key ? &fs->key : NULL,
+		.connect_timeout_ms = (unsigned)fs->set.connect_timeout_ms,
+		.queue_depth = 64,
+	};
+	char a[32], b[32];
+	int ret;
+
+	fs->nsrv = fs->set.nservers;
+	fs->srv = calloc(fs->nsrv, sizeof(*fs->srv));
+	if (!fs->srv)
+		return -ENOMEM;
+	pthread_mutex_init(&fs->alloc_lock, NULL);
+	for (unsigned i = 0; i < fs->nsrv; i++) {
+		struct server *s = &fs->srv[i];
+		struct vf_stats st;
+		struct vf_op op = { .type = VF_OP_STATS, .stats = &st };
+
+		s->fs = fs;
+		s->idx = i;
+		s->url = fs->set.servers[i];
+		pthread_mutex_init(&s->lock, NULL);
+		cond_init_mono(&s->cv);
+		ret = vf_xport_open(s->url, &o, &s->x);
+		if (ret) {
+			vf_err("cannot mount: memory server %s is not usable", s->url);
+			return ret;
+		}
+		s->state = SRV_UP;
+		s->gen = 1;
+		s->lease_ms = s->x->info.lease_ms;
+		s->capacity = s->x->info.capacity;
+		if (i == 0) {
+			fs->slab_size = s->x->info.slab_size;
+		} else if (s->x->info.slab_size != fs->slab_size) {
+			vf_err("cannot mount: server %s has %s slabs and %s has %s: give every "
+			       "vofirm-memd of a mount the same --slab-size", s->url,
+			       vf_format_size(s->x->info.slab_size, a, sizeof(a)), fs->srv[0].url,
+			       vf_format_size(fs->slab_size, b, sizeof(b)));
+			return -EINVAL;
+		}
+		ret = server_ctl(s, &op);
+		if (ret) {
+			vf_err("cannot mount: server %s does not answer a stats request", s->url);
+			return ret;
+		}
+		s->free_est = (int64_t)st.slabs_free;
+		ret = pthread_create(&s->health, NULL, health_thread, s);
+		if (ret) {
+			vf_err("cannot start a thread for server %s: %s", s->url, strerror(ret));
+			return -ret;
+		}
+		vf_notice("server %s: %s in slabs of %s, %" PRIu64 " free; lease %" PRIu64 " ms",
+			  s->url, vf_format_size(s->capacity, a, sizeof(a)),
+			  vf_format_size(fs->slab_size, b, sizeof(b)), st.slabs_free, s->lease_ms);
+	}
+	return 0;
+}
+
+void servers_close(struct fs *fs)
+{
+	for (unsigned i = 0; i < fs->nsrv; i++) {
+		struct server *s = &fs->srv[i];
+
+		if (!s->x)
+			continue;
+		if (s->health) {
+			pthread_mutex_lock(&s->lock);
+			s->stop = true;
+			pthread_cond_broadcast(&s->cv);
+			pthread_mutex_unlock(&s->lock);
+			pthread_join(s->health, NULL);
+		}
+		/* BYE frees everything this mount held there */
+		vf_xport_close(s->x, s->state == SRV_UP ? 0 : VF_CLOSE_KEEP_SESSION);
+		s->x = NULL;
+		free(s->pending_free);
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->lock);
+	}
+	free(fs->srv);
+	fs->srv = NULL;
+}
+
+void servers_refresh(struct fs *fs)
+{
+	for (unsigned i = 0; i < fs->nsrv; i++) {
+		struct server *s = &fs->srv[i];
+		struct vf_stats st;
+		struct vf_op op = { .type = VF_OP_STATS, .stats = &st };
+
+		if (server_ctl(s, &op) == 0) {
+			pthread_mutex_lock(&fs->alloc_lock);
+			s->free_est = (int64_t)st.slabs_free;
+			s->capacity = st.capacity;
+			pthread_mutex_unlock(&fs->alloc_lock);
+		}
+	}
+}
+
+/* Power of two choices over the servers that are up, by free slabs left. */
+static int place(struct fs *fs, const bool *up, const int64_t *left)
+{
+	int cand[FS_MAX_SERVERS], n = 0, a, b;
+
+	for (unsigned i = 0; i < fs->nsrv; i++)
+		if (up[i] && left[i] > 0)
+			cand[n++] = (int)i;
+	if (n == 0)
+		return -1;
+	if (n == 1)
+		return cand[0];
+	a = cand[g_random_int_range(0, n)];
+	do {
+		b = cand[g_random_int_range(0, n)];
+	} while (b == a);
+	return left[a] >= left[b] ? a : b;
+}
+
+int servers_alloc(struct fs *fs, uint32_t n, struct slab_grant *out, char *why, size_t whylen)
+{
+	uint32_t count[FS_MAX_SERVERS] = { 0 }, done = 0;
+	int64_t left[FS_MAX_SERVERS], total = 0;
+	bool up[FS_MAX_SERVERS];
+	struct vf_slab_desc *descs = NULL;
+	int ret = 0;
+
+	pthread_mutex_lock(&fs->alloc_lock);
+	for (unsigned i = 0; i < fs->nsrv; i++) {
+		pthread_mutex_lock(&fs->srv[i].lock);
+		up[i] = fs->srv[i].state == SRV_UP;
+		pthread_mutex_unlock(&fs->srv[i].lock);
+		left[i] = up[i] ? fs->srv[i].free_est : 0;
+		total += left[i];
+	}
+	if ((int64_t)n > total) {
+		snprintf(why, whylen, "needs %u slab(s), the servers that are up have %" PRId64
+			 " free: short by %" PRId64, n, total, (int64_t)n - total);
+		ret = -ENOSPC;
+		goto out;
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		int i = place(fs, up, left);
+
+		count[i]++;
+		left[i]--;
+	}
+	descs = calloc(n < VF_MAX_SLABS_PER_MSG ? n : VF_MAX_SLABS_PER_MSG, sizeof(*descs));
+	if (!descs) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (unsigned i = 0; i < fs->nsrv && !ret; i++) {
+		struct server *s = &fs->srv[i];
+
+		while (count[i] && !ret) {
+			uint32_t m = count[i] > VF_MAX_SLABS_PER_MSG ? VF_MAX_SLABS_PER_MSG : count[i];
+			struct vf_op op = { .type = VF_OP_ALLOC, .count = m, .descs = descs };
+
+			ret = server_ctl(s, &op);
+			if (ret) {
+				snprintf(why, whylen, "server %s refused %u slab(s): %s", s->url, m,
+					 op.errmsg[0] ? op.errmsg : strerror(-ret));
+				if (ret == -ENOSPC)
+					s->free_est = 0; /* the estimate was stale */
+				break;
+			}
+			for (uint32_t k = 0; k < m; k++)
+				out[done++] = (struct slab_grant){ .srv = (uint16_t)i, .id = descs[k].id };
+			s->free_est -= m;
+			s->held += m;
+			count[i] -= m;
+		}
+	}
+	if (ret) {
+		/* all or nothing: give back what this call got */
+		pthread_mutex_unlock(&fs->alloc_lock);
+		servers_free(fs, out, done);
+		free(descs);
+		return ret == -ENOSPC || connection_error(ret) ? -ENOSPC : ret;
+	}
+out:
+	pthread_mutex_unlock(&fs->alloc_lock);
+	free(descs);
+	return ret;
+}
+
+void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n)
+{
+	uint32_t *ids = malloc(sizeof(*ids) * (n ? n : 1));
+
+	if (!ids) {
+		vf_err("no memory to free %u slab(s): they stay with this mount", n);
+		return;
+	}
+	pthread_mutex_lock(&fs->alloc_lock);
+	for (unsigned i = 0; i < fs->nsrv; i++) {
+		struct server *s = &fs->srv[i];
+		uint32_t m = 0;
+
+		for (uint32_t k = 0; k < n; k++)
+			if (g[k].srv == i)
+				ids[m++] = g[k].id;
+		if (!m)
+			continue;
+		s->held -= m;
+		s->free_est += m;
+		pthread_mutex_lock(&s->lock);
+		enum srv_state st = s->state;
+
+		pthread_mutex_unlock(&s->lock);
+		if (st == SRV_LOST)
+			continue; /* nothing left to free there */
+		if (s->npending + m > s->cap_pending) {
+			uint32_t cap = (s->npending + m) * 2;
+			uint32_t *p = realloc(s->pending_free, sizeof(*p) * cap);
+
+			if (!p) {
+				vf_err("server %s: no memory to remember %u slab(s) to free", s->url, m);
+				continue;
+			}
+			s->pending_free = p;
+			s->cap_pending = cap;
+		}
+		memcpy(s->pending_free + s->npending, ids, sizeof(*ids) * m);
+		s->npending += m;
+		if (st == SRV_UP)
+			flush_pending_frees(s);
+	}
+	pthread_mutex_unlock(&fs->alloc_lock);
+	free(ids);
+}

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Statistics: latency histograms, and the two renderings an operator
+ * reads from MOUNTPOINT/.vofirm/: stats.json and metrics (Prometheus text
+ * format, version 0.0.4).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fs.h"
+#include "vofirm/util.h"
+
+/*
+ * Buckets of 64 ns units on a log scale with 4 steps per power of two:
+ * buckets 0-3 are [0,64), [64,128), ... ns; above, bucket 4(e-1)+s holds
+ * values whose top bits are 1s.  Error: at most 25 %.
+ */
+static unsigned bucket_of(uint64_t ns)
+{
+	uint64_t v = ns / 64;
+	unsigned e, idx;
+
+	if (v < 4)
+		return (unsigned)v;
+	e = 63u - (unsigned)__builtin_clzll(v);
+	idx = 4 * (e - 1) + (unsigned)((v >> (e - 2)) & 3);
+	return idx < HIST_BUCKETS ? idx : HIST_BUCKETS - 1;
+}
+
+static uint64_t bucket_upper_ns(unsigned idx)
+{
+	unsigned e, sub;
+
+	if (idx < 4)
+		return (idx + 1) * 64ull;
+	e = idx / 4 + 1;
+	sub = idx % 4;
+	return ((4ull + sub + 1) << (e - 2)) * 64;
+}
+
+void hist_add(struct hist *h, uint64_t ns)
+{
+	uint64_t m = __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED);
+
+	__atomic_add_fetch(&h->count[bucket_of(ns)], 1, __ATOMIC_RELAXED);
+	while (ns > m && !__atomic_compare_exchange_n(&h->max_ns, &m, ns, true,
+						     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+uint64_t hist_quantile(const struct hist *h, double q)
+{
+	uint64_t c[HIST_BUCKETS], total = 0, want, seen = 0;
+
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		c[i] = __atomic_load_n(&h->count[i], __ATOMIC_RELAXED);
+		total += c[i];
+	}
+	if (!total)
+		return 0;
+	want = (uint64_t)(q * (double)total + 0.999999);
+	if (want < 1)
+		want = 1;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		seen += c[i];
+		if (seen >= want) {
+			uint64_t up = bucket_upper_ns(i), mx = __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED);
+
+			return up < mx ? up : mx;
+		}
+	}
+	return __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED);
+}
+
+static uint64_t ld(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static void json_str(GString *o, const char *s)
+{
+	g_string_append_c(o, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			g_string_append_printf(o, "\\%c", c);
+		else if (c < 0x20)
+			g_string_append_printf(o, "\\u%04x", c);
+		else
+			g_string_append_c(o, (char)c);
+	}
+	g_string_append_c(o, '"');
+}
+
+static void prom_label(GString *o, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			g_string_append_c(o, '\\');
+		if (*s == '\n')
+			g_string_append(o, "\\n");
+		else
+			g_string_append_c(o, *s);
+	}
+}
+
+struct file_row {
+	char *path;
+	uint64_t size, reserved;
+	struct io_counters io;
+};
+
+/* The files, as rows (ns_lock taken here). */
+static GArray *file_rows(struct fs *fs)
+{
+	GArray *rows = g_array_new(FALSE, TRUE, sizeof(struct file_row));
+	GHashTableIter it;
+	gpointer v;
+
+	pthread_mutex_lock(&fs->ns_lock);
+	g_hash_table_iter_init(&it, fs->inodes);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct inode *in = v;
+		struct file_row r;
+
+		if (in->kind != INODE_FILE)
+			continue;
+		r.path = inode_path(fs, in);
+		r.size = __atomic_load_n(&in->size, __ATOMIC_RELAXED);
+		r.reserved = file_reserved(fs, in);
+		r.io.reads = ld(&in->io.reads);
+		r.io.writes = ld(&in->io.writes);
+		r.io.bytes_read = ld(&in->io.bytes_read);
+		r.io.bytes_written = ld(&in->io.bytes_written);
+		r.io.errors = 0;
+		g_array_append_val(rows, r);
+	}
+	pthread_mutex_unlock(&fs->ns_lock);
+	return rows;
+}
+
+static void free_rows(GArray *rows)
+{
+	for (guint i = 0; i < rows->len; i++)
+		g_free(g_array_index(rows, struct file_row, i).path);
+	g_array_free(rows, TRUE);
+}
+
+struct srv_row {
+	const char *url;
+	enum srv_state state;
+	uint64_t capacity, free, held;
+};
+
+static void srv_row(struct fs *fs, struct server *s, struct srv_row *r)
+{
+	r->url = s->url;
+	pthread_mutex_lock(&s->lock);
+	r->state = s->state;
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&fs->alloc_lock);
+	r->capacity = s->capacity;
+	r->free = s->free_est > 0 ? (uint64_t)s->free_est * fs->slab_size : 0;
+	r->held = (uint64_t)s->held * fs->slab_size;
+	pthread_mutex_unlock(&fs->alloc_lock);
+}
+
+static const double quantiles[] = { 0.5, 0.9, 0.99 };
+
+char *fs_stats_json(struct fs *fs)
+{
+	GString *o = g_string_new("{\n  \"slab_size\": ");
+	GArray *rows = file_rows(fs);
+	uint64_t cap = 0, free_b = 0, held = 0;
+
+	g_string_append_printf(o, "%" PRIu64 ",\n  \"servers\": [", fs->slab_size);
+	for (unsigned i = 0; i < fs->nsrv; i++) {
+		struct server *s = &fs->srv[i];
+		struct srv_row r;
+
+		srv_row(fs, s, &r);
+		if (r.state != SRV_LOST) {
+			cap += r.capacity;
+			free_b += r.free;
+		}
+		held += r.held;
+		g_string_append_printf(o, "%s\n    {\"url\": ", i ? "," : "");
+		json_str(o, r.url);
+		g_string_append_printf(o, ", \"state\": \"%s\", \"capacity\": %" PRIu64
+				       ", \"free\": %" PRIu64 ", \"held\": %" PRIu64 ", \"reads\": %"
+				       PRIu64 ", \"writes\": %" PRIu64 ", \"bytes_read\": %" PRIu64
+				       ", \"bytes_written\": %" PRIu64 ", \"errors\": %" PRIu64,
+				       srv_state_name(r.state), r.capacity, r.free, r.held,
+				       ld(&s->io.reads), ld(&s->io.writes), ld(&s->io.bytes_read),
+				       ld(&s->io.bytes_written), ld(&s->io.errors));
+		for (int w = 0; w < 2; w++) {
+			const struct hist *h = w ? &s->write_lat : &s->read_lat;
+
+			g_string_append_printf(o, ", \"%s_latency_us\": {", w ? "write" : "read");
+			for (unsigned q = 0; q < VF_ARRAY_SIZE(quantiles); q++)
+				g_string_append_printf(o, "\"p%g\": %.1f, ", quantiles[q] * 100,
+						       (double)hist_quantile(h, quantiles[q]) / 1000.0);
+			g_string_append_printf(o, "\"max\": %.1f}", (double)ld(&h->max_ns) / 1000.0);
+		}
+		g_string_append(o, "}");
+	}
+	g_string_append_printf(o, "\n  ],\n  \"pool\": {\"capacity\": %" PRIu64 ", \"free\": %"
+			       PRIu64 ", \"used\": %" PRIu64 ", \"held_by_this_mount\": %" PRIu64
+			       "},\n  \"files\": [", cap, free_b, cap - free_b, held);
+	for (guint i = 0; i < rows->len; i++) {
+		struct file_row *r = &g_array_index(rows, struct file_row, i);
+
+		g_string_append_printf(o, "%s\n    {\"path\": ", i ? "," : "");
+		json_str(o, r->path);
+		g_string_append_printf(o, ", \"size\": %" PRIu64 ", \"reserved\": %" PRIu64
+				       ", \"reads\": %" PRIu64 ", \"writes\": %" PRIu64
+				       ", \"bytes_read\": %" PRIu64 ", \"bytes_written\": %" PRIu64 "}",
+				       r->size, r->reserved, r->io.reads, r->io.writes,
+				       r->io.bytes_read, r->io.bytes_written);
+	}
+	g_string_append(o, "\n  ]\n}\n");
+	free_rows(rows);
+	return g_string_free(o, FALSE);
+}
+
+static void prom_head(GString *o, const char *name, const char *type, const char *help)
+{
+	g_string_append_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+char *fs_stats_prometheus(struct fs *fs)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} srv_metrics[] = {
+		{ "vofirm_server_up", "gauge", "1 when the memory server is connected" },
+		{ "vofirm_server_lost", "gauge", "1 when the server's data for this mount is lost" },
+		{ "vofirm_server_capacity_bytes", "gauge", "memory the server donates" },
+		{ "vofirm_server_free_bytes", "gauge", "memory the server has free" },
+		{ "vofirm_server_held_bytes", "gauge", "memory this mount holds on the server" },
+		{ "vofirm_server_reads_total", "counter", "read requests to the server" },
+		{ "vofirm_server_writes_total", "counter", "write requests to the server" },
+		{ "vofirm_server_read_bytes_total", "counter", "bytes read from the server" },
+		{ "vofirm_server_written_bytes_total", "counter", "bytes written to the server" },
+		{ "vofirm_server_errors_total", "counter", "requests that failed" },
+	};
+	GString *o = g_string_new(NULL);
+	GArray *rows = file_rows(fs);
+	struct srv_row r[FS_MAX_SERVERS];
+
+	for (unsigned i = 0; i < fs->nsrv; i++)
+		srv_row(fs, &fs->srv[i], &r[i]);
+	for (unsigned m = 0; m < VF_ARRAY_SIZE(srv_metrics); m++) {
+		prom_head(o, srv_metrics[m].name, srv_metrics[m].type, srv_metrics[m].help);
+		for (unsigned i = 0; i < fs->nsrv; i++) {
+			struct server *s = &fs->srv[i];
+			uint64_t v[] = { r[i].state == SRV_UP, r[i].state == SRV_LOST, r[i].capacity,
+					 r[i].free, r[i].held, ld(&s->io.reads), ld(&s->io.writes),
+					 ld(&s->io.bytes_read), ld(&s->io.bytes_written),
+					 ld(&s->io.errors) };
+
+			g_string_append_printf(o, "%s{server=\"", srv_metrics[m].name);
+			prom_label(o, r[i].url);
+			g_string_append_printf(o, "\"} %" PRIu64 "\n", v[m]);
+		}
+	}
+	for (int w = 0; w < 2; w++) {
+		const char *name = w ? "vofirm_server_write_latency_seconds"
+				     : "vofirm_server_read_latency_seconds";
+
+		prom_head(o, name, "summary", w ? "time to write a piece to the server"
+						 : "time to read a piece from the server");
+		for (unsigned i = 0; i < fs->nsrv; i++) {
+			const struct hist *h = w ? &fs->srv[i].write_lat : &fs->srv[i].read_lat;
+			uint64_t count = 0;
+
+			for (unsigned q = 0; q < VF_ARRAY_SIZE(quantiles); q++) {
+				g_string_append_printf(o, "%s{server=\"", name);
+				prom_label(o, r[i].url);
+				g_string_append_printf(o, "\",quantile=\"%g\"} %.9f\n", quantiles[q],
+						       (double)hist_quantile(h, quantiles[q]) / 1e9);
+			}
+			for (unsigned b = 0; b < HIST_BUCKETS; b++)
+				count += ld(&h->count[b]);
+			g_string_append_printf(o, "%s_count{server=\"", name);
+			prom_label(o, r[i].url);
+			g_string_append_printf(o, "\"} %" PRIu64 "\n", count);
+		}
+	}
+	static const struct {
+		const char *name, *type, *help;
+	} file_metrics[] = {
+		{ "vofirm_file_size_bytes", "gauge", "size of the file" },
+		{ "vofirm_file_reserved_bytes", "gauge", "remote memory reserved for the file" },
+		{ "vofirm_file_reads_total", "counter", "FUSE reads of the file" },
+		{ "vofirm_file_writes_total", "counter", "FUSE writes to the file" },
+		{ "vofirm_file_read_bytes_total", "counter", "bytes read from the file" },
+		{ "vofirm_file_written_bytes_total", "counter", "bytes written to the file" },
+	};
+	for (unsigned m = 0; m < VF_ARRAY_SIZE(file_metrics); m++) {
+		prom_head(o, file_metrics[m].name, file_metrics[m].type, file_metrics[m].help);
+		for (guint i = 0; i < rows->len; i++) {
+			struct file_row *f = &g_array_index(rows, struct file_row, i);
+			uint64_t v[] = { f->size, f->reserved, f->io.reads, f->io.writes,
+					 f->io.bytes_read, f->io.bytes_written };
+
+			g_string_append_printf(o, "%s{path=\"", file_metrics[m].name);
+			prom_label(o, f->path);
+			g_string_append_printf(o, "\"} %" PRIu64 "\n", v[m]);
+		}
+	}
+	free_rows(rows);
+	return g_string_free(o, FALSE);
+}

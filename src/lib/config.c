@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <glib.h>
+
+#include "vofirm/config.h"
+#include "vofirm/log.h"
+
+int vf_parse_bool(const char *v, int *out)
+{
+	if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1")) {
+		*out = 1;
+		return 0;
+	}
+	if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0")) {
+		*out = 0;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int vf_config_load(const char *path, const char *group, vf_config_set_fn set, void *ctx)
+{
+	GKeyFile *kf = g_key_file_new();
+	GError *gerr = NULL;
+	gchar **keys = NULL, **groups = NULL;
+	char origin[512];
+	int ret = 0;
+
+	snprintf(origin, sizeof(origin), "config file %s", path);
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
+		vf_err("%s: %s", origin, gerr->message);
+		ret = gerr->domain == G_FILE_ERROR ? -ENOENT : -EINVAL;
+		goto out;
+	}
+	if (!g_key_file_has_group(kf, group)) {
+		vf_err("%s: no [%s] group", origin, group);
+		ret = -EINVAL;
+		goto out;
+	}
+	groups = g_key_file_get_groups(kf, NULL);
+	for (gchar **g = groups; *g; g++)
+		if (strcmp(*g, group))
+			vf_warn("%s: group [%s] is not for this program; ignored", origin, *g);
+	keys = g_key_file_get_keys(kf, group, NULL, NULL);
+	for (gchar **k = keys; k && *k && !ret; k++) {
+		gchar *v = g_key_file_get_string(kf, group, *k, &gerr);
+
+		if (!v) {
+			vf_err("%s: %s: %s", origin, *k, gerr->message);
+			ret = -EINVAL;
+			break;
+		}
+		ret = set(ctx, *k, g_strstrip(v), origin) ? -EINVAL : 0;
+		g_free(v);
+	}
+out:
+	if (gerr)
+		g_error_free(gerr);
+	g_strfreev(groups);
+	g_strfreev(keys);
+	g_key_file_free(kf);
+	return ret;
+}
