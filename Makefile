@@ -58,6 +58,7 @@ LIBVOFIRM := $(BUILD)/libvofirm.a
 
 PROGRAMS := $(BUILD)/vofirm-memd $(BUILD)/vofirm-fs
 TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
+	$(BUILD)/tests/vofirm-mmapio \
 	$(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all asan fuzz check install uninstall clean demo bench
@@ -81,6 +82,10 @@ $(BUILD)/vofirm-fs: $(BUILD)/obj/src/fs/main.o $(FS_OBJS) $(LIBVOFIRM)
 $(BUILD)/tests/vofirm-xtest: $(BUILD)/obj/tests/tools/xtest.o $(LIBVOFIRM)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/vofirm-mmapio: $(BUILD)/obj/tests/tools/mmapio.o
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(BUILD)/tests/gen-fuzz-corpus: $(BUILD)/obj/tests/fuzz/gen_corpus.o $(LIBVOFIRM)
 	@mkdir -p $(@D)

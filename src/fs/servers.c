@@ -484,7 +484,8 @@ static int place(struct fs *fs, const bool *up, const int64_t *left)
 	return left[a] >= left[b] ? a : b;
 }
 
-int servers_alloc(struct fs *fs, uint32_t n, struct slab_grant *out, char *why, size_t whylen)
+static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *why,
+		      size_t whylen)
 {
 	uint32_t count[FS_MAX_SERVERS] = { 0 }, done = 0;
 	int64_t left[FS_MAX_SERVERS], total = 0;
@@ -550,6 +551,23 @@ out:
 	pthread_mutex_unlock(&fs->alloc_lock);
 	free(descs);
 	return ret;
+}
+
+/*
+ * Placement works on fresh free counts (allocation is rare: ftruncate,
+ * fallocate); if another client took slabs between the count and the
+ * grant, it is tried once more.
+ */
+int servers_alloc(struct fs *fs, uint32_t n, struct slab_grant *out, char *why, size_t whylen)
+{
+	int ret;
+
+	for (int attempt = 0;; attempt++) {
+		servers_refresh(fs);
+		ret = alloc_once(fs, n, out, why, whylen);
+		if (ret != -ENOSPC || attempt == 1 || strstr(why, "short by"))
+			return ret;
+	}
 }
 
 void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n)

@@ -20,7 +20,9 @@ TOP=${VOFIRM_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BIN=${VOFIRM_BIN:-$TOP/build/asan}
 WORK=${VOFIRM_WORK:-$(mktemp -d /tmp/vofirm-test.XXXXXX)}
 MEMD=$BIN/vofirm-memd
+VFS=$BIN/vofirm-fs
 XTEST=$BIN/tests/vofirm-xtest
+MMAPIO=$BIN/tests/vofirm-mmapio
 cd "$WORK"
 
 skip() { echo "SKIP: $*" >&2; exit 77; }
@@ -39,8 +41,16 @@ make_key() {
 }
 
 _pids=()
+_mounts=()
+_cgroups=()
 _cleanup() {
 	local rc=$?
+	for m in "${_mounts[@]}"; do
+		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+	done
+	for c in "${_cgroups[@]}"; do
+		rmdir "$c" 2>/dev/null || true
+	done
 	for p in "${_pids[@]}"; do
 		kill -TERM "$p" 2>/dev/null || true
 	done
@@ -88,6 +98,61 @@ stop_memd() {
 }
 
 xt() { "$XTEST" "$@"; }
+
+require_fuse() {
+	[ -e /dev/fuse ] || skip "/dev/fuse is missing"
+	command -v fusermount3 >/dev/null || skip "fusermount3 is not installed (fuse3)"
+	[ "$(id -u)" = 0 ] || skip "FUSE tests need root (allow_other, bdi limits, cgroups)"
+}
+
+# start_fs NAME MOUNTPOINT ARGS...: vofirm-fs in the foreground, in the
+# background; waits until the mount is there.  Sets FS_PID.
+start_fs() {
+	local name=$1 mnt=$2; shift 2
+	mkdir -p "$mnt"
+	"$VFS" "$mnt" -f "$@" >"$WORK/$name.log" 2>&1 &
+	FS_PID=$!
+	_pids+=("$FS_PID")
+	_mounts+=("$mnt")
+	for _ in $(seq 100); do
+		grep -q " $(realpath "$mnt") fuse.vofirm " /proc/mounts && return 0
+		kill -0 "$FS_PID" 2>/dev/null || { cat "$WORK/$name.log" >&2; fail "vofirm-fs $name exited at start"; }
+		sleep 0.1
+	done
+	cat "$WORK/$name.log" >&2
+	fail "vofirm-fs $name did not mount within 10 s"
+}
+
+# stop_fs MOUNTPOINT PID: unmount; the daemon must exit 0 within 10 s.
+stop_fs() {
+	local mnt=$1 pid=$2 rc=0
+	fusermount3 -u "$mnt" || fail "cannot unmount $mnt"
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && fail "vofirm-fs did not exit within 10 s of the unmount"
+	wait "$pid" || rc=$?
+	[ "$rc" = 0 ] || fail "vofirm-fs exited with status $rc after the unmount"
+}
+
+# in_memcg LIMIT_BYTES CMD...: runs CMD in a new memory cgroup (v1 or v2).
+in_memcg() {
+	local limit=$1; shift
+	local cg
+	if [ -d /sys/fs/cgroup/memory ]; then
+		cg=/sys/fs/cgroup/memory/vofirm-test-$$-$RANDOM
+		mkdir "$cg" || skip "cannot create a memory cgroup"
+		_cgroups+=("$cg")
+		echo "$limit" >"$cg/memory.limit_in_bytes"
+	elif [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		cg=/sys/fs/cgroup/vofirm-test-$$-$RANDOM
+		mkdir "$cg" || skip "cannot create a memory cgroup"
+		_cgroups+=("$cg")
+		echo "$limit" >"$cg/memory.max"
+	else
+		skip "no memory cgroup controller"
+	fi
+	MEMCG=$cg
+	sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" "$@"
+}
 
 expect_exit() {
 	local want=$1 rc=0; shift
