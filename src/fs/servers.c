@@ -189,7 +189,11 @@ int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t of
 		pthread_mutex_lock(&s->lock);
 		for (;;) {
 			st = s->state;
-			deadline = is_write ? s->down_since + s->lease_ms : read_deadline;
+			/* A read waits at most read_timeout, and not at all once
+			 * the server has been away that long: a dead server must
+			 * not stall every page for the whole timeout. */
+			deadline = is_write ? s->down_since + s->lease_ms
+					    : MIN(read_deadline, s->down_since + fs->set.read_timeout_ms);
 			if (st != SRV_DOWN || vf_now_ms() >= deadline)
 				break;
 			struct timespec dl = deadline_ms(deadline);

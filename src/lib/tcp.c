@@ -433,7 +433,8 @@ static int tcp_submit(struct vf_xport *x, struct vf_op *op)
 	 * server has the whole request, even before this send returns. */
 	ret = vf_send_msg(t->fd, &m);
 	if (ret) {
-		vf_warn("%s: send failed: %s", x->url.str, strerror(-ret));
+		if (!__atomic_load_n(&t->closing, __ATOMIC_RELAXED))
+			vf_warn("%s: send failed: %s", x->url.str, strerror(-ret));
 		/* the receiver sees the shutdown and fails op with the rest */
 		shutdown(t->fd, SHUT_RDWR);
 	}

@@ -109,9 +109,11 @@ int main(int argc, char **argv)
 		}
 		posix_fadvise(fd, (off_t)size, (off_t)len, POSIX_FADV_DONTNEED);
 		n = pread(fd, buf, len, (off_t)size);
-		if (n < 0) {
-			int e = errno;
+		int e = errno;
 
+		free(buf);
+		close(fd);
+		if (n < 0) {
 			printf("pread failed after %.1f s: %s\n", secs() - t0, strerror(e));
 			return e == EIO ? 5 : 1;
 		}
