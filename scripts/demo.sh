@@ -5,8 +5,11 @@
 # builds, starts a memory server (vofirm-memd) on loopback, and exercises
 # it with a client over the TCP transport: slabs granted, written and read
 # back with many requests in flight, a dropped connection survived within
-# the lease, a wrong key refused, the pool's stats, a clean stop.
-# Everything it starts is stopped when it ends.
+# the lease, a wrong key refused.  Then it mounts vofirm-fs on the server
+# and uses a memory file the way QEMU does (MAP_SHARED), from a process
+# whose memory cgroup holds only a quarter of the file, so pages go to the
+# server and come back; df and the stats show the pool.  Everything it
+# starts is stopped when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -21,7 +24,11 @@ CLIENT=$TOP/build/tests/vofirm-xtest
 
 DIR=$(mktemp -d /tmp/vofirm-demo.XXXXXX)
 MEMD_PID=
+FS_PID=
+CG=
 cleanup() {
+	[ -n "$FS_PID" ] && fusermount3 -u "$DIR/mnt" 2>/dev/null && wait "$FS_PID" 2>/dev/null
+	[ -n "$CG" ] && rmdir "$CG" 2>/dev/null
 	[ -n "$MEMD_PID" ] && kill "$MEMD_PID" 2>/dev/null && wait "$MEMD_PID" 2>/dev/null
 	rm -rf "$DIR"
 }
@@ -61,6 +68,50 @@ if "$CLIENT" --server "$URL" --key-file "$DIR/wrong" --name intruder stats 2>&1 
 	exit 1
 fi
 
+say "Mounting vofirm-fs on $DIR/mnt, backed by the server"
+mkdir "$DIR/mnt"
+"$TOP/build/vofirm-fs" "$DIR/mnt" -f --server "$URL" --key-file "$DIR/key" 2>"$DIR/fs.log" &
+FS_PID=$!
+for _ in $(seq 50); do grep -q " $DIR/mnt fuse.vofirm " /proc/mounts && break; sleep 0.1; done
+grep -q " $DIR/mnt fuse.vofirm " /proc/mounts || { cat "$DIR/fs.log"; exit 1; }
+df -h "$DIR/mnt" | sed 's/^/    df | /'
+
+say "A 256 MiB memory file: its remote memory is reserved when it gets its size"
+mkdir "$DIR/mnt/vm1"
+truncate -s 256M "$DIR/mnt/vm1/ram"
+df -h "$DIR/mnt" | sed 's/^/    df | /'
+
+say "Too big for the pool: refused now (ENOSPC), not when a guest touches it"
+truncate -s 2G "$DIR/mnt/vm1/big" 2>&1 | sed 's/^/    truncate | /' || true
+grep 'refused' "$DIR/fs.log" | tail -1 | sed 's/^.*error: /    vofirm-fs | /'
+rm -f "$DIR/mnt/vm1/big"
+
+MMAPIO=$TOP/build/tests/vofirm-mmapio
+if [ -d /sys/fs/cgroup/memory ] && mkdir /sys/fs/cgroup/memory/vofirm-demo-$$ 2>/dev/null; then
+	CG=/sys/fs/cgroup/memory/vofirm-demo-$$
+	echo $((64 << 20)) >"$CG/memory.limit_in_bytes"
+	say "Mapping it MAP_SHARED from a memory cgroup of 64 MiB: write every page, then verify every byte"
+	sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CG" "$MMAPIO" fill "$DIR/mnt/vm1/ram" $((256 << 20)) 7 | sed 's/^/    guest-ish | /'
+	sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CG" "$MMAPIO" verify "$DIR/mnt/vm1/ram" $((256 << 20)) 7 | sed 's/^/    guest-ish | /'
+else
+	say "Mapping it MAP_SHARED: write every page, drop the page cache, verify every byte"
+	"$MMAPIO" fill "$DIR/mnt/vm1/ram" $((256 << 20)) 7 | sed 's/^/    guest-ish | /'
+	echo 3 >/proc/sys/vm/drop_caches
+	"$MMAPIO" verify "$DIR/mnt/vm1/ram" $((256 << 20)) 7 | sed 's/^/    guest-ish | /'
+fi
+
+say "What the mount says about the pool and the file ($DIR/mnt/.vofirm/stats.json)"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=d["servers"][0]; f=d["files"][0]
+print("    stats | server %s: %s, holds %d MiB for this mount; %d MiB written, %d MiB read back; read p50 %.0f us, write p50 %.0f us" % (s["url"], s["state"], s["held"]>>20, s["bytes_written"]>>20, s["bytes_read"]>>20, s["read_latency_us"]["p50"], s["write_latency_us"]["p50"]))
+print("    stats | file %s: %d MiB, %d MiB reserved" % (f["path"], f["size"]>>20, f["reserved"]>>20))' "$DIR/mnt/.vofirm/stats.json"
+
+say "Removing the file and unmounting: the memory goes back to the pool"
+rm "$DIR/mnt/vm1/ram"
+df -h "$DIR/mnt" | sed 's/^/    df | /'
+fusermount3 -u "$DIR/mnt"
+wait "$FS_PID"
+FS_PID=
+
 say "The pool's stats, from the server"
 "${C[@]}" stats | sed 's/^/    stats | /'
 
@@ -71,4 +122,4 @@ MEMD_PID=
 echo "    vofirm-memd exited with status 0; its log:"
 sed 's/^/    memd | /' "$DIR/memd.log" | tail -n +3
 
-say "Done: a memory server donated RAM, a client used it over TCP, nothing was left running"
+say "Done: a memory server donated RAM, a client and vofirm-fs used it over TCP, nothing was left running"

@@ -7,9 +7,11 @@
 set -euo pipefail
 
 PKGS=(
-	build-essential pkg-config libglib2.0-dev   # build
+	build-essential pkg-config libglib2.0-dev libfuse3-dev   # build
+	fuse3                                        # fusermount3, /dev/fuse rules
 	clang libclang-rt-14-dev                     # the fuzz target (libFuzzer)
 	python3 util-linux procps coreutils          # the test cases
+	qemu-system-x86                              # QEMU mapping vofirm files as guest RAM
 )
 
 missing=()

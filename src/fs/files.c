@@ -250,7 +250,7 @@ static int reserve_range(struct fs *fs, struct inode *in, uint64_t first, uint64
 	uint32_t old_n = in->nmap, need = 0, k = 0;
 	struct slab_grant *g = NULL;
 	struct fslab **rec = NULL;
-	char why[256], sz[32], *path;
+	char why[256], *path;
 	int ret;
 
 	ret = map_extend(in, (uint32_t)(last + 1));
@@ -275,8 +275,7 @@ static int reserve_range(struct fs *fs, struct inode *in, uint64_t first, uint64
 		pthread_mutex_lock(&fs->ns_lock);
 		path = inode_path(fs, in);
 		pthread_mutex_unlock(&fs->ns_lock);
-		vf_err("file %s: %s refused: %s (%s of remote memory)", path, what, why,
-		       vf_format_size((uint64_t)need * fs->slab_size, sz, sizeof(sz)));
+		vf_err("file %s: %s refused: %s", path, what, why);
 		g_free(path);
 	}
 	if (ret) {

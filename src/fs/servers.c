@@ -506,8 +506,14 @@ static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *w
 		total += left[i];
 	}
 	if ((int64_t)n > total) {
-		snprintf(why, whylen, "needs %u slab(s), the servers that are up have %" PRId64
-			 " free: short by %" PRId64, n, total, (int64_t)n - total);
+		char a[32], b[32], c[32];
+
+		snprintf(why, whylen, "needs %u slab(s) (%s), the servers that are up have %" PRId64
+			 " free (%s): short by %" PRId64 " (%s)", n,
+			 vf_format_size((uint64_t)n * fs->slab_size, a, sizeof(a)), total,
+			 vf_format_size((uint64_t)total * fs->slab_size, b, sizeof(b)),
+			 (int64_t)n - total,
+			 vf_format_size((uint64_t)((int64_t)n - total) * fs->slab_size, c, sizeof(c)));
 		ret = -ENOSPC;
 		goto out;
 	}

@@ -5,8 +5,10 @@
 
 make -s -C "$TOP" install DESTDIR="$WORK/root" PREFIX=/usr >install.log 2>&1 ||
 	{ cat install.log; fail "make install failed"; }
-[ -x root/usr/sbin/vofirm-memd ] || fail "vofirm-memd not installed in sbin"
-[ -f root/usr/share/man/man8/vofirm-memd.8 ] || fail "man page not installed"
-root/usr/sbin/vofirm-memd --version | grep -q '^vofirm-memd ' || fail "installed binary does not run"
+for p in vofirm-memd vofirm-fs; do
+	[ -x root/usr/sbin/$p ] || fail "$p not installed in sbin"
+	[ -f root/usr/share/man/man8/$p.8 ] || fail "the $p man page is not installed"
+	root/usr/sbin/$p --version | grep -q "^$p " || fail "the installed $p does not run"
+done
 make -s -C "$TOP" uninstall DESTDIR="$WORK/root" PREFIX=/usr
-[ ! -e root/usr/sbin/vofirm-memd ] || fail "uninstall left the binary"
+[ -z "$(find root -type f)" ] || fail "uninstall left: $(find root -type f)"
