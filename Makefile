@@ -56,7 +56,8 @@ MEMD_OBJS := $(MEMD_SRCS:%.c=$(BUILD)/obj/%.o)
 FS_OBJS := $(FS_SRCS:%.c=$(BUILD)/obj/%.o)
 LIBVOFIRM := $(BUILD)/libvofirm.a
 
-PROGRAMS := $(BUILD)/vofirm-memd $(BUILD)/vofirm-fs
+PROGRAMS := $(BUILD)/vofirm-memd $(BUILD)/vofirm-fs $(BUILD)/libvofirm-qemu.so
+LIBDIR ?= $(PREFIX)/lib
 TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
 	$(BUILD)/tests/vofirm-mmapio \
 	$(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
@@ -78,6 +79,11 @@ $(BUILD)/vofirm-memd: $(BUILD)/obj/src/memd/main.o $(MEMD_OBJS) $(LIBVOFIRM)
 
 $(BUILD)/vofirm-fs: $(BUILD)/obj/src/fs/main.o $(FS_OBJS) $(LIBVOFIRM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LIBS)
+
+# The QEMU companion is preloaded into QEMU: no sanitizer runtime in it.
+$(BUILD)/libvofirm-qemu.so: src/shim/vofirm-qemu.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) -std=gnu11 $(WARNINGS) -O2 -g -fPIC -shared -o $@ $< -ldl -lpthread
 
 $(BUILD)/tests/vofirm-xtest: $(BUILD)/obj/tests/tools/xtest.o $(LIBVOFIRM)
 	@mkdir -p $(@D)
@@ -111,7 +117,8 @@ check: all asan fuzz
 	tests/run.sh
 
 install: $(PROGRAMS)
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(LIBDIR)/vofirm
+	install -m 0644 $(BUILD)/libvofirm-qemu.so $(DESTDIR)$(LIBDIR)/vofirm/libvofirm-qemu.so
 	install -m 0755 $(BUILD)/vofirm-memd $(DESTDIR)$(SBINDIR)/vofirm-memd
 	install -m 0755 $(BUILD)/vofirm-fs $(DESTDIR)$(SBINDIR)/vofirm-fs
 	install -m 0644 docs/man/vofirm-memd.8 $(DESTDIR)$(MANDIR)/man8/vofirm-memd.8
@@ -119,7 +126,9 @@ install: $(PROGRAMS)
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/vofirm-memd $(DESTDIR)$(MANDIR)/man8/vofirm-memd.8 \
-		$(DESTDIR)$(SBINDIR)/vofirm-fs $(DESTDIR)$(MANDIR)/man8/vofirm-fs.8
+		$(DESTDIR)$(SBINDIR)/vofirm-fs $(DESTDIR)$(MANDIR)/man8/vofirm-fs.8 \
+		$(DESTDIR)$(LIBDIR)/vofirm/libvofirm-qemu.so
+	-rmdir $(DESTDIR)$(LIBDIR)/vofirm 2>/dev/null
 
 demo:
 	scripts/demo.sh

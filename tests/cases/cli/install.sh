@@ -10,5 +10,6 @@ for p in vofirm-memd vofirm-fs; do
 	[ -f root/usr/share/man/man8/$p.8 ] || fail "the $p man page is not installed"
 	root/usr/sbin/$p --version | grep -q "^$p " || fail "the installed $p does not run"
 done
+[ -f root/usr/lib/vofirm/libvofirm-qemu.so ] || fail "the QEMU companion is not installed"
 make -s -C "$TOP" uninstall DESTDIR="$WORK/root" PREFIX=/usr
 [ -z "$(find root -type f)" ] || fail "uninstall left: $(find root -type f)"

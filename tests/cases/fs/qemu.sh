@@ -5,10 +5,10 @@
 # unplugged backend succeed and QEMU lets go of the file.
 #
 # A backend larger than the pool: vofirm-fs refuses the size (ENOSPC, the
-# shortfall in its log) and the pool is unchanged.  QEMU 7.2 itself goes on
-# (file_ram_alloc ignores a failed ftruncate of a new, empty file), which
-# is why operators size the file first; a file that could not be sized is
-# then refused by QEMU's own size check.
+# shortfall in its log), QEMU's object-add fails with "No space left on
+# device", and the pool is unchanged.  QEMU runs with vofirm's companion
+# (LD_PRELOAD=libvofirm-qemu.so): QEMU 7.2 ignores a failed ftruncate of a
+# new backing file and would map it anyway.
 # TIMEOUT: 120
 . "$(dirname "$0")/../../lib/common.sh"
 require_fuse
@@ -20,7 +20,9 @@ start_fs fs mnt --server "$URL"
 mkdir mnt/vm1
 used() { df --output=used -B1 mnt | tail -1 | tr -d ' '; }
 
-qemu-system-x86_64 -S -M pc -m 128M,slots=4,maxmem=4G -nodefaults -no-user-config \
+SHIM=$TOP/build/libvofirm-qemu.so
+[ -f "$SHIM" ] || fail "$SHIM is not built"
+LD_PRELOAD=$SHIM qemu-system-x86_64 -S -M pc -m 128M,slots=4,maxmem=4G -nodefaults -no-user-config \
 	-display none -qmp "unix:$WORK/qmp.sock,server=on,wait=off" >qemu.log 2>&1 &
 QEMU=$!
 _pids+=("$QEMU")
@@ -45,19 +47,22 @@ rm mnt/vm1/rm2
 for _ in $(seq 20); do [ "$(used)" = $((256 << 20)) ] && break; sleep 0.1; done
 [ "$(used)" = $((256 << 20)) ] || fail "rm2's memory did not return to the pool: $(used)"
 
-step "a backend larger than the pool: the size is refused and the pool unchanged"
+step "a backend larger than the pool: object-add fails, saying so, and the pool is unchanged"
 before=$(used)
-$QMP qmp.sock object-add '{"qom-type": "memory-backend-file", "id": "big", "size": 1073741824, "share": true, "mem-path": "'"$WORK"'/mnt/vm1/big"}' >big.out || true
+$QMP qmp.sock object-add '{"qom-type": "memory-backend-file", "id": "big", "size": 1073741824, "share": true, "mem-path": "'"$WORK"'/mnt/vm1/big"}' >big.out &&
+	fail "QEMU accepted a 1 GiB backend on a 512 MiB pool: $(cat big.out)"
+cat big.out
+grep -q 'No space left on device' big.out || fail "object-add did not say the pool is short: $(cat big.out)"
 assert_grep 'file /vm1/big: growing to 1 GiB refused: needs 64 slab\(s\)' fs.log
-assert_grep 'ftruncate: No space left on device' qemu.log "QEMU did not report the refused size"
+assert_grep 'libvofirm-qemu: refusing to map 1073741824 bytes' qemu.log
 [ "$(used)" = "$before" ] || fail "the refused backend changed the pool"
-[ "$(stat -c %s mnt/vm1/big)" = 0 ] || fail "the refused file has a size"
-$QMP qmp.sock object-del '{"id": "big"}' >/dev/null || true
+[ ! -e mnt/vm1/big ] || [ "$(stat -c %s mnt/vm1/big)" = 0 ] || fail "the refused file has a size"
 rm -f mnt/vm1/big
 
-step "sized first, as operators do: the size fails up front, QEMU never maps it"
+step "sized first, as vofirmctl does: the size fails up front; QEMU checks the size too"
 truncate -s 1G mnt/vm1/big2 2>err && fail "a 1 GiB file on a 512 MiB pool"
 grep -q 'No space left on device' err || fail "truncate said: $(cat err)"
+rm -f mnt/vm1/big2
 truncate -s 128M mnt/vm1/ok && truncate -s 96M mnt/vm1/short
 $QMP qmp.sock object-add '{"qom-type": "memory-backend-file", "id": "rm3", "size": 134217728, "share": true, "mem-path": "'"$WORK"'/mnt/vm1/short"}' >short.out && fail "QEMU took a file smaller than the backend"
 grep -q 'does not match' short.out || fail "QEMU said: $(cat short.out)"
