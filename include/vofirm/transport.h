@@ -84,6 +84,9 @@ struct vf_xport_ops {
 	void (*disconnect)(struct vf_xport *x);
 	/* Start an operation.  0: done() will be called.  <0: it will not. */
 	int (*submit)(struct vf_xport *x, struct vf_op *op);
+	/* Break the connection from any thread: every operation in flight
+	 * completes (with -ECONNRESET) soon after; no wait here. */
+	void (*abort)(struct vf_xport *x);
 };
 
 /* Common part of every transport's connection; transports embed it. */
@@ -124,6 +127,16 @@ int vf_xport_submit(struct vf_xport *x, struct vf_op *op);
 
 /* Submits op and waits for it; returns op->status. */
 int vf_xport_run(struct vf_xport *x, struct vf_op *op);
+
+/*
+ * The same with a limit: when op has not completed within timeout_ms the
+ * connection is aborted (which completes op) and -ETIMEDOUT is returned,
+ * unless op had succeeded by then.  Nothing waits on a silent server.
+ */
+int vf_xport_run_timeout(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms);
+
+/* Breaks the connection; see vf_xport_ops.abort. */
+void vf_xport_abort(struct vf_xport *x);
 
 /* Synchronous control operations; they log the server's reason. */
 int vf_xport_alloc(struct vf_xport *x, uint32_t count,

@@ -499,6 +499,7 @@ void file_free_slabs(struct fs *fs, struct inode *in)
 	release_from(fs, in, 0);
 	free(in->map);
 	in->map = NULL;
+	__atomic_store_n(&in->size, 0, __ATOMIC_RELAXED); /* no slab backs any byte now */
 	pthread_rwlock_unlock(&in->rw);
 }
 
@@ -563,6 +564,11 @@ static struct fslab *slab_for_write(struct fs *fs, struct inode *in, uint64_t id
 
 	if (sl)
 		return sl;
+	if (idx >= in->nmap) {
+		/* the size covers idx, so the map must: never index past it */
+		*err = -EIO;
+		return NULL;
+	}
 	pthread_mutex_lock(&in->alloc);
 	sl = map_get(in, idx);
 	if (!sl) {
@@ -698,11 +704,14 @@ char *fs_describe_server_files(struct fs *fs, struct server *s)
 		if (in->kind != INODE_FILE)
 			continue;
 		if (pthread_rwlock_tryrdlock(&in->rw)) {
+			/* busy (maybe waiting on this very server): report it whole,
+			 * and make its next fsync fail whether it had data there or not */
 			char *p = inode_path(fs, in);
 
 			g_string_append_printf(out, "%s%s (busy: ranges not listed)",
 					       out->len ? "; " : "", p);
 			g_free(p);
+			__atomic_store_n(&in->write_error, true, __ATOMIC_RELAXED);
 			continue;
 		}
 		for (uint32_t i = 0; i <= in->nmap; i++) {

@@ -203,6 +203,8 @@ static void vf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 	pthread_mutex_lock(&fs->ns_lock);
 	in = inode_get(fs, ino);
+	if (in && in->slabs_freed && (to_set & FUSE_SET_ATTR_SIZE))
+		in = NULL; /* its memory is gone: it must not get more */
 	pthread_mutex_unlock(&fs->ns_lock);
 	if (!in) {
 		fuse_reply_err(req, ENOENT);
@@ -521,6 +523,13 @@ static void vf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!in || is_dir(in)) {
 		pthread_mutex_unlock(&fs->ns_lock);
 		fuse_reply_err(req, in ? EISDIR : ENOENT);
+		return;
+	}
+	if (in->slabs_freed) {
+		/* unlinked, closed, its memory given back: only a handle from
+		 * before (O_PATH, /proc/self/fd) can still name it */
+		pthread_mutex_unlock(&fs->ns_lock);
+		fuse_reply_err(req, ENOENT);
 		return;
 	}
 	if (in->kind == INODE_CTL_FILE && (fi->flags & O_ACCMODE) != O_RDONLY) {

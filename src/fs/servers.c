@@ -110,21 +110,24 @@ static void waiter_done(struct vf_op *op)
 }
 
 /*
- * One attempt at op on the current connection.  Returns op's status, or
- * -EAGAIN when the server is not UP, or -ETIMEDOUT.  When the attempt
- * fails for a connection reason the server is marked DOWN; the op is
- * always finished (and its buffer free) when this returns.
+ * One attempt at op on the current connection.  Returns op's status,
+ * -EAGAIN when the server is not UP (unless any_state), or -ETIMEDOUT
+ * when it did not answer in time: then this thread marks the server DOWN
+ * (with that reason) and breaks the connection itself, which completes
+ * op, so it never waits on another thread.  Whatever is returned, op is
+ * finished and its buffer free.  A timeout that loses the race to a
+ * successful reply counts as a success (an ALLOC must not leak).
  */
-static int server_try(struct server *s, struct vf_op *op, uint64_t timeout_ms)
+static int server_try(struct server *s, struct vf_op *op, uint64_t timeout_ms, bool any_state)
 {
 	struct waiter w = { .done = false };
+	bool timed_out = false;
 	struct timespec dl;
 	uint64_t gen;
-	bool timed_out = false;
 	int ret;
 
 	pthread_mutex_lock(&s->lock);
-	if (s->state != SRV_UP) {
+	if (!any_state && s->state != SRV_UP) {
 		pthread_mutex_unlock(&s->lock);
 		return -EAGAIN;
 	}
@@ -143,9 +146,9 @@ static int server_try(struct server *s, struct vf_op *op, uint64_t timeout_ms)
 	dl = deadline_ms(vf_now_ms() + timeout_ms);
 	pthread_mutex_lock(&w.lock);
 	while (!w.done) {
-		if (!timed_out && pthread_cond_timedwait(&w.cv, &w.lock, &dl) == ETIMEDOUT &&
-		    !w.done) {
-			/* The health thread drops the connection, which completes op. */
+		if (!timed_out) {
+			if (pthread_cond_timedwait(&w.cv, &w.lock, &dl) != ETIMEDOUT || w.done)
+				continue;
 			char why[96];
 
 			timed_out = true;
@@ -153,13 +156,14 @@ static int server_try(struct server *s, struct vf_op *op, uint64_t timeout_ms)
 			snprintf(why, sizeof(why), "not answering (a request waited %" PRIu64 " ms)",
 				 timeout_ms);
 			server_fail(s, gen, why);
+			vf_xport_abort(s->x); /* completes op */
 			pthread_mutex_lock(&w.lock);
-		} else if (timed_out) {
+		} else {
 			pthread_cond_wait(&w.cv, &w.lock);
 		}
 	}
 	pthread_mutex_unlock(&w.lock);
-	ret = timed_out ? -ETIMEDOUT : op->status;
+	ret = op->status == 0 ? 0 : timed_out ? -ETIMEDOUT : op->status;
 	if (ret == -ECONNRESET || ret == -ENOTCONN || ret == -EPROTO || ret == -EPIPE)
 		server_fail(s, gen, "connection lost");
 out:
@@ -236,7 +240,7 @@ int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t of
 		op.len = len;
 		op.buf = buf;
 		t0 = now_ns();
-		ret = server_try(s, &op, timeout);
+		ret = server_try(s, &op, timeout, false);
 		if (ret == 0) {
 			uint64_t ns = now_ns() - t0;
 
@@ -266,41 +270,67 @@ int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t of
 /* Runs a control op (ALLOC, FREE, STATS) with one attempt of io_timeout. */
 static int server_ctl(struct server *s, struct vf_op *op)
 {
-	return server_try(s, op, s->fs->set.io_timeout_ms);
+	return server_try(s, op, s->fs->set.io_timeout_ms, false);
 }
 
-/* Frees the slabs queued for s (fs->alloc_lock held).  A connection
- * failure keeps the rest queued for the next reconnect. */
-static void flush_pending_frees(struct server *s)
+static int free_batch(struct server *s, const uint32_t *ids, uint32_t n)
+{
+	struct vf_op op = { .type = VF_OP_FREE, .count = n, .ids = ids };
+
+	/* any_state: the health thread frees before it marks the server UP */
+	return server_try(s, &op, s->fs->set.io_timeout_ms, true);
+}
+
+/*
+ * Frees the slabs queued for s (fs->alloc_lock held, so this mount makes
+ * no allocation meanwhile).  A connection failure keeps the rest queued
+ * and is returned.  A refused batch is retried one id at a time: a FREE
+ * whose reply was lost may have freed some of them already, and those are
+ * refused now (not ours); the others are freed.
+ */
+static int flush_pending_frees(struct server *s)
 {
 	uint32_t done = 0;
-	int ret;
+	int ret = 0;
 
 	while (done < s->npending) {
 		uint32_t n = s->npending - done;
-		struct vf_op op = { .type = VF_OP_FREE };
 
 		if (n > VF_MAX_SLABS_PER_MSG)
 			n = VF_MAX_SLABS_PER_MSG;
-		op.count = n;
-		op.ids = s->pending_free + done;
-		ret = server_ctl(s, &op);
+		ret = free_batch(s, s->pending_free + done, n);
 		if (connection_error(ret))
 			break;
-		if (ret)
-			vf_warn("server %s: freeing %u slab(s) refused: %s", s->url, n,
-				op.errmsg[0] ? op.errmsg : strerror(-ret));
+		for (uint32_t k = 0; ret && k < n; k++) {
+			int r = free_batch(s, s->pending_free + done + k, 1);
+
+			if (connection_error(r)) {
+				done += k;
+				goto out;
+			}
+			if (r)
+				vf_info("server %s: slab %u is no longer ours (freed before the "
+					"connection broke)", s->url, s->pending_free[done + k]);
+		}
+		ret = 0;
 		done += n;
 	}
-	memmove(s->pending_free, s->pending_free + done, sizeof(uint32_t) * (s->npending - done));
-	s->npending -= done;
+out:
+	if (done) {
+		memmove(s->pending_free, s->pending_free + done,
+			sizeof(uint32_t) * (s->npending - done));
+		s->npending -= done;
+	}
+	return connection_error(ret) ? ret : 0;
 }
 
 static void *health_thread(void *arg)
 {
 	struct server *s = arg;
+	struct fs *fs = s->fs;
 	uint64_t backoff, last_note;
 	struct timespec dl;
+	bool lost;
 	int ret;
 
 	pthread_mutex_lock(&s->lock);
@@ -318,26 +348,30 @@ static void *health_thread(void *arg)
 		s->x->connect_log_level = LOG_DEBUG;
 		for (;;) {
 			ret = vf_xport_reconnect(s->x);
+			if (ret == 0) {
+				/* Queued frees go first, before anything of this mount
+				 * can allocate there again (alloc_lock, state DOWN). */
+				pthread_mutex_lock(&fs->alloc_lock);
+				ret = flush_pending_frees(s);
+				if (ret == 0) {
+					pthread_mutex_lock(&s->lock);
+					s->state = SRV_UP;
+					s->gen++;
+					vf_notice("server %s: back after %" PRIu64 " ms; session resumed "
+						  "(%u slabs held)", s->url, vf_now_ms() - s->down_since,
+						  s->x->session_slabs);
+					pthread_cond_broadcast(&s->cv);
+					pthread_mutex_unlock(&fs->alloc_lock);
+					break; /* s->lock held */
+				}
+				pthread_mutex_unlock(&fs->alloc_lock);
+				vf_xport_disconnect(s->x);
+			}
 			pthread_mutex_lock(&s->lock);
 			if (s->stop)
 				goto out;
-			if (ret == 0) {
-				s->state = SRV_UP;
-				s->gen++;
-				vf_notice("server %s: back after %" PRIu64 " ms; session resumed (%u "
-					  "slabs held)", s->url, vf_now_ms() - s->down_since,
-					  s->x->session_slabs);
-				pthread_cond_broadcast(&s->cv);
-				pthread_mutex_unlock(&s->lock);
-				if (s->npending) {
-					pthread_mutex_lock(&s->fs->alloc_lock);
-					flush_pending_frees(s);
-					pthread_mutex_unlock(&s->fs->alloc_lock);
-				}
-				pthread_mutex_lock(&s->lock);
-				break;
-			}
-			if (ret == -ESTALE || vf_now_ms() - s->down_since > s->lease_ms) {
+			lost = ret == -ESTALE || vf_now_ms() - s->down_since > s->lease_ms;
+			if (lost) {
 				pthread_mutex_unlock(&s->lock);
 				server_lost(s, ret == -ESTALE
 					       ? "it came back without our session (it restarted, "
@@ -619,6 +653,8 @@ void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n)
 		}
 		memcpy(s->pending_free + s->npending, ids, sizeof(*ids) * m);
 		s->npending += m;
+		/* DOWN: the health thread frees them, under alloc_lock, before
+		 * it marks the server UP */
 		if (st == SRV_UP)
 			flush_pending_frees(s);
 	}

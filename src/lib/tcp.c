@@ -50,6 +50,7 @@ struct tcp_xport {
 	unsigned inflight;
 
 	pthread_mutex_t send_lock;
+	pthread_mutex_t fd_lock; /* the fd's lifetime, for abort(): never held long */
 	uint8_t *rxbuf; /* VF_HDR_SIZE + VF_MAX_PAYLOAD; receiver or handshake only */
 };
 
@@ -69,6 +70,7 @@ static struct vf_xport *tcp_create(void)
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->slot_cv, NULL);
 	pthread_mutex_init(&t->send_lock, NULL);
+	pthread_mutex_init(&t->fd_lock, NULL);
 	t->rxbuf = malloc(VF_HDR_SIZE + VF_MAX_PAYLOAD);
 	if (!t->rxbuf) {
 		free(t);
@@ -84,6 +86,7 @@ static void tcp_destroy(struct vf_xport *x)
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->slot_cv);
 	pthread_mutex_destroy(&t->send_lock);
+	pthread_mutex_destroy(&t->fd_lock);
 	free(t->slots);
 	free(t->failed);
 	free(t->rxbuf);
@@ -338,7 +341,9 @@ static int tcp_connect(struct vf_xport *x)
 
 	vf_sock_tune(fd, 10);
 	vf_sock_set_timeout(fd, x->connect_timeout_ms);
+	pthread_mutex_lock(&t->fd_lock);
 	t->fd = fd;
+	pthread_mutex_unlock(&t->fd_lock);
 	ret = vf_xport_handshake(x, tcp_exchange);
 	if (ret)
 		goto out_close;
@@ -376,8 +381,10 @@ static int tcp_connect(struct vf_xport *x)
 	return 0;
 
 out_close:
+	pthread_mutex_lock(&t->fd_lock);
 	close(fd);
 	t->fd = -1;
+	pthread_mutex_unlock(&t->fd_lock);
 	return ret;
 }
 
@@ -395,8 +402,10 @@ static void tcp_disconnect(struct vf_xport *x)
 	}
 	/* dead is set: no submitter gets past its check any more */
 	pthread_mutex_lock(&t->send_lock);
+	pthread_mutex_lock(&t->fd_lock);
 	close(t->fd);
 	t->fd = -1;
+	pthread_mutex_unlock(&t->fd_lock);
 	pthread_mutex_unlock(&t->send_lock);
 }
 
@@ -442,6 +451,20 @@ static int tcp_submit(struct vf_xport *x, struct vf_op *op)
 	return 0;
 }
 
+static void tcp_abort(struct vf_xport *x)
+{
+	struct tcp_xport *t = to_tcp(x);
+
+	/* under fd_lock: disconnect() closes the fd under it, so this can
+	 * never shut down a socket number the kernel has given to another.
+	 * Not send_lock: a sender stuck on a full socket holds that. */
+	__atomic_store_n(&t->closing, true, __ATOMIC_RELAXED); /* the caller reports why */
+	pthread_mutex_lock(&t->fd_lock);
+	if (t->fd >= 0)
+		shutdown(t->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&t->fd_lock);
+}
+
 const struct vf_xport_ops vf_tcp_ops = {
 	.scheme = "tcp",
 	.create = tcp_create,
@@ -449,4 +472,5 @@ const struct vf_xport_ops vf_tcp_ops = {
 	.connect = tcp_connect,
 	.disconnect = tcp_disconnect,
 	.submit = tcp_submit,
+	.abort = tcp_abort,
 };

@@ -97,7 +97,7 @@ void vf_xport_close(struct vf_xport *x, unsigned flags)
 		return;
 	if (!(flags & VF_CLOSE_KEEP_SESSION) && x->have_session) {
 		struct vf_op op = { .type = VF_OP_BYE };
-		int ret = vf_xport_run(x, &op);
+		int ret = vf_xport_run_timeout(x, &op, x->connect_timeout_ms);
 
 		if (ret && ret != -ENOTCONN)
 			vf_warn("%s: could not end the session (%s): its slabs stay "
@@ -156,9 +156,11 @@ static void waiter_done(struct vf_op *op)
 	pthread_mutex_unlock(&w->lock);
 }
 
-int vf_xport_run(struct vf_xport *x, struct vf_op *op)
+static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms)
 {
 	struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false };
+	bool timed_out = false;
+	struct timespec dl;
 	int ret;
 
 	op->done = waiter_done;
@@ -166,11 +168,42 @@ int vf_xport_run(struct vf_xport *x, struct vf_op *op)
 	ret = vf_xport_submit(x, op);
 	if (ret)
 		return op->status = ret;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
 	pthread_mutex_lock(&w.lock);
-	while (!w.done)
-		pthread_cond_wait(&w.cond, &w.lock);
+	while (!w.done) {
+		if (timeout_ms && !timed_out &&
+		    pthread_cond_timedwait(&w.cond, &w.lock, &dl) == ETIMEDOUT && !w.done) {
+			timed_out = true;
+			x->ops->abort(x); /* completes op */
+		} else if (!timeout_ms || timed_out) {
+			pthread_cond_wait(&w.cond, &w.lock);
+		}
+	}
 	pthread_mutex_unlock(&w.lock);
+	if (timed_out && op->status)
+		return op->status = -ETIMEDOUT;
 	return op->status;
+}
+
+int vf_xport_run(struct vf_xport *x, struct vf_op *op)
+{
+	return run(x, op, 0);
+}
+
+int vf_xport_run_timeout(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms)
+{
+	return run(x, op, timeout_ms ? timeout_ms : 1);
+}
+
+void vf_xport_abort(struct vf_xport *x)
+{
+	x->ops->abort(x);
 }
 
 static int run_ctl(struct vf_xport *x, struct vf_op *op, const char *what)

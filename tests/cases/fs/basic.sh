@@ -68,6 +68,20 @@ grep -q '^vofirm_server_up{server="tcp://127.0.0.1:[0-9]*"} 1$' mnt/.vofirm/metr
 echo x >mnt/.vofirm/stats.json 2>err && fail "writing a control file succeeded"
 touch mnt/.vofirm/new 2>err && fail "creating in the control directory succeeded"
 
+step "a file whose memory went back cannot be reopened through an old handle"
+truncate -s 8M mnt/gone
+python3 - <<'PY' || fail "reopening a freed file"
+import errno, os
+fd = os.open("mnt/gone", os.O_PATH)
+os.unlink("mnt/gone")
+try:
+    os.open("/proc/self/fd/%d" % fd, os.O_RDWR)
+    raise SystemExit("reopened a file whose slabs were freed")
+except OSError as e:
+    assert e.errno == errno.ENOENT, e
+PY
+kill -0 "$FS_PID" || fail "vofirm-fs died"
+
 step "unmount: every slab goes back to the server"
 [ "$(stat_of "$URL" slabs_granted --key-file key)" -gt 0 ] || fail "nothing granted while mounted"
 stop_fs mnt "$FS_PID"

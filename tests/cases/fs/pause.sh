@@ -46,4 +46,9 @@ for _ in $(seq 50); do grep -c 'back after' fs.log | grep -q 2 && break; sleep 0
 echo 3 >/proc/sys/vm/drop_caches
 "$MMAPIO" verify mnt/ram $SIZE 21
 grep -q 'DATA LOST' fs.log && fail "a pause within the lease was reported as data loss"
+
+step "unmounting while the server is stopped does not hang"
+kill -STOP "$MEMD_PID"
 stop_fs mnt "$FS_PID"
+kill -CONT "$MEMD_PID"
+assert_grep 'could not end the session' fs.log
