@@ -39,7 +39,8 @@ enum vf_msg_type {
 	VF_MSG_READ = 6,  /* TCP data path: read from a granted slab */
 	VF_MSG_WRITE = 7, /* TCP data path: write to a granted slab */
 	VF_MSG_BYE = 8,   /* end the session, freeing its slabs */
-	VF_MSG_TYPE_MAX = VF_MSG_BYE,
+	VF_MSG_LIST = 9,  /* the session's slabs with their current addr/rkey */
+	VF_MSG_TYPE_MAX = VF_MSG_LIST,
 };
 
 #define VF_HDR_F_REPLY 0x0001u   /* message is a reply to `tag` */
@@ -142,6 +143,16 @@ struct vf_msg {
 			uint32_t flags;                   /* 0 in version 1 */
 		} bye;
 		struct {
+			uint32_t first;                   /* index in the session's slabs, by id */
+			uint32_t max;                     /* 1..VF_MAX_SLABS_PER_MSG */
+		} list;
+		struct {
+			uint32_t count;                   /* 0..max entries from `first` */
+			uint32_t total;                   /* slabs the session holds */
+			const struct vf_slab_desc *descs; /* encode side */
+			const uint8_t *raw;               /* decode side: vf_msg_slab_desc() */
+		} list_rep;
+		struct {
 			char msg[VF_ERRMSG_MAX + 1];      /* may be empty */
 		} error;
 	};
@@ -186,7 +197,7 @@ long vf_msg_encode_head(const struct vf_msg *m, void *buf, size_t cap,
 /* Encode the whole message, bulk data included. */
 long vf_msg_encode(const struct vf_msg *m, void *buf, size_t cap);
 
-/* Accessors for the arrays of a decoded message. */
+/* Accessors for the arrays of a decoded message (ALLOC or LIST reply). */
 void vf_msg_slab_desc(const struct vf_msg *m, uint32_t i,
 		      struct vf_slab_desc *d);
 uint32_t vf_msg_free_id(const struct vf_msg *m, uint32_t i);

@@ -49,6 +49,7 @@ static const char *const type_names[] = {
 	[VF_MSG_ALLOC] = "ALLOC", [VF_MSG_FREE] = "FREE",
 	[VF_MSG_STATS] = "STATS", [VF_MSG_READ] = "READ",
 	[VF_MSG_WRITE] = "WRITE", [VF_MSG_BYE] = "BYE",
+	[VF_MSG_LIST] = "LIST",
 };
 
 const char *vf_msg_type_name(unsigned type)
@@ -148,6 +149,8 @@ static long body_len(const struct vf_msg *m, int reply)
 		return reply ? 0 : VF_IO_HDR_SIZE + (long)m->io.len;
 	case VF_MSG_BYE:
 		return reply ? 0 : 8;
+	case VF_MSG_LIST:
+		return reply ? 8 + (long)m->list_rep.count * VF_SLAB_DESC_SIZE : 8;
 	}
 	return -EINVAL;
 }
@@ -192,6 +195,10 @@ long vf_msg_payload_len(const struct vf_msg *m)
 		break;
 	case VF_MSG_WRITE:
 		if (!reply && (m->io.len == 0 || m->io.len > VF_MAX_IO))
+			return -EINVAL;
+		break;
+	case VF_MSG_LIST:
+		if (reply ? m->list_rep.count > VF_MAX_SLABS_PER_MSG : !count_ok(m->list.max))
 			return -EINVAL;
 		break;
 	}
@@ -295,6 +302,22 @@ long vf_msg_encode_head(const struct vf_msg *m, void *buf, size_t cap,
 	case VF_MSG_BYE:
 		if (!reply)
 			put32(b, m->bye.flags);
+		break;
+	case VF_MSG_LIST:
+		if (reply) {
+			put32(b, m->list_rep.count);
+			put32(b + 4, m->list_rep.total);
+			for (uint32_t i = 0; i < m->list_rep.count; i++) {
+				uint8_t *d = b + 8 + i * VF_SLAB_DESC_SIZE;
+
+				put32(d, m->list_rep.descs[i].id);
+				put32(d + 4, m->list_rep.descs[i].rkey);
+				put64(d + 8, m->list_rep.descs[i].addr);
+			}
+		} else {
+			put32(b, m->list.first);
+			put32(b + 4, m->list.max);
+		}
 		break;
 	}
 out:
@@ -504,6 +527,26 @@ int vf_msg_decode_body(const struct vf_hdr *h, const void *payload,
 		if (m->bye.flags || get32(b + 4))
 			return bad(why, "unknown BYE flags");
 		return 0;
+
+	case VF_MSG_LIST:
+		if (len < 8)
+			return bad(why, "payload truncated");
+		if (!reply) {
+			EXPECT_LEN(8);
+			m->list.first = get32(b);
+			m->list.max = get32(b + 4);
+			if (!count_ok(m->list.max))
+				return bad(why, "slab count out of range");
+			return 0;
+		}
+		n = get32(b);
+		m->list_rep.total = get32(b + 4);
+		if (n > VF_MAX_SLABS_PER_MSG || n > m->list_rep.total)
+			return bad(why, "slab count out of range");
+		EXPECT_LEN(8 + (size_t)n * VF_SLAB_DESC_SIZE);
+		m->list_rep.count = n;
+		m->list_rep.raw = b + 8;
+		return 0;
 	}
 	return bad(why, "unknown message type");
 }
@@ -530,7 +573,8 @@ int vf_msg_decode(const void *buf, size_t len, struct vf_msg *m,
 void vf_msg_slab_desc(const struct vf_msg *m, uint32_t i,
 		      struct vf_slab_desc *d)
 {
-	const uint8_t *p = m->alloc_rep.raw + (size_t)i * VF_SLAB_DESC_SIZE;
+	const uint8_t *raw = m->hdr.type == VF_MSG_LIST ? m->list_rep.raw : m->alloc_rep.raw;
+	const uint8_t *p = raw + (size_t)i * VF_SLAB_DESC_SIZE;
 
 	d->id = get32(p);
 	d->rkey = get32(p + 4);

@@ -140,9 +140,55 @@ uint64_t pool_reap(struct memd_pool *p);
 void pool_stats(struct memd_pool *p, struct memd_session *s, struct vf_stats *st);
 void pool_log_stats(struct memd_pool *p);
 
+/* Every id in ids is granted to s.  0 or -EPERM with why set. */
+int pool_check_owned(struct memd_pool *p, struct memd_session *s, uint32_t n,
+		     const uint32_t *ids, char *why, size_t whylen);
+
+/* Up to max of the session's slab ids, in id order, from its first-th;
+ * *total is how many it holds. */
+uint32_t pool_list(struct memd_pool *p, struct memd_session *s, uint32_t first,
+		   uint32_t max, uint32_t *ids, uint32_t *total);
+
 /* ---- server.c ---- */
 
 struct memd_conn;
+struct memd_server;
+
+/* What a connection does differently on each transport. */
+struct memd_conn_ops {
+	const char *name;    /* "tcp", "rdma" */
+	bool data_path;      /* READ/WRITE messages (TCP); else one-sided verbs */
+	int (*recv)(struct memd_conn *c, struct vf_msg *m, const char **why);
+	int (*send)(struct memd_conn *c, const struct vf_msg *m);
+	void (*set_timeout)(struct memd_conn *c, unsigned ms); /* 0: none */
+	void (*kick)(struct memd_conn *c);     /* break it; from any thread */
+	/* make granted slabs reachable by this client (RDMA: register them in
+	 * its protection domain) and fill descs; revoke before a free */
+	int (*grant)(struct memd_conn *c, const uint32_t *ids, uint32_t n,
+		     struct vf_slab_desc *descs);
+	void (*revoke)(struct memd_conn *c, const uint32_t *ids, uint32_t n);
+	void (*revoke_all)(struct memd_conn *c);
+	void (*destroy)(struct memd_conn *c);  /* the transport's resources */
+};
+
+struct memd_conn {
+	struct memd_conn *next, *prev;
+	struct memd_server *srv;
+	const struct memd_conn_ops *ops;
+	void *tctx;                 /* the transport's */
+	int fd;                     /* TCP */
+	pthread_t thread;
+	char peer[64];
+	char who[VF_NAME_MAX + 96]; /* "'name' at peer" once known, for logs */
+	struct memd_session *sess;
+	uint8_t *buf;               /* one message, VF_HDR_SIZE + VF_MAX_PAYLOAD */
+	uint32_t ids[VF_MAX_SLABS_PER_MSG];
+	struct vf_slab_desc descs[VF_MAX_SLABS_PER_MSG];
+};
+
+struct memd_conn *memd_conn_new(struct memd_server *srv, const struct memd_conn_ops *ops);
+/* Adds c and starts its thread (handshake, then requests); frees c on failure. */
+int memd_conn_start(struct memd_server *srv, struct memd_conn *c);
 
 struct memd_server {
 	struct memd_pool *pool;

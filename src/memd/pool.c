@@ -366,6 +366,35 @@ int pool_free(struct memd_pool *p, struct memd_session *s, uint32_t n,
 	return 0;
 }
 
+int pool_check_owned(struct memd_pool *p, struct memd_session *s, uint32_t n,
+		     const uint32_t *ids, char *why, size_t whylen)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (ids[i] >= p->nslabs || owner_of(p, ids[i]) != s) {
+			snprintf(why, whylen, "slab %u is not granted to this session", ids[i]);
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
+uint32_t pool_list(struct memd_pool *p, struct memd_session *s, uint32_t first,
+		   uint32_t max, uint32_t *ids, uint32_t *total)
+{
+	uint32_t seen = 0, n = 0;
+
+	pthread_mutex_lock(&p->lock);
+	*total = s->nslabs;
+	for (uint32_t i = 0; i < p->nslabs && n < max && seen < first + max; i++) {
+		if (owner_of(p, i) != s)
+			continue;
+		if (seen++ >= first)
+			ids[n++] = i;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
 int pool_io_check(struct memd_pool *p, struct memd_session *s, uint32_t slab,
 		  uint64_t off, uint32_t len, uint8_t **mem, char *why,
 		  size_t whylen)

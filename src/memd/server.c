@@ -30,19 +30,6 @@
 
 #define HANDSHAKE_TIMEOUT_MS 10000
 
-struct memd_conn {
-	struct memd_conn *next, *prev;
-	struct memd_server *srv;
-	int fd;
-	pthread_t thread;
-	char peer[64];
-	char who[VF_NAME_MAX + 96]; /* "'name' at peer" once known, for logs */
-	struct memd_session *sess;
-	uint8_t *buf;               /* one message, VF_HDR_SIZE + VF_MAX_PAYLOAD */
-	uint32_t ids[VF_MAX_SLABS_PER_MSG];
-	struct vf_slab_desc descs[VF_MAX_SLABS_PER_MSG];
-};
-
 int server_init(struct memd_server *srv, struct memd_pool *pool,
 		const struct vf_key *key, unsigned max_clients)
 {
@@ -128,7 +115,7 @@ static int reply_err(struct memd_conn *c, const struct vf_hdr *req, int err,
 	for (char *p = m.error.msg; *p; p++)
 		if (*p < 0x20 || *p > 0x7e)
 			*p = '?';
-	return vf_send_msg(c->fd, &m);
+	return c->ops->send(c, &m);
 }
 
 static void reply_init(struct vf_msg *m, const struct vf_hdr *req)
@@ -144,7 +131,7 @@ static void conn_kick(void *arg)
 {
 	struct memd_conn *c = arg;
 
-	shutdown(c->fd, SHUT_RDWR);
+	c->ops->kick(c);
 }
 
 /* HELLO and LOGIN.  0 with c->sess set, or -errno (connection to close). */
@@ -159,7 +146,7 @@ static int conn_handshake(struct memd_conn *c)
 	bool resumed;
 	int ret;
 
-	ret = vf_recv_msg(c->fd, c->buf, &m, &why);
+	ret = c->ops->recv(c, &m, &why);
 	if (ret)
 		goto recv_failed;
 	if (m.hdr.type != VF_MSG_HELLO || (m.hdr.flags & VF_HDR_F_REPLY)) {
@@ -181,11 +168,11 @@ static int conn_handshake(struct memd_conn *c)
 	r.hello_rep.lease_ms = p->lease_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)p->lease_ms;
 	memcpy(r.hello_rep.instance, p->instance, VF_INSTANCE_LEN);
 	memcpy(r.hello_rep.nonce, snonce, VF_NONCE_LEN);
-	ret = vf_send_msg(c->fd, &r);
+	ret = c->ops->send(c, &r);
 	if (ret)
 		return ret;
 
-	ret = vf_recv_msg(c->fd, c->buf, &m, &why);
+	ret = c->ops->recv(c, &m, &why);
 	if (ret)
 		goto recv_failed;
 	if (m.hdr.type != VF_MSG_LOGIN || (m.hdr.flags & VF_HDR_F_REPLY)) {
@@ -231,7 +218,7 @@ static int conn_handshake(struct memd_conn *c)
 				   r.login_rep.mac);
 	vf_notice("client %s: %s (%u slabs held)", c->who,
 		  resumed ? "resumed its session" : "new session", r.login_rep.nslabs);
-	return vf_send_msg(c->fd, &r);
+	return c->ops->send(c, &r);
 
 recv_failed:
 	if (ret == -EPROTONOSUPPORT) {
@@ -268,6 +255,13 @@ static int conn_serve(struct memd_conn *c, const struct vf_msg *m)
 	switch (m->hdr.type) {
 	case VF_MSG_READ:
 	case VF_MSG_WRITE:
+		if (!c->ops->data_path) {
+			vf_warn("client %s: sent %s on %s, where data moves by one-sided verbs; "
+				"closing", c->who, vf_msg_type_name(m->hdr.type), c->ops->name);
+			reply_err(c, &m->hdr, EPROTO, "%s carries no READ/WRITE messages",
+				  c->ops->name);
+			return -EPROTO;
+		}
 		ret = pool_io_check(p, c->sess, m->io.slab, m->io.off, m->io.len, &mem,
 				    why, sizeof(why));
 		if (ret) {
@@ -285,7 +279,7 @@ static int conn_serve(struct memd_conn *c, const struct vf_msg *m)
 			__atomic_add_fetch(&p->bytes_read, m->io.len, __ATOMIC_RELAXED);
 			__atomic_add_fetch(&p->reads, 1, __ATOMIC_RELAXED);
 		}
-		return vf_send_msg(c->fd, &r);
+		return c->ops->send(c, &r);
 
 	case VF_MSG_ALLOC:
 		ret = pool_alloc(p, c->sess, m->alloc.count, c->ids, why, sizeof(why));
@@ -294,36 +288,58 @@ static int conn_serve(struct memd_conn *c, const struct vf_msg *m)
 				  m->alloc.count, why);
 			return reply_err(c, &m->hdr, -ret, "%s", why);
 		}
-		for (uint32_t i = 0; i < m->alloc.count; i++)
-			c->descs[i] = (struct vf_slab_desc){ .id = c->ids[i] };
+		ret = c->ops->grant(c, c->ids, m->alloc.count, c->descs);
+		if (ret) {
+			pool_free(p, c->sess, m->alloc.count, c->ids, why, sizeof(why));
+			vf_err("client %s: cannot make %u granted slabs accessible: %s; nothing "
+			       "granted", c->who, m->alloc.count, strerror(-ret));
+			return reply_err(c, &m->hdr, -ret, "cannot register the slabs: %s",
+					 strerror(-ret));
+		}
 		r.alloc_rep.count = m->alloc.count;
 		r.alloc_rep.descs = c->descs;
 		vf_info("client %s: granted %u slab%s (first %u)", c->who, m->alloc.count,
 			m->alloc.count == 1 ? "" : "s", c->ids[0]);
-		return vf_send_msg(c->fd, &r);
+		return c->ops->send(c, &r);
 
 	case VF_MSG_FREE:
 		for (uint32_t i = 0; i < m->free.count; i++)
 			c->ids[i] = vf_msg_free_id(m, i);
-		ret = pool_free(p, c->sess, m->free.count, c->ids, why, sizeof(why));
+		ret = pool_check_owned(p, c->sess, m->free.count, c->ids, why, sizeof(why));
+		if (!ret) {
+			/* remote access ends before the memory is zeroed and reused */
+			c->ops->revoke(c, c->ids, m->free.count);
+			ret = pool_free(p, c->sess, m->free.count, c->ids, why, sizeof(why));
+		}
 		if (ret) {
 			vf_warn("client %s: free refused: %s", c->who, why);
 			return reply_err(c, &m->hdr, -ret, "%s", why);
 		}
 		vf_info("client %s: freed %u slab%s", c->who, m->free.count,
 			m->free.count == 1 ? "" : "s");
-		return vf_send_msg(c->fd, &r);
+		return c->ops->send(c, &r);
 
 	case VF_MSG_STATS:
 		pool_stats(p, c->sess, &r.stats_rep);
-		return vf_send_msg(c->fd, &r);
+		return c->ops->send(c, &r);
+
+	case VF_MSG_LIST:
+		r.list_rep.count = pool_list(p, c->sess, m->list.first, m->list.max, c->ids,
+					     &r.list_rep.total);
+		ret = c->ops->grant(c, c->ids, r.list_rep.count, c->descs);
+		if (ret)
+			return reply_err(c, &m->hdr, -ret, "cannot register the slabs: %s",
+					 strerror(-ret));
+		r.list_rep.descs = c->descs;
+		return c->ops->send(c, &r);
 
 	case VF_MSG_BYE:
 		vf_notice("client %s: ended its session; freeing %u slabs", c->who,
 			  c->sess->nslabs);
+		c->ops->revoke_all(c);
 		pool_end_session(p, c->sess);
 		c->sess = NULL;
-		ret = vf_send_msg(c->fd, &r);
+		ret = c->ops->send(c, &r);
 		return ret ? ret : 1;
 
 	default:
@@ -335,7 +351,7 @@ static int conn_serve(struct memd_conn *c, const struct vf_msg *m)
 	}
 }
 
-static void *conn_thread(void *arg)
+static void *memd_conn_main(void *arg)
 {
 	struct memd_conn *c = arg;
 	struct memd_server *srv = c->srv;
@@ -343,13 +359,12 @@ static void *conn_thread(void *arg)
 	struct vf_msg m;
 	int ret;
 
-	vf_sock_tune(c->fd, 10);
-	vf_sock_set_timeout(c->fd, HANDSHAKE_TIMEOUT_MS);
+	c->ops->set_timeout(c, HANDSHAKE_TIMEOUT_MS);
 	ret = conn_handshake(c);
 	if (!ret) {
-		vf_sock_set_timeout(c->fd, 0);
+		c->ops->set_timeout(c, 0);
 		for (;;) {
-			ret = vf_recv_msg(c->fd, c->buf, &m, &why);
+			ret = c->ops->recv(c, &m, &why);
 			if (ret)
 				break;
 			ret = conn_serve(c, &m);
@@ -362,6 +377,8 @@ static void *conn_thread(void *arg)
 			vf_info("client %s: connection failed: %s", c->who, strerror(-ret));
 	}
 	if (c->sess) {
+		/* slabs stay the session's; remote access goes with the connection */
+		c->ops->revoke_all(c);
 		vf_notice("client %s: disconnected; its %u slabs are kept for %" PRIu64
 			  " ms for it to reconnect", c->who, c->sess->nslabs,
 			  srv->pool->lease_ms);
@@ -377,48 +394,84 @@ static void *conn_thread(void *arg)
 	srv->nconns--;
 	pthread_cond_broadcast(&srv->idle_cv);
 	pthread_mutex_unlock(&srv->lock);
-	close(c->fd);
+	c->ops->destroy(c);
 	free(c->buf);
 	free(c);
 	return NULL;
 }
 
-void server_accept(struct memd_server *srv, unsigned i)
-{
-	struct memd_conn *c;
-	pthread_attr_t attr;
-	int fd, ret;
+/* ---- TCP ---- */
 
-	fd = accept4(srv->listen_fd[i], NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			vf_warn("accept on %s: %s", srv->listen_name[i], strerror(errno));
-		return;
-	}
-	c = calloc(1, sizeof(*c));
-	if (c)
-		c->buf = malloc(VF_HDR_SIZE + VF_MAX_PAYLOAD);
-	if (!c || !c->buf) {
-		vf_err("no memory for a new connection; closing it");
-		if (c)
-			free(c);
-		close(fd);
-		return;
-	}
-	c->srv = srv;
-	c->fd = fd;
-	vf_peer_name(fd, c->peer, sizeof(c->peer));
-	snprintf(c->who, sizeof(c->who), "at %s", c->peer);
+static int tcp_recv(struct memd_conn *c, struct vf_msg *m, const char **why)
+{
+	return vf_recv_msg(c->fd, c->buf, m, why);
+}
+
+static int tcp_send(struct memd_conn *c, const struct vf_msg *m)
+{
+	return vf_send_msg(c->fd, m);
+}
+
+static void tcp_set_timeout(struct memd_conn *c, unsigned ms)
+{
+	vf_sock_set_timeout(c->fd, ms);
+}
+
+static void tcp_kick(struct memd_conn *c)
+{
+	shutdown(c->fd, SHUT_RDWR);
+}
+
+/* TCP reaches slabs by id: nothing to register */
+static int tcp_grant(struct memd_conn *c, const uint32_t *ids, uint32_t n,
+		     struct vf_slab_desc *d)
+{
+	for (uint32_t i = 0; i < n; i++)
+		d[i] = (struct vf_slab_desc){ .id = ids[i] };
+	return 0;
+}
+
+static void tcp_revoke(struct memd_conn *c, const uint32_t *ids, uint32_t n)
+{
+}
+
+static void tcp_revoke_all(struct memd_conn *c)
+{
+}
+
+static void tcp_destroy(struct memd_conn *c)
+{
+	close(c->fd);
+}
+
+static const struct memd_conn_ops tcp_conn_ops = {
+	.name = "tcp",
+	.data_path = true,
+	.recv = tcp_recv,
+	.send = tcp_send,
+	.set_timeout = tcp_set_timeout,
+	.kick = tcp_kick,
+	.grant = tcp_grant,
+	.revoke = tcp_revoke,
+	.revoke_all = tcp_revoke_all,
+	.destroy = tcp_destroy,
+};
+
+/* Adds c to the server and starts its thread; on failure c is freed. */
+int memd_conn_start(struct memd_server *srv, struct memd_conn *c)
+{
+	pthread_attr_t attr;
+	int ret;
 
 	pthread_mutex_lock(&srv->lock);
 	if (srv->stopping || srv->nconns >= srv->max_clients) {
 		pthread_mutex_unlock(&srv->lock);
 		vf_warn("client at %s refused: %s", c->peer,
 			srv->stopping ? "shutting down" : "too many connections (--max-clients)");
-		close(fd);
+		c->ops->destroy(c);
 		free(c->buf);
 		free(c);
-		return;
+		return -EBUSY;
 	}
 	c->next = srv->conns;
 	if (c->next)
@@ -427,7 +480,7 @@ void server_accept(struct memd_server *srv, unsigned i)
 	srv->nconns++;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	ret = pthread_create(&c->thread, &attr, conn_thread, c);
+	ret = pthread_create(&c->thread, &attr, memd_conn_main, c);
 	pthread_attr_destroy(&attr);
 	if (ret) {
 		srv->conns = c->next;
@@ -436,13 +489,55 @@ void server_accept(struct memd_server *srv, unsigned i)
 		srv->nconns--;
 		pthread_mutex_unlock(&srv->lock);
 		vf_err("client at %s: cannot start a thread: %s", c->peer, strerror(ret));
-		close(fd);
+		c->ops->destroy(c);
 		free(c->buf);
 		free(c);
-		return;
+		return -ret;
 	}
 	pthread_mutex_unlock(&srv->lock);
-	vf_debug("client at %s: connected", c->peer);
+	vf_debug("client at %s: connected over %s", c->peer, c->ops->name);
+	return 0;
+}
+
+struct memd_conn *memd_conn_new(struct memd_server *srv, const struct memd_conn_ops *ops)
+{
+	struct memd_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->buf = malloc(VF_HDR_SIZE + VF_MAX_PAYLOAD);
+	if (!c->buf) {
+		free(c);
+		return NULL;
+	}
+	c->srv = srv;
+	c->ops = ops;
+	c->fd = -1;
+	return c;
+}
+
+void server_accept(struct memd_server *srv, unsigned i)
+{
+	struct memd_conn *c;
+	int fd;
+
+	fd = accept4(srv->listen_fd[i], NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			vf_warn("accept on %s: %s", srv->listen_name[i], strerror(errno));
+		return;
+	}
+	c = memd_conn_new(srv, &tcp_conn_ops);
+	if (!c) {
+		vf_err("no memory for a new connection; closing it");
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	vf_sock_tune(fd, 10);
+	vf_peer_name(fd, c->peer, sizeof(c->peer));
+	snprintf(c->who, sizeof(c->who), "at %s", c->peer);
+	memd_conn_start(srv, c);
 }
 
 unsigned server_stop(struct memd_server *srv, unsigned timeout_ms)
@@ -458,7 +553,7 @@ unsigned server_stop(struct memd_server *srv, unsigned timeout_ms)
 	pthread_mutex_lock(&srv->lock);
 	srv->stopping = true;
 	for (struct memd_conn *c = srv->conns; c; c = c->next)
-		shutdown(c->fd, SHUT_RDWR);
+		c->ops->kick(c);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += timeout_ms / 1000;
 	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;

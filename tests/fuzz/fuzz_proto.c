@@ -31,6 +31,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			vf_msg_slab_desc(&m, i, &descs[i]);
 		m.alloc_rep.descs = descs;
 	}
+	if (m.hdr.flags & VF_HDR_F_REPLY && !m.hdr.status && m.hdr.type == VF_MSG_LIST) {
+		for (uint32_t i = 0; i < m.list_rep.count; i++)
+			vf_msg_slab_desc(&m, i, &descs[i]);
+		m.list_rep.descs = descs;
+	}
 	if (!(m.hdr.flags & VF_HDR_F_REPLY) && m.hdr.type == VF_MSG_FREE) {
 		for (uint32_t i = 0; i < m.free.count; i++)
 			ids[i] = vf_msg_free_id(&m, i);

@@ -53,6 +53,9 @@ int main(int argc, char **argv)
 	MSG(VF_MSG_WRITE, 0); m.io.len = 64; m.io.data = data; bad |= put(argv[1], "write", &m);
 	MSG(VF_MSG_WRITE, 1); bad |= put(argv[1], "write-rep", &m);
 	MSG(VF_MSG_BYE, 0); bad |= put(argv[1], "bye", &m);
+	MSG(VF_MSG_LIST, 0); m.list.max = 16; bad |= put(argv[1], "list", &m);
+	MSG(VF_MSG_LIST, 1); m.list_rep.count = 2; m.list_rep.total = 5; m.list_rep.descs = d;
+	bad |= put(argv[1], "list-rep", &m);
 	MSG(VF_MSG_ALLOC, 1); m.hdr.status = 28; strcpy(m.error.msg, "pool full");
 	bad |= put(argv[1], "error", &m);
 	if (bad)

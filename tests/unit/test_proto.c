@@ -154,6 +154,25 @@ static void test_roundtrip(void)
 	m = msg(VF_MSG_BYE, 0, 7);
 	roundtrip(m, &d);
 
+	m = msg(VF_MSG_LIST, 0, 9);
+	m->list.first = 4096;
+	m->list.max = 100;
+	roundtrip(m, &d);
+	CHECK_EQ(d.list.first, 4096);
+	CHECK_EQ(d.list.max, 100);
+	m = msg(VF_MSG_LIST, 1, 9);
+	m->list_rep.count = 2;
+	m->list_rep.total = 5000;
+	m->list_rep.descs = descs;
+	roundtrip(m, &d);
+	CHECK_EQ(d.list_rep.total, 5000);
+	vf_msg_slab_desc(&d, 1, &got);
+	CHECK_EQ(got.id, 8);
+	m->list_rep.count = 0;
+	CHECK_EQ(roundtrip(m, &d), VF_HDR_SIZE + 8);
+	m->list_rep.total = 0;
+	roundtrip(m, &d); /* an empty session lists nothing */
+
 	m = msg(VF_MSG_ALLOC, 1, 8);
 	m->hdr.status = ENOSPC;
 	strcpy(m->error.msg, "pool has 3 free slabs of 4, 5 asked for");
