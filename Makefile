@@ -21,6 +21,7 @@ CLANG ?= clang
 
 FUSE_CFLAGS := $(shell $(PKG_CONFIG) --cflags fuse3 2>/dev/null)
 FUSE_LIBS := $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
+RDMA_LIBS := $(shell $(PKG_CONFIG) --libs libibverbs librdmacm 2>/dev/null)
 GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags glib-2.0 2>/dev/null)
 GLIB_LIBS := $(shell $(PKG_CONFIG) --libs glib-2.0 2>/dev/null)
 ifeq ($(filter clean demo bench,$(MAKECMDGOALS)),)
@@ -29,6 +30,9 @@ $(error glib-2.0 development files not found: run scripts/install-deps.sh (or ap
 endif
 ifeq ($(FUSE_LIBS),)
 $(error libfuse3 development files not found: run scripts/install-deps.sh (or apt-get install libfuse3-dev))
+endif
+ifeq ($(RDMA_LIBS),)
+$(error rdma-core development files not found: run scripts/install-deps.sh (or apt-get install libibverbs-dev librdmacm-dev))
 endif
 endif
 
@@ -43,11 +47,11 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 ALL_CFLAGS += $(SANFLAGS) -O1
 ALL_LDFLAGS += $(SANFLAGS)
 endif
-LIBS := $(GLIB_LIBS)
+LIBS := $(GLIB_LIBS) $(RDMA_LIBS)
 
 LIB_SRCS := src/lib/log.c src/lib/util.c src/lib/proto.c src/lib/auth.c \
-	src/lib/net.c src/lib/transport.c src/lib/tcp.c src/lib/config.c
-MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/server.c
+	src/lib/net.c src/lib/transport.c src/lib/tcp.c src/lib/rdma.c src/lib/config.c
+MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/server.c src/memd/rdma.c
 FS_SRCS := src/fs/settings.c src/fs/servers.c src/fs/files.c src/fs/ops.c src/fs/stats.c
 UNIT_TESTS := test_util test_proto test_memd_settings test_auth
 

@@ -8,6 +8,7 @@ set -euo pipefail
 
 PKGS=(
 	build-essential pkg-config libglib2.0-dev libfuse3-dev   # build
+	libibverbs-dev librdmacm-dev ibverbs-providers           # the RDMA transport
 	fuse3                                        # fusermount3, /dev/fuse rules
 	clang libclang-rt-14-dev                     # the fuzz target (libFuzzer)
 	python3 util-linux procps coreutils          # the test cases

@@ -45,6 +45,11 @@ struct vf_op {
 	struct vf_slab_desc *descs; /* ALLOC: filled on success */
 	const uint32_t *ids;        /* FREE */
 	struct vf_stats *stats;     /* STATS: filled on success */
+	/* For tests of isolation (RDMA only): with VF_OP_F_RAW a READ or
+	 * WRITE goes to raw_addr with raw_rkey instead of the slab's own. */
+	uint32_t flags;
+	uint32_t raw_rkey;
+	uint64_t raw_addr;
 
 	/* Called once, from a transport thread, when the operation ends.
 	 * The transport does not touch the op after calling it. */
@@ -54,6 +59,8 @@ struct vf_op {
 	int status;                        /* 0 or -errno */
 	char errmsg[VF_ERRMSG_MAX + 1];    /* the server's reason, or "" */
 };
+
+#define VF_OP_F_RAW 0x1
 
 struct vf_xport_opts {
 	const char *name;             /* shown in server logs; default "vofirm@HOST" */
@@ -162,6 +169,12 @@ void vf_op_to_msg(const struct vf_op *op, struct vf_msg *m);
 /* For transports: fills op from its successful reply; 0 or -EBADMSG. */
 int vf_op_from_reply(struct vf_op *op, const struct vf_msg *rep);
 
+/* For transports that reach slabs by address: the session's slabs with
+ * their current address and key (LIST), after a resumed login. */
+int vf_xport_list_all(struct vf_xport *x, vf_exchange_fn exchange,
+		      void (*add)(struct vf_xport *x, const struct vf_slab_desc *d));
+
 extern const struct vf_xport_ops vf_tcp_ops;
+extern const struct vf_xport_ops vf_rdma_ops;
 
 #endif

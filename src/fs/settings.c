@@ -186,7 +186,7 @@ static void usage(FILE *f)
 "Mount a file system whose files keep their data on vofirm memory servers,\n"
 "for QEMU to map as guest RAM (memory-backend-file, share=on).\n"
 "\n"
-"  -S, --server URL          tcp://HOST:PORT of a vofirm-memd (repeatable)\n"
+"  -S, --server URL          tcp:// or rdma://HOST:PORT of a vofirm-memd (repeatable)\n"
 "  -k, --key-file PATH       the servers' pre-shared key\n"
 "  -n, --name NAME           this client's name in the servers' logs\n"
 "      --read-timeout T      a read whose server does not answer fails with EIO\n"
@@ -350,11 +350,6 @@ int fs_settings_check(const struct fs_settings *s)
 		struct vf_url u;
 
 		vf_url_parse(s->servers[i], &u, NULL);
-		if (u.scheme == VF_SCHEME_RDMA) {
-			vf_err("--server %s: the rdma transport is not available in this build "
-			       "(use tcp://)", s->servers[i]);
-			return -EPROTONOSUPPORT;
-		}
 		for (unsigned j = 0; j < i; j++)
 			if (!strcmp(s->servers[i], s->servers[j])) {
 				vf_err("--server %s is given twice", s->servers[i]);

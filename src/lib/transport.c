@@ -16,7 +16,7 @@ const struct vf_xport_ops *vf_xport_find(enum vf_scheme scheme)
 	case VF_SCHEME_TCP:
 		return &vf_tcp_ops;
 	case VF_SCHEME_RDMA:
-		return NULL; /* the RDMA transport is not part of this version */
+		return &vf_rdma_ops;
 	}
 	return NULL;
 }
@@ -40,11 +40,6 @@ int vf_xport_open(const char *url, const struct vf_xport_opts *opts,
 		return -EINVAL;
 	}
 	ops = vf_xport_find(u.scheme);
-	if (!ops) {
-		vf_err("%s: the rdma transport is not available in this build of vofirm "
-		       "(use tcp:// to reach this server over TCP)", u.str);
-		return -EPROTONOSUPPORT;
-	}
 
 	x = ops->create();
 	if (!x)
@@ -118,6 +113,8 @@ int vf_xport_submit(struct vf_xport *x, struct vf_op *op)
 		if (!op->buf || op->len == 0 || op->len > VF_MAX_IO ||
 		    op->off > UINT64_MAX - op->len)
 			return -EINVAL;
+		if ((op->flags & VF_OP_F_RAW) && x->ops != &vf_rdma_ops)
+			return -EOPNOTSUPP;
 		break;
 	case VF_OP_ALLOC:
 		if (!op->descs)
@@ -391,4 +388,35 @@ int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange)
 		x->resumed ? "resumed" : "started", x->name, x->session_slabs,
 		x->session_slabs == 1 ? "" : "s");
 	return 0;
+}
+
+int vf_xport_list_all(struct vf_xport *x, vf_exchange_fn exchange,
+		      void (*add)(struct vf_xport *x, const struct vf_slab_desc *d))
+{
+	struct vf_msg req, rep;
+	struct vf_slab_desc d;
+	uint32_t first = 0;
+	int ret;
+
+	for (;;) {
+		memset(&req, 0, sizeof(req));
+		req.hdr.type = VF_MSG_LIST;
+		req.list.first = first;
+		req.list.max = VF_MAX_SLABS_PER_MSG;
+		ret = exchange(x, &req, &rep);
+		if (ret)
+			return ret;
+		if (rep.hdr.status) {
+			vf_err("%s: listing the session's slabs failed: %s (%s)", x->url.str,
+			       rep.error.msg, strerror((int)rep.hdr.status));
+			return -(int)rep.hdr.status;
+		}
+		for (uint32_t i = 0; i < rep.list_rep.count; i++) {
+			vf_msg_slab_desc(&rep, i, &d);
+			add(x, &d);
+		}
+		first += rep.list_rep.count;
+		if (rep.list_rep.count == 0 || first >= rep.list_rep.total)
+			return 0;
+	}
 }

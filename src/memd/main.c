@@ -119,8 +119,16 @@ int main(int argc, char **argv)
 	server_init(&srv, &pool, set.no_auth ? NULL : &key, set.max_clients);
 	explicit_bzero(&key, sizeof(key));
 	for (unsigned i = 0; i < set.nlisten; i++) {
-		ret = server_listen(&srv, set.listen[i]);
+		struct vf_url u;
+
+		vf_url_parse(set.listen[i], &u, NULL);
+		if (u.scheme == VF_SCHEME_RDMA)
+			ret = memd_rdma_listen(&srv, set.listen[i], &srv.rdma[srv.nrdma++]);
+		else
+			ret = server_listen(&srv, set.listen[i]);
 		if (ret) {
+			if (u.scheme == VF_SCHEME_RDMA)
+				srv.nrdma--;
 			server_stop(&srv, 0);
 			goto out_pool;
 		}

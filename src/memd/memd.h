@@ -198,6 +198,8 @@ struct memd_server {
 	int listen_fd[MEMD_MAX_LISTEN];
 	char listen_name[MEMD_MAX_LISTEN][320];
 	unsigned nlisten;
+	void *rdma[MEMD_MAX_LISTEN]; /* rdma:// listeners */
+	unsigned nrdma;
 
 	pthread_mutex_t lock; /* conns, nconns, stopping */
 	pthread_cond_t idle_cv;
@@ -214,6 +216,10 @@ int server_listen(struct memd_server *srv, const char *url);
 
 /* Accepts on listener i; a thread per connection. */
 void server_accept(struct memd_server *srv, unsigned i);
+
+/* rdma.c: an rdma:// listener with its own thread (*handle for stop). */
+int memd_rdma_listen(struct memd_server *srv, const char *url, void **handle);
+void memd_rdma_stop(void *handle);
 
 /* Drops every connection, waits for their threads (at most timeout_ms).
  * Returns how many are still running. */

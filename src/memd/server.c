@@ -216,8 +216,9 @@ static int conn_handshake(struct memd_conn *c)
 	if (srv->auth)
 		vf_auth_server_mac(&srv->key, m.login.nonce, snonce, r.login_rep.token,
 				   r.login_rep.mac);
-	vf_notice("client %s: %s (%u slabs held)", c->who,
-		  resumed ? "resumed its session" : "new session", r.login_rep.nslabs);
+	vf_notice("client %s: %s over %s (%u slabs held)", c->who,
+		  resumed ? "resumed its session" : "new session", c->ops->name,
+		  r.login_rep.nslabs);
 	return c->ops->send(c, &r);
 
 recv_failed:
@@ -549,6 +550,9 @@ unsigned server_stop(struct memd_server *srv, unsigned timeout_ms)
 	for (unsigned i = 0; i < srv->nlisten; i++)
 		close(srv->listen_fd[i]);
 	srv->nlisten = 0;
+	pthread_mutex_lock(&srv->lock);
+	srv->stopping = true; /* no new connection starts */
+	pthread_mutex_unlock(&srv->lock);
 
 	pthread_mutex_lock(&srv->lock);
 	srv->stopping = true;
@@ -566,6 +570,12 @@ unsigned server_stop(struct memd_server *srv, unsigned timeout_ms)
 			break;
 	left = srv->nconns;
 	pthread_mutex_unlock(&srv->lock);
+	/* the listener thread of a connection still running may still be
+	 * needed to deliver its DISCONNECTED: stop listeners last */
+	if (!left)
+		for (unsigned i = 0; i < srv->nrdma; i++)
+			memd_rdma_stop(srv->rdma[i]);
+	srv->nrdma = 0;
 	if (left)
 		vf_warn("%u connection%s did not close in time", left, left == 1 ? "" : "s");
 	return left;

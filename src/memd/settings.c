@@ -176,8 +176,8 @@ static void usage(FILE *f)
 "Usage: vofirm-memd --listen URL --donate SIZE [OPTION]...\n"
 "Donate RAM of this machine, in slabs, to authenticated vofirm clients.\n"
 "\n"
-"  -l, --listen URL        tcp://HOST:PORT to serve (repeatable; default port 7471,\n"
-"                          port 0 picks a free one and logs it)\n"
+"  -l, --listen URL        tcp://HOST:PORT or rdma://HOST:PORT to serve (repeatable;\n"
+"                          default port 7471, port 0 picks a free one and logs it)\n"
 "  -d, --donate SIZE       memory to donate, a whole number of slabs (K, M, G, T)\n"
 "  -s, --slab-size SIZE    unit of allocation, a power of two (default 64M)\n"
 "  -k, --key-file PATH     pre-shared key that clients must prove they have\n"
@@ -379,16 +379,6 @@ int memd_settings_check(const struct memd_settings *s)
 	if (s->lease_ms == 0) {
 		vf_err("--lease must be more than 0");
 		return -EINVAL;
-	}
-	for (unsigned i = 0; i < s->nlisten; i++) {
-		struct vf_url u;
-
-		vf_url_parse(s->listen[i], &u, NULL);
-		if (u.scheme == VF_SCHEME_RDMA) {
-			vf_err("--listen %s: the rdma transport is not available in this build "
-			       "of vofirm-memd (serve tcp:// instead)", s->listen[i]);
-			return -EPROTONOSUPPORT;
-		}
 	}
 	return 0;
 }

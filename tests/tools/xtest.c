@@ -34,6 +34,9 @@ static struct {
 	uint32_t io_size;
 	uint64_t seed;
 	uint32_t slab;
+	uint64_t raw_addr;
+	uint64_t raw_rkey;
+	bool raw;
 	uint64_t pause_ms;
 	uint64_t seconds;
 	int byte;
@@ -207,6 +210,8 @@ static int run_io(struct vf_xport *x, const uint32_t *ids, uint32_t n, uint64_t 
 	return *mismatches ? 1 : 0;
 }
 
+static struct vf_slab_desc *granted; /* the last allocation's descriptors */
+
 /* ---- session files: what a later process needs to resume ---- */
 
 static int save_session(const struct vf_xport *x, const uint32_t *ids, uint32_t n)
@@ -224,6 +229,11 @@ static int save_session(const struct vf_xport *x, const uint32_t *ids, uint32_t 
 	fprintf(f, "\nseed=%" PRIu64 "\nio_size=%u\nslabs=", opt.seed, opt.io_size);
 	for (uint32_t i = 0; i < n; i++)
 		fprintf(f, "%s%u", i ? "," : "", ids[i]);
+	/* where they are, for isolation tests: id:rkey:addr (0 on TCP) */
+	fprintf(f, "\nkeys=");
+	for (uint32_t i = 0; granted && i < n; i++)
+		fprintf(f, "%s%u:%u:0x%" PRIx64, i ? "," : "", granted[i].id, granted[i].rkey,
+			granted[i].addr);
 	fprintf(f, "\n");
 	return fclose(f) ? -errno : 0;
 }
@@ -302,7 +312,8 @@ static int alloc_slabs(struct vf_xport *x, uint32_t n, uint32_t **ids)
 	*ids = calloc(n, sizeof(**ids));
 	for (uint32_t i = 0; !ret && i < n; i++)
 		(*ids)[i] = d[i].id;
-	free(d);
+	free(granted);
+	granted = d;
 	return ret;
 }
 
@@ -424,14 +435,17 @@ static int cmd_poke(struct vf_xport *x)
 {
 	uint8_t buf[4096];
 	struct vf_op op = { .type = opt.write ? VF_OP_WRITE : VF_OP_READ, .slab = opt.slab,
-			    .off = 0, .len = sizeof(buf), .buf = buf };
+			    .off = 0, .len = sizeof(buf), .buf = buf,
+			    .flags = opt.raw ? VF_OP_F_RAW : 0, .raw_addr = opt.raw_addr,
+			    .raw_rkey = (uint32_t)opt.raw_rkey };
 	int ret;
 
 	memset(buf, 0x5a, sizeof(buf));
 	ret = vf_xport_run(x, &op);
 	if (ret)
 		printf("%s of slab %u refused: %s (%s)\n", opt.write ? "write" : "read",
-		       opt.slab, op.errmsg, strerror(-ret));
+		       opt.slab, op.errmsg[0] ? op.errmsg : ret == -ENOENT
+		       ? "not a slab of this session" : "refused", strerror(-ret));
 	else
 		printf("%s of slab %u succeeded\n", opt.write ? "write" : "read", opt.slab);
 	vf_xport_close(x, 0);
@@ -515,6 +529,7 @@ static void usage(FILE *f)
 "  zero --slabs N                      grant N slabs and check that they read as zeros\n"
 "  fill --slabs N [--byte B]           grant N slabs, fill them, end the session\n"
 "  poke --slab ID [--write]            read or write 4 KiB of slab ID (expect refusal)\n"
+"       [--raw-addr A --raw-rkey K]    RDMA: at address A with key K, not the slab's\n"
 "  reconnect --slabs N --pause MS      write, drop the connection, resume, verify\n"
 "  hold --seconds S [--slabs N]        keep a connection open\n"
 "\n"
@@ -534,6 +549,8 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 'x' },
 		{ "session", required_argument, NULL, 'f' },
 		{ "slab", required_argument, NULL, 'I' },
+		{ "raw-addr", required_argument, NULL, 'a' },
+		{ "raw-rkey", required_argument, NULL, 'r' },
 		{ "pause", required_argument, NULL, 'p' },
 		{ "seconds", required_argument, NULL, 't' },
 		{ "byte", required_argument, NULL, 'b' },
@@ -565,6 +582,7 @@ int main(int argc, char **argv)
 		case 'v': vf_log_set_level(LOG_DEBUG); break;
 		case 'h': usage(stdout); return 0;
 		case 'D': case 's': case 'i': case 'x': case 'I': case 'p': case 't': case 'b':
+		case 'a': case 'r':
 			if (c == 'p' ? vf_parse_duration(optarg, &v, &why)
 			    : c == 'i' ? vf_parse_size(optarg, &v, &why)
 				       : parse_number(optarg, &v, &why)) {
@@ -579,6 +597,8 @@ int main(int argc, char **argv)
 			if (c == 'p') opt.pause_ms = v;
 			if (c == 't') opt.seconds = v;
 			if (c == 'b') opt.byte = (int)v;
+			if (c == 'a') opt.raw_addr = v, opt.raw = true;
+			if (c == 'r') opt.raw_rkey = v, opt.raw = true;
 			break;
 		default:
 			usage(stderr);
@@ -646,5 +666,6 @@ int main(int argc, char **argv)
 		return XT_USAGE;
 	}
 	free(ids);
+	free(granted);
 	return ret > 0 ? XT_FAIL : exit_for(ret);
 }

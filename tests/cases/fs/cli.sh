@@ -29,7 +29,7 @@ expect_refusal 1 'requires authentication, and no key was given' mnt -f --server
 expect_refusal 2 'no memory server' mnt -f
 expect_refusal 2 'no mount point' -f --server "$URL"
 expect_refusal 2 "server address 'nowhere': address must start with tcp://" mnt -f --server nowhere
-expect_refusal 2 'the rdma transport is not available' mnt -f --server rdma://127.0.0.1:7471
+expect_refusal 1 'rdma://127.0.0.1:7471: cannot use RDMA' mnt -f --server rdma://127.0.0.1:7471
 expect_refusal 2 "read-timeout 'soon'" mnt -f --server "$URL" --read-timeout soon
 expect_refusal 2 'key file /nonexistent: cannot open' mnt -f --server "$URL" --key-file /nonexistent
 expect_refusal 2 'is given twice' mnt -f --server "$URL" --server "$URL"

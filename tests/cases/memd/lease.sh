@@ -12,7 +12,7 @@ step "in-process: write, drop the connection, reconnect after 1 s, verify"
 xt --server "$URL" --key-file key reconnect --slabs 4 --pause 1s >rc.out
 assert_grep 'verified 4 slabs after reconnecting' rc.out
 assert_grep 'disconnected; its 4 slabs are kept for 3000 ms' memd.log
-assert_grep 'resumed its session \(4 slabs held\)' memd.log
+assert_grep 'resumed its session over tcp \(4 slabs held\)' memd.log
 
 step "a client process killed with SIGKILL: its slabs stay granted"
 "$XTEST" --server "$URL" --key-file key --name victim hold --slabs 5 --seconds 60 >hold.out &

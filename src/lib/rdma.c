@@ -1,0 +1,835 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * RDMA transport (client side): librdmacm for the connection, an RC queue
+ * pair, control messages (the same wire protocol as TCP) as SEND/RECV,
+ * and page data as one-sided RDMA READ and RDMA WRITE on the slab's
+ * address and key: the server's CPU takes no part in page traffic.
+ *
+ * Every operation in flight owns a slot: a control send buffer and a data
+ * bounce buffer, both registered once at connect time (the caller's
+ * buffers are never registered: they are copied, which keeps the page
+ * path free of registrations).  A work request id is (generation << 32 |
+ * kind << 24 | slot), so a completion for a slot reused since is ignored.
+ *
+ * One completion thread per connection sleeps on the completion channel
+ * (no core is spun) and on the CM event channel.  Any error completion or
+ * a DISCONNECTED event kills the connection: every operation in flight
+ * fails with -ECONNRESET, as on TCP.  A resumed session gets its slabs'
+ * new keys with LIST (the server registers them in the new connection's
+ * protection domain).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+
+#include "vofirm/log.h"
+#include "vofirm/transport.h"
+
+/* a control message: the largest is an ALLOC or LIST reply */
+#define CTRL_BUF (VF_HDR_SIZE + 8 + VF_MAX_SLABS_PER_MSG * VF_SLAB_DESC_SIZE)
+#define RD_ATOM 16
+
+enum { WR_SEND = 1, WR_RECV = 2, WR_DATA = 3 };
+
+static uint64_t wrid(unsigned kind, uint32_t idx, uint32_t gen)
+{
+	return (uint64_t)gen << 32 | (uint64_t)kind << 24 | idx;
+}
+
+struct rslot {
+	struct vf_op *op;
+	uint32_t gen;
+	int next_free;
+	bool send_done, reply_done; /* control ops finish with both */
+};
+
+struct slab_key {
+	uint64_t addr;
+	uint32_t rkey;
+};
+
+struct rdma_xport {
+	struct vf_xport x;
+
+	/* connection resources, made by connect, freed by disconnect */
+	struct rdma_event_channel *ec;
+	struct rdma_cm_id *id;
+	struct ibv_pd *pd;
+	struct ibv_comp_channel *ch;
+	struct ibv_cq *cq;
+	struct ibv_mr *smr, *rmr, *dmr;
+	uint8_t *sbufs, *rbufs, *dbufs;
+	unsigned nrecv;
+	int wake_fd;
+	pthread_t thread;
+	bool thread_running;
+	bool closing;        /* the end is expected: __atomic */
+
+	pthread_mutex_t lock; /* slots, free list, dead */
+	pthread_cond_t slot_cv;
+	int dead;
+	struct rslot *slots;
+	struct vf_op **failed;
+	int free_head;
+
+	pthread_mutex_t send_lock; /* posting, and resource teardown */
+	pthread_mutex_t res_lock;  /* id for abort() */
+
+	pthread_mutex_t tlock;     /* the slab table */
+	GHashTable *slabs;         /* id -> struct slab_key */
+
+	uint8_t *hs_buf;           /* handshake replies, copied out of rbufs */
+};
+
+static struct rdma_xport *to_rdma(struct vf_xport *x)
+{
+	return vf_container_of(x, struct rdma_xport, x);
+}
+
+static struct vf_xport *rdma_create(void)
+{
+	struct rdma_xport *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->wake_fd = -1;
+	r->dead = -ENOTCONN;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->slot_cv, NULL);
+	pthread_mutex_init(&r->send_lock, NULL);
+	pthread_mutex_init(&r->res_lock, NULL);
+	pthread_mutex_init(&r->tlock, NULL);
+	r->slabs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+	r->hs_buf = malloc(CTRL_BUF);
+	if (!r->hs_buf) {
+		free(r);
+		return NULL;
+	}
+	return &r->x;
+}
+
+static void rdma_destroy(struct vf_xport *x)
+{
+	struct rdma_xport *r = to_rdma(x);
+
+	g_hash_table_destroy(r->slabs);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->slot_cv);
+	pthread_mutex_destroy(&r->send_lock);
+	pthread_mutex_destroy(&r->res_lock);
+	pthread_mutex_destroy(&r->tlock);
+	free(r->slots);
+	free(r->failed);
+	free(r->hs_buf);
+	explicit_bzero(&r->x.key, sizeof(r->x.key));
+	free(r);
+}
+
+static void slab_add(struct vf_xport *x, const struct vf_slab_desc *d)
+{
+	struct rdma_xport *r = to_rdma(x);
+	struct slab_key *k = g_new(struct slab_key, 1);
+
+	k->addr = d->addr;
+	k->rkey = d->rkey;
+	pthread_mutex_lock(&r->tlock);
+	g_hash_table_replace(r->slabs, GUINT_TO_POINTER(d->id), k);
+	pthread_mutex_unlock(&r->tlock);
+}
+
+/* ---- connection set-up ---- */
+
+/* Waits for the next CM event; 0 when it is `want`, else -errno. */
+static int cm_wait(struct rdma_xport *r, enum rdma_cm_event_type want, unsigned tmo,
+		   const char **what)
+{
+	struct pollfd pfd = { .fd = r->ec->fd, .events = POLLIN };
+	struct rdma_cm_event *ev;
+	enum rdma_cm_event_type type;
+	int ret, status;
+
+	do {
+		ret = poll(&pfd, 1, (int)tmo);
+	} while (ret < 0 && errno == EINTR);
+	if (ret == 0) {
+		*what = "no answer in time";
+		return -ETIMEDOUT;
+	}
+	if (rdma_get_cm_event(r->ec, &ev)) {
+		*what = "rdma_get_cm_event failed";
+		return -errno;
+	}
+	type = ev->event;
+	status = ev->status;
+	rdma_ack_cm_event(ev);
+	if (type == want)
+		return 0;
+	*what = rdma_event_str(type);
+	switch (type) {
+	case RDMA_CM_EVENT_REJECTED:
+		return -ECONNREFUSED;
+	case RDMA_CM_EVENT_ADDR_ERROR:
+	case RDMA_CM_EVENT_ROUTE_ERROR:
+	case RDMA_CM_EVENT_UNREACHABLE:
+		return status < 0 ? status : -EHOSTUNREACH;
+	default:
+		return -ECONNRESET;
+	}
+}
+
+static int post_recv(struct rdma_xport *r, unsigned i)
+{
+	struct ibv_sge sge = { .addr = (uintptr_t)(r->rbufs + (size_t)i * CTRL_BUF),
+			       .length = CTRL_BUF, .lkey = r->rmr->lkey };
+	struct ibv_recv_wr wr = { .wr_id = wrid(WR_RECV, i, 0), .sg_list = &sge, .num_sge = 1 };
+	struct ibv_recv_wr *bad;
+
+	return -ibv_post_recv(r->id->qp, &wr, &bad);
+}
+
+static int post_send_ctrl(struct rdma_xport *r, uint32_t idx, uint32_t gen, size_t len)
+{
+	struct ibv_sge sge = { .addr = (uintptr_t)(r->sbufs + (size_t)idx * CTRL_BUF),
+			       .length = (uint32_t)len, .lkey = r->smr->lkey };
+	struct ibv_send_wr wr = { .wr_id = wrid(WR_SEND, idx, gen), .sg_list = &sge,
+				  .num_sge = 1, .opcode = IBV_WR_SEND,
+				  .send_flags = IBV_SEND_SIGNALED };
+	struct ibv_send_wr *bad;
+
+	return -ibv_post_send(r->id->qp, &wr, &bad);
+}
+
+/* Frees every resource of the connection (send_lock held or no threads). */
+static void teardown(struct rdma_xport *r)
+{
+	pthread_mutex_lock(&r->res_lock);
+	if (r->id && r->id->qp)
+		rdma_destroy_qp(r->id);
+	if (r->smr)
+		ibv_dereg_mr(r->smr);
+	if (r->rmr)
+		ibv_dereg_mr(r->rmr);
+	if (r->dmr)
+		ibv_dereg_mr(r->dmr);
+	r->smr = r->rmr = r->dmr = NULL;
+	if (r->cq)
+		ibv_destroy_cq(r->cq);
+	if (r->ch)
+		ibv_destroy_comp_channel(r->ch);
+	if (r->pd)
+		ibv_dealloc_pd(r->pd);
+	r->cq = NULL;
+	r->ch = NULL;
+	r->pd = NULL;
+	if (r->id)
+		rdma_destroy_id(r->id);
+	r->id = NULL;
+	if (r->ec)
+		rdma_destroy_event_channel(r->ec);
+	r->ec = NULL;
+	pthread_mutex_unlock(&r->res_lock);
+	free(r->sbufs);
+	free(r->rbufs);
+	free(r->dbufs);
+	r->sbufs = r->rbufs = r->dbufs = NULL;
+	if (r->wake_fd >= 0)
+		close(r->wake_fd);
+	r->wake_fd = -1;
+}
+
+/* Waits (at most tmo ms) for completions and handles them with fn. */
+static int wait_cq(struct rdma_xport *r, unsigned tmo)
+{
+	struct pollfd pfd = { .fd = r->ch->fd, .events = POLLIN };
+	struct ibv_cq *cq;
+	void *ctx;
+	int ret;
+
+	do {
+		ret = poll(&pfd, 1, (int)tmo);
+	} while (ret < 0 && errno == EINTR);
+	if (ret == 0)
+		return -ETIMEDOUT;
+	if (ibv_get_cq_event(r->ch, &cq, &ctx) == 0) {
+		ibv_ack_cq_events(cq, 1);
+		ibv_req_notify_cq(cq, 0);
+	}
+	return 0;
+}
+
+/*
+ * The handshake's exchange, before the completion thread runs: one SEND
+ * from slot 0, then wait for both its completion and a RECV.
+ */
+static int rdma_exchange(struct vf_xport *x, const struct vf_msg *req, struct vf_msg *rep)
+{
+	struct rdma_xport *r = to_rdma(x);
+	bool sent = false, got = false;
+	uint64_t deadline = vf_now_ms() + x->connect_timeout_ms;
+	const char *why = "";
+	struct ibv_wc wc;
+	long n;
+	int ret;
+
+	n = vf_msg_encode(req, r->sbufs, CTRL_BUF);
+	if (n < 0)
+		return (int)n;
+	ret = post_send_ctrl(r, 0, 0, (size_t)n);
+	if (ret)
+		return ret;
+	while (!sent || !got) {
+		while (ibv_poll_cq(r->cq, 1, &wc) > 0) {
+			unsigned kind = (wc.wr_id >> 24) & 0xff, idx = wc.wr_id & 0xffffff;
+
+			if (wc.status != IBV_WC_SUCCESS) {
+				vf_log(x->connect_log_level, "%s: %s handshake failed: %s", x->url.str,
+				       vf_msg_type_name(req->hdr.type), ibv_wc_status_str(wc.status));
+				return -ECONNRESET;
+			}
+			if (kind == WR_SEND) {
+				sent = true;
+			} else if (kind == WR_RECV) {
+				memcpy(r->hs_buf, r->rbufs + (size_t)idx * CTRL_BUF, wc.byte_len);
+				ret = post_recv(r, idx);
+				if (ret)
+					return ret;
+				ret = vf_msg_decode(r->hs_buf, wc.byte_len, rep, &why);
+				if (ret || !(rep->hdr.flags & VF_HDR_F_REPLY) ||
+				    rep->hdr.type != req->hdr.type) {
+					vf_err("%s: %s handshake failed: malformed reply: %s", x->url.str,
+					       vf_msg_type_name(req->hdr.type),
+					       ret ? why : "reply does not match the request");
+					return -EPROTO;
+				}
+				got = true;
+			}
+		}
+		if (sent && got)
+			break;
+		if (vf_now_ms() >= deadline || wait_cq(r, (unsigned)(deadline - vf_now_ms())) ==
+						       -ETIMEDOUT) {
+			vf_log(x->connect_log_level, "%s: %s handshake failed: no answer within %u ms",
+			       x->url.str, vf_msg_type_name(req->hdr.type), x->connect_timeout_ms);
+			return -ETIMEDOUT;
+		}
+	}
+	return 0;
+}
+
+static void fail_all(struct rdma_xport *r, int err)
+{
+	struct vf_op **ops = r->failed;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (!r->dead)
+		r->dead = err;
+	pthread_cond_broadcast(&r->slot_cv);
+	for (unsigned i = 0; i < r->x.queue_depth; i++) {
+		if (!r->slots[i].op)
+			continue;
+		ops[n++] = r->slots[i].op;
+		r->slots[i].op = NULL;
+		r->slots[i].next_free = r->free_head;
+		r->free_head = (int)i;
+	}
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned i = 0; i < n; i++) {
+		ops[i]->status = err;
+		ops[i]->done(ops[i]);
+	}
+}
+
+/* Finishes slot idx's op (completion thread). */
+static void finish(struct rdma_xport *r, uint32_t idx)
+{
+	struct vf_op *op;
+
+	pthread_mutex_lock(&r->lock);
+	op = r->slots[idx].op;
+	r->slots[idx].op = NULL;
+	r->slots[idx].next_free = r->free_head;
+	r->free_head = (int)idx;
+	pthread_cond_signal(&r->slot_cv);
+	pthread_mutex_unlock(&r->lock);
+	if (op)
+		op->done(op);
+}
+
+/* The op in slot idx if the completion's generation is current. */
+static struct vf_op *slot_op(struct rdma_xport *r, uint32_t idx, uint32_t gen)
+{
+	struct vf_op *op = NULL;
+
+	pthread_mutex_lock(&r->lock);
+	if (idx < r->x.queue_depth && r->slots[idx].gen == gen)
+		op = r->slots[idx].op;
+	pthread_mutex_unlock(&r->lock);
+	return op;
+}
+
+/* A control reply arrived in receive buffer i.  0, or -errno to end. */
+static int on_reply(struct rdma_xport *r, unsigned i, uint32_t len)
+{
+	const uint8_t *buf = r->rbufs + (size_t)i * CTRL_BUF;
+	const char *why = "";
+	struct vf_msg rep;
+	struct vf_op *op;
+	uint32_t idx, gen;
+	bool both;
+	int ret;
+
+	ret = vf_msg_decode(buf, len, &rep, &why);
+	if (ret) {
+		vf_err("%s: protocol error, dropping the connection: %s", r->x.url.str, why);
+		return -EPROTO;
+	}
+	idx = (uint32_t)rep.hdr.tag;
+	gen = (uint32_t)(rep.hdr.tag >> 32);
+	op = slot_op(r, idx, gen);
+	if (!op || !(rep.hdr.flags & VF_HDR_F_REPLY)) {
+		vf_err("%s: protocol error, dropping the connection: reply to no operation "
+		       "in flight", r->x.url.str);
+		return -EPROTO;
+	}
+	if (rep.hdr.status) {
+		op->status = -(int)rep.hdr.status;
+		memcpy(op->errmsg, rep.error.msg, sizeof(op->errmsg));
+	} else {
+		op->status = vf_op_from_reply(op, &rep);
+		if (op->status) {
+			vf_err("%s: protocol error: a reply that does not fit its request",
+			       r->x.url.str);
+			return -EPROTO;
+		}
+		if (op->type == VF_OP_ALLOC)
+			for (uint32_t k = 0; k < op->count; k++)
+				slab_add(&r->x, &op->descs[k]);
+		if (op->type == VF_OP_FREE) {
+			pthread_mutex_lock(&r->tlock);
+			for (uint32_t k = 0; k < op->count; k++)
+				g_hash_table_remove(r->slabs, GUINT_TO_POINTER(op->ids[k]));
+			pthread_mutex_unlock(&r->tlock);
+		}
+		if (op->type == VF_OP_BYE)
+			__atomic_store_n(&r->closing, true, __ATOMIC_RELAXED);
+	}
+	ret = post_recv(r, i);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&r->lock);
+	r->slots[idx].reply_done = true;
+	both = r->slots[idx].send_done;
+	pthread_mutex_unlock(&r->lock);
+	if (both)
+		finish(r, idx);
+	return 0;
+}
+
+static int on_wc(struct rdma_xport *r, const struct ibv_wc *wc)
+{
+	unsigned kind = (wc->wr_id >> 24) & 0xff;
+	uint32_t idx = wc->wr_id & 0xffffff, gen = (uint32_t)(wc->wr_id >> 32);
+	struct vf_op *op;
+	bool both;
+
+	if (wc->status != IBV_WC_SUCCESS) {
+		if (!__atomic_load_n(&r->closing, __ATOMIC_RELAXED))
+			vf_warn("%s: %s failed: %s%s", r->x.url.str,
+				kind == WR_DATA ? "RDMA READ/WRITE" : kind == WR_SEND ? "SEND" : "RECV",
+				ibv_wc_status_str(wc->status),
+				wc->status == IBV_WC_REM_ACCESS_ERR
+					? " (the server refused the address or key)" : "");
+		op = kind == WR_RECV ? NULL : slot_op(r, idx, gen);
+		if (op && wc->status == IBV_WC_REM_ACCESS_ERR) {
+			op->status = -EACCES;
+			finish(r, idx);
+		}
+		return -ECONNRESET;
+	}
+	switch (kind) {
+	case WR_RECV:
+		return on_reply(r, idx, wc->byte_len);
+	case WR_SEND:
+		if (!slot_op(r, idx, gen))
+			return 0;
+		pthread_mutex_lock(&r->lock);
+		r->slots[idx].send_done = true;
+		both = r->slots[idx].reply_done;
+		pthread_mutex_unlock(&r->lock);
+		if (both)
+			finish(r, idx);
+		return 0;
+	case WR_DATA:
+		op = slot_op(r, idx, gen);
+		if (!op)
+			return 0;
+		if (op->type == VF_OP_READ)
+			memcpy(op->buf, r->dbufs + (size_t)idx * VF_MAX_IO, op->len);
+		op->status = 0;
+		finish(r, idx);
+		return 0;
+	}
+	return 0;
+}
+
+static void *completion_thread(void *arg)
+{
+	struct rdma_xport *r = arg;
+	struct pollfd pfd[3] = {
+		{ .fd = r->ch->fd, .events = POLLIN },
+		{ .fd = r->ec->fd, .events = POLLIN },
+		{ .fd = r->wake_fd, .events = POLLIN },
+	};
+	struct rdma_cm_event *ev;
+	struct ibv_wc wc[32];
+	struct ibv_cq *cq;
+	void *ctx;
+	int err = 0, n;
+
+	while (!err) {
+		/* drain first: completions may predate the last notification */
+		while (!err && (n = ibv_poll_cq(r->cq, 32, wc)) > 0)
+			for (int i = 0; i < n && !err; i++)
+				err = on_wc(r, &wc[i]);
+		if (err)
+			break;
+		if (poll(pfd, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		if ((pfd[0].revents & POLLIN) && ibv_get_cq_event(r->ch, &cq, &ctx) == 0) {
+			ibv_ack_cq_events(cq, 1);
+			ibv_req_notify_cq(cq, 0);
+		}
+		/* completions that came with a disconnect (a BYE's reply) count */
+		while (!err && (n = ibv_poll_cq(r->cq, 32, wc)) > 0)
+			for (int i = 0; i < n && !err; i++)
+				err = on_wc(r, &wc[i]);
+		if (err)
+			break;
+		if ((pfd[1].revents & POLLIN) && rdma_get_cm_event(r->ec, &ev) == 0) {
+			enum rdma_cm_event_type type = ev->event;
+
+			rdma_ack_cm_event(ev);
+			if (type == RDMA_CM_EVENT_DISCONNECTED || type == RDMA_CM_EVENT_DEVICE_REMOVAL ||
+			    type == RDMA_CM_EVENT_TIMEWAIT_EXIT) {
+				if (!__atomic_load_n(&r->closing, __ATOMIC_RELAXED))
+					vf_log(r->x.connect_log_level > LOG_WARNING
+						       ? r->x.connect_log_level : LOG_WARNING,
+					       "%s: connection lost: %s", r->x.url.str,
+					       rdma_event_str(type));
+				err = -ECONNRESET;
+			}
+		}
+		if (pfd[2].revents & POLLIN)
+			err = -ECONNRESET;
+	}
+	fail_all(r, err);
+	return NULL;
+}
+
+static int rdma_connect_(struct vf_xport *x)
+{
+	struct rdma_xport *r = to_rdma(x);
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+	struct ibv_qp_init_attr qa;
+	struct ibv_device_attr da;
+	struct rdma_conn_param cp;
+	const char *what = "";
+	char port[8];
+	int ret;
+
+	if (!r->slots) {
+		r->slots = calloc(x->queue_depth, sizeof(*r->slots));
+		r->failed = calloc(x->queue_depth, sizeof(*r->failed));
+		if (!r->slots || !r->failed)
+			return -ENOMEM;
+	}
+	r->ec = rdma_create_event_channel();
+	if (!r->ec) {
+		ret = -errno;
+		vf_err("%s: cannot use RDMA: rdma_create_event_channel: %s (is rdma_ucm loaded "
+		       "and an RDMA device configured? try ibv_devices)", x->url.str, strerror(-ret));
+		return ret;
+	}
+	if (rdma_create_id(r->ec, &r->id, r, RDMA_PS_TCP)) {
+		ret = -errno;
+		vf_err("%s: cannot use RDMA: rdma_create_id: %s", x->url.str, strerror(-ret));
+		goto fail;
+	}
+	snprintf(port, sizeof(port), "%u", x->url.port);
+	ret = getaddrinfo(x->url.host, port, &hints, &res);
+	if (ret) {
+		vf_log(x->connect_log_level, "%s: cannot resolve '%s': %s", x->url.str, x->url.host,
+		       gai_strerror(ret));
+		ret = -EHOSTUNREACH;
+		goto fail;
+	}
+	ret = rdma_resolve_addr(r->id, NULL, res->ai_addr, (int)x->connect_timeout_ms) ? -errno : 0;
+	freeaddrinfo(res);
+	if (!ret)
+		ret = cm_wait(r, RDMA_CM_EVENT_ADDR_RESOLVED, x->connect_timeout_ms, &what);
+	if (ret) {
+		vf_log(x->connect_log_level, "%s: no RDMA device reaches %s: %s (%s)", x->url.str,
+		       x->url.host, strerror(-ret), what);
+		goto fail;
+	}
+	ret = rdma_resolve_route(r->id, (int)x->connect_timeout_ms) ? -errno : 0;
+	if (!ret)
+		ret = cm_wait(r, RDMA_CM_EVENT_ROUTE_RESOLVED, x->connect_timeout_ms, &what);
+	if (ret) {
+		vf_log(x->connect_log_level, "%s: no RDMA route: %s (%s)", x->url.str,
+		       strerror(-ret), what);
+		goto fail;
+	}
+
+	r->nrecv = x->queue_depth + 2;
+	r->pd = ibv_alloc_pd(r->id->verbs);
+	r->ch = r->pd ? ibv_create_comp_channel(r->id->verbs) : NULL;
+	r->cq = r->ch ? ibv_create_cq(r->id->verbs, (int)(2 * x->queue_depth + r->nrecv + 8), r,
+				      r->ch, 0) : NULL;
+	if (!r->cq || ibv_req_notify_cq(r->cq, 0)) {
+		ret = -(errno ? errno : ENOMEM);
+		vf_err("%s: cannot set up RDMA resources (PD, CQ): %s", x->url.str, strerror(-ret));
+		goto fail;
+	}
+	fcntl(r->ch->fd, F_SETFL, fcntl(r->ch->fd, F_GETFL) | O_NONBLOCK);
+	memset(&qa, 0, sizeof(qa));
+	qa.send_cq = r->cq;
+	qa.recv_cq = r->cq;
+	qa.qp_type = IBV_QPT_RC;
+	qa.cap.max_send_wr = 2 * x->queue_depth + 4;
+	qa.cap.max_recv_wr = r->nrecv;
+	qa.cap.max_send_sge = 1;
+	qa.cap.max_recv_sge = 1;
+	if (rdma_create_qp(r->id, r->pd, &qa)) {
+		ret = -errno;
+		vf_err("%s: cannot create the RDMA queue pair: %s", x->url.str, strerror(-ret));
+		goto fail;
+	}
+	if (posix_memalign((void **)&r->sbufs, 4096, (size_t)x->queue_depth * CTRL_BUF) ||
+	    posix_memalign((void **)&r->rbufs, 4096, (size_t)r->nrecv * CTRL_BUF) ||
+	    posix_memalign((void **)&r->dbufs, 4096, (size_t)x->queue_depth * VF_MAX_IO)) {
+		ret = -ENOMEM;
+		vf_err("%s: no memory for the RDMA buffers", x->url.str);
+		goto fail;
+	}
+	r->smr = ibv_reg_mr(r->pd, r->sbufs, (size_t)x->queue_depth * CTRL_BUF, IBV_ACCESS_LOCAL_WRITE);
+	r->rmr = ibv_reg_mr(r->pd, r->rbufs, (size_t)r->nrecv * CTRL_BUF, IBV_ACCESS_LOCAL_WRITE);
+	r->dmr = ibv_reg_mr(r->pd, r->dbufs, (size_t)x->queue_depth * VF_MAX_IO,
+			    IBV_ACCESS_LOCAL_WRITE);
+	if (!r->smr || !r->rmr || !r->dmr) {
+		ret = -errno;
+		vf_err("%s: cannot register the RDMA buffers: %s (ulimit -l?)", x->url.str,
+		       strerror(-ret));
+		goto fail;
+	}
+	for (unsigned i = 0; i < r->nrecv; i++) {
+		ret = post_recv(r, i);
+		if (ret) {
+			vf_err("%s: cannot post receives: %s", x->url.str, strerror(-ret));
+			goto fail;
+		}
+	}
+	memset(&cp, 0, sizeof(cp));
+	cp.initiator_depth = RD_ATOM;
+	cp.responder_resources = RD_ATOM;
+	if (ibv_query_device(r->id->verbs, &da) == 0) {
+		if (da.max_qp_init_rd_atom < cp.initiator_depth)
+			cp.initiator_depth = (uint8_t)da.max_qp_init_rd_atom;
+		if (da.max_qp_rd_atom < cp.responder_resources)
+			cp.responder_resources = (uint8_t)da.max_qp_rd_atom;
+	}
+	cp.retry_count = 7;
+	cp.rnr_retry_count = 7;
+	ret = rdma_connect(r->id, &cp) ? -errno : 0;
+	if (!ret)
+		ret = cm_wait(r, RDMA_CM_EVENT_ESTABLISHED, x->connect_timeout_ms, &what);
+	if (ret) {
+		vf_log(x->connect_log_level, "%s: cannot connect: %s (%s)", x->url.str,
+		       ret == -ECONNREFUSED ? "refused (no vofirm-memd listening there?)"
+					    : strerror(-ret), what);
+		goto fail;
+	}
+
+	ret = vf_xport_handshake(x, rdma_exchange);
+	if (!ret && x->resumed && x->session_slabs)
+		ret = vf_xport_list_all(x, rdma_exchange, slab_add);
+	if (ret)
+		goto fail;
+
+	r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_lock(&r->lock);
+	r->free_head = -1;
+	for (int i = (int)x->queue_depth - 1; i >= 0; i--) {
+		r->slots[i] = (struct rslot){ .gen = r->slots[i].gen + 1, .next_free = r->free_head };
+		r->free_head = i;
+	}
+	r->dead = 0;
+	__atomic_store_n(&r->closing, false, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&r->lock);
+	ret = pthread_create(&r->thread, NULL, completion_thread, r);
+	if (ret) {
+		ret = -ret;
+		pthread_mutex_lock(&r->lock);
+		r->dead = -ENOTCONN;
+		pthread_mutex_unlock(&r->lock);
+		goto fail;
+	}
+	r->thread_running = true;
+	vf_info("%s: connected over RDMA (device %s, port %u)", x->url.str,
+		ibv_get_device_name(r->id->verbs->device), r->id->port_num);
+	return 0;
+fail:
+	if (r->id && r->id->qp)
+		rdma_disconnect(r->id);
+	teardown(r);
+	return ret;
+}
+
+static void rdma_disconnect_(struct vf_xport *x)
+{
+	struct rdma_xport *r = to_rdma(x);
+	uint64_t one = 1;
+
+	if (!r->id)
+		return;
+	__atomic_store_n(&r->closing, true, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&r->res_lock);
+	rdma_disconnect(r->id);
+	pthread_mutex_unlock(&r->res_lock);
+	if (r->thread_running) {
+		if (write(r->wake_fd, &one, sizeof(one)) < 0) {
+			/* the eventfd cannot be full: one write per disconnect */
+		}
+		pthread_join(r->thread, NULL);
+		r->thread_running = false;
+	}
+	pthread_mutex_lock(&r->send_lock);
+	teardown(r);
+	pthread_mutex_unlock(&r->send_lock);
+}
+
+static void rdma_abort_(struct vf_xport *x)
+{
+	struct rdma_xport *r = to_rdma(x);
+	uint64_t one = 1;
+
+	__atomic_store_n(&r->closing, true, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&r->res_lock);
+	if (r->id)
+		rdma_disconnect(r->id);
+	if (r->wake_fd >= 0 && write(r->wake_fd, &one, sizeof(one)) < 0) {
+		/* already woken */
+	}
+	pthread_mutex_unlock(&r->res_lock);
+}
+
+static int rdma_submit(struct vf_xport *x, struct vf_op *op)
+{
+	struct rdma_xport *r = to_rdma(x);
+	struct slab_key key = { 0 };
+	struct ibv_send_wr wr, *bad;
+	struct ibv_sge sge;
+	struct vf_msg m;
+	uint32_t gen;
+	int idx, ret;
+
+	if (op->type == VF_OP_READ || op->type == VF_OP_WRITE) {
+		if (op->flags & VF_OP_F_RAW) {
+			key.addr = op->raw_addr - op->off;
+			key.rkey = op->raw_rkey;
+		} else {
+			struct slab_key *k;
+
+			pthread_mutex_lock(&r->tlock);
+			k = g_hash_table_lookup(r->slabs, GUINT_TO_POINTER(op->slab));
+			if (k)
+				key = *k;
+			pthread_mutex_unlock(&r->tlock);
+			if (!k)
+				return -ENOENT; /* not a slab of this session */
+		}
+	}
+
+	pthread_mutex_lock(&r->send_lock);
+	pthread_mutex_lock(&r->lock);
+	while (!r->dead && r->free_head < 0)
+		pthread_cond_wait(&r->slot_cv, &r->lock);
+	if (r->dead) {
+		pthread_mutex_unlock(&r->lock);
+		pthread_mutex_unlock(&r->send_lock);
+		return -ENOTCONN;
+	}
+	idx = r->free_head;
+	r->free_head = r->slots[idx].next_free;
+	r->slots[idx].gen++;
+	r->slots[idx].op = op;
+	r->slots[idx].send_done = r->slots[idx].reply_done = false;
+	gen = r->slots[idx].gen;
+	pthread_mutex_unlock(&r->lock);
+
+	memset(&wr, 0, sizeof(wr));
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	if (op->type == VF_OP_READ || op->type == VF_OP_WRITE) {
+		uint8_t *d = r->dbufs + (size_t)idx * VF_MAX_IO;
+
+		if (op->type == VF_OP_WRITE)
+			memcpy(d, op->buf, op->len);
+		sge = (struct ibv_sge){ .addr = (uintptr_t)d, .length = op->len, .lkey = r->dmr->lkey };
+		wr.wr_id = wrid(WR_DATA, (uint32_t)idx, gen);
+		wr.opcode = op->type == VF_OP_READ ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE;
+		wr.wr.rdma.remote_addr = key.addr + op->off;
+		wr.wr.rdma.rkey = key.rkey;
+	} else {
+		long n;
+
+		vf_op_to_msg(op, &m);
+		m.hdr.tag = (uint64_t)gen << 32 | (uint32_t)idx;
+		n = vf_msg_encode(&m, r->sbufs + (size_t)idx * CTRL_BUF, CTRL_BUF);
+		if (n < 0) {
+			/* cannot happen for a checked op; fail it like a lost connection */
+			n = 0;
+		}
+		sge = (struct ibv_sge){ .addr = (uintptr_t)(r->sbufs + (size_t)idx * CTRL_BUF),
+					.length = (uint32_t)n, .lkey = r->smr->lkey };
+		wr.wr_id = wrid(WR_SEND, (uint32_t)idx, gen);
+		wr.opcode = IBV_WR_SEND;
+	}
+	ret = ibv_post_send(r->id->qp, &wr, &bad);
+	if (ret) {
+		vf_warn("%s: posting a work request failed: %s; dropping the connection",
+			x->url.str, strerror(ret));
+		pthread_mutex_unlock(&r->send_lock);
+		rdma_abort_(x); /* the completion thread fails op with the rest */
+		return 0;
+	}
+	pthread_mutex_unlock(&r->send_lock);
+	return 0;
+}
+
+const struct vf_xport_ops vf_rdma_ops = {
+	.scheme = "rdma",
+	.create = rdma_create,
+	.destroy = rdma_destroy,
+	.connect = rdma_connect_,
+	.disconnect = rdma_disconnect_,
+	.submit = rdma_submit,
+	.abort = rdma_abort_,
+};
