@@ -52,15 +52,17 @@ LIBS := $(GLIB_LIBS) $(RDMA_LIBS)
 LIB_SRCS := src/lib/log.c src/lib/util.c src/lib/proto.c src/lib/auth.c \
 	src/lib/net.c src/lib/transport.c src/lib/tcp.c src/lib/rdma.c src/lib/config.c
 MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/server.c src/memd/rdma.c
+CTL_SRCS := src/ctl/json.c src/ctl/qmp.c
 FS_SRCS := src/fs/settings.c src/fs/servers.c src/fs/files.c src/fs/ops.c src/fs/stats.c
-UNIT_TESTS := test_util test_proto test_memd_settings test_auth
+UNIT_TESTS := test_util test_proto test_memd_settings test_auth test_json
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 MEMD_OBJS := $(MEMD_SRCS:%.c=$(BUILD)/obj/%.o)
 FS_OBJS := $(FS_SRCS:%.c=$(BUILD)/obj/%.o)
+CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
 LIBVOFIRM := $(BUILD)/libvofirm.a
 
-PROGRAMS := $(BUILD)/vofirm-memd $(BUILD)/vofirm-fs $(BUILD)/libvofirm-qemu.so
+PROGRAMS := $(BUILD)/vofirm-memd $(BUILD)/vofirm-fs $(BUILD)/vofirmctl $(BUILD)/libvofirm-qemu.so
 LIBDIR ?= $(PREFIX)/lib
 TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
 	$(BUILD)/tests/vofirm-mmapio \
@@ -84,6 +86,9 @@ $(BUILD)/vofirm-memd: $(BUILD)/obj/src/memd/main.o $(MEMD_OBJS) $(LIBVOFIRM)
 $(BUILD)/vofirm-fs: $(BUILD)/obj/src/fs/main.o $(FS_OBJS) $(LIBVOFIRM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LIBS)
 
+$(BUILD)/vofirmctl: $(BUILD)/obj/src/ctl/main.o $(CTL_OBJS) $(LIBVOFIRM)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
 # The QEMU companion is preloaded into QEMU: no sanitizer runtime in it.
 $(BUILD)/libvofirm-qemu.so: src/shim/vofirm-qemu.c
 	@mkdir -p $(@D)
@@ -101,7 +106,7 @@ $(BUILD)/tests/gen-fuzz-corpus: $(BUILD)/obj/tests/fuzz/gen_corpus.o $(LIBVOFIRM
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(MEMD_OBJS) $(LIBVOFIRM)
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(MEMD_OBJS) $(CTL_OBJS) $(LIBVOFIRM)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -125,13 +130,16 @@ install: $(PROGRAMS)
 	install -m 0644 $(BUILD)/libvofirm-qemu.so $(DESTDIR)$(LIBDIR)/vofirm/libvofirm-qemu.so
 	install -m 0755 $(BUILD)/vofirm-memd $(DESTDIR)$(SBINDIR)/vofirm-memd
 	install -m 0755 $(BUILD)/vofirm-fs $(DESTDIR)$(SBINDIR)/vofirm-fs
+	install -m 0755 $(BUILD)/vofirmctl $(DESTDIR)$(SBINDIR)/vofirmctl
+	install -m 0644 docs/man/vofirmctl.8 $(DESTDIR)$(MANDIR)/man8/vofirmctl.8
 	install -m 0644 docs/man/vofirm-memd.8 $(DESTDIR)$(MANDIR)/man8/vofirm-memd.8
 	install -m 0644 docs/man/vofirm-fs.8 $(DESTDIR)$(MANDIR)/man8/vofirm-fs.8
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/vofirm-memd $(DESTDIR)$(MANDIR)/man8/vofirm-memd.8 \
 		$(DESTDIR)$(SBINDIR)/vofirm-fs $(DESTDIR)$(MANDIR)/man8/vofirm-fs.8 \
-		$(DESTDIR)$(LIBDIR)/vofirm/libvofirm-qemu.so
+		$(DESTDIR)$(LIBDIR)/vofirm/libvofirm-qemu.so \
+		$(DESTDIR)$(SBINDIR)/vofirmctl $(DESTDIR)$(MANDIR)/man8/vofirmctl.8
 	-rmdir $(DESTDIR)$(LIBDIR)/vofirm 2>/dev/null
 
 demo:
