@@ -23,6 +23,8 @@
 
 static const uint8_t zero_page[FS_PAGE];
 
+static void fslab_free(struct fslab *sl);
+
 /* ---- inodes ---- */
 
 struct inode *inode_new(struct fs *fs, enum inode_kind kind, mode_t mode, uid_t uid, gid_t gid)
@@ -51,10 +53,8 @@ void inode_free(struct fs *fs, struct inode *in)
 {
 	g_hash_table_remove(fs->inodes, GUINT_TO_POINTER(in->ino));
 	for (uint32_t i = 0; i < in->nmap; i++)
-		if (in->map[i]) {
-			free(in->map[i]->written);
-			free(in->map[i]);
-		}
+		if (in->map[i])
+			fslab_free(in->map[i]);
 	free(in->map);
 	if (in->children)
 		g_hash_table_destroy(in->children);
@@ -155,13 +155,23 @@ static struct fslab *fslab_new(struct fs *fs, const struct slab_grant *g)
 	if (!sl)
 		return NULL;
 	sl->written = calloc((pages_per_slab(fs) + 63) / 64, sizeof(uint64_t));
-	if (!sl->written) {
+	sl->punched = calloc((pages_per_slab(fs) + 63) / 64, sizeof(uint64_t));
+	if (!sl->written || !sl->punched) {
+		free(sl->written);
+		free(sl->punched);
 		free(sl);
 		return NULL;
 	}
 	sl->srv = g->srv;
 	sl->id = g->id;
 	return sl;
+}
+
+static void fslab_free(struct fslab *sl)
+{
+	free(sl->written);
+	free(sl->punched);
+	free(sl);
 }
 
 static bool page_written(const struct fslab *sl, uint64_t pg)
@@ -186,8 +196,25 @@ static bool any_written(const struct fslab *sl, uint64_t first, uint64_t last)
 
 static void mark_written(struct fslab *sl, uint64_t first, uint64_t last)
 {
-	for (uint64_t pg = first; pg <= last; pg++)
+	for (uint64_t pg = first; pg <= last; pg++) {
+		__atomic_fetch_and(&sl->punched[pg / 64], ~(1ull << (pg % 64)), __ATOMIC_RELAXED);
 		__atomic_fetch_or(&sl->written[pg / 64], 1ull << (pg % 64), __ATOMIC_RELEASE);
+	}
+}
+
+/* in->rw held exclusively */
+static void mark_punched(struct fslab *sl, uint64_t first, uint64_t last)
+{
+	for (uint64_t pg = first; pg <= last; pg++)
+		sl->punched[pg / 64] |= 1ull << (pg % 64);
+}
+
+static bool all_punched(const struct fslab *sl, uint64_t npages)
+{
+	for (uint64_t pg = 0; pg < npages; pg++)
+		if (!(sl->punched[pg / 64] & (1ull << (pg % 64))))
+			return false;
+	return true;
 }
 
 static void clear_written(struct fslab *sl, uint64_t first, uint64_t last)
@@ -280,10 +307,8 @@ static int reserve_range(struct fs *fs, struct inode *in, uint64_t first, uint64
 	}
 	if (ret) {
 		for (uint32_t q = 0; rec && q < need; q++)
-			if (rec[q]) {
-				free(rec[q]->written);
-				free(rec[q]);
-			}
+			if (rec[q])
+				fslab_free(rec[q]);
 		in->nmap = old_n < in->nmap ? old_n : in->nmap; /* past old_n all are NULL */
 		goto out;
 	}
@@ -319,8 +344,7 @@ static void release_from(struct fs *fs, struct inode *in, uint32_t first)
 		if (g)
 			g[n] = (struct slab_grant){ .srv = sl->srv, .id = sl->id };
 		n++;
-		free(sl->written);
-		free(sl);
+		fslab_free(sl);
 		in->map[i] = NULL;
 	}
 	in->nmap = first;
@@ -439,19 +463,29 @@ static int do_punch(struct fs *fs, struct inode *in, uint64_t off, uint64_t len)
 	for (uint64_t i = off / S; i <= (end - 1) / S && !ret; i++) {
 		struct fslab *sl = in->map[i];
 		uint64_t s0 = i * S, a = off > s0 ? off : s0, b = end < s0 + S ? end : s0 + S;
-		uint64_t live_end = in->size > s0 ? (in->size - s0 < S ? in->size : s0 + S) : s0 + S;
+		/* the pages of this slab inside the file; past the end counts as punched */
+		uint64_t live = in->size > s0 ? (in->size - s0 < S ? in->size - s0 : S) : 0;
+		uint64_t live_pages = (live + FS_PAGE - 1) / FS_PAGE;
 
 		if (!sl)
 			continue;
-		if (a == s0 && b >= live_end) {
-			/* the whole slab (as far as the file goes) is in the hole */
-			g[n++] = (struct slab_grant){ .srv = sl->srv, .id = sl->id };
-			free(sl->written);
-			free(sl);
-			__atomic_store_n(&in->map[i], NULL, __ATOMIC_RELEASE);
-			continue;
-		}
 		ret = zero_in_slab(fs, sl, a - s0, b - s0);
+		if (ret)
+			break;
+		/* whole pages in the hole; one reaching the end of the file also
+		 * covers the file's last, partial page */
+		uint64_t e = b - s0 >= live ? live_pages * FS_PAGE : b - s0;
+		uint64_t pa = (a - s0 + FS_PAGE - 1) / FS_PAGE, pe = e / FS_PAGE;
+
+		if (pa < pe)
+			mark_punched(sl, pa, pe - 1);
+		if (!all_punched(sl, live_pages))
+			continue;
+		/* every page of the slab is in a hole now (virtio-mem unplugs block by
+		 * block): it goes back to its server */
+		g[n++] = (struct slab_grant){ .srv = sl->srv, .id = sl->id };
+		fslab_free(sl);
+		__atomic_store_n(&in->map[i], NULL, __ATOMIC_RELEASE);
 	}
 	if (n) {
 		__atomic_sub_fetch(&in->held, n, __ATOMIC_RELAXED);

@@ -128,6 +128,8 @@ struct fslab {
 	uint16_t srv;
 	uint32_t id;
 	uint64_t *written; /* one bit per page, __atomic */
+	uint64_t *punched; /* one bit per page: punched since last written; when
+			    * every page is, the slab goes back to its server */
 };
 
 struct slab_grant {

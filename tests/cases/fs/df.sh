@@ -50,6 +50,23 @@ dd if=mnt/b bs=1 skip=100 count=1000 status=none | cmp - <(head -c 1000 /dev/zer
 "$MMAPIO" verify mnt/b $((40 << 20)) 6
 [ "$(used)" = $((144 << 20)) ] || fail "used is $(used) after refilling the hole"
 
+step "punching a slab block by block (as virtio-mem does) frees it once all of it is punched"
+fallocate -l 16M mnt/v
+"$MMAPIO" fill mnt/v $((16 << 20)) 8
+before=$(used)
+fallocate -p -o 0 -l 2M mnt/v
+[ "$(used)" = "$before" ] || fail "half a punched slab freed it"
+fallocate -p -o 2M -l 2M mnt/v
+[ "$(used)" = $((before - (4 << 20))) ] || fail "the slab punched in two halves is still held"
+for off in 4 6 8 10 12 14; do fallocate -p -o ${off}M -l 2M mnt/v; done
+[ "$(used)" = $((before - (16 << 20))) ] || fail "used is $(used) after punching 16M in 2M blocks"
+dd if=mnt/v bs=1M count=16 status=none | cmp - <(head -c 16M /dev/zero) || fail "punched blocks are not zeros"
+"$MMAPIO" fill mnt/v $((16 << 20)) 9   # written again: slabs taken again
+"$MMAPIO" verify mnt/v $((16 << 20)) 9
+[ "$(used)" = "$before" ] || fail "refilling the punched file did not take its slabs again"
+rm mnt/v
+for _ in $(seq 20); do [ "$(used)" = $((144 << 20)) ] && break; sleep 0.1; done
+
 step "unlink frees when the last handle closes"
 exec 7<mnt/a
 rm mnt/a
