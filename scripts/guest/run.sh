@@ -27,27 +27,9 @@ BIN=${VOFIRM_GUEST_BIN:-$TOP/build}
 LOG=${VOFIRM_GUEST_LOG:-$OUT/last.log}
 TMO=${VOFIRM_GUEST_TIMEOUT:-600}
 
-"$HERE/build.sh" >&2
-
-# ---- the project layer ----
-P=$(mktemp -d "$OUT/project.XXXXXX")
-trap 'rm -rf "$P" "$P.cpio.gz"' EXIT
-mkdir -p "$P/vofirm/bin"
-for f in vofirm-memd vofirm-fs libvofirm-qemu.so tests/vofirm-xtest tests/vofirm-mmapio; do
-	[ -e "$BIN/$f" ] || { echo "$BIN/$f is not built (make)" >&2; exit 1; }
-	cp "$BIN/$f" "$P/vofirm/bin/"
-	for lib in $(ldd "$BIN/$f" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do
-		dst=$P$(readlink -f "$(dirname "$lib")")/$(basename "$lib")
-		[ -e "$dst" ] || { mkdir -p "$(dirname "$dst")"; cp -L "$lib" "$dst"; }
-	done
-done
-cp "$HERE/lib.sh" "$P/vofirm/lib.sh"
-cp "$SCRIPT" "$P/vofirm/case.sh"
-chmod 755 "$P/vofirm/case.sh"
-# a second archive after the base: the kernel unpacks both (directories
-# must be listed: it does not make parents for files)
-(cd "$P" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 >"$P.cpio.gz"
-cat "$OUT/base.cpio.gz" "$P.cpio.gz" >"$P/initrd.gz"
+P=$(mktemp -d "$OUT/run.XXXXXX")
+trap 'rm -rf "$P"' EXIT
+"$HERE/mkinitrd.sh" "$P/initrd.gz" "$SCRIPT" >&2
 
 ACCEL=${VOFIRM_GUEST_ACCEL:-tcg}
 CPU=max

@@ -23,6 +23,7 @@ MEMD=$BIN/vofirm-memd
 VFS=$BIN/vofirm-fs
 XTEST=$BIN/tests/vofirm-xtest
 MMAPIO=$BIN/tests/vofirm-mmapio
+CTL=$BIN/vofirmctl
 cd "$WORK"
 
 skip() { echo "SKIP: $*" >&2; exit 77; }
@@ -43,8 +44,12 @@ make_key() {
 _pids=()
 _mounts=()
 _cgroups=()
+_vms=()
 _cleanup() {
 	local rc=$?
+	for v in "${_vms[@]}"; do
+		python3 "$TOP/tests/tools/vm.py" stop "$v" 2>/dev/null || true
+	done
 	for m in "${_mounts[@]}"; do
 		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done
@@ -131,6 +136,28 @@ stop_fs() {
 	kill -0 "$pid" 2>/dev/null && fail "vofirm-fs did not exit within 10 s of the unmount"
 	wait "$pid" || rc=$?
 	[ "$rc" = 0 ] || fail "vofirm-fs exited with status $rc after the unmount"
+}
+
+# start_vm NAME ARGS...: QEMU with the project's guest in agent mode, its
+# files in $WORK/NAME (qmp.sock, agent.sock, console.log); stopped at exit.
+start_vm() {
+	local name=$1; shift
+	_vms+=("$WORK/$name")
+	python3 "$TOP/tests/tools/vm.py" start "$WORK/$name" --name "$name" "$@" ||
+		{ tail -20 "$WORK/$name/console.log" >&2; fail "the VM did not start"; }
+	QEMU_PID=$(cat "$WORK/$name/qemu.pid")
+}
+
+# flush_file PATH: every dirty page of PATH written to the server.  fsync,
+# not syncfs: since Linux 6.18 syncfs does not wait for FUSE write-back.
+# (Opening the file keeps QEMU's cached pages: vofirm-fs sets keep_cache.)
+flush_file() {
+	python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)' "$1"
+}
+
+# gx NAME COMMAND: runs COMMAND in the guest; its output on stdout, its status.
+gx() {
+	python3 "$TOP/tests/tools/vm.py" run "$WORK/$1" "$2"
 }
 
 # in_memcg LIMIT_BYTES CMD...: runs CMD in a new memory cgroup (v1 or v2).

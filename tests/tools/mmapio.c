@@ -6,6 +6,8 @@
  *                             smaller), write a pattern over every page, msync
  *   verify FILE SIZE [SEED]   map FILE MAP_SHARED and check every byte
  *   zero FILE SIZE            map FILE and check that it reads as zeros
+ *   anon - SIZE [SEED] [hold] anonymous memory (a guest's workload): write the
+ *                             pattern, verify it; with "hold", keep it until killed
  *   pread FILE OFFSET LEN     drop the range from the page cache, pread it:
  *                             prints "ok" or the error (exit 5 on EIO)
  *
@@ -124,6 +126,29 @@ int main(int argc, char **argv)
 	if (size % 8 || size == 0) {
 		fprintf(stderr, "vofirm-mmapio: SIZE must be a positive multiple of 8\n");
 		return 2;
+	}
+	if (!strcmp(cmd, "anon")) {
+		m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED) {
+			fprintf(stderr, "vofirm-mmapio: cannot map %" PRIu64 " bytes: %s\n", size,
+				strerror(errno));
+			return 2;
+		}
+		for (uint64_t o = 0; o < size; o += 8)
+			m[o / 8] = word(seed, o);
+		for (uint64_t o = 0; o < size; o += 8)
+			if (m[o / 8] != word(seed, o))
+				bad++;
+		if (bad) {
+			printf("%" PRIu64 " of %" PRIu64 " words differ\n", bad, size / 8);
+			return 1;
+		}
+		printf("anon: wrote and verified %" PRIu64 " MiB in %.1f s\n", size >> 20, secs() - t0);
+		fflush(stdout);
+		if (argc > 5 && !strcmp(argv[5], "hold"))
+			for (;;)
+				pause();
+		return 0;
 	}
 	if (map_file(path, size, !strcmp(cmd, "fill"), &m))
 		return 2;
