@@ -175,6 +175,25 @@ static int wait_vmem_size(struct qmp *q, const char *id, uint64_t want, int64_t 
 	}
 }
 
+/*
+ * Reserves all of a virtio-mem backend: QEMU punches the whole file when
+ * the device is created (nothing is plugged yet) and the guest may plug
+ * any block, so the remote memory is reserved again here, not at a page
+ * fault.  0 or -errno (logged).
+ */
+static int reserve_file(const char *file, uint64_t size)
+{
+	int fd = open(file, O_RDWR | O_CLOEXEC), ret = 0;
+
+	if (fd < 0 || fallocate(fd, 0, 0, (off_t)size)) {
+		ret = -errno;
+		vf_err("the pool cannot cover %s for %s: %s", fmt_size(size), file, strerror(-ret));
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 static char *vm_name(struct qmp *q)
 {
 	struct jv *r = NULL;
@@ -209,6 +228,14 @@ static int grow_vmem(struct qmp *q, struct jv *dev)
 		vf_err("%s: %s is not a multiple of its block size %s", o.id, fmt_size(o.size),
 		       fmt_size((uint64_t)bs));
 		return -EINVAL;
+	}
+	{
+		char *file = qom_get_str(q, memdev, "mem-path");
+		int r = file && on_vofirm(file) ? reserve_file(file, (uint64_t)max) : 0;
+
+		g_free(file);
+		if (r)
+			return r;
 	}
 	progress("asking the guest to plug %s of %s (requested-size)", fmt_size(o.size), o.id);
 	if (qom_set_int(q, o.id, "requested-size", o.size, o.id))
@@ -252,6 +279,10 @@ static int do_grow(struct qmp *q)
 			ndimms++;
 
 	/* every check before anything changes */
+	if (!on_vofirm(o.mount)) {
+		vf_err("%s is not a vofirm-fs mount", o.mount);
+		goto out;
+	}
 	if (o.size == 0 || o.size % bs) {
 		vf_err("--size %s is not a multiple of the %s block size %s%s", fmt_size(o.size),
 		       vmem ? "virtio-mem" : "guest memory", fmt_size(bs),
@@ -277,10 +308,6 @@ static int do_grow(struct qmp *q)
 		vf_err("not enough room under maxmem: %s base + %s plugged + %s asked > %s "
 		       "(start QEMU with a larger maxmem)", fmt_size((uint64_t)base),
 		       fmt_size((uint64_t)plugged), fmt_size(o.size), fmt_size((uint64_t)maxmem));
-		goto out;
-	}
-	if (!on_vofirm(o.mount)) {
-		vf_err("%s is not a vofirm-fs mount", o.mount);
 		goto out;
 	}
 	if (statfs(o.mount, &sfs) == 0 && (uint64_t)sfs.f_bavail * (uint64_t)sfs.f_bsize < o.size) {
@@ -365,6 +392,14 @@ static int do_grow(struct qmp *q)
 	if (vmem) {
 		int64_t got;
 
+		if (reserve_file(file, o.size)) {
+			qom_set_int(q, o.id, "requested-size", 0, o.id);
+			vf_err("%s: added, but its memory could not be reserved again after QEMU "
+			       "discarded it: asked the guest for 0; the device stays (QEMU 7.2 "
+			       "cannot remove virtio-mem)", o.id);
+			ret = -ENOSPC;
+			goto out;
+		}
 		if (wait_vmem_size(q, o.id, o.size, &got)) {
 			vf_err("%s: added, but the guest has plugged %s of %s after %" PRIu64 " s "
 			       "(no virtio_mem driver?); the device stays, asking for it",
