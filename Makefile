@@ -126,7 +126,12 @@ check: all asan fuzz
 	tests/run.sh
 
 install: $(PROGRAMS)
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(LIBDIR)/vofirm
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(LIBDIR)/vofirm \
+		$(DESTDIR)$(LIBDIR)/systemd/system
+	for u in vofirm-memd vofirm-fs; do \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' docs/examples/$$u.service \
+			>$(DESTDIR)$(LIBDIR)/systemd/system/$$u.service || exit 1; \
+	done
 	install -m 0644 $(BUILD)/libvofirm-qemu.so $(DESTDIR)$(LIBDIR)/vofirm/libvofirm-qemu.so
 	install -m 0755 $(BUILD)/vofirm-memd $(DESTDIR)$(SBINDIR)/vofirm-memd
 	install -m 0755 $(BUILD)/vofirm-fs $(DESTDIR)$(SBINDIR)/vofirm-fs
@@ -139,7 +144,10 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/vofirm-memd $(DESTDIR)$(MANDIR)/man8/vofirm-memd.8 \
 		$(DESTDIR)$(SBINDIR)/vofirm-fs $(DESTDIR)$(MANDIR)/man8/vofirm-fs.8 \
 		$(DESTDIR)$(LIBDIR)/vofirm/libvofirm-qemu.so \
-		$(DESTDIR)$(SBINDIR)/vofirmctl $(DESTDIR)$(MANDIR)/man8/vofirmctl.8
+		$(DESTDIR)$(SBINDIR)/vofirmctl $(DESTDIR)$(MANDIR)/man8/vofirmctl.8 \
+		$(DESTDIR)$(LIBDIR)/systemd/system/vofirm-memd.service \
+		$(DESTDIR)$(LIBDIR)/systemd/system/vofirm-fs.service
+	-rmdir $(DESTDIR)$(LIBDIR)/systemd/system $(DESTDIR)$(LIBDIR)/systemd 2>/dev/null
 	-rmdir $(DESTDIR)$(LIBDIR)/vofirm 2>/dev/null
 
 demo:

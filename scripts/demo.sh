@@ -8,8 +8,11 @@
 # the lease, a wrong key refused.  Then it mounts vofirm-fs on the server
 # and uses a memory file the way QEMU does (MAP_SHARED), from a process
 # whose memory cgroup holds only a quarter of the file, so pages go to the
-# server and come back; df and the stats show the pool.  Everything it
-# starts is stopped when it ends.
+# server and come back.  Finally it boots a small VM under QEMU (KVM when
+# it works, TCG otherwise), grows it with vofirmctl onto the remote memory,
+# runs a workload in the guest larger than its base RAM, shows the pool
+# and the stats, and shrinks the VM back.  Everything it starts is stopped
+# when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -26,7 +29,9 @@ DIR=$(mktemp -d /tmp/vofirm-demo.XXXXXX)
 MEMD_PID=
 FS_PID=
 CG=
+VM=
 cleanup() {
+	[ -n "$VM" ] && python3 "$TOP/tests/tools/vm.py" stop "$VM" 2>/dev/null
 	[ -n "$FS_PID" ] && fusermount3 -u "$DIR/mnt" 2>/dev/null && wait "$FS_PID" 2>/dev/null
 	[ -n "$CG" ] && rmdir "$CG" 2>/dev/null
 	[ -n "$MEMD_PID" ] && kill "$MEMD_PID" 2>/dev/null && wait "$MEMD_PID" 2>/dev/null
@@ -105,9 +110,38 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=d["servers"][0]; 
 print("    stats | server %s: %s, holds %d MiB for this mount; %d MiB written, %d MiB read back; read p50 %.0f us, write p50 %.0f us" % (s["url"], s["state"], s["held"]>>20, s["bytes_written"]>>20, s["bytes_read"]>>20, s["read_latency_us"]["p50"], s["write_latency_us"]["p50"]))
 print("    stats | file %s: %d MiB, %d MiB reserved" % (f["path"], f["size"]>>20, f["reserved"]>>20))' "$DIR/mnt/.vofirm/stats.json"
 
-say "Removing the file and unmounting: the memory goes back to the pool"
+say "Removing the file: its memory goes back to the pool"
 rm "$DIR/mnt/vm1/ram"
 df -h "$DIR/mnt" | sed 's/^/    df | /'
+
+say "Booting a VM: 256 MiB of RAM, room for hot-plugged memory (QEMU, the project's guest)"
+VM=$DIR/vm
+python3 "$TOP/tests/tools/vm.py" start "$VM" --name vm1 --mem 256M --maxmem 4G | sed 's/^/    vm | /'
+G() { python3 "$TOP/tests/tools/vm.py" run "$VM" "$1"; }
+CTL=$TOP/build/vofirmctl
+G "grep MemTotal /proc/meminfo" | sed 's/^/    guest | /'
+
+say "vofirmctl grow: 512 MiB of remote memory as a pc-dimm (file, object-add, device_add)"
+"$CTL" grow --qmp "$VM/qmp.sock" --mount "$DIR/mnt" --size 512M --id dimm1 2>&1 | sed 's/^/    vofirmctl | /'
+G "for i in \$(seq 300); do [ \$(awk '/MemTotal/ {print \$2}' /proc/meminfo) -ge 600000 ] && break; sleep 0.1; done; grep MemTotal /proc/meminfo" | sed 's/^/    guest | /'
+"$CTL" list --qmp "$VM/qmp.sock" | sed 's/^/    vofirmctl | /'
+
+say "In the guest: a workload of 600 MiB, more than the VM's base RAM, written and verified"
+G "vofirm-mmapio anon - \$((600 << 20)) 42" | sed 's/^/    guest | /'
+python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)' "$DIR/mnt/vm1/dimm1"
+
+say "The pool and the stats (vofirmctl status)"
+"$CTL" status --mount "$DIR/mnt" | sed 's/^/    status | /'
+df -h "$DIR/mnt" | sed 's/^/    df | /'
+
+say "vofirmctl shrink: the guest releases the DIMM, its memory goes back to the pool"
+"$CTL" shrink --qmp "$VM/qmp.sock" --id dimm1 2>&1 | sed 's/^/    vofirmctl | /'
+G "grep MemTotal /proc/meminfo" | sed 's/^/    guest | /'
+df -h "$DIR/mnt" | sed 's/^/    df | /'
+python3 "$TOP/tests/tools/vm.py" stop "$VM"
+VM=
+
+say "Unmounting vofirm-fs"
 fusermount3 -u "$DIR/mnt"
 wait "$FS_PID"
 FS_PID=
@@ -122,4 +156,4 @@ MEMD_PID=
 echo "    vofirm-memd exited with status 0; its log:"
 sed 's/^/    memd | /' "$DIR/memd.log" | tail -n +3
 
-say "Done: a memory server donated RAM, a client and vofirm-fs used it over TCP, nothing was left running"
+say "Done: a VM grew onto remote memory and shrank back; nothing was left running"

@@ -23,6 +23,8 @@ MEMD=$BIN/vofirm-memd
 VFS=$BIN/vofirm-fs
 XTEST=$BIN/tests/vofirm-xtest
 MMAPIO=$BIN/tests/vofirm-mmapio
+# tests do not probe KVM (a failed probe costs 20 s); set it to try
+export VOFIRM_GUEST_ACCEL=${VOFIRM_GUEST_ACCEL:-tcg}
 CTL=$BIN/vofirmctl
 cd "$WORK"
 

@@ -9,7 +9,8 @@
   vm.py stop DIR                          quit QEMU and wait for it
 
 DIR holds qmp.sock, agent.sock, console.log, qemu.log, qemu.pid.  The
-guest image is built by scripts/guest/mkinitrd.sh.
+guest image is built by scripts/guest/mkinitrd.sh.  VOFIRM_GUEST_ACCEL:
+auto (default: KVM when it boots the guest, else TCG), kvm, or tcg.
 """
 import argparse
 import json
@@ -78,19 +79,17 @@ def agent(d, command, timeout):
             print(text, flush=True)
 
 
-def start(a):
+def boot(a, accel, ready_timeout):
+    """Starts QEMU with accel; True when the guest's agent said it is ready."""
     d = a.dir
-    os.makedirs(d, exist_ok=True)
     initrd = os.path.join(d, "initrd.gz")
-    subprocess.run([os.path.join(TOP, "scripts/guest/mkinitrd.sh"), initrd], check=True,
-                   stdout=subprocess.DEVNULL)
     for n in ("qmp.sock", "agent.sock"):
         try:
             os.unlink(os.path.join(d, n))
         except FileNotFoundError:
             pass
-    cmd = ["qemu-system-x86_64", "-name", a.name, "-accel", "tcg,tb-size=64", "-M", "pc",
-           "-cpu", "max", "-smp", "1", "-m", f"{a.mem},slots={a.slots},maxmem={a.maxmem}",
+    cmd = ["qemu-system-x86_64", "-name", a.name, "-M", "pc", "-smp", "1",
+           "-m", f"{a.mem},slots={a.slots},maxmem={a.maxmem}",
            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-S",
            "-qmp", f"unix:{d}/qmp.sock,server=on,wait=off",
            "-serial", f"file:{d}/console.log",
@@ -98,6 +97,8 @@ def start(a):
            "-kernel", os.path.join(TOP, "build/guest/vmlinuz"), "-initrd", initrd,
            "-append", "console=ttyS0 panic=-1 quiet swiotlb=noforce "
                       "memhp_default_state=online_movable vofirm.agent"]
+    cmd[1:1] = (["-accel", "kvm", "-cpu", "host"] if accel == "kvm"
+                else ["-accel", "tcg,tb-size=64", "-cpu", "max"])
     env = dict(os.environ)
     if a.preload:
         env["LD_PRELOAD"] = a.preload
@@ -110,13 +111,16 @@ def start(a):
                          start_new_session=True)
     with open(os.path.join(d, "qemu.pid"), "w") as f:
         f.write(str(p.pid))
-    wait_for(lambda: os.path.exists(os.path.join(d, "qmp.sock")) and
-             os.path.exists(os.path.join(d, "agent.sock")), 20, "QEMU did not start")
+    wait_for(lambda: (os.path.exists(os.path.join(d, "qmp.sock")) and
+                      os.path.exists(os.path.join(d, "agent.sock"))) or p.poll() is not None,
+             20, "QEMU did not start")
+    if p.poll() is not None:
+        return False
     # connected before the guest runs: input sent before the guest's agent
     # reads its port is lost, so wait for it to say it is ready
     s = socket.socket(socket.AF_UNIX)
     s.connect(os.path.join(d, "agent.sock"))
-    s.settimeout(180)
+    s.settimeout(ready_timeout)
     qmp(d, "cont")
     buf = b""
     try:
@@ -128,9 +132,28 @@ def start(a):
     except socket.timeout:
         pass
     s.close()
-    if b"@@READY" not in buf:
+    if b"@@READY" in buf:
+        print(f"vm.py: guest up under {accel} (QEMU pid {p.pid})", flush=True)
+        return True
+    p.kill()
+    p.wait()
+    return False
+
+
+def start(a):
+    d = a.dir
+    os.makedirs(d, exist_ok=True)
+    subprocess.run([os.path.join(TOP, "scripts/guest/mkinitrd.sh"), os.path.join(d, "initrd.gz")],
+                   check=True, stdout=subprocess.DEVNULL)
+    accel = os.environ.get("VOFIRM_GUEST_ACCEL", "auto")
+    if accel in ("auto", "kvm") and os.access("/dev/kvm", os.R_OK | os.W_OK):
+        if boot(a, "kvm", 20):
+            return
+        if accel == "kvm":
+            sys.exit("vm.py: the guest did not boot under KVM (see console.log)")
+        print("vm.py: KVM did not boot the guest within 20 s; using TCG", flush=True)
+    if not boot(a, "tcg", 180):
         sys.exit("vm.py: the guest did not boot within 180 s (see console.log)")
-    print(f"vm.py: guest up (QEMU pid {p.pid})", flush=True)
 
 
 def stop(a):
