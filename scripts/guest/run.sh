@@ -27,6 +27,7 @@ BIN=${VOFIRM_GUEST_BIN:-$TOP/build}
 LOG=${VOFIRM_GUEST_LOG:-$OUT/last.log}
 TMO=${VOFIRM_GUEST_TIMEOUT:-600}
 
+mkdir -p "$OUT"
 P=$(mktemp -d "$OUT/run.XXXXXX")
 trap 'rm -rf "$P"' EXIT
 "$HERE/mkinitrd.sh" "$P/initrd.gz" "$SCRIPT" >&2
