@@ -15,6 +15,10 @@ typedef int (*vf_config_set_fn)(void *ctx, const char *key, const char *value,
  */
 int vf_config_load(const char *path, const char *group, vf_config_set_fn set, void *ctx);
 
+/* The value of -c/--config on a command line (before "--"), or NULL: the
+ * file is read before the rest of the command line, which wins over it. */
+const char *vf_config_arg(int argc, char **argv);
+
 /* "true/yes/1", "false/no/0" (any case).  0 or -EINVAL. */
 int vf_parse_bool(const char *s, int *out);
 

@@ -142,6 +142,11 @@ int vf_xport_run(struct vf_xport *x, struct vf_op *op);
  */
 int vf_xport_run_timeout(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms);
 
+/* The same, calling on_timeout(arg) just before the connection is aborted
+ * (so the caller can record why before others see the abort). */
+int vf_xport_run_timeout_cb(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms,
+			    void (*on_timeout)(void *arg), void *arg);
+
 /* Breaks the connection; see vf_xport_ops.abort. */
 void vf_xport_abort(struct vf_xport *x);
 

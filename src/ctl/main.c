@@ -28,7 +28,7 @@
 
 #include <glib.h>
 
-#include "json.h"
+#include "vofirm/json.h"
 #include "qmp.h"
 #include "vofirm/log.h"
 #include "vofirm/util.h"

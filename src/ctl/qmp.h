@@ -3,7 +3,7 @@
 #ifndef VOFIRM_QMP_H
 #define VOFIRM_QMP_H
 
-#include "json.h"
+#include "vofirm/json.h"
 
 struct qmp;
 

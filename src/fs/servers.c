@@ -93,37 +93,37 @@ static void server_lost(struct server *s, const char *why)
 	g_free(where);
 }
 
-struct waiter {
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	bool done;
+struct timeout_note {
+	struct server *s;
+	uint64_t gen;
+	uint64_t timeout_ms;
 };
 
-static void waiter_done(struct vf_op *op)
+/* The request timed out: the server is DOWN, with that reason, before the
+ * abort makes every other request fail with a reset. */
+static void note_timeout(void *arg)
 {
-	struct waiter *w = op->priv;
+	struct timeout_note *n = arg;
+	char why[96];
 
-	pthread_mutex_lock(&w->lock);
-	w->done = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->lock);
+	snprintf(why, sizeof(why), "not answering (a request waited %" PRIu64 " ms)",
+		 n->timeout_ms);
+	server_fail(n->s, n->gen, why);
 }
 
 /*
  * One attempt at op on the current connection.  Returns op's status,
  * -EAGAIN when the server is not UP (unless any_state), or -ETIMEDOUT
- * when it did not answer in time: then this thread marks the server DOWN
- * (with that reason) and breaks the connection itself, which completes
- * op, so it never waits on another thread.  Whatever is returned, op is
- * finished and its buffer free.  A timeout that loses the race to a
- * successful reply counts as a success (an ALLOC must not leak).
+ * when it did not answer in time: then this thread breaks the connection
+ * itself, which completes op, so it never waits on another thread.
+ * Whatever is returned, op is finished and its buffer free.  A timeout
+ * that loses the race to a successful reply counts as a success (an
+ * ALLOC must not leak).  A failure of the connection marks the server
+ * DOWN for that connection's generation.
  */
 static int server_try(struct server *s, struct vf_op *op, uint64_t timeout_ms, bool any_state)
 {
-	struct waiter w = { .done = false };
-	bool timed_out = false;
-	struct timespec dl;
-	uint64_t gen;
+	struct timeout_note note = { .s = s, .timeout_ms = timeout_ms };
 	int ret;
 
 	pthread_mutex_lock(&s->lock);
@@ -131,44 +131,12 @@ static int server_try(struct server *s, struct vf_op *op, uint64_t timeout_ms, b
 		pthread_mutex_unlock(&s->lock);
 		return -EAGAIN;
 	}
-	gen = s->gen;
+	note.gen = s->gen;
 	pthread_mutex_unlock(&s->lock);
 
-	pthread_mutex_init(&w.lock, NULL);
-	cond_init_mono(&w.cv);
-	op->done = waiter_done;
-	op->priv = &w;
-	ret = vf_xport_submit(s->x, op);
-	if (ret) {
-		server_fail(s, gen, "connection lost");
-		goto out;
-	}
-	dl = deadline_ms(vf_now_ms() + timeout_ms);
-	pthread_mutex_lock(&w.lock);
-	while (!w.done) {
-		if (!timed_out) {
-			if (pthread_cond_timedwait(&w.cv, &w.lock, &dl) != ETIMEDOUT || w.done)
-				continue;
-			char why[96];
-
-			timed_out = true;
-			pthread_mutex_unlock(&w.lock);
-			snprintf(why, sizeof(why), "not answering (a request waited %" PRIu64 " ms)",
-				 timeout_ms);
-			server_fail(s, gen, why);
-			vf_xport_abort(s->x); /* completes op */
-			pthread_mutex_lock(&w.lock);
-		} else {
-			pthread_cond_wait(&w.cv, &w.lock);
-		}
-	}
-	pthread_mutex_unlock(&w.lock);
-	ret = op->status == 0 ? 0 : timed_out ? -ETIMEDOUT : op->status;
+	ret = vf_xport_run_timeout_cb(s->x, op, (unsigned)timeout_ms, note_timeout, &note);
 	if (ret == -ECONNRESET || ret == -ENOTCONN || ret == -EPROTO || ret == -EPIPE)
-		server_fail(s, gen, "connection lost");
-out:
-	pthread_cond_destroy(&w.cv);
-	pthread_mutex_destroy(&w.lock);
+		server_fail(s, note.gen, "connection lost");
 	return ret;
 }
 

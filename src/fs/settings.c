@@ -237,20 +237,6 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static const char *find_config(int argc, char **argv)
-{
-	const char *cfg = NULL;
-
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--"))
-			break;
-		if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
-			cfg = argv[++i];
-		else if (!strncmp(argv[i], "--config=", 9))
-			cfg = argv[i] + 9;
-	}
-	return cfg;
-}
 
 static void add_fuse_opts(struct fs_settings *s, const char *opts)
 {
@@ -268,7 +254,7 @@ static void add_fuse_opts(struct fs_settings *s, const char *opts)
 
 int fs_settings_parse_args(struct fs_settings *s, int argc, char **argv)
 {
-	const char *cfg = find_config(argc, argv);
+	const char *cfg = vf_config_arg(argc, argv);
 	bool cli_servers = false;
 	const char *origin;
 	int c, ret = 0;

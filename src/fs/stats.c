@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "vofirm/json.h"
 #include "vofirm/util.h"
 
 /*
@@ -76,22 +77,6 @@ uint64_t hist_quantile(const struct hist *h, double q)
 static uint64_t ld(const uint64_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
-
-static void json_str(GString *o, const char *s)
-{
-	g_string_append_c(o, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			g_string_append_printf(o, "\\%c", c);
-		else if (c < 0x20)
-			g_string_append_printf(o, "\\u%04x", c);
-		else
-			g_string_append_c(o, (char)c);
-	}
-	g_string_append_c(o, '"');
 }
 
 static void prom_label(GString *o, const char *s)
@@ -187,7 +172,7 @@ char *fs_stats_json(struct fs *fs)
 		}
 		held += r.held;
 		g_string_append_printf(o, "%s\n    {\"url\": ", i ? "," : "");
-		json_str(o, r.url);
+		json_escape(o, r.url);
 		g_string_append_printf(o, ", \"state\": \"%s\", \"capacity\": %" PRIu64
 				       ", \"free\": %" PRIu64 ", \"held\": %" PRIu64 ", \"reads\": %"
 				       PRIu64 ", \"writes\": %" PRIu64 ", \"bytes_read\": %" PRIu64
@@ -213,7 +198,7 @@ char *fs_stats_json(struct fs *fs)
 		struct file_row *r = &g_array_index(rows, struct file_row, i);
 
 		g_string_append_printf(o, "%s\n    {\"path\": ", i ? "," : "");
-		json_str(o, r->path);
+		json_escape(o, r->path);
 		g_string_append_printf(o, ", \"size\": %" PRIu64 ", \"reserved\": %" PRIu64
 				       ", \"reads\": %" PRIu64 ", \"writes\": %" PRIu64
 				       ", \"bytes_read\": %" PRIu64 ", \"bytes_written\": %" PRIu64 "}",

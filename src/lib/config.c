@@ -9,6 +9,23 @@
 #include "vofirm/config.h"
 #include "vofirm/log.h"
 
+const char *vf_config_arg(int argc, char **argv)
+{
+	const char *cfg = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
+			cfg = argv[++i];
+		else if (!strncmp(argv[i], "--config=", 9))
+			cfg = argv[i] + 9;
+		else if (!strncmp(argv[i], "-c", 2) && argv[i][2])
+			cfg = argv[i] + 2;
+	}
+	return cfg;
+}
+
 int vf_parse_bool(const char *v, int *out)
 {
 	if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1")) {

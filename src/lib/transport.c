@@ -153,7 +153,8 @@ static void waiter_done(struct vf_op *op)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms)
+static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms,
+	       void (*on_timeout)(void *arg), void *arg)
 {
 	struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false };
 	bool timed_out = false;
@@ -177,7 +178,11 @@ static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms)
 		if (timeout_ms && !timed_out &&
 		    pthread_cond_timedwait(&w.cond, &w.lock, &dl) == ETIMEDOUT && !w.done) {
 			timed_out = true;
+			pthread_mutex_unlock(&w.lock);
+			if (on_timeout)
+				on_timeout(arg);
 			x->ops->abort(x); /* completes op */
+			pthread_mutex_lock(&w.lock);
 		} else if (!timeout_ms || timed_out) {
 			pthread_cond_wait(&w.cond, &w.lock);
 		}
@@ -190,12 +195,18 @@ static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms)
 
 int vf_xport_run(struct vf_xport *x, struct vf_op *op)
 {
-	return run(x, op, 0);
+	return run(x, op, 0, NULL, NULL);
 }
 
 int vf_xport_run_timeout(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms)
 {
-	return run(x, op, timeout_ms ? timeout_ms : 1);
+	return run(x, op, timeout_ms ? timeout_ms : 1, NULL, NULL);
+}
+
+int vf_xport_run_timeout_cb(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms,
+			    void (*on_timeout)(void *arg), void *arg)
+{
+	return run(x, op, timeout_ms ? timeout_ms : 1, on_timeout, arg);
 }
 
 void vf_xport_abort(struct vf_xport *x)

@@ -216,27 +216,10 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* The --config argument, found before the rest is parsed. */
-static const char *find_config(int argc, char **argv)
-{
-	const char *cfg = NULL;
-
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--"))
-			break;
-		if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
-			cfg = argv[++i];
-		else if (!strncmp(argv[i], "--config=", 9))
-			cfg = argv[i] + 9;
-		else if (!strncmp(argv[i], "-c", 2) && argv[i][2])
-			cfg = argv[i] + 2;
-	}
-	return cfg;
-}
 
 int memd_settings_parse_args(struct memd_settings *s, int argc, char **argv)
 {
-	const char *cfg = find_config(argc, argv);
+	const char *cfg = vf_config_arg(argc, argv);
 	bool cli_listen = false;
 	int c, ret = 0;
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The JSON reader vofirmctl uses for QMP and the stats. */
-#include "../../src/ctl/json.h"
+#include "vofirm/json.h"
 #include "unit.h"
 
 static void test_values(void)

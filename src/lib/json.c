@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "vofirm/json.h"
 
 struct parser {
 	const char *p;
