@@ -181,5 +181,6 @@ int vf_xport_list_all(struct vf_xport *x, vf_exchange_fn exchange,
 
 extern const struct vf_xport_ops vf_tcp_ops;
 extern const struct vf_xport_ops vf_rdma_ops;
+extern const struct vf_xport_ops vf_mem_ops;
 
 #endif

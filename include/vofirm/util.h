@@ -24,7 +24,7 @@ int vf_parse_duration(const char *s, uint64_t *ms, const char **why);
 /* "64 MiB", "1.5 GiB", "512 B": for messages.  Returns buf. */
 char *vf_format_size(uint64_t bytes, char *buf, size_t len);
 
-enum vf_scheme { VF_SCHEME_TCP = 1, VF_SCHEME_RDMA = 2 };
+enum vf_scheme { VF_SCHEME_TCP = 1, VF_SCHEME_RDMA = 2, VF_SCHEME_MEM = 3 };
 
 struct vf_url {
 	enum vf_scheme scheme;
@@ -34,7 +34,8 @@ struct vf_url {
 };
 
 /*
- * "tcp://HOST[:PORT]", "rdma://HOST[:PORT]", HOST a name, an IPv4
+ * "tcp://HOST[:PORT]", "rdma://HOST[:PORT]" (and "mem://SIZE", an in-process
+ * pool for benchmarks), HOST a name, an IPv4
  * address or a bracketed IPv6 address; PORT defaults to 7471, 0 means
  * "any" (servers only).  Returns 0 or -EINVAL with *why set.
  */

@@ -17,6 +17,8 @@ const struct vf_xport_ops *vf_xport_find(enum vf_scheme scheme)
 		return &vf_tcp_ops;
 	case VF_SCHEME_RDMA:
 		return &vf_rdma_ops;
+	case VF_SCHEME_MEM:
+		return &vf_mem_ops;
 	}
 	return NULL;
 }

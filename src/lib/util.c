@@ -134,6 +134,9 @@ int vf_url_parse(const char *s, struct vf_url *u, const char **why)
 	} else if (!strncmp(s, "rdma://", 7)) {
 		u->scheme = VF_SCHEME_RDMA;
 		p = s + 7;
+	} else if (!strncmp(s, "mem://", 6)) {
+		u->scheme = VF_SCHEME_MEM;
+		p = s + 6;
 	} else {
 		return fail(why, "address must start with tcp:// or rdma://");
 	}
@@ -178,8 +181,11 @@ int vf_url_parse(const char *s, struct vf_url *u, const char **why)
 	if (*p)
 		return fail(why, "unexpected characters after host:port");
 
-	snprintf(u->str, sizeof(u->str), strchr(u->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
-		 u->scheme == VF_SCHEME_TCP ? "tcp" : "rdma", u->host, u->port);
+	if (u->scheme == VF_SCHEME_MEM)
+		snprintf(u->str, sizeof(u->str), "mem://%s", u->host);
+	else
+		snprintf(u->str, sizeof(u->str), strchr(u->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+			 u->scheme == VF_SCHEME_TCP ? "tcp" : "rdma", u->host, u->port);
 	return 0;
 }
 

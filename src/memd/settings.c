@@ -49,8 +49,10 @@ static int add_listen(struct memd_settings *s, const char *url, const char *orig
 	struct vf_url u;
 	const char *why;
 
-	if (vf_url_parse(url, &u, &why)) {
-		vf_err("%s: listen address '%s': %s", origin, url, why);
+	if (vf_url_parse(url, &u, &why) || u.scheme == VF_SCHEME_MEM) {
+		vf_err("%s: listen address '%s': %s", origin, url,
+		       u.scheme == VF_SCHEME_MEM ? "mem:// is a client-side pool, not a server"
+						 : why);
 		return -EINVAL;
 	}
 	if (s->nlisten == MEMD_MAX_LISTEN) {

@@ -37,6 +37,14 @@ grep -q '"id": "dimm1"' plug.out || fail "the DIMM is not listed"
 [ "$(used)" = $((256 << 20)) ] || fail "the pool does not show the DIMM's 256 MiB: $(used)"
 [ "$(stat_of "$URL" slabs_granted)" = 16 ] || fail "the server did not grant 16 slabs"
 
+step "the companion keeps QEMU's MADV_HUGEPAGE off the DIMM's mapping (and only there)"
+smaps=/proc/$QEMU/smaps
+awk -v f="$WORK/mnt/vm1/rm1" '$NF == f {on = 1; next} /^[0-9a-f]+-[0-9a-f]+ / {on = 0} on && /^VmFlags/' "$smaps" >dimm.flags
+[ -s dimm.flags ] || fail "no mapping of the DIMM's file in QEMU"
+grep -q ' sh ' dimm.flags || fail "the DIMM is not a shared mapping: $(cat dimm.flags)"
+grep -q ' hg' dimm.flags && fail "the DIMM's mapping is marked MADV_HUGEPAGE: $(cat dimm.flags)"
+grep -q '^VmFlags:.* hg' "$smaps" || fail "no mapping of QEMU kept MADV_HUGEPAGE: the companion went too far"
+
 step "device_del is accepted (the unplug itself needs a guest to eject the DIMM)"
 $QMP qmp.sock device_del '{"id": "dimm1"}' >del.out || { cat del.out; fail "device_del refused"; }
 
