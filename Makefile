@@ -6,7 +6,7 @@
 # make check      all of the above, then the whole test suite (tests/run.sh)
 # make install    PREFIX=/usr/local DESTDIR=
 # make demo       the main job: scripts/demo.sh
-# make bench      benchmarks (not written yet)
+# make bench      page-path benchmarks with baselines (FULL=1: longer)
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -65,7 +65,7 @@ LIBVOFIRM := $(BUILD)/libvofirm.a
 PROGRAMS := $(BUILD)/vofirm-memd $(BUILD)/vofirm-fs $(BUILD)/vofirmctl $(BUILD)/libvofirm-qemu.so
 LIBDIR ?= $(PREFIX)/lib
 TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
-	$(BUILD)/tests/vofirm-mmapio \
+	$(BUILD)/tests/vofirm-mmapio $(BUILD)/tests/vofirm-pagebench \
 	$(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all asan fuzz check install uninstall clean demo bench
@@ -101,6 +101,10 @@ $(BUILD)/tests/vofirm-xtest: $(BUILD)/obj/tests/tools/xtest.o $(LIBVOFIRM)
 $(BUILD)/tests/vofirm-mmapio: $(BUILD)/obj/tests/tools/mmapio.o
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+$(BUILD)/tests/vofirm-pagebench: $(BUILD)/obj/tests/bench/pagebench.o $(LIBVOFIRM)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/gen-fuzz-corpus: $(BUILD)/obj/tests/fuzz/gen_corpus.o $(LIBVOFIRM)
 	@mkdir -p $(@D)
@@ -154,8 +158,7 @@ demo:
 	scripts/demo.sh
 
 bench:
-	@echo "make bench: there are no benchmarks yet (they arrive with the page-path and VM-level work)" >&2
-	@exit 2
+	scripts/bench.sh $(if $(FULL),--full,)
 
 clean:
 	rm -rf build

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# make bench: page-path benchmarks, every figure next to baselines measured
+# in the same run (these machines are shared and noisy):
+#   tmpfs       the local limit (page cache, no FUSE)
+#   fuse-mem    vofirm-fs over mem:// (an in-process pool): what FUSE costs
+#   vofirm-tcp  vofirm-fs over vofirm-memd on loopback TCP
+#   rtt         the transport's 4 KiB round trip alone (mem://, tcp://)
+# Results: build/bench/DATE/{results.json,results.md,latency.png}.
+#   scripts/bench.sh [--full]     (quick: a few minutes; full: more samples, 3 runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOP=$PWD
+MODE=quick
+[ "${1:-}" = --full ] && MODE=full
+
+scripts/install-deps.sh
+if ! command -v gnuplot >/dev/null; then
+	if [ "$(id -u)" = 0 ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null
+	else
+		echo "bench: no gnuplot (apt-get install gnuplot-nox): no plot" >&2
+	fi
+fi
+make -j"$(nproc)" all >build.log 2>&1 || { tail -30 build.log; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (FUSE allow_other, tmpfs mount, dropping caches)" >&2; exit 1; }
+
+B=$TOP/build
+OUT=$TOP/build/bench/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$OUT"
+if [ $MODE = quick ]; then SIZE=$((256 << 20)); N=20000; RUNS=1; else SIZE=$((1 << 30)); N=100000; RUNS=3; fi
+PAGES=$((SIZE / 4096))
+
+PIDS=()
+MNTS=()
+cleanup() {
+	for m in "${MNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+echo "bench ($MODE): $((SIZE >> 20)) MiB files, $N samples, $RUNS run(s) -> $OUT"
+mkdir -p "$OUT/tmpfs" "$OUT/fuse-mem" "$OUT/vofirm-tcp"
+mount -t tmpfs -o size=$((SIZE * 2)) vofirm-bench "$OUT/tmpfs"
+MNTS+=("$OUT/tmpfs")
+
+"$B/vofirm-memd" --listen tcp://127.0.0.1:0 --donate $((SIZE * 2)) --slab-size 64M --no-auth \
+	--log-level warning 2>"$OUT/memd.log" &
+PIDS+=($!)
+for _ in $(seq 50); do
+	PORT=$(sed -n 's/.*listening on tcp:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$OUT/memd.log")
+	[ -n "$PORT" ] && break
+	sleep 0.1
+done
+# listening is logged at notice: ask again if the warning level hid it
+if [ -z "${PORT:-}" ]; then
+	kill "${PIDS[-1]}"
+	"$B/vofirm-memd" --listen tcp://127.0.0.1:0 --donate $((SIZE * 2)) --slab-size 64M --no-auth \
+		2>"$OUT/memd.log" &
+	PIDS+=($!)
+	for _ in $(seq 50); do
+		PORT=$(sed -n 's/.*listening on tcp:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$OUT/memd.log")
+		[ -n "$PORT" ] && break
+		sleep 0.1
+	done
+fi
+mount_fs() { # DIR URL
+	"$B/vofirm-fs" "$1" -f --server "$2" --log-level warning 2>"$1.log" &
+	PIDS+=($!)
+	MNTS+=("$1")
+	for _ in $(seq 50); do grep -q " $1 fuse.vofirm " /proc/mounts && return 0; sleep 0.1; done
+	cat "$1.log" >&2
+	exit 1
+}
+mount_fs "$OUT/fuse-mem" "mem://$((SIZE * 2 >> 20))M"
+mount_fs "$OUT/vofirm-tcp" "tcp://127.0.0.1:$PORT"
+
+RAW=$OUT/raw.jsonl
+: >"$RAW"
+rec() { # BACKEND RUN JSON
+	python3 -c 'import json,sys; d = json.loads(sys.argv[3]); d["backend"] = sys.argv[1]; d["run"] = int(sys.argv[2]); print(json.dumps(d))' "$1" "$2" "$3" >>"$RAW"
+}
+PB=$B/tests/vofirm-pagebench
+for run in $(seq "$RUNS"); do
+	for be in tmpfs fuse-mem vofirm-tcp; do
+		f=$OUT/$be/bench
+		rm -f "$f"
+		"$B/tests/vofirm-mmapio" fill "$f" "$SIZE" 1 >/dev/null
+		"$PB" drop "$f"
+		echo 3 >/proc/sys/vm/drop_caches
+		rec "$be" "$run" "$("$PB" readfault "$f" "$SIZE" rand "$N")"
+		"$PB" drop "$f"
+		echo 3 >/proc/sys/vm/drop_caches
+		rec "$be" "$run" "$("$PB" readfault "$f" "$SIZE" seq "$PAGES")"
+		"$PB" drop "$f"
+		echo 3 >/proc/sys/vm/drop_caches
+		rec "$be" "$run" "$("$PB" writefault "$f" "$SIZE" "$N")"
+		rm -f "$f"
+		echo "  run $run: $be done"
+	done
+	rec "mem" "$run" "$("$PB" rtt "mem://256M" "$N")"
+	rec "tcp" "$run" "$("$PB" rtt "tcp://127.0.0.1:$PORT" "$N")"
+done
+python3 "$TOP/tests/bench/report.py" "$OUT" "$MODE"

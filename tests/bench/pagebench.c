@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vofirm-pagebench: the page-path measurements, the same code for every
+ * backend (tmpfs, vofirm-fs over mem://, vofirm-fs over a memory server).
+ * Each prints one JSON object.
+ *
+ *   drop FILE                        write back and evict FILE's pages
+ *   readfault FILE SIZE rand|seq N   N read faults on a cold MAP_SHARED mapping
+ *                                    (rand: MADV_RANDOM, one page per miss;
+ *                                    seq: the kernel's readahead), per-fault
+ *                                    latency and throughput
+ *   writefault FILE SIZE N           N random write faults on a cold mapping,
+ *                                    then msync: per-fault latency, and the
+ *                                    throughput with the write-back included
+ *   rtt URL N                        N 4 KiB READs over the transport, one at
+ *                                    a time: the round trip without FUSE
+ * The first 5 % of samples (at least 100) are warm-up and not counted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vofirm/log.h"
+#include "vofirm/transport.h"
+
+static uint64_t ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts samples (after the warm-up) and prints the summary. */
+static void report(const char *what, uint64_t *lat, uint64_t n, uint64_t bytes,
+		   uint64_t total_ns)
+{
+	uint64_t warm = n / 20 > 100 ? n / 20 : (n > 200 ? 100 : 0), m = n - warm, sum = 0;
+	uint64_t *s = lat + warm;
+
+	qsort(s, m, sizeof(*s), cmp_u64);
+	for (uint64_t i = 0; i < m; i++)
+		sum += s[i];
+	printf("{\"bench\": \"%s\", \"samples\": %" PRIu64 ", \"p50_us\": %.2f, \"p99_us\": %.2f, "
+	       "\"mean_us\": %.2f, \"mb_s\": %.1f}\n", what, m, (double)s[m / 2] / 1e3,
+	       (double)s[m * 99 / 100] / 1e3, (double)sum / (double)m / 1e3,
+	       total_ns ? (double)bytes / 1048576.0 / ((double)total_ns / 1e9) : 0.0);
+}
+
+static uint64_t *page_order(uint64_t pages, uint64_t n, bool rand)
+{
+	uint64_t *o = malloc(sizeof(*o) * n);
+
+	srand48(12345);
+	for (uint64_t i = 0; i < n; i++)
+		o[i] = rand ? (uint64_t)(drand48() * (double)pages) : i % pages;
+	return o;
+}
+
+static int drop(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || fsync(fd) || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)) {
+		perror(path);
+		return 1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int fault(const char *path, uint64_t size, const char *mode, uint64_t n, bool write)
+{
+	uint64_t pages = size / 4096, *lat = malloc(sizeof(*lat) * n), t0, t1;
+	uint64_t *order = page_order(pages, n, write || !strcmp(mode, "rand"));
+	int fd = open(path, write ? O_RDWR : O_RDONLY);
+	volatile uint8_t *m;
+	uint64_t sink = 0;
+
+	if (fd < 0) {
+		perror(path);
+		return 1;
+	}
+	m = mmap(NULL, size, write ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	if (write || !strcmp(mode, "rand"))
+		madvise((void *)m, size, MADV_RANDOM);
+	t0 = ns();
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t a = ns();
+
+		if (write)
+			*(volatile uint64_t *)(m + order[i] * 4096) = i;
+		else
+			sink += m[order[i] * 4096];
+		lat[i] = ns() - a;
+	}
+	if (write && msync((void *)m, size, MS_SYNC)) {
+		perror("msync");
+		return 1;
+	}
+	t1 = ns();
+	char what[64];
+
+	snprintf(what, sizeof(what), "%s-%s", write ? "writefault" : "readfault",
+		 write ? "rand" : mode);
+	report(what, lat, n, n * 4096, t1 - t0);
+	munmap((void *)m, size);
+	close(fd);
+	free(lat);
+	free(order);
+	return sink == 42 ? 2 : 0; /* keeps the reads */
+}
+
+static int rtt(const char *url, uint64_t n)
+{
+	struct vf_xport_opts o = { .name = "pagebench", .queue_depth = 4 };
+	struct vf_slab_desc d;
+	struct vf_xport *x;
+	uint8_t buf[4096] = { 1 };
+	uint64_t *lat = malloc(sizeof(*lat) * n), t0;
+	int ret;
+
+	if (vf_xport_open(url, &o, &x) || vf_xport_alloc(x, 1, &d))
+		return 1;
+	struct vf_op w = { .type = VF_OP_WRITE, .slab = d.id, .len = 4096, .buf = buf };
+
+	vf_xport_run(x, &w);
+	t0 = ns();
+	for (uint64_t i = 0; i < n; i++) {
+		struct vf_op op = { .type = VF_OP_READ, .slab = d.id, .len = 4096,
+				    .off = (i * 4096) % (x->info.slab_size - 4096), .buf = buf };
+		uint64_t a = ns();
+
+		ret = vf_xport_run(x, &op);
+		lat[i] = ns() - a;
+		if (ret)
+			return 1;
+	}
+	report("rtt-4k", lat, n, n * 4096, ns() - t0);
+	vf_xport_close(x, 0);
+	free(lat);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	vf_log_init("vofirm-pagebench", LOG_WARNING);
+	if (argc == 3 && !strcmp(argv[1], "drop"))
+		return drop(argv[2]);
+	if (argc == 6 && !strcmp(argv[1], "readfault"))
+		return fault(argv[2], strtoull(argv[3], NULL, 0), argv[4], strtoull(argv[5], NULL, 0),
+			     false);
+	if (argc == 5 && !strcmp(argv[1], "writefault"))
+		return fault(argv[2], strtoull(argv[3], NULL, 0), "rand", strtoull(argv[4], NULL, 0),
+			     true);
+	if (argc == 4 && !strcmp(argv[1], "rtt"))
+		return rtt(argv[2], strtoull(argv[3], NULL, 0));
+	fprintf(stderr, "usage: vofirm-pagebench drop FILE | readfault FILE SIZE rand|seq N | "
+			"writefault FILE SIZE N | rtt URL N\n");
+	return 2;
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Turns build/bench/DATE/raw.jsonl into results.json, results.md and
+latency.png, and prints the table: every figure with its ratio to the
+local limit (tmpfs) and to the FUSE floor (vofirm-fs over mem://)."""
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+out, mode = sys.argv[1], sys.argv[2]
+recs = [json.loads(l) for l in open(os.path.join(out, "raw.jsonl")) if l.strip()]
+
+
+def median_of(bench, backend, key):
+    v = [r[key] for r in recs if r["bench"] == bench and r["backend"] == backend]
+    return statistics.median(v) if v else None
+
+
+benches = [("readfault-rand", "cold 4 KiB read fault, random (MADV_RANDOM)"),
+           ("readfault-seq", "cold read fault, sequential (readahead)"),
+           ("writefault-rand", "random write fault, write-back included")]
+backends = ["tmpfs", "fuse-mem", "vofirm-tcp"]
+rows = []
+for b, desc in benches:
+    for be in backends:
+        row = {"bench": b, "backend": be}
+        for k in ("p50_us", "p99_us", "mb_s"):
+            row[k] = median_of(b, be, k)
+        base, floor = f"{b}|tmpfs", f"{b}|fuse-mem"
+        rows.append(row)
+for be, label in (("mem", "mem://"), ("tcp", "tcp:// loopback")):
+    rows.append({"bench": "rtt-4k", "backend": be,
+                 "p50_us": median_of("rtt-4k", be, "p50_us"),
+                 "p99_us": median_of("rtt-4k", be, "p99_us"),
+                 "mb_s": median_of("rtt-4k", be, "mb_s")})
+
+
+def ref(bench, backend, key):
+    for r in rows:
+        if r["bench"] == bench and r["backend"] == backend:
+            return r[key]
+
+
+for r in rows:
+    if r["bench"] == "rtt-4k":
+        continue
+    for k in ("p50_us", "p99_us"):
+        t, f = ref(r["bench"], "tmpfs", k), ref(r["bench"], "fuse-mem", k)
+        r[k + "_x_tmpfs"] = r[k] / t if t else None
+        r[k + "_x_fuse"] = r[k] / f if f else None
+    t, f = ref(r["bench"], "tmpfs", "mb_s"), ref(r["bench"], "fuse-mem", "mb_s")
+    r["mb_s_x_tmpfs"] = r["mb_s"] / t if t else None
+    r["mb_s_x_fuse"] = r["mb_s"] / f if f else None
+
+cpu = ""
+try:
+    cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+except StopIteration:
+    pass
+machine = {"kernel": platform.release(), "cpus": os.cpu_count(), "cpu": cpu, "mode": mode,
+           "runs": max(r["run"] for r in recs), "samples": recs[0]["samples"]}
+json.dump({"machine": machine, "results": rows, "raw": recs},
+          open(os.path.join(out, "results.json"), "w"), indent=1)
+
+
+def f(v, nd=1):
+    return "-" if v is None else f"{v:.{nd}f}"
+
+
+lines = [f"Machine: {cpu}, {machine['cpus']} CPUs, Linux {machine['kernel']}; mode {mode}, "
+         f"{machine['runs']} run(s), medians over runs; {machine['samples']} samples each (warm-up excluded).", "",
+         "| measurement | backend | p50 µs | p99 µs | MB/s | p50 × tmpfs | p50 × FUSE floor | MB/s × tmpfs |",
+         "|---|---|---|---|---|---|---|---|"]
+for b, desc in benches:
+    for r in rows:
+        if r["bench"] == b:
+            lines.append(f"| {desc} | {r['backend']} | {f(r['p50_us'], 2)} | {f(r['p99_us'], 2)} | "
+                         f"{f(r['mb_s'])} | {f(r.get('p50_us_x_tmpfs'))} | {f(r.get('p50_us_x_fuse'), 2)} | "
+                         f"{f(r.get('mb_s_x_tmpfs'), 3)} |")
+for r in rows:
+    if r["bench"] == "rtt-4k":
+        lines.append(f"| transport round trip, 4 KiB READ, one at a time | {r['backend']} | "
+                     f"{f(r['p50_us'], 2)} | {f(r['p99_us'], 2)} | {f(r['mb_s'])} | | | |")
+md = "\n".join(lines) + "\n"
+open(os.path.join(out, "results.md"), "w").write(md)
+print(md)
+
+# the plot: p50 and p99 per measurement and backend, log scale
+dat = os.path.join(out, "latency.dat")
+with open(dat, "w") as d:
+    for r in rows:
+        d.write(f"\"{r['bench']}\\n{r['backend']}\" {r['p50_us'] or 0} {r['p99_us'] or 0}\n")
+gp = f"""set terminal pngcairo size 1100,520 noenhanced
+set output '{out}/latency.png'
+set title 'vofirm page path: latency per fault (lower is better), baselines in the same run'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set logscale y
+set ylabel 'microseconds'
+set xtics rotate by -30 font ',8'
+plot '{dat}' using 2:xtic(1) title 'p50', '' using 3 title 'p99'
+"""
+try:
+    subprocess.run(["gnuplot"], input=gp.encode(), check=True, stderr=subprocess.DEVNULL)
+    print(f"plot: {out}/latency.png")
+except (FileNotFoundError, subprocess.CalledProcessError):
+    print("no plot (gnuplot missing or failed)")
+print(f"results: {out}/results.json, {out}/results.md")
