@@ -7,6 +7,10 @@
 #   fuse-mem    vofirm-fs over mem:// (an in-process pool): what FUSE costs
 #   vofirm-tcp  vofirm-fs over vofirm-memd on loopback TCP
 #   rtt         the transport's 4 KiB round trip alone (mem://, tcp://)
+# and, in a VM (the project's guest under QEMU), a memory-bound random
+# workload with the VM's extra memory on vofirm at 100/50/25 % local
+# budget, with and without vofirm's QEMU companion, against all-local.
+# VOFIRM_BENCH_VM=0 skips the VM part.
 # Results: build/bench/DATE/{results.json,results.md,latency.png}.
 #   scripts/bench.sh [--full]     (quick: a few minutes; full: more samples, 3 runs)
 set -euo pipefail
@@ -103,4 +107,58 @@ for run in $(seq "$RUNS"); do
 	rec "mem" "$run" "$("$PB" rtt "mem://256M" "$N")"
 	rec "tcp" "$run" "$("$PB" rtt "tcp://127.0.0.1:$PORT" "$N")"
 done
+
+# ---- VM level ----
+if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
+	V="python3 $TOP/tests/tools/vm.py"
+	export VOFIRM_GUEST_ACCEL=${VOFIRM_GUEST_ACCEL:-tcg}
+	# few random operations: without the companion each miss reads 2-4 MiB
+	if [ $MODE = quick ]; then OPS=3000; else OPS=20000; fi
+	DIMM=512
+	WORK=600   # MiB: more than the 256 MiB base RAM, most of it on the DIMM
+	stat_read() { "$B/tests/vofirm-xtest" --server "tcp://127.0.0.1:$PORT" stats | sed -n 's/^bytes_read=//p'; }
+	vm_case() { # NAME PCT(0: all local) SHIM(0/1) RUN
+		local name=$1 pct=$2 shim=$3 run=$4 d=$OUT/vm-$1 mem=256M pre=() cg=
+		rm -rf "$d"
+		[ "$pct" = 0 ] && mem=$((256 + DIMM))M
+		[ "$shim" = 1 ] && pre=(--preload "$B/libvofirm-qemu.so")
+		$V start "$d" --name "$name" --mem "$mem" "${pre[@]}" >/dev/null
+		local qpid; qpid=$(cat "$d/qemu.pid")
+		# the guest's base RAM touched first: QEMU's own memory at its steady size
+		$V run "$d" "vofirm-mmapio anon - $((160 << 20)) 1" >/dev/null
+		if [ "$pct" != 0 ] && [ "$pct" != 100 ]; then
+			# the budget before the DIMM: every page of it is charged as it comes in
+			local anon; anon=$(awk '/^RssAnon/ {print $2}' "/proc/$qpid/status")
+			"$B/vofirmctl" budget --pid "$qpid" --limit $(( anon * 1024 + (DIMM << 20) * pct / 100 )) \
+				--id "bench-$name-$$" >/dev/null
+			cg=/sys/fs/cgroup/memory/vofirm-bench-$name-$$
+			[ -d "$cg" ] || cg=/sys/fs/cgroup/vofirm-bench-$name-$$
+		fi
+		if [ "$pct" != 0 ]; then
+			"$B/vofirmctl" grow --qmp "$d/qmp.sock" --mount "$OUT/vofirm-tcp" --size ${DIMM}M --id dimm1 >/dev/null 2>&1
+			$V run "$d" "for i in \$(seq 300); do [ \$(awk '/MemTotal/ {print \$2}' /proc/meminfo) -ge 700000 ] && break; sleep 0.1; done" >/dev/null
+		fi
+		local r0; r0=$(stat_read)
+		local outp; outp=$($V run "$d" "vofirm-mmapio anon - $((WORK << 20)) 2 rand $OPS" --timeout 1200)
+		local r1; r1=$(stat_read)
+		$V stop "$d"
+		[ -n "$cg" ] && rmdir "$cg" 2>/dev/null
+		rm -f "$OUT/vofirm-tcp/$name/dimm1"
+		local fill secs ops_s
+		fill=$(echo "$outp" | sed -n 's/^anon: wrote and verified .* in \([0-9.]*\) s.*/\1/p')
+		secs=$(echo "$outp" | sed -n 's/^rand: .* checked in \([0-9.]*\) s.*/\1/p')
+		ops_s=$(echo "$outp" | sed -n 's/^rand: .*(\([0-9]*\) ops\/s).*/\1/p')
+		[ -n "$ops_s" ] && [ -n "$fill" ] || { echo "$outp" >&2; echo "bench: VM case $name failed" >&2; return 1; }
+		rec "$name" "$run" "{\"bench\": \"vm-rand\", \"samples\": $OPS, \"budget_pct\": $pct, \"companion\": $shim, \"fill_s\": $fill, \"seconds\": $secs, \"ops_s\": $ops_s, \"fetched_mib\": $(( (r1 - r0) >> 20 ))}"
+		echo "  run $run: VM $name: fill+verify ${fill} s, random $ops_s ops/s, $(( (r1 - r0) >> 20 )) MiB fetched"
+	}
+	for run in $(seq "$RUNS"); do
+		vm_case local 0 0 "$run"
+		vm_case vofirm-100 100 0 "$run"
+		vm_case vofirm-50 50 0 "$run"
+		vm_case vofirm-25 25 0 "$run"
+		vm_case vofirm-50-companion 50 1 "$run"
+		vm_case vofirm-25-companion 25 1 "$run"
+	done
+fi
 python3 "$TOP/tests/bench/report.py" "$OUT" "$MODE"

@@ -138,7 +138,7 @@ int vf_url_parse(const char *s, struct vf_url *u, const char **why)
 		u->scheme = VF_SCHEME_MEM;
 		p = s + 6;
 	} else {
-		return fail(why, "address must start with tcp:// or rdma://");
+		return fail(why, "address must start with tcp://, rdma:// or (a client's own pool) mem://");
 	}
 
 	if (*p == '[') {

@@ -6,8 +6,11 @@
  *                             smaller), write a pattern over every page, msync
  *   verify FILE SIZE [SEED]   map FILE MAP_SHARED and check every byte
  *   zero FILE SIZE            map FILE and check that it reads as zeros
- *   anon - SIZE [SEED] [hold] anonymous memory (a guest's workload): write the
- *                             pattern, verify it; with "hold", keep it until killed
+ *   anon - SIZE [SEED] [hold|rand OPS]
+ *                             anonymous memory (a guest's workload): write the
+ *                             pattern, verify it; "hold": keep it until killed;
+ *                             "rand OPS": then OPS random pages read, checked and
+ *                             rewritten, timed (a memory-bound random workload)
  *   pread FILE OFFSET LEN     drop the range from the page cache, pread it:
  *                             prints "ok" or the error (exit 5 on EIO)
  *
@@ -145,6 +148,27 @@ int main(int argc, char **argv)
 		}
 		printf("anon: wrote and verified %" PRIu64 " MiB in %.1f s\n", size >> 20, secs() - t0);
 		fflush(stdout);
+		if (argc > 6 && !strcmp(argv[5], "rand")) {
+			uint64_t ops = strtoull(argv[6], NULL, 0), pages = size / 4096, x = 88172645463325252ull;
+			double t1 = secs();
+
+			for (uint64_t i = 0; i < ops; i++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				uint64_t o = (x % pages) * 4096 + (x >> 40) % 512 * 8;
+
+				if (m[o / 8] != word(seed, o))
+					bad++;
+				m[o / 8] = word(seed, o);
+			}
+			if (bad) {
+				printf("rand: %" PRIu64 " of %" PRIu64 " reads differ\n", bad, ops);
+				return 1;
+			}
+			printf("rand: %" PRIu64 " random pages checked in %.2f s (%.0f ops/s)\n", ops,
+			       secs() - t1, (double)ops / (secs() - t1));
+		}
 		if (argc > 5 && !strcmp(argv[5], "hold"))
 			for (;;)
 				pause();

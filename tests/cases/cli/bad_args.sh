@@ -17,7 +17,7 @@ expect_refusal() {
 
 expect_refusal 2 'donate must be more than 0' "${L[@]}" --donate 0 --no-auth
 expect_refusal 2 "donate '12Q': unknown unit suffix" "${L[@]}" --donate 12Q --no-auth
-expect_refusal 2 "listen address 'nonsense': address must start with tcp:// or rdma://" \
+expect_refusal 2 "listen address 'nonsense': address must start with tcp://, rdma://" \
 	--listen nonsense --donate 64M --no-auth
 expect_refusal 2 "listen address 'tcp://127.0.0.1:99999': port must be" \
 	--listen tcp://127.0.0.1:99999 --donate 64M --no-auth
