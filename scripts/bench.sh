@@ -152,6 +152,36 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 		rec "$name" "$run" "{\"bench\": \"vm-rand\", \"samples\": $OPS, \"budget_pct\": $pct, \"companion\": $shim, \"fill_s\": $fill, \"seconds\": $secs, \"ops_s\": $ops_s, \"fetched_mib\": $(( (r1 - r0) >> 20 ))}"
 		echo "  run $run: VM $name: fill+verify ${fill} s, random $ops_s ops/s, $(( (r1 - r0) >> 20 )) MiB fetched"
 	}
+	# the stock alternative: guest swap on nbdkit's memory plugin through QEMU's
+	# NBD client; the local budget is the guest's own RAM
+	nbd_case() { # NAME PCT RUN
+		local name=$1 pct=$2 run=$3 d=$OUT/vm-$1
+		local mem=$((256 + DIMM * pct / 100))M
+		rm -rf "$d"
+		mkdir -p "$d"
+		nbdkit -f -U "$d/nbd.sock" memory size=1G 2>"$d/nbdkit.log" &
+		local npid=$!
+		for _ in $(seq 50); do [ -S "$d/nbd.sock" ] && break; sleep 0.1; done
+		$V start "$d" --name "$name" --mem "$mem" \
+			--extra "-blockdev driver=nbd,node-name=swap0,server.type=unix,server.path=$d/nbd.sock" \
+			--extra "-device virtio-blk-pci,drive=swap0" >/dev/null
+		$V run "$d" "modprobe virtio_blk; for i in \$(seq 50); do [ -b /dev/vda ] && break; sleep 0.1; done; mkswap /dev/vda >/dev/null && swapon /dev/vda" ||
+			{ kill $npid; echo "bench: NBD swap did not come up" >&2; return 1; }
+		local outp; outp=$($V run "$d" "vofirm-mmapio anon - $((WORK << 20)) 2 rand $OPS; awk '/SwapTotal|SwapFree/' /proc/meminfo" --timeout 1800)
+		$V stop "$d"
+		kill $npid 2>/dev/null
+		wait $npid 2>/dev/null
+		local fill secs ops_s
+		fill=$(echo "$outp" | sed -n 's/^anon: wrote and verified .* in \([0-9.]*\) s.*/\1/p')
+		secs=$(echo "$outp" | sed -n 's/^rand: .* checked in \([0-9.]*\) s.*/\1/p')
+		ops_s=$(echo "$outp" | sed -n 's/^rand: .*(\([0-9]*\) ops\/s).*/\1/p')
+		[ -n "$ops_s" ] && [ -n "$fill" ] || { echo "$outp" >&2; echo "bench: VM case $name failed" >&2; return 1; }
+		rec "$name" "$run" "{\"bench\": \"vm-rand\", \"samples\": $OPS, \"budget_pct\": $pct, \"companion\": 0, \"fill_s\": $fill, \"seconds\": $secs, \"ops_s\": $ops_s, \"fetched_mib\": null}"
+		echo "  run $run: VM $name: fill+verify ${fill} s, random $ops_s ops/s"
+	}
+	if ! command -v nbdkit >/dev/null && [ "$(id -u)" = 0 ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nbdkit >/dev/null
+	fi
 	for run in $(seq "$RUNS"); do
 		vm_case local 0 0 "$run"
 		vm_case vofirm-100 100 0 "$run"
@@ -159,6 +189,10 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 		vm_case vofirm-25 25 0 "$run"
 		vm_case vofirm-50-companion 50 1 "$run"
 		vm_case vofirm-25-companion 25 1 "$run"
+		if command -v nbdkit >/dev/null; then
+			nbd_case nbd-swap-50 50 "$run"
+			nbd_case nbd-swap-25 25 "$run"
+		fi
 	done
 fi
 python3 "$TOP/tests/bench/report.py" "$OUT" "$MODE"

@@ -122,7 +122,7 @@ add_mod() {
 	for dep in ${line#*:}; do add_mod "$(basename "${dep%%.ko*}")"; done
 }
 for m in rdma_rxe ib_uverbs rdma_ucm rdma_cm ib_cm iw_cm crc32_generic dummy fuse \
-	 virtio_ring virtio virtio_pci virtio_mem virtio_net; do
+	 virtio_ring virtio virtio_pci virtio_mem virtio_net virtio_blk; do
 	add_mod "$m"
 done
 cp "$MODDIR"/modules.{order,builtin} "$R/lib/modules/$KVER/" 2>/dev/null || true

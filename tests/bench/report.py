@@ -15,7 +15,7 @@ recs = [json.loads(l) for l in open(os.path.join(out, "raw.jsonl")) if l.strip()
 
 
 def median_of(bench, backend, key):
-    v = [r[key] for r in recs if r["bench"] == bench and r["backend"] == backend]
+    v = [r[key] for r in recs if r["bench"] == bench and r["backend"] == backend and r.get(key) is not None]
     return statistics.median(v) if v else None
 
 
@@ -87,12 +87,14 @@ for r in rows:
 vm = [r for r in recs if r["bench"] == "vm-rand"]
 if vm:
     names = ["local", "vofirm-100", "vofirm-50", "vofirm-25", "vofirm-50-companion",
-             "vofirm-25-companion"]
+             "vofirm-25-companion", "nbd-swap-50", "nbd-swap-25"]
     local = median_of("vm-rand", "local", "ops_s")
     lines += ["", "VM level: a guest (256 MiB base RAM + a 512 MiB vofirm DIMM) runs "
               "`vofirm-mmapio anon 600M rand OPS`: 600 MiB written and verified in order, then "
               "random pages read, checked and rewritten. Budget: how much of the DIMM QEMU's memory cgroup lets stay in the "
-              "host's page cache. all-local: the same guest with 768 MiB of ordinary RAM.", "",
+              "host's page cache. all-local: the same guest with 768 MiB of ordinary RAM. nbd-swap: "
+              "the stock alternative, the guest with 256 MiB + the budget's share as its own RAM, "
+              "swapping to nbdkit's memory plugin through QEMU's NBD client.", "",
               "| configuration | local budget | companion | fill+verify s | × all-local | random ops/s | slowdown × all-local | MiB fetched from the server |",
               "|---|---|---|---|---|---|---|---|"]
     for n in names:
@@ -105,7 +107,8 @@ if vm:
         lines.append(f"| {n} | {'all local' if pct == 0 else str(pct) + ' %'} | "
                      f"{'yes' if one['companion'] else 'no'} | {f(fl, 1)} | "
                      f"{f(fl / lfl if lfl else None, 2)} | {o:.0f} | "
-                     f"{f(local / o if o else None, 1)} | {f(median_of('vm-rand', n, 'fetched_mib'), 0)} |")
+                     f"{f(local / o if o else None, 1)} | "
+                     f"{'(swap)' if n.startswith('nbd') else f(median_of('vm-rand', n, 'fetched_mib'), 0)} |")
         rows.append({"bench": "vm-rand", "backend": n, "ops_s": o, "budget_pct": pct,
                      "companion": one["companion"], "slowdown": local / o if o else None,
                      "fetched_mib": median_of("vm-rand", n, "fetched_mib")})

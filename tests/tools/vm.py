@@ -3,7 +3,7 @@
 """Drives a test VM: QEMU with the project's guest in agent mode.
 
   vm.py start DIR [--mem 256M] [--slots 4] [--maxmem 4G] [--cgroup PATH]
-              [--preload LIB]             boot; QEMU stays running
+              [--preload LIB] [--extra 'QEMU ARGS']   boot; QEMU stays running
   vm.py run DIR COMMAND [--timeout S]     run a shell command in the guest,
                                           print its output, exit with its status
   vm.py stop DIR                          quit QEMU and wait for it
@@ -99,6 +99,8 @@ def boot(a, accel, ready_timeout):
                       "memhp_default_state=online_movable vofirm.agent"]
     cmd[1:1] = (["-accel", "kvm", "-cpu", "host"] if accel == "kvm"
                 else ["-accel", "tcg,tb-size=64", "-cpu", "max"])
+    for x in a.extra or []:
+        cmd += x.split()
     env = dict(os.environ)
     if a.preload:
         env["LD_PRELOAD"] = a.preload
@@ -187,6 +189,7 @@ def main():
     s.add_argument("--maxmem", default="4G")
     s.add_argument("--cgroup")
     s.add_argument("--preload")
+    s.add_argument("--extra", action="append", help="more QEMU arguments (split on spaces)")
     r = sub.add_parser("run")
     r.add_argument("dir")
     r.add_argument("command")
