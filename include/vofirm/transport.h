@@ -91,9 +91,10 @@ struct vf_xport_ops {
 	void (*disconnect)(struct vf_xport *x);
 	/* Start an operation.  0: done() will be called.  <0: it will not. */
 	int (*submit)(struct vf_xport *x, struct vf_op *op);
-	/* Break the connection from any thread: every operation in flight
-	 * completes (with -ECONNRESET) soon after; no wait here. */
-	void (*abort)(struct vf_xport *x);
+	/* Break connection `gen` (see vf_xport.conn_gen) from any thread:
+	 * every operation in flight completes (with -ECONNRESET) soon after;
+	 * no wait here.  A later connection is left alone. */
+	void (*abort)(struct vf_xport *x, uint64_t gen);
 };
 
 /* Common part of every transport's connection; transports embed it. */
@@ -108,6 +109,7 @@ struct vf_xport {
 	int connect_log_level;  /* for failures to (re)connect; default LOG_ERR */
 
 	struct vf_server_info info;
+	uint64_t conn_gen;      /* +1 per connection (__atomic): aborts name theirs */
 	uint8_t token[VF_TOKEN_LEN];
 	bool have_session;
 	bool resumed;           /* the last login resumed the session */

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,11 +201,19 @@ static char *vm_name(struct qmp *q)
 	char *name = NULL;
 
 	if (o.vm)
-		return g_strdup(o.vm);
+		return g_strdup(o.vm); /* checked by main() */
 	if (cmd(q, "query-name", NULL, &r, "query-name") == 0 && json_str(json_get(r, "name")))
 		name = g_strdup(json_str(json_get(r, "name")));
 	json_free(r);
-	return name ? name : g_strdup("vm");
+	if (!name || !*name)
+		return g_strdup("vm");
+	/* a directory name in the mount: no '/', no leading dot, nothing odd */
+	for (char *c = name; *c; c++)
+		if (!g_ascii_isalnum(*c) && *c != '-' && *c != '_' && *c != '.')
+			*c = '_';
+	if (name[0] == '.')
+		name[0] = '_';
+	return name;
 }
 
 /* grow an existing virtio-mem device to o.size */
@@ -360,8 +369,13 @@ static int do_grow(struct qmp *q)
 	ret = cmd(q, "object-add", args->str, &r, "adding the memory backend");
 	json_free(r);
 	r = NULL;
+	if (ret == -EIO) {
+		unlink(file); /* QEMU refused it: nothing uses the file */
+		goto out;
+	}
 	if (ret) {
-		unlink(file);
+		vf_err("QEMU did not answer object-add: it may still add %s; %s stays for it "
+		       "(check with vofirmctl list)", memid, file);
 		goto out;
 	}
 
@@ -373,8 +387,9 @@ static int do_grow(struct qmp *q)
 	g_string_append(args, ", \"memdev\": ");
 	json_escape(args, memid);
 	if (vmem)
-		g_string_append_printf(args, ", \"requested-size\": %" PRIu64 ", \"block-size\": %"
-				       PRIu64, o.size, bs);
+		/* nothing plugged until the memory is reserved again (QEMU discards
+		 * the whole file when it creates the device) */
+		g_string_append_printf(args, ", \"requested-size\": 0, \"block-size\": %" PRIu64, bs);
 	g_string_append(args, "}");
 	progress("device_add %s %s", vmem ? "virtio-mem-pci" : "pc-dimm", o.id);
 	ret = cmd(q, "device_add", args->str, &r, "adding the memory device");
@@ -384,20 +399,27 @@ static int do_grow(struct qmp *q)
 		char a[200];
 
 		snprintf(a, sizeof(a), "{\"id\": \"%s\"}", memid);
-		cmd(q, "object-del", a, &r, "undoing object-add");
+		if (cmd(q, "object-del", a, &r, "undoing object-add") == 0)
+			unlink(file);
+		else
+			vf_err("could not undo: backend %s and file %s stay (QEMU's state is "
+			       "unknown; check with vofirmctl list)", memid, file);
 		json_free(r);
-		unlink(file);
 		goto out;
 	}
 	if (vmem) {
 		int64_t got;
 
 		if (reserve_file(file, o.size)) {
-			qom_set_int(q, o.id, "requested-size", 0, o.id);
-			vf_err("%s: added, but its memory could not be reserved again after QEMU "
-			       "discarded it: asked the guest for 0; the device stays (QEMU 7.2 "
-			       "cannot remove virtio-mem)", o.id);
+			vf_err("%s: added with nothing plugged, but its memory could not be "
+			       "reserved again after QEMU discarded it; the empty device stays "
+			       "(QEMU 7.2 cannot remove virtio-mem)", o.id);
 			ret = -ENOSPC;
+			goto out;
+		}
+		progress("asking the guest to plug %s of %s", fmt_size(o.size), o.id);
+		if (qom_set_int(q, o.id, "requested-size", o.size, o.id)) {
+			ret = -EIO;
 			goto out;
 		}
 		if (wait_vmem_size(q, o.id, o.size, &got)) {
@@ -734,6 +756,7 @@ int main(int argc, char **argv)
 	int opt, ret;
 
 	vf_log_init("vofirmctl", LOG_NOTICE);
+	signal(SIGPIPE, SIG_IGN); /* QEMU going away is an error to report, not a kill */
 	while ((opt = getopt_long(argc, argv, "vhV", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'q': o.qmp = optarg; break;
@@ -811,6 +834,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(c, "shrink") && !o.id) {
 		vf_err("shrink needs --id NAME");
+		return 2;
+	}
+	if (o.vm && (!*o.vm || o.vm[0] == '.' || strpbrk(o.vm, "/\"\\ "))) {
+		vf_err("--vm '%s': a plain directory name (no '/', no leading dot)", o.vm);
 		return 2;
 	}
 	if (o.id && (strlen(o.id) > 100 || strpbrk(o.id, "/\"\\ "))) {

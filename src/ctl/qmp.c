@@ -16,6 +16,8 @@ struct qmp {
 	int fd;
 	char *path;
 	unsigned timeout_ms;
+	unsigned next_id;
+	bool broken;      /* a command went unanswered: its reply may come any time */
 	GString *in;      /* bytes read, not yet a line */
 	GQueue *events;   /* struct jv *, in arrival order */
 };
@@ -59,8 +61,9 @@ static char *read_line(struct qmp *q, unsigned timeout_ms)
 	}
 }
 
-/* The next reply (events are queued), or NULL. */
-static struct jv *next_reply(struct qmp *q, unsigned timeout_ms)
+/* The next reply (events are queued), or NULL.  With want_id, replies to
+ * other commands (a late one) are dropped. */
+static struct jv *next_reply(struct qmp *q, unsigned timeout_ms, const char *want_id)
 {
 	for (;;) {
 		char *line = read_line(q, timeout_ms);
@@ -79,6 +82,10 @@ static struct jv *next_reply(struct qmp *q, unsigned timeout_ms)
 		g_free(line);
 		if (json_get(v, "event")) {
 			g_queue_push_tail(q->events, v);
+			continue;
+		}
+		if (want_id && g_strcmp0(json_str(json_get(v, "id")), want_id)) {
+			json_free(v);
 			continue;
 		}
 		return v;
@@ -111,7 +118,7 @@ int qmp_open(const char *path, unsigned timeout_ms, struct qmp **out)
 		qmp_close(q);
 		return r;
 	}
-	greeting = next_reply(q, timeout_ms);
+	greeting = next_reply(q, timeout_ms, NULL);
 	if (!greeting || !json_get(greeting, "QMP")) {
 		vf_err("QMP socket %s: no QMP greeting (%s)", path,
 		       greeting ? "not QEMU's monitor?" : strerror(errno));
@@ -147,28 +154,46 @@ void qmp_close(struct qmp *q)
 int qmp_cmd(struct qmp *q, const char *cmd, const char *args, struct jv **ret, char **err)
 {
 	GString *m = g_string_new("{\"execute\": ");
+	char id[32];
 	struct jv *r, *e;
-	ssize_t n;
+	size_t done = 0;
+	int saved;
 
 	*ret = NULL;
 	if (err)
 		*err = NULL;
+	if (q->broken) {
+		vf_err("QMP %s: %s not sent: an earlier command got no answer, so QEMU's state "
+		       "is unknown (vofirmctl list)", q->path, cmd);
+		g_string_free(m, TRUE);
+		return -EIO;
+	}
+	snprintf(id, sizeof(id), "vofirmctl-%u", ++q->next_id);
 	json_escape(m, cmd);
 	if (args)
 		g_string_append_printf(m, ", \"arguments\": %s", args);
-	g_string_append(m, "}\n");
-	n = write(q->fd, m->str, m->len);
-	g_string_free(m, TRUE);
-	if (n < 0) {
-		vf_err("QMP %s: %s: cannot send: %s", q->path, cmd, strerror(errno));
-		return -errno;
-	}
-	r = next_reply(q, q->timeout_ms);
-	if (!r) {
-		int e2 = errno;
+	g_string_append_printf(m, ", \"id\": \"%s\"}\n", id);
+	while (done < m->len) {
+		ssize_t n = write(q->fd, m->str + done, m->len - done);
 
-		vf_err("QMP %s: %s: no reply: %s", q->path, cmd, strerror(e2));
-		return -e2;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			saved = errno;
+			vf_err("QMP %s: %s: cannot send: %s", q->path, cmd, strerror(saved));
+			g_string_free(m, TRUE);
+			q->broken = true;
+			return -saved;
+		}
+		done += (size_t)n;
+	}
+	g_string_free(m, TRUE);
+	r = next_reply(q, q->timeout_ms, id);
+	if (!r) {
+		saved = errno;
+		vf_err("QMP %s: %s: no reply: %s", q->path, cmd, strerror(saved));
+		q->broken = true; /* its reply may still come: nothing after this is sent */
+		return -saved;
 	}
 	e = json_get(r, "error");
 	if (e) {

@@ -26,6 +26,8 @@
 
 #include "fs.h"
 #include "vofirm/log.h"
+
+#define HEARTBEAT_MS 15000
 #include "vofirm/util.h"
 
 const char *srv_state_name(enum srv_state st)
@@ -303,8 +305,20 @@ static void *health_thread(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (s->state != SRV_DOWN && !s->stop)
-			pthread_cond_wait(&s->cv, &s->lock);
+		while (s->state != SRV_DOWN && !s->stop) {
+			/* a heartbeat: a server that died is noticed before a page
+			 * fault needs it, and an RDMA server sees we are alive */
+			dl = deadline_ms(vf_now_ms() + HEARTBEAT_MS);
+			if (pthread_cond_timedwait(&s->cv, &s->lock, &dl) == ETIMEDOUT &&
+			    s->state == SRV_UP && !s->stop) {
+				struct vf_stats st;
+				struct vf_op op = { .type = VF_OP_STATS, .stats = &st };
+
+				pthread_mutex_unlock(&s->lock);
+				server_ctl(s, &op);
+				pthread_mutex_lock(&s->lock);
+			}
+		}
 		if (s->stop)
 			break;
 		pthread_mutex_unlock(&s->lock);

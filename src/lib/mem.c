@@ -86,7 +86,7 @@ static void mem_disconnect(struct vf_xport *x)
 {
 }
 
-static void mem_abort(struct vf_xport *x)
+static void mem_abort(struct vf_xport *x, uint64_t gen)
 {
 }
 

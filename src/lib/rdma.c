@@ -238,14 +238,14 @@ static void teardown(struct rdma_xport *r)
 	if (r->ec)
 		rdma_destroy_event_channel(r->ec);
 	r->ec = NULL;
+	if (r->wake_fd >= 0)
+		close(r->wake_fd);
+	r->wake_fd = -1;
 	pthread_mutex_unlock(&r->res_lock);
 	free(r->sbufs);
 	free(r->rbufs);
 	free(r->dbufs);
 	r->sbufs = r->rbufs = r->dbufs = NULL;
-	if (r->wake_fd >= 0)
-		close(r->wake_fd);
-	r->wake_fd = -1;
 }
 
 /* Waits (at most tmo ms) for completions and handles them with fn. */
@@ -559,15 +559,20 @@ static int rdma_connect_(struct vf_xport *x)
 		if (!r->slots || !r->failed)
 			return -ENOMEM;
 	}
+	pthread_mutex_lock(&r->res_lock);
+	__atomic_add_fetch(&x->conn_gen, 1, __ATOMIC_RELEASE); /* an old abort: no-op now */
 	r->ec = rdma_create_event_channel();
+	pthread_mutex_unlock(&r->res_lock);
 	if (!r->ec) {
 		ret = -errno;
 		vf_err("%s: cannot use RDMA: rdma_create_event_channel: %s (is rdma_ucm loaded "
 		       "and an RDMA device configured? try ibv_devices)", x->url.str, strerror(-ret));
 		return ret;
 	}
-	if (rdma_create_id(r->ec, &r->id, r, RDMA_PS_TCP)) {
-		ret = -errno;
+	pthread_mutex_lock(&r->res_lock);
+	ret = rdma_create_id(r->ec, &r->id, r, RDMA_PS_TCP) ? -errno : 0;
+	pthread_mutex_unlock(&r->res_lock);
+	if (ret) {
 		vf_err("%s: cannot use RDMA: rdma_create_id: %s", x->url.str, strerror(-ret));
 		goto fail;
 	}
@@ -667,12 +672,18 @@ static int rdma_connect_(struct vf_xport *x)
 	}
 
 	ret = vf_xport_handshake(x, rdma_exchange);
+	/* the keys of the old connection are void; LIST gives the new ones */
+	pthread_mutex_lock(&r->tlock);
+	g_hash_table_remove_all(r->slabs);
+	pthread_mutex_unlock(&r->tlock);
 	if (!ret && x->resumed && x->session_slabs)
 		ret = vf_xport_list_all(x, rdma_exchange, slab_add);
 	if (ret)
 		goto fail;
 
+	pthread_mutex_lock(&r->res_lock);
 	r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_unlock(&r->res_lock);
 	pthread_mutex_lock(&r->lock);
 	r->free_head = -1;
 	for (int i = (int)x->queue_depth - 1; i >= 0; i--) {
@@ -688,7 +699,11 @@ static int rdma_connect_(struct vf_xport *x)
 		pthread_mutex_lock(&r->lock);
 		r->dead = -ENOTCONN;
 		pthread_mutex_unlock(&r->lock);
-		goto fail;
+		pthread_mutex_lock(&r->send_lock); /* no submitter posts on what goes */
+		rdma_disconnect(r->id);
+		teardown(r);
+		pthread_mutex_unlock(&r->send_lock);
+		return ret;
 	}
 	r->thread_running = true;
 	vf_info("%s: connected over RDMA (device %s, port %u)", x->url.str,
@@ -724,13 +739,17 @@ static void rdma_disconnect_(struct vf_xport *x)
 	pthread_mutex_unlock(&r->send_lock);
 }
 
-static void rdma_abort_(struct vf_xport *x)
+static void rdma_abort_(struct vf_xport *x, uint64_t gen)
 {
 	struct rdma_xport *r = to_rdma(x);
 	uint64_t one = 1;
 
-	__atomic_store_n(&r->closing, true, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&r->res_lock);
+	if (x->conn_gen != gen) {
+		pthread_mutex_unlock(&r->res_lock); /* that connection is gone already */
+		return;
+	}
+	__atomic_store_n(&r->closing, true, __ATOMIC_RELAXED);
 	if (r->id)
 		rdma_disconnect(r->id);
 	if (r->wake_fd >= 0 && write(r->wake_fd, &one, sizeof(one)) < 0) {
@@ -817,7 +836,7 @@ static int rdma_submit(struct vf_xport *x, struct vf_op *op)
 		vf_warn("%s: posting a work request failed: %s; dropping the connection",
 			x->url.str, strerror(ret));
 		pthread_mutex_unlock(&r->send_lock);
-		rdma_abort_(x); /* the completion thread fails op with the rest */
+		vf_xport_abort(x); /* the completion thread fails op with the rest */
 		return 0;
 	}
 	pthread_mutex_unlock(&r->send_lock);

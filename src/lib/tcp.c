@@ -343,6 +343,7 @@ static int tcp_connect(struct vf_xport *x)
 	vf_sock_set_timeout(fd, x->connect_timeout_ms);
 	pthread_mutex_lock(&t->fd_lock);
 	t->fd = fd;
+	__atomic_add_fetch(&x->conn_gen, 1, __ATOMIC_RELEASE); /* under fd_lock: abort checks it */
 	pthread_mutex_unlock(&t->fd_lock);
 	ret = vf_xport_handshake(x, tcp_exchange);
 	if (ret)
@@ -451,16 +452,17 @@ static int tcp_submit(struct vf_xport *x, struct vf_op *op)
 	return 0;
 }
 
-static void tcp_abort(struct vf_xport *x)
+static void tcp_abort(struct vf_xport *x, uint64_t gen)
 {
 	struct tcp_xport *t = to_tcp(x);
 
 	/* under fd_lock: disconnect() closes the fd under it, so this can
 	 * never shut down a socket number the kernel has given to another.
 	 * Not send_lock: a sender stuck on a full socket holds that. */
-	__atomic_store_n(&t->closing, true, __ATOMIC_RELAXED); /* the caller reports why */
 	pthread_mutex_lock(&t->fd_lock);
-	if (t->fd >= 0)
+	if (x->conn_gen == gen)
+		__atomic_store_n(&t->closing, true, __ATOMIC_RELAXED); /* the caller reports why */
+	if (t->fd >= 0 && x->conn_gen == gen)
 		shutdown(t->fd, SHUT_RDWR);
 	pthread_mutex_unlock(&t->fd_lock);
 }

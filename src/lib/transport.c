@@ -158,17 +158,27 @@ static void waiter_done(struct vf_op *op)
 static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms,
 	       void (*on_timeout)(void *arg), void *arg)
 {
-	struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false };
+	struct waiter w = { .done = false };
+	uint64_t gen = __atomic_load_n(&x->conn_gen, __ATOMIC_ACQUIRE);
+	pthread_condattr_t ca;
 	bool timed_out = false;
 	struct timespec dl;
 	int ret;
 
+	/* a monotonic clock: a clock stepped back must not stretch the wait */
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cond, &ca);
+	pthread_condattr_destroy(&ca);
 	op->done = waiter_done;
 	op->priv = &w;
 	ret = vf_xport_submit(x, op);
-	if (ret)
-		return op->status = ret;
-	clock_gettime(CLOCK_REALTIME, &dl);
+	if (ret) {
+		op->status = ret;
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += timeout_ms / 1000;
 	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
 	if (dl.tv_nsec >= 1000000000) {
@@ -183,7 +193,9 @@ static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms,
 			pthread_mutex_unlock(&w.lock);
 			if (on_timeout)
 				on_timeout(arg);
-			x->ops->abort(x); /* completes op */
+			/* the connection the op went out on, and only that one
+			 * (on_timeout may have had it replaced already) */
+			x->ops->abort(x, gen);
 			pthread_mutex_lock(&w.lock);
 		} else if (!timeout_ms || timed_out) {
 			pthread_cond_wait(&w.cond, &w.lock);
@@ -191,7 +203,10 @@ static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms,
 	}
 	pthread_mutex_unlock(&w.lock);
 	if (timed_out && op->status)
-		return op->status = -ETIMEDOUT;
+		op->status = -ETIMEDOUT;
+out:
+	pthread_cond_destroy(&w.cond);
+	pthread_mutex_destroy(&w.lock);
 	return op->status;
 }
 
@@ -213,7 +228,7 @@ int vf_xport_run_timeout_cb(struct vf_xport *x, struct vf_op *op, unsigned timeo
 
 void vf_xport_abort(struct vf_xport *x)
 {
-	x->ops->abort(x);
+	x->ops->abort(x, __atomic_load_n(&x->conn_gen, __ATOMIC_ACQUIRE));
 }
 
 static int run_ctl(struct vf_xport *x, struct vf_op *op, const char *what)

@@ -34,6 +34,11 @@
 
 #define CTRL_BUF (VF_HDR_SIZE + 8 + VF_MAX_SLABS_PER_MSG * VF_SLAB_DESC_SIZE)
 #define NRECV 70 /* a client keeps at most its queue depth (64) in flight */
+/* RC has no keepalive: a client that died silently would hold its session
+ * (and its slabs' registrations) forever.  Clients send a request at least
+ * every 15 s (vofirm-fs: a STATS heartbeat); after this long with none the
+ * connection is closed and the session's lease starts. */
+#define IDLE_MS 60000
 
 struct rconn {
 	struct rdma_cm_id *id;
@@ -105,7 +110,7 @@ static int pump(struct rconn *rc, bool *sent, bool want_send)
 		if (__atomic_load_n(&rc->dead, __ATOMIC_ACQUIRE))
 			return -ECONNRESET;
 		do {
-			ret = poll(pfd, 2, rc->timeout_ms && !want_send ? (int)rc->timeout_ms : -1);
+			ret = poll(pfd, 2, want_send ? 10000 : rc->timeout_ms ? (int)rc->timeout_ms : IDLE_MS);
 		} while (ret < 0 && errno == EINTR);
 		if (ret == 0)
 			return -ETIMEDOUT;
@@ -368,7 +373,8 @@ static int accept_conn(struct rlistener *l, struct rdma_cm_id *id, uint8_t initi
 		id->context = NULL;
 		free(c->buf);
 		free(c);
-		rc->id = NULL; /* the caller destroys the id */
+		rdma_destroy_qp(id); /* the caller destroys the id, which leaves the QP */
+		rc->id = NULL;
 		rconn_free(rc);
 		return ret;
 	}
@@ -377,6 +383,8 @@ fail:
 	ret = -(errno ? errno : ENOMEM);
 	vf_warn("RDMA connection request refused: cannot set up its resources: %s",
 		strerror(-ret));
+	if (id->qp)
+		rdma_destroy_qp(id); /* the caller destroys the id, which leaves the QP */
 	rc->id = NULL;
 	rconn_free(rc);
 	return ret;
@@ -400,7 +408,14 @@ static void *listener_thread(void *arg)
 		enum rdma_cm_event_type type = ev->event;
 		struct rdma_cm_id *id = ev->id;
 		uint8_t depth = ev->param.conn.initiator_depth;
-		struct memd_conn *c = id->context;
+		struct memd_conn *c = id == l->id ? NULL : id->context;
+
+		if (id == l->id && type != RDMA_CM_EVENT_CONNECT_REQUEST) {
+			/* the listener's own (a device going away) */
+			vf_warn("RDMA listener: %s", rdma_event_str(type));
+			rdma_ack_cm_event(ev);
+			continue;
+		}
 
 		if (type == RDMA_CM_EVENT_DISCONNECTED || type == RDMA_CM_EVENT_DEVICE_REMOVAL) {
 			/* before the ack: until then the connection's thread cannot
@@ -473,7 +488,9 @@ int memd_rdma_listen(struct memd_server *srv, const char *url, void **handle)
 		free(l);
 		return ret;
 	}
-	if (rdma_create_id(l->ec, &l->id, l, RDMA_PS_TCP)) {
+	/* no context: a connection's id inherits it, and NULL means "not yet
+	 * a connection" to the listener thread */
+	if (rdma_create_id(l->ec, &l->id, NULL, RDMA_PS_TCP)) {
 		ret = -errno;
 		vf_err("cannot listen on %s: rdma_create_id: %s", u.str, strerror(-ret));
 		goto fail;

@@ -374,6 +374,9 @@ static void *memd_conn_main(void *arg)
 		}
 		if (ret == -EBADMSG || ret == -EPROTONOSUPPORT)
 			vf_warn("client %s: malformed message: %s; closing", c->who, why);
+		else if (ret == -ETIMEDOUT)
+			vf_notice("client %s: no request for a long time (a client that died "
+				  "silently?); closing", c->who);
 		else if (ret < 0 && ret != -ECONNRESET && ret != -EPROTO)
 			vf_info("client %s: connection failed: %s", c->who, strerror(-ret));
 	}
@@ -479,6 +482,7 @@ int memd_conn_start(struct memd_server *srv, struct memd_conn *c)
 		c->next->prev = c;
 	srv->conns = c;
 	srv->nconns++;
+	vf_debug("client at %s: connected over %s", c->peer, c->ops->name);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	ret = pthread_create(&c->thread, &attr, memd_conn_main, c);
@@ -495,8 +499,8 @@ int memd_conn_start(struct memd_server *srv, struct memd_conn *c)
 		free(c);
 		return -ret;
 	}
+	/* not c: its thread may be done with it already */
 	pthread_mutex_unlock(&srv->lock);
-	vf_debug("client at %s: connected over %s", c->peer, c->ops->name);
 	return 0;
 }
 
