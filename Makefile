@@ -65,7 +65,7 @@ LIBVOFIRM := $(BUILD)/libvofirm.a
 PROGRAMS := $(BUILD)/vofirm-memd $(BUILD)/vofirm-fs $(BUILD)/vofirmctl $(BUILD)/libvofirm-qemu.so
 LIBDIR ?= $(PREFIX)/lib
 TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
-	$(BUILD)/tests/vofirm-mmapio $(BUILD)/tests/vofirm-pagebench \
+	$(BUILD)/tests/vofirm-mmapio $(BUILD)/tests/vofirm-pagebench $(BUILD)/tests/vofirm-rmix \
 	$(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all asan fuzz check install uninstall clean demo bench
@@ -105,6 +105,10 @@ $(BUILD)/tests/vofirm-mmapio: $(BUILD)/obj/tests/tools/mmapio.o
 $(BUILD)/tests/vofirm-pagebench: $(BUILD)/obj/tests/bench/pagebench.o $(LIBVOFIRM)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/vofirm-rmix: $(BUILD)/obj/tests/bench/rmix.o
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(BUILD)/tests/gen-fuzz-corpus: $(BUILD)/obj/tests/fuzz/gen_corpus.o $(LIBVOFIRM)
 	@mkdir -p $(@D)

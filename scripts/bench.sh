@@ -125,7 +125,7 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 		$V start "$d" --name "$name" --mem "$mem" "${pre[@]}" >/dev/null
 		local qpid; qpid=$(cat "$d/qemu.pid")
 		# the guest's base RAM touched first: QEMU's own memory at its steady size
-		$V run "$d" "vofirm-mmapio anon - $((160 << 20)) 1" >/dev/null
+		$V run "$d" "vofirm-mmapio anon - $((120 << 20)) 1" >/dev/null
 		if [ "$pct" != 0 ] && [ "$pct" != 100 ]; then
 			# the budget before the DIMM: every page of it is charged as it comes in
 			local anon; anon=$(awk '/^RssAnon/ {print $2}' "/proc/$qpid/status")
@@ -193,6 +193,53 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 			nbd_case nbd-swap-50 50 "$run"
 			nbd_case nbd-swap-25 25 "$run"
 		fi
+	done
+fi
+
+# ---- the Redis case study ----
+if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "${VOFIRM_BENCH_REDIS:-1}" = 1 ]; then
+	if ! [ -x /usr/bin/redis-server ] && [ "$(id -u)" = 0 ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+		systemctl disable --now redis-server >/dev/null 2>&1 || true
+	fi
+	if [ $MODE = quick ]; then NKEYS=250000; ROPS=20000; else NKEYS=300000; ROPS=100000; fi
+	redis_case() { # NAME PCT(0: all local) RUN
+		local name=$1 pct=$2 run=$3 d=$OUT/redis-$1 mem=256M cg=
+		rm -rf "$d"
+		[ "$pct" = 0 ] && mem=$((256 + DIMM))M
+		$V start "$d" --name "$name" --mem "$mem" --preload "$B/libvofirm-qemu.so" >/dev/null
+		local qpid; qpid=$(cat "$d/qemu.pid")
+		$V run "$d" "vofirm-mmapio anon - $((120 << 20)) 1" >/dev/null
+		if [ "$pct" != 0 ] && [ "$pct" != 100 ]; then
+			local anon; anon=$(awk '/^RssAnon/ {print $2}' "/proc/$qpid/status")
+			"$B/vofirmctl" budget --pid "$qpid" --limit $(( anon * 1024 + (DIMM << 20) * pct / 100 )) \
+				--id "bench-$name-$$" >/dev/null
+			cg=/sys/fs/cgroup/memory/vofirm-bench-$name-$$
+			[ -d "$cg" ] || cg=/sys/fs/cgroup/vofirm-bench-$name-$$
+		fi
+		if [ "$pct" != 0 ]; then
+			"$B/vofirmctl" grow --qmp "$d/qmp.sock" --mount "$OUT/vofirm-tcp" --size ${DIMM}M --id dimm1 >/dev/null 2>&1
+			$V run "$d" "for i in \$(seq 300); do [ \$(awk '/MemTotal/ {print \$2}' /proc/meminfo) -ge 700000 ] && break; sleep 0.1; done" >/dev/null
+		fi
+		$V run "$d" "echo 1 > /proc/sys/vm/overcommit_memory; redis-server --unixsocket /tmp/r.sock --port 0 --save '' --appendonly no --daemonize yes --logfile /tmp/redis.log; for i in \$(seq 100); do [ -S /tmp/r.sock ] && break; sleep 0.1; done; vofirm-rmix fill /tmp/r.sock $NKEYS 1024" >/dev/null ||
+			{ echo "bench: Redis did not start or fill in $name" >&2; $V stop "$d"; return 1; }
+		for mix in 90 50; do
+			local outp ops_s
+			outp=$($V run "$d" "vofirm-rmix mix /tmp/r.sock $ROPS $mix $NKEYS 1024" --timeout 1800)
+			ops_s=$(echo "$outp" | sed -n 's/.*: \([0-9]*\) ops\/s, 0 bad$/\1/p')
+			[ -n "$ops_s" ] || { echo "$outp" >&2; echo "bench: Redis mix failed in $name" >&2; $V stop "$d"; return 1; }
+			rec "$name" "$run" "{\"bench\": \"redis\", \"samples\": $ROPS, \"budget_pct\": $pct, \"get_pct\": $mix, \"ops_s\": $ops_s}"
+			echo "  run $run: Redis $name, $mix % GET: $ops_s ops/s"
+		done
+		$V stop "$d"
+		[ -n "$cg" ] && rmdir "$cg" 2>/dev/null
+		rm -f "$OUT/vofirm-tcp/$name/dimm1"
+	}
+	for run in $(seq "$RUNS"); do
+		redis_case redis-local 0 "$run"
+		redis_case redis-100 100 "$run"
+		redis_case redis-50 50 "$run"
+		redis_case redis-25 25 "$run"
 	done
 fi
 python3 "$TOP/tests/bench/report.py" "$OUT" "$MODE"

@@ -20,7 +20,8 @@ BIN=${VOFIRM_GUEST_BIN:-$TOP/build}
 P=$(mktemp -d "$OUT/project.XXXXXX")
 trap 'rm -rf "$P"' EXIT
 mkdir -p "$P/vofirm/bin"
-for f in vofirm-memd vofirm-fs libvofirm-qemu.so tests/vofirm-xtest tests/vofirm-mmapio; do
+for f in vofirm-memd vofirm-fs libvofirm-qemu.so tests/vofirm-xtest tests/vofirm-mmapio \
+	 tests/vofirm-rmix; do
 	[ -e "$BIN/$f" ] || { echo "$BIN/$f is not built (make)" >&2; exit 1; }
 	cp "$BIN/$f" "$P/vofirm/bin/"
 	for lib in $(ldd "$BIN/$f" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do
@@ -28,6 +29,16 @@ for f in vofirm-memd vofirm-fs libvofirm-qemu.so tests/vofirm-xtest tests/vofirm
 		[ -e "$dst" ] || { mkdir -p "$(dirname "$dst")"; cp -L "$lib" "$dst"; }
 	done
 done
+# Redis for the benchmark's case study, when the host has it.  Debian's
+# redis-server is a link to redis-check-rdb, which picks its mode from
+# argv[0]: copy the file under the server's name.
+if [ -x /usr/bin/redis-server ]; then
+	cp -L /usr/bin/redis-server "$P/vofirm/bin/redis-server"
+	for lib in $(ldd /usr/bin/redis-server | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do
+		dst=$P$(readlink -f "$(dirname "$lib")")/$(basename "$lib")
+		[ -e "$dst" ] || { mkdir -p "$(dirname "$dst")"; cp -L "$lib" "$dst"; }
+	done
+fi
 cp "$HERE/lib.sh" "$P/vofirm/lib.sh"
 if [ $# -ge 2 ]; then
 	cp "$2" "$P/vofirm/case.sh"
