@@ -203,11 +203,12 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "${VOFIRM_BENCH_REDIS:-1}" = 1 ]; then
 		systemctl disable --now redis-server >/dev/null 2>&1 || true
 	fi
 	if [ $MODE = quick ]; then NKEYS=250000; ROPS=20000; else NKEYS=300000; ROPS=100000; fi
-	redis_case() { # NAME PCT(0: all local) RUN
-		local name=$1 pct=$2 run=$3 d=$OUT/redis-$1 mem=256M cg=
+	redis_case() { # NAME PCT(0: all local) RUN [nocompanion]
+		local name=$1 pct=$2 run=$3 d=$OUT/redis-$1 mem=256M cg= pre=(--preload "$B/libvofirm-qemu.so")
 		rm -rf "$d"
 		[ "$pct" = 0 ] && mem=$((256 + DIMM))M
-		$V start "$d" --name "$name" --mem "$mem" --preload "$B/libvofirm-qemu.so" >/dev/null
+		[ "${4:-}" = nocompanion ] && pre=()
+		$V start "$d" --name "$name" --mem "$mem" "${pre[@]}" >/dev/null
 		local qpid; qpid=$(cat "$d/qemu.pid")
 		$V run "$d" "vofirm-mmapio anon - $((120 << 20)) 1" >/dev/null
 		if [ "$pct" != 0 ] && [ "$pct" != 100 ]; then
@@ -228,7 +229,7 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "${VOFIRM_BENCH_REDIS:-1}" = 1 ]; then
 			outp=$($V run "$d" "vofirm-rmix mix /tmp/r.sock $ROPS $mix $NKEYS 1024" --timeout 1800)
 			ops_s=$(echo "$outp" | sed -n 's/.*: \([0-9]*\) ops\/s, 0 bad$/\1/p')
 			[ -n "$ops_s" ] || { echo "$outp" >&2; echo "bench: Redis mix failed in $name" >&2; $V stop "$d"; return 1; }
-			rec "$name" "$run" "{\"bench\": \"redis\", \"samples\": $ROPS, \"budget_pct\": $pct, \"get_pct\": $mix, \"ops_s\": $ops_s}"
+			rec "$name" "$run" "{\"bench\": \"redis\", \"samples\": $ROPS, \"budget_pct\": $pct, \"companion\": $([ ${#pre[@]} -gt 0 ] && echo 1 || echo 0), \"get_pct\": $mix, \"ops_s\": $ops_s}"
 			echo "  run $run: Redis $name, $mix % GET: $ops_s ops/s"
 		done
 		$V stop "$d"
@@ -240,6 +241,7 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "${VOFIRM_BENCH_REDIS:-1}" = 1 ]; then
 		redis_case redis-100 100 "$run"
 		redis_case redis-50 50 "$run"
 		redis_case redis-25 25 "$run"
+		redis_case redis-25-nocompanion 25 "$run" nocompanion
 	done
 fi
 python3 "$TOP/tests/bench/report.py" "$OUT" "$MODE"

@@ -114,9 +114,10 @@ say "Removing the file: its memory goes back to the pool"
 rm "$DIR/mnt/vm1/ram"
 df -h "$DIR/mnt" | sed 's/^/    df | /'
 
-say "Booting a VM: 256 MiB of RAM, room for hot-plugged memory (QEMU, the project's guest)"
+say "Booting a VM: 256 MiB of RAM, room for hot-plugged memory (QEMU with vofirm's companion, the project's guest)"
 VM=$DIR/vm
-python3 "$TOP/tests/tools/vm.py" start "$VM" --name vm1 --mem 256M --maxmem 4G | sed 's/^/    vm | /'
+python3 "$TOP/tests/tools/vm.py" start "$VM" --name vm1 --mem 256M --maxmem 4G \
+	--preload "$TOP/build/libvofirm-qemu.so" | sed 's/^/    vm | /'
 G() { python3 "$TOP/tests/tools/vm.py" run "$VM" "$1"; }
 CTL=$TOP/build/vofirmctl
 G "grep MemTotal /proc/meminfo" | sed 's/^/    guest | /'

@@ -119,17 +119,20 @@ if rd:
     lines += ["", "Redis case study: redis-server in the guest on a unix socket, 250 000 keys of "
               "1 KiB (more than the guest's base RAM), then random GET:SET mixes (32 in flight, "
               "every value checked), the VM's extra memory on vofirm with the companion, at "
-              "several local budgets; all-local: 768 MiB of ordinary RAM.", "",
-              "| configuration | local budget | GET % | ops/s | × all-local |", "|---|---|---|---|---|"]
-    for n in ("redis-local", "redis-100", "redis-50", "redis-25"):
+              "several local budgets (and once without it); all-local: 768 MiB of ordinary RAM.", "",
+              "| configuration | local budget | companion | GET % | ops/s | × all-local |",
+              "|---|---|---|---|---|---|"]
+    for n in ("redis-local", "redis-100", "redis-50", "redis-25", "redis-25-nocompanion"):
         for mix in (90, 50):
             v = [r["ops_s"] for r in rd if r["backend"] == n and r["get_pct"] == mix]
             l = [r["ops_s"] for r in rd if r["backend"] == "redis-local" and r["get_pct"] == mix]
             if not v:
                 continue
             o, lo = statistics.median(v), statistics.median(l) if l else None
-            pct = next(r["budget_pct"] for r in rd if r["backend"] == n)
-            lines.append(f"| {n} | {'all local' if pct == 0 else str(pct) + ' %'} | {mix} | "
+            one = next(r for r in rd if r["backend"] == n)
+            pct = one["budget_pct"]
+            comp = "-" if pct == 0 else ("yes" if one.get("companion", 1) else "no")
+            lines.append(f"| {n} | {'all local' if pct == 0 else str(pct) + ' %'} | {comp} | {mix} | "
                          f"{o:.0f} | {f(o / lo if lo else None, 2)} |")
             rows.append({"bench": "redis", "backend": n, "budget_pct": pct, "get_pct": mix,
                          "ops_s": o, "x_local": o / lo if lo else None})
