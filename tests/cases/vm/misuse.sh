@@ -63,7 +63,8 @@ step "a shrink while the guest holds the memory: an error, the VM keeps it and r
 # OOM killer may end the workload to make room (Linux's choice, as the lab
 # saw): vofirmctl's part is to say so, leave the DIMM attached, and finish
 # with a later shrink.
-gx vm1 "for i in \$(seq 300); do [ \$(awk '/MemTotal/ {print \$2}' /proc/meminfo) -ge 400000 ] && break; sleep 0.1; done; vofirm-mmapio anon - $((400 << 20)) 8 hold >/tmp/hold.out 2>&1 & sleep 1; for i in \$(seq 600); do grep -q verified /tmp/hold.out && break; sleep 0.1; done; cat /tmp/hold.out"
+gx vm1 "for i in \$(seq 300); do [ \$(awk '/MemTotal/ {print \$2}' /proc/meminfo) -ge 400000 ] && break; sleep 0.1; done; hold=\$(( (\$(awk '/MemAvailable/ {print \$2}' /proc/meminfo) - 49152) * 1024 )); echo \"holding \$((hold >> 20)) MiB\"; vofirm-mmapio anon - \$hold 8 hold >/tmp/hold.out 2>&1 & sleep 1; for i in \$(seq 600); do grep -q verified /tmp/hold.out && break; sleep 0.1; done; cat /tmp/hold.out; grep -q verified /tmp/hold.out" ||
+	fail "the guest could not hold its memory (the setup of this check failed)"
 expect_exit 1 "$CTL" shrink --qmp vm1/qmp.sock --id d2 --timeout 10s
 assert_out 'the guest did not release it within 10 s: its memory is in use'
 assert_out 'd2 stays attached and working'
