@@ -3,6 +3,8 @@
 #ifndef VOFIRM_CONFIG_H
 #define VOFIRM_CONFIG_H
 
+#include <stdbool.h>
+
 /* origin names the file, for messages.  Returns 0 or -EINVAL (logged). */
 typedef int (*vf_config_set_fn)(void *ctx, const char *key, const char *value,
 				const char *origin);
@@ -21,5 +23,20 @@ const char *vf_config_arg(int argc, char **argv);
 
 /* "true/yes/1", "false/no/0" (any case).  0 or -EINVAL. */
 int vf_parse_bool(const char *s, int *out);
+
+/*
+ * Setting parsers shared by the daemons: each stores the value of `key`
+ * or logs "ORIGIN: KEY 'VALUE': why" and returns -EINVAL, changing nothing.
+ */
+int vf_config_uint(const char *key, const char *value, const char *origin,
+		   unsigned lo, unsigned hi, unsigned *out);
+int vf_config_bool(const char *key, const char *value, const char *origin, bool *out);
+/* error, warning, notice, info or debug, stored as a LOG_* level. */
+int vf_config_log_level(const char *key, const char *value, const char *origin, int *out);
+
+/* Calls add() for each non-empty item of a ';'-separated list (a config
+ * file's form of a repeatable option), stopping at the first failure. */
+int vf_config_list(const char *value, const char *origin,
+		   int (*add)(void *ctx, const char *item, const char *origin), void *ctx);
 
 #endif

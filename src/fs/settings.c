@@ -47,8 +47,9 @@ void fs_settings_free(struct fs_settings *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int add_server(struct fs_settings *s, const char *url, const char *origin)
+static int add_server(void *ctx, const char *url, const char *origin)
 {
+	struct fs_settings *s = ctx;
 	struct vf_url u;
 	const char *why;
 
@@ -68,28 +69,11 @@ static int add_server(struct fs_settings *s, const char *url, const char *origin
 	return 0;
 }
 
-static int set_uint(const char *key, const char *value, const char *origin,
-		    unsigned lo, unsigned hi, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(value, &end, 10);
-	if (errno || end == value || *end || v < lo || v > hi) {
-		vf_err("%s: %s '%s': must be a number from %u to %u", origin, key, value, lo, hi);
-		return -EINVAL;
-	}
-	*out = (unsigned)v;
-	return 0;
-}
-
 int fs_settings_set(struct fs_settings *s, const char *key, const char *value,
 		    const char *origin)
 {
 	const char *why = "";
 	uint64_t v;
-	int b;
 
 	if (!strcmp(key, "server"))
 		return add_server(s, value, origin);
@@ -128,30 +112,15 @@ int fs_settings_set(struct fs_settings *s, const char *key, const char *value,
 		return 0;
 	}
 	if (!strcmp(key, "max-background"))
-		return set_uint(key, value, origin, 1, 65535, &s->max_background);
+		return vf_config_uint(key, value, origin, 1, 65535, &s->max_background);
 	if (!strcmp(key, "threads"))
-		return set_uint(key, value, origin, 1, 256, &s->threads);
+		return vf_config_uint(key, value, origin, 1, 256, &s->threads);
 	if (!strcmp(key, "bdi-max-ratio"))
-		return set_uint(key, value, origin, 0, 100, &s->bdi_max_ratio);
-	if (!strcmp(key, "mlock")) {
-		if (vf_parse_bool(value, &b)) {
-			vf_err("%s: mlock '%s': not a boolean (true or false)", origin, value);
-			return -EINVAL;
-		}
-		s->mlock = b;
-		return 0;
-	}
-	if (!strcmp(key, "log-level")) {
-		int l = vf_log_parse_level(value);
-
-		if (l < 0) {
-			vf_err("%s: log-level '%s': use error, warning, notice, info or debug",
-			       origin, value);
-			return -EINVAL;
-		}
-		s->log_level = l;
-		return 0;
-	}
+		return vf_config_uint(key, value, origin, 0, 100, &s->bdi_max_ratio);
+	if (!strcmp(key, "mlock"))
+		return vf_config_bool(key, value, origin, &s->mlock);
+	if (!strcmp(key, "log-level"))
+		return vf_config_log_level(key, value, origin, &s->log_level);
 	vf_err("%s: unknown setting '%s'", origin, key);
 	return -EINVAL;
 }
@@ -160,18 +129,11 @@ int fs_settings_set(struct fs_settings *s, const char *key, const char *value,
 static int set_from_file(void *ctx, const char *key, const char *value, const char *origin)
 {
 	struct fs_settings *s = ctx;
-	int ret = 0;
 
 	if (strcmp(key, "server"))
 		return fs_settings_set(s, key, value, origin);
 	clear_servers(s);
-	gchar **list = g_strsplit(value, ";", -1);
-
-	for (gchar **u = list; *u && !ret; u++)
-		if (*g_strstrip(*u))
-			ret = add_server(s, *u, origin);
-	g_strfreev(list);
-	return ret;
+	return vf_config_list(value, origin, add_server, s);
 }
 
 int fs_settings_load(struct fs_settings *s, const char *path)
@@ -333,9 +295,6 @@ int fs_settings_check(const struct fs_settings *s)
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < s->nservers; i++) {
-		struct vf_url u;
-
-		vf_url_parse(s->servers[i], &u, NULL);
 		for (unsigned j = 0; j < i; j++)
 			if (!strcmp(s->servers[i], s->servers[j])) {
 				vf_err("--server %s is given twice", s->servers[i]);

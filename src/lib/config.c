@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -37,6 +38,60 @@ int vf_parse_bool(const char *v, int *out)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+int vf_config_uint(const char *key, const char *value, const char *origin,
+		   unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno || end == value || *end || *value == '-' || v < lo || v > hi) {
+		vf_err("%s: %s '%s': must be a number from %u to %u", origin, key, value, lo, hi);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+int vf_config_bool(const char *key, const char *value, const char *origin, bool *out)
+{
+	int b;
+
+	if (vf_parse_bool(value, &b)) {
+		vf_err("%s: %s '%s': not a boolean (true or false)", origin, key, value);
+		return -EINVAL;
+	}
+	*out = b;
+	return 0;
+}
+
+int vf_config_log_level(const char *key, const char *value, const char *origin, int *out)
+{
+	int l = vf_log_parse_level(value);
+
+	if (l < 0) {
+		vf_err("%s: %s '%s': use error, warning, notice, info or debug",
+		       origin, key, value);
+		return -EINVAL;
+	}
+	*out = l;
+	return 0;
+}
+
+int vf_config_list(const char *value, const char *origin,
+		   int (*add)(void *ctx, const char *item, const char *origin), void *ctx)
+{
+	gchar **list = g_strsplit(value, ";", -1);
+	int ret = 0;
+
+	for (gchar **u = list; *u && !ret; u++)
+		if (*g_strstrip(*u))
+			ret = add(ctx, *u, origin);
+	g_strfreev(list);
+	return ret;
 }
 
 int vf_config_load(const char *path, const char *group, vf_config_set_fn set, void *ctx)

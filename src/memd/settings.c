@@ -10,10 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
-#include <glib.h>
 
 #include "memd.h"
 #include "vofirm/config.h"
@@ -44,8 +42,9 @@ void memd_settings_free(struct memd_settings *s)
 	s->key_file = NULL;
 }
 
-static int add_listen(struct memd_settings *s, const char *url, const char *origin)
+static int add_listen(void *ctx, const char *url, const char *origin)
 {
+	struct memd_settings *s = ctx;
 	struct vf_url u;
 	const char *why;
 
@@ -106,45 +105,16 @@ int memd_settings_set(struct memd_settings *s, const char *key,
 		s->key_file = strdup(value);
 		return 0;
 	}
-	if (!strcmp(key, "no-auth") || !strcmp(key, "mlock") || !strcmp(key, "hugepages")) {
-		int b;
-
-		if (vf_parse_bool(value, &b)) {
-			vf_err("%s: %s '%s': not a boolean (true or false)", origin, key, value);
-			return -EINVAL;
-		}
-		if (!strcmp(key, "no-auth"))
-			s->no_auth = b;
-		else if (!strcmp(key, "mlock"))
-			s->mlock = b;
-		else
-			s->hugepages = b;
-		return 0;
-	}
-	if (!strcmp(key, "max-clients")) {
-		char *end;
-		unsigned long n;
-
-		errno = 0;
-		n = strtoul(value, &end, 10);
-		if (errno || *end || end == value || n == 0 || n > 65536) {
-			vf_err("%s: max-clients '%s': must be a number from 1 to 65536", origin, value);
-			return -EINVAL;
-		}
-		s->max_clients = (unsigned)n;
-		return 0;
-	}
-	if (!strcmp(key, "log-level")) {
-		int l = vf_log_parse_level(value);
-
-		if (l < 0) {
-			vf_err("%s: log-level '%s': use error, warning, notice, info or debug",
-			       origin, value);
-			return -EINVAL;
-		}
-		s->log_level = l;
-		return 0;
-	}
+	if (!strcmp(key, "no-auth"))
+		return vf_config_bool(key, value, origin, &s->no_auth);
+	if (!strcmp(key, "mlock"))
+		return vf_config_bool(key, value, origin, &s->mlock);
+	if (!strcmp(key, "hugepages"))
+		return vf_config_bool(key, value, origin, &s->hugepages);
+	if (!strcmp(key, "max-clients"))
+		return vf_config_uint(key, value, origin, 1, 65536, &s->max_clients);
+	if (!strcmp(key, "log-level"))
+		return vf_config_log_level(key, value, origin, &s->log_level);
 	vf_err("%s: unknown setting '%s'", origin, key);
 	return -EINVAL;
 }
@@ -153,18 +123,11 @@ int memd_settings_set(struct memd_settings *s, const char *key,
 static int set_from_file(void *ctx, const char *key, const char *value, const char *origin)
 {
 	struct memd_settings *s = ctx;
-	int ret = 0;
 
 	if (strcmp(key, "listen"))
 		return memd_settings_set(s, key, value, origin);
 	clear_listen(s);
-	gchar **list = g_strsplit(value, ";", -1);
-
-	for (gchar **u = list; *u && !ret; u++)
-		if (*g_strstrip(*u))
-			ret = add_listen(s, *u, origin);
-	g_strfreev(list);
-	return ret;
+	return vf_config_list(value, origin, add_listen, s);
 }
 
 int memd_settings_load(struct memd_settings *s, const char *path)
