@@ -88,6 +88,10 @@ RAW=$OUT/raw.jsonl
 rec() { # BACKEND RUN JSON
 	python3 -c 'import json,sys; d = json.loads(sys.argv[3]); d["backend"] = sys.argv[1]; d["run"] = int(sys.argv[2]); print(json.dumps(d))' "$1" "$2" "$3" >>"$RAW"
 }
+# a failed case leaves its figures out of the report; the run goes on
+try() {
+	"$@" || echo "bench: $2 (run $run) failed; its figures are missing" >&2
+}
 PB=$B/tests/vofirm-pagebench
 for run in $(seq "$RUNS"); do
 	for be in tmpfs fuse-mem vofirm-tcp; do
@@ -119,13 +123,17 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 	DIMM=512
 	WORK=560   # MiB: twice the 256 MiB base RAM; room left for the guest's initramfs
 	stat_read() { "$B/tests/vofirm-xtest" --server "tcp://127.0.0.1:$PORT" stats | sed -n 's/^bytes_read=//p'; }
-	vm_case() { # NAME PCT(0: all local) SHIM(0/1) RUN
-		local name=$1 pct=$2 shim=$3 run=$4 d=$OUT/vm-$1 mem=256M pre=() cg=
+	# VM NAME, its base RAM touched, under a budget of PCT % of the DIMM
+	# (0: no DIMM, all its memory local; 100: no budget), the DIMM grown onto
+	# vofirm.  Sets qpid and cg (the budget's cgroup, or empty).
+	vm_up() { # NAME PCT SHIM(0/1) DIR
+		local name=$1 pct=$2 shim=$3 d=$4 mem=256M pre=()
+		cg=
 		rm -rf "$d"
 		[ "$pct" = 0 ] && mem=$((256 + DIMM))M
 		[ "$shim" = 1 ] && pre=(--preload "$B/libvofirm-qemu.so")
 		$V start "$d" --name "$name" --mem "$mem" "${pre[@]}" >/dev/null
-		local qpid; qpid=$(cat "$d/qemu.pid")
+		qpid=$(cat "$d/qemu.pid")
 		# the guest's base RAM touched first: QEMU's own memory at its steady size
 		$V run "$d" "vofirm-mmapio anon - $((120 << 20)) 1" >/dev/null
 		if [ "$pct" != 0 ] && [ "$pct" != 100 ]; then
@@ -140,17 +148,28 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 			"$B/vofirmctl" grow --qmp "$d/qmp.sock" --mount "$OUT/vofirm-tcp" --size ${DIMM}M --id dimm1 >/dev/null 2>&1
 			$V run "$d" "for i in \$(seq 300); do [ \$(awk '/MemTotal/ {print \$2}' /proc/meminfo) -ge 700000 ] && break; sleep 0.1; done" >/dev/null
 		fi
+	}
+	vm_down() { # NAME DIR
+		$V stop "$2"
+		[ -n "$cg" ] && rmdir "$cg" 2>/dev/null
+		rm -f "$OUT/vofirm-tcp/$1/dimm1"
+	}
+	# fill, secs and ops_s from vofirm-mmapio's output; 1 if they are missing
+	mmapio_figures() {
+		fill=$(echo "$1" | sed -n 's/^anon: wrote and verified .* in \([0-9.]*\) s.*/\1/p')
+		secs=$(echo "$1" | sed -n 's/^rand: .* checked in \([0-9.]*\) s.*/\1/p')
+		ops_s=$(echo "$1" | sed -n 's/^rand: .*(\([0-9]*\) ops\/s).*/\1/p')
+		[ -n "$ops_s" ] && [ -n "$fill" ]
+	}
+	vm_case() { # NAME PCT(0: all local) SHIM(0/1) RUN
+		local name=$1 pct=$2 shim=$3 run=$4 d=$OUT/vm-$1 qpid cg
+		vm_up "$name" "$pct" "$shim" "$d"
 		local r0; r0=$(stat_read)
 		local outp; outp=$($V run "$d" "vofirm-mmapio anon - $((WORK << 20)) 2 rand $OPS" --timeout 1200)
 		local r1; r1=$(stat_read)
-		$V stop "$d"
-		[ -n "$cg" ] && rmdir "$cg" 2>/dev/null
-		rm -f "$OUT/vofirm-tcp/$name/dimm1"
+		vm_down "$name" "$d"
 		local fill secs ops_s
-		fill=$(echo "$outp" | sed -n 's/^anon: wrote and verified .* in \([0-9.]*\) s.*/\1/p')
-		secs=$(echo "$outp" | sed -n 's/^rand: .* checked in \([0-9.]*\) s.*/\1/p')
-		ops_s=$(echo "$outp" | sed -n 's/^rand: .*(\([0-9]*\) ops\/s).*/\1/p')
-		[ -n "$ops_s" ] && [ -n "$fill" ] || { echo "$outp" >&2; echo "bench: VM case $name failed" >&2; return 1; }
+		mmapio_figures "$outp" || { echo "$outp" >&2; echo "bench: VM case $name failed" >&2; return 1; }
 		rec "$name" "$run" "{\"bench\": \"vm-rand\", \"samples\": $OPS, \"budget_pct\": $pct, \"companion\": $shim, \"fill_s\": $fill, \"seconds\": $secs, \"ops_s\": $ops_s, \"fetched_mib\": $(( (r1 - r0) >> 20 ))}"
 		echo "  run $run: VM $name: fill+verify ${fill} s, random $ops_s ops/s, $(( (r1 - r0) >> 20 )) MiB fetched"
 	}
@@ -174,10 +193,7 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 		kill $npid 2>/dev/null
 		wait $npid 2>/dev/null
 		local fill secs ops_s
-		fill=$(echo "$outp" | sed -n 's/^anon: wrote and verified .* in \([0-9.]*\) s.*/\1/p')
-		secs=$(echo "$outp" | sed -n 's/^rand: .* checked in \([0-9.]*\) s.*/\1/p')
-		ops_s=$(echo "$outp" | sed -n 's/^rand: .*(\([0-9]*\) ops\/s).*/\1/p')
-		[ -n "$ops_s" ] && [ -n "$fill" ] || { echo "$outp" >&2; echo "bench: VM case $name failed" >&2; return 1; }
+		mmapio_figures "$outp" || { echo "$outp" >&2; echo "bench: VM case $name failed" >&2; return 1; }
 		rec "$name" "$run" "{\"bench\": \"vm-rand\", \"samples\": $OPS, \"budget_pct\": $pct, \"companion\": 0, \"fill_s\": $fill, \"seconds\": $secs, \"ops_s\": $ops_s, \"fetched_mib\": null}"
 		echo "  run $run: VM $name: fill+verify ${fill} s, random $ops_s ops/s"
 	}
@@ -185,15 +201,15 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nbdkit >/dev/null
 	fi
 	for run in $(seq "$RUNS"); do
-		vm_case local 0 0 "$run" || echo "bench: that case failed; its figures are missing" >&2
-		vm_case vofirm-100 100 0 "$run" || echo "bench: that case failed; its figures are missing" >&2
-		vm_case vofirm-50 50 0 "$run" || echo "bench: that case failed; its figures are missing" >&2
-		vm_case vofirm-25 25 0 "$run" || echo "bench: that case failed; its figures are missing" >&2
-		vm_case vofirm-50-companion 50 1 "$run" || echo "bench: that case failed; its figures are missing" >&2
-		vm_case vofirm-25-companion 25 1 "$run" || echo "bench: that case failed; its figures are missing" >&2
+		try vm_case local 0 0 "$run"
+		try vm_case vofirm-100 100 0 "$run"
+		try vm_case vofirm-50 50 0 "$run"
+		try vm_case vofirm-25 25 0 "$run"
+		try vm_case vofirm-50-companion 50 1 "$run"
+		try vm_case vofirm-25-companion 25 1 "$run"
 		if command -v nbdkit >/dev/null; then
-			nbd_case nbd-swap-50 50 "$run" || echo "bench: that case failed; its figures are missing" >&2
-			nbd_case nbd-swap-25 25 "$run" || echo "bench: that case failed; its figures are missing" >&2
+			try nbd_case nbd-swap-50 50 "$run"
+			try nbd_case nbd-swap-25 25 "$run"
 		fi
 	done
 fi
@@ -206,44 +222,27 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "${VOFIRM_BENCH_REDIS:-1}" = 1 ]; then
 	fi
 	if [ $MODE = quick ]; then NKEYS=250000; ROPS=20000; else NKEYS=300000; ROPS=100000; fi
 	redis_case() { # NAME PCT(0: all local) RUN [nocompanion]
-		local name=$1 pct=$2 run=$3 d=$OUT/redis-$1 mem=256M cg= pre=(--preload "$B/libvofirm-qemu.so")
-		rm -rf "$d"
-		[ "$pct" = 0 ] && mem=$((256 + DIMM))M
-		[ "${4:-}" = nocompanion ] && pre=()
-		$V start "$d" --name "$name" --mem "$mem" "${pre[@]}" >/dev/null
-		local qpid; qpid=$(cat "$d/qemu.pid")
-		$V run "$d" "vofirm-mmapio anon - $((120 << 20)) 1" >/dev/null
-		if [ "$pct" != 0 ] && [ "$pct" != 100 ]; then
-			local anon; anon=$(awk '/^RssAnon/ {print $2}' "/proc/$qpid/status")
-			"$B/vofirmctl" budget --pid "$qpid" --limit $(( anon * 1024 + (DIMM << 20) * pct / 100 )) \
-				--id "bench-$name-$$" >/dev/null
-			cg=/sys/fs/cgroup/memory/vofirm-bench-$name-$$
-			[ -d "$cg" ] || cg=/sys/fs/cgroup/vofirm-bench-$name-$$
-		fi
-		if [ "$pct" != 0 ]; then
-			"$B/vofirmctl" grow --qmp "$d/qmp.sock" --mount "$OUT/vofirm-tcp" --size ${DIMM}M --id dimm1 >/dev/null 2>&1
-			$V run "$d" "for i in \$(seq 300); do [ \$(awk '/MemTotal/ {print \$2}' /proc/meminfo) -ge 700000 ] && break; sleep 0.1; done" >/dev/null
-		fi
+		local name=$1 pct=$2 run=$3 d=$OUT/redis-$1 shim=1 qpid cg
+		[ "${4:-}" = nocompanion ] && shim=0
+		vm_up "$name" "$pct" "$shim" "$d"
 		$V run "$d" "echo 1 > /proc/sys/vm/overcommit_memory; redis-server --unixsocket /tmp/r.sock --port 0 --save '' --appendonly no --daemonize yes --logfile /tmp/redis.log; for i in \$(seq 100); do [ -S /tmp/r.sock ] && break; sleep 0.1; done; vofirm-rmix fill /tmp/r.sock $NKEYS 1024" >/dev/null ||
-			{ echo "bench: Redis did not start or fill in $name" >&2; $V stop "$d"; return 1; }
+			{ echo "bench: Redis did not start or fill in $name" >&2; vm_down "$name" "$d"; return 1; }
 		for mix in 90 50; do
 			local outp ops_s
 			outp=$($V run "$d" "vofirm-rmix mix /tmp/r.sock $ROPS $mix $NKEYS 1024" --timeout 1800)
 			ops_s=$(echo "$outp" | sed -n 's/.*: \([0-9]*\) ops\/s, 0 bad$/\1/p')
-			[ -n "$ops_s" ] || { echo "$outp" >&2; echo "bench: Redis mix failed in $name" >&2; $V stop "$d"; return 1; }
-			rec "$name" "$run" "{\"bench\": \"redis\", \"samples\": $ROPS, \"budget_pct\": $pct, \"companion\": $([ ${#pre[@]} -gt 0 ] && echo 1 || echo 0), \"get_pct\": $mix, \"ops_s\": $ops_s}"
+			[ -n "$ops_s" ] || { echo "$outp" >&2; echo "bench: Redis mix failed in $name" >&2; vm_down "$name" "$d"; return 1; }
+			rec "$name" "$run" "{\"bench\": \"redis\", \"samples\": $ROPS, \"budget_pct\": $pct, \"companion\": $shim, \"get_pct\": $mix, \"ops_s\": $ops_s}"
 			echo "  run $run: Redis $name, $mix % GET: $ops_s ops/s"
 		done
-		$V stop "$d"
-		[ -n "$cg" ] && rmdir "$cg" 2>/dev/null
-		rm -f "$OUT/vofirm-tcp/$name/dimm1"
+		vm_down "$name" "$d"
 	}
 	for run in $(seq "$RUNS"); do
-		redis_case redis-local 0 "$run" || echo "bench: that case failed; its figures are missing" >&2
-		redis_case redis-100 100 "$run" || echo "bench: that case failed; its figures are missing" >&2
-		redis_case redis-50 50 "$run" || echo "bench: that case failed; its figures are missing" >&2
-		redis_case redis-25 25 "$run" || echo "bench: that case failed; its figures are missing" >&2
-		redis_case redis-25-nocompanion 25 "$run" nocompanion || echo "bench: that case failed; its figures are missing" >&2
+		try redis_case redis-local 0 "$run"
+		try redis_case redis-100 100 "$run"
+		try redis_case redis-50 50 "$run"
+		try redis_case redis-25 25 "$run"
+		try redis_case redis-25-nocompanion 25 "$run" nocompanion
 	done
 fi
 python3 "$TOP/tests/bench/report.py" "$OUT" "$MODE"
