@@ -570,18 +570,24 @@ static void vf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t n;
 	void *buf;
 
-	if (h->data) {
-		if ((size_t)off >= h->len)
-			fuse_reply_buf(req, NULL, 0);
-		else
-			fuse_reply_buf(req, h->data + off,
-				       size < h->len - (size_t)off ? size : h->len - (size_t)off);
-		return;
-	}
 	buf = fs_buf_get(fs);
 	if (size > fs->buf_size)
 		size = fs->buf_size;
-	n = file_read(fs, h->in, (uint64_t)off, size, buf);
+	if (h->data) {
+		/*
+		 * From the worker's own buffer, not h->data: the reader may
+		 * close the file, and RELEASE free h->data on another worker,
+		 * as soon as the kernel has the reply, which can be before
+		 * fuse_reply_buf() returns (ASan checks writev's buffers after
+		 * the call, and caught exactly that).
+		 */
+		n = (size_t)off >= h->len ? 0
+		    : (ssize_t)(size < h->len - (size_t)off ? size : h->len - (size_t)off);
+		if (n)
+			memcpy(buf, h->data + off, (size_t)n);
+	} else {
+		n = file_read(fs, h->in, (uint64_t)off, size, buf);
+	}
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
