@@ -3,8 +3,10 @@
 #ifndef VOFIRM_UTIL_H
 #define VOFIRM_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define VF_DEFAULT_PORT 7471
 
@@ -44,7 +46,22 @@ int vf_url_parse(const char *s, struct vf_url *u, const char **why);
 /* 1 when all n bytes are zero. */
 int vf_all_zero(const void *p, size_t n);
 
-/* Milliseconds of CLOCK_MONOTONIC. */
+/*
+ * Time.  Every wait and deadline in vofirm runs on CLOCK_MONOTONIC, so a
+ * wall clock stepped back (NTP, an operator) never stretches a timeout,
+ * and one stepped forward never cuts it short.
+ */
+
+/* Milliseconds (nanoseconds) of CLOCK_MONOTONIC. */
 uint64_t vf_now_ms(void);
+uint64_t vf_now_ns(void);
+
+/* A condition variable whose timed waits use CLOCK_MONOTONIC. */
+void vf_cond_init(pthread_cond_t *cv);
+
+/* For pthread_cond_timedwait() on a vf_cond_init() condvar: the absolute
+ * time `ms` from now, and the time vf_now_ms() will read as `at_ms`. */
+struct timespec vf_deadline_ms(uint64_t ms);
+struct timespec vf_deadline_at_ms(uint64_t at_ms);
 
 #endif

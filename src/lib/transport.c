@@ -160,17 +160,12 @@ static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms,
 {
 	struct waiter w = { .done = false };
 	uint64_t gen = __atomic_load_n(&x->conn_gen, __ATOMIC_ACQUIRE);
-	pthread_condattr_t ca;
 	bool timed_out = false;
 	struct timespec dl;
 	int ret;
 
-	/* a monotonic clock: a clock stepped back must not stretch the wait */
 	pthread_mutex_init(&w.lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w.cond, &ca);
-	pthread_condattr_destroy(&ca);
+	vf_cond_init(&w.cond);
 	op->done = waiter_done;
 	op->priv = &w;
 	ret = vf_xport_submit(x, op);
@@ -178,13 +173,7 @@ static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms,
 		op->status = ret;
 		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (dl.tv_nsec >= 1000000000) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000;
-	}
+	dl = vf_deadline_ms(timeout_ms);
 	pthread_mutex_lock(&w.lock);
 	while (!w.done) {
 		if (timeout_ms && !timed_out &&

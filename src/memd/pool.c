@@ -63,7 +63,7 @@ int pool_init(struct memd_pool *p, uint64_t size, uint64_t slab_size,
 
 	memset(p, 0, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->detached_cv, NULL);
+	vf_cond_init(&p->detached_cv);
 	p->size = size;
 	p->slab_size = slab_size;
 	p->nslabs = (uint32_t)(size / slab_size);
@@ -255,8 +255,7 @@ int pool_login(struct memd_pool *p, const uint8_t token[VF_TOKEN_LEN],
 			  "from %s; dropping the old one from %s", s->id, s->name, peer,
 			  s->peer);
 		s->kick(s->conn);
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_sec += TAKEOVER_TIMEOUT_MS / 1000;
+		deadline = vf_deadline_ms(TAKEOVER_TIMEOUT_MS);
 		while ((s = do_find(p, token)) && s->conn)
 			if (pthread_cond_timedwait(&p->detached_cv, &p->lock, &deadline))
 				break;

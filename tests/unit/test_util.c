@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Size, duration and URL parsing. */
+/* Size, duration and URL parsing; monotonic deadlines. */
 #include <errno.h>
 
 #include "unit.h"
@@ -121,6 +121,36 @@ static void test_all_zero(void)
 	CHECK(vf_all_zero(b + 1001, 20));
 }
 
+/* Deadlines are on the monotonic clock, normalised, and a condvar made by
+ * vf_cond_init() times out on them (not on the wall clock). */
+static void test_deadlines(void)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv;
+	struct timespec now, dl;
+	uint64_t ns, t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	dl = vf_deadline_ms(1999);
+	CHECK(dl.tv_nsec >= 0 && dl.tv_nsec < 1000000000);
+	ns = (uint64_t)(dl.tv_sec - now.tv_sec) * 1000000000ull + (uint64_t)dl.tv_nsec -
+	     (uint64_t)now.tv_nsec;
+	CHECK(ns >= 1999000000ull && ns < 2100000000ull);
+	dl = vf_deadline_at_ms(12345);
+	CHECK_EQ(dl.tv_sec, 12);
+	CHECK_EQ(dl.tv_nsec, 345000000);
+	CHECK(vf_now_ns() / 1000000 >= vf_now_ms() - 1);
+
+	vf_cond_init(&cv);
+	t0 = vf_now_ms();
+	dl = vf_deadline_ms(50);
+	pthread_mutex_lock(&m);
+	CHECK_EQ(pthread_cond_timedwait(&cv, &m, &dl), ETIMEDOUT);
+	pthread_mutex_unlock(&m);
+	CHECK(vf_now_ms() - t0 >= 49);
+	pthread_cond_destroy(&cv);
+}
+
 int main(void)
 {
 	vf_log_init("test_util", LOG_CRIT);
@@ -129,5 +159,6 @@ int main(void)
 	UNIT_RUN(test_durations);
 	UNIT_RUN(test_urls);
 	UNIT_RUN(test_all_zero);
+	UNIT_RUN(test_deadlines);
 	return unit_done();
 }
