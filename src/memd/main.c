@@ -25,15 +25,28 @@
 
 #define EXIT_USAGE 2
 
+/* The transports this vofirm-memd serves, by URL scheme. */
+static const struct memd_listener_ops *const transports[] = {
+	&memd_tcp_listener,
+	&memd_rdma_listener,
+};
+
 static int run(struct memd_server *srv, struct memd_pool *pool, int sigfd)
 {
 	struct pollfd pfd[MEMD_MAX_LISTEN + 1];
+	struct memd_listener *polled[MEMD_MAX_LISTEN];
 	struct signalfd_siginfo si;
 	uint64_t next;
-	unsigned n = srv->nlisten;
+	unsigned n = 0;
 
-	for (unsigned i = 0; i < n; i++)
-		pfd[i] = (struct pollfd){ .fd = srv->listen_fd[i], .events = POLLIN };
+	/* listeners with a descriptor are served here; the others run
+	 * their own thread */
+	for (unsigned i = 0; i < srv->nlisten; i++) {
+		if (srv->listeners[i]->fd < 0)
+			continue;
+		polled[n] = srv->listeners[i];
+		pfd[n++] = (struct pollfd){ .fd = srv->listeners[i]->fd, .events = POLLIN };
+	}
 	pfd[n] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
 
 	for (;;) {
@@ -48,7 +61,7 @@ static int run(struct memd_server *srv, struct memd_pool *pool, int sigfd)
 		}
 		for (unsigned i = 0; i < n; i++)
 			if (pfd[i].revents & POLLIN)
-				server_accept(srv, i);
+				polled[i]->ops->accept(polled[i]);
 		if (!(pfd[n].revents & POLLIN))
 			continue;
 		if (read(sigfd, &si, sizeof(si)) != sizeof(si))
@@ -119,16 +132,8 @@ int main(int argc, char **argv)
 	server_init(&srv, &pool, set.no_auth ? NULL : &key, set.max_clients);
 	explicit_bzero(&key, sizeof(key));
 	for (unsigned i = 0; i < set.nlisten; i++) {
-		struct vf_url u;
-
-		vf_url_parse(set.listen[i], &u, NULL);
-		if (u.scheme == VF_SCHEME_RDMA)
-			ret = memd_rdma_listen(&srv, set.listen[i], &srv.rdma[srv.nrdma++]);
-		else
-			ret = server_listen(&srv, set.listen[i]);
+		ret = server_listen(&srv, set.listen[i], transports, VF_ARRAY_SIZE(transports));
 		if (ret) {
-			if (u.scheme == VF_SCHEME_RDMA)
-				srv.nrdma--;
 			server_stop(&srv, 0);
 			goto out_pool;
 		}

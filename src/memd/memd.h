@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vofirm-memd internals: settings, the slab pool with its sessions, the server. */
+/*
+ * vofirm-memd internals.  One-way layers: main.c -> the transports
+ * (tcp.c, rdma.c) -> the connection engine (conn.c) -> pool.c; settings.c
+ * beside them.
+ */
 #ifndef VOFIRM_MEMD_H
 #define VOFIRM_MEMD_H
 
@@ -9,6 +13,7 @@
 
 #include "vofirm/auth.h"
 #include "vofirm/proto.h"
+#include "vofirm/util.h"
 
 #define MEMD_DEFAULT_SLAB (64ull << 20)
 #define MEMD_DEFAULT_LEASE_MS 60000ull
@@ -129,6 +134,9 @@ int pool_alloc(struct memd_pool *p, struct memd_session *s, uint32_t n,
 int pool_free(struct memd_pool *p, struct memd_session *s, uint32_t n,
 	      const uint32_t *ids, char *why, size_t whylen);
 
+/* The memory of slab id (any slab of the pool). */
+uint8_t *pool_slab_mem(struct memd_pool *p, uint32_t id);
+
 /* Checks that [off, off+len) lies in a slab granted to s; *mem points at it. */
 int pool_io_check(struct memd_pool *p, struct memd_session *s, uint32_t slab,
 		  uint64_t off, uint32_t len, uint8_t **mem, char *why,
@@ -149,7 +157,7 @@ int pool_check_owned(struct memd_pool *p, struct memd_session *s, uint32_t n,
 uint32_t pool_list(struct memd_pool *p, struct memd_session *s, uint32_t first,
 		   uint32_t max, uint32_t *ids, uint32_t *total);
 
-/* ---- server.c ---- */
+/* ---- conn.c: the connection engine, the same on every transport ---- */
 
 struct memd_conn;
 struct memd_server;
@@ -168,15 +176,17 @@ struct memd_conn_ops {
 		     struct vf_slab_desc *descs);
 	void (*revoke)(struct memd_conn *c, const uint32_t *ids, uint32_t n);
 	void (*revoke_all)(struct memd_conn *c);
-	void (*destroy)(struct memd_conn *c);  /* the transport's resources */
+	/* the transport's resources, memd_conn_fini(), and the memory of the
+	 * transport's struct that embeds c */
+	void (*destroy)(struct memd_conn *c);
 };
 
+/* A connection as the engine sees it; each transport embeds one in its
+ * own struct (container_of). */
 struct memd_conn {
 	struct memd_conn *next, *prev;
 	struct memd_server *srv;
 	const struct memd_conn_ops *ops;
-	void *tctx;                 /* the transport's */
-	int fd;                     /* TCP */
 	pthread_t thread;
 	char peer[64];
 	char who[VF_NAME_MAX + 96]; /* "'name' at peer" once known, for logs */
@@ -186,20 +196,46 @@ struct memd_conn {
 	struct vf_slab_desc descs[VF_MAX_SLABS_PER_MSG];
 };
 
-struct memd_conn *memd_conn_new(struct memd_server *srv, const struct memd_conn_ops *ops);
-/* Adds c and starts its thread (handshake, then requests); frees c on failure. */
+/* The engine's part of a new connection from peer ("host:port").  0 or -ENOMEM. */
+int memd_conn_init(struct memd_conn *c, struct memd_server *srv,
+		   const struct memd_conn_ops *ops, const char *peer);
+void memd_conn_fini(struct memd_conn *c);
+
+/* Adds c and starts its thread (handshake, then requests); on failure
+ * (too many clients, stopping) c->ops->destroy(c). */
 int memd_conn_start(struct memd_server *srv, struct memd_conn *c);
+
+/* A listener: how connections arrive on one transport. */
+struct memd_listener;
+
+struct memd_listener_ops {
+	const char *name;      /* "tcp", "rdma" */
+	enum vf_scheme scheme; /* the URLs it serves */
+	/* Binds and listens; logs the address bound, or why not.  0 or -errno. */
+	int (*start)(struct memd_server *srv, const struct vf_url *u,
+		     struct memd_listener **out);
+	/* The main loop saw l->fd readable: take the connection. */
+	void (*accept)(struct memd_listener *l);
+	/* Take no more connections (optional). */
+	void (*close)(struct memd_listener *l);
+	/* Once no connection is left: frees l. */
+	void (*destroy)(struct memd_listener *l);
+};
+
+/* The common part of a listener; each transport embeds one. */
+struct memd_listener {
+	const struct memd_listener_ops *ops;
+	struct memd_server *srv;
+	int fd; /* polled by the main loop; -1: the listener has its own thread */
+};
 
 struct memd_server {
 	struct memd_pool *pool;
 	struct vf_key key;
 	bool auth;
 	unsigned max_clients;
-	int listen_fd[MEMD_MAX_LISTEN];
-	char listen_name[MEMD_MAX_LISTEN][320];
+	struct memd_listener *listeners[MEMD_MAX_LISTEN];
 	unsigned nlisten;
-	void *rdma[MEMD_MAX_LISTEN]; /* rdma:// listeners */
-	unsigned nrdma;
 
 	pthread_mutex_t lock; /* conns, nconns, stopping */
 	pthread_cond_t idle_cv;
@@ -211,18 +247,18 @@ struct memd_server {
 int server_init(struct memd_server *srv, struct memd_pool *pool,
 		const struct vf_key *key, unsigned max_clients);
 
-/* Binds and listens on a tcp:// URL; logs the address actually bound. */
-int server_listen(struct memd_server *srv, const char *url);
+/* Listens on url with the first of ops[] that serves its scheme. */
+int server_listen(struct memd_server *srv, const char *url,
+		  const struct memd_listener_ops *const *ops, unsigned nops);
 
-/* Accepts on listener i; a thread per connection. */
-void server_accept(struct memd_server *srv, unsigned i);
-
-/* rdma.c: an rdma:// listener with its own thread (*handle for stop). */
-int memd_rdma_listen(struct memd_server *srv, const char *url, void **handle);
-void memd_rdma_stop(void *handle);
-
-/* Drops every connection, waits for their threads (at most timeout_ms).
- * Returns how many are still running. */
+/* Closes the listeners, drops every connection and waits for their
+ * threads (at most timeout_ms).  Returns how many are still running;
+ * when none, the listeners are freed too. */
 unsigned server_stop(struct memd_server *srv, unsigned timeout_ms);
+
+/* ---- the transports: tcp.c, rdma.c ---- */
+
+extern const struct memd_listener_ops memd_tcp_listener;
+extern const struct memd_listener_ops memd_rdma_listener;
 
 #endif

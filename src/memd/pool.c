@@ -154,6 +154,11 @@ void pool_destroy(struct memd_pool *p)
 	pthread_cond_destroy(&p->detached_cv);
 }
 
+uint8_t *pool_slab_mem(struct memd_pool *p, uint32_t id)
+{
+	return p->base + (uint64_t)id * p->slab_size;
+}
+
 /*
  * Zero a slab that no one owns.  A private anonymous mapping reads as
  * zeros after MADV_DONTNEED and gives the memory back to the system;
@@ -161,7 +166,7 @@ void pool_destroy(struct memd_pool *p)
  */
 static void zero_slab(struct memd_pool *p, uint32_t id)
 {
-	uint8_t *mem = p->base + (uint64_t)id * p->slab_size;
+	uint8_t *mem = pool_slab_mem(p, id);
 
 	if (!(p->flags & (MEMD_POOL_MLOCK | MEMD_POOL_HUGEPAGES)) &&
 	    madvise(mem, p->slab_size, MADV_DONTNEED) == 0)
@@ -407,7 +412,7 @@ int pool_io_check(struct memd_pool *p, struct memd_session *s, uint32_t slab,
 			 "slab %u (%" PRIu64 " bytes)", len, off, slab, p->slab_size);
 		return -EINVAL;
 	}
-	*mem = p->base + (uint64_t)slab * p->slab_size + off;
+	*mem = pool_slab_mem(p, slab) + off;
 	return 0;
 }
 

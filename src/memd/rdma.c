@@ -3,7 +3,7 @@
  * vofirm-memd over RDMA.  A listener thread takes librdmacm events; each
  * connection gets its own protection domain, completion queue and RC
  * queue pair, and runs the same handshake and request code as TCP
- * (server.c) with control messages as SEND/RECV.  Page data never passes
+ * (the connection engine, conn.c) with control messages as SEND/RECV.  Page data never passes
  * through here: clients RDMA READ and WRITE granted slabs directly.
  *
  * Isolation: a slab is registered (ibv_reg_mr, remote read/write) only in
@@ -41,6 +41,7 @@
 #define IDLE_MS 60000
 
 struct rconn {
+	struct memd_conn c;
 	struct rdma_cm_id *id;
 	struct ibv_pd *pd;
 	struct ibv_comp_channel *ch;
@@ -58,7 +59,7 @@ struct rconn {
 };
 
 struct rlistener {
-	struct memd_server *srv;
+	struct memd_listener l; /* l.fd is -1: events come to its own thread */
 	struct rdma_event_channel *ec;
 	struct rdma_cm_id *id;
 	int wake_fd;
@@ -67,7 +68,7 @@ struct rlistener {
 
 static struct rconn *rc_of(struct memd_conn *c)
 {
-	return c->tctx;
+	return vf_container_of(c, struct rconn, c);
 }
 
 static int post_recv(struct rconn *rc, int i)
@@ -80,8 +81,9 @@ static int post_recv(struct rconn *rc, int i)
 }
 
 /*
- * Waits for completions until `until` is true: receives are queued in
- * order, a send completion sets *sent.  0, -ETIMEDOUT, or -ECONNRESET.
+ * Waits for completions: until a send has completed (want_send: *sent is
+ * set), or else until a request has arrived (queued in rc->ready, in
+ * order).  0, -ETIMEDOUT, or -ECONNRESET.
  */
 static int pump(struct rconn *rc, bool *sent, bool want_send)
 {
@@ -196,7 +198,7 @@ static int rdma_grant(struct memd_conn *c, const uint32_t *ids, uint32_t n,
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct ibv_mr *mr = g_hash_table_lookup(rc->mrs, GUINT_TO_POINTER(ids[i]));
-		uint8_t *mem = p->base + (uint64_t)ids[i] * p->slab_size;
+		uint8_t *mem = pool_slab_mem(p, ids[i]);
 
 		if (!mr) {
 			mr = ibv_reg_mr(rc->pd, mem, p->slab_size, IBV_ACCESS_LOCAL_WRITE |
@@ -209,7 +211,7 @@ static int rdma_grant(struct memd_conn *c, const uint32_t *ids, uint32_t n,
 				for (uint32_t k = 0; k < i; k++) {
 					struct ibv_mr *m = g_hash_table_lookup(rc->mrs,
 									       GUINT_TO_POINTER(ids[k]));
-					if (m && m->addr == p->base + (uint64_t)ids[k] * p->slab_size) {
+					if (m && m->addr == pool_slab_mem(p, ids[k])) {
 						g_hash_table_remove(rc->mrs, GUINT_TO_POINTER(ids[k]));
 						ibv_dereg_mr(m);
 					}
@@ -280,6 +282,7 @@ static void rconn_free(struct rconn *rc)
 		close(rc->wake_fd);
 	free(rc->rbufs);
 	free(rc->sbuf);
+	memd_conn_fini(&rc->c);
 	free(rc);
 }
 
@@ -310,14 +313,20 @@ static int accept_conn(struct rlistener *l, struct rdma_cm_id *id, uint8_t initi
 	struct ibv_qp_init_attr qa;
 	struct rdma_conn_param cp;
 	struct ibv_device_attr da;
-	struct memd_conn *c;
 	struct rconn *rc;
-	char host[NI_MAXHOST], serv[NI_MAXSERV];
+	char host[NI_MAXHOST], serv[NI_MAXSERV], peer[64];
 	int ret = -ENOMEM;
 
+	getnameinfo(rdma_get_peer_addr(id), sizeof(struct sockaddr_storage), host, sizeof(host),
+		    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(peer, sizeof(peer), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, serv);
 	rc = calloc(1, sizeof(*rc));
 	if (!rc)
 		return -ENOMEM;
+	if (memd_conn_init(&rc->c, l->l.srv, &rdma_conn_ops, peer)) {
+		free(rc);
+		return -ENOMEM;
+	}
 	rc->id = id;
 	rc->cur = -1;
 	rc->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -350,15 +359,7 @@ static int accept_conn(struct rlistener *l, struct rdma_cm_id *id, uint8_t initi
 		if (post_recv(rc, i))
 			goto fail;
 
-	c = memd_conn_new(l->srv, &rdma_conn_ops);
-	if (!c)
-		goto fail;
-	c->tctx = rc;
-	getnameinfo(rdma_get_peer_addr(id), sizeof(struct sockaddr_storage), host, sizeof(host),
-		    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
-	snprintf(c->peer, sizeof(c->peer), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, serv);
-	snprintf(c->who, sizeof(c->who), "at %s", c->peer);
-	id->context = c;
+	id->context = &rc->c;
 
 	memset(&cp, 0, sizeof(cp));
 	/* the client reads our memory: let it keep that many READs in flight */
@@ -369,10 +370,8 @@ static int accept_conn(struct rlistener *l, struct rdma_cm_id *id, uint8_t initi
 	cp.rnr_retry_count = 7;
 	if (rdma_accept(id, &cp)) {
 		ret = -errno;
-		vf_warn("client at %s: rdma_accept: %s", c->peer, strerror(-ret));
+		vf_warn("client at %s: rdma_accept: %s", rc->c.peer, strerror(-ret));
 		id->context = NULL;
-		free(c->buf);
-		free(c);
 		rdma_destroy_qp(id); /* the caller destroys the id, which leaves the QP */
 		rc->id = NULL;
 		rconn_free(rc);
@@ -444,7 +443,7 @@ static void *listener_thread(void *arg)
 			break;
 		case RDMA_CM_EVENT_ESTABLISHED:
 			if (c)
-				memd_conn_start(l->srv, c); /* frees c if refused */
+				memd_conn_start(l->l.srv, c); /* destroys c if refused */
 			break;
 		case RDMA_CM_EVENT_REJECTED:
 		case RDMA_CM_EVENT_CONNECT_ERROR:
@@ -452,8 +451,6 @@ static void *listener_thread(void *arg)
 			/* accepted but never established: nobody else owns it */
 			if (c) {
 				rconn_free(rc_of(c));
-				free(c->buf);
-				free(c);
 			} else {
 				rdma_destroy_id(id);
 			}
@@ -465,20 +462,20 @@ static void *listener_thread(void *arg)
 	return NULL;
 }
 
-int memd_rdma_listen(struct memd_server *srv, const char *url, void **handle)
+static int rdma_start(struct memd_server *srv, const struct vf_url *url,
+		      struct memd_listener **out)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
 	struct rlistener *l = calloc(1, sizeof(*l));
+	const struct vf_url u = *url;
 	char port[8], host[NI_MAXHOST];
-	struct vf_url u;
-	const char *why;
 	int ret;
 
 	if (!l)
 		return -ENOMEM;
-	l->srv = srv;
+	/* before the thread starts: it reads them */
+	l->l = (struct memd_listener){ .ops = &memd_rdma_listener, .srv = srv, .fd = -1 };
 	l->wake_fd = -1;
-	vf_url_parse(url, &u, &why);
 	l->ec = rdma_create_event_channel();
 	if (!l->ec) {
 		ret = -errno;
@@ -526,7 +523,7 @@ int memd_rdma_listen(struct memd_server *srv, const char *url, void **handle)
 		    sizeof(host), NULL, 0, NI_NUMERICHOST);
 	vf_notice(strchr(host, ':') ? "listening on rdma://[%s]:%u" : "listening on rdma://%s:%u",
 		  host, ntohs(rdma_get_src_port(l->id)));
-	*handle = l;
+	*out = &l->l;
 	return 0;
 fail:
 	if (l->id)
@@ -538,13 +535,11 @@ fail:
 	return ret;
 }
 
-void memd_rdma_stop(void *handle)
+static void rdma_destroy_listener(struct memd_listener *ml)
 {
-	struct rlistener *l = handle;
+	struct rlistener *l = vf_container_of(ml, struct rlistener, l);
 	uint64_t one = 1;
 
-	if (!l)
-		return;
 	if (write(l->wake_fd, &one, sizeof(one)) < 0) {
 		/* already woken */
 	}
@@ -554,3 +549,10 @@ void memd_rdma_stop(void *handle)
 	close(l->wake_fd);
 	free(l);
 }
+
+const struct memd_listener_ops memd_rdma_listener = {
+	.name = "rdma",
+	.scheme = VF_SCHEME_RDMA,
+	.start = rdma_start,
+	.destroy = rdma_destroy_listener,
+};

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The TCP side of vofirm-memd: listeners, and one thread per connection
- * that runs the handshake (HELLO, LOGIN) and then serves requests in
- * order.  Clients pipeline requests (tags), so one connection keeps many
- * in flight.  Every request is decoded and checked before it touches the
- * pool; a malformed message ends the connection (its framing can no
- * longer be trusted), a well-formed but refused one gets an error reply.
+ * vofirm-memd's connection engine, the same on every transport: one
+ * thread per connection that runs the handshake (HELLO, LOGIN) and then
+ * serves requests in order.  Clients pipeline requests (tags), so one
+ * connection keeps many in flight.  Every request is decoded and checked
+ * before it touches the pool; a malformed message ends the connection
+ * (its framing can no longer be trusted), a well-formed but refused one
+ * gets an error reply.  How messages move, and how a granted slab is
+ * made reachable, is the transport's (struct memd_conn_ops: tcp.c,
+ * rdma.c); how connections arrive is its listener's
+ * (struct memd_listener_ops).
  *
  * Connection life cycle:
  *   accepted -> HELLO -> LOGIN (auth, session) -> serving -> closed
@@ -14,18 +18,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "memd.h"
 #include "vofirm/log.h"
-#include "vofirm/net.h"
 #include "vofirm/util.h"
 
 #define HANDSHAKE_TIMEOUT_MS 10000
@@ -41,57 +40,56 @@ int server_init(struct memd_server *srv, struct memd_pool *pool,
 	}
 	srv->max_clients = max_clients;
 	pthread_mutex_init(&srv->lock, NULL);
-	pthread_cond_init(&srv->idle_cv, NULL);
+	vf_cond_init(&srv->idle_cv);
 	return 0;
 }
 
-int server_listen(struct memd_server *srv, const char *url)
+int server_listen(struct memd_server *srv, const char *url,
+		  const struct memd_listener_ops *const *ops, unsigned nops)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char port[8], host[NI_MAXHOST], serv[NI_MAXSERV];
+	struct memd_listener *l;
 	struct vf_url u;
 	const char *why;
-	int fd, ret, one = 1;
+	int ret;
 
 	if (vf_url_parse(url, &u, &why)) {
 		vf_err("listen address '%s': %s", url, why);
 		return -EINVAL;
 	}
-	snprintf(port, sizeof(port), "%u", u.port);
-	ret = getaddrinfo(u.host, port, &hints, &res);
-	if (ret) {
-		vf_err("listen address %s: cannot resolve '%s': %s", u.str, u.host,
-		       gai_strerror(ret));
-		return -EADDRNOTAVAIL;
+	if (srv->nlisten >= MEMD_MAX_LISTEN) {
+		vf_err("cannot listen on %s: at most %u listeners", u.str, MEMD_MAX_LISTEN);
+		return -E2BIG;
 	}
-	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
+	for (unsigned i = 0; i < nops; i++) {
+		if (ops[i]->scheme != u.scheme)
+			continue;
+		ret = ops[i]->start(srv, &u, &l);
+		if (ret)
+			return ret;
+		srv->listeners[srv->nlisten++] = l;
+		return 0;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (res->ai_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
-		ret = -errno;
-		close(fd);
-		goto out;
-	}
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
-	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv),
-		    NI_NUMERICHOST | NI_NUMERICSERV);
-	snprintf(srv->listen_name[srv->nlisten], sizeof(srv->listen_name[0]),
-		 strchr(host, ':') ? "tcp://[%s]:%s" : "tcp://%s:%s", host, serv);
-	srv->listen_fd[srv->nlisten++] = fd;
-	vf_notice("listening on %s", srv->listen_name[srv->nlisten - 1]);
-	ret = 0;
-out:
-	freeaddrinfo(res);
-	if (ret)
-		vf_err("cannot listen on %s: %s", u.str, strerror(-ret));
-	return ret;
+	vf_err("cannot listen on %s: this vofirm-memd serves no such transport", u.str);
+	return -EPROTONOSUPPORT;
+}
+
+int memd_conn_init(struct memd_conn *c, struct memd_server *srv,
+		   const struct memd_conn_ops *ops, const char *peer)
+{
+	c->buf = malloc(VF_HDR_SIZE + VF_MAX_PAYLOAD);
+	if (!c->buf)
+		return -ENOMEM;
+	c->srv = srv;
+	c->ops = ops;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	snprintf(c->who, sizeof(c->who), "at %s", c->peer);
+	return 0;
+}
+
+void memd_conn_fini(struct memd_conn *c)
+{
+	free(c->buf);
+	c->buf = NULL;
 }
 
 /* Sends an error reply; the text tells the client why. */
@@ -399,69 +397,9 @@ static void *memd_conn_main(void *arg)
 	pthread_cond_broadcast(&srv->idle_cv);
 	pthread_mutex_unlock(&srv->lock);
 	c->ops->destroy(c);
-	free(c->buf);
-	free(c);
 	return NULL;
 }
 
-/* ---- TCP ---- */
-
-static int tcp_recv(struct memd_conn *c, struct vf_msg *m, const char **why)
-{
-	return vf_recv_msg(c->fd, c->buf, m, why);
-}
-
-static int tcp_send(struct memd_conn *c, const struct vf_msg *m)
-{
-	return vf_send_msg(c->fd, m);
-}
-
-static void tcp_set_timeout(struct memd_conn *c, unsigned ms)
-{
-	vf_sock_set_timeout(c->fd, ms);
-}
-
-static void tcp_kick(struct memd_conn *c)
-{
-	shutdown(c->fd, SHUT_RDWR);
-}
-
-/* TCP reaches slabs by id: nothing to register */
-static int tcp_grant(struct memd_conn *c, const uint32_t *ids, uint32_t n,
-		     struct vf_slab_desc *d)
-{
-	for (uint32_t i = 0; i < n; i++)
-		d[i] = (struct vf_slab_desc){ .id = ids[i] };
-	return 0;
-}
-
-static void tcp_revoke(struct memd_conn *c, const uint32_t *ids, uint32_t n)
-{
-}
-
-static void tcp_revoke_all(struct memd_conn *c)
-{
-}
-
-static void tcp_destroy(struct memd_conn *c)
-{
-	close(c->fd);
-}
-
-static const struct memd_conn_ops tcp_conn_ops = {
-	.name = "tcp",
-	.data_path = true,
-	.recv = tcp_recv,
-	.send = tcp_send,
-	.set_timeout = tcp_set_timeout,
-	.kick = tcp_kick,
-	.grant = tcp_grant,
-	.revoke = tcp_revoke,
-	.revoke_all = tcp_revoke_all,
-	.destroy = tcp_destroy,
-};
-
-/* Adds c to the server and starts its thread; on failure c is freed. */
 int memd_conn_start(struct memd_server *srv, struct memd_conn *c)
 {
 	pthread_attr_t attr;
@@ -473,8 +411,6 @@ int memd_conn_start(struct memd_server *srv, struct memd_conn *c)
 		vf_warn("client at %s refused: %s", c->peer,
 			srv->stopping ? "shutting down" : "too many connections (--max-clients)");
 		c->ops->destroy(c);
-		free(c->buf);
-		free(c);
 		return -EBUSY;
 	}
 	c->next = srv->conns;
@@ -495,8 +431,6 @@ int memd_conn_start(struct memd_server *srv, struct memd_conn *c)
 		pthread_mutex_unlock(&srv->lock);
 		vf_err("client at %s: cannot start a thread: %s", c->peer, strerror(ret));
 		c->ops->destroy(c);
-		free(c->buf);
-		free(c);
 		return -ret;
 	}
 	/* not c: its thread may be done with it already */
@@ -504,83 +438,32 @@ int memd_conn_start(struct memd_server *srv, struct memd_conn *c)
 	return 0;
 }
 
-struct memd_conn *memd_conn_new(struct memd_server *srv, const struct memd_conn_ops *ops)
-{
-	struct memd_conn *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		return NULL;
-	c->buf = malloc(VF_HDR_SIZE + VF_MAX_PAYLOAD);
-	if (!c->buf) {
-		free(c);
-		return NULL;
-	}
-	c->srv = srv;
-	c->ops = ops;
-	c->fd = -1;
-	return c;
-}
-
-void server_accept(struct memd_server *srv, unsigned i)
-{
-	struct memd_conn *c;
-	int fd;
-
-	fd = accept4(srv->listen_fd[i], NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			vf_warn("accept on %s: %s", srv->listen_name[i], strerror(errno));
-		return;
-	}
-	c = memd_conn_new(srv, &tcp_conn_ops);
-	if (!c) {
-		vf_err("no memory for a new connection; closing it");
-		close(fd);
-		return;
-	}
-	c->fd = fd;
-	vf_sock_tune(fd, 10);
-	vf_peer_name(fd, c->peer, sizeof(c->peer));
-	snprintf(c->who, sizeof(c->who), "at %s", c->peer);
-	memd_conn_start(srv, c);
-}
-
 unsigned server_stop(struct memd_server *srv, unsigned timeout_ms)
 {
+	struct timespec deadline = vf_deadline_ms(timeout_ms);
 	unsigned left;
 
-	struct timespec deadline;
-
 	for (unsigned i = 0; i < srv->nlisten; i++)
-		close(srv->listen_fd[i]);
-	srv->nlisten = 0;
+		if (srv->listeners[i]->ops->close)
+			srv->listeners[i]->ops->close(srv->listeners[i]);
+
 	pthread_mutex_lock(&srv->lock);
 	srv->stopping = true; /* no new connection starts */
-	pthread_mutex_unlock(&srv->lock);
-
-	pthread_mutex_lock(&srv->lock);
-	srv->stopping = true;
 	for (struct memd_conn *c = srv->conns; c; c = c->next)
 		c->ops->kick(c);
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
 	while (srv->nconns)
 		if (pthread_cond_timedwait(&srv->idle_cv, &srv->lock, &deadline))
 			break;
 	left = srv->nconns;
 	pthread_mutex_unlock(&srv->lock);
-	/* the listener thread of a connection still running may still be
-	 * needed to deliver its DISCONNECTED: stop listeners last */
-	if (!left)
-		for (unsigned i = 0; i < srv->nrdma; i++)
-			memd_rdma_stop(srv->rdma[i]);
-	srv->nrdma = 0;
-	if (left)
+	if (left) {
+		/* a listener may still be needed to end a connection still
+		 * running (RDMA delivers DISCONNECTED through it): keep them */
 		vf_warn("%u connection%s did not close in time", left, left == 1 ? "" : "s");
-	return left;
+		return left;
+	}
+	for (unsigned i = 0; i < srv->nlisten; i++)
+		srv->listeners[i]->ops->destroy(srv->listeners[i]);
+	srv->nlisten = 0;
+	return 0;
 }

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vofirm-memd over TCP: a listening socket that the main loop polls, and
+ * connections whose messages, page data included, travel on one stream.
+ * The handshake and requests are the connection engine's (conn.c); this
+ * file only moves bytes.  TCP reaches slabs by id, so granting a slab to
+ * a connection registers nothing.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "memd.h"
+#include "vofirm/log.h"
+#include "vofirm/net.h"
+
+struct tcp_conn {
+	struct memd_conn c;
+	int fd;
+};
+
+struct tcp_listener {
+	struct memd_listener l; /* l.fd: the listening socket */
+	char name[320];         /* "tcp://host:port" as bound */
+};
+
+static struct tcp_conn *tcp_of(struct memd_conn *c)
+{
+	return vf_container_of(c, struct tcp_conn, c);
+}
+
+static int tcp_recv(struct memd_conn *c, struct vf_msg *m, const char **why)
+{
+	return vf_recv_msg(tcp_of(c)->fd, c->buf, m, why);
+}
+
+static int tcp_send(struct memd_conn *c, const struct vf_msg *m)
+{
+	return vf_send_msg(tcp_of(c)->fd, m);
+}
+
+static void tcp_set_timeout(struct memd_conn *c, unsigned ms)
+{
+	vf_sock_set_timeout(tcp_of(c)->fd, ms);
+}
+
+static void tcp_kick(struct memd_conn *c)
+{
+	shutdown(tcp_of(c)->fd, SHUT_RDWR);
+}
+
+/* TCP reaches slabs by id: nothing to register */
+static int tcp_grant(struct memd_conn *c, const uint32_t *ids, uint32_t n,
+		     struct vf_slab_desc *d)
+{
+	for (uint32_t i = 0; i < n; i++)
+		d[i] = (struct vf_slab_desc){ .id = ids[i] };
+	return 0;
+}
+
+static void tcp_revoke(struct memd_conn *c, const uint32_t *ids, uint32_t n)
+{
+}
+
+static void tcp_revoke_all(struct memd_conn *c)
+{
+}
+
+static void tcp_destroy(struct memd_conn *c)
+{
+	struct tcp_conn *t = tcp_of(c);
+
+	close(t->fd);
+	memd_conn_fini(c);
+	free(t);
+}
+
+static const struct memd_conn_ops tcp_conn_ops = {
+	.name = "tcp",
+	.data_path = true,
+	.recv = tcp_recv,
+	.send = tcp_send,
+	.set_timeout = tcp_set_timeout,
+	.kick = tcp_kick,
+	.grant = tcp_grant,
+	.revoke = tcp_revoke,
+	.revoke_all = tcp_revoke_all,
+	.destroy = tcp_destroy,
+};
+
+static void tcp_accept(struct memd_listener *ml)
+{
+	struct tcp_listener *l = vf_container_of(ml, struct tcp_listener, l);
+	struct tcp_conn *t;
+	char peer[64];
+	int fd;
+
+	fd = accept4(ml->fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			vf_warn("accept on %s: %s", l->name, strerror(errno));
+		return;
+	}
+	vf_sock_tune(fd, 10);
+	vf_peer_name(fd, peer, sizeof(peer));
+	t = calloc(1, sizeof(*t));
+	if (!t || memd_conn_init(&t->c, ml->srv, &tcp_conn_ops, peer)) {
+		vf_err("client at %s: no memory for a new connection; closing it", peer);
+		free(t);
+		close(fd);
+		return;
+	}
+	t->fd = fd;
+	memd_conn_start(ml->srv, &t->c); /* destroys t if refused */
+}
+
+static int tcp_start(struct memd_server *srv, const struct vf_url *u,
+		     struct memd_listener **out)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char port[8], host[NI_MAXHOST], serv[NI_MAXSERV];
+	struct tcp_listener *l;
+	int fd, ret, one = 1;
+
+	snprintf(port, sizeof(port), "%u", u->port);
+	ret = getaddrinfo(u->host, port, &hints, &res);
+	if (ret) {
+		vf_err("listen address %s: cannot resolve '%s': %s", u->str, u->host,
+		       gai_strerror(ret));
+		return -EADDRNOTAVAIL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+		ret = -errno;
+		close(fd);
+		goto out;
+	}
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv),
+		    NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(l->name, sizeof(l->name), strchr(host, ':') ? "tcp://[%s]:%s" : "tcp://%s:%s",
+		 host, serv);
+	l->l = (struct memd_listener){ .ops = &memd_tcp_listener, .srv = srv, .fd = fd };
+	vf_notice("listening on %s", l->name);
+	*out = &l->l;
+	l = NULL;
+	ret = 0;
+out:
+	freeaddrinfo(res);
+	free(l);
+	if (ret)
+		vf_err("cannot listen on %s: %s", u->str, strerror(-ret));
+	return ret;
+}
+
+static void tcp_close(struct memd_listener *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+}
+
+static void tcp_destroy_listener(struct memd_listener *l)
+{
+	tcp_close(l);
+	free(vf_container_of(l, struct tcp_listener, l));
+}
+
+const struct memd_listener_ops memd_tcp_listener = {
+	.name = "tcp",
+	.scheme = VF_SCHEME_TCP,
+	.start = tcp_start,
+	.accept = tcp_accept,
+	.close = tcp_close,
+	.destroy = tcp_destroy_listener,
+};
