@@ -49,14 +49,18 @@ ALL_LDFLAGS += $(SANFLAGS)
 endif
 LIBS := $(GLIB_LIBS) $(RDMA_LIBS)
 
+# libvofirm.a: the common ground (src/lib) and the client side of the wire
+# (src/transport: the transport interface and its providers)
 LIB_SRCS := src/lib/log.c src/lib/util.c src/lib/proto.c src/lib/auth.c \
-	src/lib/net.c src/lib/transport.c src/lib/tcp.c src/lib/rdma.c src/lib/mem.c src/lib/config.c src/lib/json.c
+	src/lib/config.c src/lib/json.c
+XPORT_SRCS := src/transport/transport.c src/transport/tcp.c src/transport/rdma.c \
+	src/transport/mem.c src/transport/net.c
 MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/conn.c src/memd/tcp.c src/memd/rdma.c
 CTL_SRCS := src/ctl/qmp.c
 FS_SRCS := src/fs/settings.c src/fs/servers.c src/fs/files.c src/fs/ops.c src/fs/stats.c
 UNIT_TESTS := test_util test_proto test_memd_settings test_auth test_json
 
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(XPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 MEMD_OBJS := $(MEMD_SRCS:%.c=$(BUILD)/obj/%.o)
 FS_OBJS := $(FS_SRCS:%.c=$(BUILD)/obj/%.o)
 CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)

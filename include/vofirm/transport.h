@@ -80,24 +80,10 @@ struct vf_server_info {
 };
 
 struct vf_xport;
+struct vf_xport_ops; /* the provider's; see src/transport/transport_i.h */
 
-struct vf_xport_ops {
-	const char *scheme;
-	struct vf_xport *(*create)(void);
-	void (*destroy)(struct vf_xport *x);
-	/* Open the connection and log in (resuming x->token if x->have_session). */
-	int (*connect)(struct vf_xport *x);
-	/* Drop the connection; in-flight operations fail with -ECONNRESET. */
-	void (*disconnect)(struct vf_xport *x);
-	/* Start an operation.  0: done() will be called.  <0: it will not. */
-	int (*submit)(struct vf_xport *x, struct vf_op *op);
-	/* Break connection `gen` (see vf_xport.conn_gen) from any thread:
-	 * every operation in flight completes (with -ECONNRESET) soon after;
-	 * no wait here.  A later connection is left alone. */
-	void (*abort)(struct vf_xport *x, uint64_t gen);
-};
-
-/* Common part of every transport's connection; transports embed it. */
+/* Common part of every transport's connection; transports embed it.
+ * Callers read info and the session fields; the rest is the transport's. */
 struct vf_xport {
 	const struct vf_xport_ops *ops;
 	struct vf_url url;
@@ -106,7 +92,7 @@ struct vf_xport {
 	bool has_key;
 	unsigned connect_timeout_ms;
 	unsigned queue_depth;
-	int connect_log_level;  /* for failures to (re)connect; default LOG_ERR */
+	int connect_log_level;  /* vf_xport_set_connect_log_level() */
 
 	struct vf_server_info info;
 	uint64_t conn_gen;      /* +1 per connection (__atomic): aborts name theirs */
@@ -158,31 +144,8 @@ int vf_xport_alloc(struct vf_xport *x, uint32_t count,
 int vf_xport_free(struct vf_xport *x, uint32_t count, const uint32_t *ids);
 int vf_xport_stats(struct vf_xport *x, struct vf_stats *stats);
 
-/* For transports: the transport registered for a scheme, or NULL. */
-const struct vf_xport_ops *vf_xport_find(enum vf_scheme scheme);
-
-/*
- * For transports: the HELLO/LOGIN exchange, the same on every transport.
- * `exchange` sends a request and returns its decoded reply (whose
- * pointers stay valid until the next call).
- */
-typedef int (*vf_exchange_fn)(struct vf_xport *x, const struct vf_msg *req,
-			      struct vf_msg *rep);
-int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange);
-
-/* For transports: the message that starts op (everything but the tag). */
-void vf_op_to_msg(const struct vf_op *op, struct vf_msg *m);
-
-/* For transports: fills op from its successful reply; 0 or -EBADMSG. */
-int vf_op_from_reply(struct vf_op *op, const struct vf_msg *rep);
-
-/* For transports that reach slabs by address: the session's slabs with
- * their current address and key (LIST), after a resumed login. */
-int vf_xport_list_all(struct vf_xport *x, vf_exchange_fn exchange,
-		      void (*add)(struct vf_xport *x, const struct vf_slab_desc *d));
-
-extern const struct vf_xport_ops vf_tcp_ops;
-extern const struct vf_xport_ops vf_rdma_ops;
-extern const struct vf_xport_ops vf_mem_ops;
+/* How loudly failures to (re)connect are logged (default LOG_ERR): a
+ * caller that retries on its own may want them quieter. */
+void vf_xport_set_connect_log_level(struct vf_xport *x, int level);
 
 #endif

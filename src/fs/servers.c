@@ -327,7 +327,7 @@ static void *health_thread(void *arg)
 		vf_xport_disconnect(s->x);
 		backoff = 100;
 		last_note = vf_now_ms();
-		s->x->connect_log_level = LOG_DEBUG;
+		vf_xport_set_connect_log_level(s->x, LOG_DEBUG);
 		for (;;) {
 			ret = vf_xport_reconnect(s->x);
 			if (ret == 0) {

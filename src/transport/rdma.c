@@ -34,7 +34,7 @@
 #include <rdma/rdma_cma.h>
 
 #include "vofirm/log.h"
-#include "vofirm/transport.h"
+#include "transport_i.h"
 
 /* a control message: the largest is an ALLOC or LIST reply */
 #define CTRL_BUF (VF_HDR_SIZE + 8 + VF_MAX_SLABS_PER_MSG * VF_SLAB_DESC_SIZE)
@@ -845,6 +845,7 @@ static int rdma_submit(struct vf_xport *x, struct vf_op *op)
 
 const struct vf_xport_ops vf_rdma_ops = {
 	.scheme = "rdma",
+	.caps = VF_XPORT_CAP_RAW_ADDR, /* the isolation tests aim at other keys */
 	.create = rdma_create,
 	.destroy = rdma_destroy,
 	.connect = rdma_connect_,

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "vofirm/log.h"
-#include "vofirm/transport.h"
+#include "transport_i.h"
 
-const struct vf_xport_ops *vf_xport_find(enum vf_scheme scheme)
+static const struct vf_xport_ops *xport_find(enum vf_scheme scheme)
 {
 	switch (scheme) {
 	case VF_SCHEME_TCP:
@@ -41,7 +41,7 @@ int vf_xport_open(const char *url, const struct vf_xport_opts *opts,
 		vf_err("server address '%s': port 0 is for listening, not connecting", url);
 		return -EINVAL;
 	}
-	ops = vf_xport_find(u.scheme);
+	ops = xport_find(u.scheme);
 
 	x = ops->create();
 	if (!x)
@@ -115,7 +115,7 @@ int vf_xport_submit(struct vf_xport *x, struct vf_op *op)
 		if (!op->buf || op->len == 0 || op->len > VF_MAX_IO ||
 		    op->off > UINT64_MAX - op->len)
 			return -EINVAL;
-		if ((op->flags & VF_OP_F_RAW) && x->ops != &vf_rdma_ops)
+		if ((op->flags & VF_OP_F_RAW) && !(x->ops->caps & VF_XPORT_CAP_RAW_ADDR))
 			return -EOPNOTSUPP;
 		break;
 	case VF_OP_ALLOC:
@@ -257,32 +257,51 @@ int vf_xport_stats(struct vf_xport *x, struct vf_stats *stats)
 	return run_ctl(x, &op, "stats request");
 }
 
+void vf_xport_set_connect_log_level(struct vf_xport *x, int level)
+{
+	x->connect_log_level = level;
+}
+
+enum vf_msg_type vf_op_msg_type(enum vf_op_type type)
+{
+	switch (type) {
+	case VF_OP_READ:
+		return VF_MSG_READ;
+	case VF_OP_WRITE:
+		return VF_MSG_WRITE;
+	case VF_OP_ALLOC:
+		return VF_MSG_ALLOC;
+	case VF_OP_FREE:
+		return VF_MSG_FREE;
+	case VF_OP_STATS:
+		return VF_MSG_STATS;
+	case VF_OP_BYE:
+		break;
+	}
+	return VF_MSG_BYE;
+}
+
 void vf_op_to_msg(const struct vf_op *op, struct vf_msg *m)
 {
 	memset(m, 0, sizeof(*m));
+	m->hdr.type = vf_op_msg_type(op->type);
 	switch (op->type) {
 	case VF_OP_READ:
 	case VF_OP_WRITE:
-		m->hdr.type = op->type == VF_OP_READ ? VF_MSG_READ : VF_MSG_WRITE;
 		m->io.slab = op->slab;
 		m->io.len = op->len;
 		m->io.off = op->off;
 		m->io.data = op->buf;
 		break;
 	case VF_OP_ALLOC:
-		m->hdr.type = VF_MSG_ALLOC;
 		m->alloc.count = op->count;
 		break;
 	case VF_OP_FREE:
-		m->hdr.type = VF_MSG_FREE;
 		m->free.count = op->count;
 		m->free.ids = op->ids;
 		break;
 	case VF_OP_STATS:
-		m->hdr.type = VF_MSG_STATS;
-		break;
 	case VF_OP_BYE:
-		m->hdr.type = VF_MSG_BYE;
 		break;
 	}
 }

@@ -26,7 +26,7 @@
 
 #include "vofirm/log.h"
 #include "vofirm/net.h"
-#include "vofirm/transport.h"
+#include "transport_i.h"
 
 struct tcp_slot {
 	struct vf_op *op; /* NULL when free */
@@ -258,11 +258,7 @@ static void *tcp_rx_thread(void *arg)
 			ret = vf_msg_decode_body(&h, buf + VF_HDR_SIZE, h.len, &rep, &why);
 			if (ret)
 				goto proto;
-			if (h.type != (op->type == VF_OP_READ ? VF_MSG_READ :
-				       op->type == VF_OP_WRITE ? VF_MSG_WRITE :
-				       op->type == VF_OP_ALLOC ? VF_MSG_ALLOC :
-				       op->type == VF_OP_FREE ? VF_MSG_FREE :
-				       op->type == VF_OP_STATS ? VF_MSG_STATS : VF_MSG_BYE)) {
+			if (h.type != vf_op_msg_type(op->type)) {
 				why = "reply type differs from the request";
 				ret = -EPROTO;
 				goto proto;

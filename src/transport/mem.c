@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 
 #include "vofirm/log.h"
-#include "vofirm/transport.h"
+#include "transport_i.h"
 
 #define MEM_SLAB (64ull << 20)
 
