@@ -3,7 +3,8 @@
 # make            build the programs and test tools into build/
 # make asan       the same with AddressSanitizer + UBSan into build/asan/
 # make fuzz       the protocol decoder fuzzer (clang, libFuzzer) into build/fuzz/
-# make check      all of the above, then the whole test suite (tests/run.sh)
+# make check      all of the above, headers, then the whole test suite
+# make headers    every header compiles on its own (includes what it uses)
 # make install    PREFIX=/usr/local DESTDIR=
 # make demo       the main job: scripts/demo.sh
 # make bench      page-path benchmarks with baselines (FULL=1: longer)
@@ -72,7 +73,7 @@ TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
 	$(BUILD)/tests/vofirm-mmapio $(BUILD)/tests/vofirm-pagebench $(BUILD)/tests/vofirm-rmix \
 	$(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
-.PHONY: all asan fuzz check install uninstall clean demo bench
+.PHONY: all asan fuzz check headers install uninstall clean demo bench
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS) $(TEST_PROGRAMS)
@@ -134,8 +135,18 @@ build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c src/lib/proto.c include/vofirm/pr
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_proto.c src/lib/proto.c
 
-check: all asan fuzz
+check: all asan fuzz headers
 	tests/run.sh
+
+# Each header alone, as the first include of a unit: it must include what
+# it uses.  A private header is found from its own folder, as its users do.
+HEADERS := $(sort $(wildcard include/vofirm/*.h src/*/*.h))
+headers:
+	@for h in $(HEADERS); do \
+		printf '#include "%s"\n' "$$(basename $$h)" | \
+		$(CC) $(ALL_CPPFLAGS) -I$$(dirname $$h) $(ALL_CFLAGS) -fsyntax-only -x c - || \
+		{ echo "header $$h does not compile on its own"; exit 1; }; \
+	done; echo "headers: $(words $(HEADERS)) compile on their own"
 
 install: $(PROGRAMS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(LIBDIR)/vofirm \
