@@ -7,7 +7,7 @@ A=$RXE_ADDR
 
 step "vofirm-memd serves rdma:// and tcp:// at once"
 start_memd m --listen rdma://$A:0 --listen tcp://127.0.0.1:0 --donate 256M --slab-size 4M \
-	--no-auth --lease 3s
+	--no-auth --lease 10s
 RPORT=$(sed -n 's/.*listening on rdma:\/\/[0-9.]*:\([0-9]*\)$/\1/p' /tmp/m.log)
 TPORT=$(sed -n 's/.*listening on tcp:\/\/[0-9.]*:\([0-9]*\)$/\1/p' /tmp/m.log)
 [ -n "$RPORT" ] && [ -n "$TPORT" ] || { cat /tmp/m.log; fail "memd did not listen on both"; }
@@ -90,7 +90,8 @@ if vofirm-mmapio pread /mnt/v/ram $((40 << 20)) 4096 >/tmp/p.out 2>&1; then
 fi
 cat /tmp/p.out
 [ $(($(date +%s) - t0)) -le 6 ] || fail "the error took more than 6 s"
-for _ in $(seq 100); do grep -q 'DATA LOST' /tmp/fs.log && break; sleep 0.1; done
+# declared once the server has been away for its lease (10 s)
+for _ in $(seq 250); do grep -q 'DATA LOST' /tmp/fs.log && break; sleep 0.1; done
 grep 'DATA LOST' /tmp/fs.log || { cat /tmp/fs.log; fail "the loss was not logged"; }
 umount /mnt/v
 echo "rdma guest test passed"
