@@ -16,11 +16,13 @@ int vf_read_full(int fd, void *buf, size_t len);
 int vf_writev_full(int fd, struct iovec *iov, int iovcnt);
 
 /*
- * Reads one message's header and payload into buf (VF_HDR_SIZE +
- * VF_MAX_PAYLOAD bytes) and decodes it.  0, -ECONNRESET on a clean EOF
- * before a header, -EBADMSG/-EPROTONOSUPPORT (*why set), or -errno.
+ * Reads one message's header and payload into buf (cap bytes; VF_HDR_SIZE
+ * + VF_MAX_PAYLOAD hold any message) and decodes it.  0, -ECONNRESET on a
+ * clean EOF before a header, -EBADMSG/-EPROTONOSUPPORT (*why set),
+ * -EMSGSIZE (a valid message longer than cap: nothing of its payload is
+ * read), or -errno.
  */
-int vf_recv_msg(int fd, void *buf, struct vf_msg *m, const char **why);
+int vf_recv_msg(int fd, void *buf, size_t cap, struct vf_msg *m, const char **why);
 
 /* Encodes and sends one message, bulk data included.  0 or -errno. */
 int vf_send_msg(int fd, const struct vf_msg *m);

@@ -18,7 +18,7 @@
 
 #define VF_MAX_IO (1u << 20)          /* largest READ/WRITE data */
 #define VF_IO_HDR_SIZE 16u            /* READ/WRITE fixed body */
-#define VF_MAX_PAYLOAD (VF_MAX_IO + VF_IO_HDR_SIZE)
+#define VF_MAX_PAYLOAD (VF_MAX_IO + VF_IO_HDR_SIZE) /* the largest of any type */
 #define VF_NAME_MAX 64u               /* client name, printable ASCII */
 #define VF_ERRMSG_MAX 256u            /* error text in a failed reply */
 #define VF_NONCE_LEN 32u
@@ -160,10 +160,16 @@ struct vf_msg {
 
 /*
  * Decode and check the fixed header.  Returns 0 or -EBADMSG (bad magic,
- * unknown type or flags, payload too long), -EPROTONOSUPPORT (other
- * version); *why names the problem.
+ * unknown type or flags, a payload longer than its type allows),
+ * -EPROTONOSUPPORT (other version); *why names the problem.  A receiver
+ * can trust h->len to be at most vf_hdr_max_len(h) before it reads a
+ * byte of the payload.
  */
 int vf_hdr_decode(const void *buf, struct vf_hdr *h, const char **why);
+
+/* The longest payload a message of this type (request, reply or error
+ * reply) may have. */
+uint32_t vf_hdr_max_len(const struct vf_hdr *h);
 void vf_hdr_encode(void *buf, const struct vf_hdr *h);
 
 /*

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "vofirm/log.h"
+#include "vofirm/util.h"
 
 static const char *log_prog = "vofirm";
 static int log_max = LOG_INFO;
@@ -104,4 +105,32 @@ void vf_log(int level, const char *fmt, ...)
 		/* nowhere left to report it */
 	}
 	errno = saved;
+}
+
+bool vf_ratelimit_ok(struct vf_ratelimit *rl, int level)
+{
+	uint64_t now;
+	unsigned missed = 0;
+	bool ok;
+
+	if (level > log_max)
+		return false;
+	now = vf_now_ms();
+	pthread_mutex_lock(&rl->lock);
+	if (!rl->begin || now - rl->begin >= rl->interval_ms) {
+		missed = rl->missed;
+		rl->begin = now;
+		rl->printed = 0;
+		rl->missed = 0;
+	}
+	ok = rl->printed < rl->burst;
+	if (ok)
+		rl->printed++;
+	else
+		rl->missed++;
+	pthread_mutex_unlock(&rl->lock);
+	if (missed)
+		vf_log(level, "(%u similar line%s suppressed: more than %u in %u ms)", missed,
+		       missed == 1 ? " was" : "s were", rl->burst, rl->interval_ms);
+	return ok;
 }

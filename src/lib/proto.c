@@ -6,6 +6,7 @@
  * bytes (the fuzz target checks that).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "vofirm/proto.h"
@@ -95,6 +96,34 @@ void vf_hdr_encode(void *buf, const struct vf_hdr *h)
 	put64(p + 16, h->tag);
 }
 
+uint32_t vf_hdr_max_len(const struct vf_hdr *h)
+{
+	bool reply = h->flags & VF_HDR_F_REPLY;
+
+	if (reply && h->status)
+		return VF_ERRMSG_MAX;
+	switch (h->type) {
+	case VF_MSG_HELLO:
+		return reply ? 72 : 8 + VF_NAME_MAX;
+	case VF_MSG_LOGIN:
+		return reply ? 56 : 80;
+	case VF_MSG_ALLOC:
+	case VF_MSG_LIST:
+		return reply ? 8 + VF_MAX_SLABS_PER_MSG * VF_SLAB_DESC_SIZE : 8;
+	case VF_MSG_FREE:
+		return reply ? 0 : 8 + VF_MAX_SLABS_PER_MSG * 4;
+	case VF_MSG_STATS:
+		return reply ? 8 + VF_STATS_MAX_NFIELDS * 8 : 0;
+	case VF_MSG_READ:
+		return reply ? VF_MAX_IO : VF_IO_HDR_SIZE;
+	case VF_MSG_WRITE:
+		return reply ? 0 : VF_IO_HDR_SIZE + VF_MAX_IO;
+	case VF_MSG_BYE:
+		return reply ? 0 : 8;
+	}
+	return 0;
+}
+
 int vf_hdr_decode(const void *buf, struct vf_hdr *h, const char **why)
 {
 	const uint8_t *p = buf;
@@ -118,12 +147,13 @@ int vf_hdr_decode(const void *buf, struct vf_hdr *h, const char **why)
 		return bad(why, "unknown message type");
 	if (h->flags & ~VF_HDR_F_REPLY)
 		return bad(why, "unknown header flags");
-	if (h->len > VF_MAX_PAYLOAD)
-		return bad(why, "payload longer than the protocol allows");
 	if (!(h->flags & VF_HDR_F_REPLY) && h->status)
 		return bad(why, "request with a non-zero status");
 	if (h->status > 4095)
 		return bad(why, "status is not an errno value");
+	/* before a receiver reads (or makes room for) the payload */
+	if (h->len > vf_hdr_max_len(h))
+		return bad(why, "payload longer than its message type allows");
 	return 0;
 }
 

@@ -27,8 +27,6 @@
 #include "vofirm/log.h"
 #include "vofirm/util.h"
 
-#define HANDSHAKE_TIMEOUT_MS 10000
-
 int server_init(struct memd_server *srv, struct memd_pool *pool,
 		const struct vf_key *key, unsigned max_clients)
 {
@@ -39,6 +37,8 @@ int server_init(struct memd_server *srv, struct memd_pool *pool,
 		srv->auth = true;
 	}
 	srv->max_clients = max_clients;
+	srv->max_pending = MEMD_DEFAULT_MAX_PENDING;
+	srv->max_pending_per_source = MEMD_PENDING_PER_SOURCE;
 	pthread_mutex_init(&srv->lock, NULL);
 	vf_cond_init(&srv->idle_cv);
 	return 0;
@@ -73,23 +73,60 @@ int server_listen(struct memd_server *srv, const char *url,
 	return -EPROTONOSUPPORT;
 }
 
-int memd_conn_init(struct memd_conn *c, struct memd_server *srv,
-		   const struct memd_conn_ops *ops, const char *peer)
+void memd_conn_init(struct memd_conn *c, struct memd_server *srv,
+		    const struct memd_conn_ops *ops, const char *peer)
 {
-	c->buf = malloc(VF_HDR_SIZE + VF_MAX_PAYLOAD);
-	if (!c->buf)
-		return -ENOMEM;
 	c->srv = srv;
 	c->ops = ops;
+	char *colon;
+
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	snprintf(c->who, sizeof(c->who), "at %s", c->peer);
-	return 0;
+	snprintf(c->source, sizeof(c->source), "%s", peer);
+	colon = strrchr(c->source, ':');
+	if (colon && colon != c->source && !strchr(colon, ']'))
+		*colon = '\0';
 }
 
-void memd_conn_fini(struct memd_conn *c)
+/*
+ * A LOGIN passed authentication: does it get in?  Resuming always does;
+ * a new session only below max_clients.  0 (now counted as a client) or
+ * -EUSERS.
+ */
+static int conn_admit(struct memd_conn *c, bool resume)
 {
-	free(c->buf);
-	c->buf = NULL;
+	struct memd_server *srv = c->srv;
+	int ret = 0;
+
+	pthread_mutex_lock(&srv->lock);
+	if (!resume && srv->nclients >= srv->max_clients) {
+		ret = -EUSERS;
+	} else {
+		c->logged_in = true;
+		srv->npending--;
+		srv->nclients++;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return ret;
+}
+
+uint64_t server_expire_handshakes(struct memd_server *srv)
+{
+	uint64_t now = vf_now_ms(), next = UINT64_MAX;
+
+	pthread_mutex_lock(&srv->lock);
+	for (struct memd_conn *c = srv->conns; c; c = c->next) {
+		if (c->logged_in || c->dropped)
+			continue;
+		if (now >= c->deadline) {
+			c->dropped = "handshake not finished in time";
+			c->ops->kick(c);
+		} else if (c->deadline - now < next) {
+			next = c->deadline - now;
+		}
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return next;
 }
 
 /* Sends an error reply; the text tells the client why. */
@@ -139,7 +176,7 @@ static int conn_handshake(struct memd_conn *c)
 	struct memd_pool *p = srv->pool;
 	uint8_t snonce[VF_NONCE_LEN], mac[VF_MAC_LEN];
 	char name[VF_NAME_MAX + 1];
-	const char *why = "";
+	const char *why = "", *dropped;
 	struct vf_msg m, r;
 	bool resumed;
 	int ret;
@@ -148,8 +185,8 @@ static int conn_handshake(struct memd_conn *c)
 	if (ret)
 		goto recv_failed;
 	if (m.hdr.type != VF_MSG_HELLO || (m.hdr.flags & VF_HDR_F_REPLY)) {
-		vf_warn("client at %s: sent %s before HELLO; closing", c->peer,
-			vf_msg_type_name(m.hdr.type));
+		vf_log_ratelimited(LOG_WARNING, "client at %s: sent %s before HELLO; closing",
+				   c->peer, vf_msg_type_name(m.hdr.type));
 		reply_err(c, &m.hdr, EPROTO, "HELLO expected");
 		return -EPROTO;
 	}
@@ -174,19 +211,28 @@ static int conn_handshake(struct memd_conn *c)
 	if (ret)
 		goto recv_failed;
 	if (m.hdr.type != VF_MSG_LOGIN || (m.hdr.flags & VF_HDR_F_REPLY)) {
-		vf_warn("client %s: sent %s where LOGIN belongs; closing", c->who,
-			vf_msg_type_name(m.hdr.type));
+		vf_log_ratelimited(LOG_WARNING, "client %s: sent %s where LOGIN belongs; closing",
+				   c->who, vf_msg_type_name(m.hdr.type));
 		reply_err(c, &m.hdr, EPROTO, "LOGIN expected");
 		return -EPROTO;
 	}
 	if (srv->auth) {
 		vf_auth_client_mac(&srv->key, snonce, m.login.nonce, m.login.token, name, mac);
 		if (!vf_mac_equal(mac, m.login.mac)) {
-			vf_warn("client %s: authentication failed (wrong key); refused", c->who);
+			vf_log_ratelimited(LOG_WARNING, "client %s: authentication failed "
+					   "(wrong key); refused", c->who);
 			reply_err(c, &m.hdr, EACCES,
 				  "the key does not match the server's");
 			return -EACCES;
 		}
+	}
+	ret = conn_admit(c, !vf_all_zero(m.login.token, VF_TOKEN_LEN));
+	if (ret) {
+		vf_log_ratelimited(LOG_WARNING, "client %s: new session refused: %u clients "
+				   "already (--max-clients)", c->who, srv->max_clients);
+		reply_err(c, &m.hdr, -ret, "too many clients (%u, the server's --max-clients)",
+			  srv->max_clients);
+		return ret;
 	}
 
 	ret = pool_login(p, m.login.token, name, c->peer, c, conn_kick, &c->sess, &resumed);
@@ -226,14 +272,20 @@ recv_failed:
 		reply_err(c, &h, EPROTONOSUPPORT, "this server speaks vofirm protocol version %d",
 			  VF_PROTO_VERSION);
 	}
-	if (ret == -EBADMSG || ret == -EPROTONOSUPPORT)
-		vf_warn("client at %s: malformed handshake: %s; closing", c->peer, why);
+	pthread_mutex_lock(&srv->lock);
+	dropped = c->dropped;
+	pthread_mutex_unlock(&srv->lock);
+	if (dropped)
+		vf_log_ratelimited(LOG_WARNING, "client at %s: %s; closed", c->peer, dropped);
+	else if (ret == -EBADMSG || ret == -EPROTONOSUPPORT || ret == -EMSGSIZE)
+		vf_log_ratelimited(LOG_WARNING, "client at %s: malformed handshake: %s; closing",
+				   c->peer, why);
 	else if (ret == -ETIMEDOUT)
-		vf_warn("client at %s: handshake not finished within %d s; closing",
-			c->peer, HANDSHAKE_TIMEOUT_MS / 1000);
+		vf_log_ratelimited(LOG_WARNING, "client at %s: handshake not finished within "
+				   "%u s; closing", c->peer, MEMD_HANDSHAKE_MS / 1000);
 	else if (ret != -ECONNRESET)
-		vf_info("client at %s: connection failed during handshake: %s", c->peer,
-			strerror(-ret));
+		vf_log_ratelimited(LOG_INFO, "client at %s: connection failed during handshake: "
+				   "%s", c->peer, strerror(-ret));
 	return ret;
 }
 
@@ -358,7 +410,8 @@ static void *memd_conn_main(void *arg)
 	struct vf_msg m;
 	int ret;
 
-	c->ops->set_timeout(c, HANDSHAKE_TIMEOUT_MS);
+	/* each receive is bounded too, in case the main loop is late */
+	c->ops->set_timeout(c, MEMD_HANDSHAKE_MS);
 	ret = conn_handshake(c);
 	if (!ret) {
 		c->ops->set_timeout(c, 0);
@@ -394,6 +447,10 @@ static void *memd_conn_main(void *arg)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
+	if (c->logged_in)
+		srv->nclients--;
+	else
+		srv->npending--;
 	pthread_cond_broadcast(&srv->idle_cv);
 	pthread_mutex_unlock(&srv->lock);
 	c->ops->destroy(c);
@@ -405,19 +462,44 @@ int memd_conn_start(struct memd_server *srv, struct memd_conn *c)
 	pthread_attr_t attr;
 	int ret;
 
+	struct memd_conn *oldest = NULL;
+	unsigned same = 0;
+
 	pthread_mutex_lock(&srv->lock);
-	if (srv->stopping || srv->nconns >= srv->max_clients) {
+	for (struct memd_conn *o = srv->conns; o; o = o->next) {
+		if (o->logged_in || o->dropped)
+			continue;
+		if (!strcmp(o->source, c->source))
+			same++;
+		if (!oldest || o->deadline < oldest->deadline)
+			oldest = o;
+	}
+	if (srv->stopping || same >= srv->max_pending_per_source) {
 		pthread_mutex_unlock(&srv->lock);
-		vf_warn("client at %s refused: %s", c->peer,
-			srv->stopping ? "shutting down" : "too many connections (--max-clients)");
+		if (srv->stopping)
+			vf_warn("client at %s refused: shutting down", c->peer);
+		else
+			vf_log_ratelimited(LOG_WARNING, "client at %s refused: %u connections "
+					   "from %s are not logged in yet", c->peer, same,
+					   c->source);
 		c->ops->destroy(c);
 		return -EBUSY;
 	}
+	if (srv->npending >= srv->max_pending && oldest) {
+		/* the oldest handshake makes room: a flood cannot keep a
+		 * real client out for longer than it keeps flooding */
+		vf_log_ratelimited(LOG_WARNING, "%u connections are not logged in yet: "
+				   "dropping the oldest, from %s", srv->npending, oldest->peer);
+		oldest->dropped = "dropped for a newer connection (too many not logged in)";
+		oldest->ops->kick(oldest);
+	}
+	c->deadline = vf_now_ms() + MEMD_HANDSHAKE_MS;
 	c->next = srv->conns;
 	if (c->next)
 		c->next->prev = c;
 	srv->conns = c;
 	srv->nconns++;
+	srv->npending++;
 	vf_debug("client at %s: connected over %s", c->peer, c->ops->name);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -428,6 +510,7 @@ int memd_conn_start(struct memd_server *srv, struct memd_conn *c)
 		if (c->next)
 			c->next->prev = NULL;
 		srv->nconns--;
+		srv->npending--;
 		pthread_mutex_unlock(&srv->lock);
 		vf_err("client at %s: cannot start a thread: %s", c->peer, strerror(ret));
 		c->ops->destroy(c);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/param.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -51,6 +52,7 @@ static int run(struct memd_server *srv, struct memd_pool *pool, int sigfd)
 
 	for (;;) {
 		next = pool_reap(pool);
+		next = MIN(next, server_expire_handshakes(srv));
 		if (next > 1000)
 			next = 1000;
 		if (poll(pfd, n + 1, (int)next) < 0) {

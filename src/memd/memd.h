@@ -18,6 +18,9 @@
 #define MEMD_DEFAULT_SLAB (64ull << 20)
 #define MEMD_DEFAULT_LEASE_MS 60000ull
 #define MEMD_DEFAULT_MAX_CLIENTS 256u
+#define MEMD_DEFAULT_MAX_PENDING 64u   /* connections not logged in yet */
+#define MEMD_PENDING_PER_SOURCE 8u     /* of those, from one address */
+#define MEMD_HANDSHAKE_MS 10000u       /* HELLO and LOGIN, both, within this */
 #define MEMD_MAX_LISTEN 16u
 #define MEMD_MIN_SLAB (64ull << 10)
 #define MEMD_MAX_SLAB (4ull << 30)
@@ -176,33 +179,35 @@ struct memd_conn_ops {
 		     struct vf_slab_desc *descs);
 	void (*revoke)(struct memd_conn *c, const uint32_t *ids, uint32_t n);
 	void (*revoke_all)(struct memd_conn *c);
-	/* the transport's resources, memd_conn_fini(), and the memory of the
-	 * transport's struct that embeds c */
+	/* the transport's resources and its struct that embeds c */
 	void (*destroy)(struct memd_conn *c);
 };
 
 /* A connection as the engine sees it; each transport embeds one in its
- * own struct (container_of). */
+ * own struct (container_of).  Receive buffers are the transport's. */
 struct memd_conn {
 	struct memd_conn *next, *prev;
 	struct memd_server *srv;
 	const struct memd_conn_ops *ops;
 	pthread_t thread;
-	char peer[64];
+	char peer[64];              /* "host:port" */
+	char source[64];            /* "host": for the per-address limit */
 	char who[VF_NAME_MAX + 96]; /* "'name' at peer" once known, for logs */
-	struct memd_session *sess;
-	uint8_t *buf;               /* one message, VF_HDR_SIZE + VF_MAX_PAYLOAD */
+	/* under srv->lock: */
+	bool logged_in;             /* counts in nclients, else in npending */
+	const char *dropped;        /* why the engine kicked it before login */
+	uint64_t deadline;          /* vf_now_ms() by which LOGIN must be done */
+	struct memd_session *sess;  /* set once logged in */
 	uint32_t ids[VF_MAX_SLABS_PER_MSG];
 	struct vf_slab_desc descs[VF_MAX_SLABS_PER_MSG];
 };
 
-/* The engine's part of a new connection from peer ("host:port").  0 or -ENOMEM. */
-int memd_conn_init(struct memd_conn *c, struct memd_server *srv,
-		   const struct memd_conn_ops *ops, const char *peer);
-void memd_conn_fini(struct memd_conn *c);
+/* The engine's part of a new connection from peer ("host:port"). */
+void memd_conn_init(struct memd_conn *c, struct memd_server *srv,
+		    const struct memd_conn_ops *ops, const char *peer);
 
 /* Adds c and starts its thread (handshake, then requests); on failure
- * (too many clients, stopping) c->ops->destroy(c). */
+ * (too many connections from its address, stopping) c->ops->destroy(c). */
 int memd_conn_start(struct memd_server *srv, struct memd_conn *c);
 
 /* A listener: how connections arrive on one transport. */
@@ -237,15 +242,32 @@ struct memd_server {
 	struct memd_listener *listeners[MEMD_MAX_LISTEN];
 	unsigned nlisten;
 
-	pthread_mutex_t lock; /* conns, nconns, stopping */
+	/*
+	 * Admission.  A connection that has not logged in is pending: there
+	 * are at most max_pending of them (the oldest makes room for a new
+	 * one), max_pending_per_source from one address, and each has
+	 * MEMD_HANDSHAKE_MS for HELLO and LOGIN together.  A LOGIN that
+	 * starts a session is refused at max_clients; one that resumes a
+	 * session always gets in, so peers without the key can never keep a
+	 * client from its memory.
+	 */
+	unsigned max_pending;
+	unsigned max_pending_per_source;
+
+	pthread_mutex_t lock; /* the list, the counts, stopping */
 	pthread_cond_t idle_cv;
 	struct memd_conn *conns;
-	unsigned nconns;
+	unsigned nconns;      /* threads */
+	unsigned npending, nclients;
 	bool stopping;
 };
 
 int server_init(struct memd_server *srv, struct memd_pool *pool,
 		const struct vf_key *key, unsigned max_clients);
+
+/* Ends handshakes past their deadline.  The main loop calls it at least
+ * once a second; returns ms until the next deadline (or UINT64_MAX). */
+uint64_t server_expire_handshakes(struct memd_server *srv);
 
 /* Listens on url with the first of ops[] that serves its scheme. */
 int server_listen(struct memd_server *srv, const char *url,

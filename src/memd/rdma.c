@@ -282,7 +282,6 @@ static void rconn_free(struct rconn *rc)
 		close(rc->wake_fd);
 	free(rc->rbufs);
 	free(rc->sbuf);
-	memd_conn_fini(&rc->c);
 	free(rc);
 }
 
@@ -323,10 +322,7 @@ static int accept_conn(struct rlistener *l, struct rdma_cm_id *id, uint8_t initi
 	rc = calloc(1, sizeof(*rc));
 	if (!rc)
 		return -ENOMEM;
-	if (memd_conn_init(&rc->c, l->l.srv, &rdma_conn_ops, peer)) {
-		free(rc);
-		return -ENOMEM;
-	}
+	memd_conn_init(&rc->c, l->l.srv, &rdma_conn_ops, peer);
 	rc->id = id;
 	rc->cur = -1;
 	rc->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -18,9 +18,16 @@
 #include "vofirm/log.h"
 #include "vofirm/net.h"
 
+/* Until login a connection may send only HELLO and LOGIN: a peer without
+ * the key gets no more memory than these need. */
+#define HANDSHAKE_BUF 256u
+#define FULL_BUF (VF_HDR_SIZE + VF_MAX_PAYLOAD)
+
 struct tcp_conn {
 	struct memd_conn c;
 	int fd;
+	uint8_t *buf; /* one message: HANDSHAKE_BUF, FULL_BUF once logged in */
+	size_t cap;
 };
 
 struct tcp_listener {
@@ -35,7 +42,18 @@ static struct tcp_conn *tcp_of(struct memd_conn *c)
 
 static int tcp_recv(struct memd_conn *c, struct vf_msg *m, const char **why)
 {
-	return vf_recv_msg(tcp_of(c)->fd, c->buf, m, why);
+	struct tcp_conn *t = tcp_of(c);
+
+	if (c->sess && t->cap < FULL_BUF) {
+		uint8_t *big = malloc(FULL_BUF);
+
+		if (!big)
+			return -ENOMEM;
+		free(t->buf);
+		t->buf = big;
+		t->cap = FULL_BUF;
+	}
+	return vf_recv_msg(t->fd, t->buf, t->cap, m, why);
 }
 
 static int tcp_send(struct memd_conn *c, const struct vf_msg *m)
@@ -75,7 +93,7 @@ static void tcp_destroy(struct memd_conn *c)
 	struct tcp_conn *t = tcp_of(c);
 
 	close(t->fd);
-	memd_conn_fini(c);
+	free(t->buf);
 	free(t);
 }
 
@@ -108,13 +126,17 @@ static void tcp_accept(struct memd_listener *ml)
 	vf_sock_tune(fd, 10);
 	vf_peer_name(fd, peer, sizeof(peer));
 	t = calloc(1, sizeof(*t));
-	if (!t || memd_conn_init(&t->c, ml->srv, &tcp_conn_ops, peer)) {
+	if (t)
+		t->buf = malloc(HANDSHAKE_BUF);
+	if (!t || !t->buf) {
 		vf_err("client at %s: no memory for a new connection; closing it", peer);
 		free(t);
 		close(fd);
 		return;
 	}
+	memd_conn_init(&t->c, ml->srv, &tcp_conn_ops, peer);
 	t->fd = fd;
+	t->cap = HANDSHAKE_BUF;
 	memd_conn_start(ml->srv, &t->c); /* destroys t if refused */
 }
 

@@ -60,7 +60,7 @@ int vf_writev_full(int fd, struct iovec *iov, int iovcnt)
 	return 0;
 }
 
-int vf_recv_msg(int fd, void *buf, struct vf_msg *m, const char **why)
+int vf_recv_msg(int fd, void *buf, size_t cap, struct vf_msg *m, const char **why)
 {
 	struct vf_hdr h;
 	int ret;
@@ -71,6 +71,11 @@ int vf_recv_msg(int fd, void *buf, struct vf_msg *m, const char **why)
 	ret = vf_hdr_decode(buf, &h, why);
 	if (ret)
 		return ret;
+	if (h.len > cap - VF_HDR_SIZE) {
+		if (why)
+			*why = "message longer than this receiver accepts here";
+		return -EMSGSIZE;
+	}
 	ret = vf_read_full(fd, (char *)buf + VF_HDR_SIZE, h.len);
 	if (ret)
 		return ret == -ECONNRESET ? -EPIPE : ret;

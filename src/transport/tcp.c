@@ -145,7 +145,7 @@ static int tcp_exchange(struct vf_xport *x, const struct vf_msg *req,
 	ret = vf_send_msg(t->fd, req);
 	if (ret)
 		goto fail;
-	ret = vf_recv_msg(t->fd, t->rxbuf, rep, &why);
+	ret = vf_recv_msg(t->fd, t->rxbuf, VF_HDR_SIZE + VF_MAX_PAYLOAD, rep, &why);
 	if (ret)
 		goto fail;
 	if (!(rep->hdr.flags & VF_HDR_F_REPLY) || rep->hdr.type != req->hdr.type) {
