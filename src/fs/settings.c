@@ -72,7 +72,7 @@ static int add_server(void *ctx, const char *url, const char *origin)
 int fs_settings_set(struct fs_settings *s, const char *key, const char *value,
 		    const char *origin)
 {
-	const char *why = "";
+	const char *why;
 	uint64_t v;
 
 	if (!strcmp(key, "server"))
@@ -90,8 +90,12 @@ int fs_settings_set(struct fs_settings *s, const char *key, const char *value,
 	}
 	if (!strcmp(key, "read-timeout") || !strcmp(key, "io-timeout") ||
 	    !strcmp(key, "connect-timeout")) {
-		if (vf_parse_duration(value, &v, &why) || v == 0) {
-			vf_err("%s: %s '%s': %s", origin, key, value, v == 0 ? "must be more than 0" : why);
+		if (vf_parse_duration(value, &v, &why)) {
+			vf_err("%s: %s '%s': %s", origin, key, value, why);
+			return -EINVAL;
+		}
+		if (v == 0) {
+			vf_err("%s: %s '%s': must be more than 0", origin, key, value);
 			return -EINVAL;
 		}
 		if (key[0] == 'r')
@@ -103,9 +107,12 @@ int fs_settings_set(struct fs_settings *s, const char *key, const char *value,
 		return 0;
 	}
 	if (!strcmp(key, "readahead")) {
-		if (vf_parse_size(value, &v, &why) || v > (16u << 20)) {
-			vf_err("%s: readahead '%s': %s", origin, value,
-			       v > (16u << 20) ? "at most 16M" : why);
+		if (vf_parse_size(value, &v, &why)) {
+			vf_err("%s: readahead '%s': %s", origin, value, why);
+			return -EINVAL;
+		}
+		if (v > (16u << 20)) {
+			vf_err("%s: readahead '%s': at most 16M", origin, value);
 			return -EINVAL;
 		}
 		s->readahead = v;
