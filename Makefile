@@ -59,7 +59,7 @@ XPORT_SRCS := src/transport/transport.c src/transport/tcp.c src/transport/rdma.c
 MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/conn.c src/memd/tcp.c src/memd/rdma.c
 CTL_SRCS := src/ctl/qmp.c
 FS_SRCS := src/fs/settings.c src/fs/servers.c src/fs/files.c src/fs/ops.c src/fs/stats.c
-UNIT_TESTS := test_util test_proto test_memd_settings test_auth test_json
+UNIT_TESTS := test_util test_proto test_config test_memd_settings test_auth test_json
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(XPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 MEMD_OBJS := $(MEMD_SRCS:%.c=$(BUILD)/obj/%.o)
