@@ -15,9 +15,6 @@
 #include "vofirm/proto.h"
 #include "vofirm/util.h"
 
-#define MEMD_DEFAULT_SLAB (64ull << 20)
-#define MEMD_DEFAULT_LEASE_MS 60000ull
-#define MEMD_DEFAULT_MAX_CLIENTS 256u
 #define MEMD_MAX_LISTEN 16u
 #define MEMD_MIN_SLAB (64ull << 10)
 #define MEMD_MAX_SLAB (4ull << 30)

@@ -39,9 +39,14 @@ static void test_defaults(void)
 	memd_settings_init(&s);
 	CHECK_EQ(s.slab_size, 64 << 20);
 	CHECK_EQ(s.lease_ms, 60000);
+	CHECK_EQ(s.max_clients, 256);
+	CHECK_EQ(s.log_level, LOG_INFO);
 	CHECK_EQ(s.nlisten, 0);
 	CHECK_EQ(s.donate, 0);
+	CHECK(s.key_file == NULL);
 	CHECK(!s.no_auth);
+	CHECK(!s.mlock);
+	CHECK(!s.hugepages);
 	CHECK_EQ(memd_settings_check(&s), -EINVAL); /* nothing to listen on */
 	memd_settings_free(&s);
 }
@@ -85,6 +90,8 @@ static void test_config_errors(void)
 	CHECK_EQ(memd_settings_load(&s, conf("badlease.conf", "[memd]\nlease=soon\n")), -EINVAL);
 	CHECK_EQ(memd_settings_load(&s, conf("syntax.conf", "[memd\ndonate=1G\n")), -EINVAL);
 	CHECK_EQ(memd_settings_load(&s, conf("clients.conf", "[memd]\nmax-clients=0\n")), -EINVAL);
+	CHECK_EQ(memd_settings_load(&s, conf("nokey.conf", "[memd]\nkey-file=\n")), -EINVAL);
+	CHECK_EQ(memd_settings_load(&s, conf("level.conf", "[memd]\nlog-level=loud\n")), -EINVAL);
 	memd_settings_free(&s);
 }
 
@@ -131,6 +138,50 @@ static void test_shared_parsers(void)
 	g_string_free(g, TRUE);
 }
 
+/* The flags of the command line are the booleans of the file. */
+static void test_flags(void)
+{
+	struct memd_settings s;
+	const char *argv[] = { "vofirm-memd", "--no-auth", "--mlock", "--hugepages", "-v", NULL };
+	const char *p = conf("flags.conf", "[memd]\nno-auth=yes\nmlock=1\nhugepages=false\n");
+
+	memd_settings_init(&s);
+	CHECK_EQ(parse(&s, 5, argv), 0);
+	CHECK(s.no_auth);
+	CHECK(s.mlock);
+	CHECK(s.hugepages);
+	CHECK_EQ(s.log_level, LOG_DEBUG);
+	memd_settings_free(&s);
+
+	memd_settings_init(&s);
+	CHECK_EQ(memd_settings_load(&s, p), 0);
+	CHECK(s.no_auth);
+	CHECK(s.mlock);
+	CHECK(!s.hugepages);
+	/* command-line-only options are not settings */
+	CHECK_EQ(memd_settings_load(&s, conf("verbose.conf", "[memd]\nverbose=true\n")), -EINVAL);
+	CHECK_EQ(memd_settings_load(&s, conf("config.conf", "[memd]\nconfig=x\n")), -EINVAL);
+	memd_settings_free(&s);
+}
+
+static void test_listen(void)
+{
+	struct memd_settings s;
+	char url[64];
+
+	memd_settings_init(&s);
+	CHECK_EQ(memd_settings_set(&s, "listen", "mem://1G", "t"), -EINVAL);
+	CHECK_EQ(memd_settings_set(&s, "listen", "rdma://[::1]:7", "t"), 0);
+	for (unsigned i = 1; i < MEMD_MAX_LISTEN; i++) {
+		snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", 7000 + i);
+		CHECK_EQ(memd_settings_set(&s, "listen", url, "t"), 0);
+	}
+	CHECK_EQ(s.nlisten, MEMD_MAX_LISTEN);
+	CHECK_EQ(memd_settings_set(&s, "listen", "tcp://127.0.0.1:1", "t"), -EINVAL);
+	CHECK_EQ(s.nlisten, MEMD_MAX_LISTEN);
+	memd_settings_free(&s);
+}
+
 static void test_command_line_wins(void)
 {
 	struct memd_settings s;
@@ -168,6 +219,8 @@ static void test_bad_command_lines(void)
 	const char *a5[] = { "m", "--config", "/nonexistent.conf", NULL };
 	const char *a6[] = { "m", "extra", NULL };
 	const char *a7[] = { "m", "--donate", "0", NULL };
+	const char *a8[] = { "m", "--max-clients", "65537", NULL };
+	const char *a9[] = { "m", "--mlock=yes", NULL };
 
 	memd_settings_init(&s);
 	CHECK_EQ(parse(&s, 3, a1), -EINVAL);
@@ -177,6 +230,8 @@ static void test_bad_command_lines(void)
 	CHECK_EQ(parse(&s, 3, a5), -EINVAL);
 	CHECK_EQ(parse(&s, 2, a6), -EINVAL);
 	CHECK_EQ(parse(&s, 3, a7), -EINVAL);
+	CHECK_EQ(parse(&s, 3, a8), -EINVAL);
+	CHECK_EQ(parse(&s, 2, a9), -EINVAL);
 	memd_settings_free(&s);
 }
 
@@ -231,6 +286,8 @@ int main(void)
 	UNIT_RUN(test_config_file);
 	UNIT_RUN(test_config_errors);
 	UNIT_RUN(test_shared_parsers);
+	UNIT_RUN(test_flags);
+	UNIT_RUN(test_listen);
 	UNIT_RUN(test_command_line_wins);
 	UNIT_RUN(test_bad_command_lines);
 	UNIT_RUN(test_checks);
