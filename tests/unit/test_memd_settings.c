@@ -4,11 +4,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <glib.h>
-
 #include "../../src/memd/memd.h"
 #include "unit.h"
-#include "vofirm/config.h"
 #include "vofirm/log.h"
 
 static char dir[] = "/tmp/vofirm-test-settings-XXXXXX";
@@ -93,49 +90,6 @@ static void test_config_errors(void)
 	CHECK_EQ(memd_settings_load(&s, conf("nokey.conf", "[memd]\nkey-file=\n")), -EINVAL);
 	CHECK_EQ(memd_settings_load(&s, conf("level.conf", "[memd]\nlog-level=loud\n")), -EINVAL);
 	memd_settings_free(&s);
-}
-
-static int collect(void *ctx, const char *item, const char *origin)
-{
-	GString *g = ctx;
-
-	if (!strcmp(item, "bad"))
-		return -EINVAL;
-	g_string_append_printf(g, "[%s]", item);
-	return 0;
-}
-
-/* The parsers both daemons share: a refused value leaves the old one. */
-static void test_shared_parsers(void)
-{
-	unsigned u = 7;
-	bool b = true;
-	int l = LOG_INFO;
-	GString *g = g_string_new(NULL);
-
-	CHECK_EQ(vf_config_uint("n", "42", "t", 1, 100, &u), 0);
-	CHECK_EQ(u, 42);
-	CHECK_EQ(vf_config_uint("n", "101", "t", 1, 100, &u), -EINVAL);
-	CHECK_EQ(vf_config_uint("n", "0", "t", 1, 100, &u), -EINVAL);
-	CHECK_EQ(vf_config_uint("n", "-1", "t", 0, 4000000000u, &u), -EINVAL);
-	CHECK_EQ(vf_config_uint("n", "", "t", 0, 100, &u), -EINVAL);
-	CHECK_EQ(vf_config_uint("n", "5x", "t", 0, 100, &u), -EINVAL);
-	CHECK_EQ(vf_config_uint("n", "99999999999999999999", "t", 0, 100, &u), -EINVAL);
-	CHECK_EQ(u, 42);
-	CHECK_EQ(vf_config_bool("b", "No", "t", &b), 0);
-	CHECK(!b);
-	CHECK_EQ(vf_config_bool("b", "maybe", "t", &b), -EINVAL);
-	CHECK(!b);
-	CHECK_EQ(vf_config_log_level("l", "debug", "t", &l), 0);
-	CHECK_EQ(l, LOG_DEBUG);
-	CHECK_EQ(vf_config_log_level("l", "loud", "t", &l), -EINVAL);
-	CHECK_EQ(l, LOG_DEBUG);
-	CHECK_EQ(vf_config_list(" a ; ;b;", "t", collect, g), 0);
-	CHECK_STR(g->str, "[a][b]");
-	g_string_truncate(g, 0);
-	CHECK_EQ(vf_config_list("a;bad;c", "t", collect, g), -EINVAL);
-	CHECK_STR(g->str, "[a]");
-	g_string_free(g, TRUE);
 }
 
 /* The flags of the command line are the booleans of the file. */
@@ -285,7 +239,6 @@ int main(void)
 	UNIT_RUN(test_defaults);
 	UNIT_RUN(test_config_file);
 	UNIT_RUN(test_config_errors);
-	UNIT_RUN(test_shared_parsers);
 	UNIT_RUN(test_flags);
 	UNIT_RUN(test_listen);
 	UNIT_RUN(test_command_line_wins);
