@@ -59,7 +59,7 @@ XPORT_SRCS := src/transport/transport.c src/transport/tcp.c src/transport/rdma.c
 MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/conn.c src/memd/tcp.c src/memd/rdma.c
 CTL_SRCS := src/ctl/qmp.c
 FS_SRCS := src/fs/settings.c src/fs/servers.c src/fs/files.c src/fs/ops.c src/fs/stats.c
-UNIT_TESTS := test_util test_proto test_memd_settings test_auth test_json
+UNIT_TESTS := test_util test_proto test_config test_memd_settings test_fs_settings test_auth test_json
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(XPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 MEMD_OBJS := $(MEMD_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -122,6 +122,12 @@ $(BUILD)/tests/gen-fuzz-corpus: $(BUILD)/obj/tests/fuzz/gen_corpus.o $(LIBVOFIRM
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(MEMD_OBJS) $(CTL_OBJS) $(LIBVOFIRM)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# vofirm-fs's settings alone (libfuse for --version), not the whole file system.
+$(BUILD)/tests/unit/test_fs_settings: $(BUILD)/obj/tests/unit/test_fs_settings.o \
+		$(BUILD)/obj/src/fs/settings.o $(LIBVOFIRM)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LIBS)
 
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 all

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * vofirm-fs settings: defaults, then the config file (GKeyFile, group
- * [fs]), then the command line.  One parser per setting, shared by both.
+ * [fs]), then the command line.  One table below says every option once;
+ * the command line, the file and --help are all made from it.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fs.h"
 #include "vofirm/config.h"
@@ -16,22 +16,10 @@
 #include "vofirm/util.h"
 #include "vofirm/version.h"
 
-void fs_settings_init(struct fs_settings *s)
+static void clear_servers(void *settings)
 {
-	memset(s, 0, sizeof(*s));
-	s->read_timeout_ms = 10000;
-	s->io_timeout_ms = 5000;
-	s->connect_timeout_ms = 3000;
-	s->readahead = 128 << 10;
-	s->max_background = 64;
-	s->threads = 8;
-	s->bdi_max_ratio = 50;
-	s->mlock = true;
-	s->log_level = LOG_INFO;
-}
+	struct fs_settings *s = settings;
 
-static void clear_servers(struct fs_settings *s)
-{
 	for (unsigned i = 0; i < s->nservers; i++)
 		free(s->servers[i]);
 	s->nservers = 0;
@@ -69,139 +57,10 @@ static int add_server(void *ctx, const char *url, const char *origin)
 	return 0;
 }
 
-int fs_settings_set(struct fs_settings *s, const char *key, const char *value,
-		    const char *origin)
+/* -o: FUSE mount options, comma-joined over every -o. */
+static int add_fuse_opts(void *settings, const char *opts)
 {
-	const char *why = "";
-	uint64_t v;
-
-	if (!strcmp(key, "server"))
-		return add_server(s, value, origin);
-	if (!strcmp(key, "key-file") || !strcmp(key, "name")) {
-		char **dst = key[0] == 'k' ? &s->key_file : &s->name;
-
-		if (!*value || (key[0] == 'n' && strlen(value) > VF_NAME_MAX)) {
-			vf_err("%s: %s '%s': empty or too long", origin, key, value);
-			return -EINVAL;
-		}
-		free(*dst);
-		*dst = strdup(value);
-		return 0;
-	}
-	if (!strcmp(key, "read-timeout") || !strcmp(key, "io-timeout") ||
-	    !strcmp(key, "connect-timeout")) {
-		if (vf_parse_duration(value, &v, &why) || v == 0) {
-			vf_err("%s: %s '%s': %s", origin, key, value, v == 0 ? "must be more than 0" : why);
-			return -EINVAL;
-		}
-		if (key[0] == 'r')
-			s->read_timeout_ms = v;
-		else if (key[0] == 'i')
-			s->io_timeout_ms = v;
-		else
-			s->connect_timeout_ms = v;
-		return 0;
-	}
-	if (!strcmp(key, "readahead")) {
-		if (vf_parse_size(value, &v, &why) || v > (16u << 20)) {
-			vf_err("%s: readahead '%s': %s", origin, value,
-			       v > (16u << 20) ? "at most 16M" : why);
-			return -EINVAL;
-		}
-		s->readahead = v;
-		return 0;
-	}
-	if (!strcmp(key, "max-background"))
-		return vf_config_uint(key, value, origin, 1, 65535, &s->max_background);
-	if (!strcmp(key, "threads"))
-		return vf_config_uint(key, value, origin, 1, 256, &s->threads);
-	if (!strcmp(key, "bdi-max-ratio"))
-		return vf_config_uint(key, value, origin, 0, 100, &s->bdi_max_ratio);
-	if (!strcmp(key, "mlock"))
-		return vf_config_bool(key, value, origin, &s->mlock);
-	if (!strcmp(key, "log-level"))
-		return vf_config_log_level(key, value, origin, &s->log_level);
-	vf_err("%s: unknown setting '%s'", origin, key);
-	return -EINVAL;
-}
-
-/* A config file's "server" is a ';'-separated list that replaces the list so far. */
-static int set_from_file(void *ctx, const char *key, const char *value, const char *origin)
-{
-	struct fs_settings *s = ctx;
-
-	if (strcmp(key, "server"))
-		return fs_settings_set(s, key, value, origin);
-	clear_servers(s);
-	return vf_config_list(value, origin, add_server, s);
-}
-
-int fs_settings_load(struct fs_settings *s, const char *path)
-{
-	return vf_config_load(path, "fs", set_from_file, s);
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-"Usage: vofirm-fs MOUNTPOINT --server URL [--server URL]... [OPTION]...\n"
-"Mount a file system whose files keep their data on vofirm memory servers,\n"
-"for QEMU to map as guest RAM (memory-backend-file, share=on).\n"
-"\n"
-"  -S, --server URL          tcp:// or rdma://HOST:PORT of a vofirm-memd (repeatable)\n"
-"  -k, --key-file PATH       the servers' pre-shared key\n"
-"  -n, --name NAME           this client's name in the servers' logs\n"
-"      --read-timeout T      a read whose server does not answer fails with EIO\n"
-"                            after T (default 10s); writes wait for the server\n"
-"                            as long as its lease\n"
-"      --io-timeout T        one request's wait before the connection is redone\n"
-"                            (default 5s)\n"
-"      --connect-timeout T   default 3s\n"
-"      --readahead SIZE      kernel readahead for the files (default 128K)\n"
-"      --max-background N    FUSE requests in flight from readahead and\n"
-"                            write-back (default 64)\n"
-"      --threads N           FUSE worker threads (default 8)\n"
-"      --bdi-max-ratio P     percent of the dirty-page limit this mount may use\n"
-"                            (default 50; 0 keeps FUSE's 1%%; needs root)\n"
-"      --no-mlock            do not lock the daemon's memory\n"
-"  -c, --config FILE         settings from FILE ([fs] group); the command line wins\n"
-"  -f, --foreground          do not detach\n"
-"  -d, --debug               FUSE debug output (implies -f)\n"
-"  -o OPTIONS                FUSE mount options (e.g. allow_other)\n"
-"      --log-level LEVEL     error, warning, notice, info (default) or debug\n"
-"  -v, --verbose             same as --log-level debug\n"
-"  -h, --help, -V, --version\n"
-"\n"
-"Pool statistics: MOUNTPOINT/" FS_CTL_NAME "/stats.json and .../metrics (Prometheus).\n"
-"Unmount with fusermount3 -u MOUNTPOINT: every file's remote memory is freed.\n"
-"See vofirm-fs(8).\n");
-}
-
-static const struct option long_opts[] = {
-	{ "server", required_argument, NULL, 'S' },
-	{ "key-file", required_argument, NULL, 'k' },
-	{ "name", required_argument, NULL, 'n' },
-	{ "config", required_argument, NULL, 'c' },
-	{ "read-timeout", required_argument, NULL, 'R' },
-	{ "io-timeout", required_argument, NULL, 'I' },
-	{ "connect-timeout", required_argument, NULL, 'C' },
-	{ "readahead", required_argument, NULL, 'A' },
-	{ "max-background", required_argument, NULL, 'B' },
-	{ "threads", required_argument, NULL, 'T' },
-	{ "bdi-max-ratio", required_argument, NULL, 'M' },
-	{ "no-mlock", no_argument, NULL, 'L' },
-	{ "foreground", no_argument, NULL, 'f' },
-	{ "debug", no_argument, NULL, 'd' },
-	{ "log-level", required_argument, NULL, 'g' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
-};
-
-
-static void add_fuse_opts(struct fs_settings *s, const char *opts)
-{
+	struct fs_settings *s = settings;
 	char *n;
 
 	if (s->fuse_opts) {
@@ -212,74 +71,134 @@ static void add_fuse_opts(struct fs_settings *s, const char *opts)
 	} else {
 		s->fuse_opts = strdup(opts);
 	}
+	return 0;
+}
+
+static int foreground(void *settings, const char *value)
+{
+	((struct fs_settings *)settings)->foreground = true;
+	return 0;
+}
+
+static int debug(void *settings, const char *value)
+{
+	struct fs_settings *s = settings;
+
+	s->debug = s->foreground = true;
+	return 0;
+}
+
+static int verbose(void *settings, const char *value)
+{
+	((struct fs_settings *)settings)->log_level = LOG_DEBUG;
+	return 0;
+}
+
+static void usage(FILE *f);
+
+static int help(void *settings, const char *value)
+{
+	usage(stdout);
+	return 0;
+}
+
+static int version(void *settings, const char *value)
+{
+	printf("vofirm-fs %s (protocol %d, libfuse %d)\n", VOFIRM_VERSION,
+	       VF_PROTO_VERSION, fuse_version());
+	return 0;
+}
+
+#define AT(field) offsetof(struct fs_settings, field)
+
+/* Every option, in the order of --help; a long name is also an [fs] key
+ * (--no-mlock's is "mlock"). */
+static const struct vf_opt fs_opt[] = {
+	{ "server", 'S', VF_OPT_LIST, .add = add_server, .clear = clear_servers, .metavar = "URL",
+	  .help = "tcp:// or rdma://HOST:PORT of a vofirm-memd (repeatable)" },
+	{ "key-file", 'k', VF_OPT_STRING, AT(key_file), .metavar = "PATH",
+	  .help = "the servers' pre-shared key" },
+	{ "name", 'n', VF_OPT_STRING, AT(name), .hi = VF_NAME_MAX, .metavar = "NAME",
+	  .help = "this client's name in the servers' logs" },
+	{ "read-timeout", 0, VF_OPT_DURATION, AT(read_timeout_ms), .lo = 1, .def = "10s",
+	  .metavar = "T", .help = "a read whose server does not answer fails with EIO after T; "
+				  "writes wait for the server as long as its lease" },
+	{ "io-timeout", 0, VF_OPT_DURATION, AT(io_timeout_ms), .lo = 1, .def = "5s",
+	  .metavar = "T", .help = "one request's wait before the connection is redone" },
+	{ "connect-timeout", 0, VF_OPT_DURATION, AT(connect_timeout_ms), .lo = 1, .def = "3s",
+	  .metavar = "T", .help = "how long connecting to a server, and its handshake, may take" },
+	{ "readahead", 0, VF_OPT_SIZE, AT(readahead), .hi = 16 << 20, .def = "128K",
+	  .metavar = "SIZE", .help = "kernel readahead for the files" },
+	{ "max-background", 0, VF_OPT_UINT, AT(max_background), .lo = 1, .hi = 65535,
+	  .def = "64", .metavar = "N",
+	  .help = "FUSE requests in flight from readahead and write-back" },
+	{ "threads", 0, VF_OPT_UINT, AT(threads), .lo = 1, .hi = 256, .def = "8", .metavar = "N",
+	  .help = "FUSE worker threads" },
+	{ "bdi-max-ratio", 0, VF_OPT_UINT, AT(bdi_max_ratio), .lo = 0, .hi = 100, .def = "50",
+	  .metavar = "P", .help = "percent of the dirty-page limit this mount may use; "
+				  "0 keeps FUSE's 1%; needs root" },
+	{ "mlock", 0, VF_OPT_BOOL, AT(mlock), .off = true, .def = "true",
+	  .help = "do not lock the daemon's memory" },
+	{ "config", 'c', VF_OPT_CONFIG, .metavar = "FILE",
+	  .help = "settings from FILE ([fs] group); the command line wins" },
+	{ "foreground", 'f', VF_OPT_ACTION, .act = foreground, .help = "do not detach" },
+	{ "debug", 'd', VF_OPT_ACTION, .act = debug, .help = "FUSE debug output (implies -f)" },
+	{ NULL, 'o', VF_OPT_ACTION, .act = add_fuse_opts, .metavar = "OPTIONS",
+	  .help = "FUSE mount options (e.g. allow_other)" },
+	{ "log-level", 0, VF_OPT_LOG_LEVEL, AT(log_level), .def = "info", .metavar = "LEVEL",
+	  .help = "error, warning, notice, info or debug" },
+	{ "verbose", 'v', VF_OPT_ACTION, .act = verbose, .help = "same as --log-level debug" },
+	{ "help", 'h', VF_OPT_ANSWER, .act = help, .help = "show this help and exit" },
+	{ "version", 'V', VF_OPT_ANSWER, .act = version, .help = "show the version and exit" },
+	{ NULL },
+};
+
+static const struct vf_opts fs_opts = { "fs", fs_opt };
+
+void fs_settings_init(struct fs_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	vf_opts_defaults(&fs_opts, s);
+}
+
+int fs_settings_set(struct fs_settings *s, const char *key, const char *value,
+		    const char *origin)
+{
+	return vf_opts_set(&fs_opts, s, key, value, origin);
+}
+
+int fs_settings_load(struct fs_settings *s, const char *path)
+{
+	return vf_opts_load(&fs_opts, s, path);
+}
+
+static void usage(FILE *f)
+{
+	fputs("Usage: vofirm-fs MOUNTPOINT --server URL [--server URL]... [OPTION]...\n"
+	      "Mount a file system whose files keep their data on vofirm memory servers,\n"
+	      "for QEMU to map as guest RAM (memory-backend-file, share=on).\n"
+	      "\n", f);
+	vf_opts_help(&fs_opts, f);
+	fputs("\n"
+	      "Pool statistics: MOUNTPOINT/" FS_CTL_NAME "/stats.json and .../metrics (Prometheus).\n"
+	      "Unmount with fusermount3 -u MOUNTPOINT: every file's remote memory is freed.\n"
+	      "See vofirm-fs(8).\n", f);
 }
 
 int fs_settings_parse_args(struct fs_settings *s, int argc, char **argv)
 {
-	const char *cfg = vf_config_arg(argc, argv);
-	bool cli_servers = false;
-	const char *origin;
-	int c, ret = 0;
+	int ret, operands;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 1;
-		}
-		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
-			printf("vofirm-fs %s (protocol %d, libfuse %d)\n", VOFIRM_VERSION,
-			       VF_PROTO_VERSION, fuse_version());
-			return 1;
-		}
-	}
-	if (cfg && fs_settings_load(s, cfg))
-		return -EINVAL;
-
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":S:k:n:c:o:fdvhV", long_opts, NULL)) != -1) {
-		origin = argv[optind - 1];
-		switch (c) {
-		case 'S':
-			if (!cli_servers) {
-				clear_servers(s); /* the command line replaces the file's list */
-				cli_servers = true;
-			}
-			ret = fs_settings_set(s, "server", optarg, "--server");
-			break;
-		case 'k': ret = fs_settings_set(s, "key-file", optarg, "--key-file"); break;
-		case 'n': ret = fs_settings_set(s, "name", optarg, "--name"); break;
-		case 'c': break; /* loaded above */
-		case 'R': ret = fs_settings_set(s, "read-timeout", optarg, "--read-timeout"); break;
-		case 'I': ret = fs_settings_set(s, "io-timeout", optarg, "--io-timeout"); break;
-		case 'C': ret = fs_settings_set(s, "connect-timeout", optarg, "--connect-timeout"); break;
-		case 'A': ret = fs_settings_set(s, "readahead", optarg, "--readahead"); break;
-		case 'B': ret = fs_settings_set(s, "max-background", optarg, "--max-background"); break;
-		case 'T': ret = fs_settings_set(s, "threads", optarg, "--threads"); break;
-		case 'M': ret = fs_settings_set(s, "bdi-max-ratio", optarg, "--bdi-max-ratio"); break;
-		case 'L': s->mlock = false; break;
-		case 'g': ret = fs_settings_set(s, "log-level", optarg, "--log-level"); break;
-		case 'v': s->log_level = LOG_DEBUG; break;
-		case 'f': s->foreground = true; break;
-		case 'd': s->debug = s->foreground = true; break;
-		case 'o': add_fuse_opts(s, optarg); break;
-		case ':':
-			vf_err("option %s needs a value (see --help)", origin);
-			return -EINVAL;
-		default:
-			vf_err("unknown option '%s' (see --help)", origin);
-			return -EINVAL;
-		}
-		if (ret)
-			return -EINVAL;
-	}
-	if (optind < argc) {
-		if (optind + 1 < argc) {
+	ret = vf_opts_parse_args(&fs_opts, s, argc, argv, &operands);
+	if (ret)
+		return ret;
+	if (operands < argc) {
+		if (operands + 1 < argc) {
 			vf_err("unexpected argument '%s' (one mount point only; see --help)",
-			       argv[optind + 1]);
+			       argv[operands + 1]);
 			return -EINVAL;
 		}
-		s->mountpoint = strdup(argv[optind]);
+		s->mountpoint = strdup(argv[operands]);
 	}
 	return 0;
 }

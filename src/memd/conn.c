@@ -28,7 +28,7 @@
 #include "vofirm/util.h"
 
 int server_init(struct memd_server *srv, struct memd_pool *pool,
-		const struct vf_key *key, unsigned max_clients)
+		const struct vf_key *key, unsigned max_clients, unsigned max_pending)
 {
 	memset(srv, 0, sizeof(*srv));
 	srv->pool = pool;
@@ -37,7 +37,7 @@ int server_init(struct memd_server *srv, struct memd_pool *pool,
 		srv->auth = true;
 	}
 	srv->max_clients = max_clients;
-	srv->max_pending = MEMD_DEFAULT_MAX_PENDING;
+	srv->max_pending = max_pending;
 	srv->max_pending_per_source = MEMD_PENDING_PER_SOURCE;
 	pthread_mutex_init(&srv->lock, NULL);
 	vf_cond_init(&srv->idle_cv);

@@ -131,7 +131,7 @@ int main(int argc, char **argv)
 			(set.hugepages ? MEMD_POOL_HUGEPAGES : 0));
 	if (ret)
 		goto out_sigfd;
-	server_init(&srv, &pool, set.no_auth ? NULL : &key, set.max_clients);
+	server_init(&srv, &pool, set.no_auth ? NULL : &key, set.max_clients, set.max_pending);
 	explicit_bzero(&key, sizeof(key));
 	for (unsigned i = 0; i < set.nlisten; i++) {
 		ret = server_listen(&srv, set.listen[i], transports, VF_ARRAY_SIZE(transports));

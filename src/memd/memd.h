@@ -15,10 +15,6 @@
 #include "vofirm/proto.h"
 #include "vofirm/util.h"
 
-#define MEMD_DEFAULT_SLAB (64ull << 20)
-#define MEMD_DEFAULT_LEASE_MS 60000ull
-#define MEMD_DEFAULT_MAX_CLIENTS 256u
-#define MEMD_DEFAULT_MAX_PENDING 64u   /* connections not logged in yet */
 #define MEMD_PENDING_PER_SOURCE 8u     /* of those, from one address */
 #define MEMD_HANDSHAKE_MS 10000u       /* HELLO and LOGIN, both, within this */
 #define MEMD_MAX_LISTEN 16u
@@ -38,6 +34,7 @@ struct memd_settings {
 	bool mlock;
 	bool hugepages;
 	unsigned max_clients;
+	unsigned max_pending;
 	int log_level;
 };
 
@@ -263,7 +260,7 @@ struct memd_server {
 };
 
 int server_init(struct memd_server *srv, struct memd_pool *pool,
-		const struct vf_key *key, unsigned max_clients);
+		const struct vf_key *key, unsigned max_clients, unsigned max_pending);
 
 /* Ends handshakes past their deadline.  The main loop calls it at least
  * once a second; returns ms until the next deadline (or UINT64_MAX). */

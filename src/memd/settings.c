@@ -1,17 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * vofirm-memd settings: defaults, then the config file (GKeyFile, group
- * [memd]), then the command line.  Every setting has one parser, used by
- * both the file and the command line, so both accept the same values.
+ * [memd]), then the command line.  One table below says every option
+ * once; the command line, the file and --help are all made from it, so
+ * both accept the same values.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
 
 #include "memd.h"
 #include "vofirm/config.h"
@@ -19,17 +18,10 @@
 #include "vofirm/util.h"
 #include "vofirm/version.h"
 
-void memd_settings_init(struct memd_settings *s)
+static void clear_listen(void *settings)
 {
-	memset(s, 0, sizeof(*s));
-	s->slab_size = MEMD_DEFAULT_SLAB;
-	s->lease_ms = MEMD_DEFAULT_LEASE_MS;
-	s->max_clients = MEMD_DEFAULT_MAX_CLIENTS;
-	s->log_level = LOG_INFO;
-}
+	struct memd_settings *s = settings;
 
-static void clear_listen(struct memd_settings *s)
-{
 	for (unsigned i = 0; i < s->nlisten; i++)
 		free(s->listen[i]);
 	s->nlisten = 0;
@@ -62,203 +54,102 @@ static int add_listen(void *ctx, const char *url, const char *origin)
 	return 0;
 }
 
+static void usage(FILE *f);
+
+static int help(void *settings, const char *value)
+{
+	usage(stdout);
+	return 0;
+}
+
+static int version(void *settings, const char *value)
+{
+	printf("vofirm-memd %s (protocol %d)\n", VOFIRM_VERSION, VF_PROTO_VERSION);
+	return 0;
+}
+
+static int verbose(void *settings, const char *value)
+{
+	((struct memd_settings *)settings)->log_level = LOG_DEBUG;
+	return 0;
+}
+
+#define AT(field) offsetof(struct memd_settings, field)
+
+/* Every option, in the order of --help; a long name is also a [memd] key. */
+static const struct vf_opt memd_opt[] = {
+	{ "listen", 'l', VF_OPT_LIST, .add = add_listen, .clear = clear_listen, .metavar = "URL",
+	  .help = "tcp://HOST:PORT or rdma://HOST:PORT to serve (repeatable; default port "
+		  "7471, port 0 picks a free one and logs it)" },
+	{ "donate", 'd', VF_OPT_SIZE, AT(donate), .lo = 1, .metavar = "SIZE",
+	  .help = "memory to donate, a whole number of slabs (K, M, G, T)" },
+	{ "slab-size", 's', VF_OPT_SIZE, AT(slab_size), .lo = 1, .def = "64M", .metavar = "SIZE",
+	  .help = "unit of allocation, a power of two" },
+	{ "key-file", 'k', VF_OPT_STRING, AT(key_file), .metavar = "PATH",
+	  .help = "pre-shared key that clients must prove they have" },
+	{ "no-auth", 0, VF_OPT_BOOL, AT(no_auth),
+	  .help = "accept clients without a key (trusted networks only)" },
+	{ "lease", 0, VF_OPT_DURATION, AT(lease_ms), .def = "60s", .metavar = "DURATION",
+	  .help = "how long a disconnected client's slabs are kept for it to reconnect; "
+		  "units ms, s, m, h" },
+	{ "mlock", 0, VF_OPT_BOOL, AT(mlock), .help = "lock the donated memory (never swapped)" },
+	{ "hugepages", 0, VF_OPT_BOOL, AT(hugepages),
+	  .help = "back the donated memory with 2 MiB huge pages" },
+	{ "max-clients", 0, VF_OPT_UINT, AT(max_clients), .lo = 1, .hi = 65536, .def = "256",
+	  .metavar = "N", .help = "clients logged in at once; one resuming its session always "
+				  "gets in" },
+	{ "max-pending", 0, VF_OPT_UINT, AT(max_pending), .lo = 1, .hi = 65536, .def = "64",
+	  .metavar = "N", .help = "connections not logged in yet (at most 8 from one address); "
+				  "the oldest makes room for a new one" },
+	{ "config", 'c', VF_OPT_CONFIG, .metavar = "FILE",
+	  .help = "read settings from FILE ([memd] group); the command line wins over the file" },
+	{ "log-level", 0, VF_OPT_LOG_LEVEL, AT(log_level), .def = "info", .metavar = "LEVEL",
+	  .help = "error, warning, notice, info or debug" },
+	{ "verbose", 'v', VF_OPT_ACTION, .act = verbose, .help = "same as --log-level debug" },
+	{ "help", 'h', VF_OPT_ANSWER, .act = help, .help = "show this help and exit" },
+	{ "version", 'V', VF_OPT_ANSWER, .act = version, .help = "show the version and exit" },
+	{ NULL },
+};
+
+static const struct vf_opts memd_opts = { "memd", memd_opt };
+
+void memd_settings_init(struct memd_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	vf_opts_defaults(&memd_opts, s);
+}
+
 int memd_settings_set(struct memd_settings *s, const char *key,
 		      const char *value, const char *origin)
 {
-	const char *why = NULL;
-	uint64_t v;
-	int ret;
-
-	if (!strcmp(key, "listen"))
-		return add_listen(s, value, origin);
-
-	if (!strcmp(key, "donate") || !strcmp(key, "slab-size")) {
-		ret = vf_parse_size(value, &v, &why);
-		if (ret) {
-			vf_err("%s: %s '%s': %s", origin, key, value, why);
-			return -EINVAL;
-		}
-		if (v == 0) {
-			vf_err("%s: %s must be more than 0", origin, key);
-			return -EINVAL;
-		}
-		if (key[0] == 'd')
-			s->donate = v;
-		else
-			s->slab_size = v;
-		return 0;
-	}
-	if (!strcmp(key, "lease")) {
-		ret = vf_parse_duration(value, &s->lease_ms, &why);
-		if (ret) {
-			vf_err("%s: lease '%s': %s", origin, value, why);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	if (!strcmp(key, "key-file")) {
-		if (!*value) {
-			vf_err("%s: key-file is empty", origin);
-			return -EINVAL;
-		}
-		free(s->key_file);
-		s->key_file = strdup(value);
-		return 0;
-	}
-	if (!strcmp(key, "no-auth"))
-		return vf_config_bool(key, value, origin, &s->no_auth);
-	if (!strcmp(key, "mlock"))
-		return vf_config_bool(key, value, origin, &s->mlock);
-	if (!strcmp(key, "hugepages"))
-		return vf_config_bool(key, value, origin, &s->hugepages);
-	if (!strcmp(key, "max-clients"))
-		return vf_config_uint(key, value, origin, 1, 65536, &s->max_clients);
-	if (!strcmp(key, "log-level"))
-		return vf_config_log_level(key, value, origin, &s->log_level);
-	vf_err("%s: unknown setting '%s'", origin, key);
-	return -EINVAL;
-}
-
-/* A config file's "listen" is a ';'-separated list that replaces the list so far. */
-static int set_from_file(void *ctx, const char *key, const char *value, const char *origin)
-{
-	struct memd_settings *s = ctx;
-
-	if (strcmp(key, "listen"))
-		return memd_settings_set(s, key, value, origin);
-	clear_listen(s);
-	return vf_config_list(value, origin, add_listen, s);
+	return vf_opts_set(&memd_opts, s, key, value, origin);
 }
 
 int memd_settings_load(struct memd_settings *s, const char *path)
 {
-	return vf_config_load(path, "memd", set_from_file, s);
+	return vf_opts_load(&memd_opts, s, path);
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-"Usage: vofirm-memd --listen URL --donate SIZE [OPTION]...\n"
-"Donate RAM of this machine, in slabs, to authenticated vofirm clients.\n"
-"\n"
-"  -l, --listen URL        tcp://HOST:PORT or rdma://HOST:PORT to serve (repeatable;\n"
-"                          default port 7471, port 0 picks a free one and logs it)\n"
-"  -d, --donate SIZE       memory to donate, a whole number of slabs (K, M, G, T)\n"
-"  -s, --slab-size SIZE    unit of allocation, a power of two (default 64M)\n"
-"  -k, --key-file PATH     pre-shared key that clients must prove they have\n"
-"      --no-auth           accept clients without a key (trusted networks only)\n"
-"      --lease DURATION    how long a disconnected client's slabs are kept for it\n"
-"                          to reconnect (default 60s; units ms, s, m, h)\n"
-"      --mlock             lock the donated memory (never swapped)\n"
-"      --hugepages         back the donated memory with 2 MiB huge pages\n"
-"      --max-clients N     connections served at once (default 256)\n"
-"  -c, --config FILE       read settings from FILE ([memd] group); the command\n"
-"                          line wins over the file\n"
-"      --log-level LEVEL   error, warning, notice, info (default) or debug\n"
-"  -v, --verbose           same as --log-level debug\n"
-"  -h, --help              show this help and exit\n"
-"  -V, --version           show the version and exit\n"
-"\n"
-"Signals: SIGTERM or SIGINT stop the server; SIGUSR1 logs the pool's stats.\n"
-"See vofirm-memd(8).\n");
+	fputs("Usage: vofirm-memd --listen URL --donate SIZE [OPTION]...\n"
+	      "Donate RAM of this machine, in slabs, to authenticated vofirm clients.\n"
+	      "\n", f);
+	vf_opts_help(&memd_opts, f);
+	fputs("\n"
+	      "Signals: SIGTERM or SIGINT stop the server; SIGUSR1 logs the pool's stats.\n"
+	      "See vofirm-memd(8).\n", f);
 }
-
-static const struct option long_opts[] = {
-	{ "listen", required_argument, NULL, 'l' },
-	{ "donate", required_argument, NULL, 'd' },
-	{ "slab-size", required_argument, NULL, 's' },
-	{ "key-file", required_argument, NULL, 'k' },
-	{ "config", required_argument, NULL, 'c' },
-	{ "no-auth", no_argument, NULL, 'A' },
-	{ "lease", required_argument, NULL, 'L' },
-	{ "mlock", no_argument, NULL, 'M' },
-	{ "hugepages", no_argument, NULL, 'H' },
-	{ "max-clients", required_argument, NULL, 'C' },
-	{ "log-level", required_argument, NULL, 'g' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
-};
-
 
 int memd_settings_parse_args(struct memd_settings *s, int argc, char **argv)
 {
-	const char *cfg = vf_config_arg(argc, argv);
-	bool cli_listen = false;
-	int c, ret = 0;
+	int ret, operands;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 1;
-		}
-		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
-			printf("vofirm-memd %s (protocol %d)\n", VOFIRM_VERSION, VF_PROTO_VERSION);
-			return 1;
-		}
-	}
-	if (cfg) {
-		ret = memd_settings_load(s, cfg);
-		if (ret)
-			return -EINVAL;
-	}
-
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":l:d:s:k:c:vhV", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'l':
-			if (!cli_listen) {
-				clear_listen(s); /* the command line replaces the file's list */
-				cli_listen = true;
-			}
-			ret = memd_settings_set(s, "listen", optarg, "--listen");
-			break;
-		case 'd':
-			ret = memd_settings_set(s, "donate", optarg, "--donate");
-			break;
-		case 's':
-			ret = memd_settings_set(s, "slab-size", optarg, "--slab-size");
-			break;
-		case 'k':
-			ret = memd_settings_set(s, "key-file", optarg, "--key-file");
-			break;
-		case 'c':
-			break; /* loaded above */
-		case 'A':
-			s->no_auth = true;
-			break;
-		case 'L':
-			ret = memd_settings_set(s, "lease", optarg, "--lease");
-			break;
-		case 'M':
-			s->mlock = true;
-			break;
-		case 'H':
-			s->hugepages = true;
-			break;
-		case 'C':
-			ret = memd_settings_set(s, "max-clients", optarg, "--max-clients");
-			break;
-		case 'g':
-			ret = memd_settings_set(s, "log-level", optarg, "--log-level");
-			break;
-		case 'v':
-			s->log_level = LOG_DEBUG;
-			break;
-		case ':':
-			vf_err("option %s needs a value (see --help)", argv[optind - 1]);
-			return -EINVAL;
-		default:
-			vf_err("unknown option '%s' (see --help)", argv[optind - 1]);
-			return -EINVAL;
-		}
-		if (ret)
-			return -EINVAL;
-	}
-	if (optind < argc) {
-		vf_err("unexpected argument '%s' (see --help)", argv[optind]);
+	ret = vf_opts_parse_args(&memd_opts, s, argc, argv, &operands);
+	if (ret)
+		return ret;
+	if (operands < argc) {
+		vf_err("unexpected argument '%s' (see --help)", argv[operands]);
 		return -EINVAL;
 	}
 	return 0;

@@ -4,11 +4,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <glib.h>
-
 #include "../../src/memd/memd.h"
 #include "unit.h"
-#include "vofirm/config.h"
 #include "vofirm/log.h"
 
 static char dir[] = "/tmp/vofirm-test-settings-XXXXXX";
@@ -39,9 +36,14 @@ static void test_defaults(void)
 	memd_settings_init(&s);
 	CHECK_EQ(s.slab_size, 64 << 20);
 	CHECK_EQ(s.lease_ms, 60000);
+	CHECK_EQ(s.max_clients, 256);
+	CHECK_EQ(s.log_level, LOG_INFO);
 	CHECK_EQ(s.nlisten, 0);
 	CHECK_EQ(s.donate, 0);
+	CHECK(s.key_file == NULL);
 	CHECK(!s.no_auth);
+	CHECK(!s.mlock);
+	CHECK(!s.hugepages);
 	CHECK_EQ(memd_settings_check(&s), -EINVAL); /* nothing to listen on */
 	memd_settings_free(&s);
 }
@@ -85,50 +87,53 @@ static void test_config_errors(void)
 	CHECK_EQ(memd_settings_load(&s, conf("badlease.conf", "[memd]\nlease=soon\n")), -EINVAL);
 	CHECK_EQ(memd_settings_load(&s, conf("syntax.conf", "[memd\ndonate=1G\n")), -EINVAL);
 	CHECK_EQ(memd_settings_load(&s, conf("clients.conf", "[memd]\nmax-clients=0\n")), -EINVAL);
+	CHECK_EQ(memd_settings_load(&s, conf("nokey.conf", "[memd]\nkey-file=\n")), -EINVAL);
+	CHECK_EQ(memd_settings_load(&s, conf("level.conf", "[memd]\nlog-level=loud\n")), -EINVAL);
 	memd_settings_free(&s);
 }
 
-static int collect(void *ctx, const char *item, const char *origin)
+/* The flags of the command line are the booleans of the file. */
+static void test_flags(void)
 {
-	GString *g = ctx;
+	struct memd_settings s;
+	const char *argv[] = { "vofirm-memd", "--no-auth", "--mlock", "--hugepages", "-v", NULL };
+	const char *p = conf("flags.conf", "[memd]\nno-auth=yes\nmlock=1\nhugepages=false\n");
 
-	if (!strcmp(item, "bad"))
-		return -EINVAL;
-	g_string_append_printf(g, "[%s]", item);
-	return 0;
+	memd_settings_init(&s);
+	CHECK_EQ(parse(&s, 5, argv), 0);
+	CHECK(s.no_auth);
+	CHECK(s.mlock);
+	CHECK(s.hugepages);
+	CHECK_EQ(s.log_level, LOG_DEBUG);
+	memd_settings_free(&s);
+
+	memd_settings_init(&s);
+	CHECK_EQ(memd_settings_load(&s, p), 0);
+	CHECK(s.no_auth);
+	CHECK(s.mlock);
+	CHECK(!s.hugepages);
+	/* command-line-only options are not settings */
+	CHECK_EQ(memd_settings_load(&s, conf("verbose.conf", "[memd]\nverbose=true\n")), -EINVAL);
+	CHECK_EQ(memd_settings_load(&s, conf("config.conf", "[memd]\nconfig=x\n")), -EINVAL);
+	memd_settings_free(&s);
 }
 
-/* The parsers both daemons share: a refused value leaves the old one. */
-static void test_shared_parsers(void)
+static void test_listen(void)
 {
-	unsigned u = 7;
-	bool b = true;
-	int l = LOG_INFO;
-	GString *g = g_string_new(NULL);
+	struct memd_settings s;
+	char url[64];
 
-	CHECK_EQ(vf_config_uint("n", "42", "t", 1, 100, &u), 0);
-	CHECK_EQ(u, 42);
-	CHECK_EQ(vf_config_uint("n", "101", "t", 1, 100, &u), -EINVAL);
-	CHECK_EQ(vf_config_uint("n", "0", "t", 1, 100, &u), -EINVAL);
-	CHECK_EQ(vf_config_uint("n", "-1", "t", 0, 4000000000u, &u), -EINVAL);
-	CHECK_EQ(vf_config_uint("n", "", "t", 0, 100, &u), -EINVAL);
-	CHECK_EQ(vf_config_uint("n", "5x", "t", 0, 100, &u), -EINVAL);
-	CHECK_EQ(vf_config_uint("n", "99999999999999999999", "t", 0, 100, &u), -EINVAL);
-	CHECK_EQ(u, 42);
-	CHECK_EQ(vf_config_bool("b", "No", "t", &b), 0);
-	CHECK(!b);
-	CHECK_EQ(vf_config_bool("b", "maybe", "t", &b), -EINVAL);
-	CHECK(!b);
-	CHECK_EQ(vf_config_log_level("l", "debug", "t", &l), 0);
-	CHECK_EQ(l, LOG_DEBUG);
-	CHECK_EQ(vf_config_log_level("l", "loud", "t", &l), -EINVAL);
-	CHECK_EQ(l, LOG_DEBUG);
-	CHECK_EQ(vf_config_list(" a ; ;b;", "t", collect, g), 0);
-	CHECK_STR(g->str, "[a][b]");
-	g_string_truncate(g, 0);
-	CHECK_EQ(vf_config_list("a;bad;c", "t", collect, g), -EINVAL);
-	CHECK_STR(g->str, "[a]");
-	g_string_free(g, TRUE);
+	memd_settings_init(&s);
+	CHECK_EQ(memd_settings_set(&s, "listen", "mem://1G", "t"), -EINVAL);
+	CHECK_EQ(memd_settings_set(&s, "listen", "rdma://[::1]:7", "t"), 0);
+	for (unsigned i = 1; i < MEMD_MAX_LISTEN; i++) {
+		snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", 7000 + i);
+		CHECK_EQ(memd_settings_set(&s, "listen", url, "t"), 0);
+	}
+	CHECK_EQ(s.nlisten, MEMD_MAX_LISTEN);
+	CHECK_EQ(memd_settings_set(&s, "listen", "tcp://127.0.0.1:1", "t"), -EINVAL);
+	CHECK_EQ(s.nlisten, MEMD_MAX_LISTEN);
+	memd_settings_free(&s);
 }
 
 static void test_command_line_wins(void)
@@ -168,6 +173,8 @@ static void test_bad_command_lines(void)
 	const char *a5[] = { "m", "--config", "/nonexistent.conf", NULL };
 	const char *a6[] = { "m", "extra", NULL };
 	const char *a7[] = { "m", "--donate", "0", NULL };
+	const char *a8[] = { "m", "--max-clients", "65537", NULL };
+	const char *a9[] = { "m", "--mlock=yes", NULL };
 
 	memd_settings_init(&s);
 	CHECK_EQ(parse(&s, 3, a1), -EINVAL);
@@ -177,6 +184,8 @@ static void test_bad_command_lines(void)
 	CHECK_EQ(parse(&s, 3, a5), -EINVAL);
 	CHECK_EQ(parse(&s, 2, a6), -EINVAL);
 	CHECK_EQ(parse(&s, 3, a7), -EINVAL);
+	CHECK_EQ(parse(&s, 3, a8), -EINVAL);
+	CHECK_EQ(parse(&s, 2, a9), -EINVAL);
 	memd_settings_free(&s);
 }
 
@@ -230,7 +239,8 @@ int main(void)
 	UNIT_RUN(test_defaults);
 	UNIT_RUN(test_config_file);
 	UNIT_RUN(test_config_errors);
-	UNIT_RUN(test_shared_parsers);
+	UNIT_RUN(test_flags);
+	UNIT_RUN(test_listen);
 	UNIT_RUN(test_command_line_wins);
 	UNIT_RUN(test_bad_command_lines);
 	UNIT_RUN(test_checks);
