@@ -200,7 +200,7 @@ static int alloc_buffers(struct fs *fs)
 		memset(fs->bufs[i], 0, fs->buf_size); /* fault it in now */
 	}
 	fs->nbufs_free = fs->nbufs;
-	pthread_mutex_init(&fs->buf_lock, NULL);
+	fs_mutex_init(&fs->buf_lock, LOCK_BUF);
 	pthread_cond_init(&fs->buf_cv, NULL);
 	return 0;
 }

@@ -104,7 +104,7 @@ static GArray *file_rows(struct fs *fs)
 	GHashTableIter it;
 	gpointer v;
 
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	g_hash_table_iter_init(&it, fs->inodes);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		struct inode *in = v;
@@ -122,7 +122,7 @@ static GArray *file_rows(struct fs *fs)
 		r.io.errors = 0;
 		g_array_append_val(rows, r);
 	}
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	return rows;
 }
 
@@ -142,14 +142,14 @@ struct srv_row {
 static void srv_row(struct fs *fs, struct server *s, struct srv_row *r)
 {
 	r->url = s->url;
-	pthread_mutex_lock(&s->lock);
+	fs_mutex_lock(&s->lock);
 	r->state = s->state;
-	pthread_mutex_unlock(&s->lock);
-	pthread_mutex_lock(&fs->alloc_lock);
+	fs_mutex_unlock(&s->lock);
+	fs_mutex_lock(&fs->alloc_lock);
 	r->capacity = s->capacity;
 	r->free = s->free_est > 0 ? (uint64_t)s->free_est * fs->slab_size : 0;
 	r->held = (uint64_t)s->held * fs->slab_size;
-	pthread_mutex_unlock(&fs->alloc_lock);
+	fs_mutex_unlock(&fs->alloc_lock);
 }
 
 static const double quantiles[] = { 0.5, 0.9, 0.99 };
