@@ -82,7 +82,7 @@ int fs_settings_load(struct fs_settings *s, const char *path);
 int fs_settings_parse_args(struct fs_settings *s, int argc, char **argv);
 int fs_settings_check(const struct fs_settings *s);
 
-/* ---- stats.c: latency histograms ---- */
+/* ---- hist.c: latency histograms ---- */
 
 #define HIST_BUCKETS 128
 
