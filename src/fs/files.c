@@ -24,6 +24,7 @@
 static const uint8_t zero_page[FS_PAGE];
 
 static void fslab_free(struct fslab *sl);
+static char *describe_loss(struct fs *fs, unsigned srv);
 
 /* ---- inodes ---- */
 
@@ -95,6 +96,7 @@ char *inode_path(struct fs *fs, struct inode *in)
 
 int fs_init_tree(struct fs *fs)
 {
+	fs->describe_loss = describe_loss;
 	fs->inodes = g_hash_table_new(g_direct_hash, g_direct_equal);
 	fs_mutex_init(&fs->ns_lock, LOCK_NS);
 	fs->next_ino = FUSE_ROOT_ID;
@@ -736,14 +738,14 @@ struct pinned_file {
 };
 
 /*
- * Lists the files with slabs on server s and their ranges, and makes the
- * next fsync of each of them fail; called with no lock held.  A map is
- * read under its file's rw, which comes before ns_lock: the files are
- * pinned and named under ns_lock, and their maps read after it is
- * dropped.  An exclusive holder of rw waiting on s gives up as s is LOST
- * already; one waiting on another server does so within its bounds.
+ * fs->describe_loss: lists the files with slabs on server srv and their
+ * ranges, and makes the next fsync of each of them fail.  A map is read
+ * under its file's rw, which comes before ns_lock: the files are pinned
+ * and named under ns_lock, and their maps read after it is dropped.  An
+ * exclusive holder of rw waiting on srv gives up as srv is LOST already;
+ * one waiting on another server does so within its bounds.
  */
-char *fs_describe_server_files(struct fs *fs, struct server *s)
+static char *describe_loss(struct fs *fs, unsigned srv)
 {
 	GArray *files = g_array_new(FALSE, FALSE, sizeof(struct pinned_file));
 	GString *out = g_string_new(NULL);
@@ -773,7 +775,7 @@ char *fs_describe_server_files(struct fs *fs, struct server *s)
 		fs_rwlock_rdlock(&in->rw);
 		for (uint32_t i = 0; i <= in->nmap; i++) {
 			struct fslab *sl = i < in->nmap ? map_get(in, i) : NULL;
-			bool here = sl && sl->srv == s->idx;
+			bool here = sl && sl->srv == srv;
 
 			if (here && run < 0)
 				run = i;

@@ -207,6 +207,13 @@ struct fs {
 	struct server *srv;
 	unsigned nsrv;
 	struct fs_mutex alloc_lock;
+	/*
+	 * Set by the files (fs_init_tree) for the servers, which know nothing
+	 * of files: called with no lock held once server srv is LOST, it
+	 * returns the files with data there and their ranges (g_free) for the
+	 * report, and makes the next fsync of those files fail.
+	 */
+	char *(*describe_loss)(struct fs *fs, unsigned srv);
 
 	struct fs_mutex ns_lock;
 	GHashTable *inodes;     /* ino -> struct inode * */
@@ -241,9 +248,6 @@ uint64_t file_reserved(struct fs *fs, struct inode *in);
 
 void *fs_buf_get(struct fs *fs);
 void fs_buf_put(struct fs *fs, void *buf);
-
-/* Lists the files with slabs on server s and their ranges (for loss reports). */
-char *fs_describe_server_files(struct fs *fs, struct server *s);
 
 /* ---- stats.c ---- */
 

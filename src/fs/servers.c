@@ -15,7 +15,9 @@
  *   - reads wait at most read_timeout, then fail with EIO.
  * A server that is away longer than its lease, or that comes back without
  * our session (it restarted), is LOST: its data is gone.  That is logged
- * as DATA LOST with every file and range affected, and I/O to it fails.
+ * as DATA LOST with every file and range affected (fs->describe_loss: the
+ * files are the layer above, this file never calls into it), and I/O to
+ * it fails.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -89,7 +91,7 @@ static void server_lost(struct server *s, const char *why)
 	s->state = SRV_LOST;
 	pthread_cond_broadcast(&s->cv);
 	fs_mutex_unlock(&s->lock);
-	where = fs_describe_server_files(s->fs, s);
+	where = s->fs->describe_loss(s->fs, s->idx);
 	vf_err("server %s: DATA LOST: %s; the data of this mount's %u slab(s) there is gone%s%s",
 	       s->url, why, s->held, where[0] ? "; files affected: " : "", where);
 	g_free(where);
