@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # make            build the programs and test tools into build/
-# make asan       the same with AddressSanitizer + UBSan into build/asan/
+# make asan       the same with AddressSanitizer + UBSan (and LOCKCHECK) into build/asan/
+# make LOCKCHECK=1  vofirm-fs checks its lock order at run time (src/fs/lock.h)
 # make fuzz       the protocol decoder fuzzer (clang, libFuzzer) into build/fuzz/
 # make check      all of the above, headers, then the whole test suite
 # make headers    every header compiles on its own (includes what it uses)
@@ -17,6 +18,7 @@ DESTDIR ?=
 
 BUILD ?= build
 SAN ?= 0
+LOCKCHECK ?= 0
 PKG_CONFIG ?= pkg-config
 CLANG ?= clang
 
@@ -58,8 +60,14 @@ XPORT_SRCS := src/transport/transport.c src/transport/tcp.c src/transport/rdma.c
 	src/transport/mem.c src/transport/net.c
 MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/conn.c src/memd/tcp.c src/memd/rdma.c
 CTL_SRCS := src/ctl/qmp.c
-FS_SRCS := src/fs/settings.c src/fs/servers.c src/fs/files.c src/fs/ops.c src/fs/stats.c
-UNIT_TESTS := test_util test_proto test_config test_memd_settings test_fs_settings test_auth test_json
+FS_SRCS := src/fs/settings.c src/fs/servers.c src/fs/files.c src/fs/ops.c src/fs/stats.c \
+	src/fs/hist.c
+UNIT_TESTS := test_util test_proto test_config test_memd_settings test_fs_settings test_auth \
+	test_json test_fs_lock
+ifeq ($(LOCKCHECK),1)
+ALL_CPPFLAGS += -DVF_LOCKCHECK
+FS_SRCS += src/fs/lockcheck.c
+endif
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(XPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 MEMD_OBJS := $(MEMD_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -129,8 +137,12 @@ $(BUILD)/tests/unit/test_fs_settings: $(BUILD)/obj/tests/unit/test_fs_settings.o
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LIBS)
 
+# The lock checker and its test are built with the check in every build.
+$(BUILD)/tests/unit/test_fs_lock: $(BUILD)/obj/src/fs/lockcheck.o
+$(BUILD)/obj/src/fs/lockcheck.o $(BUILD)/obj/tests/unit/test_fs_lock.o: ALL_CPPFLAGS += -DVF_LOCKCHECK
+
 asan:
-	$(MAKE) BUILD=build/asan SAN=1 all
+	$(MAKE) BUILD=build/asan SAN=1 LOCKCHECK=1 all
 
 # libFuzzer needs clang; the decoder has no dependencies beyond libc.
 FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Werror \

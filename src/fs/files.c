@@ -24,6 +24,7 @@
 static const uint8_t zero_page[FS_PAGE];
 
 static void fslab_free(struct fslab *sl);
+static char *describe_loss(struct fs *fs, unsigned srv);
 
 /* ---- inodes ---- */
 
@@ -41,8 +42,8 @@ struct inode *inode_new(struct fs *fs, enum inode_kind kind, mode_t mode, uid_t 
 	in->nlink = kind == INODE_FILE || kind == INODE_CTL_FILE ? 1 : 2;
 	clock_gettime(CLOCK_REALTIME, &in->mtime);
 	in->atime = in->ctime = in->mtime;
-	pthread_rwlock_init(&in->rw, NULL);
-	pthread_mutex_init(&in->alloc, NULL);
+	fs_rwlock_init(&in->rw, LOCK_INODE_RW);
+	fs_mutex_init(&in->alloc, LOCK_INODE_ALLOC);
 	if (kind == INODE_DIR || kind == INODE_CTL_DIR)
 		in->children = g_hash_table_new(g_str_hash, g_str_equal);
 	g_hash_table_insert(fs->inodes, GUINT_TO_POINTER(in->ino), in);
@@ -58,10 +59,19 @@ void inode_free(struct fs *fs, struct inode *in)
 	free(in->map);
 	if (in->children)
 		g_hash_table_destroy(in->children);
-	pthread_rwlock_destroy(&in->rw);
-	pthread_mutex_destroy(&in->alloc);
+	fs_rwlock_destroy(&in->rw);
+	fs_mutex_destroy(&in->alloc);
 	free(in->name);
 	free(in);
+}
+
+void inode_maybe_free(struct fs *fs, struct inode *in)
+{
+	if (in == fs->root || in->kind == INODE_CTL_DIR || in->kind == INODE_CTL_FILE)
+		return;
+	if (in->nlookup || in->nlink || in->nopen || in->pinned)
+		return;
+	inode_free(fs, in);
 }
 
 struct inode *inode_get(struct fs *fs, fuse_ino_t ino)
@@ -86,8 +96,9 @@ char *inode_path(struct fs *fs, struct inode *in)
 
 int fs_init_tree(struct fs *fs)
 {
+	fs->describe_loss = describe_loss;
 	fs->inodes = g_hash_table_new(g_direct_hash, g_direct_equal);
-	pthread_mutex_init(&fs->ns_lock, NULL);
+	fs_mutex_init(&fs->ns_lock, LOCK_NS);
 	fs->next_ino = FUSE_ROOT_ID;
 	fs->root = inode_new(fs, INODE_DIR, S_IFDIR | 0755, 0, 0);
 	fs->root->name = strdup("");
@@ -116,7 +127,7 @@ void fs_free_tree(struct fs *fs)
 		inode_free(fs, l->data);
 	g_list_free(all);
 	g_hash_table_destroy(fs->inodes);
-	pthread_mutex_destroy(&fs->ns_lock);
+	fs_mutex_destroy(&fs->ns_lock);
 }
 
 /* ---- I/O buffers, preallocated ---- */
@@ -125,20 +136,20 @@ void *fs_buf_get(struct fs *fs)
 {
 	void *b;
 
-	pthread_mutex_lock(&fs->buf_lock);
+	fs_mutex_lock(&fs->buf_lock);
 	while (!fs->nbufs_free)
-		pthread_cond_wait(&fs->buf_cv, &fs->buf_lock);
+		fs_cond_wait(&fs->buf_cv, &fs->buf_lock);
 	b = fs->bufs[--fs->nbufs_free];
-	pthread_mutex_unlock(&fs->buf_lock);
+	fs_mutex_unlock(&fs->buf_lock);
 	return b;
 }
 
 void fs_buf_put(struct fs *fs, void *b)
 {
-	pthread_mutex_lock(&fs->buf_lock);
+	fs_mutex_lock(&fs->buf_lock);
 	fs->bufs[fs->nbufs_free++] = b;
 	pthread_cond_signal(&fs->buf_cv);
-	pthread_mutex_unlock(&fs->buf_lock);
+	fs_mutex_unlock(&fs->buf_lock);
 }
 
 /* ---- slabs and their written-page bits ---- */
@@ -243,9 +254,9 @@ static void log_io_error(struct fs *fs, struct inode *in, const char *what, uint
 {
 	char *path;
 
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	path = inode_path(fs, in);
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	vf_err("file %s: %s at offset %" PRIu64 " failed: %s", path, what, off, strerror(-err));
 	g_free(path);
 }
@@ -299,9 +310,9 @@ static int reserve_range(struct fs *fs, struct inode *in, uint64_t first, uint64
 	if (!ret)
 		ret = servers_alloc(fs, need, g, why, sizeof(why));
 	if (ret == -ENOSPC) {
-		pthread_mutex_lock(&fs->ns_lock);
+		fs_mutex_lock(&fs->ns_lock);
 		path = inode_path(fs, in);
-		pthread_mutex_unlock(&fs->ns_lock);
+		fs_mutex_unlock(&fs->ns_lock);
 		vf_err("file %s: %s refused: %s", path, what, why);
 		g_free(path);
 	}
@@ -440,9 +451,9 @@ int file_resize(struct fs *fs, struct inode *in, uint64_t size)
 {
 	int ret;
 
-	pthread_rwlock_wrlock(&in->rw);
+	fs_rwlock_wrlock(&in->rw);
 	ret = do_resize(fs, in, size);
-	pthread_rwlock_unlock(&in->rw);
+	fs_rwlock_unlock(&in->rw);
 	return ret;
 }
 
@@ -510,7 +521,7 @@ int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint
 	if ((end + S - 1) / S > UINT32_MAX)
 		return -EFBIG;
 
-	pthread_rwlock_wrlock(&in->rw);
+	fs_rwlock_wrlock(&in->rw);
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		ret = do_punch(fs, in, off, len);
 	} else {
@@ -523,18 +534,18 @@ int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint
 			in->ctime = in->mtime;
 		}
 	}
-	pthread_rwlock_unlock(&in->rw);
+	fs_rwlock_unlock(&in->rw);
 	return ret;
 }
 
 void file_free_slabs(struct fs *fs, struct inode *in)
 {
-	pthread_rwlock_wrlock(&in->rw);
+	fs_rwlock_wrlock(&in->rw);
 	release_from(fs, in, 0);
 	free(in->map);
 	in->map = NULL;
 	__atomic_store_n(&in->size, 0, __ATOMIC_RELAXED); /* no slab backs any byte now */
-	pthread_rwlock_unlock(&in->rw);
+	fs_rwlock_unlock(&in->rw);
 }
 
 /* ---- reads and writes ---- */
@@ -545,9 +556,9 @@ ssize_t file_read(struct fs *fs, struct inode *in, uint64_t off, size_t len, cha
 	size_t pos = 0;
 	int ret = 0;
 
-	pthread_rwlock_rdlock(&in->rw);
+	fs_rwlock_rdlock(&in->rw);
 	if (off >= in->size) {
-		pthread_rwlock_unlock(&in->rw);
+		fs_rwlock_unlock(&in->rw);
 		return 0;
 	}
 	if (len > in->size - off)
@@ -579,7 +590,7 @@ ssize_t file_read(struct fs *fs, struct inode *in, uint64_t off, size_t len, cha
 		}
 		pos += n;
 	}
-	pthread_rwlock_unlock(&in->rw);
+	fs_rwlock_unlock(&in->rw);
 	if (ret) {
 		log_io_error(fs, in, "read", off, ret);
 		return -EIO;
@@ -603,16 +614,16 @@ static struct fslab *slab_for_write(struct fs *fs, struct inode *in, uint64_t id
 		*err = -EIO;
 		return NULL;
 	}
-	pthread_mutex_lock(&in->alloc);
+	fs_mutex_lock(&in->alloc);
 	sl = map_get(in, idx);
 	if (!sl) {
 		*err = servers_alloc(fs, 1, &g, why, sizeof(why));
 		if (*err) {
 			char *path;
 
-			pthread_mutex_lock(&fs->ns_lock);
+			fs_mutex_lock(&fs->ns_lock);
 			path = inode_path(fs, in);
-			pthread_mutex_unlock(&fs->ns_lock);
+			fs_mutex_unlock(&fs->ns_lock);
 			vf_err("file %s: no slab for a write into a punched range at %" PRIu64
 			       ": %s: this write is lost", path, idx * fs->slab_size, why);
 			g_free(path);
@@ -627,7 +638,7 @@ static struct fslab *slab_for_write(struct fs *fs, struct inode *in, uint64_t id
 			}
 		}
 	}
-	pthread_mutex_unlock(&in->alloc);
+	fs_mutex_unlock(&in->alloc);
 	return sl;
 }
 
@@ -682,14 +693,14 @@ ssize_t file_write(struct fs *fs, struct inode *in, uint64_t off, size_t len, co
 	if (off + len < off)
 		return -EFBIG;
 	for (;;) {
-		pthread_rwlock_rdlock(&in->rw);
+		fs_rwlock_rdlock(&in->rw);
 		if (off + len <= in->size)
 			break;
 		/* a write past the end grows the file: reserve first */
-		pthread_rwlock_unlock(&in->rw);
-		pthread_rwlock_wrlock(&in->rw);
+		fs_rwlock_unlock(&in->rw);
+		fs_rwlock_wrlock(&in->rw);
 		ret = off + len > in->size ? do_resize(fs, in, off + len) : 0;
-		pthread_rwlock_unlock(&in->rw);
+		fs_rwlock_unlock(&in->rw);
 		if (ret)
 			return ret;
 	}
@@ -709,7 +720,7 @@ ssize_t file_write(struct fs *fs, struct inode *in, uint64_t off, size_t len, co
 	}
 	if (ret)
 		__atomic_store_n(&in->write_error, true, __ATOMIC_RELAXED);
-	pthread_rwlock_unlock(&in->rw);
+	fs_rwlock_unlock(&in->rw);
 	if (ret) {
 		log_io_error(fs, in, "write", off, ret);
 		return ret == -ENOSPC ? -ENOSPC : -EIO;
@@ -721,45 +732,57 @@ ssize_t file_write(struct fs *fs, struct inode *in, uint64_t off, size_t len, co
 
 /* ---- loss reports ---- */
 
-char *fs_describe_server_files(struct fs *fs, struct server *s)
+struct pinned_file {
+	struct inode *in;
+	char *path;
+};
+
+/*
+ * fs->describe_loss: lists the files with slabs on server srv and their
+ * ranges, and makes the next fsync of each of them fail.  A map is read
+ * under its file's rw, which comes before ns_lock: the files are pinned
+ * and named under ns_lock, and their maps read after it is dropped.  An
+ * exclusive holder of rw waiting on srv gives up as srv is LOST already;
+ * one waiting on another server does so within its bounds.
+ */
+static char *describe_loss(struct fs *fs, unsigned srv)
 {
+	GArray *files = g_array_new(FALSE, FALSE, sizeof(struct pinned_file));
 	GString *out = g_string_new(NULL);
+	uint64_t S = fs->slab_size;
 	GHashTableIter it;
 	gpointer v;
-	uint64_t S = fs->slab_size;
 
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	g_hash_table_iter_init(&it, fs->inodes);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		struct inode *in = v;
+		struct pinned_file f = { .in = v };
+
+		if (f.in->kind != INODE_FILE)
+			continue;
+		f.in->pinned++;
+		f.path = inode_path(fs, f.in);
+		g_array_append_val(files, f);
+	}
+	fs_mutex_unlock(&fs->ns_lock);
+
+	for (guint k = 0; k < files->len; k++) {
+		struct pinned_file *f = &g_array_index(files, struct pinned_file, k);
+		struct inode *in = f->in;
 		bool any = false;
 		int64_t run = -1;
 
-		if (in->kind != INODE_FILE)
-			continue;
-		if (pthread_rwlock_tryrdlock(&in->rw)) {
-			/* busy (maybe waiting on this very server): report it whole,
-			 * and make its next fsync fail whether it had data there or not */
-			char *p = inode_path(fs, in);
-
-			g_string_append_printf(out, "%s%s (busy: ranges not listed)",
-					       out->len ? "; " : "", p);
-			g_free(p);
-			__atomic_store_n(&in->write_error, true, __ATOMIC_RELAXED);
-			continue;
-		}
+		fs_rwlock_rdlock(&in->rw);
 		for (uint32_t i = 0; i <= in->nmap; i++) {
 			struct fslab *sl = i < in->nmap ? map_get(in, i) : NULL;
-			bool here = sl && sl->srv == s->idx;
+			bool here = sl && sl->srv == srv;
 
 			if (here && run < 0)
 				run = i;
 			if (!here && run >= 0) {
 				if (!any) {
-					char *p = inode_path(fs, in);
-
-					g_string_append_printf(out, "%s%s at", out->len ? "; " : "", p);
-					g_free(p);
+					g_string_append_printf(out, "%s%s at", out->len ? "; " : "",
+							       f->path);
 					any = true;
 				}
 				g_string_append_printf(out, " [%" PRIu64 "M, %" PRIu64 "M)",
@@ -767,10 +790,20 @@ char *fs_describe_server_files(struct fs *fs, struct server *s)
 				run = -1;
 			}
 		}
+		fs_rwlock_unlock(&in->rw);
 		if (any)
 			__atomic_store_n(&in->write_error, true, __ATOMIC_RELAXED);
-		pthread_rwlock_unlock(&in->rw);
 	}
-	pthread_mutex_unlock(&fs->ns_lock);
+
+	fs_mutex_lock(&fs->ns_lock);
+	for (guint k = 0; k < files->len; k++) {
+		struct pinned_file *f = &g_array_index(files, struct pinned_file, k);
+
+		f->in->pinned--;
+		inode_maybe_free(fs, f->in);
+		g_free(f->path);
+	}
+	fs_mutex_unlock(&fs->ns_lock);
+	g_array_free(files, TRUE);
 	return g_string_free(out, FALSE);
 }

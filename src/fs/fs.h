@@ -8,16 +8,28 @@
  * per-page bitmap says which pages may hold data remotely, so pages never
  * written (or punched) read as zeros without any network traffic.
  *
- * Locking, outermost first:
+ * Locks, in the order they are taken: a thread that holds one may take
+ * only locks further down this list (lock.h has the ranks; a build with
+ * LOCKCHECK=1 checks the order at run time and aborts naming both locks).
+ *   inode->rw       a file's size and slab map: shared for reads and
+ *                   writes, exclusive for resize, fallocate and freeing;
+ *                   held across their network requests
+ *   inode->alloc    allocating a slab on a write into a punched hole
+ *                   (under rw shared); held across the allocation
+ *   fs->alloc_lock  placement, the servers' free-slab estimates and held
+ *                   counts, queued frees; held across ALLOC and FREE
+ *                   requests
+ *   server->lock    a server's state (server->cv waits on it); never held
+ *                   across a request
  *   fs->ns_lock     the namespace: inode table, directories, names,
- *                   lookup/open/link counts
- *   inode->rw       a file's size and slab map: held shared for reads and
- *                   writes (including the network I/O), exclusive for
- *                   resize, fallocate and freeing
- *   inode->alloc    allocation of a slab on write into a punched hole
- *   fs->alloc_lock  placement and the servers' free-slab estimates
- *   server->lock    a server's connection state
- * Nothing is held across fuse_reply_*() but inode->rw.
+ *                   lookup/open/link/pin counts; held briefly, never
+ *                   across a request or a wait.  It comes after the file
+ *                   locks so that a file's code can name the file in a
+ *                   message; a walk of the namespace that needs files'
+ *                   maps pins the files and drops it before taking rw
+ *   fs->buf_lock    the free I/O buffers (fs->buf_cv waits on it)
+ * In practice nothing is taken under ns_lock or buf_lock.  No lock is held
+ * across fuse_reply_*() (LOCKCHECK checks that too).
  */
 #ifndef VOFIRM_FS_H
 #define VOFIRM_FS_H
@@ -31,6 +43,7 @@
 
 #include <glib.h>
 
+#include "lock.h"
 #include "vofirm/auth.h"
 #include "vofirm/transport.h"
 
@@ -69,7 +82,7 @@ int fs_settings_load(struct fs_settings *s, const char *path);
 int fs_settings_parse_args(struct fs_settings *s, int argc, char **argv);
 int fs_settings_check(const struct fs_settings *s);
 
-/* ---- stats.c: latency histograms ---- */
+/* ---- hist.c: latency histograms ---- */
 
 #define HIST_BUCKETS 128
 
@@ -102,7 +115,7 @@ struct server {
 	const char *url;
 	struct vf_xport *x;
 
-	pthread_mutex_t lock;
+	struct fs_mutex lock;
 	pthread_cond_t cv;      /* state changes; wakes the health thread too */
 	enum srv_state state;
 	uint64_t gen;           /* +1 per connection; stale failures are ignored */
@@ -168,11 +181,12 @@ struct inode {
 	unsigned nlink;
 	uint64_t nlookup;
 	unsigned nopen;
-	unsigned pinned;        /* a handler works on it without ns_lock */
+	unsigned pinned;        /* worked on without ns_lock (freeing its slabs,
+				 * a loss report): not to be freed */
 	bool slabs_freed;
 
-	pthread_rwlock_t rw;
-	pthread_mutex_t alloc;
+	struct fs_rwlock rw;
+	struct fs_mutex alloc;
 	uint64_t size;
 	uint32_t nmap;          /* entries in map */
 	struct fslab **map;     /* entry i covers [i*slab, (i+1)*slab); NULL: a hole */
@@ -192,15 +206,22 @@ struct fs {
 
 	struct server *srv;
 	unsigned nsrv;
-	pthread_mutex_t alloc_lock;
+	struct fs_mutex alloc_lock;
+	/*
+	 * Set by the files (fs_init_tree) for the servers, which know nothing
+	 * of files: called with no lock held once server srv is LOST, it
+	 * returns the files with data there and their ranges (g_free) for the
+	 * report, and makes the next fsync of those files fail.
+	 */
+	char *(*describe_loss)(struct fs *fs, unsigned srv);
 
-	pthread_mutex_t ns_lock;
+	struct fs_mutex ns_lock;
 	GHashTable *inodes;     /* ino -> struct inode * */
 	fuse_ino_t next_ino;
 	struct inode *root, *ctl_dir;
 
 	/* preallocated I/O buffers, one per worker */
-	pthread_mutex_t buf_lock;
+	struct fs_mutex buf_lock;
 	pthread_cond_t buf_cv;
 	void **bufs;
 	unsigned nbufs_free, nbufs;
@@ -213,6 +234,8 @@ int fs_init_tree(struct fs *fs);
 void fs_free_tree(struct fs *fs);
 struct inode *inode_new(struct fs *fs, enum inode_kind kind, mode_t mode, uid_t uid, gid_t gid);
 void inode_free(struct fs *fs, struct inode *in);
+/* ns_lock held: frees in if nothing refers to it any more. */
+void inode_maybe_free(struct fs *fs, struct inode *in);
 struct inode *inode_get(struct fs *fs, fuse_ino_t ino); /* ns_lock held */
 char *inode_path(struct fs *fs, struct inode *in);     /* ns_lock held; g_free */
 
@@ -225,9 +248,6 @@ uint64_t file_reserved(struct fs *fs, struct inode *in);
 
 void *fs_buf_get(struct fs *fs);
 void fs_buf_put(struct fs *fs, void *buf);
-
-/* Lists the files with slabs on server s and their ranges (for loss reports). */
-char *fs_describe_server_files(struct fs *fs, struct server *s);
 
 /* ---- stats.c ---- */
 

@@ -200,7 +200,7 @@ static int alloc_buffers(struct fs *fs)
 		memset(fs->bufs[i], 0, fs->buf_size); /* fault it in now */
 	}
 	fs->nbufs_free = fs->nbufs;
-	pthread_mutex_init(&fs->buf_lock, NULL);
+	fs_mutex_init(&fs->buf_lock, LOCK_BUF);
 	pthread_cond_init(&fs->buf_cv, NULL);
 	return 0;
 }
@@ -246,13 +246,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	tune_process(&fs);
 
+	/* the tree first: a server's health thread reports a loss by file */
+	fs_init_tree(&fs);
 	if (servers_open(&fs))
 		goto out_servers;
 	if (alloc_buffers(&fs)) {
 		vf_err("cannot allocate the I/O buffers");
 		goto out_servers;
 	}
-	fs_init_tree(&fs);
 
 	snprintf(opts, sizeof(opts), "fsname=vofirm,subtype=vofirm,default_permissions%s%s%s",
 		 geteuid() == 0 ? ",allow_other" : "", fs.set.fuse_opts ? "," : "",
@@ -260,12 +261,12 @@ int main(int argc, char **argv)
 	if (fuse_opt_add_arg(&args, argv[0]) || fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, opts) || (fs.set.debug && fuse_opt_add_arg(&args, "-d"))) {
 		vf_err("cannot build the FUSE arguments");
-		goto out_tree;
+		goto out_args;
 	}
 	fs.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
 	if (!fs.se) {
 		vf_err("cannot start a FUSE session (options: %s)", opts);
-		goto out_tree;
+		goto out_args;
 	}
 	if (fuse_set_signal_handlers(fs.se)) {
 		vf_err("cannot install signal handlers");
@@ -297,12 +298,12 @@ out_signals:
 	fuse_remove_signal_handlers(fs.se);
 out_session:
 	fuse_session_destroy(fs.se);
-out_tree:
+out_args:
 	fuse_opt_free_args(&args);
-	fs_free_tree(&fs);
 out_servers:
 	servers_close(&fs);
 	free_buffers(&fs);
+	fs_free_tree(&fs); /* once no health thread can report a loss by file */
 	report_ready(&status_fd, 1);
 	explicit_bzero(&fs.key, sizeof(fs.key));
 	fs_settings_free(&fs.set);

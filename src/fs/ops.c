@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The FUSE low-level handlers.  Handlers reply with a positive errno.
- * The namespace lock is never held across a network request or a reply;
- * an open file's handle carries its inode, so the page path (read,
- * write) does not touch the namespace at all.
+ * The FUSE low-level handlers.  Handlers reply with a positive errno,
+ * and hold no lock when they reply.  The namespace lock is never held
+ * across a network request; an open file's handle carries its inode, so
+ * the page path (read, write) takes the namespace lock only to name the
+ * file in an error message.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,6 +19,22 @@
 #include "vofirm/util.h"
 
 #define ATTR_TIMEOUT 3600.0
+
+#ifdef VF_LOCKCHECK
+/* No lock is held across a reply (fs.h): each reply checks it.  (A macro
+ * does not expand inside its own expansion: these call the functions.) */
+#define fuse_reply_attr(...) (lock_check_unheld("fuse_reply_attr"), fuse_reply_attr(__VA_ARGS__))
+#define fuse_reply_buf(...) (lock_check_unheld("fuse_reply_buf"), fuse_reply_buf(__VA_ARGS__))
+#define fuse_reply_create(...) (lock_check_unheld("fuse_reply_create"), \
+				fuse_reply_create(__VA_ARGS__))
+#define fuse_reply_entry(...) (lock_check_unheld("fuse_reply_entry"), fuse_reply_entry(__VA_ARGS__))
+#define fuse_reply_err(...) (lock_check_unheld("fuse_reply_err"), fuse_reply_err(__VA_ARGS__))
+#define fuse_reply_none(...) (lock_check_unheld("fuse_reply_none"), fuse_reply_none(__VA_ARGS__))
+#define fuse_reply_open(...) (lock_check_unheld("fuse_reply_open"), fuse_reply_open(__VA_ARGS__))
+#define fuse_reply_statfs(...) (lock_check_unheld("fuse_reply_statfs"), \
+				fuse_reply_statfs(__VA_ARGS__))
+#define fuse_reply_write(...) (lock_check_unheld("fuse_reply_write"), fuse_reply_write(__VA_ARGS__))
+#endif
 
 struct handle {
 	struct inode *in;
@@ -63,16 +80,6 @@ static void fill_attr(struct fs *fs, struct inode *in, struct stat *st)
 	st->st_ctim = in->ctime;
 }
 
-/* ns_lock held: frees an inode nobody refers to any more. */
-static void maybe_free(struct fs *fs, struct inode *in)
-{
-	if (in == fs->root || in->kind == INODE_CTL_DIR || in->kind == INODE_CTL_FILE)
-		return;
-	if (in->nlookup || in->nlink || in->nopen || in->pinned)
-		return;
-	inode_free(fs, in);
-}
-
 /*
  * ns_lock held.  When a file has neither names nor open handles its slabs
  * go back to the pool; returns true when the caller must call
@@ -90,10 +97,10 @@ static bool slabs_unused(struct inode *in)
 static void release_slabs(struct fs *fs, struct inode *in)
 {
 	file_free_slabs(fs, in);
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	in->pinned--;
-	maybe_free(fs, in);
-	pthread_mutex_unlock(&fs->ns_lock);
+	inode_maybe_free(fs, in);
+	fs_mutex_unlock(&fs->ns_lock);
 }
 
 static int entry_of(struct fs *fs, struct inode *in, struct fuse_entry_param *e)
@@ -126,21 +133,21 @@ static void vf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e;
 	struct inode *p, *c;
 
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	p = inode_get(fs, parent);
 	if (!p || !is_dir(p)) {
-		pthread_mutex_unlock(&fs->ns_lock);
+		fs_mutex_unlock(&fs->ns_lock);
 		fuse_reply_err(req, p ? ENOTDIR : ENOENT);
 		return;
 	}
 	c = g_hash_table_lookup(p->children, name);
 	if (!c) {
-		pthread_mutex_unlock(&fs->ns_lock);
+		fs_mutex_unlock(&fs->ns_lock);
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
 	entry_of(fs, c, &e);
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	fuse_reply_entry(req, &e);
 }
 
@@ -151,16 +158,16 @@ static void do_forget(struct fs *fs, fuse_ino_t ino, uint64_t n)
 	if (!in)
 		return;
 	in->nlookup = in->nlookup > n ? in->nlookup - n : 0;
-	maybe_free(fs, in);
+	inode_maybe_free(fs, in);
 }
 
 static void vf_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct fs *fs = fs_of(req);
 
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	do_forget(fs, ino, nlookup);
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	fuse_reply_none(req);
 }
 
@@ -168,10 +175,10 @@ static void vf_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 {
 	struct fs *fs = fs_of(req);
 
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	for (size_t i = 0; i < count; i++)
 		do_forget(fs, f[i].ino, f[i].nlookup);
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	fuse_reply_none(req);
 }
 
@@ -181,11 +188,11 @@ static void vf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct inode *in;
 	struct stat st;
 
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	in = inode_get(fs, ino);
 	if (in)
 		fill_attr(fs, in, &st);
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	if (!in)
 		fuse_reply_err(req, ENOENT);
 	else
@@ -201,11 +208,11 @@ static void vf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct stat st;
 	int ret;
 
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	in = inode_get(fs, ino);
 	if (in && in->slabs_freed && (to_set & FUSE_SET_ATTR_SIZE))
 		in = NULL; /* its memory is gone: it must not get more */
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	if (!in) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -227,7 +234,7 @@ static void vf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		}
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	if (to_set & FUSE_SET_ATTR_MODE)
 		in->mode = (in->mode & S_IFMT) | (attr->st_mode & 07777);
 	if (to_set & FUSE_SET_ATTR_UID)
@@ -244,7 +251,7 @@ static void vf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		in->mtime = now;
 	in->ctime = now;
 	fill_attr(fs, in, &st);
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
 }
 
@@ -293,16 +300,16 @@ static struct inode *make_node(fuse_req_t req, fuse_ino_t parent, const char *na
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct inode *p, *c;
 
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	p = inode_get(fs, parent);
 	*err = check_new_name(p, name);
 	if (*err) {
-		pthread_mutex_unlock(&fs->ns_lock);
+		fs_mutex_unlock(&fs->ns_lock);
 		return NULL;
 	}
 	c = inode_new(fs, kind, mode, ctx->uid, ctx->gid);
 	if (!c) {
-		pthread_mutex_unlock(&fs->ns_lock);
+		fs_mutex_unlock(&fs->ns_lock);
 		*err = ENOMEM;
 		return NULL;
 	}
@@ -337,14 +344,14 @@ static void vf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (!h) {
 		unlink_child(c->parent, c);
 		c->nlink = 0;
-		maybe_free(fs, c);
-		pthread_mutex_unlock(&fs->ns_lock);
+		inode_maybe_free(fs, c);
+		fs_mutex_unlock(&fs->ns_lock);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	c->nopen++;
 	entry_of(fs, c, &e);
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	fi->fh = (uintptr_t)h;
 	fi->keep_cache = 1;
 	fuse_reply_create(req, &e, fi);
@@ -368,7 +375,7 @@ static void vf_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		return;
 	}
 	entry_of(fs, c, &e);
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	fuse_reply_entry(req, &e);
 }
 
@@ -385,7 +392,7 @@ static void vf_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		return;
 	}
 	entry_of(fs, c, &e);
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	fuse_reply_entry(req, &e);
 }
 
@@ -395,16 +402,16 @@ static void vf_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct inode *p, *c;
 	bool free_now;
 
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	p = inode_get(fs, parent);
 	c = p && is_dir(p) ? g_hash_table_lookup(p->children, name) : NULL;
 	if (!c) {
-		pthread_mutex_unlock(&fs->ns_lock);
+		fs_mutex_unlock(&fs->ns_lock);
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
 	if (is_dir(c) || c->kind == INODE_CTL_FILE) {
-		pthread_mutex_unlock(&fs->ns_lock);
+		fs_mutex_unlock(&fs->ns_lock);
 		fuse_reply_err(req, is_dir(c) ? EISDIR : EPERM);
 		return;
 	}
@@ -412,7 +419,7 @@ static void vf_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	c->nlink = 0;
 	clock_gettime(CLOCK_REALTIME, &c->ctime);
 	free_now = slabs_unused(c);
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	if (free_now)
 		release_slabs(fs, c);
 	fuse_reply_err(req, 0);
@@ -424,7 +431,7 @@ static void vf_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct inode *p, *c;
 	int err = 0;
 
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	p = inode_get(fs, parent);
 	c = p && is_dir(p) ? g_hash_table_lookup(p->children, name) : NULL;
 	if (!c)
@@ -438,9 +445,9 @@ static void vf_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!err) {
 		unlink_child(p, c);
 		c->nlink = 0;
-		maybe_free(fs, c);
+		inode_maybe_free(fs, c);
 	}
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	fuse_reply_err(req, err);
 }
 
@@ -456,7 +463,7 @@ static void vf_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL); /* RENAME_EXCHANGE, RENAME_WHITEOUT */
 		return;
 	}
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	p = inode_get(fs, parent);
 	np = inode_get(fs, newparent);
 	c = p && is_dir(p) ? g_hash_table_lookup(p->children, name) : NULL;
@@ -499,13 +506,13 @@ static void vf_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		t->nlink = 0;
 		free_target = slabs_unused(t);
 		if (!free_target)
-			maybe_free(fs, t);
+			inode_maybe_free(fs, t);
 	}
 	unlink_child(p, c);
 	link_child(np, c, newname);
 	clock_gettime(CLOCK_REALTIME, &c->ctime);
 out:
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	if (free_target)
 		release_slabs(fs, t);
 	fuse_reply_err(req, err);
@@ -518,28 +525,28 @@ static void vf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct handle *h;
 	int which = -1;
 
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	in = inode_get(fs, ino);
 	if (!in || is_dir(in)) {
-		pthread_mutex_unlock(&fs->ns_lock);
+		fs_mutex_unlock(&fs->ns_lock);
 		fuse_reply_err(req, in ? EISDIR : ENOENT);
 		return;
 	}
 	if (in->slabs_freed) {
 		/* unlinked, closed, its memory given back: only a handle from
 		 * before (O_PATH, /proc/self/fd) can still name it */
-		pthread_mutex_unlock(&fs->ns_lock);
+		fs_mutex_unlock(&fs->ns_lock);
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
 	if (in->kind == INODE_CTL_FILE && (fi->flags & O_ACCMODE) != O_RDONLY) {
-		pthread_mutex_unlock(&fs->ns_lock);
+		fs_mutex_unlock(&fs->ns_lock);
 		fuse_reply_err(req, EACCES);
 		return;
 	}
 	h = handle_new(in);
 	if (!h) {
-		pthread_mutex_unlock(&fs->ns_lock);
+		fs_mutex_unlock(&fs->ns_lock);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -547,7 +554,7 @@ static void vf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		which = in->ctl_file;
 	else
 		in->nopen++;
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 
 	if (which >= 0) {
 		/* a snapshot, rendered now, read through direct I/O */
@@ -639,12 +646,12 @@ static void vf_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	bool free_now = false;
 
 	if (!h->data) {
-		pthread_mutex_lock(&fs->ns_lock);
+		fs_mutex_lock(&fs->ns_lock);
 		in->nopen--;
 		free_now = slabs_unused(in);
 		if (!free_now)
-			maybe_free(fs, in);
-		pthread_mutex_unlock(&fs->ns_lock);
+			inode_maybe_free(fs, in);
+		fs_mutex_unlock(&fs->ns_lock);
 		if (free_now)
 			release_slabs(fs, in);
 	}
@@ -662,10 +669,10 @@ static void vf_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	gpointer k, v;
 	unsigned n = 0;
 
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	in = inode_get(fs, ino);
 	if (!in || !is_dir(in)) {
-		pthread_mutex_unlock(&fs->ns_lock);
+		fs_mutex_unlock(&fs->ns_lock);
 		fuse_reply_err(req, in ? ENOTDIR : ENOENT);
 		return;
 	}
@@ -673,7 +680,7 @@ static void vf_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (h)
 		h->ents = calloc(g_hash_table_size(in->children) + 2, sizeof(*h->ents));
 	if (!h || !h->ents) {
-		pthread_mutex_unlock(&fs->ns_lock);
+		fs_mutex_unlock(&fs->ns_lock);
 		free(h);
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -688,7 +695,7 @@ static void vf_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		h->ents[n++] = (struct dirent_snap){ strdup(k), c->ino, c->mode };
 	}
 	h->nents = n;
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	fi->fh = (uintptr_t)h;
 	fuse_reply_open(req, fi);
 }
@@ -735,29 +742,29 @@ static void vf_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs sv;
 
 	servers_refresh(fs);
-	pthread_mutex_lock(&fs->alloc_lock);
+	fs_mutex_lock(&fs->alloc_lock);
 	for (unsigned i = 0; i < fs->nsrv; i++) {
 		struct server *s = &fs->srv[i];
 
-		pthread_mutex_lock(&s->lock);
+		fs_mutex_lock(&s->lock);
 		bool lost = s->state == SRV_LOST, up = s->state == SRV_UP;
 
-		pthread_mutex_unlock(&s->lock);
+		fs_mutex_unlock(&s->lock);
 		if (lost)
 			continue;
 		cap += s->capacity;
 		if (up && s->free_est > 0)
 			free_slabs += (uint64_t)s->free_est;
 	}
-	pthread_mutex_unlock(&fs->alloc_lock);
+	fs_mutex_unlock(&fs->alloc_lock);
 	memset(&sv, 0, sizeof(sv));
 	sv.f_bsize = FS_PAGE;
 	sv.f_frsize = FS_PAGE;
 	sv.f_blocks = cap / FS_PAGE;
 	sv.f_bfree = sv.f_bavail = free_slabs * fs->slab_size / FS_PAGE;
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	sv.f_files = g_hash_table_size(fs->inodes) + (1u << 20);
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	sv.f_ffree = sv.f_favail = 1u << 20;
 	sv.f_namemax = 255;
 	fuse_reply_statfs(req, &sv);

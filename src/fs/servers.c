@@ -15,7 +15,9 @@
  *   - reads wait at most read_timeout, then fail with EIO.
  * A server that is away longer than its lease, or that comes back without
  * our session (it restarted), is LOST: its data is gone.  That is logged
- * as DATA LOST with every file and range affected, and I/O to it fails.
+ * as DATA LOST with every file and range affected (fs->describe_loss: the
+ * files are the layer above, this file never calls into it), and I/O to
+ * it fails.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -63,7 +65,7 @@ static void cond_init_mono(pthread_cond_t *cv)
 /* Marks s DOWN if the failure is news for connection `gen`. */
 static void server_fail(struct server *s, uint64_t gen, const char *why)
 {
-	pthread_mutex_lock(&s->lock);
+	fs_mutex_lock(&s->lock);
 	if (s->state == SRV_UP && s->gen == gen) {
 		s->state = SRV_DOWN;
 		s->down_since = vf_now_ms();
@@ -73,7 +75,7 @@ static void server_fail(struct server *s, uint64_t gen, const char *why)
 			s->fs->set.read_timeout_ms);
 		pthread_cond_broadcast(&s->cv);
 	}
-	pthread_mutex_unlock(&s->lock);
+	fs_mutex_unlock(&s->lock);
 }
 
 /* Data loss: the state is LOST first (waiters give up), then the report. */
@@ -81,15 +83,15 @@ static void server_lost(struct server *s, const char *why)
 {
 	char *where;
 
-	pthread_mutex_lock(&s->lock);
+	fs_mutex_lock(&s->lock);
 	if (s->state == SRV_LOST) {
-		pthread_mutex_unlock(&s->lock);
+		fs_mutex_unlock(&s->lock);
 		return;
 	}
 	s->state = SRV_LOST;
 	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->lock);
-	where = fs_describe_server_files(s->fs, s);
+	fs_mutex_unlock(&s->lock);
+	where = s->fs->describe_loss(s->fs, s->idx);
 	vf_err("server %s: DATA LOST: %s; the data of this mount's %u slab(s) there is gone%s%s",
 	       s->url, why, s->held, where[0] ? "; files affected: " : "", where);
 	g_free(where);
@@ -128,13 +130,13 @@ static int server_try(struct server *s, struct vf_op *op, uint64_t timeout_ms, b
 	struct timeout_note note = { .s = s, .timeout_ms = timeout_ms };
 	int ret;
 
-	pthread_mutex_lock(&s->lock);
+	fs_mutex_lock(&s->lock);
 	if (!any_state && s->state != SRV_UP) {
-		pthread_mutex_unlock(&s->lock);
+		fs_mutex_unlock(&s->lock);
 		return -EAGAIN;
 	}
 	note.gen = s->gen;
-	pthread_mutex_unlock(&s->lock);
+	fs_mutex_unlock(&s->lock);
 
 	ret = vf_xport_run_timeout_cb(s->x, op, (unsigned)timeout_ms, note_timeout, &note);
 	if (ret == -ECONNRESET || ret == -ENOTCONN || ret == -EPROTO || ret == -EPIPE)
@@ -160,7 +162,7 @@ int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t of
 	int ret;
 
 	for (;;) {
-		pthread_mutex_lock(&s->lock);
+		fs_mutex_lock(&s->lock);
 		for (;;) {
 			st = s->state;
 			/* A read waits at most read_timeout, and not at all once
@@ -172,9 +174,9 @@ int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t of
 				break;
 			struct timespec dl = deadline_ms(deadline);
 
-			pthread_cond_timedwait(&s->cv, &s->lock, &dl);
+			fs_cond_timedwait(&s->cv, &s->lock, &dl);
 		}
-		pthread_mutex_unlock(&s->lock);
+		fs_mutex_unlock(&s->lock);
 
 		if (st == SRV_LOST)
 			return -EIO;
@@ -303,25 +305,25 @@ static void *health_thread(void *arg)
 	bool lost;
 	int ret;
 
-	pthread_mutex_lock(&s->lock);
+	fs_mutex_lock(&s->lock);
 	for (;;) {
 		while (s->state != SRV_DOWN && !s->stop) {
 			/* a heartbeat: a server that died is noticed before a page
 			 * fault needs it, and an RDMA server sees we are alive */
 			dl = deadline_ms(vf_now_ms() + HEARTBEAT_MS);
-			if (pthread_cond_timedwait(&s->cv, &s->lock, &dl) == ETIMEDOUT &&
+			if (fs_cond_timedwait(&s->cv, &s->lock, &dl) == ETIMEDOUT &&
 			    s->state == SRV_UP && !s->stop) {
 				struct vf_stats st;
 				struct vf_op op = { .type = VF_OP_STATS, .stats = &st };
 
-				pthread_mutex_unlock(&s->lock);
+				fs_mutex_unlock(&s->lock);
 				server_ctl(s, &op);
-				pthread_mutex_lock(&s->lock);
+				fs_mutex_lock(&s->lock);
 			}
 		}
 		if (s->stop)
 			break;
-		pthread_mutex_unlock(&s->lock);
+		fs_mutex_unlock(&s->lock);
 
 		/* Every request in flight completes (with an error) here. */
 		vf_xport_disconnect(s->x);
@@ -333,35 +335,35 @@ static void *health_thread(void *arg)
 			if (ret == 0) {
 				/* Queued frees go first, before anything of this mount
 				 * can allocate there again (alloc_lock, state DOWN). */
-				pthread_mutex_lock(&fs->alloc_lock);
+				fs_mutex_lock(&fs->alloc_lock);
 				ret = flush_pending_frees(s);
 				if (ret == 0) {
-					pthread_mutex_lock(&s->lock);
+					fs_mutex_lock(&s->lock);
 					s->state = SRV_UP;
 					s->gen++;
 					vf_notice("server %s: back after %" PRIu64 " ms; session resumed "
 						  "(%u slabs held)", s->url, vf_now_ms() - s->down_since,
 						  s->x->session_slabs);
 					pthread_cond_broadcast(&s->cv);
-					pthread_mutex_unlock(&fs->alloc_lock);
+					fs_mutex_unlock(&fs->alloc_lock);
 					break; /* s->lock held */
 				}
-				pthread_mutex_unlock(&fs->alloc_lock);
+				fs_mutex_unlock(&fs->alloc_lock);
 				vf_xport_disconnect(s->x);
 			}
-			pthread_mutex_lock(&s->lock);
+			fs_mutex_lock(&s->lock);
 			if (s->stop)
 				goto out;
 			lost = ret == -ESTALE || vf_now_ms() - s->down_since > s->lease_ms;
 			if (lost) {
-				pthread_mutex_unlock(&s->lock);
+				fs_mutex_unlock(&s->lock);
 				server_lost(s, ret == -ESTALE
 					       ? "it came back without our session (it restarted, "
 						 "or its lease ran out)"
 					       : "unreachable for longer than its lease");
-				pthread_mutex_lock(&s->lock);
+				fs_mutex_lock(&s->lock);
 				while (!s->stop)
-					pthread_cond_wait(&s->cv, &s->lock);
+					fs_cond_wait(&s->cv, &s->lock);
 				goto out;
 			}
 			if (vf_now_ms() - last_note >= 10000) {
@@ -370,15 +372,15 @@ static void *health_thread(void *arg)
 				last_note = vf_now_ms();
 			}
 			dl = deadline_ms(vf_now_ms() + backoff);
-			pthread_cond_timedwait(&s->cv, &s->lock, &dl);
+			fs_cond_timedwait(&s->cv, &s->lock, &dl);
 			if (s->stop)
 				goto out;
-			pthread_mutex_unlock(&s->lock);
+			fs_mutex_unlock(&s->lock);
 			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
 		}
 	}
 out:
-	pthread_mutex_unlock(&s->lock);
+	fs_mutex_unlock(&s->lock);
 	return NULL;
 }
 
@@ -397,7 +399,7 @@ int servers_open(struct fs *fs)
 	fs->srv = calloc(fs->nsrv, sizeof(*fs->srv));
 	if (!fs->srv)
 		return -ENOMEM;
-	pthread_mutex_init(&fs->alloc_lock, NULL);
+	fs_mutex_init(&fs->alloc_lock, LOCK_ALLOC);
 	for (unsigned i = 0; i < fs->nsrv; i++) {
 		struct server *s = &fs->srv[i];
 		struct vf_stats st;
@@ -406,7 +408,7 @@ int servers_open(struct fs *fs)
 		s->fs = fs;
 		s->idx = i;
 		s->url = fs->set.servers[i];
-		pthread_mutex_init(&s->lock, NULL);
+		fs_mutex_init(&s->lock, LOCK_SERVER);
 		cond_init_mono(&s->cv);
 		ret = vf_xport_open(s->url, &o, &s->x);
 		if (ret) {
@@ -452,10 +454,10 @@ void servers_close(struct fs *fs)
 		if (!s->x)
 			continue;
 		if (s->health) {
-			pthread_mutex_lock(&s->lock);
+			fs_mutex_lock(&s->lock);
 			s->stop = true;
 			pthread_cond_broadcast(&s->cv);
-			pthread_mutex_unlock(&s->lock);
+			fs_mutex_unlock(&s->lock);
 			pthread_join(s->health, NULL);
 		}
 		/* BYE frees everything this mount held there */
@@ -463,7 +465,7 @@ void servers_close(struct fs *fs)
 		s->x = NULL;
 		free(s->pending_free);
 		pthread_cond_destroy(&s->cv);
-		pthread_mutex_destroy(&s->lock);
+		fs_mutex_destroy(&s->lock);
 	}
 	free(fs->srv);
 	fs->srv = NULL;
@@ -477,10 +479,10 @@ void servers_refresh(struct fs *fs)
 		struct vf_op op = { .type = VF_OP_STATS, .stats = &st };
 
 		if (server_ctl(s, &op) == 0) {
-			pthread_mutex_lock(&fs->alloc_lock);
+			fs_mutex_lock(&fs->alloc_lock);
 			s->free_est = (int64_t)st.slabs_free;
 			s->capacity = st.capacity;
-			pthread_mutex_unlock(&fs->alloc_lock);
+			fs_mutex_unlock(&fs->alloc_lock);
 		}
 	}
 }
@@ -513,11 +515,11 @@ static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *w
 	struct vf_slab_desc *descs = NULL;
 	int ret = 0;
 
-	pthread_mutex_lock(&fs->alloc_lock);
+	fs_mutex_lock(&fs->alloc_lock);
 	for (unsigned i = 0; i < fs->nsrv; i++) {
-		pthread_mutex_lock(&fs->srv[i].lock);
+		fs_mutex_lock(&fs->srv[i].lock);
 		up[i] = fs->srv[i].state == SRV_UP;
-		pthread_mutex_unlock(&fs->srv[i].lock);
+		fs_mutex_unlock(&fs->srv[i].lock);
 		left[i] = up[i] ? fs->srv[i].free_est : 0;
 		total += left[i];
 	}
@@ -568,13 +570,13 @@ static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *w
 	}
 	if (ret) {
 		/* all or nothing: give back what this call got */
-		pthread_mutex_unlock(&fs->alloc_lock);
+		fs_mutex_unlock(&fs->alloc_lock);
 		servers_free(fs, out, done);
 		free(descs);
 		return ret == -ENOSPC || connection_error(ret) ? -ENOSPC : ret;
 	}
 out:
-	pthread_mutex_unlock(&fs->alloc_lock);
+	fs_mutex_unlock(&fs->alloc_lock);
 	free(descs);
 	return ret;
 }
@@ -604,7 +606,7 @@ void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n)
 		vf_err("no memory to free %u slab(s): they stay with this mount", n);
 		return;
 	}
-	pthread_mutex_lock(&fs->alloc_lock);
+	fs_mutex_lock(&fs->alloc_lock);
 	for (unsigned i = 0; i < fs->nsrv; i++) {
 		struct server *s = &fs->srv[i];
 		uint32_t m = 0;
@@ -616,10 +618,10 @@ void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n)
 			continue;
 		s->held -= m;
 		s->free_est += m;
-		pthread_mutex_lock(&s->lock);
+		fs_mutex_lock(&s->lock);
 		enum srv_state st = s->state;
 
-		pthread_mutex_unlock(&s->lock);
+		fs_mutex_unlock(&s->lock);
 		if (st == SRV_LOST)
 			continue; /* nothing left to free there */
 		if (s->npending + m > s->cap_pending) {
@@ -640,6 +642,6 @@ void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n)
 		if (st == SRV_UP)
 			flush_pending_frees(s);
 	}
-	pthread_mutex_unlock(&fs->alloc_lock);
+	fs_mutex_unlock(&fs->alloc_lock);
 	free(ids);
 }

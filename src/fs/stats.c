@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Statistics: latency histograms, and the two renderings an operator
- * reads from MOUNTPOINT/.vofirm/: stats.json and metrics (Prometheus text
- * format, version 0.0.4).
+ * Statistics: the two renderings an operator reads from
+ * MOUNTPOINT/.vofirm/: stats.json and metrics (Prometheus text format,
+ * version 0.0.4).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,68 +11,6 @@
 #include "fs.h"
 #include "vofirm/json.h"
 #include "vofirm/util.h"
-
-/*
- * Buckets of 64 ns units on a log scale with 4 steps per power of two:
- * buckets 0-3 are [0,64), [64,128), ... ns; above, bucket 4(e-1)+s holds
- * values whose top bits are 1s.  Error: at most 25 %.
- */
-static unsigned bucket_of(uint64_t ns)
-{
-	uint64_t v = ns / 64;
-	unsigned e, idx;
-
-	if (v < 4)
-		return (unsigned)v;
-	e = 63u - (unsigned)__builtin_clzll(v);
-	idx = 4 * (e - 1) + (unsigned)((v >> (e - 2)) & 3);
-	return idx < HIST_BUCKETS ? idx : HIST_BUCKETS - 1;
-}
-
-static uint64_t bucket_upper_ns(unsigned idx)
-{
-	unsigned e, sub;
-
-	if (idx < 4)
-		return (idx + 1) * 64ull;
-	e = idx / 4 + 1;
-	sub = idx % 4;
-	return ((4ull + sub + 1) << (e - 2)) * 64;
-}
-
-void hist_add(struct hist *h, uint64_t ns)
-{
-	uint64_t m = __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED);
-
-	__atomic_add_fetch(&h->count[bucket_of(ns)], 1, __ATOMIC_RELAXED);
-	while (ns > m && !__atomic_compare_exchange_n(&h->max_ns, &m, ns, true,
-						     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
-}
-
-uint64_t hist_quantile(const struct hist *h, double q)
-{
-	uint64_t c[HIST_BUCKETS], total = 0, want, seen = 0;
-
-	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		c[i] = __atomic_load_n(&h->count[i], __ATOMIC_RELAXED);
-		total += c[i];
-	}
-	if (!total)
-		return 0;
-	want = (uint64_t)(q * (double)total + 0.999999);
-	if (want < 1)
-		want = 1;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		seen += c[i];
-		if (seen >= want) {
-			uint64_t up = bucket_upper_ns(i), mx = __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED);
-
-			return up < mx ? up : mx;
-		}
-	}
-	return __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED);
-}
 
 static uint64_t ld(const uint64_t *p)
 {
@@ -104,7 +42,7 @@ static GArray *file_rows(struct fs *fs)
 	GHashTableIter it;
 	gpointer v;
 
-	pthread_mutex_lock(&fs->ns_lock);
+	fs_mutex_lock(&fs->ns_lock);
 	g_hash_table_iter_init(&it, fs->inodes);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		struct inode *in = v;
@@ -122,7 +60,7 @@ static GArray *file_rows(struct fs *fs)
 		r.io.errors = 0;
 		g_array_append_val(rows, r);
 	}
-	pthread_mutex_unlock(&fs->ns_lock);
+	fs_mutex_unlock(&fs->ns_lock);
 	return rows;
 }
 
@@ -142,14 +80,14 @@ struct srv_row {
 static void srv_row(struct fs *fs, struct server *s, struct srv_row *r)
 {
 	r->url = s->url;
-	pthread_mutex_lock(&s->lock);
+	fs_mutex_lock(&s->lock);
 	r->state = s->state;
-	pthread_mutex_unlock(&s->lock);
-	pthread_mutex_lock(&fs->alloc_lock);
+	fs_mutex_unlock(&s->lock);
+	fs_mutex_lock(&fs->alloc_lock);
 	r->capacity = s->capacity;
 	r->free = s->free_est > 0 ? (uint64_t)s->free_est * fs->slab_size : 0;
 	r->held = (uint64_t)s->held * fs->slab_size;
-	pthread_mutex_unlock(&fs->alloc_lock);
+	fs_mutex_unlock(&fs->alloc_lock);
 }
 
 static const double quantiles[] = { 0.5, 0.9, 0.99 };
