@@ -37,31 +37,6 @@ const char *srv_state_name(enum srv_state st)
 	return st == SRV_UP ? "up" : st == SRV_DOWN ? "down" : "lost";
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* An absolute CLOCK_MONOTONIC deadline for pthread_cond_timedwait. */
-static struct timespec deadline_ms(uint64_t at_ms)
-{
-	return (struct timespec){ .tv_sec = (time_t)(at_ms / 1000),
-				  .tv_nsec = (long)(at_ms % 1000) * 1000000 };
-}
-
-static void cond_init_mono(pthread_cond_t *cv)
-{
-	pthread_condattr_t a;
-
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(cv, &a);
-	pthread_condattr_destroy(&a);
-}
-
 /* Marks s DOWN if the failure is news for connection `gen`. */
 static void server_fail(struct server *s, uint64_t gen, const char *why)
 {
@@ -172,7 +147,7 @@ int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t of
 					    : MIN(read_deadline, s->down_since + fs->set.read_timeout_ms);
 			if (st != SRV_DOWN || vf_now_ms() >= deadline)
 				break;
-			struct timespec dl = deadline_ms(deadline);
+			struct timespec dl = vf_deadline_at_ms(deadline);
 
 			fs_cond_timedwait(&s->cv, &s->lock, &dl);
 		}
@@ -211,10 +186,10 @@ int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t of
 		op.off = off;
 		op.len = len;
 		op.buf = buf;
-		t0 = now_ns();
+		t0 = vf_now_ns();
 		ret = server_try(s, &op, timeout, false);
 		if (ret == 0) {
-			uint64_t ns = now_ns() - t0;
+			uint64_t ns = vf_now_ns() - t0;
 
 			if (is_write) {
 				hist_add(&s->write_lat, ns);
@@ -310,7 +285,7 @@ static void *health_thread(void *arg)
 		while (s->state != SRV_DOWN && !s->stop) {
 			/* a heartbeat: a server that died is noticed before a page
 			 * fault needs it, and an RDMA server sees we are alive */
-			dl = deadline_ms(vf_now_ms() + HEARTBEAT_MS);
+			dl = vf_deadline_ms(HEARTBEAT_MS);
 			if (fs_cond_timedwait(&s->cv, &s->lock, &dl) == ETIMEDOUT &&
 			    s->state == SRV_UP && !s->stop) {
 				struct vf_stats st;
@@ -371,7 +346,7 @@ static void *health_thread(void *arg)
 					s->url, vf_now_ms() - s->down_since, strerror(-ret));
 				last_note = vf_now_ms();
 			}
-			dl = deadline_ms(vf_now_ms() + backoff);
+			dl = vf_deadline_ms(backoff);
 			fs_cond_timedwait(&s->cv, &s->lock, &dl);
 			if (s->stop)
 				goto out;
@@ -409,7 +384,7 @@ int servers_open(struct fs *fs)
 		s->idx = i;
 		s->url = fs->set.servers[i];
 		fs_mutex_init(&s->lock, LOCK_SERVER);
-		cond_init_mono(&s->cv);
+		vf_cond_init(&s->cv);
 		ret = vf_xport_open(s->url, &o, &s->x);
 		if (ret) {
 			vf_err("cannot mount: memory server %s is not usable", s->url);
