@@ -23,10 +23,13 @@ struct vf_key {
 
 /*
  * Reads a key file: its contents less trailing white space, at least
- * VF_KEY_MIN bytes.  Logs what is wrong (naming the file) and returns
- * -errno.  Warns when the file is readable by group or others.
+ * VF_KEY_MIN bytes.  The file must be a regular file (a FIFO or device
+ * never blocks the caller), owned by this user or root, and not
+ * accessible by group or others unless VF_KEY_INSECURE_PERMS (then a
+ * warning).  Logs what is wrong (naming the file) and returns -errno.
  */
-int vf_key_load(const char *path, struct vf_key *key);
+#define VF_KEY_INSECURE_PERMS 0x1
+int vf_key_load(const char *path, unsigned flags, struct vf_key *key);
 
 /* Client proof: HMAC(key, "vofirm-login-v1" snonce cnonce token name). */
 void vf_auth_client_mac(const struct vf_key *key,

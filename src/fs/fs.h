@@ -58,6 +58,7 @@ struct fs_settings {
 	char *servers[FS_MAX_SERVERS];
 	unsigned nservers;
 	char *key_file;
+	bool insecure_key_perms;
 	char *name;                /* client name at the servers */
 	uint64_t read_timeout_ms;  /* a read fails with EIO after this */
 	uint64_t io_timeout_ms;    /* one attempt; then the connection is redone */

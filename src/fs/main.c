@@ -230,7 +230,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	vf_log_set_level(fs.set.log_level);
 	if (fs.set.key_file) {
-		if (vf_key_load(fs.set.key_file, &fs.key))
+		if (vf_key_load(fs.set.key_file,
+				fs.set.insecure_key_perms ? VF_KEY_INSECURE_PERMS : 0, &fs.key))
 			return EXIT_USAGE;
 		fs.has_key = true;
 	}

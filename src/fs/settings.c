@@ -118,6 +118,8 @@ static const struct vf_opt fs_opt[] = {
 	  .help = "tcp:// or rdma://HOST:PORT of a vofirm-memd (repeatable)" },
 	{ "key-file", 'k', VF_OPT_STRING, AT(key_file), .metavar = "PATH",
 	  .help = "the servers' pre-shared key" },
+	{ "insecure-key-perms", 0, VF_OPT_BOOL, AT(insecure_key_perms),
+	  .help = "accept a key file that group or others may read (a warning, not a refusal)" },
 	{ "name", 'n', VF_OPT_STRING, AT(name), .hi = VF_NAME_MAX, .metavar = "NAME",
 	  .help = "this client's name in the servers' logs" },
 	{ "read-timeout", 0, VF_OPT_DURATION, AT(read_timeout_ms), .lo = 1, .def = "10s",

@@ -11,27 +11,49 @@
 #include "vofirm/auth.h"
 #include "vofirm/log.h"
 
-int vf_key_load(const char *path, struct vf_key *key)
+int vf_key_load(const char *path, unsigned flags, struct vf_key *key)
 {
 	uint8_t buf[VF_KEY_MAX + 1];
 	struct stat st;
 	ssize_t n;
 	int fd, err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		err = errno;
 		vf_err("key file %s: cannot open: %s", path, strerror(err));
 		return -err;
 	}
-	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		vf_err("key file %s: cannot stat: %s", path, strerror(err));
+		close(fd);
+		return -err;
+	}
+	if (!S_ISREG(st.st_mode)) {
 		vf_err("key file %s: not a regular file", path);
 		close(fd);
 		return -EINVAL;
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO))
-		vf_warn("key file %s is accessible by group or others (mode %04o): chmod 600 it",
-			path, (unsigned)(st.st_mode & 07777));
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		vf_err("key file %s: owned by uid %u, not by this user (uid %u) or root: "
+		       "anyone who can write it chooses the key", path, (unsigned)st.st_uid,
+		       (unsigned)geteuid());
+		close(fd);
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		if (!(flags & VF_KEY_INSECURE_PERMS)) {
+			vf_err("key file %s: accessible by group or others (mode %04o): chmod 600 "
+			       "it (or accept the risk with --insecure-key-perms)", path,
+			       (unsigned)(st.st_mode & 07777));
+			close(fd);
+			return -EPERM;
+		}
+		vf_warn("key file %s is accessible by group or others (mode %04o); accepted "
+			"(--insecure-key-perms)", path, (unsigned)(st.st_mode & 07777));
+	}
 	n = read(fd, buf, sizeof(buf));
 	err = errno;
 	close(fd);

@@ -106,7 +106,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	vf_log_set_level(set.log_level);
-	if (!set.no_auth && vf_key_load(set.key_file, &key)) {
+	if (!set.no_auth &&
+	    vf_key_load(set.key_file, set.insecure_key_perms ? VF_KEY_INSECURE_PERMS : 0, &key)) {
 		memd_settings_free(&set);
 		return EXIT_USAGE;
 	}

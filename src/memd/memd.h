@@ -30,6 +30,7 @@ struct memd_settings {
 	uint64_t slab_size;
 	uint64_t lease_ms;
 	char *key_file;
+	bool insecure_key_perms;
 	bool no_auth;
 	bool mlock;
 	bool hugepages;

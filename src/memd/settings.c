@@ -87,6 +87,8 @@ static const struct vf_opt memd_opt[] = {
 	  .help = "unit of allocation, a power of two" },
 	{ "key-file", 'k', VF_OPT_STRING, AT(key_file), .metavar = "PATH",
 	  .help = "pre-shared key that clients must prove they have" },
+	{ "insecure-key-perms", 0, VF_OPT_BOOL, AT(insecure_key_perms),
+	  .help = "accept a key file that group or others may read (a warning, not a refusal)" },
 	{ "no-auth", 0, VF_OPT_BOOL, AT(no_auth),
 	  .help = "accept clients without a key (trusted networks only)" },
 	{ "lease", 0, VF_OPT_DURATION, AT(lease_ms), .def = "60s", .metavar = "DURATION",

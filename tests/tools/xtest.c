@@ -279,7 +279,7 @@ static int connect_server(struct vf_xport **x, const uint8_t *token)
 				   .resume_token = token };
 
 	if (opt.key_file) {
-		if (vf_key_load(opt.key_file, &key))
+		if (vf_key_load(opt.key_file, 0, &key))
 			return -EINVAL;
 		o.key = &key;
 	}

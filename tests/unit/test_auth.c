@@ -32,12 +32,16 @@ static void test_key_files(void)
 {
 	struct vf_key k;
 
-	CHECK_EQ(vf_key_load("/nonexistent/vofirm.key", &k), -ENOENT);
-	CHECK_EQ(vf_key_load(write_file("short", "tooshort\n", 0600), &k), -EINVAL);
-	CHECK_EQ(vf_key_load(write_file("good", "0123456789abcdef-key \n\n", 0600), &k), 0);
+	CHECK_EQ(vf_key_load("/nonexistent/vofirm.key", 0, &k), -ENOENT);
+	CHECK_EQ(vf_key_load(write_file("short", "tooshort\n", 0600), 0, &k), -EINVAL);
+	CHECK_EQ(vf_key_load(write_file("good", "0123456789abcdef-key \n\n", 0600), 0, &k), 0);
 	CHECK_EQ(k.len, 20);
 	CHECK(!memcmp(k.bytes, "0123456789abcdef-key", 20));
-	CHECK_EQ(vf_key_load(dir, &k), -EINVAL); /* a directory */
+	CHECK_EQ(vf_key_load(dir, 0, &k), -EINVAL); /* a directory */
+	/* group or others may read it: refused, or accepted when told so */
+	CHECK_EQ(vf_key_load(write_file("open", "0123456789abcdef-key\n", 0640), 0, &k), -EPERM);
+	CHECK_EQ(vf_key_load(write_file("open2", "0123456789abcdef-key\n", 0604),
+			     VF_KEY_INSECURE_PERMS, &k), 0);
 }
 
 static void hex(const uint8_t *p, size_t n, char *out)
