@@ -84,6 +84,15 @@ struct memd_pool {
 	uint32_t *free_ids; /* stack of free slab ids */
 	uint32_t nfree;
 	uint32_t ngranted;
+	/* Slabs of expired sessions wait here to be zeroed by the zeroer
+	 * thread, so that a mass expiry never stalls the main loop; an
+	 * allocation that needs them waits for it (bounded). */
+	uint32_t *dirty_ids;
+	uint32_t ndirty;
+	uint32_t nzeroing;  /* taken by the zeroer, not yet free */
+	pthread_cond_t dirty_cv, zeroed_cv;
+	pthread_t zeroer;
+	bool zeroer_running, stopping;
 	struct memd_session *sessions;
 	unsigned nsessions;
 	unsigned nclients;
@@ -143,7 +152,8 @@ int pool_io_check(struct memd_pool *p, struct memd_session *s, uint32_t slab,
 		  uint64_t off, uint32_t len, uint8_t **mem, char *why,
 		  size_t whylen);
 
-/* Frees sessions whose lease has run out.  Returns ms until the next expiry (or UINT64_MAX). */
+/* Frees sessions whose lease has run out (their slabs are zeroed by the
+ * zeroer thread).  Returns ms until the next expiry (or UINT64_MAX). */
 uint64_t pool_reap(struct memd_pool *p);
 
 void pool_stats(struct memd_pool *p, struct memd_session *s, struct vf_stats *st);

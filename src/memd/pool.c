@@ -3,11 +3,12 @@
  * The donated memory: one mapping divided into slabs, granted to
  * sessions.  A session belongs to one client identity (its token); it
  * has at most one connection at a time and outlives a lost connection
- * for the lease.  Slabs are zeroed when they are freed, so a slab is
- * always zero when it is granted: no client ever reads another's data.
+ * for the lease.  Slabs are zeroed when they are freed (those of expired
+ * sessions by the zeroer thread, off the main loop), so a slab is always
+ * zero when it is granted: no client ever reads another's data.
  *
- * Locking: p->lock guards the free stack, the session list and every
- * session's fields.  A slab's owner is written under p->lock and read
+ * Locking: p->lock guards the free stack, the zeroer's queue, the session
+ * list and every session's fields.  A slab's owner is written under p->lock and read
  * without it on the data path (__atomic): a connection only ever needs
  * to know whether a slab is its own, and only its own thread (or the
  * reaper, once the connection is gone) can change that.
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/param.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -30,6 +32,10 @@
 #endif
 
 #define TAKEOVER_TIMEOUT_MS 5000
+#define ZERO_WAIT_MS 10000 /* an allocation waits this long for the zeroer */
+#define ZERO_BATCH 64u
+
+static void *zeroer_main(void *arg);
 
 static struct memd_session *owner_of(struct memd_pool *p, uint32_t id)
 {
@@ -64,6 +70,8 @@ int pool_init(struct memd_pool *p, uint64_t size, uint64_t slab_size,
 	memset(p, 0, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
 	vf_cond_init(&p->detached_cv);
+	vf_cond_init(&p->dirty_cv);
+	vf_cond_init(&p->zeroed_cv);
 	p->size = size;
 	p->slab_size = slab_size;
 	p->nslabs = (uint32_t)(size / slab_size);
@@ -116,7 +124,8 @@ int pool_init(struct memd_pool *p, uint64_t size, uint64_t slab_size,
 
 	p->slabs = calloc(p->nslabs, sizeof(*p->slabs));
 	p->free_ids = calloc(p->nslabs, sizeof(*p->free_ids));
-	if (!p->slabs || !p->free_ids) {
+	p->dirty_ids = calloc(p->nslabs, sizeof(*p->dirty_ids));
+	if (!p->slabs || !p->free_ids || !p->dirty_ids) {
 		vf_err("cannot allocate the table of %u slabs", p->nslabs);
 		pool_destroy(p);
 		return -ENOMEM;
@@ -131,12 +140,28 @@ int pool_init(struct memd_pool *p, uint64_t size, uint64_t slab_size,
 		pool_destroy(p);
 		return err;
 	}
+	err = pthread_create(&p->zeroer, NULL, zeroer_main, p);
+	if (err) {
+		vf_err("cannot start the thread that zeroes freed slabs: %s", strerror(err));
+		pool_destroy(p);
+		return -err;
+	}
+	p->zeroer_running = true;
 	return 0;
 }
 
 void pool_destroy(struct memd_pool *p)
 {
 	struct memd_session *s, *next;
+
+	if (p->zeroer_running) {
+		pthread_mutex_lock(&p->lock);
+		p->stopping = true;
+		pthread_cond_broadcast(&p->dirty_cv);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->zeroer, NULL);
+		p->zeroer_running = false;
+	}
 
 	for (s = p->sessions; s; s = next) {
 		next = s->next;
@@ -148,10 +173,14 @@ void pool_destroy(struct memd_pool *p)
 	p->base = NULL;
 	free(p->slabs);
 	free(p->free_ids);
+	free(p->dirty_ids);
 	p->slabs = NULL;
 	p->free_ids = NULL;
+	p->dirty_ids = NULL;
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->detached_cv);
+	pthread_cond_destroy(&p->dirty_cv);
+	pthread_cond_destroy(&p->zeroed_cv);
 }
 
 uint8_t *pool_slab_mem(struct memd_pool *p, uint32_t id)
@@ -183,6 +212,52 @@ static void release_slabs(struct memd_pool *p, const uint32_t *ids, uint32_t n)
 	for (uint32_t i = 0; i < n; i++)
 		p->free_ids[p->nfree++] = ids[i];
 	pthread_mutex_unlock(&p->lock);
+}
+
+/* Hands slabs taken from their owner to the zeroer (p->lock held). */
+static void do_queue_dirty(struct memd_pool *p, const uint32_t *ids, uint32_t n)
+{
+	memcpy(p->dirty_ids + p->ndirty, ids, sizeof(*ids) * n);
+	p->ndirty += n;
+	pthread_cond_signal(&p->dirty_cv);
+}
+
+/* Zeroes queued slabs and puts them on the free stack, a batch at a time. */
+static void *zeroer_main(void *arg)
+{
+	struct memd_pool *p = arg;
+	uint32_t batch[ZERO_BATCH], n, done = 0;
+	uint64_t start = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		if (!p->ndirty && done) {
+			vf_info("zeroed %u freed slab%s in %" PRIu64 " ms", done,
+				done == 1 ? "" : "s", vf_now_ms() - start);
+			done = 0;
+		}
+		while (!p->ndirty && !p->stopping)
+			pthread_cond_wait(&p->dirty_cv, &p->lock);
+		if (p->stopping)
+			break; /* the memory goes with the process: no need */
+		if (!done)
+			start = vf_now_ms();
+		done += MIN(p->ndirty, ZERO_BATCH);
+		n = MIN(p->ndirty, ZERO_BATCH);
+		p->ndirty -= n;
+		memcpy(batch, p->dirty_ids + p->ndirty, sizeof(*batch) * n);
+		p->nzeroing = n;
+		pthread_mutex_unlock(&p->lock);
+		for (uint32_t i = 0; i < n; i++)
+			zero_slab(p, batch[i]);
+		pthread_mutex_lock(&p->lock);
+		for (uint32_t i = 0; i < n; i++)
+			p->free_ids[p->nfree++] = batch[i];
+		p->nzeroing = 0;
+		pthread_cond_broadcast(&p->zeroed_cv);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
 }
 
 /* Takes every slab of s away from it into ids[] (p->lock held). */
@@ -321,7 +396,16 @@ void pool_end_session(struct memd_pool *p, struct memd_session *s)
 int pool_alloc(struct memd_pool *p, struct memd_session *s, uint32_t n,
 	       uint32_t *ids, char *why, size_t whylen)
 {
+	struct timespec deadline;
+
 	pthread_mutex_lock(&p->lock);
+	if (n > p->nfree && n <= p->nfree + p->ndirty + p->nzeroing) {
+		/* enough once the zeroer is through the expired ones */
+		deadline = vf_deadline_ms(ZERO_WAIT_MS);
+		while (n > p->nfree && p->ndirty + p->nzeroing)
+			if (pthread_cond_timedwait(&p->zeroed_cv, &p->lock, &deadline))
+				break;
+	}
 	if (n > p->nfree) {
 		snprintf(why, whylen, "pool has %u free slab%s of %u, %u asked for",
 			 p->nfree, p->nfree == 1 ? "" : "s", p->nslabs, n);
@@ -455,11 +539,13 @@ uint64_t pool_reap(struct memd_pool *p)
 			continue;
 		}
 		k = do_take_all(p, s, ids);
+		/* not zeroed here: thousands of slabs at once would stall the
+		 * main loop (accepting, handshakes, leases) */
+		do_queue_dirty(p, ids, k);
 		pthread_mutex_unlock(&p->lock);
 		vf_notice("session %" PRIu64 " '%s' (%s): no reconnect within the lease "
 			  "(%" PRIu64 " ms): freed its %u slab%s", s->id, s->name, s->peer,
 			  p->lease_ms, k, k == 1 ? "" : "s");
-		release_slabs(p, ids, k);
 		free(ids);
 		free(s);
 	}
