@@ -79,6 +79,7 @@ PROGRAMS := $(BUILD)/vofirm-memd $(BUILD)/vofirm-fs $(BUILD)/vofirmctl $(BUILD)/
 LIBDIR ?= $(PREFIX)/lib
 TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
 	$(BUILD)/tests/vofirm-mmapio $(BUILD)/tests/vofirm-pagebench $(BUILD)/tests/vofirm-rmix \
+	$(BUILD)/tests/vofirm-rdma-idle \
 	$(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all asan fuzz check headers install uninstall clean demo bench
@@ -118,6 +119,10 @@ $(BUILD)/tests/vofirm-mmapio: $(BUILD)/obj/tests/tools/mmapio.o
 $(BUILD)/tests/vofirm-pagebench: $(BUILD)/obj/tests/bench/pagebench.o $(LIBVOFIRM)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/vofirm-rdma-idle: $(BUILD)/obj/tests/tools/rdma_idle.o
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(RDMA_LIBS)
 
 $(BUILD)/tests/vofirm-rmix: $(BUILD)/obj/tests/bench/rmix.o
 	@mkdir -p $(@D)

@@ -21,7 +21,7 @@ P=$(mktemp -d "$OUT/project.XXXXXX")
 trap 'rm -rf "$P"' EXIT
 mkdir -p "$P/vofirm/bin"
 for f in vofirm-memd vofirm-fs libvofirm-qemu.so tests/vofirm-xtest tests/vofirm-mmapio \
-	 tests/vofirm-rmix; do
+	 tests/vofirm-rmix tests/vofirm-rdma-idle; do
 	[ -e "$BIN/$f" ] || { echo "$BIN/$f is not built (make)" >&2; exit 1; }
 	cp "$BIN/$f" "$P/vofirm/bin/"
 	for lib in $(ldd "$BIN/$f" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do

@@ -250,6 +250,15 @@ static int conn_handshake(struct memd_conn *c)
 	}
 	snprintf(c->who, sizeof(c->who), "'%s' at %s (session %" PRIu64 ")", name, c->peer,
 		 c->sess->id);
+	if (c->ops->logged_in) {
+		/* before the reply: the client may send requests right after it */
+		ret = c->ops->logged_in(c);
+		if (ret) {
+			vf_err("client %s: cannot set the connection up for requests: %s", c->who,
+			       strerror(-ret));
+			return ret;
+		}
+	}
 
 	reply_init(&r, &m.hdr);
 	r.login_rep.flags = resumed ? VF_LOGIN_F_RESUMED : 0;
@@ -439,7 +448,13 @@ static void *memd_conn_main(void *arg)
 			  srv->pool->lease_ms);
 		pool_detach(srv->pool, c->sess);
 	}
-	pthread_mutex_lock(&srv->lock);
+	memd_conn_abandon(c);
+	return NULL;
+}
+
+/* Takes c off the list (srv->lock held). */
+static void do_unlist(struct memd_server *srv, struct memd_conn *c)
+{
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -452,16 +467,10 @@ static void *memd_conn_main(void *arg)
 	else
 		srv->npending--;
 	pthread_cond_broadcast(&srv->idle_cv);
-	pthread_mutex_unlock(&srv->lock);
-	c->ops->destroy(c);
-	return NULL;
 }
 
-int memd_conn_start(struct memd_server *srv, struct memd_conn *c)
+int memd_conn_admit(struct memd_server *srv, struct memd_conn *c)
 {
-	pthread_attr_t attr;
-	int ret;
-
 	struct memd_conn *oldest = NULL;
 	unsigned same = 0;
 
@@ -482,7 +491,6 @@ int memd_conn_start(struct memd_server *srv, struct memd_conn *c)
 			vf_log_ratelimited(LOG_WARNING, "client at %s refused: %u connections "
 					   "from %s are not logged in yet", c->peer, same,
 					   c->source);
-		c->ops->destroy(c);
 		return -EBUSY;
 	}
 	if (srv->npending >= srv->max_pending && oldest) {
@@ -500,25 +508,48 @@ int memd_conn_start(struct memd_server *srv, struct memd_conn *c)
 	srv->conns = c;
 	srv->nconns++;
 	srv->npending++;
+	pthread_mutex_unlock(&srv->lock);
 	vf_debug("client at %s: connected over %s", c->peer, c->ops->name);
+	return 0;
+}
+
+int memd_conn_run(struct memd_conn *c)
+{
+	pthread_attr_t attr;
+	int ret;
+
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	ret = pthread_create(&c->thread, &attr, memd_conn_main, c);
 	pthread_attr_destroy(&attr);
 	if (ret) {
-		srv->conns = c->next;
-		if (c->next)
-			c->next->prev = NULL;
-		srv->nconns--;
-		srv->npending--;
-		pthread_mutex_unlock(&srv->lock);
 		vf_err("client at %s: cannot start a thread: %s", c->peer, strerror(ret));
-		c->ops->destroy(c);
+		memd_conn_abandon(c);
 		return -ret;
 	}
-	/* not c: its thread may be done with it already */
-	pthread_mutex_unlock(&srv->lock);
+	/* not c from here: its thread may be done with it already */
 	return 0;
+}
+
+void memd_conn_abandon(struct memd_conn *c)
+{
+	struct memd_server *srv = c->srv;
+
+	pthread_mutex_lock(&srv->lock);
+	do_unlist(srv, c);
+	pthread_mutex_unlock(&srv->lock);
+	c->ops->destroy(c);
+}
+
+int memd_conn_start(struct memd_server *srv, struct memd_conn *c)
+{
+	int ret = memd_conn_admit(srv, c);
+
+	if (ret) {
+		c->ops->destroy(c);
+		return ret;
+	}
+	return memd_conn_run(c);
 }
 
 unsigned server_stop(struct memd_server *srv, unsigned timeout_ms)

@@ -187,6 +187,10 @@ struct memd_conn_ops {
 		     struct vf_slab_desc *descs);
 	void (*revoke)(struct memd_conn *c, const uint32_t *ids, uint32_t n);
 	void (*revoke_all)(struct memd_conn *c);
+	/* optional: LOGIN succeeded, its reply is next; give the connection
+	 * what requests need (kept small until now: peers without the key
+	 * get no more than a handshake needs).  0 or -errno (closed). */
+	int (*logged_in)(struct memd_conn *c);
 	/* the transport's resources and its struct that embeds c */
 	void (*destroy)(struct memd_conn *c);
 };
@@ -214,8 +218,18 @@ struct memd_conn {
 void memd_conn_init(struct memd_conn *c, struct memd_server *srv,
 		    const struct memd_conn_ops *ops, const char *peer);
 
-/* Adds c and starts its thread (handshake, then requests); on failure
- * (too many connections from its address, stopping) c->ops->destroy(c). */
+/*
+ * A new connection counts from here: it is admitted as pending (-EBUSY
+ * with too many from its address, or when stopping: the caller still
+ * owns c), and its handshake deadline runs.  memd_conn_run() then starts
+ * its thread (handshake, then requests); a connection admitted but never
+ * run (RDMA: never established) is memd_conn_abandon()ed (unlisted and
+ * destroyed).  memd_conn_start() is admit + run, destroying c if refused,
+ * for transports whose connection is whole when it arrives.
+ */
+int memd_conn_admit(struct memd_server *srv, struct memd_conn *c);
+int memd_conn_run(struct memd_conn *c);
+void memd_conn_abandon(struct memd_conn *c);
 int memd_conn_start(struct memd_server *srv, struct memd_conn *c);
 
 /* A listener: how connections arrive on one transport. */

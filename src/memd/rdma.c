@@ -34,6 +34,12 @@
 
 #define CTRL_BUF (VF_HDR_SIZE + 8 + VF_MAX_SLABS_PER_MSG * VF_SLAB_DESC_SIZE)
 #define NRECV 70 /* a client keeps at most its queue depth (64) in flight */
+/* Until login a connection has two small receive buffers, one for HELLO
+ * and one for LOGIN, never reposted: a connection request from a peer
+ * without the key pins a few hundred bytes, not NRECV * CTRL_BUF.  The
+ * full set is registered and posted after LOGIN, before its reply. */
+#define NHS 2
+#define HS_BUF 256u
 /* RC has no keepalive: a client that died silently would hold its session
  * (and its slabs' registrations) forever.  Clients send a request at least
  * every 15 s (vofirm-fs: a STATS heartbeat); after this long with none the
@@ -46,14 +52,15 @@ struct rconn {
 	struct ibv_pd *pd;
 	struct ibv_comp_channel *ch;
 	struct ibv_cq *cq;
-	struct ibv_mr *rmr, *smr;
-	uint8_t *rbufs, *sbuf;
+	struct ibv_mr *rmr, *smr, *hmr;
+	uint8_t *rbufs, *sbuf, *hbufs; /* rbufs: NRECV after login; hbufs: NHS */
 	int wake_fd;
 	bool dead;          /* __atomic: the CM said it is over */
 	unsigned timeout_ms;
-	int cur;            /* receive buffer handed out last, reposted at the next recv */
-	int ready[NRECV];   /* receive buffers holding requests, in order */
-	uint32_t ready_len[NRECV];
+	int cur;            /* receive buffer handed out last, reposted at the next recv;
+			     * wr_id i < NRECV: rbufs[i], else hbufs[i - NRECV] */
+	int ready[NRECV + NHS]; /* receive buffers holding requests, in order */
+	uint32_t ready_len[NRECV + NHS];
 	unsigned nready;
 	GHashTable *mrs;    /* slab id -> struct ibv_mr *, in this connection's PD */
 };
@@ -80,6 +87,16 @@ static int post_recv(struct rconn *rc, int i)
 	return -ibv_post_recv(rc->id->qp, &wr, &bad);
 }
 
+static int post_handshake_recv(struct rconn *rc, int k)
+{
+	struct ibv_sge sge = { .addr = (uintptr_t)(rc->hbufs + (size_t)k * HS_BUF),
+			       .length = HS_BUF, .lkey = rc->hmr->lkey };
+	struct ibv_recv_wr wr = { .wr_id = (uint64_t)(NRECV + k), .sg_list = &sge,
+				  .num_sge = 1 }, *bad;
+
+	return -ibv_post_recv(rc->id->qp, &wr, &bad);
+}
+
 /*
  * Waits for completions: until a send has completed (want_send: *sent is
  * set), or else until a request has arrived (queued in rc->ready, in
@@ -101,7 +118,8 @@ static int pump(struct rconn *rc, bool *sent, bool want_send)
 					return -ECONNRESET; /* flushed: the connection is over */
 				if (wc[i].opcode == IBV_WC_SEND) {
 					*sent = true;
-				} else if (wc[i].opcode == IBV_WC_RECV && rc->nready < NRECV) {
+				} else if (wc[i].opcode == IBV_WC_RECV &&
+					   rc->nready < NRECV + NHS) {
 					rc->ready[rc->nready] = (int)wc[i].wr_id;
 					rc->ready_len[rc->nready++] = wc[i].byte_len;
 				}
@@ -132,12 +150,12 @@ static int rdma_recv(struct memd_conn *c, struct vf_msg *m, const char **why)
 	uint32_t len;
 	int i, ret;
 
-	if (rc->cur >= 0) {
+	if (rc->cur >= 0 && rc->cur < NRECV) {
 		ret = post_recv(rc, rc->cur); /* the previous request is done with */
-		rc->cur = -1;
 		if (ret)
 			return ret;
 	}
+	rc->cur = -1;
 	ret = pump(rc, &sent, false);
 	if (ret)
 		return ret;
@@ -146,6 +164,8 @@ static int rdma_recv(struct memd_conn *c, struct vf_msg *m, const char **why)
 	memmove(rc->ready, rc->ready + 1, sizeof(int) * --rc->nready);
 	memmove(rc->ready_len, rc->ready_len + 1, sizeof(uint32_t) * rc->nready);
 	rc->cur = i;
+	if (i >= NRECV)
+		return vf_msg_decode(rc->hbufs + (size_t)(i - NRECV) * HS_BUF, len, m, why);
 	return vf_msg_decode(rc->rbufs + (size_t)i * CTRL_BUF, len, m, why);
 }
 
@@ -268,6 +288,8 @@ static void rconn_free(struct rconn *rc)
 		rdma_destroy_qp(rc->id);
 	if (rc->rmr)
 		ibv_dereg_mr(rc->rmr);
+	if (rc->hmr)
+		ibv_dereg_mr(rc->hmr);
 	if (rc->smr)
 		ibv_dereg_mr(rc->smr);
 	if (rc->cq)
@@ -281,8 +303,31 @@ static void rconn_free(struct rconn *rc)
 	if (rc->wake_fd >= 0)
 		close(rc->wake_fd);
 	free(rc->rbufs);
+	free(rc->hbufs);
 	free(rc->sbuf);
 	free(rc);
+}
+
+/* Logged in: the receive buffers that requests need, posted before the
+ * LOGIN reply lets the client send them.  The two handshake buffers are
+ * used up by then (HELLO, LOGIN), so every request lands in a full one. */
+static int rdma_logged_in(struct memd_conn *c)
+{
+	struct rconn *rc = rc_of(c);
+	int ret;
+
+	rc->rbufs = malloc((size_t)NRECV * CTRL_BUF);
+	if (!rc->rbufs)
+		return -ENOMEM;
+	rc->rmr = ibv_reg_mr(rc->pd, rc->rbufs, (size_t)NRECV * CTRL_BUF, IBV_ACCESS_LOCAL_WRITE);
+	if (!rc->rmr)
+		return -(errno ? errno : ENOMEM);
+	for (int i = 0; i < NRECV; i++) {
+		ret = post_recv(rc, i);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 static void rdma_destroy_conn(struct memd_conn *c)
@@ -303,58 +348,85 @@ static const struct memd_conn_ops rdma_conn_ops = {
 	.grant = rdma_grant,
 	.revoke = rdma_revoke,
 	.revoke_all = rdma_revoke_all,
+	.logged_in = rdma_logged_in,
 	.destroy = rdma_destroy_conn,
 };
 
-/* A CONNECT_REQUEST: resources for it, then accept.  0 or -errno (rejected). */
-static int accept_conn(struct rlistener *l, struct rdma_cm_id *id, uint8_t initiator_depth)
+/*
+ * A CONNECT_REQUEST: admitted as a pending connection first (counted and
+ * limited like any other before it costs anything), then a protection
+ * domain, CQ and QP with two small receive buffers, then accept.  A
+ * refused or failed request is rejected here and its id destroyed.
+ */
+static void accept_conn(struct rlistener *l, struct rdma_cm_id *id, uint8_t initiator_depth)
 {
 	struct ibv_qp_init_attr qa;
 	struct rdma_conn_param cp;
 	struct ibv_device_attr da;
 	struct rconn *rc;
 	char host[NI_MAXHOST], serv[NI_MAXSERV], peer[64];
-	int ret = -ENOMEM;
+	int ret;
 
 	getnameinfo(rdma_get_peer_addr(id), sizeof(struct sockaddr_storage), host, sizeof(host),
 		    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
 	snprintf(peer, sizeof(peer), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, serv);
 	rc = calloc(1, sizeof(*rc));
-	if (!rc)
-		return -ENOMEM;
+	if (!rc) {
+		vf_log_ratelimited(LOG_WARNING, "RDMA connection request from %s refused: "
+				   "no memory", peer);
+		rdma_reject(id, NULL, 0);
+		rdma_destroy_id(id);
+		return;
+	}
 	memd_conn_init(&rc->c, l->l.srv, &rdma_conn_ops, peer);
 	rc->id = id;
 	rc->cur = -1;
+	rc->wake_fd = -1;
+	if (memd_conn_admit(l->l.srv, &rc->c)) {
+		rdma_reject(id, NULL, 0);
+		rconn_free(rc); /* destroys the id */
+		return;
+	}
+
+	errno = 0;
 	rc->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	rc->mrs = g_hash_table_new(g_direct_hash, g_direct_equal);
 	rc->pd = ibv_alloc_pd(id->verbs); /* one per client: its keys reach only its slabs */
 	rc->ch = rc->pd ? ibv_create_comp_channel(id->verbs) : NULL;
-	rc->cq = rc->ch ? ibv_create_cq(id->verbs, NRECV + 8, rc, rc->ch, 0) : NULL;
-	if (!rc->cq || ibv_req_notify_cq(rc->cq, 0) || rc->wake_fd < 0)
+	rc->cq = rc->ch ? ibv_create_cq(id->verbs, NRECV + NHS + 8, rc, rc->ch, 0) : NULL;
+	if (!rc->cq || rc->wake_fd < 0)
 		goto fail;
+	ret = ibv_req_notify_cq(rc->cq, 0);
+	if (ret) {
+		errno = ret; /* verbs return the error, they do not set errno */
+		goto fail;
+	}
 	fcntl(rc->ch->fd, F_SETFL, fcntl(rc->ch->fd, F_GETFL) | O_NONBLOCK);
 	memset(&qa, 0, sizeof(qa));
 	qa.send_cq = rc->cq;
 	qa.recv_cq = rc->cq;
 	qa.qp_type = IBV_QPT_RC;
 	qa.cap.max_send_wr = 8;
-	qa.cap.max_recv_wr = NRECV;
+	qa.cap.max_recv_wr = NRECV + NHS;
 	qa.cap.max_send_sge = 1;
 	qa.cap.max_recv_sge = 1;
 	if (rdma_create_qp(id, rc->pd, &qa))
 		goto fail;
-	rc->rbufs = malloc((size_t)NRECV * CTRL_BUF);
+	rc->hbufs = malloc((size_t)NHS * HS_BUF);
 	rc->sbuf = malloc(CTRL_BUF);
-	if (!rc->rbufs || !rc->sbuf)
+	if (!rc->hbufs || !rc->sbuf)
 		goto fail;
-	rc->rmr = ibv_reg_mr(rc->pd, rc->rbufs, (size_t)NRECV * CTRL_BUF, IBV_ACCESS_LOCAL_WRITE);
+	rc->hmr = ibv_reg_mr(rc->pd, rc->hbufs, (size_t)NHS * HS_BUF, IBV_ACCESS_LOCAL_WRITE);
 	rc->smr = ibv_reg_mr(rc->pd, rc->sbuf, CTRL_BUF, IBV_ACCESS_LOCAL_WRITE);
-	if (!rc->rmr || !rc->smr)
+	if (!rc->hmr || !rc->smr)
 		goto fail;
-	for (int i = 0; i < NRECV; i++)
-		if (post_recv(rc, i))
+	for (int k = 0; k < NHS; k++) {
+		ret = post_handshake_recv(rc, k);
+		if (ret) {
+			errno = -ret;
 			goto fail;
-
+		}
+	}
 	id->context = &rc->c;
 
 	memset(&cp, 0, sizeof(cp));
@@ -365,24 +437,21 @@ static int accept_conn(struct rlistener *l, struct rdma_cm_id *id, uint8_t initi
 	cp.initiator_depth = 0;
 	cp.rnr_retry_count = 7;
 	if (rdma_accept(id, &cp)) {
-		ret = -errno;
-		vf_warn("client at %s: rdma_accept: %s", rc->c.peer, strerror(-ret));
+		ret = errno;
+		vf_log_ratelimited(LOG_WARNING, "client at %s: rdma_accept: %s", rc->c.peer,
+				   strerror(ret));
 		id->context = NULL;
-		rdma_destroy_qp(id); /* the caller destroys the id, which leaves the QP */
-		rc->id = NULL;
-		rconn_free(rc);
-		return ret;
+		memd_conn_abandon(&rc->c); /* destroys the id */
+		return;
 	}
-	return 0;
+	return;
 fail:
-	ret = -(errno ? errno : ENOMEM);
-	vf_warn("RDMA connection request refused: cannot set up its resources: %s",
-		strerror(-ret));
-	if (id->qp)
-		rdma_destroy_qp(id); /* the caller destroys the id, which leaves the QP */
-	rc->id = NULL;
-	rconn_free(rc);
-	return ret;
+	ret = errno ? errno : ENOMEM;
+	vf_log_ratelimited(LOG_WARNING, "RDMA connection request from %s refused: cannot set up "
+			   "its resources: %s", peer, strerror(ret));
+	id->context = NULL;
+	rdma_reject(id, NULL, 0);
+	memd_conn_abandon(&rc->c); /* destroys the id */
 }
 
 static void *listener_thread(void *arg)
@@ -432,21 +501,18 @@ static void *listener_thread(void *arg)
 		rdma_ack_cm_event(ev);
 		switch (type) {
 		case RDMA_CM_EVENT_CONNECT_REQUEST:
-			if (accept_conn(l, id, depth)) {
-				rdma_reject(id, NULL, 0);
-				rdma_destroy_id(id);
-			}
+			accept_conn(l, id, depth);
 			break;
 		case RDMA_CM_EVENT_ESTABLISHED:
 			if (c)
-				memd_conn_start(l->l.srv, c); /* destroys c if refused */
+				memd_conn_run(c); /* admitted at CONNECT_REQUEST */
 			break;
 		case RDMA_CM_EVENT_REJECTED:
 		case RDMA_CM_EVENT_CONNECT_ERROR:
 		case RDMA_CM_EVENT_UNREACHABLE:
 			/* accepted but never established: nobody else owns it */
 			if (c) {
-				rconn_free(rc_of(c));
+				memd_conn_abandon(c);
 			} else {
 				rdma_destroy_id(id);
 			}

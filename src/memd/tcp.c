@@ -44,16 +44,20 @@ static int tcp_recv(struct memd_conn *c, struct vf_msg *m, const char **why)
 {
 	struct tcp_conn *t = tcp_of(c);
 
-	if (c->sess && t->cap < FULL_BUF) {
-		uint8_t *big = malloc(FULL_BUF);
-
-		if (!big)
-			return -ENOMEM;
-		free(t->buf);
-		t->buf = big;
-		t->cap = FULL_BUF;
-	}
 	return vf_recv_msg(t->fd, t->buf, t->cap, m, why);
+}
+
+static int tcp_logged_in(struct memd_conn *c)
+{
+	struct tcp_conn *t = tcp_of(c);
+	uint8_t *big = malloc(FULL_BUF);
+
+	if (!big)
+		return -ENOMEM;
+	free(t->buf);
+	t->buf = big;
+	t->cap = FULL_BUF;
+	return 0;
 }
 
 static int tcp_send(struct memd_conn *c, const struct vf_msg *m)
@@ -107,6 +111,7 @@ static const struct memd_conn_ops tcp_conn_ops = {
 	.grant = tcp_grant,
 	.revoke = tcp_revoke,
 	.revoke_all = tcp_revoke_all,
+	.logged_in = tcp_logged_in,
 	.destroy = tcp_destroy,
 };
 

@@ -607,8 +607,9 @@ static int rdma_connect_(struct vf_xport *x)
 	r->ch = r->pd ? ibv_create_comp_channel(r->id->verbs) : NULL;
 	r->cq = r->ch ? ibv_create_cq(r->id->verbs, (int)(2 * x->queue_depth + r->nrecv + 8), r,
 				      r->ch, 0) : NULL;
-	if (!r->cq || ibv_req_notify_cq(r->cq, 0)) {
-		ret = -(errno ? errno : ENOMEM);
+	/* ibv_req_notify_cq returns its error; the constructors set errno */
+	ret = !r->cq ? -(errno ? errno : ENOMEM) : -ibv_req_notify_cq(r->cq, 0);
+	if (ret) {
 		vf_err("%s: cannot set up RDMA resources (PD, CQ): %s", x->url.str, strerror(-ret));
 		goto fail;
 	}
