@@ -24,7 +24,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -32,10 +31,9 @@
 #include "vofirm/json.h"
 #include "qmp.h"
 #include "vofirm/log.h"
+#include "vofirm/mount.h"
 #include "vofirm/util.h"
 #include "vofirm/version.h"
-
-#define FUSE_SUPER_MAGIC 0x65735546
 
 static struct {
 	const char *qmp, *mount, *id, *model, *vm;
@@ -63,27 +61,6 @@ static char *fmt_size(uint64_t b)
 
 	i = (i + 1) % 4;
 	return vf_format_size(b, buf[i], sizeof(buf[i]));
-}
-
-/* 1 when path is on a vofirm-fs mount. */
-static int on_vofirm(const char *path)
-{
-	struct statfs sfs;
-	struct stat st;
-	char line[4096], want[32];
-	int yes = 0;
-	FILE *f;
-
-	if (statfs(path, &sfs) || sfs.f_type != FUSE_SUPER_MAGIC || stat(path, &st))
-		return 0;
-	snprintf(want, sizeof(want), " %u:%u ", major(st.st_dev), minor(st.st_dev));
-	f = fopen("/proc/self/mountinfo", "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (strstr(line, want) && strstr(line, " - fuse.vofirm "))
-			yes = 1;
-	if (f)
-		fclose(f);
-	return yes;
 }
 
 static int cmd(struct qmp *q, const char *c, const char *args, struct jv **ret, const char *what)
@@ -240,7 +217,7 @@ static int grow_vmem(struct qmp *q, struct jv *dev)
 	}
 	{
 		char *file = qom_get_str(q, memdev, "mem-path");
-		int r = file && on_vofirm(file) ? reserve_file(file, (uint64_t)max) : 0;
+		int r = file && vf_on_vofirm(file) ? reserve_file(file, (uint64_t)max) : 0;
 
 		g_free(file);
 		if (r)
@@ -288,7 +265,7 @@ static int do_grow(struct qmp *q)
 			ndimms++;
 
 	/* every check before anything changes */
-	if (!on_vofirm(o.mount)) {
+	if (!vf_on_vofirm(o.mount)) {
 		vf_err("%s is not a vofirm-fs mount", o.mount);
 		goto out;
 	}
@@ -462,7 +439,7 @@ static int drop_backend(struct qmp *q, const char *memdev_path)
 		g_free(file);
 		return ret;
 	}
-	if (file && !o.keep_file && on_vofirm(file)) {
+	if (file && !o.keep_file && vf_on_vofirm(file)) {
 		/* QEMU closes the file shortly after object-del: the memory is
 		 * freed when the last handle goes */
 		if (unlink(file))
@@ -579,7 +556,7 @@ static int do_list(struct qmp *q)
 		int64_t size = json_int(json_get(d, "size"), 0);
 		int64_t req = vmem ? json_int(json_get(d, "requested-size"), 0) : size;
 		char *path = memdev ? qom_get_str(q, memdev, "mem-path") : NULL;
-		bool vf = path && on_vofirm(path);
+		bool vf = path && vf_on_vofirm(path);
 
 		if (o.json) {
 			g_string_append_printf(js, "%s{\"id\": ", i ? ", " : "");
