@@ -24,9 +24,14 @@ FUSE_LIBS := $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
 RDMA_LIBS := $(shell $(PKG_CONFIG) --libs libibverbs librdmacm 2>/dev/null)
 GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags glib-2.0 2>/dev/null)
 GLIB_LIBS := $(shell $(PKG_CONFIG) --libs glib-2.0 2>/dev/null)
+JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-glib-1.0 2>/dev/null)
+JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-glib-1.0 2>/dev/null)
 ifeq ($(filter clean demo bench,$(MAKECMDGOALS)),)
 ifeq ($(GLIB_LIBS),)
 $(error glib-2.0 development files not found: run scripts/install-deps.sh (or apt-get install libglib2.0-dev pkg-config))
+endif
+ifeq ($(JSON_LIBS),)
+$(error json-glib development files not found: run scripts/install-deps.sh (or apt-get install libjson-glib-dev))
 endif
 ifeq ($(FUSE_LIBS),)
 $(error libfuse3 development files not found: run scripts/install-deps.sh (or apt-get install libfuse3-dev))
@@ -52,7 +57,7 @@ LIBS := $(GLIB_LIBS) $(RDMA_LIBS)
 LIB_SRCS := src/lib/log.c src/lib/util.c src/lib/proto.c src/lib/auth.c \
 	src/lib/net.c src/lib/transport.c src/lib/tcp.c src/lib/rdma.c src/lib/mem.c src/lib/config.c src/lib/mount.c src/lib/json.c
 MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/server.c src/memd/rdma.c
-CTL_SRCS := src/ctl/qmp.c
+CTL_SRCS := src/ctl/qmp.c src/ctl/jv.c
 FS_SRCS := src/fs/settings.c src/fs/servers.c src/fs/files.c src/fs/ops.c src/fs/stats.c
 UNIT_TESTS := test_util test_proto test_memd_settings test_auth test_json
 
@@ -73,6 +78,9 @@ TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
 
 all: $(PROGRAMS) $(TEST_PROGRAMS)
 
+# Only vofirmctl reads and writes JSON (QMP, the mount's stats).
+$(BUILD)/obj/src/ctl/%.o $(BUILD)/obj/tests/unit/%.o: ALL_CFLAGS += $(JSON_CFLAGS)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
@@ -87,7 +95,7 @@ $(BUILD)/vofirm-fs: $(BUILD)/obj/src/fs/main.o $(FS_OBJS) $(LIBVOFIRM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LIBS)
 
 $(BUILD)/vofirmctl: $(BUILD)/obj/src/ctl/main.o $(CTL_OBJS) $(LIBVOFIRM)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(LIBS)
 
 # The QEMU companion is preloaded into QEMU: no sanitizer runtime in it.
 $(BUILD)/libvofirm-qemu.so: src/shim/vofirm-qemu.c
@@ -116,7 +124,7 @@ $(BUILD)/tests/gen-fuzz-corpus: $(BUILD)/obj/tests/fuzz/gen_corpus.o $(LIBVOFIRM
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(MEMD_OBJS) $(CTL_OBJS) $(LIBVOFIRM)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(LIBS)
 
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 all
