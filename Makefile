@@ -55,11 +55,11 @@ endif
 LIBS := $(GLIB_LIBS) $(RDMA_LIBS)
 
 LIB_SRCS := src/lib/log.c src/lib/util.c src/lib/proto.c src/lib/auth.c \
-	src/lib/net.c src/lib/transport.c src/lib/tcp.c src/lib/rdma.c src/lib/mem.c src/lib/config.c src/lib/mount.c src/lib/json.c
+	src/lib/net.c src/lib/transport.c src/lib/tcp.c src/lib/rdma.c src/lib/mem.c src/lib/config.c src/lib/mount.c
 MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/server.c src/memd/rdma.c
 CTL_SRCS := src/ctl/qmp.c src/ctl/jv.c
 FS_SRCS := src/fs/settings.c src/fs/servers.c src/fs/files.c src/fs/ops.c src/fs/stats.c
-UNIT_TESTS := test_util test_proto test_memd_settings test_auth test_json test_ctl_json
+UNIT_TESTS := test_util test_proto test_memd_settings test_auth test_ctl_json
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 MEMD_OBJS := $(MEMD_SRCS:%.c=$(BUILD)/obj/%.o)
