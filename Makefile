@@ -27,9 +27,14 @@ FUSE_LIBS := $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
 RDMA_LIBS := $(shell $(PKG_CONFIG) --libs libibverbs librdmacm 2>/dev/null)
 GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags glib-2.0 2>/dev/null)
 GLIB_LIBS := $(shell $(PKG_CONFIG) --libs glib-2.0 2>/dev/null)
+JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-glib-1.0 2>/dev/null)
+JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-glib-1.0 2>/dev/null)
 ifeq ($(filter clean demo bench,$(MAKECMDGOALS)),)
 ifeq ($(GLIB_LIBS),)
 $(error glib-2.0 development files not found: run scripts/install-deps.sh (or apt-get install libglib2.0-dev pkg-config))
+endif
+ifeq ($(JSON_LIBS),)
+$(error json-glib development files not found: run scripts/install-deps.sh (or apt-get install libjson-glib-dev))
 endif
 ifeq ($(FUSE_LIBS),)
 $(error libfuse3 development files not found: run scripts/install-deps.sh (or apt-get install libfuse3-dev))
@@ -55,15 +60,15 @@ LIBS := $(GLIB_LIBS) $(RDMA_LIBS)
 # libvofirm.a: the common ground (src/lib) and the client side of the wire
 # (src/transport: the transport interface and its providers)
 LIB_SRCS := src/lib/log.c src/lib/util.c src/lib/proto.c src/lib/auth.c \
-	src/lib/config.c src/lib/json.c
+	src/lib/config.c src/lib/mount.c
 XPORT_SRCS := src/transport/transport.c src/transport/tcp.c src/transport/rdma.c \
 	src/transport/mem.c src/transport/net.c
 MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/conn.c src/memd/tcp.c src/memd/rdma.c
-CTL_SRCS := src/ctl/qmp.c
+CTL_SRCS := src/ctl/qmp.c src/ctl/jv.c
 FS_SRCS := src/fs/settings.c src/fs/servers.c src/fs/files.c src/fs/ops.c src/fs/stats.c \
 	src/fs/hist.c
 UNIT_TESTS := test_util test_proto test_config test_memd_settings test_fs_settings test_auth \
-	test_json test_fs_lock
+	test_ctl_json test_fs_lock
 ifeq ($(LOCKCHECK),1)
 ALL_CPPFLAGS += -DVF_LOCKCHECK
 FS_SRCS += src/fs/lockcheck.c
@@ -87,6 +92,9 @@ TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
 
 all: $(PROGRAMS) $(TEST_PROGRAMS)
 
+# Only vofirmctl reads and writes JSON (QMP, the mount's stats).
+$(BUILD)/obj/src/ctl/%.o $(BUILD)/obj/tests/unit/%.o: ALL_CFLAGS += $(JSON_CFLAGS)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
@@ -101,7 +109,7 @@ $(BUILD)/vofirm-fs: $(BUILD)/obj/src/fs/main.o $(FS_OBJS) $(LIBVOFIRM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LIBS)
 
 $(BUILD)/vofirmctl: $(BUILD)/obj/src/ctl/main.o $(CTL_OBJS) $(LIBVOFIRM)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(LIBS)
 
 # The QEMU companion is preloaded into QEMU: no sanitizer runtime in it.
 $(BUILD)/libvofirm-qemu.so: src/shim/vofirm-qemu.c
@@ -134,7 +142,7 @@ $(BUILD)/tests/gen-fuzz-corpus: $(BUILD)/obj/tests/fuzz/gen_corpus.o $(LIBVOFIRM
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(MEMD_OBJS) $(CTL_OBJS) $(LIBVOFIRM)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(LIBS)
 
 # vofirm-fs's settings alone (libfuse for --version), not the whole file system.
 $(BUILD)/tests/unit/test_fs_settings: $(BUILD)/obj/tests/unit/test_fs_settings.o \
@@ -167,7 +175,7 @@ HEADERS := $(sort $(wildcard include/vofirm/*.h src/*/*.h))
 headers:
 	@for h in $(HEADERS); do \
 		printf '#include "%s"\n' "$$(basename $$h)" | \
-		$(CC) $(ALL_CPPFLAGS) -I$$(dirname $$h) $(ALL_CFLAGS) -fsyntax-only -x c - || \
+		$(CC) $(ALL_CPPFLAGS) -I$$(dirname $$h) $(ALL_CFLAGS) $(JSON_CFLAGS) -fsyntax-only -x c - || \
 		{ echo "header $$h does not compile on its own"; exit 1; }; \
 	done; echo "headers: $(words $(HEADERS)) compile on their own"
 

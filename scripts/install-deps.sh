@@ -8,6 +8,7 @@ set -euo pipefail
 
 PKGS=(
 	build-essential pkg-config libglib2.0-dev libfuse3-dev   # build
+	libjson-glib-dev                                         # vofirmctl: QMP, stats
 	libibverbs-dev librdmacm-dev ibverbs-providers           # the RDMA transport
 	fuse3                                        # fusermount3, /dev/fuse rules
 	clang libclang-rt-14-dev                     # the fuzz target (libFuzzer)

@@ -19,23 +19,21 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <glib.h>
 
-#include "vofirm/json.h"
 #include "qmp.h"
 #include "vofirm/log.h"
+#include "vofirm/mount.h"
 #include "vofirm/util.h"
 #include "vofirm/version.h"
-
-#define FUSE_SUPER_MAGIC 0x65735546
 
 static struct {
 	const char *qmp, *mount, *id, *model, *vm;
@@ -65,111 +63,145 @@ static char *fmt_size(uint64_t b)
 	return vf_format_size(b, buf[i], sizeof(buf[i]));
 }
 
-/* 1 when path is on a vofirm-fs mount. */
-static int on_vofirm(const char *path)
-{
-	struct statfs sfs;
-	struct stat st;
-	char line[4096], want[32];
-	int yes = 0;
-	FILE *f;
-
-	if (statfs(path, &sfs) || sfs.f_type != FUSE_SUPER_MAGIC || stat(path, &st))
-		return 0;
-	snprintf(want, sizeof(want), " %u:%u ", major(st.st_dev), minor(st.st_dev));
-	f = fopen("/proc/self/mountinfo", "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (strstr(line, want) && strstr(line, " - fuse.vofirm "))
-			yes = 1;
-	if (f)
-		fclose(f);
-	return yes;
-}
-
-static int cmd(struct qmp *q, const char *c, const char *args, struct jv **ret, const char *what)
+static int cmd(struct qmp *q, const char *c, JsonObject *args, JsonNode **ret, const char *what)
 {
 	char *err = NULL;
 	int r = qmp_cmd(q, c, args, ret, &err);
 
-	if (r == -EIO)
+	if (r == -EIO && err)
 		vf_err("%s: QEMU refused %s: %s", what, c, err);
 	g_free(err);
 	return r;
 }
 
-static int64_t qom_get_int(struct qmp *q, const char *path, const char *prop)
+/* The arguments of qom-get and qom-set. */
+static JsonObject *qom_args(const char *path, const char *prop)
 {
-	char args[512];
-	struct jv *r = NULL;
+	JsonObject *a = json_object_new();
+
+	json_object_set_string_member(a, "path", path);
+	json_object_set_string_member(a, "property", prop);
+	return a;
+}
+
+static JsonObject *id_args(const char *id)
+{
+	JsonObject *a = json_object_new();
+
+	json_object_set_string_member(a, "id", id);
+	return a;
+}
+
+/*
+ * The member key of QEMU's answer r about what, as a size or a count.
+ * QEMU leaves out some (slots and max-size without maxmem): optional ones
+ * are 0 when absent.  0 or -EPROTO (logged).
+ */
+static int answer_size(JsonNode *r, const char *what, const char *key, bool optional,
+		       uint64_t *v)
+{
+	JsonNode *n = jv_get(r, key);
+	const char *why;
+
+	if (!n && optional) {
+		*v = 0;
+		return 0;
+	}
+	if (jv_uint(n, v, &why) == 0)
+		return 0;
+	vf_err("QMP %s: %s: %s: %s", o.qmp, what, key, why);
+	return -EPROTO;
+}
+
+/* A size property of a QOM object.  0 or -errno (logged). */
+static int qom_get_size(struct qmp *q, const char *path, const char *prop, uint64_t *v)
+{
+	JsonNode *r = NULL;
+	const char *why;
 	char *err = NULL;
-	int64_t v = -1;
+	int ret = qmp_cmd(q, "qom-get", qom_args(path, prop), &r, &err);
 
-	snprintf(args, sizeof(args), "{\"path\": \"%s\", \"property\": \"%s\"}", path, prop);
-	if (qmp_cmd(q, "qom-get", args, &r, &err) == 0)
-		v = json_int(r, -1);
-	json_free(r);
+	if (ret == -EIO && err)
+		vf_err("%s: QEMU refused to read its %s: %s", path, prop, err);
 	g_free(err);
-	return v;
-}
-
-static char *qom_get_str(struct qmp *q, const char *path, const char *prop)
-{
-	char args[512];
-	struct jv *r = NULL;
-	char *err = NULL, *s = NULL;
-
-	snprintf(args, sizeof(args), "{\"path\": \"%s\", \"property\": \"%s\"}", path, prop);
-	if (qmp_cmd(q, "qom-get", args, &r, &err) == 0 && json_str(r))
-		s = g_strdup(json_str(r));
-	json_free(r);
-	g_free(err);
-	return s;
-}
-
-static int qom_set_int(struct qmp *q, const char *path, const char *prop, uint64_t v,
-		       const char *what)
-{
-	char args[512];
-	struct jv *r = NULL;
-	int ret;
-
-	snprintf(args, sizeof(args), "{\"path\": \"%s\", \"property\": \"%s\", \"value\": %" PRIu64 "}",
-		 path, prop, v);
-	ret = cmd(q, "qom-set", args, &r, what);
-	json_free(r);
+	if (ret)
+		return ret;
+	ret = jv_uint(r, v, &why);
+	if (ret)
+		vf_err("%s: its %s from QEMU: %s", path, prop, why);
+	json_node_unref(r);
 	return ret;
 }
 
-/* The memory device `id` from query-memory-devices (json_free *all). */
-static struct jv *find_device(struct qmp *q, const char *id, struct jv **all)
+/* A string property of a QOM object; NULL if it has none (not an error here). */
+static char *qom_get_str(struct qmp *q, const char *path, const char *prop)
 {
-	*all = NULL;
+	JsonNode *r = NULL;
+	char *s = NULL;
+
+	if (qmp_cmd(q, "qom-get", qom_args(path, prop), &r, NULL) == 0 && jv_str(r))
+		s = g_strdup(jv_str(r));
+	g_clear_pointer(&r, json_node_unref);
+	return s;
+}
+
+static int qom_set_size(struct qmp *q, const char *path, const char *prop, uint64_t v,
+			const char *what)
+{
+	JsonObject *a = qom_args(path, prop);
+
+	/* sizes come from --size (checked) or from QEMU (jv_uint): they fit */
+	json_object_set_int_member(a, "value", (gint64)v);
+	return cmd(q, "qom-set", a, NULL, what);
+}
+
+/* QEMU's memory devices, in *all (json_node_unref it); NULL: failed (logged). */
+static JsonArray *memory_devices(struct qmp *q, JsonNode **all)
+{
+	JsonArray *devs;
+
 	if (cmd(q, "query-memory-devices", NULL, all, "listing memory devices"))
 		return NULL;
-	for (size_t i = 0; *all && i < (*all)->n; i++) {
-		struct jv *d = json_get((*all)->items[i], "data");
+	devs = jv_array(*all);
+	if (!devs) {
+		vf_err("QMP %s: query-memory-devices: the answer is not a list", o.qmp);
+		g_clear_pointer(all, json_node_unref);
+	}
+	return devs;
+}
 
-		if (!g_strcmp0(json_str(json_get(d, "id")), id))
-			return (*all)->items[i];
+/* The memory device `id` among devs, or NULL. */
+static JsonNode *find_device(JsonArray *devs, const char *id)
+{
+	for (guint i = 0; i < json_array_get_length(devs); i++) {
+		JsonNode *d = json_array_get_element(devs, i);
+
+		if (!g_strcmp0(jv_str(jv_get(jv_get(d, "data"), "id")), id))
+			return d;
 	}
 	return NULL;
 }
 
-/* Waits until a virtio-mem device's size is `want`; 0, or -ETIMEDOUT. */
-static int wait_vmem_size(struct qmp *q, const char *id, uint64_t want, int64_t *got)
+/*
+ * Waits until a virtio-mem device's size is `want`.  0, -ETIMEDOUT with
+ * *got the size it reached, or -errno (logged).
+ */
+static int wait_vmem_size(struct qmp *q, const char *id, uint64_t want, uint64_t *got)
 {
 	uint64_t start = vf_now_ms(), last = start;
+	int ret;
 
 	for (;;) {
-		*got = qom_get_int(q, id, "size");
-		if (*got == (int64_t)want)
+		ret = qom_get_size(q, id, "size", got);
+		if (ret)
+			return ret;
+		if (*got == want)
 			return 0;
 		if (vf_now_ms() - start >= o.timeout_ms)
 			return -ETIMEDOUT;
 		if (vf_now_ms() - last >= 2000) {
 			progress("waiting for the guest: %s is at %s of %s (%" PRIu64 " s)", id,
-				 fmt_size((uint64_t)(*got < 0 ? 0 : *got)), fmt_size(want),
-				 (vf_now_ms() - start) / 1000);
+				 fmt_size(*got), fmt_size(want), (vf_now_ms() - start) / 1000);
 			last = vf_now_ms();
 		}
 		usleep(100000);
@@ -197,16 +229,18 @@ static int reserve_file(const char *file, uint64_t size)
 
 static char *vm_name(struct qmp *q)
 {
-	struct jv *r = NULL;
+	JsonNode *r = NULL;
 	char *name = NULL;
 
 	if (o.vm)
 		return g_strdup(o.vm); /* checked by main() */
-	if (cmd(q, "query-name", NULL, &r, "query-name") == 0 && json_str(json_get(r, "name")))
-		name = g_strdup(json_str(json_get(r, "name")));
-	json_free(r);
-	if (!name || !*name)
+	if (cmd(q, "query-name", NULL, &r, "query-name") == 0 && jv_str(jv_get(r, "name")))
+		name = g_strdup(jv_str(jv_get(r, "name")));
+	g_clear_pointer(&r, json_node_unref);
+	if (!name || !*name) {
+		g_free(name);
 		return g_strdup("vm");
+	}
 	/* a directory name in the mount: no '/', no leading dot, nothing odd */
 	for (char *c = name; *c; c++)
 		if (!g_ascii_isalnum(*c) && *c != '-' && *c != '_' && *c != '.')
@@ -217,78 +251,86 @@ static char *vm_name(struct qmp *q)
 }
 
 /* grow an existing virtio-mem device to o.size */
-static int grow_vmem(struct qmp *q, struct jv *dev)
+static int grow_vmem(struct qmp *q, JsonNode *dev)
 {
-	struct jv *d = json_get(dev, "data");
-	const char *memdev = json_str(json_get(d, "memdev"));
-	int64_t max = memdev ? qom_get_int(q, memdev, "size") : -1;
-	int64_t bs = qom_get_int(q, o.id, "block-size"), got;
+	const char *memdev = jv_str(jv_get(jv_get(dev, "data"), "memdev"));
+	uint64_t max, bs, got;
+	char *file;
+	int r;
 
-	if (max < 0 || bs <= 0) {
-		vf_err("%s: cannot read its backend size or block size", o.id);
-		return -EIO;
+	if (!memdev) {
+		vf_err("%s: QEMU does not say which memory backend it has", o.id);
+		return -EPROTO;
 	}
-	if (o.size > (uint64_t)max) {
+	if (qom_get_size(q, memdev, "size", &max) || qom_get_size(q, o.id, "block-size", &bs))
+		return -EIO;
+	if (!bs) {
+		vf_err("%s: its block-size from QEMU is 0", o.id);
+		return -EPROTO;
+	}
+	if (o.size > max) {
 		vf_err("%s: %s is more than its backend holds (%s); add another device",
-		       o.id, fmt_size(o.size), fmt_size((uint64_t)max));
+		       o.id, fmt_size(o.size), fmt_size(max));
 		return -EINVAL;
 	}
-	if (o.size % (uint64_t)bs) {
+	if (o.size % bs) {
 		vf_err("%s: %s is not a multiple of its block size %s", o.id, fmt_size(o.size),
-		       fmt_size((uint64_t)bs));
+		       fmt_size(bs));
 		return -EINVAL;
 	}
-	{
-		char *file = qom_get_str(q, memdev, "mem-path");
-		int r = file && on_vofirm(file) ? reserve_file(file, (uint64_t)max) : 0;
-
-		g_free(file);
-		if (r)
-			return r;
-	}
+	file = qom_get_str(q, memdev, "mem-path");
+	r = file && vf_on_vofirm(file) ? reserve_file(file, max) : 0;
+	g_free(file);
+	if (r)
+		return r;
 	progress("asking the guest to plug %s of %s (requested-size)", fmt_size(o.size), o.id);
-	if (qom_set_int(q, o.id, "requested-size", o.size, o.id))
+	if (qom_set_size(q, o.id, "requested-size", o.size, o.id))
 		return -EIO;
-	if (wait_vmem_size(q, o.id, o.size, &got)) {
+	r = wait_vmem_size(q, o.id, o.size, &got);
+	if (r == -ETIMEDOUT)
 		vf_err("%s: the guest has plugged %s of %s after %" PRIu64 " s (no virtio_mem "
 		       "driver, or no memory hot-plug?); the request stands", o.id,
-		       fmt_size((uint64_t)(got < 0 ? 0 : got)), fmt_size(o.size), o.timeout_ms / 1000);
-		return -ETIMEDOUT;
-	}
+		       fmt_size(got), fmt_size(o.size), o.timeout_ms / 1000);
+	if (r)
+		return r;
 	printf("%s: virtio-mem at %s\n", o.id, fmt_size(o.size));
 	return 0;
 }
 
 static int do_grow(struct qmp *q)
 {
+	static const char memory_conf[] = "qom-get /machine memory";
+	static const char summary[] = "query-memory-size-summary";
 	bool vmem = !strcmp(o.model, "virtio-mem");
 	uint64_t bs = o.block_size ? o.block_size : vmem ? (2u << 20) : (128u << 20);
-	struct jv *all = NULL, *dev, *mem = NULL, *sum = NULL, *r = NULL;
-	int64_t slots, maxmem, base, plugged;
+	uint64_t slots, maxmem, base, plugged;
+	JsonNode *all = NULL, *dev, *mem = NULL, *sum = NULL;
+	JsonArray *devs;
+	JsonObject *args;
 	unsigned ndimms = 0;
 	struct statfs sfs;
 	char *vm = NULL, *dir = NULL, *file = NULL, memid[160];
-	GString *args = NULL;
 	int fd, ret = -EINVAL;
 
-	dev = find_device(q, o.id, &all);
-	if (!all)
+	devs = memory_devices(q, &all);
+	if (!devs)
 		return -EIO;
+	dev = find_device(devs, o.id);
 	if (dev) {
-		if (vmem || !g_strcmp0(json_str(json_get(dev, "type")), "virtio-mem")) {
+		if (vmem || !g_strcmp0(jv_str(jv_get(dev, "type")), "virtio-mem")) {
 			ret = grow_vmem(q, dev);
-			json_free(all);
+			json_node_unref(all);
 			return ret;
 		}
 		vf_err("a memory device '%s' exists already (vofirmctl list)", o.id);
 		goto out;
 	}
-	for (size_t i = 0; i < all->n; i++)
-		if (!g_strcmp0(json_str(json_get(all->items[i], "type")), "dimm"))
+	for (guint i = 0; i < json_array_get_length(devs); i++)
+		if (!g_strcmp0(jv_str(jv_get(json_array_get_element(devs, i), "type")), "dimm"))
 			ndimms++;
 
 	/* every check before anything changes */
-	if (!on_vofirm(o.mount)) {
+	if (!vf_on_vofirm(o.mount)) {
 		vf_err("%s is not a vofirm-fs mount", o.mount);
 		goto out;
 	}
@@ -298,25 +340,29 @@ static int do_grow(struct qmp *q)
 		       vmem ? "" : " (Linux onlines memory in blocks of that size; --block-size)");
 		goto out;
 	}
-	if (cmd(q, "qom-get", "{\"path\": \"/machine\", \"property\": \"memory\"}", &mem,
+	if (cmd(q, "qom-get", qom_args("/machine", "memory"), &mem,
 		"reading the machine's memory configuration") ||
-	    cmd(q, "query-memory-size-summary", NULL, &sum, "query-memory-size-summary")) {
+	    cmd(q, summary, NULL, &sum, summary)) {
 		ret = -EIO;
 		goto out;
 	}
-	slots = json_int(json_get(mem, "slots"), 0);
-	maxmem = json_int(json_get(mem, "max-size"), 0);
-	base = json_int(json_get(sum, "base-memory"), 0);
-	plugged = json_int(json_get(sum, "plugged-memory"), 0);
-	if (!vmem && (int64_t)ndimms >= slots) {
-		vf_err("no free memory slot: %u of %" PRId64 " in use (start QEMU with "
+	if (answer_size(mem, memory_conf, "slots", true, &slots) ||
+	    answer_size(mem, memory_conf, "max-size", true, &maxmem) ||
+	    answer_size(sum, summary, "base-memory", false, &base) ||
+	    answer_size(sum, summary, "plugged-memory", true, &plugged)) {
+		ret = -EPROTO;
+		goto out;
+	}
+	if (!vmem && ndimms >= slots) {
+		vf_err("no free memory slot: %u of %" PRIu64 " in use (start QEMU with "
 		       "-m SIZE,slots=N,maxmem=MAX)", ndimms, slots);
 		goto out;
 	}
-	if (base + plugged + (int64_t)o.size > maxmem) {
+	/* each is at most INT64_MAX: the sum does not wrap */
+	if (base + plugged + o.size > maxmem) {
 		vf_err("not enough room under maxmem: %s base + %s plugged + %s asked > %s "
-		       "(start QEMU with a larger maxmem)", fmt_size((uint64_t)base),
-		       fmt_size((uint64_t)plugged), fmt_size(o.size), fmt_size((uint64_t)maxmem));
+		       "(start QEMU with a larger maxmem)", fmt_size(base), fmt_size(plugged),
+		       fmt_size(o.size), fmt_size(maxmem));
 		goto out;
 	}
 	if (statfs(o.mount, &sfs) == 0 && (uint64_t)sfs.f_bavail * (uint64_t)sfs.f_bsize < o.size) {
@@ -360,17 +406,16 @@ static int do_grow(struct qmp *q)
 
 	/* 2: the backend */
 	snprintf(memid, sizeof(memid), "%s-mem", o.id);
-	args = g_string_new("{\"qom-type\": \"memory-backend-file\", \"id\": ");
-	json_escape(args, memid);
-	g_string_append(args, ", \"mem-path\": ");
-	json_escape(args, file);
-	g_string_append_printf(args, ", \"size\": %" PRIu64 ", \"share\": true}", o.size);
+	args = json_object_new();
+	json_object_set_string_member(args, "qom-type", "memory-backend-file");
+	json_object_set_string_member(args, "id", memid);
+	json_object_set_string_member(args, "mem-path", file);
+	json_object_set_int_member(args, "size", (gint64)o.size);
+	json_object_set_boolean_member(args, "share", TRUE);
 	progress("object-add %s", memid);
-	ret = cmd(q, "object-add", args->str, &r, "adding the memory backend");
-	json_free(r);
-	r = NULL;
-	if (ret == -EIO) {
-		unlink(file); /* QEMU refused it: nothing uses the file */
+	ret = cmd(q, "object-add", args, NULL, "adding the memory backend");
+	if (ret == -EIO || ret == -EINVAL) {
+		unlink(file); /* QEMU refused it, or it was not sent: nothing uses the file */
 		goto out;
 	}
 	if (ret) {
@@ -380,35 +425,28 @@ static int do_grow(struct qmp *q)
 	}
 
 	/* 3: the device */
-	g_string_assign(args, "{\"driver\": ");
-	json_escape(args, vmem ? "virtio-mem-pci" : "pc-dimm");
-	g_string_append(args, ", \"id\": ");
-	json_escape(args, o.id);
-	g_string_append(args, ", \"memdev\": ");
-	json_escape(args, memid);
-	if (vmem)
+	args = json_object_new();
+	json_object_set_string_member(args, "driver", vmem ? "virtio-mem-pci" : "pc-dimm");
+	json_object_set_string_member(args, "id", o.id);
+	json_object_set_string_member(args, "memdev", memid);
+	if (vmem) {
 		/* nothing plugged until the memory is reserved again (QEMU discards
 		 * the whole file when it creates the device) */
-		g_string_append_printf(args, ", \"requested-size\": 0, \"block-size\": %" PRIu64, bs);
-	g_string_append(args, "}");
+		json_object_set_int_member(args, "requested-size", 0);
+		json_object_set_int_member(args, "block-size", (gint64)bs);
+	}
 	progress("device_add %s %s", vmem ? "virtio-mem-pci" : "pc-dimm", o.id);
-	ret = cmd(q, "device_add", args->str, &r, "adding the memory device");
-	json_free(r);
-	r = NULL;
+	ret = cmd(q, "device_add", args, NULL, "adding the memory device");
 	if (ret) {
-		char a[200];
-
-		snprintf(a, sizeof(a), "{\"id\": \"%s\"}", memid);
-		if (cmd(q, "object-del", a, &r, "undoing object-add") == 0)
+		if (cmd(q, "object-del", id_args(memid), NULL, "undoing object-add") == 0)
 			unlink(file);
 		else
 			vf_err("could not undo: backend %s and file %s stay (QEMU's state is "
 			       "unknown; check with vofirmctl list)", memid, file);
-		json_free(r);
 		goto out;
 	}
 	if (vmem) {
-		int64_t got;
+		uint64_t got;
 
 		if (reserve_file(file, o.size)) {
 			vf_err("%s: added with nothing plugged, but its memory could not be "
@@ -418,28 +456,25 @@ static int do_grow(struct qmp *q)
 			goto out;
 		}
 		progress("asking the guest to plug %s of %s", fmt_size(o.size), o.id);
-		if (qom_set_int(q, o.id, "requested-size", o.size, o.id)) {
+		if (qom_set_size(q, o.id, "requested-size", o.size, o.id)) {
 			ret = -EIO;
 			goto out;
 		}
-		if (wait_vmem_size(q, o.id, o.size, &got)) {
+		ret = wait_vmem_size(q, o.id, o.size, &got);
+		if (ret == -ETIMEDOUT)
 			vf_err("%s: added, but the guest has plugged %s of %s after %" PRIu64 " s "
 			       "(no virtio_mem driver?); the device stays, asking for it",
-			       o.id, fmt_size((uint64_t)(got < 0 ? 0 : got)), fmt_size(o.size),
-			       o.timeout_ms / 1000);
-			ret = -ETIMEDOUT;
+			       o.id, fmt_size(got), fmt_size(o.size), o.timeout_ms / 1000);
+		if (ret)
 			goto out;
-		}
 	}
 	printf("grew the VM by %s: %s %s backed by %s\n", fmt_size(o.size),
 	       vmem ? "virtio-mem" : "pc-dimm", o.id, file);
 	ret = 0;
 out:
-	if (args)
-		g_string_free(args, TRUE);
-	json_free(all);
-	json_free(mem);
-	json_free(sum);
+	g_clear_pointer(&all, json_node_unref);
+	g_clear_pointer(&mem, json_node_unref);
+	g_clear_pointer(&sum, json_node_unref);
 	g_free(vm);
 	g_free(dir);
 	g_free(file);
@@ -451,18 +486,14 @@ static int drop_backend(struct qmp *q, const char *memdev_path)
 {
 	const char *memid = strrchr(memdev_path, '/') ? strrchr(memdev_path, '/') + 1 : memdev_path;
 	char *file = qom_get_str(q, memdev_path, "mem-path");
-	char args[256];
-	struct jv *r = NULL;
 	int ret;
 
-	snprintf(args, sizeof(args), "{\"id\": \"%s\"}", memid);
-	ret = cmd(q, "object-del", args, &r, "removing the memory backend");
-	json_free(r);
+	ret = cmd(q, "object-del", id_args(memid), NULL, "removing the memory backend");
 	if (ret) {
 		g_free(file);
 		return ret;
 	}
-	if (file && !o.keep_file && on_vofirm(file)) {
+	if (file && !o.keep_file && vf_on_vofirm(file)) {
 		/* QEMU closes the file shortly after object-del: the memory is
 		 * freed when the last handle goes */
 		if (unlink(file))
@@ -476,14 +507,16 @@ static int drop_backend(struct qmp *q, const char *memdev_path)
 
 static int do_shrink(struct qmp *q)
 {
-	struct jv *all = NULL, *dev, *r = NULL;
+	JsonNode *all = NULL, *dev;
+	JsonArray *devs;
 	const char *type, *memdev;
-	char args[256], objpath[256];
+	char objpath[256];
 	int ret = -EINVAL;
 
-	dev = find_device(q, o.id, &all);
-	if (!all)
+	devs = memory_devices(q, &all);
+	if (!devs)
 		return -EIO;
+	dev = find_device(devs, o.id);
 	if (!dev) {
 		/* a DIMM the guest released after an earlier shrink gave up: finish it */
 		snprintf(objpath, sizeof(objpath), "/objects/%s-mem", o.id);
@@ -495,51 +528,53 @@ static int do_shrink(struct qmp *q)
 			ret = drop_backend(q, objpath);
 			if (!ret)
 				printf("%s: removed\n", o.id);
-			json_free(all);
+			json_node_unref(all);
 			return ret;
 		}
 		vf_err("no memory device '%s' in this VM (vofirmctl list shows them)", o.id);
-		json_free(all);
+		json_node_unref(all);
 		return -ENOENT;
 	}
-	type = json_str(json_get(dev, "type"));
-	memdev = json_str(json_get(json_get(dev, "data"), "memdev"));
+	type = jv_str(jv_get(dev, "type"));
+	memdev = jv_str(jv_get(jv_get(dev, "data"), "memdev"));
 
 	if (!g_strcmp0(type, "virtio-mem")) {
-		uint64_t target = o.size_set ? o.size : 0;
-		int64_t bs = qom_get_int(q, o.id, "block-size"), got;
+		uint64_t target = o.size_set ? o.size : 0, bs, got;
 
-		if (bs > 0 && target % (uint64_t)bs) {
-			vf_err("%s: %s is not a multiple of its block size %s", o.id, fmt_size(target),
-			       fmt_size((uint64_t)bs));
-			goto out;
-		}
-		progress("asking the guest to unplug %s down to %s", o.id, fmt_size(target));
-		if (qom_set_int(q, o.id, "requested-size", target, o.id)) {
+		if (qom_get_size(q, o.id, "block-size", &bs)) {
 			ret = -EIO;
 			goto out;
 		}
-		if (wait_vmem_size(q, o.id, target, &got)) {
-			/* stop asking: the guest keeps what it could not give */
-			qom_set_int(q, o.id, "requested-size", (uint64_t)(got < 0 ? 0 : got), o.id);
-			vf_err("%s: the guest gave back only down to %s of %s asked within %" PRIu64
-			       " s: its memory is in use; %s stays at %s and working", o.id,
-			       fmt_size((uint64_t)(got < 0 ? 0 : got)), fmt_size(target),
-			       o.timeout_ms / 1000, o.id, fmt_size((uint64_t)(got < 0 ? 0 : got)));
-			ret = -EBUSY;
+		if (bs && target % bs) {
+			vf_err("%s: %s is not a multiple of its block size %s", o.id, fmt_size(target),
+			       fmt_size(bs));
 			goto out;
 		}
+		progress("asking the guest to unplug %s down to %s", o.id, fmt_size(target));
+		if (qom_set_size(q, o.id, "requested-size", target, o.id)) {
+			ret = -EIO;
+			goto out;
+		}
+		ret = wait_vmem_size(q, o.id, target, &got);
+		if (ret == -ETIMEDOUT) {
+			/* stop asking: the guest keeps what it could not give */
+			qom_set_size(q, o.id, "requested-size", got, o.id);
+			vf_err("%s: the guest gave back only down to %s of %s asked within %" PRIu64
+			       " s: its memory is in use; %s stays at %s and working", o.id,
+			       fmt_size(got), fmt_size(target), o.timeout_ms / 1000, o.id,
+			       fmt_size(got));
+			ret = -EBUSY;
+		}
+		if (ret)
+			goto out;
 		printf("%s: virtio-mem at %s; what it gave back is back in the pool%s\n", o.id,
 		       fmt_size(target), target ? "" : " (the device itself stays: QEMU 7.2 "
 		       "cannot unplug virtio-mem)");
-		ret = 0;
 		goto out;
 	}
 
-	snprintf(args, sizeof(args), "{\"id\": \"%s\"}", o.id);
 	progress("device_del %s", o.id);
-	ret = cmd(q, "device_del", args, &r, "removing the memory device");
-	json_free(r);
+	ret = cmd(q, "device_del", id_args(o.id), NULL, "removing the memory device");
 	if (ret)
 		goto out;
 	progress("waiting up to %" PRIu64 " s for the guest to release %s (DEVICE_DELETED)",
@@ -557,113 +592,185 @@ static int do_shrink(struct qmp *q)
 	if (!ret)
 		printf("%s: removed\n", o.id);
 out:
-	json_free(all);
+	json_node_unref(all);
 	return ret;
 }
 
 static int do_list(struct qmp *q)
 {
-	struct jv *all = NULL;
-	GString *js = g_string_new("[");
+	JsonNode *all = NULL;
+	JsonArray *devs = memory_devices(q, &all), *js = NULL;
+	int ret = 0;
 
-	if (cmd(q, "query-memory-devices", NULL, &all, "listing memory devices"))
+	if (!devs)
 		return -EIO;
-	if (!o.json)
+	if (o.json)
+		js = json_array_new();
+	else
 		printf("%-16s %-11s %10s %10s  %s\n", "ID", "MODEL", "SIZE", "REQUESTED", "BACKING");
-	for (size_t i = 0; i < all->n; i++) {
-		struct jv *d = json_get(all->items[i], "data");
-		const char *type = json_str(json_get(all->items[i], "type"));
-		const char *id = json_str(json_get(d, "id")) ?: "";
-		const char *memdev = json_str(json_get(d, "memdev"));
-		bool vmem = !g_strcmp0(type, "virtio-mem");
-		int64_t size = json_int(json_get(d, "size"), 0);
-		int64_t req = vmem ? json_int(json_get(d, "requested-size"), 0) : size;
-		char *path = memdev ? qom_get_str(q, memdev, "mem-path") : NULL;
-		bool vf = path && on_vofirm(path);
+	for (guint i = 0; i < json_array_get_length(devs); i++) {
+		JsonNode *dev = json_array_get_element(devs, i), *d = jv_get(dev, "data");
+		const char *id = jv_str(jv_get(d, "id")) ?: "";
+		const char *memdev = jv_str(jv_get(d, "memdev"));
+		bool vmem = !g_strcmp0(jv_str(jv_get(dev, "type")), "virtio-mem");
+		char *path, what[128];
+		uint64_t size, req;
+		bool vf;
 
-		if (o.json) {
-			g_string_append_printf(js, "%s{\"id\": ", i ? ", " : "");
-			json_escape(js, id);
-			g_string_append_printf(js, ", \"model\": \"%s\", \"size\": %" PRId64
-					       ", \"requested_size\": %" PRId64 ", \"vofirm\": %s, \"file\": ",
-					       vmem ? "virtio-mem" : "pc-dimm", size, req, vf ? "true" : "false");
+		snprintf(what, sizeof(what), "memory device '%s'", id);
+		if (answer_size(d, what, "size", true, &size) ||
+		    answer_size(d, what, vmem ? "requested-size" : "size", true, &req)) {
+			ret = -EPROTO;
+			break;
+		}
+		path = memdev ? qom_get_str(q, memdev, "mem-path") : NULL;
+		vf = path && vf_on_vofirm(path);
+		if (js) {
+			JsonObject *e = json_object_new();
+
+			json_object_set_string_member(e, "id", id);
+			json_object_set_string_member(e, "model", vmem ? "virtio-mem" : "pc-dimm");
+			json_object_set_int_member(e, "size", (gint64)size);
+			json_object_set_int_member(e, "requested_size", (gint64)req);
+			json_object_set_boolean_member(e, "vofirm", vf);
 			if (path)
-				json_escape(js, path);
+				json_object_set_string_member(e, "file", path);
 			else
-				g_string_append(js, "null");
-			g_string_append(js, "}");
+				json_object_set_null_member(e, "file");
+			json_array_add_object_element(js, e);
 		} else {
 			printf("%-16s %-11s %10s %10s  %s%s\n", id, vmem ? "virtio-mem" : "pc-dimm",
-			       fmt_size((uint64_t)size), fmt_size((uint64_t)req), path ? path : "-",
-			       vf ? " (vofirm)" : "");
+			       fmt_size(size), fmt_size(req), path ? path : "-", vf ? " (vofirm)" : "");
 		}
 		g_free(path);
 	}
-	if (o.json)
-		printf("%s]\n", js->str);
-	g_string_free(js, TRUE);
-	json_free(all);
+	if (js) {
+		JsonNode *out = json_node_init_array(json_node_alloc(), js);
+		char *text = ret ? NULL : jv_text(out);
+
+		if (text) {
+			printf("%s\n", text);
+		} else if (!ret) {
+			vf_err("the list cannot be written as JSON: a name or path is not UTF-8");
+			ret = -EINVAL;
+		}
+		g_free(text);
+		json_node_unref(out);
+		json_array_unref(js);
+	}
+	json_node_unref(all);
+	return ret;
+}
+
+/* keys[] of obj, the part `what` of the stats file, into v[]; -EPROTO (logged) for one not a size. */
+static int stat_sizes(const char *file, JsonNode *obj, const char *what, const char *const *keys,
+		      unsigned n, uint64_t *v)
+{
+	const char *why;
+
+	for (unsigned i = 0; i < n; i++)
+		if (jv_uint(jv_get(obj, keys[i]), &v[i], &why)) {
+			vf_err("%s: %s.%s: %s", file, what, keys[i], why);
+			return -EPROTO;
+		}
 	return 0;
 }
 
+/* The median latency `key` (a float) of server `what`, in whole microseconds. */
+static int stat_p50(const char *file, JsonNode *srv, const char *what, const char *key,
+		    uint64_t *us)
+{
+	const char *why;
+
+	if (jv_floor(jv_get(jv_get(srv, key), "p50"), us, &why) == 0)
+		return 0;
+	vf_err("%s: %s.%s.p50: %s", file, what, key, why);
+	return -EPROTO;
+}
+
+/* Nothing is printed unless the whole file reads well. */
 static int do_status(void)
 {
+	static const char *const pool_keys[] = { "capacity", "used", "free", "held_by_this_mount" };
+	static const char *const server_keys[] = { "held", "bytes_read", "bytes_written", "errors" };
+	static const char *const file_keys[] = { "size", "reserved", "bytes_read", "bytes_written" };
 	char *path = g_build_filename(o.mount, ".vofirm", "stats.json", NULL), *text = NULL;
+	char *err = NULL, what[32];
+	GString *out = g_string_new(NULL);
+	JsonArray *servers, *files;
+	JsonNode *d = NULL;
 	GError *gerr = NULL;
-	struct jv *d, *pool, *servers, *files;
-	const char *why;
+	uint64_t v[4], rd, wr;
+	int ret = -EPROTO;
 
 	if (!g_file_get_contents(path, &text, NULL, &gerr)) {
 		vf_err("%s: %s (is %s a vofirm-fs mount?)", path, gerr->message, o.mount);
 		g_error_free(gerr);
-		g_free(path);
-		return -ENOENT;
+		ret = -ENOENT;
+		goto out;
 	}
-	g_free(path);
 	if (o.json) {
-		fputs(text, stdout);
-		g_free(text);
-		return 0;
+		g_string_assign(out, text);
+		ret = 0;
+		goto out;
 	}
-	d = json_parse(text, &why);
-	g_free(text);
+	d = jv_parse(text, &err);
 	if (!d) {
-		vf_err("%s: stats are not JSON: %s", o.mount, why);
-		return -EPROTO;
+		vf_err("%s: not JSON: %s", path, err);
+		goto out;
 	}
-	pool = json_get(d, "pool");
-	printf("pool: %s, %s used, %s free; this mount holds %s\n",
-	       fmt_size((uint64_t)json_int(json_get(pool, "capacity"), 0)),
-	       fmt_size((uint64_t)json_int(json_get(pool, "used"), 0)),
-	       fmt_size((uint64_t)json_int(json_get(pool, "free"), 0)),
-	       fmt_size((uint64_t)json_int(json_get(pool, "held_by_this_mount"), 0)));
-	servers = json_get(d, "servers");
-	for (size_t i = 0; servers && i < servers->n; i++) {
-		struct jv *s = servers->items[i];
+	if (stat_sizes(path, jv_get(d, "pool"), "pool", pool_keys, VF_ARRAY_SIZE(pool_keys), v))
+		goto out;
+	g_string_append_printf(out, "pool: %s, %s used, %s free; this mount holds %s\n",
+			       fmt_size(v[0]), fmt_size(v[1]), fmt_size(v[2]), fmt_size(v[3]));
+	servers = jv_array(jv_get(d, "servers"));
+	files = jv_array(jv_get(d, "files"));
+	if (!servers || !files) {
+		vf_err("%s: %s: missing, or not a list", path, servers ? "files" : "servers");
+		goto out;
+	}
+	for (guint i = 0; i < json_array_get_length(servers); i++) {
+		JsonNode *s = json_array_get_element(servers, i);
+		const char *url = jv_str(jv_get(s, "url")), *state = jv_str(jv_get(s, "state"));
 
-		printf("server %s: %s, holds %s; read %s, written %s; read p50 %" PRId64 " us, "
-		       "write p50 %" PRId64 " us; %" PRId64 " errors\n",
-		       json_str(json_get(s, "url")), json_str(json_get(s, "state")),
-		       fmt_size((uint64_t)json_int(json_get(s, "held"), 0)),
-		       fmt_size((uint64_t)json_int(json_get(s, "bytes_read"), 0)),
-		       fmt_size((uint64_t)json_int(json_get(s, "bytes_written"), 0)),
-		       json_int(json_get(json_get(s, "read_latency_us"), "p50"), 0),
-		       json_int(json_get(json_get(s, "write_latency_us"), "p50"), 0),
-		       json_int(json_get(s, "errors"), 0));
+		snprintf(what, sizeof(what), "servers[%u]", i);
+		if (!url || !state) {
+			vf_err("%s: %s: no url or no state", path, what);
+			goto out;
+		}
+		if (stat_sizes(path, s, what, server_keys, VF_ARRAY_SIZE(server_keys), v) ||
+		    stat_p50(path, s, what, "read_latency_us", &rd) ||
+		    stat_p50(path, s, what, "write_latency_us", &wr))
+			goto out;
+		g_string_append_printf(out, "server %s: %s, holds %s; read %s, written %s; "
+				       "read p50 %" PRIu64 " us, write p50 %" PRIu64 " us; %" PRIu64
+				       " errors\n", url, state, fmt_size(v[0]), fmt_size(v[1]),
+				       fmt_size(v[2]), rd, wr, v[3]);
 	}
-	files = json_get(d, "files");
-	for (size_t i = 0; files && i < files->n; i++) {
-		struct jv *f = files->items[i];
+	for (guint i = 0; i < json_array_get_length(files); i++) {
+		JsonNode *f = json_array_get_element(files, i);
+		const char *fpath = jv_str(jv_get(f, "path"));
 
-		printf("file %s: %s, %s reserved; read %s, written %s\n",
-		       json_str(json_get(f, "path")),
-		       fmt_size((uint64_t)json_int(json_get(f, "size"), 0)),
-		       fmt_size((uint64_t)json_int(json_get(f, "reserved"), 0)),
-		       fmt_size((uint64_t)json_int(json_get(f, "bytes_read"), 0)),
-		       fmt_size((uint64_t)json_int(json_get(f, "bytes_written"), 0)));
+		snprintf(what, sizeof(what), "files[%u]", i);
+		if (!fpath) {
+			vf_err("%s: %s: no path", path, what);
+			goto out;
+		}
+		if (stat_sizes(path, f, what, file_keys, VF_ARRAY_SIZE(file_keys), v))
+			goto out;
+		g_string_append_printf(out, "file %s: %s, %s reserved; read %s, written %s\n", fpath,
+				       fmt_size(v[0]), fmt_size(v[1]), fmt_size(v[2]), fmt_size(v[3]));
 	}
-	json_free(d);
-	return 0;
+	ret = 0;
+out:
+	if (!ret)
+		fputs(out->str, stdout);
+	g_string_free(out, TRUE);
+	g_clear_pointer(&d, json_node_unref);
+	g_free(err);
+	g_free(text);
+	g_free(path);
+	return ret;
 }
 
 /* The local memory budget: QEMU in a memory cgroup (v1 or v2). */
@@ -769,16 +876,23 @@ int main(int argc, char **argv)
 		case 'v': vf_log_set_level(LOG_DEBUG); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("vofirmctl %s\n", VOFIRM_VERSION); return 0;
-		case 's': case 'b': case 'l':
-			if (vf_parse_size(optarg, opt == 's' ? &o.size : opt == 'b' ? &o.block_size
-							     : &o.limit, &why)) {
-				vf_err("%s '%s': %s", lo[opt == 's' ? 2 : opt == 'b' ? 6 : 9].name,
-				       optarg, why);
+		case 's': case 'b': case 'l': {
+			uint64_t *v = opt == 's' ? &o.size : opt == 'b' ? &o.block_size : &o.limit;
+			const char *name = lo[opt == 's' ? 2 : opt == 'b' ? 6 : 9].name;
+
+			if (vf_parse_size(optarg, v, &why)) {
+				vf_err("%s '%s': %s", name, optarg, why);
+				return 2;
+			}
+			/* QMP carries them as JSON integers, which json-glib holds in an int64 */
+			if (opt != 'l' && *v > INT64_MAX) {
+				vf_err("%s '%s': size too large", name, optarg);
 				return 2;
 			}
 			if (opt == 's')
 				o.size_set = true;
 			break;
+		}
 		case 't':
 			if (vf_parse_duration(optarg, &o.timeout_ms, &why)) {
 				vf_err("--timeout '%s': %s", optarg, why);

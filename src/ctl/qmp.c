@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ struct qmp {
 	unsigned next_id;
 	bool broken;      /* a command went unanswered: its reply may come any time */
 	GString *in;      /* bytes read, not yet a line */
-	GQueue *events;   /* struct jv *, in arrival order */
+	GQueue *events;   /* JsonNode *, in arrival order */
 };
 
 /* The next JSON line from QEMU, within timeout_ms.  NULL on error (errno). */
@@ -63,29 +64,29 @@ static char *read_line(struct qmp *q, unsigned timeout_ms)
 
 /* The next reply (events are queued), or NULL.  With want_id, replies to
  * other commands (a late one) are dropped. */
-static struct jv *next_reply(struct qmp *q, unsigned timeout_ms, const char *want_id)
+static JsonNode *next_reply(struct qmp *q, unsigned timeout_ms, const char *want_id)
 {
 	for (;;) {
-		char *line = read_line(q, timeout_ms);
-		const char *why;
-		struct jv *v;
+		char *line = read_line(q, timeout_ms), *why = NULL;
+		JsonNode *v;
 
 		if (!line)
 			return NULL;
-		v = json_parse(line, &why);
+		v = jv_parse(line, &why);
 		if (!v) {
 			vf_err("QMP %s: malformed message from QEMU (%s): %.200s", q->path, why, line);
+			g_free(why);
 			g_free(line);
 			errno = EPROTO;
 			return NULL;
 		}
 		g_free(line);
-		if (json_get(v, "event")) {
+		if (jv_get(v, "event")) {
 			g_queue_push_tail(q->events, v);
 			continue;
 		}
-		if (want_id && g_strcmp0(json_str(json_get(v, "id")), want_id)) {
-			json_free(v);
+		if (want_id && g_strcmp0(jv_str(jv_get(v, "id")), want_id)) {
+			json_node_unref(v);
 			continue;
 		}
 		return v;
@@ -96,7 +97,7 @@ int qmp_open(const char *path, unsigned timeout_ms, struct qmp **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct qmp *q;
-	struct jv *greeting, *ret = NULL;
+	JsonNode *greeting;
 	char *err = NULL;
 	int r;
 
@@ -119,16 +120,16 @@ int qmp_open(const char *path, unsigned timeout_ms, struct qmp **out)
 		return r;
 	}
 	greeting = next_reply(q, timeout_ms, NULL);
-	if (!greeting || !json_get(greeting, "QMP")) {
+	if (!greeting || !jv_get(greeting, "QMP")) {
 		vf_err("QMP socket %s: no QMP greeting (%s)", path,
 		       greeting ? "not QEMU's monitor?" : strerror(errno));
-		json_free(greeting);
+		if (greeting)
+			json_node_unref(greeting);
 		qmp_close(q);
 		return -EPROTO;
 	}
-	json_free(greeting);
-	r = qmp_cmd(q, "qmp_capabilities", NULL, &ret, &err);
-	json_free(ret);
+	json_node_unref(greeting);
+	r = qmp_cmd(q, "qmp_capabilities", NULL, NULL, &err);
 	if (r) {
 		vf_err("QMP socket %s: qmp_capabilities failed: %s", path, err ? err : strerror(-r));
 		g_free(err);
@@ -145,81 +146,108 @@ void qmp_close(struct qmp *q)
 		return;
 	if (q->fd >= 0)
 		close(q->fd);
-	g_queue_free_full(q->events, (GDestroyNotify)json_free);
+	g_queue_free_full(q->events, (GDestroyNotify)json_node_unref);
 	g_string_free(q->in, TRUE);
 	g_free(q->path);
 	g_free(q);
 }
 
-int qmp_cmd(struct qmp *q, const char *cmd, const char *args, struct jv **ret, char **err)
+char *qmp_message(const char *cmd, JsonObject *args, const char *id)
 {
-	GString *m = g_string_new("{\"execute\": ");
-	char id[32];
-	struct jv *r, *e;
-	size_t done = 0;
+	JsonObject *m = json_object_new();
+	JsonNode *root = json_node_init_object(json_node_alloc(), m);
+	char *text, *line = NULL;
+
+	json_object_set_string_member(m, "execute", cmd);
+	if (args)
+		json_object_set_object_member(m, "arguments", json_object_ref(args));
+	json_object_set_string_member(m, "id", id);
+	json_object_unref(m);
+	text = jv_text(root);
+	json_node_unref(root);
+	if (text)
+		line = g_strconcat(text, "\n", NULL);
+	g_free(text);
+	return line;
+}
+
+int qmp_cmd(struct qmp *q, const char *cmd, JsonObject *args, JsonNode **ret, char **err)
+{
+	char id[32], *m = NULL;
+	JsonNode *r, *e, *val;
+	size_t done = 0, len;
 	int saved;
 
-	*ret = NULL;
+	if (ret)
+		*ret = NULL;
 	if (err)
 		*err = NULL;
 	if (q->broken) {
 		vf_err("QMP %s: %s not sent: an earlier command got no answer, so QEMU's state "
 		       "is unknown (vofirmctl list)", q->path, cmd);
-		g_string_free(m, TRUE);
-		return -EIO;
+		saved = EIO;
+		goto out;
 	}
 	snprintf(id, sizeof(id), "vofirmctl-%u", ++q->next_id);
-	json_escape(m, cmd);
-	if (args)
-		g_string_append_printf(m, ", \"arguments\": %s", args);
-	g_string_append_printf(m, ", \"id\": \"%s\"}\n", id);
-	while (done < m->len) {
-		ssize_t n = write(q->fd, m->str + done, m->len - done);
+	m = qmp_message(cmd, args, id);
+	if (!m) {
+		vf_err("QMP %s: %s not sent: a name or path in it is not UTF-8, which QMP "
+		       "(JSON) cannot carry", q->path, cmd);
+		saved = EINVAL;
+		goto out;
+	}
+	len = strlen(m);
+	while (done < len) {
+		ssize_t n = write(q->fd, m + done, len - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			saved = errno;
 			vf_err("QMP %s: %s: cannot send: %s", q->path, cmd, strerror(saved));
-			g_string_free(m, TRUE);
 			q->broken = true;
-			return -saved;
+			goto out;
 		}
 		done += (size_t)n;
 	}
-	g_string_free(m, TRUE);
 	r = next_reply(q, q->timeout_ms, id);
 	if (!r) {
 		saved = errno;
 		vf_err("QMP %s: %s: no reply: %s", q->path, cmd, strerror(saved));
 		q->broken = true; /* its reply may still come: nothing after this is sent */
-		return -saved;
+		goto out;
 	}
-	e = json_get(r, "error");
+	e = jv_get(r, "error");
+	val = jv_get(r, "return");
 	if (e) {
 		if (err)
-			*err = g_strdup(json_str(json_get(e, "desc")) ?: "unknown error");
-		json_free(r);
-		return -EIO;
+			*err = g_strdup(jv_str(jv_get(e, "desc")) ?: "unknown error");
+		saved = EIO;
+	} else if (!val) {
+		vf_err("QMP %s: %s: a reply with neither \"return\" nor \"error\"", q->path, cmd);
+		saved = EPROTO;
+	} else {
+		if (ret)
+			*ret = json_node_copy(val);
+		saved = 0;
 	}
-	for (size_t i = 0; i < r->n; i++)
-		if (!strcmp(r->keys[i], "return")) {
-			*ret = r->items[i];
-			r->items[i] = g_new0(struct jv, 1);
-		}
-	json_free(r);
-	return 0;
+	json_node_unref(r);
+out:
+	if (args)
+		json_object_unref(args);
+	g_free(m);
+	return -saved;
 }
 
-static bool event_matches(struct jv *ev, const char *name, const char *dev)
+static bool event_matches(JsonNode *ev, const char *name, const char *dev)
 {
 	const char *d;
 
-	if (g_strcmp0(json_str(json_get(ev, "event")), name))
+	if (g_strcmp0(jv_str(jv_get(ev, "event")), name))
 		return false;
 	if (!dev)
 		return true;
-	d = json_str(json_get(json_get(ev, "data"), "device"));
+	d = jv_str(jv_get(jv_get(ev, "data"), "device"));
 	return d && !strcmp(d, dev);
 }
 
@@ -230,7 +258,7 @@ int qmp_wait_event(struct qmp *q, const char *name, const char *dev, unsigned ti
 	for (;;) {
 		for (GList *l = q->events->head; l; l = l->next)
 			if (event_matches(l->data, name, dev)) {
-				json_free(l->data);
+				json_node_unref(l->data);
 				g_queue_delete_link(q->events, l);
 				return 0;
 			}
@@ -242,12 +270,12 @@ int qmp_wait_event(struct qmp *q, const char *name, const char *dev, unsigned ti
 
 		if (!line)
 			return errno == ETIMEDOUT ? -ETIMEDOUT : -errno;
-		struct jv *v = json_parse(line, NULL);
+		JsonNode *v = jv_parse(line, NULL);
 
 		g_free(line);
-		if (v && json_get(v, "event"))
+		if (v && jv_get(v, "event"))
 			g_queue_push_tail(q->events, v);
-		else
-			json_free(v);
+		else if (v)
+			json_node_unref(v);
 	}
 }

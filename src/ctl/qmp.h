@@ -3,7 +3,7 @@
 #ifndef VOFIRM_QMP_H
 #define VOFIRM_QMP_H
 
-#include "vofirm/json.h"
+#include "jv.h"
 
 struct qmp;
 
@@ -12,14 +12,21 @@ int qmp_open(const char *path, unsigned timeout_ms, struct qmp **out);
 void qmp_close(struct qmp *q);
 
 /*
- * Runs a command; args is a JSON object text or NULL.  0 with *ret (the
- * "return" value; json_free it) or -EIO with *err set to QEMU's
- * description (g_free it), or -errno for a broken connection.
+ * Runs a command with args (an object, or NULL; qmp_cmd unrefs it).  0 with
+ * *ret, if ret, set to the "return" value (json_node_unref it); -EIO with
+ * *err, if err, set to QEMU's description (g_free it); or -errno, logged,
+ * for a message that cannot be sent or a reply that does not come.
  */
-int qmp_cmd(struct qmp *q, const char *cmd, const char *args, struct jv **ret, char **err);
+int qmp_cmd(struct qmp *q, const char *cmd, JsonObject *args, JsonNode **ret, char **err);
 
 /* Waits for an event `name` whose data.device (if dev) is dev.
  * 0, or -ETIMEDOUT. */
 int qmp_wait_event(struct qmp *q, const char *name, const char *dev, unsigned timeout_ms);
+
+/*
+ * The line that runs cmd with args (NULL: none) as command `id`, newline
+ * included (g_free it); NULL if a string in it is not UTF-8.
+ */
+char *qmp_message(const char *cmd, JsonObject *args, const char *id);
 
 #endif

@@ -19,10 +19,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fs.h"
 #include "vofirm/log.h"
+#include "vofirm/mount.h"
 #include "vofirm/util.h"
 #include "vofirm/version.h"
 
@@ -103,45 +105,6 @@ static void tune_process(struct fs *fs)
 			"into write-back (needs CAP_SYS_RESOURCE)", strerror(errno));
 }
 
-/* The bdi ("MAJOR:MINOR") of the mount at path, from mountinfo. */
-static int mount_bdi(const char *path, char *bdi, size_t len)
-{
-	char line[4096], mp[4096], dev[64], *real = realpath(path, NULL);
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	int found = 0;
-
-	if (!f || !real) {
-		if (f)
-			fclose(f);
-		free(real);
-		return -ENOENT;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%*s %*s %63s %*s %4095s", dev, mp) != 2)
-			continue;
-		/* mountinfo escapes spaces as \040 */
-		GString *un = g_string_new(NULL);
-
-		for (const char *c = mp; *c; c++) {
-			if (c[0] == '\\' && c[1] >= '0' && c[1] <= '7' && c[2] && c[3]) {
-				g_string_append_c(un, (char)((c[1] - '0') * 64 + (c[2] - '0') * 8 +
-							      (c[3] - '0')));
-				c += 3;
-			} else {
-				g_string_append_c(un, *c);
-			}
-		}
-		if (!strcmp(un->str, real) && strstr(line, " - fuse.vofirm ")) {
-			snprintf(bdi, len, "%s", dev);
-			found = 1; /* the last one is the newest */
-		}
-		g_string_free(un, TRUE);
-	}
-	fclose(f);
-	free(real);
-	return found ? 0 : -ENOENT;
-}
-
 static int write_sysfs(const char *path, const char *value)
 {
 	int fd = open(path, O_WRONLY), ret = 0;
@@ -161,15 +124,19 @@ static int write_sysfs(const char *path, const char *value)
 static void tune_bdi(struct fs *fs)
 {
 	char bdi[64], path[256], val[16];
+	dev_t dev;
 	int ret;
 
 	if (!fs->set.bdi_max_ratio)
 		return;
-	if (mount_bdi(fs->set.mountpoint, bdi, sizeof(bdi))) {
-		vf_warn("cannot find the mount's bdi in /proc/self/mountinfo: dirty-page "
-			"limits left as the kernel set them");
+	ret = vf_vofirm_mount_dev(fs->set.mountpoint, &dev);
+	if (ret) {
+		vf_warn("cannot find the bdi of %s in /proc/self/mountinfo (%s): dirty-page "
+			"limits left as the kernel set them", fs->set.mountpoint,
+			ret == -ENOENT ? "no vofirm-fs mount there" : strerror(-ret));
 		return;
 	}
+	snprintf(bdi, sizeof(bdi), "%u:%u", major(dev), minor(dev));
 	snprintf(path, sizeof(path), "/sys/class/bdi/%s/max_ratio", bdi);
 	snprintf(val, sizeof(val), "%u", fs->set.bdi_max_ratio);
 	ret = write_sysfs(path, val);

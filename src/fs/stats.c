@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "fs.h"
-#include "vofirm/json.h"
 #include "vofirm/util.h"
 
 static uint64_t ld(const uint64_t *p)
@@ -92,6 +91,23 @@ static void srv_row(struct fs *fs, struct server *s, struct srv_row *r)
 
 static const double quantiles[] = { 0.5, 0.9, 0.99 };
 
+/* The daemon writes its few lines of JSON itself: only vofirmctl links json-glib. */
+static void json_string(GString *out, const char *s)
+{
+	g_string_append_c(out, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			g_string_append_printf(out, "\\%c", c);
+		else if (c < 0x20)
+			g_string_append_printf(out, "\\u%04x", c);
+		else
+			g_string_append_c(out, (char)c);
+	}
+	g_string_append_c(out, '"');
+}
+
 char *fs_stats_json(struct fs *fs)
 {
 	GString *o = g_string_new("{\n  \"slab_size\": ");
@@ -110,7 +126,7 @@ char *fs_stats_json(struct fs *fs)
 		}
 		held += r.held;
 		g_string_append_printf(o, "%s\n    {\"url\": ", i ? "," : "");
-		json_escape(o, r.url);
+		json_string(o, r.url);
 		g_string_append_printf(o, ", \"state\": \"%s\", \"capacity\": %" PRIu64
 				       ", \"free\": %" PRIu64 ", \"held\": %" PRIu64 ", \"reads\": %"
 				       PRIu64 ", \"writes\": %" PRIu64 ", \"bytes_read\": %" PRIu64
@@ -136,7 +152,7 @@ char *fs_stats_json(struct fs *fs)
 		struct file_row *r = &g_array_index(rows, struct file_row, i);
 
 		g_string_append_printf(o, "%s\n    {\"path\": ", i ? "," : "");
-		json_escape(o, r->path);
+		json_string(o, r->path);
 		g_string_append_printf(o, ", \"size\": %" PRIu64 ", \"reserved\": %" PRIu64
 				       ", \"reads\": %" PRIu64 ", \"writes\": %" PRIu64
 				       ", \"bytes_read\": %" PRIu64 ", \"bytes_written\": %" PRIu64 "}",

@@ -21,6 +21,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <linux/magic.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,8 +32,6 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-
-#define FUSE_SUPER_MAGIC 0x65735546
 
 typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
 typedef int (*madvise_fn)(void *, size_t, int);
@@ -67,7 +66,15 @@ static int is_vofirm_range(void *addr, size_t len)
 	return yes;
 }
 
-/* Whether the device is a vofirm mount, from /proc/self/mountinfo. */
+/*
+ * Whether the device is a vofirm mount, from /proc/self/mountinfo: the scan
+ * of src/lib/mount.c again, for a device and cached, as this runs on every
+ * shared mapping QEMU makes.  A copy, because this library is preloaded into
+ * QEMU and so is built from this file alone against libc: libvofirm.a is
+ * instrumented in `make asan`, and a sanitized library cannot be preloaded
+ * into an uninstrumented QEMU; and every global symbol linked in here would
+ * be interposed on QEMU's own.
+ */
 static int dev_is_vofirm(dev_t dev)
 {
 	static struct { dev_t dev; int yes; } cache[16];
