@@ -37,7 +37,7 @@ expect_refusal 2 'needs a value' "${L[@]}" --no-auth --donate
 expect_refusal 2 "lease 'soon'" "${L[@]}" --donate 64M --no-auth --lease soon
 printf '[memd]\ndonate=64M\nbogus=1\n' >bad.conf
 expect_refusal 2 "config file bad.conf: unknown setting 'bogus'" --config bad.conf "${L[@]}" --no-auth
-printf 'short\n' >short.key
+printf 'short\n' >short.key; chmod 600 short.key
 expect_refusal 2 'key too short' "${L[@]}" --donate 64M --key-file short.key
 
 step "a port that is taken"
