@@ -208,25 +208,6 @@ static int wait_vmem_size(struct qmp *q, const char *id, uint64_t want, uint64_t
 	}
 }
 
-/*
- * Reserves all of a virtio-mem backend: QEMU punches the whole file when
- * the device is created (nothing is plugged yet) and the guest may plug
- * any block, so the remote memory is reserved again here, not at a page
- * fault.  0 or -errno (logged).
- */
-static int reserve_file(const char *file, uint64_t size)
-{
-	int fd = open(file, O_RDWR | O_CLOEXEC), ret = 0;
-
-	if (fd < 0 || fallocate(fd, 0, 0, (off_t)size)) {
-		ret = -errno;
-		vf_err("the pool cannot cover %s for %s: %s", fmt_size(size), file, strerror(-ret));
-	}
-	if (fd >= 0)
-		close(fd);
-	return ret;
-}
-
 static char *vm_name(struct qmp *q)
 {
 	JsonNode *r = NULL;
@@ -255,7 +236,6 @@ static int grow_vmem(struct qmp *q, JsonNode *dev)
 {
 	const char *memdev = jv_str(jv_get(jv_get(dev, "data"), "memdev"));
 	uint64_t max, bs, got;
-	char *file;
 	int r;
 
 	if (!memdev) {
@@ -278,11 +258,6 @@ static int grow_vmem(struct qmp *q, JsonNode *dev)
 		       fmt_size(bs));
 		return -EINVAL;
 	}
-	file = qom_get_str(q, memdev, "mem-path");
-	r = file && vf_on_vofirm(file) ? reserve_file(file, max) : 0;
-	g_free(file);
-	if (r)
-		return r;
 	progress("asking the guest to plug %s of %s (requested-size)", fmt_size(o.size), o.id);
 	if (qom_set_size(q, o.id, "requested-size", o.size, o.id))
 		return -EIO;
@@ -430,8 +405,8 @@ static int do_grow(struct qmp *q)
 	json_object_set_string_member(args, "id", o.id);
 	json_object_set_string_member(args, "memdev", memid);
 	if (vmem) {
-		/* nothing plugged until the memory is reserved again (QEMU discards
-		 * the whole file when it creates the device) */
+		/* plugged below, once the device is in place: the file's size
+		 * reserved all of it, and QEMU's discard keeps that reserved */
 		json_object_set_int_member(args, "requested-size", 0);
 		json_object_set_int_member(args, "block-size", (gint64)bs);
 	}
@@ -448,13 +423,6 @@ static int do_grow(struct qmp *q)
 	if (vmem) {
 		uint64_t got;
 
-		if (reserve_file(file, o.size)) {
-			vf_err("%s: added with nothing plugged, but its memory could not be "
-			       "reserved again after QEMU discarded it; the empty device stays "
-			       "(QEMU 7.2 cannot remove virtio-mem)", o.id);
-			ret = -ENOSPC;
-			goto out;
-		}
 		progress("asking the guest to plug %s of %s", fmt_size(o.size), o.id);
 		if (qom_set_size(q, o.id, "requested-size", o.size, o.id)) {
 			ret = -EIO;
@@ -567,7 +535,7 @@ static int do_shrink(struct qmp *q)
 		}
 		if (ret)
 			goto out;
-		printf("%s: virtio-mem at %s; what it gave back is back in the pool%s\n", o.id,
+		printf("%s: virtio-mem at %s; what it gave back stays reserved for it%s\n", o.id,
 		       fmt_size(target), target ? "" : " (the device itself stays: QEMU 7.2 "
 		       "cannot unplug virtio-mem)");
 		goto out;

@@ -4,7 +4,11 @@
  * the read, write, resize and fallocate paths.
  *
  * A file of size N has slabs reserved for [0, N) (ftruncate and fallocate
- * reserve; a write never needs to, except into a punched hole).  A page
+ * reserve), and keeps them until it shrinks or goes away: a punched hole
+ * keeps its slabs, so a write never needs one.  That is what makes a
+ * store through a shared mapping safe: the kernel writes such a page back
+ * long after the store, when nobody can be told of a failure any more,
+ * so the write-back must never need memory the pool may not have.  A page
  * whose bit is clear has never been written since it was granted or
  * punched: it reads as zeros without a request, and whatever its remote
  * bytes are, they are never shown (a partial write to such a page sends
@@ -43,7 +47,6 @@ struct inode *inode_new(struct fs *fs, enum inode_kind kind, mode_t mode, uid_t 
 	clock_gettime(CLOCK_REALTIME, &in->mtime);
 	in->atime = in->ctime = in->mtime;
 	fs_rwlock_init(&in->rw, LOCK_INODE_RW);
-	fs_mutex_init(&in->alloc, LOCK_INODE_ALLOC);
 	if (kind == INODE_DIR || kind == INODE_CTL_DIR)
 		in->children = g_hash_table_new(g_str_hash, g_str_equal);
 	g_hash_table_insert(fs->inodes, GUINT_TO_POINTER(in->ino), in);
@@ -60,7 +63,6 @@ void inode_free(struct fs *fs, struct inode *in)
 	if (in->children)
 		g_hash_table_destroy(in->children);
 	fs_rwlock_destroy(&in->rw);
-	fs_mutex_destroy(&in->alloc);
 	free(in->name);
 	free(in);
 }
@@ -166,10 +168,7 @@ static struct fslab *fslab_new(struct fs *fs, const struct slab_grant *g)
 	if (!sl)
 		return NULL;
 	sl->written = calloc((pages_per_slab(fs) + 63) / 64, sizeof(uint64_t));
-	sl->punched = calloc((pages_per_slab(fs) + 63) / 64, sizeof(uint64_t));
-	if (!sl->written || !sl->punched) {
-		free(sl->written);
-		free(sl->punched);
+	if (!sl->written) {
 		free(sl);
 		return NULL;
 	}
@@ -181,7 +180,6 @@ static struct fslab *fslab_new(struct fs *fs, const struct slab_grant *g)
 static void fslab_free(struct fslab *sl)
 {
 	free(sl->written);
-	free(sl->punched);
 	free(sl);
 }
 
@@ -207,25 +205,8 @@ static bool any_written(const struct fslab *sl, uint64_t first, uint64_t last)
 
 static void mark_written(struct fslab *sl, uint64_t first, uint64_t last)
 {
-	for (uint64_t pg = first; pg <= last; pg++) {
-		__atomic_fetch_and(&sl->punched[pg / 64], ~(1ull << (pg % 64)), __ATOMIC_RELAXED);
-		__atomic_fetch_or(&sl->written[pg / 64], 1ull << (pg % 64), __ATOMIC_RELEASE);
-	}
-}
-
-/* in->rw held exclusively */
-static void mark_punched(struct fslab *sl, uint64_t first, uint64_t last)
-{
 	for (uint64_t pg = first; pg <= last; pg++)
-		sl->punched[pg / 64] |= 1ull << (pg % 64);
-}
-
-static bool all_punched(const struct fslab *sl, uint64_t npages)
-{
-	for (uint64_t pg = 0; pg < npages; pg++)
-		if (!(sl->punched[pg / 64] & (1ull << (pg % 64))))
-			return false;
-	return true;
+		__atomic_fetch_or(&sl->written[pg / 64], 1ull << (pg % 64), __ATOMIC_RELEASE);
 }
 
 static void clear_written(struct fslab *sl, uint64_t first, uint64_t last)
@@ -457,52 +438,29 @@ int file_resize(struct fs *fs, struct inode *in, uint64_t size)
 	return ret;
 }
 
+/*
+ * Makes [off, off+len) read as zeros (in->rw held exclusively).  The slabs
+ * stay the file's: pages wholly inside lose their bit (no request), and a
+ * later write or write-back into the hole never needs a slab the pool may
+ * have given to someone else since.  Capacity goes back only when the file
+ * shrinks or goes away.
+ */
 static int do_punch(struct fs *fs, struct inode *in, uint64_t off, uint64_t len)
 {
 	uint64_t S = fs->slab_size, end = off + len, lim = (uint64_t)in->nmap * S;
-	struct slab_grant *g = NULL;
-	uint32_t n = 0;
 	int ret = 0;
 
 	if (end > lim)
 		end = lim;
 	if (off >= end)
 		return 0;
-	g = calloc((end - 1) / S - off / S + 1, sizeof(*g));
-	if (!g)
-		return -ENOMEM;
 	for (uint64_t i = off / S; i <= (end - 1) / S && !ret; i++) {
 		struct fslab *sl = in->map[i];
 		uint64_t s0 = i * S, a = off > s0 ? off : s0, b = end < s0 + S ? end : s0 + S;
-		/* the pages of this slab inside the file; past the end counts as punched */
-		uint64_t live = in->size > s0 ? (in->size - s0 < S ? in->size - s0 : S) : 0;
-		uint64_t live_pages = (live + FS_PAGE - 1) / FS_PAGE;
 
-		if (!sl)
-			continue;
-		ret = zero_in_slab(fs, sl, a - s0, b - s0);
-		if (ret)
-			break;
-		/* whole pages in the hole; one reaching the end of the file also
-		 * covers the file's last, partial page */
-		uint64_t e = b - s0 >= live ? live_pages * FS_PAGE : b - s0;
-		uint64_t pa = (a - s0 + FS_PAGE - 1) / FS_PAGE, pe = e / FS_PAGE;
-
-		if (pa < pe)
-			mark_punched(sl, pa, pe - 1);
-		if (!all_punched(sl, live_pages))
-			continue;
-		/* every page of the slab is in a hole now (virtio-mem unplugs block by
-		 * block): it goes back to its server */
-		g[n++] = (struct slab_grant){ .srv = sl->srv, .id = sl->id };
-		fslab_free(sl);
-		__atomic_store_n(&in->map[i], NULL, __ATOMIC_RELEASE);
+		if (sl)
+			ret = zero_in_slab(fs, sl, a - s0, b - s0);
 	}
-	if (n) {
-		__atomic_sub_fetch(&in->held, n, __ATOMIC_RELAXED);
-		servers_free(fs, g, n);
-	}
-	free(g);
 	return ret;
 }
 
@@ -600,48 +558,6 @@ ssize_t file_read(struct fs *fs, struct inode *in, uint64_t off, size_t len, cha
 	return (ssize_t)len;
 }
 
-/* A slab for entry idx on a write into a punched hole (in->rw held shared). */
-static struct fslab *slab_for_write(struct fs *fs, struct inode *in, uint64_t idx, int *err)
-{
-	struct fslab *sl = map_get(in, idx);
-	struct slab_grant g;
-	char why[256];
-
-	if (sl)
-		return sl;
-	if (idx >= in->nmap) {
-		/* the size covers idx, so the map must: never index past it */
-		*err = -EIO;
-		return NULL;
-	}
-	fs_mutex_lock(&in->alloc);
-	sl = map_get(in, idx);
-	if (!sl) {
-		*err = servers_alloc(fs, 1, &g, why, sizeof(why));
-		if (*err) {
-			char *path;
-
-			fs_mutex_lock(&fs->ns_lock);
-			path = inode_path(fs, in);
-			fs_mutex_unlock(&fs->ns_lock);
-			vf_err("file %s: no slab for a write into a punched range at %" PRIu64
-			       ": %s: this write is lost", path, idx * fs->slab_size, why);
-			g_free(path);
-		} else {
-			sl = fslab_new(fs, &g);
-			if (!sl) {
-				servers_free(fs, &g, 1);
-				*err = -ENOMEM;
-			} else {
-				__atomic_store_n(&in->map[idx], sl, __ATOMIC_RELEASE);
-				__atomic_add_fetch(&in->held, 1, __ATOMIC_RELAXED);
-			}
-		}
-	}
-	fs_mutex_unlock(&in->alloc);
-	return sl;
-}
-
 /* Writes [so, so+n) of slab sl from data, padding data-less partial pages. */
 static int write_piece(struct fs *fs, struct fslab *sl, uint64_t so, size_t n, const char *data)
 {
@@ -713,9 +629,10 @@ ssize_t file_write(struct fs *fs, struct inode *in, uint64_t off, size_t len, co
 			n = (size_t)(S - so);
 		if (n > VF_MAX_IO)
 			n = VF_MAX_IO;
-		sl = slab_for_write(fs, in, idx, &ret);
-		if (sl)
-			ret = write_piece(fs, sl, so, n, buf + pos);
+		sl = map_get(in, idx);
+		/* every byte under the size has its slab (reserved with the size,
+		 * kept by a punch): a write never allocates */
+		ret = sl ? write_piece(fs, sl, so, n, buf + pos) : -EIO;
 		pos += n;
 	}
 	if (ret)
@@ -723,7 +640,7 @@ ssize_t file_write(struct fs *fs, struct inode *in, uint64_t off, size_t len, co
 	fs_rwlock_unlock(&in->rw);
 	if (ret) {
 		log_io_error(fs, in, "write", off, ret);
-		return ret == -ENOSPC ? -ENOSPC : -EIO;
+		return -EIO;
 	}
 	__atomic_add_fetch(&in->io.writes, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&in->io.bytes_written, len, __ATOMIC_RELAXED);

@@ -4,9 +4,11 @@
  *
  * Files live in memory here (names, attributes, slab maps); their data
  * lives in slabs on the memory servers.  A file's size is backed by
- * reserved slabs (ftruncate/fallocate reserve, never a page fault); a
- * per-page bitmap says which pages may hold data remotely, so pages never
- * written (or punched) read as zeros without any network traffic.
+ * reserved slabs (ftruncate/fallocate reserve, never a page fault or a
+ * write-back), kept until the file shrinks or goes away: a punched hole
+ * keeps its slabs.  A per-page bitmap says which pages may hold data
+ * remotely, so pages never written (or punched) read as zeros without any
+ * network traffic.
  *
  * Locks, in the order they are taken: a thread that holds one may take
  * only locks further down this list (lock.h has the ranks; a build with
@@ -14,8 +16,6 @@
  *   inode->rw       a file's size and slab map: shared for reads and
  *                   writes, exclusive for resize, fallocate and freeing;
  *                   held across their network requests
- *   inode->alloc    allocating a slab on a write into a punched hole
- *                   (under rw shared); held across the allocation
  *   fs->alloc_lock  placement, the servers' free-slab estimates and held
  *                   counts, queued frees; held across ALLOC and FREE
  *                   requests
@@ -142,8 +142,6 @@ struct fslab {
 	uint16_t srv;
 	uint32_t id;
 	uint64_t *written; /* one bit per page, __atomic */
-	uint64_t *punched; /* one bit per page: punched since last written; when
-			    * every page is, the slab goes back to its server */
 };
 
 struct slab_grant {
@@ -187,10 +185,10 @@ struct inode {
 	bool slabs_freed;
 
 	struct fs_rwlock rw;
-	struct fs_mutex alloc;
 	uint64_t size;
 	uint32_t nmap;          /* entries in map */
-	struct fslab **map;     /* entry i covers [i*slab, (i+1)*slab); NULL: a hole */
+	struct fslab **map;     /* entry i covers [i*slab, (i+1)*slab); NULL (only
+				 * past size): nothing reserved */
 	uint32_t held;          /* non-NULL entries of map (__atomic) */
 	bool write_error;       /* a write failed since the last fsync */
 

@@ -19,7 +19,6 @@
 
 enum lock_rank {
 	LOCK_INODE_RW,          /* inode->rw */
-	LOCK_INODE_ALLOC,       /* inode->alloc */
 	LOCK_ALLOC,             /* fs->alloc_lock */
 	LOCK_SERVER,            /* server->lock */
 	LOCK_NS,                /* fs->ns_lock */

@@ -14,15 +14,13 @@
 
 static const char *const lock_names[LOCK_RANKS] = {
 	[LOCK_INODE_RW] = "inode->rw",
-	[LOCK_INODE_ALLOC] = "inode->alloc",
 	[LOCK_ALLOC] = "fs->alloc_lock",
 	[LOCK_SERVER] = "server->lock",
 	[LOCK_NS] = "fs->ns_lock",
 	[LOCK_BUF] = "fs->buf_lock",
 };
 
-#define LOCK_ORDER "inode->rw < inode->alloc < fs->alloc_lock < server->lock < fs->ns_lock " \
-		   "< fs->buf_lock"
+#define LOCK_ORDER "inode->rw < fs->alloc_lock < server->lock < fs->ns_lock < fs->buf_lock"
 
 static __thread unsigned lock_held;
 

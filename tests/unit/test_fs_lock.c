@@ -19,7 +19,7 @@
 #include "vofirm/log.h"
 
 static struct fs_rwlock rw;
-static struct fs_mutex alloc, alloc_lock, srv[2], ns, buf;
+static struct fs_mutex alloc_lock, srv[2], ns, buf;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 
 /* Runs fn in a child; returns its wait status and what it logged. */
@@ -63,7 +63,6 @@ static void every_lock_in_order(void)
 	struct timespec past = { 0, 0 };
 
 	fs_rwlock_rdlock(&rw);
-	fs_mutex_lock(&alloc);
 	fs_mutex_lock(&alloc_lock);
 	fs_mutex_lock(&srv[0]);
 	/* a wait gives the mutex back and takes it again: still in order */
@@ -76,7 +75,6 @@ static void every_lock_in_order(void)
 	fs_mutex_unlock(&buf);
 	fs_mutex_unlock(&ns);
 	fs_mutex_unlock(&alloc_lock);
-	fs_mutex_unlock(&alloc);
 	fs_rwlock_unlock(&rw);
 	/* released in any order, then taken again in order */
 	fs_rwlock_wrlock(&rw);
@@ -112,7 +110,7 @@ static void unlock_unheld(void)
 
 static void reply_under_lock(void)
 {
-	fs_mutex_lock(&alloc);
+	fs_mutex_lock(&alloc_lock);
 	lock_check_unheld("fuse_reply_err");
 }
 
@@ -158,7 +156,7 @@ static void test_out_of_order(void)
 
 	CHECK(aborted(in_child(ns_then_rw, log, sizeof(log))));
 	CHECK(strstr(log, "lock order violated: taking inode->rw while holding fs->ns_lock"));
-	CHECK(strstr(log, "inode->rw < inode->alloc < fs->alloc_lock < server->lock < fs->ns_lock"));
+	CHECK(strstr(log, "inode->rw < fs->alloc_lock < server->lock < fs->ns_lock < fs->buf_lock"));
 	CHECK(aborted(in_child(server_then_alloc, log, sizeof(log))));
 	CHECK(strstr(log, "taking fs->alloc_lock while holding server->lock"));
 }
@@ -178,14 +176,13 @@ static void test_misuse(void)
 	CHECK(aborted(in_child(unlock_unheld, log, sizeof(log))));
 	CHECK(strstr(log, "releasing fs->ns_lock, which this thread does not hold"));
 	CHECK(aborted(in_child(reply_under_lock, log, sizeof(log))));
-	CHECK(strstr(log, "fuse_reply_err while holding inode->alloc"));
+	CHECK(strstr(log, "fuse_reply_err while holding fs->alloc_lock"));
 }
 
 int main(void)
 {
 	vf_log_init("test_fs_lock", LOG_INFO);
 	fs_rwlock_init(&rw, LOCK_INODE_RW);
-	fs_mutex_init(&alloc, LOCK_INODE_ALLOC);
 	fs_mutex_init(&alloc_lock, LOCK_ALLOC);
 	fs_mutex_init(&srv[0], LOCK_SERVER);
 	fs_mutex_init(&srv[1], LOCK_SERVER);
