@@ -16,9 +16,14 @@ static uint64_t ld(const uint64_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-static void prom_label(GString *o, const char *s)
+/* File names are bytes; JSON and Prometheus text are UTF-8.  A name that
+ * is not valid UTF-8 is shown with U+FFFD for its bad bytes, so that one
+ * odd name never makes the whole document unreadable. */
+static void prom_label(GString *o, const char *name)
 {
-	for (; *s; s++) {
+	char *valid = g_utf8_make_valid(name, -1);
+
+	for (const char *s = valid; *s; s++) {
 		if (*s == '"' || *s == '\\')
 			g_string_append_c(o, '\\');
 		if (*s == '\n')
@@ -26,6 +31,7 @@ static void prom_label(GString *o, const char *s)
 		else
 			g_string_append_c(o, *s);
 	}
+	g_free(valid);
 }
 
 struct file_row {
@@ -92,10 +98,12 @@ static void srv_row(struct fs *fs, struct server *s, struct srv_row *r)
 static const double quantiles[] = { 0.5, 0.9, 0.99 };
 
 /* The daemon writes its few lines of JSON itself: only vofirmctl links json-glib. */
-static void json_string(GString *out, const char *s)
+static void json_string(GString *out, const char *name)
 {
+	char *valid = g_utf8_make_valid(name, -1);
+
 	g_string_append_c(out, '"');
-	for (; *s; s++) {
+	for (const char *s = valid; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\')
@@ -106,6 +114,7 @@ static void json_string(GString *out, const char *s)
 			g_string_append_c(out, (char)c);
 	}
 	g_string_append_c(out, '"');
+	g_free(valid);
 }
 
 char *fs_stats_json(struct fs *fs)

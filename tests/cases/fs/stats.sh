@@ -12,26 +12,30 @@ mkdir mnt/vm1
 "$MMAPIO" fill mnt/vm1/ram $((16 << 20)) 2
 echo 3 >/proc/sys/vm/drop_caches
 "$MMAPIO" verify mnt/vm1/ram $((16 << 20)) 2
+# a name that is not UTF-8 must not make either document unreadable
+truncate -s 4M "mnt/vm1/odd$(printf '\377')name"
 
 python3 - "$URL" <<'PY'
 import json, re, sys
 url = sys.argv[1]
-d = json.load(open("mnt/.vofirm/stats.json"))
+d = json.load(open("mnt/.vofirm/stats.json", encoding="utf-8"))
 s = d["servers"][0]
 assert s["url"] == url and s["state"] == "up", s
-assert s["capacity"] == 128 << 20 and s["held"] == 16 << 20, s
+assert s["capacity"] == 128 << 20 and s["held"] == 20 << 20, s
 assert s["writes"] > 0 and s["bytes_written"] >= 16 << 20, s
 assert s["reads"] > 0 and s["bytes_read"] >= 16 << 20, s
 for k in ("read_latency_us", "write_latency_us"):
     lat = s[k]
     assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"], (k, lat)
-assert d["pool"]["capacity"] == 128 << 20 and d["pool"]["used"] == 16 << 20, d["pool"]
-f = d["files"][0]
+assert d["pool"]["capacity"] == 128 << 20 and d["pool"]["used"] == 20 << 20, d["pool"]
+odd = [f for f in d["files"] if f["path"] == "/vm1/odd\ufffdname"]
+assert len(odd) == 1 and odd[0]["reserved"] == 4 << 20, d["files"]
+f = [f for f in d["files"] if f["path"] == "/vm1/ram"][0]
 assert f["path"] == "/vm1/ram" and f["size"] == 16 << 20 and f["reserved"] == 16 << 20, f
 assert f["bytes_written"] >= 16 << 20 and f["bytes_read"] >= 16 << 20, f
 print("stats.json ok:", json.dumps(s))
 
-text = open("mnt/.vofirm/metrics").read()
+text = open("mnt/.vofirm/metrics", encoding="utf-8").read()
 sample = re.compile(r'^[a-z_]+\{[a-z]+="[^"]*"(,quantile="[0-9.]+")?\} [0-9.e+-]+$')
 names = set()
 for line in text.splitlines():
