@@ -76,10 +76,10 @@ int server_listen(struct memd_server *srv, const char *url,
 void memd_conn_init(struct memd_conn *c, struct memd_server *srv,
 		    const struct memd_conn_ops *ops, const char *peer)
 {
-	c->srv = srv;
-	c->ops = ops;
 	char *colon;
 
+	c->srv = srv;
+	c->ops = ops;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	snprintf(c->who, sizeof(c->who), "at %s", c->peer);
 	snprintf(c->source, sizeof(c->source), "%s", peer);
@@ -93,7 +93,7 @@ void memd_conn_init(struct memd_conn *c, struct memd_server *srv,
  * a new session only below max_clients.  0 (now counted as a client) or
  * -EUSERS.
  */
-static int conn_admit(struct memd_conn *c, bool resume)
+static int login_admit(struct memd_conn *c, bool resume)
 {
 	struct memd_server *srv = c->srv;
 	int ret = 0;
@@ -226,7 +226,7 @@ static int conn_handshake(struct memd_conn *c)
 			return -EACCES;
 		}
 	}
-	ret = conn_admit(c, !vf_all_zero(m.login.token, VF_TOKEN_LEN));
+	ret = login_admit(c, !vf_all_zero(m.login.token, VF_TOKEN_LEN));
 	if (ret) {
 		vf_log_ratelimited(LOG_WARNING, "client %s: new session refused: %u clients "
 				   "already (--max-clients)", c->who, srv->max_clients);
