@@ -13,11 +13,16 @@
  *     guest memory, so they wait as long as the server's lease, within
  *     which it still holds our data;
  *   - reads wait at most read_timeout, then fail with EIO.
- * A server that is away longer than its lease, or that comes back without
- * our session (it restarted), is LOST: its data is gone.  That is logged
+ * Only the server can say that our data is gone: a server that comes
+ * back without our session (ESTALE at LOGIN: its lease ran out, or it
+ * restarted), authenticated when there is a key, is LOST.  That is logged
  * as DATA LOST with every file and range affected (fs->describe_loss: the
  * files are the layer above, this file never calls into it), and I/O to
- * it fails.
+ * it fails.  A server away longer than its lease is not declared lost by
+ * our clock: its lease started when it noticed we were gone, which may be
+ * much later than when we noticed it (a hang, a partition).  It stays
+ * DOWN (reads fail fast, writes fail) and is tried for as long as the
+ * mount lives; if it resumes our session, everything works again.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,8 +34,23 @@
 #include "fs.h"
 #include "vofirm/log.h"
 
-#define HEARTBEAT_MS 15000
 #include "vofirm/util.h"
+
+#define HEARTBEAT_MS 15000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+#define AWAY_NOTE_MS 10000
+
+/*
+ * How often a server away longer than its lease is tried: less often, as
+ * it has likely lost our data, yet often enough to reach it within its
+ * lease if its lease started late (at most half the lease, when that is
+ * more than the usual cap).
+ */
+static uint64_t slow_retry_ms(const struct server *s)
+{
+	return MAX((uint64_t)BACKOFF_MAX_MS, MIN((uint64_t)5000, s->lease_ms / 2));
+}
 
 const char *srv_state_name(enum srv_state st)
 {
@@ -163,8 +183,9 @@ int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t of
 				__atomic_add_fetch(&s->io.errors, 1, __ATOMIC_RELAXED);
 				return -EIO;
 			}
-			/* A write waited the whole lease: the server has dropped our slabs.
-			 * The health thread declares the loss (it holds no file locks). */
+			/* A write waited the whole lease: the server has probably
+			 * dropped our slabs, though only it can say so (the health
+			 * thread keeps asking, and declares a loss it is told of). */
 			vf_err("server %s: write of slab %u at %" PRIu64 " failed: unreachable for "
 			       "longer than its lease (%" PRIu64 " ms)", s->url, slab, off, s->lease_ms);
 			__atomic_add_fetch(&s->io.errors, 1, __ATOMIC_RELAXED);
@@ -275,9 +296,9 @@ static void *health_thread(void *arg)
 {
 	struct server *s = arg;
 	struct fs *fs = s->fs;
-	uint64_t backoff, last_note;
+	uint64_t backoff, last_note, away;
+	bool past_lease;
 	struct timespec dl;
-	bool lost;
 	int ret;
 
 	fs_mutex_lock(&s->lock);
@@ -302,8 +323,9 @@ static void *health_thread(void *arg)
 
 		/* Every request in flight completes (with an error) here. */
 		vf_xport_disconnect(s->x);
-		backoff = 100;
+		backoff = BACKOFF_MIN_MS;
 		last_note = vf_now_ms();
+		past_lease = false;
 		vf_xport_set_connect_log_level(s->x, LOG_DEBUG);
 		for (;;) {
 			ret = vf_xport_reconnect(s->x);
@@ -329,21 +351,30 @@ static void *health_thread(void *arg)
 			fs_mutex_lock(&s->lock);
 			if (s->stop)
 				goto out;
-			lost = ret == -ESTALE || vf_now_ms() - s->down_since > s->lease_ms;
-			if (lost) {
+			if (ret == -ESTALE) {
+				/* the server's own word (authenticated when there is
+				 * a key: the transport believes nothing else) */
 				fs_mutex_unlock(&s->lock);
-				server_lost(s, ret == -ESTALE
-					       ? "it came back without our session (it restarted, "
-						 "or its lease ran out)"
-					       : "unreachable for longer than its lease");
+				server_lost(s, "it came back without our session (it restarted, "
+					       "or its lease ran out)");
 				fs_mutex_lock(&s->lock);
 				while (!s->stop)
 					fs_cond_wait(&s->cv, &s->lock);
 				goto out;
 			}
-			if (vf_now_ms() - last_note >= 10000) {
+			away = vf_now_ms() - s->down_since;
+			if (!past_lease && away > s->lease_ms) {
+				past_lease = true;
+				backoff = slow_retry_ms(s);
+				vf_warn("server %s: unreachable for %" PRIu64 " ms, longer than its "
+					"lease: writes to it fail from now; whether it still holds "
+					"our data only it can say, so it is tried every %" PRIu64
+					" ms for as long as the mount lives (%s)", s->url, away,
+					backoff, strerror(-ret));
+				last_note = vf_now_ms();
+			} else if (vf_now_ms() - last_note >= AWAY_NOTE_MS) {
 				vf_warn("server %s: still unreachable after %" PRIu64 " ms (%s)",
-					s->url, vf_now_ms() - s->down_since, strerror(-ret));
+					s->url, away, strerror(-ret));
 				last_note = vf_now_ms();
 			}
 			dl = vf_deadline_ms(backoff);
@@ -351,7 +382,8 @@ static void *health_thread(void *arg)
 			if (s->stop)
 				goto out;
 			fs_mutex_unlock(&s->lock);
-			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+			if (!past_lease)
+				backoff = MIN(backoff * 2, (uint64_t)BACKOFF_MAX_MS);
 		}
 	}
 out:
@@ -388,7 +420,7 @@ int servers_open(struct fs *fs)
 		ret = vf_xport_open(s->url, &o, &s->x);
 		if (ret) {
 			vf_err("cannot mount: memory server %s is not usable", s->url);
-			return ret;
+			return ret == -ENOSPC || connection_error(ret) ? -ENOSPC : ret;
 		}
 		s->state = SRV_UP;
 		s->gen = 1;
@@ -548,7 +580,7 @@ static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *w
 		fs_mutex_unlock(&fs->alloc_lock);
 		servers_free(fs, out, done);
 		free(descs);
-		return ret == -ENOSPC || connection_error(ret) ? -ENOSPC : ret;
+		return ret;
 	}
 out:
 	fs_mutex_unlock(&fs->alloc_lock);

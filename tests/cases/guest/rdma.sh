@@ -3,7 +3,7 @@
 # (the host has no RDMA): a memd serving rdma:// and tcp:// at once; many
 # slabs written and read with one-sided verbs, 64 in flight; a second
 # client refused the first one's address and key; vofirm-fs over rdma://
-# under a memory cgroup; memd killed mid-run.  The server's own counters
+# under a memory cgroup; memd killed mid-run and restarted.  The server's own counters
 # prove that RDMA, not TCP, carried the data.
 # TIMEOUT: 900
 . "$(dirname "$0")/../../lib/common.sh"
