@@ -292,6 +292,90 @@ out:
 	return connection_error(ret) ? ret : 0;
 }
 
+static void *grant_key(uint32_t id)
+{
+	return GUINT_TO_POINTER(id + 1); /* slab 0 is not NULL */
+}
+
+/*
+ * Frees the slabs the server granted to our session that this mount never
+ * heard of: an ALLOC whose reply was lost with the connection (fs->alloc_lock
+ * held, queued frees flushed, so every other slab is in s->granted).  A
+ * connection failure is returned, and the next reconnect tries again.
+ */
+static int free_orphans(struct server *s)
+{
+	struct vf_slab_desc *descs = malloc(sizeof(*descs) * VF_MAX_SLABS_PER_MSG);
+	uint32_t *orphans = NULL, norphans = 0, cap = 0;
+	struct vf_op op;
+	int ret = 0;
+
+	if (!descs)
+		return -ENOMEM;
+	for (uint32_t first = 0;;) {
+		op = (struct vf_op){ .type = VF_OP_LIST, .first = first,
+				     .count = VF_MAX_SLABS_PER_MSG, .descs = descs };
+		ret = server_try(s, &op, s->fs->set.io_timeout_ms, true);
+		if (ret) {
+			vf_err("server %s: listing our session's slabs failed: %s", s->url,
+			       op.errmsg[0] ? op.errmsg : strerror(-ret));
+			goto out;
+		}
+		for (uint32_t k = 0; k < op.listed; k++) {
+			if (g_hash_table_contains(s->granted, grant_key(descs[k].id)))
+				continue;
+			if (norphans == cap) {
+				uint32_t *p;
+
+				cap = cap ? cap * 2 : 64;
+				p = realloc(orphans, sizeof(*p) * cap);
+				if (!p) {
+					ret = -ENOMEM;
+					goto out;
+				}
+				orphans = p;
+			}
+			orphans[norphans++] = descs[k].id;
+		}
+		first += op.listed;
+		if (op.listed == 0 || first >= op.total)
+			break;
+	}
+	for (uint32_t done = 0; done < norphans && !ret;) {
+		uint32_t n = MIN(norphans - done, VF_MAX_SLABS_PER_MSG);
+
+		ret = free_batch(s, orphans + done, n);
+		done += n;
+	}
+	if (ret)
+		vf_err("server %s: freeing %u slab(s) this mount never heard of failed: %s; "
+		       "tried again at the next reconnect", s->url, norphans, strerror(-ret));
+	else if (norphans)
+		vf_notice("server %s: freed %u orphan slab(s): granted to this mount by an "
+			  "ALLOC whose reply was lost with the connection", s->url, norphans);
+out:
+	free(orphans);
+	free(descs);
+	return ret;
+}
+
+/*
+ * After a resumed login: the queued frees, then the orphans if the server
+ * counts more slabs for our session than this mount holds and frees
+ * (fs->alloc_lock held, the server still DOWN: nothing allocates there).
+ */
+static int reconcile(struct server *s)
+{
+	uint64_t ours = (uint64_t)s->held + s->npending;
+	int ret = flush_pending_frees(s);
+
+	if (ret || s->x->session_slabs <= ours)
+		return ret;
+	vf_warn("server %s: our session holds %u slab(s) there, this mount knows of %"
+		PRIu64 ": looking for orphans", s->url, s->x->session_slabs, ours);
+	return free_orphans(s);
+}
+
 static void *health_thread(void *arg)
 {
 	struct server *s = arg;
@@ -330,10 +414,11 @@ static void *health_thread(void *arg)
 		for (;;) {
 			ret = vf_xport_reconnect(s->x);
 			if (ret == 0) {
-				/* Queued frees go first, before anything of this mount
-				 * can allocate there again (alloc_lock, state DOWN). */
+				/* Queued frees and orphans go first, before anything of
+				 * this mount can allocate there again (alloc_lock, state
+				 * DOWN). */
 				fs_mutex_lock(&fs->alloc_lock);
-				ret = flush_pending_frees(s);
+				ret = reconcile(s);
 				if (ret == 0) {
 					fs_mutex_lock(&s->lock);
 					s->state = SRV_UP;
@@ -417,10 +502,11 @@ int servers_open(struct fs *fs)
 		s->url = fs->set.servers[i];
 		fs_mutex_init(&s->lock, LOCK_SERVER);
 		vf_cond_init(&s->cv);
+		s->granted = g_hash_table_new(g_direct_hash, g_direct_equal);
 		ret = vf_xport_open(s->url, &o, &s->x);
 		if (ret) {
 			vf_err("cannot mount: memory server %s is not usable", s->url);
-			return ret == -ENOSPC || connection_error(ret) ? -ENOSPC : ret;
+			return ret;
 		}
 		s->state = SRV_UP;
 		s->gen = 1;
@@ -471,6 +557,7 @@ void servers_close(struct fs *fs)
 		vf_xport_close(s->x, s->state == SRV_UP ? 0 : VF_CLOSE_KEEP_SESSION);
 		s->x = NULL;
 		free(s->pending_free);
+		g_hash_table_destroy(s->granted);
 		pthread_cond_destroy(&s->cv);
 		fs_mutex_destroy(&s->lock);
 	}
@@ -561,6 +648,15 @@ static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *w
 			struct vf_op op = { .type = VF_OP_ALLOC, .count = m, .descs = descs };
 
 			ret = server_ctl(s, &op);
+			if (connection_error(ret)) {
+				/* not a refusal: the server may well have granted them */
+				snprintf(why, whylen, "server %s: connection lost during an allocation "
+					 "of %u slab(s) (%s); any it granted are freed when it "
+					 "reconnects", s->url, m, strerror(-ret));
+				vf_err("%s", why);
+				ret = -EIO;
+				break;
+			}
 			if (ret) {
 				snprintf(why, whylen, "server %s refused %u slab(s): %s", s->url, m,
 					 op.errmsg[0] ? op.errmsg : strerror(-ret));
@@ -568,8 +664,10 @@ static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *w
 					s->free_est = 0; /* the estimate was stale */
 				break;
 			}
-			for (uint32_t k = 0; k < m; k++)
+			for (uint32_t k = 0; k < m; k++) {
 				out[done++] = (struct slab_grant){ .srv = (uint16_t)i, .id = descs[k].id };
+				g_hash_table_add(s->granted, grant_key(descs[k].id));
+			}
 			s->free_est -= m;
 			s->held += m;
 			count[i] -= m;
@@ -625,6 +723,8 @@ void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n)
 			continue;
 		s->held -= m;
 		s->free_est += m;
+		for (uint32_t k = 0; k < m; k++)
+			g_hash_table_remove(s->granted, grant_key(ids[k]));
 		fs_mutex_lock(&s->lock);
 		enum srv_state st = s->state;
 

@@ -119,6 +119,7 @@ int vf_xport_submit(struct vf_xport *x, struct vf_op *op)
 			return -EOPNOTSUPP;
 		break;
 	case VF_OP_ALLOC:
+	case VF_OP_LIST:
 		if (!op->descs)
 			return -EINVAL;
 		/* fall through */
@@ -275,6 +276,8 @@ enum vf_msg_type vf_op_msg_type(enum vf_op_type type)
 		return VF_MSG_FREE;
 	case VF_OP_STATS:
 		return VF_MSG_STATS;
+	case VF_OP_LIST:
+		return VF_MSG_LIST;
 	case VF_OP_BYE:
 		break;
 	}
@@ -300,6 +303,10 @@ void vf_op_to_msg(const struct vf_op *op, struct vf_msg *m)
 		m->free.count = op->count;
 		m->free.ids = op->ids;
 		break;
+	case VF_OP_LIST:
+		m->list.first = op->first;
+		m->list.max = op->count;
+		break;
 	case VF_OP_STATS:
 	case VF_OP_BYE:
 		break;
@@ -314,6 +321,14 @@ int vf_op_from_reply(struct vf_op *op, const struct vf_msg *rep)
 			return -EBADMSG;
 		for (uint32_t i = 0; i < op->count; i++)
 			vf_msg_slab_desc(rep, i, &op->descs[i]);
+		return 0;
+	case VF_OP_LIST:
+		if (rep->list_rep.count > op->count)
+			return -EBADMSG;
+		for (uint32_t i = 0; i < rep->list_rep.count; i++)
+			vf_msg_slab_desc(rep, i, &op->descs[i]);
+		op->listed = rep->list_rep.count;
+		op->total = rep->list_rep.total;
 		return 0;
 	case VF_OP_STATS:
 		*op->stats = rep->stats_rep;
