@@ -394,8 +394,12 @@ int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange)
 	ret = exchange(x, &req, &rep);
 	if (ret)
 		return ret;
-	if (rep.hdr.status)
-		return refused(x, &rep, "HELLO");
+	if (rep.hdr.status) {
+		/* before any nonce: nothing in it can be authenticated, so
+		 * it never says that our session is gone (memd never does) */
+		ret = refused(x, &rep, "HELLO");
+		return ret == -ESTALE ? -EPROTO : ret;
+	}
 
 	/* Nothing of the HELLO reply is taken for true before the LOGIN
 	 * reply's MAC, which covers it, is checked. */
