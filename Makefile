@@ -3,7 +3,8 @@
 # make            build the programs and test tools into build/
 # make asan       the same with AddressSanitizer + UBSan (and LOCKCHECK) into build/asan/
 # make LOCKCHECK=1  vofirm-fs checks its lock order at run time (src/fs/lock.h)
-# make fuzz       the protocol decoder fuzzer (clang, libFuzzer) into build/fuzz/
+# make fuzz       the fuzzers (clang, libFuzzer) into build/fuzz/: the decoder,
+#                 the client's handshake and its reply path
 # make check      all of the above, headers, then the whole test suite
 # make headers    every header compiles on its own (includes what it uses)
 # make install    PREFIX=/usr/local DESTDIR=
@@ -157,14 +158,22 @@ $(BUILD)/obj/src/fs/lockcheck.o $(BUILD)/obj/tests/unit/test_fs_lock.o: ALL_CPPF
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 LOCKCHECK=1 all
 
-# libFuzzer needs clang; the decoder has no dependencies beyond libc.
+# libFuzzer needs clang; the decoder has no dependencies beyond libc, the
+# client's handshake and reply path need the shared pieces and glib.
 FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Werror \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-fuzz: build/fuzz/fuzz_proto
+FUZZ_CLIENT_SRCS := tests/fuzz/fuzz_client.c src/transport/transport.c src/lib/proto.c \
+	src/lib/auth.c src/lib/log.c src/lib/util.c
+fuzz: build/fuzz/fuzz_proto build/fuzz/fuzz_client
 
 build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c src/lib/proto.c include/vofirm/proto.h
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_proto.c src/lib/proto.c
+
+build/fuzz/fuzz_client: $(FUZZ_CLIENT_SRCS) include/vofirm/*.h src/transport/transport_i.h
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) -pthread -Isrc/transport $(GLIB_CFLAGS) -o $@ $(FUZZ_CLIENT_SRCS) \
+		$(GLIB_LIBS)
 
 check: all asan fuzz headers
 	tests/run.sh

@@ -18,7 +18,8 @@ int vf_writev_full(int fd, struct iovec *iov, int iovcnt);
 /*
  * Reads one message's header and payload into buf (cap bytes; VF_HDR_SIZE
  * + VF_MAX_PAYLOAD hold any message) and decodes it.  0, -ECONNRESET on a
- * clean EOF before a header, -EBADMSG/-EPROTONOSUPPORT (*why set),
+ * clean EOF before a header, -EBADMSG/-EPROTONOSUPPORT (*why set; on the
+ * latter m->hdr is the header as received, with the peer's version),
  * -EMSGSIZE (a valid message longer than cap: nothing of its payload is
  * read), or -errno.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * vofirm wire protocol, version 1 (docs/protocol.md is the reference).
+ * vofirm wire protocol, version 2 (docs/protocol.md is the reference).
  *
  * Every message is a 24-byte header followed by `len` bytes of payload.
  * All integers are little-endian.  A message is decoded completely and
@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define VF_PROTO_MAGIC 0x4d464f56u /* "VOFM" as bytes on the wire */
-#define VF_PROTO_VERSION 1
+#define VF_PROTO_VERSION 2
 #define VF_HDR_SIZE 24u
 
 #define VF_MAX_IO (1u << 20)          /* largest READ/WRITE data */
@@ -25,6 +25,7 @@
 #define VF_MAC_LEN 32u                /* HMAC-SHA256 */
 #define VF_TOKEN_LEN 16u              /* session token */
 #define VF_INSTANCE_LEN 16u           /* random id of one memd run */
+#define VF_HELLO_FACTS_LEN 40u        /* HELLO reply less its nonce: what the server MACs cover */
 #define VF_MAX_SLABS_PER_MSG 4096u    /* ALLOC/FREE count limit */
 #define VF_SLAB_DESC_SIZE 16u
 #define VF_STATS_NFIELDS 12u          /* fields this version knows */
@@ -93,7 +94,7 @@ struct vf_msg {
 	struct vf_hdr hdr;
 	union {
 		struct {
-			uint32_t features;        /* 0 in version 1 */
+			uint32_t features;        /* 0 in version 2 */
 			char name[VF_NAME_MAX + 1];
 		} hello;
 		struct {
@@ -140,7 +141,7 @@ struct vf_msg {
 			const void *data;
 		} read_rep;
 		struct {
-			uint32_t flags;                   /* 0 in version 1 */
+			uint32_t flags;                   /* 0 in version 2 */
 		} bye;
 		struct {
 			uint32_t first;                   /* index in the session's slabs, by id */
@@ -153,6 +154,9 @@ struct vf_msg {
 			const uint8_t *raw;               /* decode side: vf_msg_slab_desc() */
 		} list_rep;
 		struct {
+			/* LOGIN refusals only: the server's MAC over the
+			 * verdict (vf_auth_refusal_mac), zero without auth */
+			uint8_t mac[VF_MAC_LEN];
 			char msg[VF_ERRMSG_MAX + 1];      /* may be empty */
 		} error;
 	};
@@ -161,9 +165,9 @@ struct vf_msg {
 /*
  * Decode and check the fixed header.  Returns 0 or -EBADMSG (bad magic,
  * unknown type or flags, a payload longer than its type allows),
- * -EPROTONOSUPPORT (other version); *why names the problem.  A receiver
- * can trust h->len to be at most vf_hdr_max_len(h) before it reads a
- * byte of the payload.
+ * -EPROTONOSUPPORT (other version: h->version says which); *why names
+ * the problem.  A receiver can trust h->len to be at most
+ * vf_hdr_max_len(h) before it reads a byte of the payload.
  */
 int vf_hdr_decode(const void *buf, struct vf_hdr *h, const char **why);
 
@@ -179,7 +183,8 @@ void vf_hdr_encode(void *buf, const struct vf_hdr *h);
 int vf_msg_decode_body(const struct vf_hdr *h, const void *payload,
 		       size_t len, struct vf_msg *m, const char **why);
 
-/* Header and payload in one buffer: the fuzzed entry point. */
+/* Header and payload in one buffer: the fuzzed entry point.  On
+ * -EPROTONOSUPPORT m->hdr is the header as received (its version). */
 int vf_msg_decode(const void *buf, size_t len, struct vf_msg *m,
 		  const char **why);
 
@@ -192,7 +197,9 @@ long vf_msg_payload_len(const struct vf_msg *m);
 
 /*
  * Encode the header and the fixed part of the payload into buf (at most
- * `cap` bytes).  Bulk data (WRITE request data, READ reply data) is not
+ * `cap` bytes).  The version is VF_PROTO_VERSION, except for a HELLO
+ * error reply whose hdr.version names an older one: the refusal of a peer
+ * of that version, in a framing it can read.  Bulk data (WRITE request data, READ reply data) is not
  * copied: the caller sends it right after, *data_len bytes from the
  * message's data pointer.  Returns the number of bytes written into buf
  * or -EINVAL / -ENOSPC.
@@ -207,6 +214,10 @@ long vf_msg_encode(const struct vf_msg *m, void *buf, size_t cap);
 void vf_msg_slab_desc(const struct vf_msg *m, uint32_t i,
 		      struct vf_slab_desc *d);
 uint32_t vf_msg_free_id(const struct vf_msg *m, uint32_t i);
+
+/* The HELLO reply's fields that the server's MACs cover, as on the wire:
+ * flags, lease, slab size, capacity, instance (everything but the nonce). */
+void vf_hello_facts(const struct vf_msg *hello_rep, uint8_t facts[VF_HELLO_FACTS_LEN]);
 
 /* "HELLO", "READ", ...; "?" for an unknown type. */
 const char *vf_msg_type_name(unsigned type);

@@ -33,6 +33,7 @@ enum vf_op_type {
 	VF_OP_FREE,     /* ids[count] back to the pool, all or nothing */
 	VF_OP_STATS,    /* counters into *stats */
 	VF_OP_BYE,      /* end the session (used by vf_xport_close) */
+	VF_OP_LIST,     /* up to count of the session's slabs from first, into descs */
 };
 
 struct vf_op {
@@ -41,8 +42,11 @@ struct vf_op {
 	uint32_t len;               /* READ, WRITE: 1..VF_MAX_IO */
 	uint64_t off;               /* READ, WRITE */
 	void *buf;                  /* READ, WRITE */
-	uint32_t count;             /* ALLOC, FREE: 1..VF_MAX_SLABS_PER_MSG */
-	struct vf_slab_desc *descs; /* ALLOC: filled on success */
+	uint32_t count;             /* ALLOC, FREE, LIST: 1..VF_MAX_SLABS_PER_MSG */
+	struct vf_slab_desc *descs; /* ALLOC, LIST: filled on success */
+	uint32_t first;             /* LIST: index in the session's slabs, by id */
+	uint32_t listed;            /* LIST: entries filled */
+	uint32_t total;             /* LIST: slabs the session holds */
 	const uint32_t *ids;        /* FREE */
 	struct vf_stats *stats;     /* STATS: filled on success */
 	/* For tests of isolation (RDMA only): with VF_OP_F_RAW a READ or

@@ -131,6 +131,7 @@ struct server {
 	/* under fs->alloc_lock */
 	int64_t free_est;       /* the server's free slabs, as last seen */
 	uint32_t held;          /* slabs this mount holds there */
+	GHashTable *granted;    /* their ids (+1): the others are orphans */
 	uint64_t capacity;
 
 	struct io_counters io;

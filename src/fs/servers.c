@@ -13,11 +13,16 @@
  *     guest memory, so they wait as long as the server's lease, within
  *     which it still holds our data;
  *   - reads wait at most read_timeout, then fail with EIO.
- * A server that is away longer than its lease, or that comes back without
- * our session (it restarted), is LOST: its data is gone.  That is logged
+ * Only the server can say that our data is gone: a server that comes
+ * back without our session (ESTALE at LOGIN: its lease ran out, or it
+ * restarted), authenticated when there is a key, is LOST.  That is logged
  * as DATA LOST with every file and range affected (fs->describe_loss: the
  * files are the layer above, this file never calls into it), and I/O to
- * it fails.
+ * it fails.  A server away longer than its lease is not declared lost by
+ * our clock: its lease started when it noticed we were gone, which may be
+ * much later than when we noticed it (a hang, a partition).  It stays
+ * DOWN (reads fail fast, writes fail) and is tried for as long as the
+ * mount lives; if it resumes our session, everything works again.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,8 +34,23 @@
 #include "fs.h"
 #include "vofirm/log.h"
 
-#define HEARTBEAT_MS 15000
 #include "vofirm/util.h"
+
+#define HEARTBEAT_MS 15000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+#define AWAY_NOTE_MS 10000
+
+/*
+ * How often a server away longer than its lease is tried: less often, as
+ * it has likely lost our data, yet often enough to reach it within its
+ * lease if its lease started late (at most half the lease, when that is
+ * more than the usual cap).
+ */
+static uint64_t slow_retry_ms(const struct server *s)
+{
+	return MAX((uint64_t)BACKOFF_MAX_MS, MIN((uint64_t)5000, s->lease_ms / 2));
+}
 
 const char *srv_state_name(enum srv_state st)
 {
@@ -163,8 +183,9 @@ int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t of
 				__atomic_add_fetch(&s->io.errors, 1, __ATOMIC_RELAXED);
 				return -EIO;
 			}
-			/* A write waited the whole lease: the server has dropped our slabs.
-			 * The health thread declares the loss (it holds no file locks). */
+			/* A write waited the whole lease: the server has probably
+			 * dropped our slabs, though only it can say so (the health
+			 * thread keeps asking, and declares a loss it is told of). */
 			vf_err("server %s: write of slab %u at %" PRIu64 " failed: unreachable for "
 			       "longer than its lease (%" PRIu64 " ms)", s->url, slab, off, s->lease_ms);
 			__atomic_add_fetch(&s->io.errors, 1, __ATOMIC_RELAXED);
@@ -271,13 +292,97 @@ out:
 	return connection_error(ret) ? ret : 0;
 }
 
+static void *grant_key(uint32_t id)
+{
+	return GUINT_TO_POINTER(id + 1); /* slab 0 is not NULL */
+}
+
+/*
+ * Frees the slabs the server granted to our session that this mount never
+ * heard of: an ALLOC whose reply was lost with the connection (fs->alloc_lock
+ * held, queued frees flushed, so every other slab is in s->granted).  A
+ * connection failure is returned, and the next reconnect tries again.
+ */
+static int free_orphans(struct server *s)
+{
+	struct vf_slab_desc *descs = malloc(sizeof(*descs) * VF_MAX_SLABS_PER_MSG);
+	uint32_t *orphans = NULL, norphans = 0, cap = 0;
+	struct vf_op op;
+	int ret = 0;
+
+	if (!descs)
+		return -ENOMEM;
+	for (uint32_t first = 0;;) {
+		op = (struct vf_op){ .type = VF_OP_LIST, .first = first,
+				     .count = VF_MAX_SLABS_PER_MSG, .descs = descs };
+		ret = server_try(s, &op, s->fs->set.io_timeout_ms, true);
+		if (ret) {
+			vf_err("server %s: listing our session's slabs failed: %s", s->url,
+			       op.errmsg[0] ? op.errmsg : strerror(-ret));
+			goto out;
+		}
+		for (uint32_t k = 0; k < op.listed; k++) {
+			if (g_hash_table_contains(s->granted, grant_key(descs[k].id)))
+				continue;
+			if (norphans == cap) {
+				uint32_t *p;
+
+				cap = cap ? cap * 2 : 64;
+				p = realloc(orphans, sizeof(*p) * cap);
+				if (!p) {
+					ret = -ENOMEM;
+					goto out;
+				}
+				orphans = p;
+			}
+			orphans[norphans++] = descs[k].id;
+		}
+		first += op.listed;
+		if (op.listed == 0 || first >= op.total)
+			break;
+	}
+	for (uint32_t done = 0; done < norphans && !ret;) {
+		uint32_t n = MIN(norphans - done, VF_MAX_SLABS_PER_MSG);
+
+		ret = free_batch(s, orphans + done, n);
+		done += n;
+	}
+	if (ret)
+		vf_err("server %s: freeing %u slab(s) this mount never heard of failed: %s; "
+		       "tried again at the next reconnect", s->url, norphans, strerror(-ret));
+	else if (norphans)
+		vf_notice("server %s: freed %u orphan slab(s): granted to this mount by an "
+			  "ALLOC whose reply was lost with the connection", s->url, norphans);
+out:
+	free(orphans);
+	free(descs);
+	return ret;
+}
+
+/*
+ * After a resumed login: the queued frees, then the orphans if the server
+ * counts more slabs for our session than this mount holds and frees
+ * (fs->alloc_lock held, the server still DOWN: nothing allocates there).
+ */
+static int reconcile(struct server *s)
+{
+	uint64_t ours = (uint64_t)s->held + s->npending;
+	int ret = flush_pending_frees(s);
+
+	if (ret || s->x->session_slabs <= ours)
+		return ret;
+	vf_warn("server %s: our session holds %u slab(s) there, this mount knows of %"
+		PRIu64 ": looking for orphans", s->url, s->x->session_slabs, ours);
+	return free_orphans(s);
+}
+
 static void *health_thread(void *arg)
 {
 	struct server *s = arg;
 	struct fs *fs = s->fs;
-	uint64_t backoff, last_note;
+	uint64_t backoff, last_note, away;
+	bool past_lease;
 	struct timespec dl;
-	bool lost;
 	int ret;
 
 	fs_mutex_lock(&s->lock);
@@ -302,16 +407,18 @@ static void *health_thread(void *arg)
 
 		/* Every request in flight completes (with an error) here. */
 		vf_xport_disconnect(s->x);
-		backoff = 100;
+		backoff = BACKOFF_MIN_MS;
 		last_note = vf_now_ms();
+		past_lease = false;
 		vf_xport_set_connect_log_level(s->x, LOG_DEBUG);
 		for (;;) {
 			ret = vf_xport_reconnect(s->x);
 			if (ret == 0) {
-				/* Queued frees go first, before anything of this mount
-				 * can allocate there again (alloc_lock, state DOWN). */
+				/* Queued frees and orphans go first, before anything of
+				 * this mount can allocate there again (alloc_lock, state
+				 * DOWN). */
 				fs_mutex_lock(&fs->alloc_lock);
-				ret = flush_pending_frees(s);
+				ret = reconcile(s);
 				if (ret == 0) {
 					fs_mutex_lock(&s->lock);
 					s->state = SRV_UP;
@@ -329,21 +436,30 @@ static void *health_thread(void *arg)
 			fs_mutex_lock(&s->lock);
 			if (s->stop)
 				goto out;
-			lost = ret == -ESTALE || vf_now_ms() - s->down_since > s->lease_ms;
-			if (lost) {
+			if (ret == -ESTALE) {
+				/* the server's own word (authenticated when there is
+				 * a key: the transport believes nothing else) */
 				fs_mutex_unlock(&s->lock);
-				server_lost(s, ret == -ESTALE
-					       ? "it came back without our session (it restarted, "
-						 "or its lease ran out)"
-					       : "unreachable for longer than its lease");
+				server_lost(s, "it came back without our session (it restarted, "
+					       "or its lease ran out)");
 				fs_mutex_lock(&s->lock);
 				while (!s->stop)
 					fs_cond_wait(&s->cv, &s->lock);
 				goto out;
 			}
-			if (vf_now_ms() - last_note >= 10000) {
+			away = vf_now_ms() - s->down_since;
+			if (!past_lease && away > s->lease_ms) {
+				past_lease = true;
+				backoff = slow_retry_ms(s);
+				vf_warn("server %s: unreachable for %" PRIu64 " ms, longer than its "
+					"lease: writes to it fail from now; whether it still holds "
+					"our data only it can say, so it is tried every %" PRIu64
+					" ms for as long as the mount lives (%s)", s->url, away,
+					backoff, strerror(-ret));
+				last_note = vf_now_ms();
+			} else if (vf_now_ms() - last_note >= AWAY_NOTE_MS) {
 				vf_warn("server %s: still unreachable after %" PRIu64 " ms (%s)",
-					s->url, vf_now_ms() - s->down_since, strerror(-ret));
+					s->url, away, strerror(-ret));
 				last_note = vf_now_ms();
 			}
 			dl = vf_deadline_ms(backoff);
@@ -351,7 +467,8 @@ static void *health_thread(void *arg)
 			if (s->stop)
 				goto out;
 			fs_mutex_unlock(&s->lock);
-			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+			if (!past_lease)
+				backoff = MIN(backoff * 2, (uint64_t)BACKOFF_MAX_MS);
 		}
 	}
 out:
@@ -385,6 +502,7 @@ int servers_open(struct fs *fs)
 		s->url = fs->set.servers[i];
 		fs_mutex_init(&s->lock, LOCK_SERVER);
 		vf_cond_init(&s->cv);
+		s->granted = g_hash_table_new(g_direct_hash, g_direct_equal);
 		ret = vf_xport_open(s->url, &o, &s->x);
 		if (ret) {
 			vf_err("cannot mount: memory server %s is not usable", s->url);
@@ -439,6 +557,7 @@ void servers_close(struct fs *fs)
 		vf_xport_close(s->x, s->state == SRV_UP ? 0 : VF_CLOSE_KEEP_SESSION);
 		s->x = NULL;
 		free(s->pending_free);
+		g_hash_table_destroy(s->granted);
 		pthread_cond_destroy(&s->cv);
 		fs_mutex_destroy(&s->lock);
 	}
@@ -529,6 +648,15 @@ static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *w
 			struct vf_op op = { .type = VF_OP_ALLOC, .count = m, .descs = descs };
 
 			ret = server_ctl(s, &op);
+			if (connection_error(ret)) {
+				/* not a refusal: the server may well have granted them */
+				snprintf(why, whylen, "server %s: connection lost during an allocation "
+					 "of %u slab(s) (%s); any it granted are freed when it "
+					 "reconnects", s->url, m, strerror(-ret));
+				vf_err("%s", why);
+				ret = -EIO;
+				break;
+			}
 			if (ret) {
 				snprintf(why, whylen, "server %s refused %u slab(s): %s", s->url, m,
 					 op.errmsg[0] ? op.errmsg : strerror(-ret));
@@ -536,8 +664,10 @@ static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *w
 					s->free_est = 0; /* the estimate was stale */
 				break;
 			}
-			for (uint32_t k = 0; k < m; k++)
+			for (uint32_t k = 0; k < m; k++) {
 				out[done++] = (struct slab_grant){ .srv = (uint16_t)i, .id = descs[k].id };
+				g_hash_table_add(s->granted, grant_key(descs[k].id));
+			}
 			s->free_est -= m;
 			s->held += m;
 			count[i] -= m;
@@ -548,7 +678,7 @@ static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *w
 		fs_mutex_unlock(&fs->alloc_lock);
 		servers_free(fs, out, done);
 		free(descs);
-		return ret == -ENOSPC || connection_error(ret) ? -ENOSPC : ret;
+		return ret;
 	}
 out:
 	fs_mutex_unlock(&fs->alloc_lock);
@@ -593,6 +723,8 @@ void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n)
 			continue;
 		s->held -= m;
 		s->free_est += m;
+		for (uint32_t k = 0; k < m; k++)
+			g_hash_table_remove(s->granted, grant_key(ids[k]));
 		fs_mutex_lock(&s->lock);
 		enum srv_state st = s->state;
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -80,23 +81,28 @@ int vf_key_load(const char *path, unsigned flags, struct vf_key *key)
 	return 0;
 }
 
-static void hmac(const struct vf_key *key, const char *label,
-		 const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-		 const uint8_t *c, size_t clen, const char *name,
-		 uint8_t mac[VF_MAC_LEN])
+/* HMAC-SHA256 over a label (its NUL included: it separates the domains)
+ * and then (pointer, length) pairs up to a NULL pointer. */
+static void hmac(const struct vf_key *key, const char *label, uint8_t mac[VF_MAC_LEN], ...)
 {
 	GHmac *h = g_hmac_new(G_CHECKSUM_SHA256, key->bytes, key->len);
 	gsize len = VF_MAC_LEN;
+	const uint8_t *p;
+	va_list ap;
 
-	/* the label's NUL separates domains */
 	g_hmac_update(h, (const guchar *)label, (gssize)strlen(label) + 1);
-	g_hmac_update(h, a, (gssize)alen);
-	g_hmac_update(h, b, (gssize)blen);
-	g_hmac_update(h, c, (gssize)clen);
-	if (name)
-		g_hmac_update(h, (const guchar *)name, (gssize)strlen(name));
+	va_start(ap, mac);
+	while ((p = va_arg(ap, const uint8_t *)))
+		g_hmac_update(h, p, (gssize)va_arg(ap, size_t));
+	va_end(ap);
 	g_hmac_get_digest(h, mac, &len);
 	g_hmac_unref(h);
+}
+
+static void le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 void vf_auth_client_mac(const struct vf_key *key,
@@ -105,18 +111,40 @@ void vf_auth_client_mac(const struct vf_key *key,
 			const uint8_t token[VF_TOKEN_LEN], const char *name,
 			uint8_t mac[VF_MAC_LEN])
 {
-	hmac(key, "vofirm-login-v1", snonce, VF_NONCE_LEN, cnonce,
-	     VF_NONCE_LEN, token, VF_TOKEN_LEN, name, mac);
+	hmac(key, "vofirm-login-v2", mac, snonce, (size_t)VF_NONCE_LEN, cnonce,
+	     (size_t)VF_NONCE_LEN, token, (size_t)VF_TOKEN_LEN, (const uint8_t *)name,
+	     strlen(name), NULL);
 }
 
 void vf_auth_server_mac(const struct vf_key *key,
 			const uint8_t cnonce[VF_NONCE_LEN],
 			const uint8_t snonce[VF_NONCE_LEN],
-			const uint8_t token[VF_TOKEN_LEN],
+			const uint8_t facts[VF_HELLO_FACTS_LEN], uint32_t flags,
+			uint32_t nslabs, const uint8_t token[VF_TOKEN_LEN],
 			uint8_t mac[VF_MAC_LEN])
 {
-	hmac(key, "vofirm-server-v1", cnonce, VF_NONCE_LEN, snonce,
-	     VF_NONCE_LEN, token, VF_TOKEN_LEN, NULL, mac);
+	uint8_t f[4], n[4];
+
+	le32(f, flags);
+	le32(n, nslabs);
+	hmac(key, "vofirm-server-v2", mac, cnonce, (size_t)VF_NONCE_LEN, snonce,
+	     (size_t)VF_NONCE_LEN, facts, (size_t)VF_HELLO_FACTS_LEN, f, sizeof(f), n,
+	     sizeof(n), token, (size_t)VF_TOKEN_LEN, NULL);
+}
+
+void vf_auth_refusal_mac(const struct vf_key *key,
+			 const uint8_t cnonce[VF_NONCE_LEN],
+			 const uint8_t snonce[VF_NONCE_LEN],
+			 const uint8_t facts[VF_HELLO_FACTS_LEN],
+			 const uint8_t token[VF_TOKEN_LEN], uint32_t status,
+			 const char *text, uint8_t mac[VF_MAC_LEN])
+{
+	uint8_t st[4];
+
+	le32(st, status);
+	hmac(key, "vofirm-refusal-v2", mac, cnonce, (size_t)VF_NONCE_LEN, snonce,
+	     (size_t)VF_NONCE_LEN, facts, (size_t)VF_HELLO_FACTS_LEN, token,
+	     (size_t)VF_TOKEN_LEN, st, sizeof(st), (const uint8_t *)text, strlen(text), NULL);
 }
 
 int vf_mac_equal(const uint8_t a[VF_MAC_LEN], const uint8_t b[VF_MAC_LEN])

@@ -101,7 +101,7 @@ uint32_t vf_hdr_max_len(const struct vf_hdr *h)
 	bool reply = h->flags & VF_HDR_F_REPLY;
 
 	if (reply && h->status)
-		return VF_ERRMSG_MAX;
+		return h->type == VF_MSG_LOGIN ? VF_MAC_LEN + VF_ERRMSG_MAX : VF_ERRMSG_MAX;
 	switch (h->type) {
 	case VF_MSG_HELLO:
 		return reply ? 72 : 8 + VF_NAME_MAX;
@@ -199,7 +199,9 @@ long vf_msg_payload_len(const struct vf_msg *m)
 	if (reply && m->hdr.status) {
 		size_t n = strnlen(m->error.msg, VF_ERRMSG_MAX + 1);
 
-		return n > VF_ERRMSG_MAX ? -EINVAL : (long)n;
+		if (n > VF_ERRMSG_MAX)
+			return -EINVAL;
+		return (long)n + (m->hdr.type == VF_MSG_LOGIN ? VF_MAC_LEN : 0);
 	}
 	switch (m->hdr.type) {
 	case VF_MSG_HELLO:
@@ -255,13 +257,24 @@ long vf_msg_encode_head(const struct vf_msg *m, void *buf, size_t cap,
 		return -ENOSPC;
 
 	h.magic = VF_PROTO_MAGIC;
-	h.version = VF_PROTO_VERSION;
+	if (h.version && h.version < VF_PROTO_VERSION) {
+		/* an older peer's refusal: the only message it must still read */
+		if (m->hdr.type != VF_MSG_HELLO || !reply || !m->hdr.status)
+			return -EINVAL;
+	} else {
+		h.version = VF_PROTO_VERSION;
+	}
 	h.len = (uint32_t)plen;
 	vf_hdr_encode(p, &h);
 	memset(b, 0, head - VF_HDR_SIZE);
 
 	if (reply && m->hdr.status) {
-		memcpy(b, m->error.msg, (size_t)plen);
+		if (m->hdr.type == VF_MSG_LOGIN) {
+			memcpy(b, m->error.mac, VF_MAC_LEN);
+			memcpy(b + VF_MAC_LEN, m->error.msg, (size_t)plen - VF_MAC_LEN);
+		} else {
+			memcpy(b, m->error.msg, (size_t)plen);
+		}
 		goto out;
 	}
 	switch (m->hdr.type) {
@@ -401,6 +414,13 @@ int vf_msg_decode_body(const struct vf_hdr *h, const void *payload,
 		return bad(why, "payload length differs from the header");
 
 	if (reply && h->status) {
+		if (h->type == VF_MSG_LOGIN) {
+			if (len < VF_MAC_LEN)
+				return bad(why, "LOGIN refusal without its MAC");
+			memcpy(m->error.mac, b, VF_MAC_LEN);
+			b += VF_MAC_LEN;
+			len -= VF_MAC_LEN;
+		}
 		if (len > VF_ERRMSG_MAX)
 			return bad(why, "error text too long");
 		if (!printable(b, len))
@@ -590,8 +610,10 @@ int vf_msg_decode(const void *buf, size_t len, struct vf_msg *m,
 	if (len < VF_HDR_SIZE)
 		return bad(why, "shorter than a header");
 	ret = vf_hdr_decode(buf, &h, why);
-	if (ret)
+	if (ret) {
+		m->hdr = h; /* the version, for a refusal the peer can read */
 		return ret;
+	}
 	if (len - VF_HDR_SIZE != h.len)
 		return bad(why, len - VF_HDR_SIZE < h.len
 					? "payload truncated"
@@ -609,6 +631,15 @@ void vf_msg_slab_desc(const struct vf_msg *m, uint32_t i,
 	d->id = get32(p);
 	d->rkey = get32(p + 4);
 	d->addr = get64(p + 8);
+}
+
+void vf_hello_facts(const struct vf_msg *m, uint8_t facts[VF_HELLO_FACTS_LEN])
+{
+	put32(facts, m->hello_rep.flags);
+	put32(facts + 4, m->hello_rep.lease_ms);
+	put64(facts + 8, m->hello_rep.slab_size);
+	put64(facts + 16, m->hello_rep.capacity);
+	memcpy(facts + 24, m->hello_rep.instance, VF_INSTANCE_LEN);
 }
 
 uint32_t vf_msg_free_id(const struct vf_msg *m, uint32_t i)

@@ -141,6 +141,7 @@ static int reply_err(struct memd_conn *c, const struct vf_hdr *req, int err,
 
 	memset(&m, 0, sizeof(m));
 	m.hdr.type = req->type;
+	m.hdr.version = req->version; /* an older peer's refusal: its framing */
 	m.hdr.flags = VF_HDR_F_REPLY;
 	m.hdr.tag = req->tag;
 	m.hdr.status = (uint32_t)err;
@@ -150,6 +151,45 @@ static int reply_err(struct memd_conn *c, const struct vf_hdr *req, int err,
 	for (char *p = m.error.msg; *p; p++)
 		if (*p < 0x20 || *p > 0x7e)
 			*p = '?';
+	return c->ops->send(c, &m);
+}
+
+/* What a LOGIN refusal's MAC binds: this connection's HELLO and LOGIN. */
+struct login_ctx {
+	uint8_t snonce[VF_NONCE_LEN];
+	uint8_t facts[VF_HELLO_FACTS_LEN];
+	const struct vf_msg *login;
+};
+
+/*
+ * Refuses a LOGIN with a MAC over the verdict, so that a client can tell
+ * it from a forgery (an ESTALE makes a client give its data up).  Without
+ * a key the MAC is zero and a client believes the verdict as it is.
+ */
+static int login_refuse(struct memd_conn *c, const struct login_ctx *lc, int err,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int login_refuse(struct memd_conn *c, const struct login_ctx *lc, int err,
+			const char *fmt, ...)
+{
+	const struct vf_msg *req = lc->login;
+	struct vf_msg m;
+	va_list ap;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = VF_MSG_LOGIN;
+	m.hdr.flags = VF_HDR_F_REPLY;
+	m.hdr.tag = req->hdr.tag;
+	m.hdr.status = (uint32_t)err;
+	va_start(ap, fmt);
+	vsnprintf(m.error.msg, sizeof(m.error.msg), fmt, ap);
+	va_end(ap);
+	for (char *p = m.error.msg; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+	if (c->srv->auth)
+		vf_auth_refusal_mac(&c->srv->key, req->login.nonce, lc->snonce, lc->facts,
+				    req->login.token, (uint32_t)err, m.error.msg, m.error.mac);
 	return c->ops->send(c, &m);
 }
 
@@ -174,10 +214,11 @@ static int conn_handshake(struct memd_conn *c)
 {
 	struct memd_server *srv = c->srv;
 	struct memd_pool *p = srv->pool;
-	uint8_t snonce[VF_NONCE_LEN], mac[VF_MAC_LEN];
+	uint8_t mac[VF_MAC_LEN];
 	char name[VF_NAME_MAX + 1];
 	const char *why = "", *dropped;
 	struct vf_msg m, r;
+	struct login_ctx lc = { .login = &m };
 	bool resumed;
 	int ret;
 
@@ -193,7 +234,7 @@ static int conn_handshake(struct memd_conn *c)
 	snprintf(name, sizeof(name), "%s", m.hello.name);
 	snprintf(c->who, sizeof(c->who), "'%s' at %s", name, c->peer);
 
-	ret = vf_random(snonce, sizeof(snonce));
+	ret = vf_random(lc.snonce, sizeof(lc.snonce));
 	if (ret)
 		return ret;
 	reply_init(&r, &m.hdr);
@@ -202,7 +243,8 @@ static int conn_handshake(struct memd_conn *c)
 	r.hello_rep.capacity = p->size;
 	r.hello_rep.lease_ms = p->lease_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)p->lease_ms;
 	memcpy(r.hello_rep.instance, p->instance, VF_INSTANCE_LEN);
-	memcpy(r.hello_rep.nonce, snonce, VF_NONCE_LEN);
+	memcpy(r.hello_rep.nonce, lc.snonce, VF_NONCE_LEN);
+	vf_hello_facts(&r, lc.facts);
 	ret = c->ops->send(c, &r);
 	if (ret)
 		return ret;
@@ -217,12 +259,11 @@ static int conn_handshake(struct memd_conn *c)
 		return -EPROTO;
 	}
 	if (srv->auth) {
-		vf_auth_client_mac(&srv->key, snonce, m.login.nonce, m.login.token, name, mac);
+		vf_auth_client_mac(&srv->key, lc.snonce, m.login.nonce, m.login.token, name, mac);
 		if (!vf_mac_equal(mac, m.login.mac)) {
 			vf_log_ratelimited(LOG_WARNING, "client %s: authentication failed "
 					   "(wrong key); refused", c->who);
-			reply_err(c, &m.hdr, EACCES,
-				  "the key does not match the server's");
+			login_refuse(c, &lc, EACCES, "the key does not match the server's");
 			return -EACCES;
 		}
 	}
@@ -230,8 +271,8 @@ static int conn_handshake(struct memd_conn *c)
 	if (ret) {
 		vf_log_ratelimited(LOG_WARNING, "client %s: new session refused: %u clients "
 				   "already (--max-clients)", c->who, srv->max_clients);
-		reply_err(c, &m.hdr, -ret, "too many clients (%u, the server's --max-clients)",
-			  srv->max_clients);
+		login_refuse(c, &lc, -ret, "too many clients (%u, the server's --max-clients)",
+			     srv->max_clients);
 		return ret;
 	}
 
@@ -239,13 +280,13 @@ static int conn_handshake(struct memd_conn *c)
 	if (ret == -ESTALE) {
 		vf_notice("client %s: asked to resume a session that does not exist "
 			  "(lease ran out, or another memd issued it)", c->who);
-		reply_err(c, &m.hdr, ESTALE,
-			  "session unknown: its lease ran out or this server restarted");
+		login_refuse(c, &lc, ESTALE,
+			     "session unknown: its lease ran out or this server restarted");
 		return ret;
 	}
 	if (ret) {
 		vf_warn("client %s: cannot open a session: %s", c->who, strerror(-ret));
-		reply_err(c, &m.hdr, -ret, "cannot open a session: %s", strerror(-ret));
+		login_refuse(c, &lc, -ret, "cannot open a session: %s", strerror(-ret));
 		return ret;
 	}
 	snprintf(c->who, sizeof(c->who), "'%s' at %s (session %" PRIu64 ")", name, c->peer,
@@ -267,7 +308,8 @@ static int conn_handshake(struct memd_conn *c)
 	memcpy(r.login_rep.token, c->sess->token, VF_TOKEN_LEN);
 	pthread_mutex_unlock(&p->lock);
 	if (srv->auth)
-		vf_auth_server_mac(&srv->key, m.login.nonce, snonce, r.login_rep.token,
+		vf_auth_server_mac(&srv->key, m.login.nonce, lc.snonce, lc.facts,
+				   r.login_rep.flags, r.login_rep.nslabs, r.login_rep.token,
 				   r.login_rep.mac);
 	vf_notice("client %s: %s over %s (%u slabs held)", c->who,
 		  resumed ? "resumed its session" : "new session", c->ops->name,
@@ -276,17 +318,24 @@ static int conn_handshake(struct memd_conn *c)
 
 recv_failed:
 	if (ret == -EPROTONOSUPPORT) {
-		struct vf_hdr h = { .type = VF_MSG_HELLO };
+		/* in the peer's own framing when it is older: it can read that */
+		struct vf_hdr h = { .type = VF_MSG_HELLO, .tag = m.hdr.tag,
+				    .version = m.hdr.version < VF_PROTO_VERSION ? m.hdr.version : 0 };
 
-		reply_err(c, &h, EPROTONOSUPPORT, "this server speaks vofirm protocol version %d",
-			  VF_PROTO_VERSION);
+		reply_err(c, &h, EPROTONOSUPPORT, "this server speaks vofirm protocol version %d, "
+			  "the client version %u: run the same vofirm protocol on both sides",
+			  VF_PROTO_VERSION, m.hdr.version);
+		vf_log_ratelimited(LOG_WARNING, "client at %s: speaks vofirm protocol version %u, "
+				   "this server version %d: refused", c->peer, m.hdr.version,
+				   VF_PROTO_VERSION);
+		return ret;
 	}
 	pthread_mutex_lock(&srv->lock);
 	dropped = c->dropped;
 	pthread_mutex_unlock(&srv->lock);
 	if (dropped)
 		vf_log_ratelimited(LOG_WARNING, "client at %s: %s; closed", c->peer, dropped);
-	else if (ret == -EBADMSG || ret == -EPROTONOSUPPORT || ret == -EMSGSIZE)
+	else if (ret == -EBADMSG || ret == -EMSGSIZE)
 		vf_log_ratelimited(LOG_WARNING, "client at %s: malformed handshake: %s; closing",
 				   c->peer, why);
 	else if (ret == -ETIMEDOUT)

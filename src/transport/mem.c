@@ -150,6 +150,13 @@ static int mem_submit(struct vf_xport *x, struct vf_op *op)
 			.reads = m->reads, .writes = m->writes,
 			.session_slabs = m->nslabs - m->nfree };
 		break;
+	case VF_OP_LIST:
+		op->listed = 0;
+		op->total = m->nslabs - m->nfree;
+		for (uint32_t i = 0, k = 0; i < m->nslabs && op->listed < op->count; i++)
+			if (m->used[i] && k++ >= op->first)
+				op->descs[op->listed++] = (struct vf_slab_desc){ .id = i };
+		break;
 	case VF_OP_BYE:
 		break;
 	}

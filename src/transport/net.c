@@ -69,8 +69,10 @@ int vf_recv_msg(int fd, void *buf, size_t cap, struct vf_msg *m, const char **wh
 	if (ret)
 		return ret;
 	ret = vf_hdr_decode(buf, &h, why);
-	if (ret)
+	if (ret) {
+		m->hdr = h; /* the version, for a refusal the peer can read */
 		return ret;
+	}
 	if (h.len > cap - VF_HDR_SIZE) {
 		if (why)
 			*why = "message longer than this receiver accepts here";

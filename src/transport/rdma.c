@@ -305,6 +305,8 @@ static int rdma_exchange(struct vf_xport *x, const struct vf_msg *req, struct vf
 				if (ret)
 					return ret;
 				ret = vf_msg_decode(r->hs_buf, wc.byte_len, rep, &why);
+				if (ret == -EPROTONOSUPPORT)
+					return vf_xport_version_refused(x, &rep->hdr);
 				if (ret || !(rep->hdr.flags & VF_HDR_F_REPLY) ||
 				    rep->hdr.type != req->hdr.type) {
 					vf_err("%s: %s handshake failed: malformed reply: %s", x->url.str,
@@ -415,6 +417,9 @@ static int on_reply(struct rdma_xport *r, unsigned i, uint32_t len)
 		}
 		if (op->type == VF_OP_ALLOC)
 			for (uint32_t k = 0; k < op->count; k++)
+				slab_add(&r->x, &op->descs[k]);
+		if (op->type == VF_OP_LIST) /* the server registered them for us */
+			for (uint32_t k = 0; k < op->listed; k++)
 				slab_add(&r->x, &op->descs[k]);
 		if (op->type == VF_OP_FREE) {
 			pthread_mutex_lock(&r->tlock);

@@ -146,6 +146,8 @@ static int tcp_exchange(struct vf_xport *x, const struct vf_msg *req,
 	if (ret)
 		goto fail;
 	ret = vf_recv_msg(t->fd, t->rxbuf, VF_HDR_SIZE + VF_MAX_PAYLOAD, rep, &why);
+	if (ret == -EPROTONOSUPPORT)
+		return vf_xport_version_refused(x, &rep->hdr);
 	if (ret)
 		goto fail;
 	if (!(rep->hdr.flags & VF_HDR_F_REPLY) || rep->hdr.type != req->hdr.type) {
@@ -155,7 +157,7 @@ static int tcp_exchange(struct vf_xport *x, const struct vf_msg *req,
 	}
 	return 0;
 fail:
-	if (ret == -EBADMSG || ret == -EPROTO || ret == -EPROTONOSUPPORT)
+	if (ret == -EBADMSG || ret == -EPROTO)
 		vf_err("%s: %s handshake failed: malformed reply: %s", x->url.str,
 		       vf_msg_type_name(req->hdr.type), why);
 	else if (ret == -ECONNRESET && req->hdr.type == VF_MSG_LOGIN)

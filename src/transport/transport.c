@@ -119,6 +119,7 @@ int vf_xport_submit(struct vf_xport *x, struct vf_op *op)
 			return -EOPNOTSUPP;
 		break;
 	case VF_OP_ALLOC:
+	case VF_OP_LIST:
 		if (!op->descs)
 			return -EINVAL;
 		/* fall through */
@@ -275,6 +276,8 @@ enum vf_msg_type vf_op_msg_type(enum vf_op_type type)
 		return VF_MSG_FREE;
 	case VF_OP_STATS:
 		return VF_MSG_STATS;
+	case VF_OP_LIST:
+		return VF_MSG_LIST;
 	case VF_OP_BYE:
 		break;
 	}
@@ -300,6 +303,10 @@ void vf_op_to_msg(const struct vf_op *op, struct vf_msg *m)
 		m->free.count = op->count;
 		m->free.ids = op->ids;
 		break;
+	case VF_OP_LIST:
+		m->list.first = op->first;
+		m->list.max = op->count;
+		break;
 	case VF_OP_STATS:
 	case VF_OP_BYE:
 		break;
@@ -315,6 +322,14 @@ int vf_op_from_reply(struct vf_op *op, const struct vf_msg *rep)
 		for (uint32_t i = 0; i < op->count; i++)
 			vf_msg_slab_desc(rep, i, &op->descs[i]);
 		return 0;
+	case VF_OP_LIST:
+		if (rep->list_rep.count > op->count)
+			return -EBADMSG;
+		for (uint32_t i = 0; i < rep->list_rep.count; i++)
+			vf_msg_slab_desc(rep, i, &op->descs[i]);
+		op->listed = rep->list_rep.count;
+		op->total = rep->list_rep.total;
+		return 0;
 	case VF_OP_STATS:
 		*op->stats = rep->stats_rep;
 		return 0;
@@ -324,6 +339,14 @@ int vf_op_from_reply(struct vf_op *op, const struct vf_msg *rep)
 	default:
 		return 0;
 	}
+}
+
+int vf_xport_version_refused(struct vf_xport *x, const struct vf_hdr *h)
+{
+	vf_err("%s: the server speaks vofirm protocol version %u, this client version %d: "
+	       "refused; run the same vofirm protocol on both sides", x->url.str, h->version,
+	       VF_PROTO_VERSION);
+	return -EPROTONOSUPPORT;
 }
 
 /* A failed handshake reply: log the server's words, return -status. */
@@ -336,10 +359,32 @@ static int refused(struct vf_xport *x, const struct vf_msg *rep, const char *wha
 	return -err;
 }
 
+/*
+ * Is a LOGIN refusal the server's own word?  With a key, only when it
+ * carries the server's MAC over the verdict, this connection's nonces and
+ * HELLO: a man in the middle can neither forge one nor replay an old one.
+ * Without a key nothing can be told apart, and the verdict is believed.
+ */
+static bool refusal_authentic(struct vf_xport *x, const struct vf_msg *rep,
+			      const uint8_t cnonce[VF_NONCE_LEN],
+			      const uint8_t snonce[VF_NONCE_LEN],
+			      const uint8_t facts[VF_HELLO_FACTS_LEN],
+			      const uint8_t token[VF_TOKEN_LEN])
+{
+	uint8_t mac[VF_MAC_LEN];
+
+	if (!x->has_key)
+		return true;
+	vf_auth_refusal_mac(&x->key, cnonce, snonce, facts, token, rep->hdr.status,
+			    rep->error.msg, mac);
+	return vf_mac_equal(mac, rep->error.mac);
+}
+
 int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange)
 {
 	uint8_t cnonce[VF_NONCE_LEN], snonce[VF_NONCE_LEN], mac[VF_MAC_LEN];
-	uint8_t old_instance[VF_INSTANCE_LEN];
+	uint8_t facts[VF_HELLO_FACTS_LEN], token[VF_TOKEN_LEN];
+	struct vf_server_info info;
 	struct vf_msg req, rep;
 	int ret;
 
@@ -349,23 +394,30 @@ int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange)
 	ret = exchange(x, &req, &rep);
 	if (ret)
 		return ret;
-	if (rep.hdr.status)
-		return refused(x, &rep, "HELLO");
+	if (rep.hdr.status) {
+		/* before any nonce: nothing in it can be authenticated, so
+		 * it never says that our session is gone (memd never does) */
+		ret = refused(x, &rep, "HELLO");
+		return ret == -ESTALE ? -EPROTO : ret;
+	}
 
-	memcpy(old_instance, x->info.instance, sizeof(old_instance));
-	x->info.slab_size = rep.hello_rep.slab_size;
-	x->info.capacity = rep.hello_rep.capacity;
-	x->info.lease_ms = rep.hello_rep.lease_ms;
-	x->info.auth = rep.hello_rep.flags & VF_HELLO_F_AUTH;
-	memcpy(x->info.instance, rep.hello_rep.instance, VF_INSTANCE_LEN);
+	/* Nothing of the HELLO reply is taken for true before the LOGIN
+	 * reply's MAC, which covers it, is checked. */
+	memset(&info, 0, sizeof(info));
+	info.slab_size = rep.hello_rep.slab_size;
+	info.capacity = rep.hello_rep.capacity;
+	info.lease_ms = rep.hello_rep.lease_ms;
+	info.auth = rep.hello_rep.flags & VF_HELLO_F_AUTH;
+	memcpy(info.instance, rep.hello_rep.instance, VF_INSTANCE_LEN);
 	memcpy(snonce, rep.hello_rep.nonce, VF_NONCE_LEN);
+	vf_hello_facts(&rep, facts);
 
-	if (x->info.auth && !x->has_key) {
+	if (info.auth && !x->has_key) {
 		vf_err("%s: the server requires authentication, and no key was given "
 		       "(--key-file)", x->url.str);
 		return -EACCES;
 	}
-	if (!x->info.auth && x->has_key) {
+	if (!info.auth && x->has_key) {
 		vf_err("%s: the server does not authenticate clients (--no-auth) but a key "
 		       "is configured: refusing to trust a server that cannot prove it "
 		       "has the key", x->url.str);
@@ -376,6 +428,7 @@ int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange)
 	req.hdr.type = VF_MSG_LOGIN;
 	if (x->have_session)
 		memcpy(req.login.token, x->token, VF_TOKEN_LEN);
+	memcpy(token, req.login.token, VF_TOKEN_LEN);
 	ret = vf_random(cnonce, sizeof(cnonce));
 	if (ret)
 		return ret;
@@ -386,10 +439,27 @@ int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange)
 	ret = exchange(x, &req, &rep);
 	if (ret)
 		return ret;
+	if (rep.hdr.status && !refusal_authentic(x, &rep, cnonce, snonce, facts, token)) {
+		if (rep.hdr.status == EACCES) {
+			vf_err("%s: authentication failed: the server refused our key (%s; "
+			       "the refusal is not signed with our key either)", x->url.str,
+			       rep.error.msg[0] ? rep.error.msg : "wrong key");
+			return -EACCES;
+		}
+		/* someone between us and the server, or a server with another
+		 * key: either way not the server's verdict on our session.
+		 * Logged however quiet reconnects are: it may be an attack. */
+		vf_warn("%s: LOGIN refused with %s (%s), but the refusal does not carry the "
+			"server's MAC: not believed", x->url.str,
+		       strerror((int)rep.hdr.status),
+		       rep.error.msg[0] ? rep.error.msg : "no reason given");
+		return -EPROTO;
+	}
 	if (rep.hdr.status == ESTALE) {
-		bool restarted = !vf_all_zero(old_instance, sizeof(old_instance)) &&
-				 memcmp(old_instance, x->info.instance, sizeof(old_instance));
+		bool restarted = !vf_all_zero(x->info.instance, sizeof(x->info.instance)) &&
+				 memcmp(x->info.instance, info.instance, sizeof(info.instance));
 
+		x->info = info;
 		vf_err("%s: DATA LOST: the session's slabs are gone (%s); everything "
 		       "stored in them is lost", x->url.str,
 		       restarted ? "the server restarted" :
@@ -404,7 +474,8 @@ int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange)
 	if (rep.hdr.status)
 		return refused(x, &rep, "LOGIN");
 	if (x->has_key) {
-		vf_auth_server_mac(&x->key, cnonce, snonce, rep.login_rep.token, mac);
+		vf_auth_server_mac(&x->key, cnonce, snonce, facts, rep.login_rep.flags,
+				   rep.login_rep.nslabs, rep.login_rep.token, mac);
 		if (!vf_mac_equal(mac, rep.login_rep.mac)) {
 			vf_err("%s: authentication failed: the server could not prove it "
 			       "knows the key: refusing it", x->url.str);
@@ -416,6 +487,7 @@ int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange)
 		       "resuming ours", x->url.str);
 		return -EPROTO;
 	}
+	x->info = info;
 	memcpy(x->token, rep.login_rep.token, VF_TOKEN_LEN);
 	x->have_session = true;
 	x->resumed = rep.login_rep.flags & VF_LOGIN_F_RESUMED;

@@ -43,6 +43,10 @@ typedef int (*vf_exchange_fn)(struct vf_xport *x, const struct vf_msg *req,
 			      struct vf_msg *rep);
 int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange);
 
+/* A handshake reply in another protocol version (h as received): logs
+ * both versions, returns -EPROTONOSUPPORT. */
+int vf_xport_version_refused(struct vf_xport *x, const struct vf_hdr *h);
+
 /* The message type that carries an operation, request and reply. */
 enum vf_msg_type vf_op_msg_type(enum vf_op_type type);
 

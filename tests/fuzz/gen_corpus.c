@@ -1,25 +1,130 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Writes one valid message of each kind into DIR: the fuzzer's seeds. */
+/*
+ * Writes the fuzzers' seeds into DIR: one valid message of each kind
+ * (fuzz_proto), or with --client the inputs of fuzz_client: handshakes
+ * whose LOGIN replies carry forged, zero and truncated MACs, and replies
+ * to each kind of operation.
+ */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "vofirm/proto.h"
 
 static uint8_t buf[VF_HDR_SIZE + VF_MAX_PAYLOAD];
+static uint8_t in[2 * (VF_HDR_SIZE + 1024)];
 
-static int put(const char *dir, const char *name, struct vf_msg *m)
+static int write_file(const char *dir, const char *name, const uint8_t *p, size_t n)
 {
 	char path[512];
-	long n = vf_msg_encode(m, buf, sizeof(buf));
 	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f || fwrite(p, 1, n, f) != n)
+		return 1;
+	return fclose(f) != 0;
+}
+
+/* A handshake input of fuzz_client: mode, u16 length of the HELLO reply,
+ * the HELLO reply, the LOGIN reply (cut to `cut` bytes if not 0). */
+static int put_handshake(const char *dir, const char *name, uint8_t mode, bool auth,
+			 struct vf_msg *login, size_t cut)
+{
+	struct vf_msg h;
+	long a, b;
+
+	memset(&h, 0, sizeof(h));
+	h.hdr.type = VF_MSG_HELLO;
+	h.hdr.flags = VF_HDR_F_REPLY;
+	h.hello_rep.flags = auth ? VF_HELLO_F_AUTH : 0;
+	h.hello_rep.lease_ms = 60000;
+	h.hello_rep.slab_size = 1 << 20;
+	h.hello_rep.capacity = 16 << 20;
+	memset(h.hello_rep.instance, 0x42, VF_INSTANCE_LEN);
+	memset(h.hello_rep.nonce, 0x17, VF_NONCE_LEN);
+	a = vf_msg_encode(&h, in + 3, sizeof(in) - 3);
+	if (a < 0)
+		return 1;
+	b = vf_msg_encode(login, in + 3 + a, sizeof(in) - 3 - (size_t)a);
+	if (b < 0)
+		return 1;
+	if (cut) {
+		/* a header that says the payload is that short (u32 LE) */
+		uint8_t *len = in + 3 + a + 8;
+
+		len[0] = (uint8_t)(cut - VF_HDR_SIZE);
+		len[1] = len[2] = len[3] = 0;
+		b = (long)cut;
+	}
+	in[0] = mode;
+	in[1] = (uint8_t)a;
+	in[2] = (uint8_t)(a >> 8);
+	return write_file(dir, name, in, 3 + (size_t)a + (size_t)b);
+}
+
+/* A reply-path input of fuzz_client: odd mode, op type index, count byte. */
+static int put_reply(const char *dir, const char *name, uint8_t type_idx, uint8_t count,
+		     struct vf_msg *m)
+{
+	long n = vf_msg_encode(m, in + 3, sizeof(in) - 3);
 
 	if (n < 0)
 		return 1;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	if (!f || fwrite(buf, 1, (size_t)n, f) != (size_t)n)
+	in[0] = 1;
+	in[1] = type_idx;
+	in[2] = count;
+	return write_file(dir, name, in, 3 + (size_t)n);
+}
+
+static int client_seeds(const char *dir)
+{
+	struct vf_slab_desc d[2] = { { 1, 2, 3 }, { 4, 5, 6 } };
+	static uint8_t data[512];
+	struct vf_msg m;
+	int bad = 0;
+
+#define REP(t) (memset(&m, 0, sizeof(m)), m.hdr.type = (t), m.hdr.flags = VF_HDR_F_REPLY)
+	REP(VF_MSG_LOGIN); m.hdr.status = 116; memset(m.error.mac, 0xee, VF_MAC_LEN);
+	strcpy(m.error.msg, "session unknown");
+	bad |= put_handshake(dir, "estale-forged-mac", 6, true, &m, 0);
+	bad |= put_handshake(dir, "estale-truncated-mac", 6, true, &m, VF_HDR_SIZE + 20);
+	memset(m.error.mac, 0, VF_MAC_LEN);
+	bad |= put_handshake(dir, "estale-zero-mac", 6, true, &m, 0);
+	bad |= put_handshake(dir, "estale-no-auth", 4, false, &m, 0);
+	REP(VF_MSG_LOGIN); m.hdr.status = 13; strcpy(m.error.msg, "wrong key");
+	bad |= put_handshake(dir, "eacces-forged", 2, true, &m, 0);
+	REP(VF_MSG_LOGIN); m.login_rep.token[0] = 1; memset(m.login_rep.mac, 0x33, VF_MAC_LEN);
+	bad |= put_handshake(dir, "login-forged-mac", 2, true, &m, 0);
+	m.login_rep.flags = VF_LOGIN_F_RESUMED; m.login_rep.nslabs = 3;
+	bad |= put_handshake(dir, "resume-forged-mac", 6, true, &m, 0);
+	bad |= put_handshake(dir, "resume-truncated-mac", 6, true, &m, VF_HDR_SIZE + 40);
+	bad |= put_handshake(dir, "resume-no-auth", 4, false, &m, 0);
+
+	/* op types: READ, WRITE, ALLOC, FREE, STATS, LIST, BYE (fuzz_client.c) */
+	REP(VF_MSG_READ); m.read_rep.len = 512; m.read_rep.data = data;
+	bad |= put_reply(dir, "read-rep", 0, 0, &m);
+	REP(VF_MSG_WRITE); bad |= put_reply(dir, "write-rep", 1, 0, &m);
+	REP(VF_MSG_ALLOC); m.alloc_rep.count = 2; m.alloc_rep.descs = d;
+	bad |= put_reply(dir, "alloc-rep", 2, 1, &m);
+	REP(VF_MSG_FREE); m.hdr.status = 1; strcpy(m.error.msg, "not yours");
+	bad |= put_reply(dir, "free-refused", 3, 0, &m);
+	REP(VF_MSG_STATS); m.stats_rep.capacity = 7; bad |= put_reply(dir, "stats-rep", 4, 0, &m);
+	REP(VF_MSG_LIST); m.list_rep.count = 2; m.list_rep.total = 9; m.list_rep.descs = d;
+	bad |= put_reply(dir, "list-rep", 5, 3, &m);
+	REP(VF_MSG_BYE); bad |= put_reply(dir, "bye-rep", 6, 0, &m);
+	if (bad)
+		perror("gen_corpus");
+	return bad;
+}
+
+static int put(const char *dir, const char *name, struct vf_msg *m)
+{
+	long n = vf_msg_encode(m, buf, sizeof(buf));
+
+	if (n < 0)
 		return 1;
-	return fclose(f) != 0;
+	return write_file(dir, name, buf, (size_t)n);
 }
 
 int main(int argc, char **argv)
@@ -30,8 +135,10 @@ int main(int argc, char **argv)
 	struct vf_msg m;
 	int bad = 0;
 
+	if (argc == 3 && !strcmp(argv[1], "--client"))
+		return client_seeds(argv[2]);
 	if (argc != 2) {
-		fprintf(stderr, "usage: %s DIR\n", argv[0]);
+		fprintf(stderr, "usage: %s [--client] DIR\n", argv[0]);
 		return 2;
 	}
 #define MSG(t, r) (memset(&m, 0, sizeof(m)), m.hdr.type = (t), m.hdr.flags = (r), m.hdr.tag = 42)
@@ -58,6 +165,8 @@ int main(int argc, char **argv)
 	bad |= put(argv[1], "list-rep", &m);
 	MSG(VF_MSG_ALLOC, 1); m.hdr.status = 28; strcpy(m.error.msg, "pool full");
 	bad |= put(argv[1], "error", &m);
+	MSG(VF_MSG_LOGIN, 1); m.hdr.status = 116; memset(m.error.mac, 0xee, VF_MAC_LEN);
+	strcpy(m.error.msg, "session unknown"); bad |= put(argv[1], "login-refused", &m);
 	if (bad)
 		perror("gen_corpus");
 	return bad;

@@ -11,6 +11,9 @@
 #                                      its output is in $OUT
 #   assert_grep PATTERN FILE [WHAT]    fails unless FILE matches PATTERN
 #   stat_of URL FIELD [XTEST ARGS]     one counter from the server's stats
+#   start_mitm NAME UPSTREAM_PORT      tests/tools/mitm.py in front of a memd;
+#                                      sets MITM_URL, MITM_CTL (its control
+#                                      file: mitm_mode WORD); log NAME.log
 # Every memd started here is killed at exit, and a sanitizer report in any
 # log fails the case.
 set -eu
@@ -90,6 +93,25 @@ start_memd() {
 	done
 	cat "$WORK/$name.log" >&2
 	fail "vofirm-memd $name did not start listening within 10 s"
+}
+
+start_mitm() {
+	local name=$1 upstream=$2
+	MITM_CTL=$WORK/$name.ctl
+	echo forward >"$MITM_CTL"
+	python3 "$TOP/tests/tools/mitm.py" "$WORK/$name.port" "$upstream" "$MITM_CTL" \
+		>"$WORK/$name.log" 2>&1 &
+	_pids+=("$!")
+	for _ in $(seq 100); do
+		[ -s "$WORK/$name.port" ] && break
+		sleep 0.1
+	done
+	[ -s "$WORK/$name.port" ] || fail "the man in the middle did not start"
+	MITM_URL=tcp://127.0.0.1:$(cat "$WORK/$name.port")
+}
+
+mitm_mode() {
+	echo "$1" >"$MITM_CTL.tmp" && mv "$MITM_CTL.tmp" "$MITM_CTL"
 }
 
 stop_memd() {

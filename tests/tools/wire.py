@@ -1,22 +1,62 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The vofirm wire protocol (docs/protocol.md), enough to play a peer that
 lies, stalls or disappears in the security tests."""
+import os
 import socket
 import struct
 
 MAGIC = 0x4d464f56
-VERSION = 1
+VERSION = 2
+HDR_SIZE = 24
+MAC_LEN = 32
 HELLO, LOGIN, ALLOC, FREE, STATS, READ, WRITE, BYE, LIST = range(1, 10)
 F_REPLY = 1
+ESTALE = 116
+EPROTONOSUPPORT = 93
 
 
 def hdr(typ, length, flags=0, status=0, tag=1, version=VERSION):
     return struct.pack('<IBBHIIQ', MAGIC, version, typ, flags, length, status, tag)
 
 
-def hello(name=b'peer', tag=1):
+def parse_hdr(data):
+    """(version, type, flags, len, status, tag) of a header's 24 bytes."""
+    magic, version, typ, flags, length, status, tag = struct.unpack('<IBBHIIQ', data)
+    if magic != MAGIC:
+        raise ValueError('not a vofirm message (magic %#x)' % magic)
+    return version, typ, flags, length, status, tag
+
+
+def hello(name=b'peer', tag=1, version=VERSION):
     body = struct.pack('<IHH', 0, len(name), 0) + name
-    return hdr(HELLO, len(body), tag=tag) + body
+    return hdr(HELLO, len(body), tag=tag, version=version) + body
+
+
+def refusal(typ, status, text, tag, version=VERSION, mac=None):
+    """An error reply.  A LOGIN refusal of version 2 starts with the
+    server's MAC over the verdict: whoever lacks the key can only put
+    something else there (`mac`, random by default)."""
+    body = text
+    if typ == LOGIN and version >= 2:
+        body = (mac if mac is not None else os.urandom(MAC_LEN)) + text
+    return hdr(typ, len(body), F_REPLY, status, tag, version) + body
+
+
+def recv_exact(s, n):
+    buf = b''
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionResetError('peer closed')
+        buf += chunk
+    return buf
+
+
+def recv_msg(s):
+    """One whole message: (raw bytes, parsed header)."""
+    head = recv_exact(s, HDR_SIZE)
+    h = parse_hdr(head)
+    return head + recv_exact(s, h[3]), h
 
 
 def connect(port, source='127.0.0.1', host='127.0.0.1', timeout=5):

@@ -179,6 +179,30 @@ static void test_roundtrip(void)
 	roundtrip(m, &d);
 	CHECK_EQ(d.hdr.status, ENOSPC);
 	CHECK_STR(d.error.msg, "pool has 3 free slabs of 4, 5 asked for");
+
+	/* a LOGIN refusal carries the server's MAC before its text */
+	m = msg(VF_MSG_LOGIN, 1, 9);
+	m->hdr.status = ESTALE;
+	memset(m->error.mac, 0x5a, VF_MAC_LEN);
+	strcpy(m->error.msg, "session unknown");
+	CHECK_EQ(roundtrip(m, &d), VF_HDR_SIZE + VF_MAC_LEN + 15);
+	CHECK(!memcmp(d.error.mac, m->error.mac, VF_MAC_LEN));
+	CHECK_STR(d.error.msg, "session unknown");
+	m->error.msg[0] = '\0';
+	CHECK_EQ(roundtrip(m, &d), VF_HDR_SIZE + VF_MAC_LEN);
+
+	/* the refusal of an older peer, in its framing; nothing else is */
+	m = msg(VF_MSG_HELLO, 1, 1);
+	m->hdr.status = EPROTONOSUPPORT;
+	m->hdr.version = 1;
+	strcpy(m->error.msg, "this server speaks version 2");
+	CHECK(vf_msg_encode(m, buf, sizeof(buf)) > 0);
+	CHECK_EQ(buf[4], 1);
+	m->hdr.status = 0;
+	CHECK_EQ(vf_msg_encode(m, buf, sizeof(buf)), -EINVAL);
+	m = msg(VF_MSG_STATS, 0, 1);
+	m->hdr.version = 1;
+	CHECK_EQ(vf_msg_encode(m, buf, sizeof(buf)), -EINVAL);
 }
 
 /* Decodes buf[0..len) and expects refusal with `err`. */
@@ -212,8 +236,16 @@ static void test_malformed_header(void)
 	buf[0] ^= 1;
 	refuse((size_t)n, -EBADMSG, "magic");
 	buf[0] ^= 1;
-	buf[4] = 2;
-	refuse((size_t)n, -EPROTONOSUPPORT, "version");
+	buf[4] = 1;
+	refuse((size_t)n, -EPROTONOSUPPORT, "version 1");
+	{
+		struct vf_msg d;
+
+		vf_msg_decode(buf, (size_t)n, &d, NULL);
+		CHECK_EQ(d.hdr.version, 1); /* for a refusal in its framing */
+	}
+	buf[4] = VF_PROTO_VERSION + 1;
+	refuse((size_t)n, -EPROTONOSUPPORT, "a newer version");
 	buf[4] = VF_PROTO_VERSION;
 	buf[5] = 0;
 	refuse((size_t)n, -EBADMSG, "type 0");
@@ -369,6 +401,23 @@ static void test_bad_bodies(void)
 	refuse((size_t)n, -EBADMSG, "error text not printable");
 	put32(buf + 12, 5000);
 	refuse((size_t)n, -EBADMSG, "status not an errno");
+
+	/* a LOGIN refusal shorter than its MAC, or with a bad text after it */
+	m = msg(VF_MSG_LOGIN, 1, 1);
+	m->hdr.status = ESTALE;
+	strcpy(m->error.msg, "gone");
+	n = enc(m);
+	put32(buf + 8, VF_MAC_LEN - 1);
+	refuse(VF_HDR_SIZE + VF_MAC_LEN - 1, -EBADMSG, "LOGIN refusal without its MAC");
+	n = enc(m);
+	buf[VF_HDR_SIZE + VF_MAC_LEN] = 0x01;
+	refuse((size_t)n, -EBADMSG, "LOGIN refusal text not printable");
+	memset(m->error.msg, 'x', VF_ERRMSG_MAX);
+	m->error.msg[VF_ERRMSG_MAX] = '\0';
+	n = enc(m);
+	CHECK_EQ(n, VF_HDR_SIZE + VF_MAC_LEN + VF_ERRMSG_MAX);
+	put32(buf + 8, VF_MAC_LEN + VF_ERRMSG_MAX + 1);
+	refuse((size_t)n + 1, -EBADMSG, "LOGIN refusal too long");
 
 	/* BYE flags */
 	m = msg(VF_MSG_BYE, 0, 1);

@@ -9,7 +9,7 @@ FUZZ=$TOP/build/fuzz/fuzz_proto
 [ -x "$FUZZ" ] || skip "build/fuzz/fuzz_proto is not built (make fuzz needs clang)"
 mkdir -p seeds corpus
 "$TOP/build/tests/gen-fuzz-corpus" seeds
-[ "$(ls seeds | wc -l)" -ge 18 ] || fail "seed corpus incomplete"
+[ "$(ls seeds | wc -l)" -ge 19 ] || fail "seed corpus incomplete"
 "$FUZZ" -max_total_time="${VOFIRM_FUZZ_SECONDS:-30}" -timeout=5 -print_final_stats=1 \
 	-artifact_prefix="$WORK/" corpus seeds >fuzz.log 2>&1 || {
 	tail -40 fuzz.log

@@ -4,7 +4,8 @@
 # slabs written and read with one-sided verbs, 64 in flight; a second
 # client refused the first one's address and key; vofirm-fs over rdma://
 # under a memory cgroup; connection requests that never log in limited,
-# small and closed at the handshake deadline; memd killed mid-run.  The server's own counters
+# small and closed at the handshake deadline; memd killed mid-run and
+# restarted.  The server's own counters
 # prove that RDMA, not TCP, carried the data.
 # TIMEOUT: 900
 . "$(dirname "$0")/../../lib/common.sh"

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""A man in the middle between vofirm clients and one vofirm-memd, without
+the key.  It relays whole messages and, as the control file says (one word,
+read at every step), lies:
+
+  forward       relay everything
+  forge         cut the connections relayed so far (once), then answer
+                every LOGIN itself with ESTALE ("your session is gone"),
+                after relaying the HELLO exchange with the real server
+  tamper-hello  relay, but announce a lease of 1 ms in the HELLO reply
+  drop-alloc    relay, but swallow the next successful ALLOC reply and cut
+                that connection (the server granted, the client never
+                hears of it); then back to forward
+
+Usage: mitm.py PORT_FILE UPSTREAM_PORT CONTROL_FILE.  The port it listens
+on is written to PORT_FILE; what it does goes to stdout, a line each."""
+import os
+import socket
+import struct
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wire  # noqa: E402
+
+port_file, upstream, control = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+lock = threading.Lock()
+live = []
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+def mode():
+    try:
+        with open(control) as f:
+            return f.read().strip() or 'forward'
+    except FileNotFoundError:
+        return 'forward'
+
+
+def set_mode(m):
+    with open(control + '.tmp', 'w') as f:
+        f.write(m + '\n')
+    os.replace(control + '.tmp', control)
+
+
+def close(*socks):
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+
+
+def pump(src, dst, from_server):
+    try:
+        while True:
+            raw, h = wire.recv_msg(src)
+            version, typ, flags, length, status, tag = h
+            if from_server and typ == wire.HELLO and not status and mode() == 'tamper-hello':
+                raw = raw[:28] + struct.pack('<I', 1) + raw[32:]
+                say('tampered with a HELLO reply: lease 1 ms')
+            if from_server and typ == wire.ALLOC and not status and mode() == 'drop-alloc':
+                set_mode('forward')
+                say('swallowed an ALLOC reply and cut the connection')
+                break
+            dst.sendall(raw)
+    except (OSError, ValueError):
+        pass
+    close(src, dst)
+
+
+def forge(c):
+    """The real server's HELLO, then a LOGIN verdict of our own."""
+    u = socket.create_connection(('127.0.0.1', upstream))
+    try:
+        raw, h = wire.recv_msg(c)
+        u.sendall(raw)
+        rep, _ = wire.recv_msg(u)
+        c.sendall(rep)
+        raw, h = wire.recv_msg(c)
+        version, typ, flags, length, status, tag = h
+        c.sendall(wire.refusal(wire.LOGIN, wire.ESTALE,
+                               b'session unknown: its lease ran out or this server restarted',
+                               tag, version))
+        say('forged ESTALE to a LOGIN (protocol version %d)' % version)
+    except (OSError, ValueError):
+        pass
+    close(c, u)
+
+
+def serve(c):
+    if mode() == 'forge':
+        forge(c)
+        return
+    try:
+        u = socket.create_connection(('127.0.0.1', upstream))
+    except OSError:
+        close(c)
+        return
+    with lock:
+        live.append((c, u))
+    threading.Thread(target=pump, args=(c, u, False), daemon=True).start()
+    threading.Thread(target=pump, args=(u, c, True), daemon=True).start()
+
+
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(('127.0.0.1', 0))
+ls.listen(16)
+ls.settimeout(0.1)
+with open(port_file + '.tmp', 'w') as f:
+    f.write('%d\n' % ls.getsockname()[1])
+os.replace(port_file + '.tmp', port_file)
+cut = False
+while True:
+    if mode() == 'forge' and not cut:
+        with lock:
+            for c, u in live:
+                close(c, u)
+            say('cut %d relayed connection(s)' % len(live))
+            live.clear()
+        cut = True
+    elif mode() != 'forge':
+        cut = False
+    try:
+        c, _ = ls.accept()
+    except socket.timeout:
+        continue
+    c.settimeout(None)
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
