@@ -542,12 +542,18 @@ static int do_shrink(struct qmp *q)
 	}
 
 	progress("device_del %s", o.id);
+	qmp_watch(q, "DEVICE_DELETED", o.id);
 	ret = cmd(q, "device_del", id_args(o.id), NULL, "removing the memory device");
 	if (ret)
 		goto out;
 	progress("waiting up to %" PRIu64 " s for the guest to release %s (DEVICE_DELETED)",
 		 o.timeout_ms / 1000, o.id);
-	ret = qmp_wait_event(q, "DEVICE_DELETED", o.id, (unsigned)o.timeout_ms);
+	ret = qmp_wait_event(q, (unsigned)o.timeout_ms);
+	if (ret && ret != -ETIMEDOUT) {
+		vf_err("%s: QMP %s failed while waiting for the guest to release it (%s): whether "
+		       "it did is unknown; check with vofirmctl list", o.id, o.qmp, strerror(-ret));
+		goto out;
+	}
 	if (ret) {
 		vf_err("%s: the guest did not release it within %" PRIu64 " s: its memory is in "
 		       "use (or not movable); %s stays attached and working. If the guest lets "

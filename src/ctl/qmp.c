@@ -13,6 +13,21 @@
 #include "vofirm/log.h"
 #include "vofirm/util.h"
 
+/*
+ * The longest line read from QEMU.  The longest reply vofirmctl asks for is
+ * query-memory-devices: about 300 bytes a device, and a VM has at most 256
+ * DIMM slots and a few virtio-mem devices, so under 100 KiB; 1 MiB leaves
+ * room and bounds what a peer that is not QEMU's monitor can make us hold.
+ */
+#define QMP_MAX_LINE (1u << 20)
+
+/*
+ * The most watched events kept unread.  vofirmctl waits for one event at a
+ * time (DEVICE_DELETED of one device) and drops all others as they come:
+ * more than this many of that one is not QEMU.
+ */
+#define QMP_MAX_EVENTS 1000
+
 struct qmp {
 	int fd;
 	char *path;
@@ -20,23 +35,36 @@ struct qmp {
 	unsigned next_id;
 	bool broken;      /* a command went unanswered: its reply may come any time */
 	GString *in;      /* bytes read, not yet a line */
-	GQueue *events;   /* JsonNode *, in arrival order */
+	size_t scanned;   /* bytes of in known to hold no newline */
+	char *watch_event, *watch_dev; /* the event kept (qmp_watch), or NULL */
+	GQueue *events;   /* JsonNode *, watched events in arrival order */
 };
 
-/* The next JSON line from QEMU, within timeout_ms.  NULL on error (errno). */
-static char *read_line(struct qmp *q, unsigned timeout_ms)
+/* The next line from QEMU, by deadline (vf_now_ms).  NULL on error (errno; logged
+ * for a line over the limit). */
+static char *read_line(struct qmp *q, uint64_t deadline)
 {
-	uint64_t deadline = vf_now_ms() + timeout_ms;
 	char buf[4096];
 
 	for (;;) {
-		char *nl = memchr(q->in->str, '\n', q->in->len);
+		char *nl = memchr(q->in->str + q->scanned, '\n', q->in->len - q->scanned);
 
 		if (nl) {
 			char *line = g_strndup(q->in->str, (gsize)(nl - q->in->str));
 
 			g_string_erase(q->in, 0, nl - q->in->str + 1);
+			q->scanned = 0;
 			return line;
+		}
+		q->scanned = q->in->len;
+		if (q->in->len > QMP_MAX_LINE) {
+			char lim[32];
+
+			vf_err("QMP %s: a message longer than %s without a newline (the limit): "
+			       "not QEMU's monitor?", q->path,
+			       vf_format_size(QMP_MAX_LINE, lim, sizeof(lim)));
+			errno = EMSGSIZE;
+			return NULL;
 		}
 		uint64_t now = vf_now_ms();
 		struct pollfd pfd = { .fd = q->fd, .events = POLLIN };
@@ -45,7 +73,7 @@ static char *read_line(struct qmp *q, unsigned timeout_ms)
 			errno = ETIMEDOUT;
 			return NULL;
 		}
-		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+		if (poll(&pfd, 1, (int)MIN(deadline - now, INT32_MAX)) <= 0)
 			continue;
 		ssize_t n = read(q->fd, buf, sizeof(buf));
 
@@ -62,29 +90,73 @@ static char *read_line(struct qmp *q, unsigned timeout_ms)
 	}
 }
 
-/* The next reply (events are queued), or NULL.  With want_id, replies to
- * other commands (a late one) are dropped. */
+static bool event_matches(JsonNode *ev, const char *name, const char *dev)
+{
+	const char *d;
+
+	if (g_strcmp0(jv_str(jv_get(ev, "event")), name))
+		return false;
+	if (!dev)
+		return true;
+	d = jv_str(jv_get(jv_get(ev, "data"), "device"));
+	return d && !strcmp(d, dev);
+}
+
+/*
+ * The next message from QEMU by deadline: 0 with *msg a reply or the
+ * greeting, or with *msg NULL after an event (kept if watched, else
+ * dropped); or -errno (logged for what QEMU sent).
+ */
+static int read_message(struct qmp *q, uint64_t deadline, JsonNode **msg)
+{
+	char *line = read_line(q, deadline), *why = NULL;
+	JsonNode *v;
+
+	*msg = NULL;
+	if (!line)
+		return -errno;
+	v = jv_parse(line, &why);
+	if (!v) {
+		vf_err("QMP %s: malformed message from QEMU (%s): %.200s", q->path, why, line);
+		g_free(why);
+		g_free(line);
+		return -EPROTO;
+	}
+	g_free(line);
+	if (!jv_get(v, "event")) {
+		*msg = v;
+		return 0;
+	}
+	if (!q->watch_event || !event_matches(v, q->watch_event, q->watch_dev)) {
+		json_node_unref(v);
+		return 0;
+	}
+	if (q->events->length >= QMP_MAX_EVENTS) {
+		vf_err("QMP %s: more than %u %s events unread (the limit): not QEMU's monitor?",
+		       q->path, QMP_MAX_EVENTS, q->watch_event);
+		json_node_unref(v);
+		return -ENOBUFS;
+	}
+	g_queue_push_tail(q->events, v);
+	return 0;
+}
+
+/* The next reply within timeout_ms, or NULL (errno).  With want_id, replies
+ * to other commands (a late one) are dropped. */
 static JsonNode *next_reply(struct qmp *q, unsigned timeout_ms, const char *want_id)
 {
-	for (;;) {
-		char *line = read_line(q, timeout_ms), *why = NULL;
-		JsonNode *v;
+	uint64_t deadline = vf_now_ms() + timeout_ms; /* however many events come */
 
-		if (!line)
-			return NULL;
-		v = jv_parse(line, &why);
-		if (!v) {
-			vf_err("QMP %s: malformed message from QEMU (%s): %.200s", q->path, why, line);
-			g_free(why);
-			g_free(line);
-			errno = EPROTO;
+	for (;;) {
+		JsonNode *v;
+		int r = read_message(q, deadline, &v);
+
+		if (r) {
+			errno = -r;
 			return NULL;
 		}
-		g_free(line);
-		if (jv_get(v, "event")) {
-			g_queue_push_tail(q->events, v);
+		if (!v)
 			continue;
-		}
 		if (want_id && g_strcmp0(jv_str(jv_get(v, "id")), want_id)) {
 			json_node_unref(v);
 			continue;
@@ -148,6 +220,8 @@ void qmp_close(struct qmp *q)
 		close(q->fd);
 	g_queue_free_full(q->events, (GDestroyNotify)json_node_unref);
 	g_string_free(q->in, TRUE);
+	g_free(q->watch_event);
+	g_free(q->watch_dev);
 	g_free(q->path);
 	g_free(q);
 }
@@ -239,43 +313,28 @@ out:
 	return -saved;
 }
 
-static bool event_matches(JsonNode *ev, const char *name, const char *dev)
+void qmp_watch(struct qmp *q, const char *name, const char *dev)
 {
-	const char *d;
-
-	if (g_strcmp0(jv_str(jv_get(ev, "event")), name))
-		return false;
-	if (!dev)
-		return true;
-	d = jv_str(jv_get(jv_get(ev, "data"), "device"));
-	return d && !strcmp(d, dev);
+	g_free(q->watch_event);
+	g_free(q->watch_dev);
+	q->watch_event = g_strdup(name);
+	q->watch_dev = g_strdup(dev);
+	g_queue_clear_full(q->events, (GDestroyNotify)json_node_unref);
 }
 
-int qmp_wait_event(struct qmp *q, const char *name, const char *dev, unsigned timeout_ms)
+int qmp_wait_event(struct qmp *q, unsigned timeout_ms)
 {
 	uint64_t deadline = vf_now_ms() + timeout_ms;
 
-	for (;;) {
-		for (GList *l = q->events->head; l; l = l->next)
-			if (event_matches(l->data, name, dev)) {
-				json_node_unref(l->data);
-				g_queue_delete_link(q->events, l);
-				return 0;
-			}
-		uint64_t now = vf_now_ms();
+	while (g_queue_is_empty(q->events)) {
+		JsonNode *v;
+		int r = read_message(q, deadline, &v);
 
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		char *line = read_line(q, (unsigned)(deadline - now));
-
-		if (!line)
-			return errno == ETIMEDOUT ? -ETIMEDOUT : -errno;
-		JsonNode *v = jv_parse(line, NULL);
-
-		g_free(line);
-		if (v && jv_get(v, "event"))
-			g_queue_push_tail(q->events, v);
-		else if (v)
-			json_node_unref(v);
+		if (r)
+			return r;
+		if (v)
+			json_node_unref(v); /* a late reply */
 	}
+	json_node_unref(g_queue_pop_head(q->events));
+	return 0;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* A QMP client: commands with replies, events kept until asked for. */
+/* A QMP client: commands with replies, and the one event watched kept until asked for. */
 #ifndef VOFIRM_QMP_H
 #define VOFIRM_QMP_H
 
@@ -19,9 +19,16 @@ void qmp_close(struct qmp *q);
  */
 int qmp_cmd(struct qmp *q, const char *cmd, JsonObject *args, JsonNode **ret, char **err);
 
-/* Waits for an event `name` whose data.device (if dev) is dev.
- * 0, or -ETIMEDOUT. */
-int qmp_wait_event(struct qmp *q, const char *name, const char *dev, unsigned timeout_ms);
+/*
+ * Keeps events `name` whose data.device (if dev) is dev from now on, for
+ * qmp_wait_event (up to 1000 of them: more fails the read); every other
+ * event is dropped as it comes.  Call it before the command that causes the
+ * event: QEMU may send the event before that command's reply.
+ */
+void qmp_watch(struct qmp *q, const char *name, const char *dev);
+
+/* Waits for the watched event.  0, -ETIMEDOUT, or -errno (logged). */
+int qmp_wait_event(struct qmp *q, unsigned timeout_ms);
 
 /*
  * The line that runs cmd with args (NULL: none) as command `id`, newline

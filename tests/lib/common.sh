@@ -14,6 +14,8 @@
 #   start_mitm NAME UPSTREAM_PORT      tests/tools/mitm.py in front of a memd;
 #                                      sets MITM_URL, MITM_CTL (its control
 #                                      file: mitm_mode WORD); log NAME.log
+#   start_fake_qmp NAME SCENARIO ...   a misbehaving QMP peer on NAME.sock
+#   measured SECONDS CMD...            CMD's $OUT, $RC, peak $RSS_MIB, $SECS
 # Every memd started here is killed at exit, and a sanitizer report in any
 # log fails the case.
 set -eu
@@ -225,4 +227,34 @@ assert_out() {
 stat_of() {
 	local url=$1 field=$2; shift 2
 	"$XTEST" --server "$url" "$@" stats | sed -n "s/^$field=//p"
+}
+
+# start_fake_qmp NAME SCENARIO [REPLIES.json]: tests/tools/fake_qmp.py on
+# $WORK/NAME.sock; what vofirmctl sends it is in $WORK/NAME.log.
+start_fake_qmp() {
+	local name=$1; shift
+	python3 "$TOP/tests/tools/fake_qmp.py" serve "$WORK/$name.sock" "$WORK/$name.log" "$@" \
+		2>"$WORK/$name.err" &
+	_pids+=("$!")
+	for _ in $(seq 50); do
+		[ -S "$WORK/$name.sock" ] && return 0
+		sleep 0.1
+	done
+	cat "$WORK/$name.err" >&2
+	fail "the fake QMP peer $name did not start"
+}
+
+# measured SECONDS CMD...: runs CMD, killed after SECONDS; its output in
+# $OUT, its exit status in $RC (124: killed), its peak RSS in $RSS_MIB and
+# its run time in $SECS.  AddressSanitizer keeps up to 256 MiB of freed
+# memory in quarantine: 4 MiB here, so that RSS is what the program holds.
+measured() {
+	local m
+	m=$(ASAN_OPTIONS=${ASAN_OPTIONS:-}:quarantine_size_mb=4 \
+		python3 "$TOP/tests/tools/fake_qmp.py" measure "$@")
+	OUT=$(echo "$m" | grep -v '^measure: ' || true)
+	m=$(echo "$m" | tail -1)
+	RC=$(echo "$m" | sed -n 's/^measure: rc=\([-0-9]*\) .*/\1/p')
+	RSS_MIB=$(( $(echo "$m" | sed -n 's/.* maxrss_kib=\([0-9]*\) .*/\1/p') >> 10 ))
+	SECS=$(echo "$m" | sed -n 's/.* secs=\([0-9]*\)\..*/\1/p')
 }
