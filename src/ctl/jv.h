@@ -11,7 +11,11 @@
 
 #include <json-glib/json-glib.h>
 
-/* One JSON value (json_node_unref it), or NULL with *err (g_free it) if err. */
+/*
+ * One JSON value (json_node_unref it), or NULL with *err (g_free it) if err.
+ * A number that is not JSON or an integer beyond 64 bits is refused here:
+ * json-glib would misread it.
+ */
 JsonNode *jv_parse(const char *text, char **err);
 
 /* The compact JSON text of root (g_free it); NULL if a string in it is not UTF-8. */

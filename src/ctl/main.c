@@ -333,8 +333,8 @@ static int do_grow(struct qmp *q)
 		       "-m SIZE,slots=N,maxmem=MAX)", ndimms, slots);
 		goto out;
 	}
-	/* each is at most INT64_MAX: the sum does not wrap */
-	if (base + plugged + o.size > maxmem) {
+	/* QEMU's numbers are only known to be below 2^63: a sum of three could wrap */
+	if (base > maxmem || plugged > maxmem - base || o.size > maxmem - base - plugged) {
 		vf_err("not enough room under maxmem: %s base + %s plugged + %s asked > %s "
 		       "(start QEMU with a larger maxmem)", fmt_size(base), fmt_size(plugged),
 		       fmt_size(o.size), fmt_size(maxmem));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* vofirmctl's JSON: QMP commands as text, and sizes read strictly. */
 #include <errno.h>
+#include <string.h>
 
 #include "../../src/ctl/jv.h"
 #include "../../src/ctl/qmp.h"
@@ -57,8 +58,7 @@ static void test_sizes(void)
 		{ "zero", 0, 0, NULL },
 		{ "max", 0, INT64_MAX, NULL },
 		{ "over", -EPROTO, 0, "negative or too large" },      /* 2^63 */
-		{ "over64", -EPROTO, 0, "negative or too large" },    /* 2^64 */
-		{ "huge", -EPROTO, 0, "negative or too large" },
+		{ "u64max", -EPROTO, 0, "negative or too large" },    /* 2^64 - 1 */
 		{ "neg", -EPROTO, 0, "negative or too large" },
 		{ "float", -EPROTO, 0, "not an integer" },
 		{ "whole_float", -EPROTO, 0, "not an integer" },
@@ -72,8 +72,8 @@ static void test_sizes(void)
 	};
 	char *err = NULL;
 	JsonNode *v = jv_parse("{\"ok\": 268435456, \"zero\": 0, \"max\": 9223372036854775807, "
-			       "\"over\": 9223372036854775808, \"over64\": 18446744073709551616, "
-			       "\"huge\": 123456789012345678901234567890, \"neg\": -1, "
+			       "\"over\": 9223372036854775808, \"u64max\": 18446744073709551615, "
+			       "\"neg\": -1, "
 			       "\"float\": 1.5, \"whole_float\": 1.0, \"inf\": 1e400, "
 			       "\"str\": \"12\", \"bool\": true, \"null\": null, \"obj\": {}, "
 			       "\"arr\": [1]}", &err);
@@ -94,6 +94,51 @@ static void test_sizes(void)
 	if (v)
 		json_node_unref(v);
 	g_free(err);
+}
+
+/*
+ * What json-glib's scanner would misread is refused before it: integers
+ * beyond 64 bits (a negative one reads back as a small positive), octal,
+ * hex and other numbers that are not JSON.
+ */
+static void test_numbers(void)
+{
+	static const char *const bad[] = {
+		"18446744073709551616", "123456789012345678901234567890",
+		"-9223372036854775809", "-18446744073709551615", "-123456789012345678901234567890",
+		"[1, {\"size\": -18446744073709551616}]", "012", "-012", "0x10", ".5", "- 1", "1.",
+		"1e", "1e+", "1.2.3", "-", "00", "1_000",
+	};
+	static const char *const good[] = {
+		"0", "-0", "18446744073709551615", "-9223372036854775808", "1e400", "-1e400",
+		"123456789012345678901234567890.5", "123456789012345678901234567890e0", "0.5",
+		"1E+2", "\"123456789012345678901234567890\"", "\"x\\\"123456789012345678901234567890\"",
+		"{\"a-1\": [true, false, null, -1]}",
+	};
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *err = NULL;
+		JsonNode *v = jv_parse(bad[i], &err);
+
+		if (v) {
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+			json_node_unref(v);
+		}
+		CHECK(v == NULL);
+		CHECK(err && (strstr(err, "beyond 64 bits") || strstr(err, "not a JSON number")));
+		g_free(err);
+	}
+	for (unsigned i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char *err = NULL;
+		JsonNode *v = jv_parse(good[i], &err);
+
+		if (!v)
+			fprintf(stderr, "refused: %s: %s\n", good[i], err);
+		CHECK(v != NULL);
+		if (v)
+			json_node_unref(v);
+		g_free(err);
+	}
 }
 
 /* Latencies are floats, shown in whole microseconds. */
@@ -167,6 +212,7 @@ int main(void)
 	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
 	UNIT_RUN(test_message_escaping);
 	UNIT_RUN(test_sizes);
+	UNIT_RUN(test_numbers);
 	UNIT_RUN(test_floor);
 	UNIT_RUN(test_types);
 	UNIT_RUN(test_malformed);
