@@ -60,15 +60,17 @@ _cleanup() {
 	for m in "${_mounts[@]}"; do
 		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done
-	for c in "${_cgroups[@]}"; do
-		rmdir "$c" 2>/dev/null || true
-	done
 	for p in "${_pids[@]}"; do
 		kill -TERM "$p" 2>/dev/null || true
 	done
 	for p in "${_pids[@]}"; do
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$p" 2>/dev/null || true
+	done
+	# after the processes in them: in_memcg may also have run in a subshell
+	# (expect_exit), whose _cgroups the parent never saw; $$ is the same there
+	for c in "${_cgroups[@]}" /sys/fs/cgroup/memory/vofirm-test-$$-* /sys/fs/cgroup/vofirm-test-$$-*; do
+		[ -d "$c" ] && { rmdir "$c" 2>/dev/null || true; }
 	done
 	if grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/*.log 2>/dev/null; then
 		echo "FAIL: sanitizer report in the logs above" >&2
