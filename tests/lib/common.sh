@@ -114,8 +114,15 @@ start_mitm() {
 	MITM_URL=tcp://127.0.0.1:$(cat "$WORK/$name.port")
 }
 
+# mitm_mode WORD: returns once the man in the middle acts on it (forge:
+# the relayed connections are cut), so that what follows sees the new mode.
 mitm_mode() {
 	echo "$1" >"$MITM_CTL.tmp" && mv "$MITM_CTL.tmp" "$MITM_CTL"
+	for _ in $(seq 100); do
+		[ "$(cat "$MITM_CTL.ack" 2>/dev/null)" = "$1" ] && return 0
+		sleep 0.05
+	done
+	fail "the man in the middle did not take mode $1 within 5 s"
 }
 
 stop_memd() {

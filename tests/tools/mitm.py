@@ -14,7 +14,9 @@ read at every step), lies:
                 hears of it); then back to forward
 
 Usage: mitm.py PORT_FILE UPSTREAM_PORT CONTROL_FILE.  The port it listens
-on is written to PORT_FILE; what it does goes to stdout, a line each."""
+on is written to PORT_FILE; what it does goes to stdout, a line each.  Once
+a new mode is in force (for forge: once the relayed connections are cut),
+it is written to CONTROL_FILE.ack, so that a test can wait for it."""
 import os
 import socket
 import struct
@@ -117,16 +119,23 @@ with open(port_file + '.tmp', 'w') as f:
     f.write('%d\n' % ls.getsockname()[1])
 os.replace(port_file + '.tmp', port_file)
 cut = False
+acked = None
 while True:
-    if mode() == 'forge' and not cut:
+    m = mode()
+    if m == 'forge' and not cut:
         with lock:
             for c, u in live:
                 close(c, u)
             say('cut %d relayed connection(s)' % len(live))
             live.clear()
         cut = True
-    elif mode() != 'forge':
+    elif m != 'forge':
         cut = False
+    if m != acked:
+        with open(control + '.ack.tmp', 'w') as f:
+            f.write(m + '\n')
+        os.replace(control + '.ack.tmp', control + '.ack')
+        acked = m
     try:
         c, _ = ls.accept()
     except socket.timeout:
