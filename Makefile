@@ -5,8 +5,9 @@
 # make LOCKCHECK=1  vofirm-fs checks its lock order at run time (src/fs/lock.h)
 # make fuzz       the fuzzers (clang, libFuzzer) into build/fuzz/: the decoder,
 #                 the client's handshake and its reply path
-# make check      all of the above, headers, then the whole test suite
+# make check      all of the above, headers, format-check, then the whole test suite
 # make headers    every header compiles on its own (includes what it uses)
+# make format-check  the tree matches .clang-format (make format: apply it)
 # make install    PREFIX=/usr/local DESTDIR=
 # make demo       the main job: scripts/demo.sh
 # make bench      page-path benchmarks with baselines (FULL=1: longer)
@@ -30,7 +31,7 @@ GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags glib-2.0 2>/dev/null)
 GLIB_LIBS := $(shell $(PKG_CONFIG) --libs glib-2.0 2>/dev/null)
 JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-glib-1.0 2>/dev/null)
 JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-glib-1.0 2>/dev/null)
-ifeq ($(filter clean demo bench,$(MAKECMDGOALS)),)
+ifeq ($(filter clean demo bench format format-check,$(MAKECMDGOALS)),)
 ifeq ($(GLIB_LIBS),)
 $(error glib-2.0 development files not found: run scripts/install-deps.sh (or apt-get install libglib2.0-dev pkg-config))
 endif
@@ -88,7 +89,7 @@ TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
 	$(BUILD)/tests/vofirm-rdma-idle \
 	$(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
-.PHONY: all asan fuzz check headers install uninstall clean demo bench
+.PHONY: all asan fuzz check headers format format-check install uninstall clean demo bench
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS) $(TEST_PROGRAMS)
@@ -175,7 +176,7 @@ build/fuzz/fuzz_client: $(FUZZ_CLIENT_SRCS) include/vofirm/*.h src/transport/tra
 	$(CLANG) $(FUZZ_FLAGS) -pthread -Isrc/transport $(GLIB_CFLAGS) -o $@ $(FUZZ_CLIENT_SRCS) \
 		$(GLIB_LIBS)
 
-check: all asan fuzz headers
+check: all asan fuzz headers format-check
 	tests/run.sh
 
 # Each header alone, as the first include of a unit: it must include what
@@ -187,6 +188,17 @@ headers:
 		$(CC) $(ALL_CPPFLAGS) -I$$(dirname $$h) $(ALL_CFLAGS) $(JSON_CFLAGS) -fsyntax-only -x c - || \
 		{ echo "header $$h does not compile on its own"; exit 1; }; \
 	done; echo "headers: $(words $(HEADERS)) compile on their own"
+
+CLANG_FORMAT ?= clang-format
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src include tests -name '*.[ch]')
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
+
+format-check:
+	@command -v $(CLANG_FORMAT) >/dev/null || \
+		{ echo "format-check needs clang-format (scripts/install-deps.sh)"; exit 1; }
+	@$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_FILES) && \
+		echo "format-check: $(words $(FORMAT_FILES)) files match .clang-format"
 
 install: $(PROGRAMS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(LIBDIR)/vofirm \

@@ -12,6 +12,7 @@ PKGS=(
 	libibverbs-dev librdmacm-dev ibverbs-providers           # the RDMA transport
 	fuse3                                        # fusermount3, /dev/fuse rules
 	clang libclang-rt-14-dev                     # the fuzz target (libFuzzer)
+	clang-format                                 # make format-check (tests/cases/tree)
 	python3 util-linux procps coreutils          # the test cases
 	qemu-system-x86                              # QEMU mapping vofirm files as guest RAM
 )
