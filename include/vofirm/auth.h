@@ -34,11 +34,9 @@ struct vf_key {
 int vf_key_load(const char *path, unsigned flags, struct vf_key *key);
 
 /* Client proof: HMAC(key, "vofirm-login-v2" snonce cnonce token name). */
-void vf_auth_client_mac(const struct vf_key *key,
-			const uint8_t snonce[VF_NONCE_LEN],
-			const uint8_t cnonce[VF_NONCE_LEN],
-			const uint8_t token[VF_TOKEN_LEN], const char *name,
-			uint8_t mac[VF_MAC_LEN]);
+void vf_auth_client_mac(const struct vf_key *key, const uint8_t snonce[VF_NONCE_LEN],
+			const uint8_t cnonce[VF_NONCE_LEN], const uint8_t token[VF_TOKEN_LEN],
+			const char *name, uint8_t mac[VF_MAC_LEN]);
 
 /*
  * Server proof of an accepted LOGIN: HMAC(key, "vofirm-server-v2" cnonce
@@ -46,11 +44,9 @@ void vf_auth_client_mac(const struct vf_key *key,
  * (vf_hello_facts), flags and nslabs the LOGIN reply's, little-endian.
  * It authenticates what the HELLO reply said as well.
  */
-void vf_auth_server_mac(const struct vf_key *key,
-			const uint8_t cnonce[VF_NONCE_LEN],
-			const uint8_t snonce[VF_NONCE_LEN],
-			const uint8_t facts[VF_HELLO_FACTS_LEN], uint32_t flags,
-			uint32_t nslabs, const uint8_t token[VF_TOKEN_LEN],
+void vf_auth_server_mac(const struct vf_key *key, const uint8_t cnonce[VF_NONCE_LEN],
+			const uint8_t snonce[VF_NONCE_LEN], const uint8_t facts[VF_HELLO_FACTS_LEN],
+			uint32_t flags, uint32_t nslabs, const uint8_t token[VF_TOKEN_LEN],
 			uint8_t mac[VF_MAC_LEN]);
 
 /*
@@ -59,12 +55,10 @@ void vf_auth_server_mac(const struct vf_key *key,
  * for and status little-endian.  Without it a client cannot tell the
  * server's verdict ("that session is gone") from a forgery.
  */
-void vf_auth_refusal_mac(const struct vf_key *key,
-			 const uint8_t cnonce[VF_NONCE_LEN],
+void vf_auth_refusal_mac(const struct vf_key *key, const uint8_t cnonce[VF_NONCE_LEN],
 			 const uint8_t snonce[VF_NONCE_LEN],
-			 const uint8_t facts[VF_HELLO_FACTS_LEN],
-			 const uint8_t token[VF_TOKEN_LEN], uint32_t status,
-			 const char *text, uint8_t mac[VF_MAC_LEN]);
+			 const uint8_t facts[VF_HELLO_FACTS_LEN], const uint8_t token[VF_TOKEN_LEN],
+			 uint32_t status, const char *text, uint8_t mac[VF_MAC_LEN]);
 
 /* Constant-time comparison of two MACs; 1 when equal. */
 int vf_mac_equal(const uint8_t a[VF_MAC_LEN], const uint8_t b[VF_MAC_LEN]);

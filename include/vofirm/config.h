@@ -17,28 +17,28 @@
  * `offset` in the daemon's settings.  The value kinds (up to LIST) are
  * config-file keys too; the others exist on the command line only. */
 enum vf_opt_kind {
-	VF_OPT_UINT,      /* unsigned, from lo to hi */
-	VF_OPT_SIZE,      /* uint64_t bytes ("64M"); lo 1 refuses 0; hi, if not 0, is the most */
+	VF_OPT_UINT,	  /* unsigned, from lo to hi */
+	VF_OPT_SIZE,	  /* uint64_t bytes ("64M"); lo 1 refuses 0; hi, if not 0, is the most */
 	VF_OPT_DURATION,  /* uint64_t milliseconds ("60s"); lo 1 refuses 0 */
-	VF_OPT_BOOL,      /* bool: a flag on the command line, true or false in a file */
-	VF_OPT_STRING,    /* char * (strdup), not empty; hi, if not 0, is the longest */
+	VF_OPT_BOOL,	  /* bool: a flag on the command line, true or false in a file */
+	VF_OPT_STRING,	  /* char * (strdup), not empty; hi, if not 0, is the longest */
 	VF_OPT_LOG_LEVEL, /* int LOG_*: error, warning, notice, info or debug */
-	VF_OPT_LIST,      /* add() each item: the option repeated, or ';' between items in a file */
-	VF_OPT_CONFIG,    /* --config FILE: loaded before the rest of the command line */
-	VF_OPT_ANSWER,    /* --help, --version: act() answers; nothing else is done */
-	VF_OPT_ACTION,    /* act(settings, value) */
+	VF_OPT_LIST,	  /* add() each item: the option repeated, or ';' between items in a file */
+	VF_OPT_CONFIG,	  /* --config FILE: loaded before the rest of the command line */
+	VF_OPT_ANSWER,	  /* --help, --version: act() answers; nothing else is done */
+	VF_OPT_ACTION,	  /* act(settings, value) */
 };
 
 struct vf_opt {
-	const char *name;    /* long option and config-file key; NULL: a short option only */
-	char short_name;     /* 0: none */
+	const char *name; /* long option and config-file key; NULL: a short option only */
+	char short_name;  /* 0: none */
 	enum vf_opt_kind kind;
-	size_t offset;       /* of the value in the settings */
+	size_t offset;	     /* of the value in the settings */
 	uint64_t lo, hi;     /* bounds, as the kind says */
 	const char *def;     /* default, in the option's own syntax; NULL: zero */
 	const char *metavar; /* the value in --help; NULL: the option takes none */
 	const char *help;
-	bool off;            /* BOOL: the command line has --no-NAME, which sets it false */
+	bool off; /* BOOL: the command line has --no-NAME, which sets it false */
 	/* LIST: one item; the list emptied (the command line's first use of
 	 * the option, or a file's key, replaces what came before) */
 	int (*add)(void *settings, const char *item, const char *origin);
@@ -67,8 +67,8 @@ void vf_opts_defaults(const struct vf_opts *t, void *settings);
  * refused value is logged as "ORIGIN: KEY 'VALUE': why" and changes
  * nothing.  0 or -EINVAL.
  */
-int vf_opts_set(const struct vf_opts *t, void *settings, const char *key,
-		const char *value, const char *origin);
+int vf_opts_set(const struct vf_opts *t, void *settings, const char *key, const char *value,
+		const char *origin);
 
 /*
  * The group t->group of the GKeyFile at path, key by key in file order.

@@ -21,8 +21,7 @@ int vf_log_level(void);
 /* "error", "warning", "notice", "info", "debug" -> LOG_*, or -1. */
 int vf_log_parse_level(const char *s);
 
-void vf_log(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void vf_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define vf_err(...) vf_log(LOG_ERR, __VA_ARGS__)
 #define vf_warn(...) vf_log(LOG_WARNING, __VA_ARGS__)
@@ -39,23 +38,25 @@ struct vf_ratelimit {
 	unsigned interval_ms;
 	unsigned burst;
 	pthread_mutex_t lock;
-	uint64_t begin;   /* vf_now_ms() at the start of the window */
+	uint64_t begin;	  /* vf_now_ms() at the start of the window */
 	unsigned printed; /* in this window */
 	unsigned missed;  /* dropped in this window */
 };
 
-#define VF_RATELIMIT_INIT(ms, n) \
-	{ .interval_ms = (ms), .burst = (n), .lock = PTHREAD_MUTEX_INITIALIZER }
+#define VF_RATELIMIT_INIT(ms, n)                                                     \
+	{                                                                            \
+		.interval_ms = (ms), .burst = (n), .lock = PTHREAD_MUTEX_INITIALIZER \
+	}
 
 /* Whether a line may go out now (logging a summary of the dropped ones first). */
 bool vf_ratelimit_ok(struct vf_ratelimit *rl, int level);
 
 /* vf_log() with a limit of its own at this call site: 10 lines per 5 s. */
-#define vf_log_ratelimited(level, ...)                                                  \
-	do {                                                                            \
-		static struct vf_ratelimit rl_ = VF_RATELIMIT_INIT(5000, 10);           \
-		if (vf_ratelimit_ok(&rl_, (level)))                                      \
-			vf_log((level), __VA_ARGS__);                                    \
+#define vf_log_ratelimited(level, ...)                                        \
+	do {                                                                  \
+		static struct vf_ratelimit rl_ = VF_RATELIMIT_INIT(5000, 10); \
+		if (vf_ratelimit_ok(&rl_, (level)))                           \
+			vf_log((level), __VA_ARGS__);                         \
 	} while (0)
 
 #endif

@@ -28,27 +28,27 @@
 
 enum vf_op_type {
 	VF_OP_READ = 1, /* len bytes at off of slab into buf */
-	VF_OP_WRITE,    /* len bytes from buf to off of slab */
-	VF_OP_ALLOC,    /* count slabs into descs[count], all or nothing */
-	VF_OP_FREE,     /* ids[count] back to the pool, all or nothing */
-	VF_OP_STATS,    /* counters into *stats */
-	VF_OP_BYE,      /* end the session (used by vf_xport_close) */
-	VF_OP_LIST,     /* up to count of the session's slabs from first, into descs */
+	VF_OP_WRITE,	/* len bytes from buf to off of slab */
+	VF_OP_ALLOC,	/* count slabs into descs[count], all or nothing */
+	VF_OP_FREE,	/* ids[count] back to the pool, all or nothing */
+	VF_OP_STATS,	/* counters into *stats */
+	VF_OP_BYE,	/* end the session (used by vf_xport_close) */
+	VF_OP_LIST,	/* up to count of the session's slabs from first, into descs */
 };
 
 struct vf_op {
 	enum vf_op_type type;
-	uint32_t slab;              /* READ, WRITE */
-	uint32_t len;               /* READ, WRITE: 1..VF_MAX_IO */
-	uint64_t off;               /* READ, WRITE */
-	void *buf;                  /* READ, WRITE */
-	uint32_t count;             /* ALLOC, FREE, LIST: 1..VF_MAX_SLABS_PER_MSG */
+	uint32_t slab;		    /* READ, WRITE */
+	uint32_t len;		    /* READ, WRITE: 1..VF_MAX_IO */
+	uint64_t off;		    /* READ, WRITE */
+	void *buf;		    /* READ, WRITE */
+	uint32_t count;		    /* ALLOC, FREE, LIST: 1..VF_MAX_SLABS_PER_MSG */
 	struct vf_slab_desc *descs; /* ALLOC, LIST: filled on success */
-	uint32_t first;             /* LIST: index in the session's slabs, by id */
-	uint32_t listed;            /* LIST: entries filled */
-	uint32_t total;             /* LIST: slabs the session holds */
-	const uint32_t *ids;        /* FREE */
-	struct vf_stats *stats;     /* STATS: filled on success */
+	uint32_t first;		    /* LIST: index in the session's slabs, by id */
+	uint32_t listed;	    /* LIST: entries filled */
+	uint32_t total;		    /* LIST: slabs the session holds */
+	const uint32_t *ids;	    /* FREE */
+	struct vf_stats *stats;	    /* STATS: filled on success */
 	/* For tests of isolation (RDMA only): with VF_OP_F_RAW a READ or
 	 * WRITE goes to raw_addr with raw_rkey instead of the slab's own. */
 	uint32_t flags;
@@ -60,25 +60,25 @@ struct vf_op {
 	void (*done)(struct vf_op *op);
 	void *priv;
 
-	int status;                        /* 0 or -errno */
-	char errmsg[VF_ERRMSG_MAX + 1];    /* the server's reason, or "" */
+	int status;			/* 0 or -errno */
+	char errmsg[VF_ERRMSG_MAX + 1]; /* the server's reason, or "" */
 };
 
 #define VF_OP_F_RAW 0x1
 
 struct vf_xport_opts {
-	const char *name;             /* shown in server logs; default "vofirm@HOST" */
-	const struct vf_key *key;     /* NULL: the server must run --no-auth */
-	const uint8_t *resume_token;  /* VF_TOKEN_LEN bytes: resume that session */
-	unsigned connect_timeout_ms;  /* default 5000 */
-	unsigned queue_depth;         /* operations in flight; default 64 */
+	const char *name;	     /* shown in server logs; default "vofirm@HOST" */
+	const struct vf_key *key;    /* NULL: the server must run --no-auth */
+	const uint8_t *resume_token; /* VF_TOKEN_LEN bytes: resume that session */
+	unsigned connect_timeout_ms; /* default 5000 */
+	unsigned queue_depth;	     /* operations in flight; default 64 */
 };
 
 /* What the server said about itself in HELLO. */
 struct vf_server_info {
 	uint64_t slab_size;
 	uint64_t capacity;
-	uint64_t lease_ms;                 /* the server keeps a lost session this long */
+	uint64_t lease_ms;		   /* the server keeps a lost session this long */
 	uint8_t instance[VF_INSTANCE_LEN]; /* changes when memd restarts */
 	bool auth;
 };
@@ -96,19 +96,18 @@ struct vf_xport {
 	bool has_key;
 	unsigned connect_timeout_ms;
 	unsigned queue_depth;
-	int connect_log_level;  /* vf_xport_set_connect_log_level() */
+	int connect_log_level; /* vf_xport_set_connect_log_level() */
 
 	struct vf_server_info info;
-	uint64_t conn_gen;      /* +1 per connection (__atomic): aborts name theirs */
+	uint64_t conn_gen; /* +1 per connection (__atomic): aborts name theirs */
 	uint8_t token[VF_TOKEN_LEN];
 	bool have_session;
-	bool resumed;           /* the last login resumed the session */
+	bool resumed;		/* the last login resumed the session */
 	uint32_t session_slabs; /* slabs the session held at the last login */
 };
 
 /* Parses url, picks its transport, connects and logs in.  Logs why not. */
-int vf_xport_open(const char *url, const struct vf_xport_opts *opts,
-		  struct vf_xport **out);
+int vf_xport_open(const char *url, const struct vf_xport_opts *opts, struct vf_xport **out);
 
 /* Drops and re-opens the connection, resuming the session. */
 int vf_xport_reconnect(struct vf_xport *x);
@@ -143,8 +142,7 @@ int vf_xport_run_timeout_cb(struct vf_xport *x, struct vf_op *op, unsigned timeo
 void vf_xport_abort(struct vf_xport *x);
 
 /* Synchronous control operations; they log the server's reason. */
-int vf_xport_alloc(struct vf_xport *x, uint32_t count,
-		   struct vf_slab_desc *descs);
+int vf_xport_alloc(struct vf_xport *x, uint32_t count, struct vf_slab_desc *descs);
 int vf_xport_free(struct vf_xport *x, uint32_t count, const uint32_t *ids);
 int vf_xport_stats(struct vf_xport *x, struct vf_stats *stats);
 

@@ -11,8 +11,7 @@
 #define VF_DEFAULT_PORT 7471
 
 #define VF_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define vf_container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
+#define vf_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /*
  * "4096", "64K", "64M", "1G", "2T" (powers of 1024; "KiB", "MB" and lower
@@ -30,9 +29,9 @@ enum vf_scheme { VF_SCHEME_TCP = 1, VF_SCHEME_RDMA = 2, VF_SCHEME_MEM = 3 };
 
 struct vf_url {
 	enum vf_scheme scheme;
-	char host[256];  /* without brackets for IPv6 */
+	char host[256]; /* without brackets for IPv6 */
 	uint16_t port;
-	char str[300];   /* canonical "tcp://host:port", for messages */
+	char str[300]; /* canonical "tcp://host:port", for messages */
 };
 
 /*

@@ -95,8 +95,9 @@ static char *check_numbers(const char *text)
 		} else if (*p == '-' || *p == '.' || g_ascii_isdigit(*p)) {
 			r = scan_number(&p);
 			if (r)
-				return g_strdup_printf(r == -ERANGE ? "integer %.*s%s is beyond 64 bits" :
-						       "'%.*s%s' is not a JSON number",
+				return g_strdup_printf(r == -ERANGE
+							       ? "integer %.*s%s is beyond 64 bits"
+							       : "'%.*s%s' is not a JSON number",
 						       (int)MIN(p - start, 40), start,
 						       p - start > 40 ? "..." : "");
 		} else {

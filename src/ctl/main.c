@@ -97,8 +97,7 @@ static JsonObject *id_args(const char *id)
  * QEMU leaves out some (slots and max-size without maxmem): optional ones
  * are 0 when absent.  0 or -EPROTO (logged).
  */
-static int answer_size(JsonNode *r, const char *what, const char *key, bool optional,
-		       uint64_t *v)
+static int answer_size(JsonNode *r, const char *what, const char *key, bool optional, uint64_t *v)
 {
 	JsonNode *n = jv_get(r, key);
 	const char *why;
@@ -249,8 +248,8 @@ static int grow_vmem(struct qmp *q, JsonNode *dev)
 		return -EPROTO;
 	}
 	if (o.size > max) {
-		vf_err("%s: %s is more than its backend holds (%s); add another device",
-		       o.id, fmt_size(o.size), fmt_size(max));
+		vf_err("%s: %s is more than its backend holds (%s); add another device", o.id,
+		       fmt_size(o.size), fmt_size(max));
 		return -EINVAL;
 	}
 	if (o.size % bs) {
@@ -264,8 +263,8 @@ static int grow_vmem(struct qmp *q, JsonNode *dev)
 	r = wait_vmem_size(q, o.id, o.size, &got);
 	if (r == -ETIMEDOUT)
 		vf_err("%s: the guest has plugged %s of %s after %" PRIu64 " s (no virtio_mem "
-		       "driver, or no memory hot-plug?); the request stands", o.id,
-		       fmt_size(got), fmt_size(o.size), o.timeout_ms / 1000);
+		       "driver, or no memory hot-plug?); the request stands",
+		       o.id, fmt_size(got), fmt_size(o.size), o.timeout_ms / 1000);
 	if (r)
 		return r;
 	printf("%s: virtio-mem at %s\n", o.id, fmt_size(o.size));
@@ -330,14 +329,15 @@ static int do_grow(struct qmp *q)
 	}
 	if (!vmem && ndimms >= slots) {
 		vf_err("no free memory slot: %u of %" PRIu64 " in use (start QEMU with "
-		       "-m SIZE,slots=N,maxmem=MAX)", ndimms, slots);
+		       "-m SIZE,slots=N,maxmem=MAX)",
+		       ndimms, slots);
 		goto out;
 	}
 	/* QEMU's numbers are only known to be below 2^63: a sum of three could wrap */
 	if (base > maxmem || plugged > maxmem - base || o.size > maxmem - base - plugged) {
 		vf_err("not enough room under maxmem: %s base + %s plugged + %s asked > %s "
-		       "(start QEMU with a larger maxmem)", fmt_size(base), fmt_size(plugged),
-		       fmt_size(o.size), fmt_size(maxmem));
+		       "(start QEMU with a larger maxmem)",
+		       fmt_size(base), fmt_size(plugged), fmt_size(o.size), fmt_size(maxmem));
 		goto out;
 	}
 	if (statfs(o.mount, &sfs) == 0 && (uint64_t)sfs.f_bavail * (uint64_t)sfs.f_bsize < o.size) {
@@ -366,7 +366,9 @@ static int do_grow(struct qmp *q)
 	if (fd < 0) {
 		ret = -errno;
 		vf_err("cannot create %s: %s%s", file, strerror(-ret),
-		       ret == -EEXIST ? " (left over, or another device's? remove it or pick another --id)" : "");
+		       ret == -EEXIST
+			       ? " (left over, or another device's? remove it or pick another --id)"
+			       : "");
 		goto out;
 	}
 	progress("reserving %s in the pool (%s)", fmt_size(o.size), file);
@@ -395,7 +397,8 @@ static int do_grow(struct qmp *q)
 	}
 	if (ret) {
 		vf_err("QEMU did not answer object-add: it may still add %s; %s stays for it "
-		       "(check with vofirmctl list)", memid, file);
+		       "(check with vofirmctl list)",
+		       memid, file);
 		goto out;
 	}
 
@@ -417,7 +420,8 @@ static int do_grow(struct qmp *q)
 			unlink(file);
 		else
 			vf_err("could not undo: backend %s and file %s stay (QEMU's state is "
-			       "unknown; check with vofirmctl list)", memid, file);
+			       "unknown; check with vofirmctl list)",
+			       memid, file);
 		goto out;
 	}
 	if (vmem) {
@@ -514,8 +518,8 @@ static int do_shrink(struct qmp *q)
 			goto out;
 		}
 		if (bs && target % bs) {
-			vf_err("%s: %s is not a multiple of its block size %s", o.id, fmt_size(target),
-			       fmt_size(bs));
+			vf_err("%s: %s is not a multiple of its block size %s", o.id,
+			       fmt_size(target), fmt_size(bs));
 			goto out;
 		}
 		progress("asking the guest to unplug %s down to %s", o.id, fmt_size(target));
@@ -528,16 +532,18 @@ static int do_shrink(struct qmp *q)
 			/* stop asking: the guest keeps what it could not give */
 			qom_set_size(q, o.id, "requested-size", got, o.id);
 			vf_err("%s: the guest gave back only down to %s of %s asked within %" PRIu64
-			       " s: its memory is in use; %s stays at %s and working", o.id,
-			       fmt_size(got), fmt_size(target), o.timeout_ms / 1000, o.id,
+			       " s: its memory is in use; %s stays at %s and working",
+			       o.id, fmt_size(got), fmt_size(target), o.timeout_ms / 1000, o.id,
 			       fmt_size(got));
 			ret = -EBUSY;
 		}
 		if (ret)
 			goto out;
 		printf("%s: virtio-mem at %s; what it gave back stays reserved for it%s\n", o.id,
-		       fmt_size(target), target ? "" : " (the device itself stays: QEMU 7.2 "
-		       "cannot unplug virtio-mem)");
+		       fmt_size(target),
+		       target ? ""
+			      : " (the device itself stays: QEMU 7.2 "
+				"cannot unplug virtio-mem)");
 		goto out;
 	}
 
@@ -551,14 +557,15 @@ static int do_shrink(struct qmp *q)
 	ret = qmp_wait_event(q, (unsigned)o.timeout_ms);
 	if (ret && ret != -ETIMEDOUT) {
 		vf_err("%s: QMP %s failed while waiting for the guest to release it (%s): whether "
-		       "it did is unknown; check with vofirmctl list", o.id, o.qmp, strerror(-ret));
+		       "it did is unknown; check with vofirmctl list",
+		       o.id, o.qmp, strerror(-ret));
 		goto out;
 	}
 	if (ret) {
 		vf_err("%s: the guest did not release it within %" PRIu64 " s: its memory is in "
 		       "use (or not movable); %s stays attached and working. If the guest lets "
-		       "go later, run vofirmctl shrink --id %s again to finish", o.id,
-		       o.timeout_ms / 1000, o.id, o.id);
+		       "go later, run vofirmctl shrink --id %s again to finish",
+		       o.id, o.timeout_ms / 1000, o.id, o.id);
 		ret = -EBUSY;
 		goto out;
 	}
@@ -581,7 +588,8 @@ static int do_list(struct qmp *q)
 	if (o.json)
 		js = json_array_new();
 	else
-		printf("%-16s %-11s %10s %10s  %s\n", "ID", "MODEL", "SIZE", "REQUESTED", "BACKING");
+		printf("%-16s %-11s %10s %10s  %s\n", "ID", "MODEL", "SIZE", "REQUESTED",
+		       "BACKING");
 	for (guint i = 0; i < json_array_get_length(devs); i++) {
 		JsonNode *dev = json_array_get_element(devs, i), *d = jv_get(dev, "data");
 		const char *id = jv_str(jv_get(d, "id")) ?: "";
@@ -614,7 +622,8 @@ static int do_list(struct qmp *q)
 			json_array_add_object_element(js, e);
 		} else {
 			printf("%-16s %-11s %10s %10s  %s%s\n", id, vmem ? "virtio-mem" : "pc-dimm",
-			       fmt_size(size), fmt_size(req), path ? path : "-", vf ? " (vofirm)" : "");
+			       fmt_size(size), fmt_size(req), path ? path : "-",
+			       vf ? " (vofirm)" : "");
 		}
 		g_free(path);
 	}
@@ -666,8 +675,10 @@ static int stat_p50(const char *file, JsonNode *srv, const char *what, const cha
 static int do_status(void)
 {
 	static const char *const pool_keys[] = { "capacity", "used", "free", "held_by_this_mount" };
-	static const char *const server_keys[] = { "held", "bytes_read", "bytes_written", "errors" };
-	static const char *const file_keys[] = { "size", "reserved", "bytes_read", "bytes_written" };
+	static const char *const server_keys[] = { "held", "bytes_read", "bytes_written",
+						   "errors" };
+	static const char *const file_keys[] = { "size", "reserved", "bytes_read",
+						 "bytes_written" };
 	char *path = g_build_filename(o.mount, ".vofirm", "stats.json", NULL), *text = NULL;
 	char *err = NULL, what[32];
 	GString *out = g_string_new(NULL);
@@ -716,10 +727,11 @@ static int do_status(void)
 		    stat_p50(path, s, what, "read_latency_us", &rd) ||
 		    stat_p50(path, s, what, "write_latency_us", &wr))
 			goto out;
-		g_string_append_printf(out, "server %s: %s, holds %s; read %s, written %s; "
-				       "read p50 %" PRIu64 " us, write p50 %" PRIu64 " us; %" PRIu64
-				       " errors\n", url, state, fmt_size(v[0]), fmt_size(v[1]),
-				       fmt_size(v[2]), rd, wr, v[3]);
+		g_string_append_printf(
+			out,
+			"server %s: %s, holds %s; read %s, written %s; "
+			"read p50 %" PRIu64 " us, write p50 %" PRIu64 " us; %" PRIu64 " errors\n",
+			url, state, fmt_size(v[0]), fmt_size(v[1]), fmt_size(v[2]), rd, wr, v[3]);
 	}
 	for (guint i = 0; i < json_array_get_length(files); i++) {
 		JsonNode *f = json_array_get_element(files, i);
@@ -732,8 +744,9 @@ static int do_status(void)
 		}
 		if (stat_sizes(path, f, what, file_keys, VF_ARRAY_SIZE(file_keys), v))
 			goto out;
-		g_string_append_printf(out, "file %s: %s, %s reserved; read %s, written %s\n", fpath,
-				       fmt_size(v[0]), fmt_size(v[1]), fmt_size(v[2]), fmt_size(v[3]));
+		g_string_append_printf(out, "file %s: %s, %s reserved; read %s, written %s\n",
+				       fpath, fmt_size(v[0]), fmt_size(v[1]), fmt_size(v[2]),
+				       fmt_size(v[3]));
 	}
 	ret = 0;
 out:
@@ -786,8 +799,8 @@ static int do_budget(void)
 		vf_err("cannot move process %ld into %s: %s", o.pid, dir, strerror(errno));
 		return -errno;
 	}
-	printf("process %ld is in %s: %s of memory (guest RAM in the page cache included)\n",
-	       o.pid, dir, fmt_size(o.limit));
+	printf("process %ld is in %s: %s of memory (guest RAM in the page cache included)\n", o.pid,
+	       dir, fmt_size(o.limit));
 	return 0;
 }
 
@@ -812,7 +825,8 @@ static int check_id(const char *option, const char *id)
 		return 0;
 	shown = g_strescape(id, NULL);
 	vf_err("%s '%.80s%s': an id is a letter, then letters, digits, '.', '_' or '-', at most "
-	       "%d characters in all", option, shown, strlen(shown) > 80 ? "..." : "", ID_MAX);
+	       "%d characters in all",
+	       option, shown, strlen(shown) > 80 ? "..." : "", ID_MAX);
 	g_free(shown);
 	return 2;
 }
@@ -820,44 +834,51 @@ static int check_id(const char *option, const char *id)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: vofirmctl COMMAND [OPTION]...\n"
-"Grow and shrink a running QEMU VM's memory onto vofirm remote memory, over QMP.\n"
-"\n"
-"  grow   --qmp SOCKET --mount DIR --size SIZE [--id NAME] [--model pc-dimm|virtio-mem]\n"
-"         [--block-size SIZE] [--vm NAME]\n"
-"         add SIZE of remote memory (a file DIR/VM/NAME) as a pc-dimm (default) or\n"
-"         virtio-mem device; for an existing virtio-mem device, plug up to SIZE\n"
-"  shrink --qmp SOCKET --id NAME [--size SIZE] [--keep-file]\n"
-"         remove a DIMM (the guest must release it) and give its memory back;\n"
-"         virtio-mem: unplug down to SIZE (default 0)\n"
-"  list   --qmp SOCKET [--json]    the VM's memory devices\n"
-"  status --mount DIR [--json]     the pool, its servers and files\n"
-"  budget --pid PID --limit SIZE [--id NAME]\n"
-"         put process PID (QEMU) in a memory cgroup of SIZE: how much of the VM's\n"
-"         remote memory may stay in the host's page cache\n"
-"\n"
-"  NAME           an id, as QEMU's: a letter, then letters, digits, '.', '_' or '-';\n"
-"                 at most 64 characters\n"
-"  --timeout T    waiting for QEMU or the guest (default 30s)\n"
-"  --block-size   pc-dimm: the guest's memory block size (default 128M);\n"
-"                 virtio-mem: the device's block size (default 2M)\n"
-"  -v, --verbose, -h, --help, -V, --version\n"
-"\n"
-"Exit status: 0 done, 1 failed (and said what is left), 2 bad command line.\n"
-"See vofirmctl(8).\n");
+		"Usage: vofirmctl COMMAND [OPTION]...\n"
+		"Grow and shrink a running QEMU VM's memory onto vofirm remote memory, over QMP.\n"
+		"\n"
+		"  grow   --qmp SOCKET --mount DIR --size SIZE [--id NAME] [--model pc-dimm|virtio-mem]\n"
+		"         [--block-size SIZE] [--vm NAME]\n"
+		"         add SIZE of remote memory (a file DIR/VM/NAME) as a pc-dimm (default) or\n"
+		"         virtio-mem device; for an existing virtio-mem device, plug up to SIZE\n"
+		"  shrink --qmp SOCKET --id NAME [--size SIZE] [--keep-file]\n"
+		"         remove a DIMM (the guest must release it) and give its memory back;\n"
+		"         virtio-mem: unplug down to SIZE (default 0)\n"
+		"  list   --qmp SOCKET [--json]    the VM's memory devices\n"
+		"  status --mount DIR [--json]     the pool, its servers and files\n"
+		"  budget --pid PID --limit SIZE [--id NAME]\n"
+		"         put process PID (QEMU) in a memory cgroup of SIZE: how much of the VM's\n"
+		"         remote memory may stay in the host's page cache\n"
+		"\n"
+		"  NAME           an id, as QEMU's: a letter, then letters, digits, '.', '_' or '-';\n"
+		"                 at most 64 characters\n"
+		"  --timeout T    waiting for QEMU or the guest (default 30s)\n"
+		"  --block-size   pc-dimm: the guest's memory block size (default 128M);\n"
+		"                 virtio-mem: the device's block size (default 2M)\n"
+		"  -v, --verbose, -h, --help, -V, --version\n"
+		"\n"
+		"Exit status: 0 done, 1 failed (and said what is left), 2 bad command line.\n"
+		"See vofirmctl(8).\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "qmp", required_argument, NULL, 'q' }, { "mount", required_argument, NULL, 'm' },
-		{ "size", required_argument, NULL, 's' }, { "id", required_argument, NULL, 'i' },
-		{ "model", required_argument, NULL, 'M' }, { "vm", required_argument, NULL, 'n' },
+		{ "qmp", required_argument, NULL, 'q' },
+		{ "mount", required_argument, NULL, 'm' },
+		{ "size", required_argument, NULL, 's' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "model", required_argument, NULL, 'M' },
+		{ "vm", required_argument, NULL, 'n' },
 		{ "block-size", required_argument, NULL, 'b' },
-		{ "timeout", required_argument, NULL, 't' }, { "pid", required_argument, NULL, 'p' },
-		{ "limit", required_argument, NULL, 'l' }, { "json", no_argument, NULL, 'j' },
-		{ "keep-file", no_argument, NULL, 'k' }, { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "keep-file", no_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct qmp *q = NULL;
@@ -868,26 +889,44 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN); /* QEMU going away is an error to report, not a kill */
 	while ((opt = getopt_long(argc, argv, "vhV", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'q': o.qmp = optarg; break;
-		case 'm': o.mount = optarg; break;
+		case 'q':
+			o.qmp = optarg;
+			break;
+		case 'm':
+			o.mount = optarg;
+			break;
 		case 'i':
 			/* before anything is touched: the id becomes names everywhere */
 			if (check_id("--id", optarg))
 				return 2;
 			o.id = optarg;
 			break;
-		case 'M': o.model = optarg; break;
+		case 'M':
+			o.model = optarg;
+			break;
 		case 'n':
 			if (check_id("--vm", optarg))
 				return 2;
 			o.vm = optarg;
 			break;
-		case 'j': o.json = true; break;
-		case 'k': o.keep_file = true; break;
-		case 'v': vf_log_set_level(LOG_DEBUG); break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("vofirmctl %s\n", VOFIRM_VERSION); return 0;
-		case 's': case 'b': case 'l': {
+		case 'j':
+			o.json = true;
+			break;
+		case 'k':
+			o.keep_file = true;
+			break;
+		case 'v':
+			vf_log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("vofirmctl %s\n", VOFIRM_VERSION);
+			return 0;
+		case 's':
+		case 'b':
+		case 'l': {
 			uint64_t *v = opt == 's' ? &o.size : opt == 'b' ? &o.block_size : &o.limit;
 			const char *name = lo[opt == 's' ? 2 : opt == 'b' ? 6 : 9].name;
 

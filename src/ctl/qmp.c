@@ -33,11 +33,11 @@ struct qmp {
 	char *path;
 	unsigned timeout_ms;
 	unsigned next_id;
-	bool broken;      /* a command went unanswered: its reply may come any time */
-	GString *in;      /* bytes read, not yet a line */
-	size_t scanned;   /* bytes of in known to hold no newline */
+	bool broken;		       /* a command went unanswered: its reply may come any time */
+	GString *in;		       /* bytes read, not yet a line */
+	size_t scanned;		       /* bytes of in known to hold no newline */
 	char *watch_event, *watch_dev; /* the event kept (qmp_watch), or NULL */
-	GQueue *events;   /* JsonNode *, watched events in arrival order */
+	GQueue *events;		       /* JsonNode *, watched events in arrival order */
 };
 
 /* The next line from QEMU, by deadline (vf_now_ms).  NULL on error (errno; logged
@@ -61,8 +61,8 @@ static char *read_line(struct qmp *q, uint64_t deadline)
 			char lim[32];
 
 			vf_err("QMP %s: a message longer than %s without a newline (the limit): "
-			       "not QEMU's monitor?", q->path,
-			       vf_format_size(QMP_MAX_LINE, lim, sizeof(lim)));
+			       "not QEMU's monitor?",
+			       q->path, vf_format_size(QMP_MAX_LINE, lim, sizeof(lim)));
 			errno = EMSGSIZE;
 			return NULL;
 		}
@@ -187,7 +187,8 @@ int qmp_open(const char *path, unsigned timeout_ms, struct qmp **out)
 	if (q->fd < 0 || connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
 		vf_err("cannot connect to QMP socket %s: %s (is QEMU running with "
-		       "-qmp unix:%s,server=on,wait=off?)", path, strerror(-r), path);
+		       "-qmp unix:%s,server=on,wait=off?)",
+		       path, strerror(-r), path);
 		qmp_close(q);
 		return r;
 	}
@@ -203,7 +204,8 @@ int qmp_open(const char *path, unsigned timeout_ms, struct qmp **out)
 	json_node_unref(greeting);
 	r = qmp_cmd(q, "qmp_capabilities", NULL, NULL, &err);
 	if (r) {
-		vf_err("QMP socket %s: qmp_capabilities failed: %s", path, err ? err : strerror(-r));
+		vf_err("QMP socket %s: qmp_capabilities failed: %s", path,
+		       err ? err : strerror(-r));
 		g_free(err);
 		qmp_close(q);
 		return r;
@@ -258,7 +260,8 @@ int qmp_cmd(struct qmp *q, const char *cmd, JsonObject *args, JsonNode **ret, ch
 		*err = NULL;
 	if (q->broken) {
 		vf_err("QMP %s: %s not sent: an earlier command got no answer, so QEMU's state "
-		       "is unknown (vofirmctl list)", q->path, cmd);
+		       "is unknown (vofirmctl list)",
+		       q->path, cmd);
 		saved = EIO;
 		goto out;
 	}
@@ -266,7 +269,8 @@ int qmp_cmd(struct qmp *q, const char *cmd, JsonObject *args, JsonNode **ret, ch
 	m = qmp_message(cmd, args, id);
 	if (!m) {
 		vf_err("QMP %s: %s not sent: a name or path in it is not UTF-8, which QMP "
-		       "(JSON) cannot carry", q->path, cmd);
+		       "(JSON) cannot carry",
+		       q->path, cmd);
 		saved = EINVAL;
 		goto out;
 	}

@@ -230,8 +230,7 @@ uint64_t file_reserved(struct fs *fs, struct inode *in)
 	return (uint64_t)__atomic_load_n(&in->held, __ATOMIC_RELAXED) * fs->slab_size;
 }
 
-static void log_io_error(struct fs *fs, struct inode *in, const char *what, uint64_t off,
-			 int err)
+static void log_io_error(struct fs *fs, struct inode *in, const char *what, uint64_t off, int err)
 {
 	char *path;
 
@@ -344,7 +343,8 @@ static void release_from(struct fs *fs, struct inode *in, uint32_t first)
 	if (g)
 		servers_free(fs, g, n);
 	else
-		vf_err("no memory to free %u slab(s): they stay with this mount until it unmounts", n);
+		vf_err("no memory to free %u slab(s): they stay with this mount until it unmounts",
+		       n);
 	free(g);
 }
 
@@ -400,8 +400,7 @@ static int do_resize(struct fs *fs, struct inode *in, uint64_t size)
 	if (new_n > UINT32_MAX)
 		return -EFBIG;
 	if (size > in->size && new_n > 0) {
-		snprintf(what, sizeof(what), "growing to %s",
-			 vf_format_size(size, sz, sizeof(sz)));
+		snprintf(what, sizeof(what), "growing to %s", vf_format_size(size, sz, sizeof(sz)));
 		/* reserve from the first entry past the old end of file */
 		uint64_t first = in->size / S;
 
@@ -535,13 +534,15 @@ ssize_t file_read(struct fs *fs, struct inode *in, uint64_t off, size_t len, cha
 		if (!sl || !any_written(sl, p0, p1)) {
 			memset(buf + pos, 0, n); /* never written: no request */
 		} else {
-			ret = server_rw(srv_of(fs, sl), VF_OP_READ, sl->id, so, (uint32_t)n, buf + pos);
+			ret = server_rw(srv_of(fs, sl), VF_OP_READ, sl->id, so, (uint32_t)n,
+					buf + pos);
 			/* pages without data read as zeros whatever the server holds */
 			for (uint64_t pg = p0; !ret && pg <= p1; pg++) {
 				if (page_written(sl, pg))
 					continue;
 				uint64_t a = pg * FS_PAGE > so ? pg * FS_PAGE : so;
-				uint64_t b = (pg + 1) * FS_PAGE < so + n ? (pg + 1) * FS_PAGE : so + n;
+				uint64_t b =
+					(pg + 1) * FS_PAGE < so + n ? (pg + 1) * FS_PAGE : so + n;
 
 				memset(buf + pos + (a - so), 0, b - a);
 			}
@@ -703,7 +704,8 @@ static char *describe_loss(struct fs *fs, unsigned srv)
 					any = true;
 				}
 				g_string_append_printf(out, " [%" PRIu64 "M, %" PRIu64 "M)",
-						       (uint64_t)run * S >> 20, (uint64_t)i * S >> 20);
+						       (uint64_t)run * S >> 20,
+						       (uint64_t)i * S >> 20);
 				run = -1;
 			}
 		}

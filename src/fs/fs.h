@@ -59,25 +59,24 @@ struct fs_settings {
 	unsigned nservers;
 	char *key_file;
 	bool insecure_key_perms;
-	char *name;                /* client name at the servers */
-	uint64_t read_timeout_ms;  /* a read fails with EIO after this */
-	uint64_t io_timeout_ms;    /* one attempt; then the connection is redone */
+	char *name;		  /* client name at the servers */
+	uint64_t read_timeout_ms; /* a read fails with EIO after this */
+	uint64_t io_timeout_ms;	  /* one attempt; then the connection is redone */
 	uint64_t connect_timeout_ms;
-	uint64_t readahead;        /* bytes */
+	uint64_t readahead; /* bytes */
 	unsigned max_background;
 	unsigned threads;
-	unsigned bdi_max_ratio;    /* percent; 0 leaves the kernel's */
+	unsigned bdi_max_ratio; /* percent; 0 leaves the kernel's */
 	bool mlock;
 	bool foreground;
 	bool debug;
 	int log_level;
-	char *fuse_opts;           /* -o, comma-joined */
+	char *fuse_opts; /* -o, comma-joined */
 };
 
 void fs_settings_init(struct fs_settings *s);
 void fs_settings_free(struct fs_settings *s);
-int fs_settings_set(struct fs_settings *s, const char *key, const char *value,
-		    const char *origin);
+int fs_settings_set(struct fs_settings *s, const char *key, const char *value, const char *origin);
 int fs_settings_load(struct fs_settings *s, const char *path);
 /* 0 run, 1 answered --help/--version, -EINVAL bad command line (logged). */
 int fs_settings_parse_args(struct fs_settings *s, int argc, char **argv);
@@ -103,7 +102,7 @@ struct io_counters { /* __atomic */
 /* ---- servers.c ---- */
 
 enum srv_state {
-	SRV_UP,   /* connected, session alive */
+	SRV_UP,	  /* connected, session alive */
 	SRV_DOWN, /* lost the connection or stopped answering; reconnecting */
 	SRV_LOST, /* its session is gone: the data in its slabs is lost */
 };
@@ -117,10 +116,10 @@ struct server {
 	struct vf_xport *x;
 
 	struct fs_mutex lock;
-	pthread_cond_t cv;      /* state changes; wakes the health thread too */
+	pthread_cond_t cv; /* state changes; wakes the health thread too */
 	enum srv_state state;
-	uint64_t gen;           /* +1 per connection; stale failures are ignored */
-	uint64_t down_since;    /* vf_now_ms() */
+	uint64_t gen;	     /* +1 per connection; stale failures are ignored */
+	uint64_t down_since; /* vf_now_ms() */
 	uint64_t lease_ms;
 	char down_reason[160];
 	bool stop;
@@ -129,9 +128,9 @@ struct server {
 	uint32_t npending, cap_pending;
 
 	/* under fs->alloc_lock */
-	int64_t free_est;       /* the server's free slabs, as last seen */
-	uint32_t held;          /* slabs this mount holds there */
-	GHashTable *granted;    /* their ids (+1): the others are orphans */
+	int64_t free_est;    /* the server's free slabs, as last seen */
+	uint32_t held;	     /* slabs this mount holds there */
+	GHashTable *granted; /* their ids (+1): the others are orphans */
 	uint64_t capacity;
 
 	struct io_counters io;
@@ -157,8 +156,8 @@ int servers_alloc(struct fs *fs, uint32_t n, struct slab_grant *out, char *why, 
 /* Gives slabs back (queued if their server is away). */
 void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n);
 /* Remote READ/WRITE with the failure policy (timeouts, retries, EIO). */
-int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t off,
-	      uint32_t len, void *buf);
+int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t off, uint32_t len,
+	      void *buf);
 /* Asks every reachable server for its stats (bounded wait); updates estimates. */
 void servers_refresh(struct fs *fs);
 const char *srv_state_name(enum srv_state st);
@@ -170,9 +169,9 @@ enum inode_kind { INODE_DIR, INODE_FILE, INODE_CTL_DIR, INODE_CTL_FILE };
 struct inode {
 	fuse_ino_t ino;
 	enum inode_kind kind;
-	char *name;             /* in parent; "" for the root */
-	struct inode *parent;   /* NULL for the root and for unlinked files */
-	GHashTable *children;   /* dirs: name -> struct inode * */
+	char *name;	      /* in parent; "" for the root */
+	struct inode *parent; /* NULL for the root and for unlinked files */
+	GHashTable *children; /* dirs: name -> struct inode * */
 
 	mode_t mode;
 	uid_t uid;
@@ -181,20 +180,20 @@ struct inode {
 	unsigned nlink;
 	uint64_t nlookup;
 	unsigned nopen;
-	unsigned pinned;        /* worked on without ns_lock (freeing its slabs,
+	unsigned pinned; /* worked on without ns_lock (freeing its slabs,
 				 * a loss report): not to be freed */
 	bool slabs_freed;
 
 	struct fs_rwlock rw;
 	uint64_t size;
-	uint32_t nmap;          /* entries in map */
-	struct fslab **map;     /* entry i covers [i*slab, (i+1)*slab); NULL (only
+	uint32_t nmap;	    /* entries in map */
+	struct fslab **map; /* entry i covers [i*slab, (i+1)*slab); NULL (only
 				 * past size): nothing reserved */
-	uint32_t held;          /* non-NULL entries of map (__atomic) */
-	bool write_error;       /* a write failed since the last fsync */
+	uint32_t held;	    /* non-NULL entries of map (__atomic) */
+	bool write_error;   /* a write failed since the last fsync */
 
 	struct io_counters io;
-	int ctl_file;           /* which control file */
+	int ctl_file; /* which control file */
 };
 
 struct fs {
@@ -216,7 +215,7 @@ struct fs {
 	char *(*describe_loss)(struct fs *fs, unsigned srv);
 
 	struct fs_mutex ns_lock;
-	GHashTable *inodes;     /* ino -> struct inode * */
+	GHashTable *inodes; /* ino -> struct inode * */
 	fuse_ino_t next_ino;
 	struct inode *root, *ctl_dir;
 
@@ -237,7 +236,7 @@ void inode_free(struct fs *fs, struct inode *in);
 /* ns_lock held: frees in if nothing refers to it any more. */
 void inode_maybe_free(struct fs *fs, struct inode *in);
 struct inode *inode_get(struct fs *fs, fuse_ino_t ino); /* ns_lock held */
-char *inode_path(struct fs *fs, struct inode *in);     /* ns_lock held; g_free */
+char *inode_path(struct fs *fs, struct inode *in);	/* ns_lock held; g_free */
 
 int file_resize(struct fs *fs, struct inode *in, uint64_t size);
 int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint64_t len);

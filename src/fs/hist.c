@@ -38,8 +38,8 @@ void hist_add(struct hist *h, uint64_t ns)
 	uint64_t m = __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED);
 
 	__atomic_add_fetch(&h->count[bucket_of(ns)], 1, __ATOMIC_RELAXED);
-	while (ns > m && !__atomic_compare_exchange_n(&h->max_ns, &m, ns, true,
-						     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	while (ns > m && !__atomic_compare_exchange_n(&h->max_ns, &m, ns, true, __ATOMIC_RELAXED,
+						      __ATOMIC_RELAXED))
 		;
 }
 
@@ -59,7 +59,8 @@ uint64_t hist_quantile(const struct hist *h, double q)
 	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
 		seen += c[i];
 		if (seen >= want) {
-			uint64_t up = bucket_upper_ns(i), mx = __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED);
+			uint64_t up = bucket_upper_ns(i),
+				 mx = __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED);
 
 			return up < mx ? up : mx;
 		}

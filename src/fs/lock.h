@@ -18,11 +18,11 @@
 #include <time.h>
 
 enum lock_rank {
-	LOCK_INODE_RW,          /* inode->rw */
-	LOCK_ALLOC,             /* fs->alloc_lock */
-	LOCK_SERVER,            /* server->lock */
-	LOCK_NS,                /* fs->ns_lock */
-	LOCK_BUF,               /* fs->buf_lock */
+	LOCK_INODE_RW, /* inode->rw */
+	LOCK_ALLOC,    /* fs->alloc_lock */
+	LOCK_SERVER,   /* server->lock */
+	LOCK_NS,       /* fs->ns_lock */
+	LOCK_BUF,      /* fs->buf_lock */
 	LOCK_RANKS
 };
 

@@ -13,10 +13,8 @@
 #include "vofirm/log.h"
 
 static const char *const lock_names[LOCK_RANKS] = {
-	[LOCK_INODE_RW] = "inode->rw",
-	[LOCK_ALLOC] = "fs->alloc_lock",
-	[LOCK_SERVER] = "server->lock",
-	[LOCK_NS] = "fs->ns_lock",
+	[LOCK_INODE_RW] = "inode->rw",	[LOCK_ALLOC] = "fs->alloc_lock",
+	[LOCK_SERVER] = "server->lock", [LOCK_NS] = "fs->ns_lock",
 	[LOCK_BUF] = "fs->buf_lock",
 };
 
@@ -35,8 +33,9 @@ void lock_check_take(enum lock_rank r)
 	unsigned conflict = lock_held & ~((1u << r) - 1);
 
 	if (conflict) {
-		vf_err("lock order violated: taking %s while holding %s (the order is "
-		       LOCK_ORDER ")", lock_names[r], lock_names[innermost(conflict)]);
+		vf_err("lock order violated: taking %s while holding %s (the order is " LOCK_ORDER
+		       ")",
+		       lock_names[r], lock_names[innermost(conflict)]);
 		abort();
 	}
 	lock_held |= 1u << r;
@@ -45,8 +44,7 @@ void lock_check_take(enum lock_rank r)
 void lock_check_drop(enum lock_rank r)
 {
 	if (!(lock_held & (1u << r))) {
-		vf_err("lock check: releasing %s, which this thread does not hold",
-		       lock_names[r]);
+		vf_err("lock check: releasing %s, which this thread does not hold", lock_names[r]);
 		abort();
 	}
 	lock_held &= ~(1u << r);

@@ -98,11 +98,13 @@ static void tune_process(struct fs *fs)
 	if (fs->set.mlock && mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
 		vf_warn("mlockall: %s: the daemon's memory may be swapped or reclaimed while "
 			"it serves page faults (run as root or raise RLIMIT_MEMLOCK, or "
-			"--no-mlock to silence this)", strerror(errno));
+			"--no-mlock to silence this)",
+			strerror(errno));
 #endif
 	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
 		vf_warn("PR_SET_IO_FLUSHER: %s: memory allocations of the daemon may recurse "
-			"into write-back (needs CAP_SYS_RESOURCE)", strerror(errno));
+			"into write-back (needs CAP_SYS_RESOURCE)",
+			strerror(errno));
 }
 
 static int write_sysfs(const char *path, const char *value)
@@ -132,7 +134,8 @@ static void tune_bdi(struct fs *fs)
 	ret = vf_vofirm_mount_dev(fs->set.mountpoint, &dev);
 	if (ret) {
 		vf_warn("cannot find the bdi of %s in /proc/self/mountinfo (%s): dirty-page "
-			"limits left as the kernel set them", fs->set.mountpoint,
+			"limits left as the kernel set them",
+			fs->set.mountpoint,
 			ret == -ENOENT ? "no vofirm-fs mount there" : strerror(-ret));
 		return;
 	}
@@ -248,8 +251,8 @@ int main(int argc, char **argv)
 	tune_bdi(&fs);
 	for (unsigned i = 0; i < fs.nsrv; i++)
 		total += fs.srv[i].capacity;
-	vf_notice("vofirm-fs %s mounted at %s: %u server%s, %s in all; read timeout %" PRIu64
-		  " ms", VOFIRM_VERSION, fs.set.mountpoint, fs.nsrv, fs.nsrv == 1 ? "" : "s",
+	vf_notice("vofirm-fs %s mounted at %s: %u server%s, %s in all; read timeout %" PRIu64 " ms",
+		  VOFIRM_VERSION, fs.set.mountpoint, fs.nsrv, fs.nsrv == 1 ? "" : "s",
 		  vf_format_size(total, cap, sizeof(cap)), fs.set.read_timeout_ms);
 	report_ready(&status_fd, 0);
 

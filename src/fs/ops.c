@@ -25,22 +25,26 @@
  * does not expand inside its own expansion: these call the functions.) */
 #define fuse_reply_attr(...) (lock_check_unheld("fuse_reply_attr"), fuse_reply_attr(__VA_ARGS__))
 #define fuse_reply_buf(...) (lock_check_unheld("fuse_reply_buf"), fuse_reply_buf(__VA_ARGS__))
-#define fuse_reply_create(...) (lock_check_unheld("fuse_reply_create"), \
-				fuse_reply_create(__VA_ARGS__))
+#define fuse_reply_create(...) \
+	(lock_check_unheld("fuse_reply_create"), fuse_reply_create(__VA_ARGS__))
 #define fuse_reply_entry(...) (lock_check_unheld("fuse_reply_entry"), fuse_reply_entry(__VA_ARGS__))
 #define fuse_reply_err(...) (lock_check_unheld("fuse_reply_err"), fuse_reply_err(__VA_ARGS__))
 #define fuse_reply_none(...) (lock_check_unheld("fuse_reply_none"), fuse_reply_none(__VA_ARGS__))
 #define fuse_reply_open(...) (lock_check_unheld("fuse_reply_open"), fuse_reply_open(__VA_ARGS__))
-#define fuse_reply_statfs(...) (lock_check_unheld("fuse_reply_statfs"), \
-				fuse_reply_statfs(__VA_ARGS__))
+#define fuse_reply_statfs(...) \
+	(lock_check_unheld("fuse_reply_statfs"), fuse_reply_statfs(__VA_ARGS__))
 #define fuse_reply_write(...) (lock_check_unheld("fuse_reply_write"), fuse_reply_write(__VA_ARGS__))
 #endif
 
 struct handle {
 	struct inode *in;
-	char *data;   /* control files: the content rendered at open */
+	char *data; /* control files: the content rendered at open */
 	size_t len;
-	struct dirent_snap { char *name; fuse_ino_t ino; mode_t mode; } *ents;
+	struct dirent_snap {
+		char *name;
+		fuse_ino_t ino;
+		mode_t mode;
+	} * ents;
 	unsigned nents;
 };
 
@@ -119,7 +123,8 @@ static void vf_init(void *userdata, struct fuse_conn_info *conn)
 	struct fs *fs = userdata;
 
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
-		conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA; /* size and mtime changes must not drop the cache */
+		conn->want &=
+			~FUSE_CAP_AUTO_INVAL_DATA; /* size and mtime changes must not drop the cache */
 	conn->max_write = VF_MAX_IO;
 	conn->max_readahead = (unsigned)fs->set.readahead;
 	conn->max_background = fs->set.max_background;
@@ -357,8 +362,7 @@ static void vf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	fuse_reply_create(req, &e, fi);
 }
 
-static void vf_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		     dev_t rdev)
+static void vf_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	struct fs *fs = fs_of(req);
 	struct fuse_entry_param e;
@@ -451,8 +455,8 @@ static void vf_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, err);
 }
 
-static void vf_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+static void vf_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
 {
 	struct fs *fs = fs_of(req);
 	struct inode *p, *np, *c, *t;
@@ -588,8 +592,9 @@ static void vf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 * fuse_reply_buf() returns (ASan checks writev's buffers after
 		 * the call, and caught exactly that).
 		 */
-		n = (size_t)off >= h->len ? 0
-		    : (ssize_t)(size < h->len - (size_t)off ? size : h->len - (size_t)off);
+		n = (size_t)off >= h->len
+			    ? 0
+			    : (ssize_t)(size < h->len - (size_t)off ? size : h->len - (size_t)off);
 		if (n)
 			memcpy(buf, h->data + off, (size_t)n);
 	} else {

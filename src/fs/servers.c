@@ -66,8 +66,8 @@ static void server_fail(struct server *s, uint64_t gen, const char *why)
 		s->down_since = vf_now_ms();
 		snprintf(s->down_reason, sizeof(s->down_reason), "%s", why);
 		vf_warn("server %s: %s; reconnecting (writes wait up to its lease of %" PRIu64
-			" ms, reads fail after %" PRIu64 " ms)", s->url, why, s->lease_ms,
-			s->fs->set.read_timeout_ms);
+			" ms, reads fail after %" PRIu64 " ms)",
+			s->url, why, s->lease_ms, s->fs->set.read_timeout_ms);
 		pthread_cond_broadcast(&s->cv);
 	}
 	fs_mutex_unlock(&s->lock);
@@ -145,8 +145,8 @@ static bool connection_error(int ret)
 	       ret == -EPROTO || ret == -EPIPE;
 }
 
-int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t off,
-	      uint32_t len, void *buf)
+int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t off, uint32_t len,
+	      void *buf)
 {
 	struct fs *fs = s->fs;
 	bool is_write = type == VF_OP_WRITE;
@@ -164,7 +164,8 @@ int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t of
 			 * the server has been away that long: a dead server must
 			 * not stall every page for the whole timeout. */
 			deadline = is_write ? s->down_since + s->lease_ms
-					    : MIN(read_deadline, s->down_since + fs->set.read_timeout_ms);
+					    : MIN(read_deadline,
+						  s->down_since + fs->set.read_timeout_ms);
 			if (st != SRV_DOWN || vf_now_ms() >= deadline)
 				break;
 			struct timespec dl = vf_deadline_at_ms(deadline);
@@ -177,9 +178,10 @@ int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t of
 			return -EIO;
 		if (st == SRV_DOWN) {
 			if (!is_write) {
-				vf_err("server %s: read of slab %u at %" PRIu64 " failed: no answer "
-				       "for %" PRIu64 " ms (--read-timeout)", s->url, slab, off,
-				       vf_now_ms() - start);
+				vf_err("server %s: read of slab %u at %" PRIu64
+				       " failed: no answer "
+				       "for %" PRIu64 " ms (--read-timeout)",
+				       s->url, slab, off, vf_now_ms() - start);
 				__atomic_add_fetch(&s->io.errors, 1, __ATOMIC_RELAXED);
 				return -EIO;
 			}
@@ -187,7 +189,8 @@ int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t of
 			 * dropped our slabs, though only it can say so (the health
 			 * thread keeps asking, and declares a loss it is told of). */
 			vf_err("server %s: write of slab %u at %" PRIu64 " failed: unreachable for "
-			       "longer than its lease (%" PRIu64 " ms)", s->url, slab, off, s->lease_ms);
+			       "longer than its lease (%" PRIu64 " ms)",
+			       s->url, slab, off, s->lease_ms);
 			__atomic_add_fetch(&s->io.errors, 1, __ATOMIC_RELAXED);
 			return -EIO;
 		}
@@ -225,7 +228,8 @@ int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t of
 		}
 		if (!connection_error(ret)) {
 			/* The server refused: this mount's map and the server disagree. */
-			vf_err("server %s: %s of slab %u at %" PRIu64 " (%u bytes) refused: %s (%s)",
+			vf_err("server %s: %s of slab %u at %" PRIu64
+			       " (%u bytes) refused: %s (%s)",
 			       s->url, is_write ? "write" : "read", slab, off, len,
 			       op.errmsg[0] ? op.errmsg : "no reason given", strerror(-ret));
 			__atomic_add_fetch(&s->io.errors, 1, __ATOMIC_RELAXED);
@@ -278,7 +282,8 @@ static int flush_pending_frees(struct server *s)
 			}
 			if (r)
 				vf_info("server %s: slab %u is no longer ours (freed before the "
-					"connection broke)", s->url, s->pending_free[done + k]);
+					"connection broke)",
+					s->url, s->pending_free[done + k]);
 		}
 		ret = 0;
 		done += n;
@@ -313,8 +318,10 @@ static int free_orphans(struct server *s)
 	if (!descs)
 		return -ENOMEM;
 	for (uint32_t first = 0;;) {
-		op = (struct vf_op){ .type = VF_OP_LIST, .first = first,
-				     .count = VF_MAX_SLABS_PER_MSG, .descs = descs };
+		op = (struct vf_op){ .type = VF_OP_LIST,
+				     .first = first,
+				     .count = VF_MAX_SLABS_PER_MSG,
+				     .descs = descs };
 		ret = server_try(s, &op, s->fs->set.io_timeout_ms, true);
 		if (ret) {
 			vf_err("server %s: listing our session's slabs failed: %s", s->url,
@@ -349,10 +356,12 @@ static int free_orphans(struct server *s)
 	}
 	if (ret)
 		vf_err("server %s: freeing %u slab(s) this mount never heard of failed: %s; "
-		       "tried again at the next reconnect", s->url, norphans, strerror(-ret));
+		       "tried again at the next reconnect",
+		       s->url, norphans, strerror(-ret));
 	else if (norphans)
 		vf_notice("server %s: freed %u orphan slab(s): granted to this mount by an "
-			  "ALLOC whose reply was lost with the connection", s->url, norphans);
+			  "ALLOC whose reply was lost with the connection",
+			  s->url, norphans);
 out:
 	free(orphans);
 	free(descs);
@@ -371,8 +380,9 @@ static int reconcile(struct server *s)
 
 	if (ret || s->x->session_slabs <= ours)
 		return ret;
-	vf_warn("server %s: our session holds %u slab(s) there, this mount knows of %"
-		PRIu64 ": looking for orphans", s->url, s->x->session_slabs, ours);
+	vf_warn("server %s: our session holds %u slab(s) there, this mount knows of %" PRIu64
+		": looking for orphans",
+		s->url, s->x->session_slabs, ours);
 	return free_orphans(s);
 }
 
@@ -423,8 +433,10 @@ static void *health_thread(void *arg)
 					fs_mutex_lock(&s->lock);
 					s->state = SRV_UP;
 					s->gen++;
-					vf_notice("server %s: back after %" PRIu64 " ms; session resumed "
-						  "(%u slabs held)", s->url, vf_now_ms() - s->down_since,
+					vf_notice("server %s: back after %" PRIu64
+						  " ms; session resumed "
+						  "(%u slabs held)",
+						  s->url, vf_now_ms() - s->down_since,
 						  s->x->session_slabs);
 					pthread_cond_broadcast(&s->cv);
 					fs_mutex_unlock(&fs->alloc_lock);
@@ -451,11 +463,12 @@ static void *health_thread(void *arg)
 			if (!past_lease && away > s->lease_ms) {
 				past_lease = true;
 				backoff = slow_retry_ms(s);
-				vf_warn("server %s: unreachable for %" PRIu64 " ms, longer than its "
+				vf_warn("server %s: unreachable for %" PRIu64
+					" ms, longer than its "
 					"lease: writes to it fail from now; whether it still holds "
 					"our data only it can say, so it is tried every %" PRIu64
-					" ms for as long as the mount lives (%s)", s->url, away,
-					backoff, strerror(-ret));
+					" ms for as long as the mount lives (%s)",
+					s->url, away, backoff, strerror(-ret));
 				last_note = vf_now_ms();
 			} else if (vf_now_ms() - last_note >= AWAY_NOTE_MS) {
 				vf_warn("server %s: still unreachable after %" PRIu64 " ms (%s)",
@@ -516,9 +529,9 @@ int servers_open(struct fs *fs)
 			fs->slab_size = s->x->info.slab_size;
 		} else if (s->x->info.slab_size != fs->slab_size) {
 			vf_err("cannot mount: server %s has %s slabs and %s has %s: give every "
-			       "vofirm-memd of a mount the same --slab-size", s->url,
-			       vf_format_size(s->x->info.slab_size, a, sizeof(a)), fs->srv[0].url,
-			       vf_format_size(fs->slab_size, b, sizeof(b)));
+			       "vofirm-memd of a mount the same --slab-size",
+			       s->url, vf_format_size(s->x->info.slab_size, a, sizeof(a)),
+			       fs->srv[0].url, vf_format_size(fs->slab_size, b, sizeof(b)));
 			return -EINVAL;
 		}
 		ret = server_ctl(s, &op);
@@ -600,8 +613,7 @@ static int place(struct fs *fs, const bool *up, const int64_t *left)
 	return left[a] >= left[b] ? a : b;
 }
 
-static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *why,
-		      size_t whylen)
+static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *why, size_t whylen)
 {
 	uint32_t count[FS_MAX_SERVERS] = { 0 }, done = 0;
 	int64_t left[FS_MAX_SERVERS], total = 0;
@@ -620,12 +632,14 @@ static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *w
 	if ((int64_t)n > total) {
 		char a[32], b[32], c[32];
 
-		snprintf(why, whylen, "needs %u slab(s) (%s), the servers that are up have %" PRId64
-			 " free (%s): short by %" PRId64 " (%s)", n,
-			 vf_format_size((uint64_t)n * fs->slab_size, a, sizeof(a)), total,
+		snprintf(why, whylen,
+			 "needs %u slab(s) (%s), the servers that are up have %" PRId64
+			 " free (%s): short by %" PRId64 " (%s)",
+			 n, vf_format_size((uint64_t)n * fs->slab_size, a, sizeof(a)), total,
 			 vf_format_size((uint64_t)total * fs->slab_size, b, sizeof(b)),
 			 (int64_t)n - total,
-			 vf_format_size((uint64_t)((int64_t)n - total) * fs->slab_size, c, sizeof(c)));
+			 vf_format_size((uint64_t)((int64_t)n - total) * fs->slab_size, c,
+					sizeof(c)));
 		ret = -ENOSPC;
 		goto out;
 	}
@@ -644,15 +658,18 @@ static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *w
 		struct server *s = &fs->srv[i];
 
 		while (count[i] && !ret) {
-			uint32_t m = count[i] > VF_MAX_SLABS_PER_MSG ? VF_MAX_SLABS_PER_MSG : count[i];
+			uint32_t m =
+				count[i] > VF_MAX_SLABS_PER_MSG ? VF_MAX_SLABS_PER_MSG : count[i];
 			struct vf_op op = { .type = VF_OP_ALLOC, .count = m, .descs = descs };
 
 			ret = server_ctl(s, &op);
 			if (connection_error(ret)) {
 				/* not a refusal: the server may well have granted them */
-				snprintf(why, whylen, "server %s: connection lost during an allocation "
+				snprintf(why, whylen,
+					 "server %s: connection lost during an allocation "
 					 "of %u slab(s) (%s); any it granted are freed when it "
-					 "reconnects", s->url, m, strerror(-ret));
+					 "reconnects",
+					 s->url, m, strerror(-ret));
 				vf_err("%s", why);
 				ret = -EIO;
 				break;
@@ -665,7 +682,8 @@ static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *w
 				break;
 			}
 			for (uint32_t k = 0; k < m; k++) {
-				out[done++] = (struct slab_grant){ .srv = (uint16_t)i, .id = descs[k].id };
+				out[done++] = (struct slab_grant){ .srv = (uint16_t)i,
+								   .id = descs[k].id };
 				g_hash_table_add(s->granted, grant_key(descs[k].id));
 			}
 			s->free_est -= m;
@@ -736,7 +754,8 @@ void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n)
 			uint32_t *p = realloc(s->pending_free, sizeof(*p) * cap);
 
 			if (!p) {
-				vf_err("server %s: no memory to remember %u slab(s) to free", s->url, m);
+				vf_err("server %s: no memory to remember %u slab(s) to free",
+				       s->url, m);
 				continue;
 			}
 			s->pending_free = p;

@@ -104,8 +104,8 @@ static int help(void *settings, const char *value)
 
 static int version(void *settings, const char *value)
 {
-	printf("vofirm-fs %s (protocol %d, libfuse %d)\n", VOFIRM_VERSION,
-	       VF_PROTO_VERSION, fuse_version());
+	printf("vofirm-fs %s (protocol %d, libfuse %d)\n", VOFIRM_VERSION, VF_PROTO_VERSION,
+	       fuse_version());
 	return 0;
 }
 
@@ -123,22 +123,23 @@ static const struct vf_opt fs_opt[] = {
 	{ "name", 'n', VF_OPT_STRING, AT(name), .hi = VF_NAME_MAX, .metavar = "NAME",
 	  .help = "this client's name in the servers' logs" },
 	{ "read-timeout", 0, VF_OPT_DURATION, AT(read_timeout_ms), .lo = 1, .def = "10s",
-	  .metavar = "T", .help = "a read whose server does not answer fails with EIO after T; "
-				  "writes wait for the server as long as its lease" },
-	{ "io-timeout", 0, VF_OPT_DURATION, AT(io_timeout_ms), .lo = 1, .def = "5s",
-	  .metavar = "T", .help = "one request's wait before the connection is redone" },
+	  .metavar = "T",
+	  .help = "a read whose server does not answer fails with EIO after T; "
+		  "writes wait for the server as long as its lease" },
+	{ "io-timeout", 0, VF_OPT_DURATION, AT(io_timeout_ms), .lo = 1, .def = "5s", .metavar = "T",
+	  .help = "one request's wait before the connection is redone" },
 	{ "connect-timeout", 0, VF_OPT_DURATION, AT(connect_timeout_ms), .lo = 1, .def = "3s",
 	  .metavar = "T", .help = "how long connecting to a server, and its handshake, may take" },
 	{ "readahead", 0, VF_OPT_SIZE, AT(readahead), .hi = 16 << 20, .def = "128K",
 	  .metavar = "SIZE", .help = "kernel readahead for the files" },
-	{ "max-background", 0, VF_OPT_UINT, AT(max_background), .lo = 1, .hi = 65535,
-	  .def = "64", .metavar = "N",
-	  .help = "FUSE requests in flight from readahead and write-back" },
+	{ "max-background", 0, VF_OPT_UINT, AT(max_background), .lo = 1, .hi = 65535, .def = "64",
+	  .metavar = "N", .help = "FUSE requests in flight from readahead and write-back" },
 	{ "threads", 0, VF_OPT_UINT, AT(threads), .lo = 1, .hi = 256, .def = "8", .metavar = "N",
 	  .help = "FUSE worker threads" },
 	{ "bdi-max-ratio", 0, VF_OPT_UINT, AT(bdi_max_ratio), .lo = 0, .hi = 100, .def = "50",
-	  .metavar = "P", .help = "percent of the dirty-page limit this mount may use; "
-				  "0 keeps FUSE's 1%; needs root" },
+	  .metavar = "P",
+	  .help = "percent of the dirty-page limit this mount may use; "
+		  "0 keeps FUSE's 1%; needs root" },
 	{ "mlock", 0, VF_OPT_BOOL, AT(mlock), .off = true, .def = "true",
 	  .help = "do not lock the daemon's memory" },
 	{ "config", 'c', VF_OPT_CONFIG, .metavar = "FILE",
@@ -163,8 +164,7 @@ void fs_settings_init(struct fs_settings *s)
 	vf_opts_defaults(&fs_opts, s);
 }
 
-int fs_settings_set(struct fs_settings *s, const char *key, const char *value,
-		    const char *origin)
+int fs_settings_set(struct fs_settings *s, const char *key, const char *value, const char *origin)
 {
 	return vf_opts_set(&fs_opts, s, key, value, origin);
 }
@@ -179,12 +179,15 @@ static void usage(FILE *f)
 	fputs("Usage: vofirm-fs MOUNTPOINT --server URL [--server URL]... [OPTION]...\n"
 	      "Mount a file system whose files keep their data on vofirm memory servers,\n"
 	      "for QEMU to map as guest RAM (memory-backend-file, share=on).\n"
-	      "\n", f);
+	      "\n",
+	      f);
 	vf_opts_help(&fs_opts, f);
 	fputs("\n"
-	      "Pool statistics: MOUNTPOINT/" FS_CTL_NAME "/stats.json and .../metrics (Prometheus).\n"
+	      "Pool statistics: MOUNTPOINT/" FS_CTL_NAME
+	      "/stats.json and .../metrics (Prometheus).\n"
 	      "Unmount with fusermount3 -u MOUNTPOINT: every file's remote memory is freed.\n"
-	      "See vofirm-fs(8).\n", f);
+	      "See vofirm-fs(8).\n",
+	      f);
 }
 
 int fs_settings_parse_args(struct fs_settings *s, int argc, char **argv)

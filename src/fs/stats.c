@@ -136,10 +136,12 @@ char *fs_stats_json(struct fs *fs)
 		held += r.held;
 		g_string_append_printf(o, "%s\n    {\"url\": ", i ? "," : "");
 		json_string(o, r.url);
-		g_string_append_printf(o, ", \"state\": \"%s\", \"capacity\": %" PRIu64
-				       ", \"free\": %" PRIu64 ", \"held\": %" PRIu64 ", \"reads\": %"
-				       PRIu64 ", \"writes\": %" PRIu64 ", \"bytes_read\": %" PRIu64
-				       ", \"bytes_written\": %" PRIu64 ", \"errors\": %" PRIu64,
+		g_string_append_printf(o,
+				       ", \"state\": \"%s\", \"capacity\": %" PRIu64
+				       ", \"free\": %" PRIu64 ", \"held\": %" PRIu64
+				       ", \"reads\": %" PRIu64 ", \"writes\": %" PRIu64
+				       ", \"bytes_read\": %" PRIu64 ", \"bytes_written\": %" PRIu64
+				       ", \"errors\": %" PRIu64,
 				       srv_state_name(r.state), r.capacity, r.free, r.held,
 				       ld(&s->io.reads), ld(&s->io.writes), ld(&s->io.bytes_read),
 				       ld(&s->io.bytes_written), ld(&s->io.errors));
@@ -149,22 +151,28 @@ char *fs_stats_json(struct fs *fs)
 			g_string_append_printf(o, ", \"%s_latency_us\": {", w ? "write" : "read");
 			for (unsigned q = 0; q < VF_ARRAY_SIZE(quantiles); q++)
 				g_string_append_printf(o, "\"p%g\": %.1f, ", quantiles[q] * 100,
-						       (double)hist_quantile(h, quantiles[q]) / 1000.0);
-			g_string_append_printf(o, "\"max\": %.1f}", (double)ld(&h->max_ns) / 1000.0);
+						       (double)hist_quantile(h, quantiles[q]) /
+							       1000.0);
+			g_string_append_printf(o, "\"max\": %.1f}",
+					       (double)ld(&h->max_ns) / 1000.0);
 		}
 		g_string_append(o, "}");
 	}
-	g_string_append_printf(o, "\n  ],\n  \"pool\": {\"capacity\": %" PRIu64 ", \"free\": %"
-			       PRIu64 ", \"used\": %" PRIu64 ", \"held_by_this_mount\": %" PRIu64
-			       "},\n  \"files\": [", cap, free_b, cap - free_b, held);
+	g_string_append_printf(o,
+			       "\n  ],\n  \"pool\": {\"capacity\": %" PRIu64 ", \"free\": %" PRIu64
+			       ", \"used\": %" PRIu64 ", \"held_by_this_mount\": %" PRIu64
+			       "},\n  \"files\": [",
+			       cap, free_b, cap - free_b, held);
 	for (guint i = 0; i < rows->len; i++) {
 		struct file_row *r = &g_array_index(rows, struct file_row, i);
 
 		g_string_append_printf(o, "%s\n    {\"path\": ", i ? "," : "");
 		json_string(o, r->path);
-		g_string_append_printf(o, ", \"size\": %" PRIu64 ", \"reserved\": %" PRIu64
+		g_string_append_printf(o,
+				       ", \"size\": %" PRIu64 ", \"reserved\": %" PRIu64
 				       ", \"reads\": %" PRIu64 ", \"writes\": %" PRIu64
-				       ", \"bytes_read\": %" PRIu64 ", \"bytes_written\": %" PRIu64 "}",
+				       ", \"bytes_read\": %" PRIu64 ", \"bytes_written\": %" PRIu64
+				       "}",
 				       r->size, r->reserved, r->io.reads, r->io.writes,
 				       r->io.bytes_read, r->io.bytes_written);
 	}
@@ -184,7 +192,8 @@ char *fs_stats_prometheus(struct fs *fs)
 		const char *name, *type, *help;
 	} srv_metrics[] = {
 		{ "vofirm_server_up", "gauge", "1 when the memory server is connected" },
-		{ "vofirm_server_lost", "gauge", "1 when the server's data for this mount is lost" },
+		{ "vofirm_server_lost", "gauge",
+		  "1 when the server's data for this mount is lost" },
 		{ "vofirm_server_capacity_bytes", "gauge", "memory the server donates" },
 		{ "vofirm_server_free_bytes", "gauge", "memory the server has free" },
 		{ "vofirm_server_held_bytes", "gauge", "memory this mount holds on the server" },
@@ -204,9 +213,15 @@ char *fs_stats_prometheus(struct fs *fs)
 		prom_head(o, srv_metrics[m].name, srv_metrics[m].type, srv_metrics[m].help);
 		for (unsigned i = 0; i < fs->nsrv; i++) {
 			struct server *s = &fs->srv[i];
-			uint64_t v[] = { r[i].state == SRV_UP, r[i].state == SRV_LOST, r[i].capacity,
-					 r[i].free, r[i].held, ld(&s->io.reads), ld(&s->io.writes),
-					 ld(&s->io.bytes_read), ld(&s->io.bytes_written),
+			uint64_t v[] = { r[i].state == SRV_UP,
+					 r[i].state == SRV_LOST,
+					 r[i].capacity,
+					 r[i].free,
+					 r[i].held,
+					 ld(&s->io.reads),
+					 ld(&s->io.writes),
+					 ld(&s->io.bytes_read),
+					 ld(&s->io.bytes_written),
 					 ld(&s->io.errors) };
 
 			g_string_append_printf(o, "%s{server=\"", srv_metrics[m].name);
@@ -218,8 +233,9 @@ char *fs_stats_prometheus(struct fs *fs)
 		const char *name = w ? "vofirm_server_write_latency_seconds"
 				     : "vofirm_server_read_latency_seconds";
 
-		prom_head(o, name, "summary", w ? "time to write a piece to the server"
-						 : "time to read a piece from the server");
+		prom_head(o, name, "summary",
+			  w ? "time to write a piece to the server"
+			    : "time to read a piece from the server");
 		for (unsigned i = 0; i < fs->nsrv; i++) {
 			const struct hist *h = w ? &fs->srv[i].write_lat : &fs->srv[i].read_lat;
 			uint64_t count = 0;
@@ -227,8 +243,9 @@ char *fs_stats_prometheus(struct fs *fs)
 			for (unsigned q = 0; q < VF_ARRAY_SIZE(quantiles); q++) {
 				g_string_append_printf(o, "%s{server=\"", name);
 				prom_label(o, r[i].url);
-				g_string_append_printf(o, "\",quantile=\"%g\"} %.9f\n", quantiles[q],
-						       (double)hist_quantile(h, quantiles[q]) / 1e9);
+				g_string_append_printf(
+					o, "\",quantile=\"%g\"} %.9f\n", quantiles[q],
+					(double)hist_quantile(h, quantiles[q]) / 1e9);
 			}
 			for (unsigned b = 0; b < HIST_BUCKETS; b++)
 				count += ld(&h->count[b]);
@@ -251,8 +268,8 @@ char *fs_stats_prometheus(struct fs *fs)
 		prom_head(o, file_metrics[m].name, file_metrics[m].type, file_metrics[m].help);
 		for (guint i = 0; i < rows->len; i++) {
 			struct file_row *f = &g_array_index(rows, struct file_row, i);
-			uint64_t v[] = { f->size, f->reserved, f->io.reads, f->io.writes,
-					 f->io.bytes_read, f->io.bytes_written };
+			uint64_t v[] = { f->size,      f->reserved,	 f->io.reads,
+					 f->io.writes, f->io.bytes_read, f->io.bytes_written };
 
 			g_string_append_printf(o, "%s{path=\"", file_metrics[m].name);
 			prom_label(o, f->path);

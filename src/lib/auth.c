@@ -39,21 +39,22 @@ int vf_key_load(const char *path, unsigned flags, struct vf_key *key)
 	}
 	if (st.st_uid != geteuid() && st.st_uid != 0) {
 		vf_err("key file %s: owned by uid %u, not by this user (uid %u) or root: "
-		       "anyone who can write it chooses the key", path, (unsigned)st.st_uid,
-		       (unsigned)geteuid());
+		       "anyone who can write it chooses the key",
+		       path, (unsigned)st.st_uid, (unsigned)geteuid());
 		close(fd);
 		return -EPERM;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		if (!(flags & VF_KEY_INSECURE_PERMS)) {
 			vf_err("key file %s: accessible by group or others (mode %04o): chmod 600 "
-			       "it (or accept the risk with --insecure-key-perms)", path,
-			       (unsigned)(st.st_mode & 07777));
+			       "it (or accept the risk with --insecure-key-perms)",
+			       path, (unsigned)(st.st_mode & 07777));
 			close(fd);
 			return -EPERM;
 		}
 		vf_warn("key file %s is accessible by group or others (mode %04o); accepted "
-			"(--insecure-key-perms)", path, (unsigned)(st.st_mode & 07777));
+			"(--insecure-key-perms)",
+			path, (unsigned)(st.st_mode & 07777));
 	}
 	n = read(fd, buf, sizeof(buf));
 	err = errno;
@@ -66,8 +67,8 @@ int vf_key_load(const char *path, unsigned flags, struct vf_key *key)
 		vf_err("key file %s: longer than %u bytes", path, VF_KEY_MAX);
 		return -EINVAL;
 	}
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
-			 buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+			 buf[n - 1] == '\t'))
 		n--;
 	if (n < VF_KEY_MIN) {
 		vf_err("key file %s: key too short (%zd bytes, need at least %d; "
@@ -105,22 +106,18 @@ static void le32(uint8_t *p, uint32_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-void vf_auth_client_mac(const struct vf_key *key,
-			const uint8_t snonce[VF_NONCE_LEN],
-			const uint8_t cnonce[VF_NONCE_LEN],
-			const uint8_t token[VF_TOKEN_LEN], const char *name,
-			uint8_t mac[VF_MAC_LEN])
+void vf_auth_client_mac(const struct vf_key *key, const uint8_t snonce[VF_NONCE_LEN],
+			const uint8_t cnonce[VF_NONCE_LEN], const uint8_t token[VF_TOKEN_LEN],
+			const char *name, uint8_t mac[VF_MAC_LEN])
 {
 	hmac(key, "vofirm-login-v2", mac, snonce, (size_t)VF_NONCE_LEN, cnonce,
-	     (size_t)VF_NONCE_LEN, token, (size_t)VF_TOKEN_LEN, (const uint8_t *)name,
-	     strlen(name), NULL);
+	     (size_t)VF_NONCE_LEN, token, (size_t)VF_TOKEN_LEN, (const uint8_t *)name, strlen(name),
+	     NULL);
 }
 
-void vf_auth_server_mac(const struct vf_key *key,
-			const uint8_t cnonce[VF_NONCE_LEN],
-			const uint8_t snonce[VF_NONCE_LEN],
-			const uint8_t facts[VF_HELLO_FACTS_LEN], uint32_t flags,
-			uint32_t nslabs, const uint8_t token[VF_TOKEN_LEN],
+void vf_auth_server_mac(const struct vf_key *key, const uint8_t cnonce[VF_NONCE_LEN],
+			const uint8_t snonce[VF_NONCE_LEN], const uint8_t facts[VF_HELLO_FACTS_LEN],
+			uint32_t flags, uint32_t nslabs, const uint8_t token[VF_TOKEN_LEN],
 			uint8_t mac[VF_MAC_LEN])
 {
 	uint8_t f[4], n[4];
@@ -128,23 +125,21 @@ void vf_auth_server_mac(const struct vf_key *key,
 	le32(f, flags);
 	le32(n, nslabs);
 	hmac(key, "vofirm-server-v2", mac, cnonce, (size_t)VF_NONCE_LEN, snonce,
-	     (size_t)VF_NONCE_LEN, facts, (size_t)VF_HELLO_FACTS_LEN, f, sizeof(f), n,
-	     sizeof(n), token, (size_t)VF_TOKEN_LEN, NULL);
+	     (size_t)VF_NONCE_LEN, facts, (size_t)VF_HELLO_FACTS_LEN, f, sizeof(f), n, sizeof(n),
+	     token, (size_t)VF_TOKEN_LEN, NULL);
 }
 
-void vf_auth_refusal_mac(const struct vf_key *key,
-			 const uint8_t cnonce[VF_NONCE_LEN],
+void vf_auth_refusal_mac(const struct vf_key *key, const uint8_t cnonce[VF_NONCE_LEN],
 			 const uint8_t snonce[VF_NONCE_LEN],
-			 const uint8_t facts[VF_HELLO_FACTS_LEN],
-			 const uint8_t token[VF_TOKEN_LEN], uint32_t status,
-			 const char *text, uint8_t mac[VF_MAC_LEN])
+			 const uint8_t facts[VF_HELLO_FACTS_LEN], const uint8_t token[VF_TOKEN_LEN],
+			 uint32_t status, const char *text, uint8_t mac[VF_MAC_LEN])
 {
 	uint8_t st[4];
 
 	le32(st, status);
 	hmac(key, "vofirm-refusal-v2", mac, cnonce, (size_t)VF_NONCE_LEN, snonce,
-	     (size_t)VF_NONCE_LEN, facts, (size_t)VF_HELLO_FACTS_LEN, token,
-	     (size_t)VF_TOKEN_LEN, st, sizeof(st), (const uint8_t *)text, strlen(text), NULL);
+	     (size_t)VF_NONCE_LEN, facts, (size_t)VF_HELLO_FACTS_LEN, token, (size_t)VF_TOKEN_LEN,
+	     st, sizeof(st), (const uint8_t *)text, strlen(text), NULL);
 }
 
 int vf_mac_equal(const uint8_t a[VF_MAC_LEN], const uint8_t b[VF_MAC_LEN])

@@ -39,8 +39,7 @@ static int parse_bool(const char *v, bool *out)
 	return -EINVAL;
 }
 
-static int set_uint(const struct vf_opt *o, void *settings, const char *value,
-		    const char *origin)
+static int set_uint(const struct vf_opt *o, void *settings, const char *value, const char *origin)
 {
 	char *end;
 	unsigned long v;
@@ -57,8 +56,7 @@ static int set_uint(const struct vf_opt *o, void *settings, const char *value,
 }
 
 /* SIZE and DURATION: both are uint64_t, bounded the same way. */
-static int set_u64(const struct vf_opt *o, void *settings, const char *value,
-		   const char *origin)
+static int set_u64(const struct vf_opt *o, void *settings, const char *value, const char *origin)
 {
 	const char *why;
 	char max[32];
@@ -86,8 +84,7 @@ static int set_u64(const struct vf_opt *o, void *settings, const char *value,
 	return 0;
 }
 
-static int set_string(const struct vf_opt *o, void *settings, const char *value,
-		      const char *origin)
+static int set_string(const struct vf_opt *o, void *settings, const char *value, const char *origin)
 {
 	char **p = FIELD(char *, settings, o);
 
@@ -106,8 +103,7 @@ static int set_string(const struct vf_opt *o, void *settings, const char *value,
 }
 
 /* One value of a setting row, as the command line or a file gives it. */
-static int set_value(const struct vf_opt *o, void *settings, const char *value,
-		     const char *origin)
+static int set_value(const struct vf_opt *o, void *settings, const char *value, const char *origin)
 {
 	int level;
 
@@ -119,7 +115,8 @@ static int set_value(const struct vf_opt *o, void *settings, const char *value,
 		return set_u64(o, settings, value, origin);
 	case VF_OPT_BOOL:
 		if (parse_bool(value, FIELD(bool, settings, o))) {
-			vf_err("%s: %s '%s': not a boolean (true or false)", origin, o->name, value);
+			vf_err("%s: %s '%s': not a boolean (true or false)", origin, o->name,
+			       value);
 			return -EINVAL;
 		}
 		return 0;
@@ -128,8 +125,8 @@ static int set_value(const struct vf_opt *o, void *settings, const char *value,
 	case VF_OPT_LOG_LEVEL:
 		level = vf_log_parse_level(value);
 		if (level < 0) {
-			vf_err("%s: %s '%s': use error, warning, notice, info or debug",
-			       origin, o->name, value);
+			vf_err("%s: %s '%s': use error, warning, notice, info or debug", origin,
+			       o->name, value);
 			return -EINVAL;
 		}
 		*FIELD(int, settings, o) = level;
@@ -159,8 +156,8 @@ void vf_opts_defaults(const struct vf_opts *t, void *settings)
 			set_value(o, settings, o->def, "the built-in default");
 }
 
-int vf_opts_set(const struct vf_opts *t, void *settings, const char *key,
-		const char *value, const char *origin)
+int vf_opts_set(const struct vf_opts *t, void *settings, const char *key, const char *value,
+		const char *origin)
 {
 	const struct vf_opt *o = find_key(t, key);
 
@@ -371,9 +368,9 @@ static int opt_synopsis(const struct vf_opt *o, char *buf, size_t len)
 
 	if (o->short_name)
 		snprintf(s, sizeof(s), "-%c%s", o->short_name, o->name ? ", " : "");
-	return snprintf(buf, len, "  %s%s%s%s%s%s", s, o->name ? "--" : "",
-			o->off ? "no-" : "", o->name ? o->name : "",
-			o->metavar ? " " : "", o->metavar ? o->metavar : "");
+	return snprintf(buf, len, "  %s%s%s%s%s%s", s, o->name ? "--" : "", o->off ? "no-" : "",
+			o->name ? o->name : "", o->metavar ? " " : "",
+			o->metavar ? o->metavar : "");
 }
 
 /* Lines of help text stop before this column. */

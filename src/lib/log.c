@@ -18,10 +18,9 @@ static int log_stamp = 1;
 static int log_syslog;
 
 static const char *const level_names[] = {
-	[LOG_EMERG] = "emergency", [LOG_ALERT] = "alert",
-	[LOG_CRIT] = "critical",   [LOG_ERR] = "error",
-	[LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
-	[LOG_INFO] = "info",       [LOG_DEBUG] = "debug",
+	[LOG_EMERG] = "emergency", [LOG_ALERT] = "alert",     [LOG_CRIT] = "critical",
+	[LOG_ERR] = "error",	   [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+	[LOG_INFO] = "info",	   [LOG_DEBUG] = "debug",
 };
 
 void vf_log_init(const char *progname, int level)
@@ -85,11 +84,10 @@ void vf_log(int level, const char *fmt, ...)
 		gettimeofday(&tv, NULL);
 		localtime_r(&tv.tv_sec, &tm);
 		n = strftime(line, sizeof(line), "%F %T", &tm);
-		n += snprintf(line + n, sizeof(line) - n, ".%03ld ",
-			      (long)tv.tv_usec / 1000);
+		n += snprintf(line + n, sizeof(line) - n, ".%03ld ", (long)tv.tv_usec / 1000);
 	}
-	r = snprintf(line + n, sizeof(line) - n, "%s[%d]: %s: ", log_prog,
-		     (int)getpid(), level_names[level]);
+	r = snprintf(line + n, sizeof(line) - n, "%s[%d]: %s: ", log_prog, (int)getpid(),
+		     level_names[level]);
 	if (r > 0)
 		n += (size_t)r;
 	errno = saved; /* for %m */

@@ -36,8 +36,7 @@ static inline uint16_t get16(const uint8_t *p)
 
 static inline uint32_t get32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static inline uint64_t get64(const uint8_t *p)
@@ -46,11 +45,9 @@ static inline uint64_t get64(const uint8_t *p)
 }
 
 static const char *const type_names[] = {
-	[VF_MSG_HELLO] = "HELLO", [VF_MSG_LOGIN] = "LOGIN",
-	[VF_MSG_ALLOC] = "ALLOC", [VF_MSG_FREE] = "FREE",
-	[VF_MSG_STATS] = "STATS", [VF_MSG_READ] = "READ",
-	[VF_MSG_WRITE] = "WRITE", [VF_MSG_BYE] = "BYE",
-	[VF_MSG_LIST] = "LIST",
+	[VF_MSG_HELLO] = "HELLO", [VF_MSG_LOGIN] = "LOGIN", [VF_MSG_ALLOC] = "ALLOC",
+	[VF_MSG_FREE] = "FREE",	  [VF_MSG_STATS] = "STATS", [VF_MSG_READ] = "READ",
+	[VF_MSG_WRITE] = "WRITE", [VF_MSG_BYE] = "BYE",	    [VF_MSG_LIST] = "LIST",
 };
 
 const char *vf_msg_type_name(unsigned type)
@@ -237,8 +234,7 @@ long vf_msg_payload_len(const struct vf_msg *m)
 	return body_len(m, reply);
 }
 
-long vf_msg_encode_head(const struct vf_msg *m, void *buf, size_t cap,
-			size_t *data_len)
+long vf_msg_encode_head(const struct vf_msg *m, void *buf, size_t cap, size_t *data_len)
 {
 	int reply = !!(m->hdr.flags & VF_HDR_F_REPLY);
 	long plen = vf_msg_payload_len(m);
@@ -387,22 +383,22 @@ long vf_msg_encode(const struct vf_msg *m, void *buf, size_t cap)
 }
 
 /* Checks that the payload length is exactly `want`. */
-#define EXPECT_LEN(want)                                                  \
-	do {                                                              \
-		if (len != (size_t)(want))                                \
-			return bad(why, len < (size_t)(want)              \
-					    ? "payload truncated"         \
-					    : "payload longer than its type allows"); \
+#define EXPECT_LEN(want)                                                                  \
+	do {                                                                              \
+		if (len != (size_t)(want))                                                \
+			return bad(why, len < (size_t)(want)                              \
+						? "payload truncated"                     \
+						: "payload longer than its type allows"); \
 	} while (0)
 
-#define EXPECT_EMPTY()                                                    \
-	do {                                                              \
-		if (len)                                                  \
+#define EXPECT_EMPTY()                                                          \
+	do {                                                                    \
+		if (len)                                                        \
 			return bad(why, "payload longer than its type allows"); \
 	} while (0)
 
-int vf_msg_decode_body(const struct vf_hdr *h, const void *payload,
-		       size_t len, struct vf_msg *m, const char **why)
+int vf_msg_decode_body(const struct vf_hdr *h, const void *payload, size_t len, struct vf_msg *m,
+		       const char **why)
 {
 	const uint8_t *b = payload;
 	int reply = !!(h->flags & VF_HDR_F_REPLY);
@@ -601,8 +597,7 @@ int vf_msg_decode_body(const struct vf_hdr *h, const void *payload,
 	return bad(why, "unknown message type");
 }
 
-int vf_msg_decode(const void *buf, size_t len, struct vf_msg *m,
-		  const char **why)
+int vf_msg_decode(const void *buf, size_t len, struct vf_msg *m, const char **why)
 {
 	struct vf_hdr h;
 	int ret;
@@ -615,15 +610,12 @@ int vf_msg_decode(const void *buf, size_t len, struct vf_msg *m,
 		return ret;
 	}
 	if (len - VF_HDR_SIZE != h.len)
-		return bad(why, len - VF_HDR_SIZE < h.len
-					? "payload truncated"
-					: "bytes after the payload");
-	return vf_msg_decode_body(&h, (const uint8_t *)buf + VF_HDR_SIZE,
-				  h.len, m, why);
+		return bad(why, len - VF_HDR_SIZE < h.len ? "payload truncated"
+							  : "bytes after the payload");
+	return vf_msg_decode_body(&h, (const uint8_t *)buf + VF_HDR_SIZE, h.len, m, why);
 }
 
-void vf_msg_slab_desc(const struct vf_msg *m, uint32_t i,
-		      struct vf_slab_desc *d)
+void vf_msg_slab_desc(const struct vf_msg *m, uint32_t i, struct vf_slab_desc *d)
 {
 	const uint8_t *raw = m->hdr.type == VF_MSG_LIST ? m->list_rep.raw : m->alloc_rep.raw;
 	const uint8_t *p = raw + (size_t)i * VF_SLAB_DESC_SIZE;

@@ -83,7 +83,8 @@ int vf_parse_duration(const char *s, uint64_t *ms, const char **why)
 		return fail(why, "empty duration");
 	p = parse_uint(s, &v, &nd);
 	if (!p || nd == 0)
-		return fail(why, "duration must be a whole number with an optional unit (ms, s, m, h)");
+		return fail(why,
+			    "duration must be a whole number with an optional unit (ms, s, m, h)");
 	if (!*p || !strcmp(p, "s"))
 		mul = 1000;
 	else if (!strcmp(p, "ms"))
@@ -115,8 +116,7 @@ char *vf_format_size(uint64_t bytes, char *buf, size_t len)
 	else if (bytes % (1ull << (10 * u)) == 0)
 		snprintf(buf, len, "%" PRIu64 " %s", bytes >> (10 * u), units[u]);
 	else
-		snprintf(buf, len, "%.1f %s", (double)bytes / (double)(1ull << (10 * u)),
-			 units[u]);
+		snprintf(buf, len, "%.1f %s", (double)bytes / (double)(1ull << (10 * u)), units[u]);
 	return buf;
 }
 
@@ -138,7 +138,9 @@ int vf_url_parse(const char *s, struct vf_url *u, const char **why)
 		u->scheme = VF_SCHEME_MEM;
 		p = s + 6;
 	} else {
-		return fail(why, "address must start with tcp://, rdma:// or (a client's own pool) mem://");
+		return fail(
+			why,
+			"address must start with tcp://, rdma:// or (a client's own pool) mem://");
 	}
 
 	if (*p == '[') {
@@ -156,7 +158,8 @@ int vf_url_parse(const char *s, struct vf_url *u, const char **why)
 			char c = host[i];
 
 			if (!isalnum((unsigned char)c) && c != '.' && c != '-' && c != '_')
-				return fail(why, "host name has characters a host name cannot have");
+				return fail(why,
+					    "host name has characters a host name cannot have");
 		}
 	}
 	if (hlen == 0)
@@ -184,7 +187,8 @@ int vf_url_parse(const char *s, struct vf_url *u, const char **why)
 	if (u->scheme == VF_SCHEME_MEM)
 		snprintf(u->str, sizeof(u->str), "mem://%s", u->host);
 	else
-		snprintf(u->str, sizeof(u->str), strchr(u->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+		snprintf(u->str, sizeof(u->str),
+			 strchr(u->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
 			 u->scheme == VF_SCHEME_TCP ? "tcp" : "rdma", u->host, u->port);
 	return 0;
 }

@@ -27,8 +27,8 @@
 #include "vofirm/log.h"
 #include "vofirm/util.h"
 
-int server_init(struct memd_server *srv, struct memd_pool *pool,
-		const struct vf_key *key, unsigned max_clients, unsigned max_pending)
+int server_init(struct memd_server *srv, struct memd_pool *pool, const struct vf_key *key,
+		unsigned max_clients, unsigned max_pending)
 {
 	memset(srv, 0, sizeof(*srv));
 	srv->pool = pool;
@@ -73,8 +73,8 @@ int server_listen(struct memd_server *srv, const char *url,
 	return -EPROTONOSUPPORT;
 }
 
-void memd_conn_init(struct memd_conn *c, struct memd_server *srv,
-		    const struct memd_conn_ops *ops, const char *peer)
+void memd_conn_init(struct memd_conn *c, struct memd_server *srv, const struct memd_conn_ops *ops,
+		    const char *peer)
 {
 	char *colon;
 
@@ -130,11 +130,10 @@ uint64_t server_expire_handshakes(struct memd_server *srv)
 }
 
 /* Sends an error reply; the text tells the client why. */
-static int reply_err(struct memd_conn *c, const struct vf_hdr *req, int err,
-		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int reply_err(struct memd_conn *c, const struct vf_hdr *req, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static int reply_err(struct memd_conn *c, const struct vf_hdr *req, int err,
-		     const char *fmt, ...)
+static int reply_err(struct memd_conn *c, const struct vf_hdr *req, int err, const char *fmt, ...)
 {
 	struct vf_msg m;
 	va_list ap;
@@ -166,11 +165,11 @@ struct login_ctx {
  * it from a forgery (an ESTALE makes a client give its data up).  Without
  * a key the MAC is zero and a client believes the verdict as it is.
  */
-static int login_refuse(struct memd_conn *c, const struct login_ctx *lc, int err,
-			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int login_refuse(struct memd_conn *c, const struct login_ctx *lc, int err, const char *fmt,
+			...) __attribute__((format(printf, 4, 5)));
 
-static int login_refuse(struct memd_conn *c, const struct login_ctx *lc, int err,
-			const char *fmt, ...)
+static int login_refuse(struct memd_conn *c, const struct login_ctx *lc, int err, const char *fmt,
+			...)
 {
 	const struct vf_msg *req = lc->login;
 	struct vf_msg m;
@@ -261,16 +260,20 @@ static int conn_handshake(struct memd_conn *c)
 	if (srv->auth) {
 		vf_auth_client_mac(&srv->key, lc.snonce, m.login.nonce, m.login.token, name, mac);
 		if (!vf_mac_equal(mac, m.login.mac)) {
-			vf_log_ratelimited(LOG_WARNING, "client %s: authentication failed "
-					   "(wrong key); refused", c->who);
+			vf_log_ratelimited(LOG_WARNING,
+					   "client %s: authentication failed "
+					   "(wrong key); refused",
+					   c->who);
 			login_refuse(c, &lc, EACCES, "the key does not match the server's");
 			return -EACCES;
 		}
 	}
 	ret = login_admit(c, !vf_all_zero(m.login.token, VF_TOKEN_LEN));
 	if (ret) {
-		vf_log_ratelimited(LOG_WARNING, "client %s: new session refused: %u clients "
-				   "already (--max-clients)", c->who, srv->max_clients);
+		vf_log_ratelimited(LOG_WARNING,
+				   "client %s: new session refused: %u clients "
+				   "already (--max-clients)",
+				   c->who, srv->max_clients);
 		login_refuse(c, &lc, -ret, "too many clients (%u, the server's --max-clients)",
 			     srv->max_clients);
 		return ret;
@@ -279,7 +282,8 @@ static int conn_handshake(struct memd_conn *c)
 	ret = pool_login(p, m.login.token, name, c->peer, c, conn_kick, &c->sess, &resumed);
 	if (ret == -ESTALE) {
 		vf_notice("client %s: asked to resume a session that does not exist "
-			  "(lease ran out, or another memd issued it)", c->who);
+			  "(lease ran out, or another memd issued it)",
+			  c->who);
 		login_refuse(c, &lc, ESTALE,
 			     "session unknown: its lease ran out or this server restarted");
 		return ret;
@@ -308,9 +312,8 @@ static int conn_handshake(struct memd_conn *c)
 	memcpy(r.login_rep.token, c->sess->token, VF_TOKEN_LEN);
 	pthread_mutex_unlock(&p->lock);
 	if (srv->auth)
-		vf_auth_server_mac(&srv->key, m.login.nonce, lc.snonce, lc.facts,
-				   r.login_rep.flags, r.login_rep.nslabs, r.login_rep.token,
-				   r.login_rep.mac);
+		vf_auth_server_mac(&srv->key, m.login.nonce, lc.snonce, lc.facts, r.login_rep.flags,
+				   r.login_rep.nslabs, r.login_rep.token, r.login_rep.mac);
 	vf_notice("client %s: %s over %s (%u slabs held)", c->who,
 		  resumed ? "resumed its session" : "new session", c->ops->name,
 		  r.login_rep.nslabs);
@@ -319,15 +322,19 @@ static int conn_handshake(struct memd_conn *c)
 recv_failed:
 	if (ret == -EPROTONOSUPPORT) {
 		/* in the peer's own framing when it is older: it can read that */
-		struct vf_hdr h = { .type = VF_MSG_HELLO, .tag = m.hdr.tag,
-				    .version = m.hdr.version < VF_PROTO_VERSION ? m.hdr.version : 0 };
+		struct vf_hdr h = { .type = VF_MSG_HELLO,
+				    .tag = m.hdr.tag,
+				    .version =
+					    m.hdr.version < VF_PROTO_VERSION ? m.hdr.version : 0 };
 
-		reply_err(c, &h, EPROTONOSUPPORT, "this server speaks vofirm protocol version %d, "
+		reply_err(c, &h, EPROTONOSUPPORT,
+			  "this server speaks vofirm protocol version %d, "
 			  "the client version %u: run the same vofirm protocol on both sides",
 			  VF_PROTO_VERSION, m.hdr.version);
-		vf_log_ratelimited(LOG_WARNING, "client at %s: speaks vofirm protocol version %u, "
-				   "this server version %d: refused", c->peer, m.hdr.version,
-				   VF_PROTO_VERSION);
+		vf_log_ratelimited(LOG_WARNING,
+				   "client at %s: speaks vofirm protocol version %u, "
+				   "this server version %d: refused",
+				   c->peer, m.hdr.version, VF_PROTO_VERSION);
 		return ret;
 	}
 	pthread_mutex_lock(&srv->lock);
@@ -339,11 +346,15 @@ recv_failed:
 		vf_log_ratelimited(LOG_WARNING, "client at %s: malformed handshake: %s; closing",
 				   c->peer, why);
 	else if (ret == -ETIMEDOUT)
-		vf_log_ratelimited(LOG_WARNING, "client at %s: handshake not finished within "
-				   "%u s; closing", c->peer, MEMD_HANDSHAKE_MS / 1000);
+		vf_log_ratelimited(LOG_WARNING,
+				   "client at %s: handshake not finished within "
+				   "%u s; closing",
+				   c->peer, MEMD_HANDSHAKE_MS / 1000);
 	else if (ret != -ECONNRESET)
-		vf_log_ratelimited(LOG_INFO, "client at %s: connection failed during handshake: "
-				   "%s", c->peer, strerror(-ret));
+		vf_log_ratelimited(LOG_INFO,
+				   "client at %s: connection failed during handshake: "
+				   "%s",
+				   c->peer, strerror(-ret));
 	return ret;
 }
 
@@ -366,16 +377,17 @@ static int conn_serve(struct memd_conn *c, const struct vf_msg *m)
 	case VF_MSG_WRITE:
 		if (!c->ops->data_path) {
 			vf_warn("client %s: sent %s on %s, where data moves by one-sided verbs; "
-				"closing", c->who, vf_msg_type_name(m->hdr.type), c->ops->name);
+				"closing",
+				c->who, vf_msg_type_name(m->hdr.type), c->ops->name);
 			reply_err(c, &m->hdr, EPROTO, "%s carries no READ/WRITE messages",
 				  c->ops->name);
 			return -EPROTO;
 		}
-		ret = pool_io_check(p, c->sess, m->io.slab, m->io.off, m->io.len, &mem,
-				    why, sizeof(why));
+		ret = pool_io_check(p, c->sess, m->io.slab, m->io.off, m->io.len, &mem, why,
+				    sizeof(why));
 		if (ret) {
-			vf_warn("client %s: %s refused: %s", c->who,
-				vf_msg_type_name(m->hdr.type), why);
+			vf_warn("client %s: %s refused: %s", c->who, vf_msg_type_name(m->hdr.type),
+				why);
 			return reply_err(c, &m->hdr, -ret, "%s", why);
 		}
 		if (m->hdr.type == VF_MSG_WRITE) {
@@ -401,7 +413,8 @@ static int conn_serve(struct memd_conn *c, const struct vf_msg *m)
 		if (ret) {
 			pool_free(p, c->sess, m->alloc.count, c->ids, why, sizeof(why));
 			vf_err("client %s: cannot make %u granted slabs accessible: %s; nothing "
-			       "granted", c->who, m->alloc.count, strerror(-ret));
+			       "granted",
+			       c->who, m->alloc.count, strerror(-ret));
 			return reply_err(c, &m->hdr, -ret, "cannot register the slabs: %s",
 					 strerror(-ret));
 		}
@@ -485,7 +498,8 @@ static void *memd_conn_main(void *arg)
 			vf_warn("client %s: malformed message: %s; closing", c->who, why);
 		else if (ret == -ETIMEDOUT)
 			vf_notice("client %s: no request for a long time (a client that died "
-				  "silently?); closing", c->who);
+				  "silently?); closing",
+				  c->who);
 		else if (ret < 0 && ret != -ECONNRESET && ret != -EPROTO)
 			vf_info("client %s: connection failed: %s", c->who, strerror(-ret));
 	}
@@ -493,8 +507,8 @@ static void *memd_conn_main(void *arg)
 		/* slabs stay the session's; remote access goes with the connection */
 		c->ops->revoke_all(c);
 		vf_notice("client %s: disconnected; its %u slabs are kept for %" PRIu64
-			  " ms for it to reconnect", c->who, c->sess->nslabs,
-			  srv->pool->lease_ms);
+			  " ms for it to reconnect",
+			  c->who, c->sess->nslabs, srv->pool->lease_ms);
 		pool_detach(srv->pool, c->sess);
 	}
 	memd_conn_abandon(c);
@@ -537,16 +551,19 @@ int memd_conn_admit(struct memd_server *srv, struct memd_conn *c)
 		if (srv->stopping)
 			vf_warn("client at %s refused: shutting down", c->peer);
 		else
-			vf_log_ratelimited(LOG_WARNING, "client at %s refused: %u connections "
-					   "from %s are not logged in yet", c->peer, same,
-					   c->source);
+			vf_log_ratelimited(LOG_WARNING,
+					   "client at %s refused: %u connections "
+					   "from %s are not logged in yet",
+					   c->peer, same, c->source);
 		return -EBUSY;
 	}
 	if (srv->npending >= srv->max_pending && oldest) {
 		/* the oldest handshake makes room: a flood cannot keep a
 		 * real client out for longer than it keeps flooding */
-		vf_log_ratelimited(LOG_WARNING, "%u connections are not logged in yet: "
-				   "dropping the oldest, from %s", srv->npending, oldest->peer);
+		vf_log_ratelimited(LOG_WARNING,
+				   "%u connections are not logged in yet: "
+				   "dropping the oldest, from %s",
+				   srv->npending, oldest->peer);
 		oldest->dropped = "dropped for a newer connection (too many not logged in)";
 		oldest->ops->kick(oldest);
 	}

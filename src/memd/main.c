@@ -129,7 +129,7 @@ int main(int argc, char **argv)
 
 	ret = pool_init(&pool, set.donate, set.slab_size, set.lease_ms,
 			(set.mlock ? MEMD_POOL_MLOCK : 0) |
-			(set.hugepages ? MEMD_POOL_HUGEPAGES : 0));
+				(set.hugepages ? MEMD_POOL_HUGEPAGES : 0));
 	if (ret)
 		goto out_sigfd;
 	server_init(&srv, &pool, set.no_auth ? NULL : &key, set.max_clients, set.max_pending);
@@ -141,10 +141,11 @@ int main(int argc, char **argv)
 			goto out_pool;
 		}
 	}
-	vf_notice("vofirm-memd %s: donating %s in %u slabs of %s; lease %" PRIu64
-		  " ms; %s%s%s", VOFIRM_VERSION, vf_format_size(set.donate, a, sizeof(a)),
-		  pool.nslabs, vf_format_size(set.slab_size, b, sizeof(b)), set.lease_ms,
-		  set.no_auth ? "NO authentication (--no-auth)" : "clients authenticate with the key",
+	vf_notice("vofirm-memd %s: donating %s in %u slabs of %s; lease %" PRIu64 " ms; %s%s%s",
+		  VOFIRM_VERSION, vf_format_size(set.donate, a, sizeof(a)), pool.nslabs,
+		  vf_format_size(set.slab_size, b, sizeof(b)), set.lease_ms,
+		  set.no_auth ? "NO authentication (--no-auth)"
+			      : "clients authenticate with the key",
 		  set.mlock ? "; memory locked" : "", set.hugepages ? "; huge pages" : "");
 
 	ret = run(&srv, &pool, sigfd);

@@ -15,8 +15,8 @@
 #include "vofirm/proto.h"
 #include "vofirm/util.h"
 
-#define MEMD_PENDING_PER_SOURCE 8u     /* of those, from one address */
-#define MEMD_HANDSHAKE_MS 10000u       /* HELLO and LOGIN, both, within this */
+#define MEMD_PENDING_PER_SOURCE 8u /* of those, from one address */
+#define MEMD_HANDSHAKE_MS 10000u   /* HELLO and LOGIN, both, within this */
 #define MEMD_MAX_LISTEN 16u
 #define MEMD_MIN_SLAB (64ull << 10)
 #define MEMD_MAX_SLAB (4ull << 30)
@@ -26,7 +26,7 @@
 struct memd_settings {
 	char *listen[MEMD_MAX_LISTEN];
 	unsigned nlisten;
-	uint64_t donate;      /* 0: not given */
+	uint64_t donate; /* 0: not given */
 	uint64_t slab_size;
 	uint64_t lease_ms;
 	char *key_file;
@@ -44,8 +44,8 @@ void memd_settings_free(struct memd_settings *s);
 
 /* One setting by its config-file key ("donate", "slab-size", ...).
  * `origin` names where it came from, for messages. 0 or -EINVAL. */
-int memd_settings_set(struct memd_settings *s, const char *key,
-		      const char *value, const char *origin);
+int memd_settings_set(struct memd_settings *s, const char *key, const char *value,
+		      const char *origin);
 
 /* The [memd] group of a GKeyFile.  0 or -errno; logs what is wrong. */
 int memd_settings_load(struct memd_settings *s, const char *path);
@@ -89,7 +89,7 @@ struct memd_pool {
 	 * allocation that needs them waits for it (bounded). */
 	uint32_t *dirty_ids;
 	uint32_t ndirty;
-	uint32_t nzeroing;  /* taken by the zeroer, not yet free */
+	uint32_t nzeroing; /* taken by the zeroer, not yet free */
 	pthread_cond_t dirty_cv, zeroed_cv;
 	pthread_t zeroer;
 	bool zeroer_running, stopping;
@@ -104,19 +104,19 @@ struct memd_pool {
 
 struct memd_session {
 	struct memd_session *next, *prev;
-	uint64_t id;                  /* for logs */
+	uint64_t id; /* for logs */
 	uint8_t token[VF_TOKEN_LEN];
 	char name[VF_NAME_MAX + 1];
 	char peer[64];
 	uint32_t nslabs;
-	void *conn;                   /* attached connection, or NULL */
-	void (*kick)(void *conn);     /* drops the attached connection */
-	uint64_t detached_at;         /* vf_now_ms() when conn became NULL */
+	void *conn;		  /* attached connection, or NULL */
+	void (*kick)(void *conn); /* drops the attached connection */
+	uint64_t detached_at;	  /* vf_now_ms() when conn became NULL */
 };
 
 /* 0 or -errno, logged with the reason (mlock limits, huge pages). */
-int pool_init(struct memd_pool *p, uint64_t size, uint64_t slab_size,
-	      uint64_t lease_ms, unsigned flags);
+int pool_init(struct memd_pool *p, uint64_t size, uint64_t slab_size, uint64_t lease_ms,
+	      unsigned flags);
 void pool_destroy(struct memd_pool *p);
 
 /*
@@ -125,9 +125,8 @@ void pool_destroy(struct memd_pool *p);
  * such session (its lease ran out, or this memd is not the one that
  * issued it); -EBUSY: the old connection would not let go.
  */
-int pool_login(struct memd_pool *p, const uint8_t token[VF_TOKEN_LEN],
-	       const char *name, const char *peer, void *conn,
-	       void (*kick)(void *conn), struct memd_session **out,
+int pool_login(struct memd_pool *p, const uint8_t token[VF_TOKEN_LEN], const char *name,
+	       const char *peer, void *conn, void (*kick)(void *conn), struct memd_session **out,
 	       bool *resumed);
 
 /* The connection is gone: the lease starts. */
@@ -137,20 +136,19 @@ void pool_detach(struct memd_pool *p, struct memd_session *s);
 void pool_end_session(struct memd_pool *p, struct memd_session *s);
 
 /* Grants n slabs, all or nothing: -ENOSPC with nothing changed. */
-int pool_alloc(struct memd_pool *p, struct memd_session *s, uint32_t n,
-	       uint32_t *ids, char *why, size_t whylen);
+int pool_alloc(struct memd_pool *p, struct memd_session *s, uint32_t n, uint32_t *ids, char *why,
+	       size_t whylen);
 
 /* Frees n slabs, all or nothing: each must be granted to s, once. */
-int pool_free(struct memd_pool *p, struct memd_session *s, uint32_t n,
-	      const uint32_t *ids, char *why, size_t whylen);
+int pool_free(struct memd_pool *p, struct memd_session *s, uint32_t n, const uint32_t *ids,
+	      char *why, size_t whylen);
 
 /* The memory of slab id (any slab of the pool). */
 uint8_t *pool_slab_mem(struct memd_pool *p, uint32_t id);
 
 /* Checks that [off, off+len) lies in a slab granted to s; *mem points at it. */
-int pool_io_check(struct memd_pool *p, struct memd_session *s, uint32_t slab,
-		  uint64_t off, uint32_t len, uint8_t **mem, char *why,
-		  size_t whylen);
+int pool_io_check(struct memd_pool *p, struct memd_session *s, uint32_t slab, uint64_t off,
+		  uint32_t len, uint8_t **mem, char *why, size_t whylen);
 
 /* Frees sessions whose lease has run out (their slabs are zeroed by the
  * zeroer thread).  Returns ms until the next expiry (or UINT64_MAX). */
@@ -160,13 +158,13 @@ void pool_stats(struct memd_pool *p, struct memd_session *s, struct vf_stats *st
 void pool_log_stats(struct memd_pool *p);
 
 /* Every id in ids is granted to s.  0 or -EPERM with why set. */
-int pool_check_owned(struct memd_pool *p, struct memd_session *s, uint32_t n,
-		     const uint32_t *ids, char *why, size_t whylen);
+int pool_check_owned(struct memd_pool *p, struct memd_session *s, uint32_t n, const uint32_t *ids,
+		     char *why, size_t whylen);
 
 /* Up to max of the session's slab ids, in id order, from its first-th;
  * *total is how many it holds. */
-uint32_t pool_list(struct memd_pool *p, struct memd_session *s, uint32_t first,
-		   uint32_t max, uint32_t *ids, uint32_t *total);
+uint32_t pool_list(struct memd_pool *p, struct memd_session *s, uint32_t first, uint32_t max,
+		   uint32_t *ids, uint32_t *total);
 
 /* ---- conn.c: the connection engine, the same on every transport ---- */
 
@@ -175,12 +173,12 @@ struct memd_server;
 
 /* What a connection does differently on each transport. */
 struct memd_conn_ops {
-	const char *name;    /* "tcp", "rdma" */
-	bool data_path;      /* READ/WRITE messages (TCP); else one-sided verbs */
+	const char *name; /* "tcp", "rdma" */
+	bool data_path;	  /* READ/WRITE messages (TCP); else one-sided verbs */
 	int (*recv)(struct memd_conn *c, struct vf_msg *m, const char **why);
 	int (*send)(struct memd_conn *c, const struct vf_msg *m);
 	void (*set_timeout)(struct memd_conn *c, unsigned ms); /* 0: none */
-	void (*kick)(struct memd_conn *c);     /* break it; from any thread */
+	void (*kick)(struct memd_conn *c);		       /* break it; from any thread */
 	/* make granted slabs reachable by this client (RDMA: register them in
 	 * its protection domain) and fill descs; revoke before a free */
 	int (*grant)(struct memd_conn *c, const uint32_t *ids, uint32_t n,
@@ -202,21 +200,21 @@ struct memd_conn {
 	struct memd_server *srv;
 	const struct memd_conn_ops *ops;
 	pthread_t thread;
-	char peer[64];              /* "host:port" */
-	char source[64];            /* "host": for the per-address limit */
+	char peer[64];		    /* "host:port" */
+	char source[64];	    /* "host": for the per-address limit */
 	char who[VF_NAME_MAX + 96]; /* "'name' at peer" once known, for logs */
 	/* under srv->lock: */
-	bool logged_in;             /* counts in nclients, else in npending */
-	const char *dropped;        /* why the engine kicked it before login */
-	uint64_t deadline;          /* vf_now_ms() by which LOGIN must be done */
-	struct memd_session *sess;  /* set once logged in */
+	bool logged_in;		   /* counts in nclients, else in npending */
+	const char *dropped;	   /* why the engine kicked it before login */
+	uint64_t deadline;	   /* vf_now_ms() by which LOGIN must be done */
+	struct memd_session *sess; /* set once logged in */
 	uint32_t ids[VF_MAX_SLABS_PER_MSG];
 	struct vf_slab_desc descs[VF_MAX_SLABS_PER_MSG];
 };
 
 /* The engine's part of a new connection from peer ("host:port"). */
-void memd_conn_init(struct memd_conn *c, struct memd_server *srv,
-		    const struct memd_conn_ops *ops, const char *peer);
+void memd_conn_init(struct memd_conn *c, struct memd_server *srv, const struct memd_conn_ops *ops,
+		    const char *peer);
 
 /*
  * A new connection counts from here: it is admitted as pending (-EBUSY
@@ -239,8 +237,7 @@ struct memd_listener_ops {
 	const char *name;      /* "tcp", "rdma" */
 	enum vf_scheme scheme; /* the URLs it serves */
 	/* Binds and listens; logs the address bound, or why not.  0 or -errno. */
-	int (*start)(struct memd_server *srv, const struct vf_url *u,
-		     struct memd_listener **out);
+	int (*start)(struct memd_server *srv, const struct vf_url *u, struct memd_listener **out);
 	/* The main loop saw l->fd readable: take the connection. */
 	void (*accept)(struct memd_listener *l);
 	/* Take no more connections (optional). */
@@ -279,13 +276,13 @@ struct memd_server {
 	pthread_mutex_t lock; /* the list, the counts, stopping */
 	pthread_cond_t idle_cv;
 	struct memd_conn *conns;
-	unsigned nconns;      /* threads */
+	unsigned nconns; /* threads */
 	unsigned npending, nclients;
 	bool stopping;
 };
 
-int server_init(struct memd_server *srv, struct memd_pool *pool,
-		const struct vf_key *key, unsigned max_clients, unsigned max_pending);
+int server_init(struct memd_server *srv, struct memd_pool *pool, const struct vf_key *key,
+		unsigned max_clients, unsigned max_pending);
 
 /* Ends handshakes past their deadline.  The main loop calls it at least
  * once a second; returns ms until the next deadline (or UINT64_MAX). */

@@ -60,8 +60,8 @@ static unsigned long read_ulong(const char *path)
 	return v;
 }
 
-int pool_init(struct memd_pool *p, uint64_t size, uint64_t slab_size,
-	      uint64_t lease_ms, unsigned flags)
+int pool_init(struct memd_pool *p, uint64_t size, uint64_t slab_size, uint64_t lease_ms,
+	      unsigned flags)
 {
 	int mflags = MAP_PRIVATE | MAP_ANONYMOUS;
 	char a[32], b[32];
@@ -92,11 +92,12 @@ int pool_init(struct memd_pool *p, uint64_t size, uint64_t slab_size,
 			       "%lu, %lu free; %" PRIu64 " needed: sysctl vm.nr_hugepages=N)",
 			       vf_format_size(size, a, sizeof(a)), strerror(err),
 			       read_ulong("/proc/sys/vm/nr_hugepages"),
-			       read_ulong("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"),
+			       read_ulong(
+				       "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"),
 			       size >> 21);
 		else
-			vf_err("cannot map %s to donate: %s",
-			       vf_format_size(size, a, sizeof(a)), strerror(err));
+			vf_err("cannot map %s to donate: %s", vf_format_size(size, a, sizeof(a)),
+			       strerror(err));
 		return -err;
 	}
 	/* clients' data has no business in a core dump of ours */
@@ -295,9 +296,8 @@ static struct memd_session *do_find(struct memd_pool *p, const uint8_t *token)
 	return NULL;
 }
 
-int pool_login(struct memd_pool *p, const uint8_t token[VF_TOKEN_LEN],
-	       const char *name, const char *peer, void *conn,
-	       void (*kick)(void *conn), struct memd_session **out,
+int pool_login(struct memd_pool *p, const uint8_t token[VF_TOKEN_LEN], const char *name,
+	       const char *peer, void *conn, void (*kick)(void *conn), struct memd_session **out,
 	       bool *resumed)
 {
 	struct memd_session *s;
@@ -332,8 +332,8 @@ int pool_login(struct memd_pool *p, const uint8_t token[VF_TOKEN_LEN],
 		/* The client came back before we noticed it was gone (or a
 		 * second process holds its token): the newest connection wins. */
 		vf_notice("session %" PRIu64 " '%s': taken over by a new connection "
-			  "from %s; dropping the old one from %s", s->id, s->name, peer,
-			  s->peer);
+			  "from %s; dropping the old one from %s",
+			  s->id, s->name, peer, s->peer);
 		s->kick(s->conn);
 		deadline = vf_deadline_ms(TAKEOVER_TIMEOUT_MS);
 		while ((s = do_find(p, token)) && s->conn)
@@ -393,8 +393,8 @@ void pool_end_session(struct memd_pool *p, struct memd_session *s)
 	free(s);
 }
 
-int pool_alloc(struct memd_pool *p, struct memd_session *s, uint32_t n,
-	       uint32_t *ids, char *why, size_t whylen)
+int pool_alloc(struct memd_pool *p, struct memd_session *s, uint32_t n, uint32_t *ids, char *why,
+	       size_t whylen)
 {
 	struct timespec deadline;
 
@@ -407,8 +407,8 @@ int pool_alloc(struct memd_pool *p, struct memd_session *s, uint32_t n,
 				break;
 	}
 	if (n > p->nfree) {
-		snprintf(why, whylen, "pool has %u free slab%s of %u, %u asked for",
-			 p->nfree, p->nfree == 1 ? "" : "s", p->nslabs, n);
+		snprintf(why, whylen, "pool has %u free slab%s of %u, %u asked for", p->nfree,
+			 p->nfree == 1 ? "" : "s", p->nslabs, n);
 		pthread_mutex_unlock(&p->lock);
 		return -ENOSPC;
 	}
@@ -422,8 +422,8 @@ int pool_alloc(struct memd_pool *p, struct memd_session *s, uint32_t n,
 	return 0;
 }
 
-int pool_free(struct memd_pool *p, struct memd_session *s, uint32_t n,
-	      const uint32_t *ids, char *why, size_t whylen)
+int pool_free(struct memd_pool *p, struct memd_session *s, uint32_t n, const uint32_t *ids,
+	      char *why, size_t whylen)
 {
 	uint32_t i;
 
@@ -454,8 +454,8 @@ int pool_free(struct memd_pool *p, struct memd_session *s, uint32_t n,
 	return 0;
 }
 
-int pool_check_owned(struct memd_pool *p, struct memd_session *s, uint32_t n,
-		     const uint32_t *ids, char *why, size_t whylen)
+int pool_check_owned(struct memd_pool *p, struct memd_session *s, uint32_t n, const uint32_t *ids,
+		     char *why, size_t whylen)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		if (ids[i] >= p->nslabs || owner_of(p, ids[i]) != s) {
@@ -466,8 +466,8 @@ int pool_check_owned(struct memd_pool *p, struct memd_session *s, uint32_t n,
 	return 0;
 }
 
-uint32_t pool_list(struct memd_pool *p, struct memd_session *s, uint32_t first,
-		   uint32_t max, uint32_t *ids, uint32_t *total)
+uint32_t pool_list(struct memd_pool *p, struct memd_session *s, uint32_t first, uint32_t max,
+		   uint32_t *ids, uint32_t *total)
 {
 	uint32_t seen = 0, n = 0;
 
@@ -483,17 +483,18 @@ uint32_t pool_list(struct memd_pool *p, struct memd_session *s, uint32_t first,
 	return n;
 }
 
-int pool_io_check(struct memd_pool *p, struct memd_session *s, uint32_t slab,
-		  uint64_t off, uint32_t len, uint8_t **mem, char *why,
-		  size_t whylen)
+int pool_io_check(struct memd_pool *p, struct memd_session *s, uint32_t slab, uint64_t off,
+		  uint32_t len, uint8_t **mem, char *why, size_t whylen)
 {
 	if (slab >= p->nslabs || owner_of(p, slab) != s) {
 		snprintf(why, whylen, "slab %u is not granted to this session", slab);
 		return -EPERM;
 	}
 	if (len > p->slab_size || off > p->slab_size - len) {
-		snprintf(why, whylen, "%u bytes at offset %" PRIu64 " go past the end of "
-			 "slab %u (%" PRIu64 " bytes)", len, off, slab, p->slab_size);
+		snprintf(why, whylen,
+			 "%u bytes at offset %" PRIu64 " go past the end of "
+			 "slab %u (%" PRIu64 " bytes)",
+			 len, off, slab, p->slab_size);
 		return -EINVAL;
 	}
 	*mem = pool_slab_mem(p, slab) + off;
@@ -544,8 +545,8 @@ uint64_t pool_reap(struct memd_pool *p)
 		do_queue_dirty(p, ids, k);
 		pthread_mutex_unlock(&p->lock);
 		vf_notice("session %" PRIu64 " '%s' (%s): no reconnect within the lease "
-			  "(%" PRIu64 " ms): freed its %u slab%s", s->id, s->name, s->peer,
-			  p->lease_ms, k, k == 1 ? "" : "s");
+			  "(%" PRIu64 " ms): freed its %u slab%s",
+			  s->id, s->name, s->peer, p->lease_ms, k, k == 1 ? "" : "s");
 		free(ids);
 		free(s);
 	}
@@ -577,12 +578,11 @@ void pool_log_stats(struct memd_pool *p)
 	char cap[32], ss[32], rd[32], wr[32];
 
 	pool_stats(p, NULL, &st);
-	vf_notice("stats: capacity %s in %" PRIu64 " slabs of %s: %" PRIu64 " granted, %"
-		  PRIu64 " free; %" PRIu64 " clients connected, %" PRIu64 " sessions; read %s "
+	vf_notice("stats: capacity %s in %" PRIu64 " slabs of %s: %" PRIu64 " granted, %" PRIu64
+		  " free; %" PRIu64 " clients connected, %" PRIu64 " sessions; read %s "
 		  "in %" PRIu64 " requests, written %s in %" PRIu64 " requests",
 		  vf_format_size(st.capacity, cap, sizeof(cap)), st.slabs_total,
-		  vf_format_size(st.slab_size, ss, sizeof(ss)), st.slabs_granted,
-		  st.slabs_free, st.clients, st.sessions,
-		  vf_format_size(st.bytes_read, rd, sizeof(rd)), st.reads,
+		  vf_format_size(st.slab_size, ss, sizeof(ss)), st.slabs_granted, st.slabs_free,
+		  st.clients, st.sessions, vf_format_size(st.bytes_read, rd, sizeof(rd)), st.reads,
 		  vf_format_size(st.bytes_written, wr, sizeof(wr)), st.writes);
 }

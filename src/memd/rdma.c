@@ -55,14 +55,14 @@ struct rconn {
 	struct ibv_mr *rmr, *smr, *hmr;
 	uint8_t *rbufs, *sbuf, *hbufs; /* rbufs: NRECV after login; hbufs: NHS */
 	int wake_fd;
-	bool dead;          /* __atomic: the CM said it is over */
+	bool dead; /* __atomic: the CM said it is over */
 	unsigned timeout_ms;
-	int cur;            /* receive buffer handed out last, reposted at the next recv;
+	int cur;		/* receive buffer handed out last, reposted at the next recv;
 			     * wr_id i < NRECV: rbufs[i], else hbufs[i - NRECV] */
 	int ready[NRECV + NHS]; /* receive buffers holding requests, in order */
 	uint32_t ready_len[NRECV + NHS];
 	unsigned nready;
-	GHashTable *mrs;    /* slab id -> struct ibv_mr *, in this connection's PD */
+	GHashTable *mrs; /* slab id -> struct ibv_mr *, in this connection's PD */
 };
 
 struct rlistener {
@@ -81,7 +81,8 @@ static struct rconn *rc_of(struct memd_conn *c)
 static int post_recv(struct rconn *rc, int i)
 {
 	struct ibv_sge sge = { .addr = (uintptr_t)(rc->rbufs + (size_t)i * CTRL_BUF),
-			       .length = CTRL_BUF, .lkey = rc->rmr->lkey };
+			       .length = CTRL_BUF,
+			       .lkey = rc->rmr->lkey };
 	struct ibv_recv_wr wr = { .wr_id = (uint64_t)i, .sg_list = &sge, .num_sge = 1 }, *bad;
 
 	return -ibv_post_recv(rc->id->qp, &wr, &bad);
@@ -90,9 +91,10 @@ static int post_recv(struct rconn *rc, int i)
 static int post_handshake_recv(struct rconn *rc, int k)
 {
 	struct ibv_sge sge = { .addr = (uintptr_t)(rc->hbufs + (size_t)k * HS_BUF),
-			       .length = HS_BUF, .lkey = rc->hmr->lkey };
-	struct ibv_recv_wr wr = { .wr_id = (uint64_t)(NRECV + k), .sg_list = &sge,
-				  .num_sge = 1 }, *bad;
+			       .length = HS_BUF,
+			       .lkey = rc->hmr->lkey };
+	struct ibv_recv_wr wr = { .wr_id = (uint64_t)(NRECV + k), .sg_list = &sge, .num_sge = 1 },
+			   *bad;
 
 	return -ibv_post_recv(rc->id->qp, &wr, &bad);
 }
@@ -130,7 +132,10 @@ static int pump(struct rconn *rc, bool *sent, bool want_send)
 		if (__atomic_load_n(&rc->dead, __ATOMIC_ACQUIRE))
 			return -ECONNRESET;
 		do {
-			ret = poll(pfd, 2, want_send ? 10000 : rc->timeout_ms ? (int)rc->timeout_ms : IDLE_MS);
+			ret = poll(pfd, 2,
+				   want_send	    ? 10000
+				   : rc->timeout_ms ? (int)rc->timeout_ms
+						    : IDLE_MS);
 		} while (ret < 0 && errno == EINTR);
 		if (ret == 0)
 			return -ETIMEDOUT;
@@ -180,7 +185,8 @@ static int rdma_send(struct memd_conn *c, const struct vf_msg *m)
 
 	if (n < 0)
 		return (int)n;
-	sge = (struct ibv_sge){ .addr = (uintptr_t)rc->sbuf, .length = (uint32_t)n,
+	sge = (struct ibv_sge){ .addr = (uintptr_t)rc->sbuf,
+				.length = (uint32_t)n,
 				.lkey = rc->smr->lkey };
 	memset(&wr, 0, sizeof(wr));
 	wr.sg_list = &sge;
@@ -209,8 +215,7 @@ static void rdma_kick(struct memd_conn *c)
 	}
 }
 
-static int rdma_grant(struct memd_conn *c, const uint32_t *ids, uint32_t n,
-		      struct vf_slab_desc *d)
+static int rdma_grant(struct memd_conn *c, const uint32_t *ids, uint32_t n, struct vf_slab_desc *d)
 {
 	struct rconn *rc = rc_of(c);
 	struct memd_pool *p = c->srv->pool;
@@ -221,18 +226,20 @@ static int rdma_grant(struct memd_conn *c, const uint32_t *ids, uint32_t n,
 		uint8_t *mem = pool_slab_mem(p, ids[i]);
 
 		if (!mr) {
-			mr = ibv_reg_mr(rc->pd, mem, p->slab_size, IBV_ACCESS_LOCAL_WRITE |
-					IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE);
+			mr = ibv_reg_mr(rc->pd, mem, p->slab_size,
+					IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
+						IBV_ACCESS_REMOTE_WRITE);
 			if (!mr) {
 				ret = -errno;
 				vf_err("client %s: cannot register slab %u for RDMA: %s", c->who,
 				       ids[i], strerror(-ret));
 				/* undo this call's registrations */
 				for (uint32_t k = 0; k < i; k++) {
-					struct ibv_mr *m = g_hash_table_lookup(rc->mrs,
-									       GUINT_TO_POINTER(ids[k]));
+					struct ibv_mr *m = g_hash_table_lookup(
+						rc->mrs, GUINT_TO_POINTER(ids[k]));
 					if (m && m->addr == pool_slab_mem(p, ids[k])) {
-						g_hash_table_remove(rc->mrs, GUINT_TO_POINTER(ids[k]));
+						g_hash_table_remove(rc->mrs,
+								    GUINT_TO_POINTER(ids[k]));
 						ibv_dereg_mr(m);
 					}
 				}
@@ -240,7 +247,8 @@ static int rdma_grant(struct memd_conn *c, const uint32_t *ids, uint32_t n,
 			}
 			g_hash_table_insert(rc->mrs, GUINT_TO_POINTER(ids[i]), mr);
 		}
-		d[i] = (struct vf_slab_desc){ .id = ids[i], .rkey = mr->rkey,
+		d[i] = (struct vf_slab_desc){ .id = ids[i],
+					      .rkey = mr->rkey,
 					      .addr = (uint64_t)(uintptr_t)mem };
 	}
 	return 0;
@@ -372,8 +380,10 @@ static void accept_conn(struct rlistener *l, struct rdma_cm_id *id, uint8_t init
 	snprintf(peer, sizeof(peer), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, serv);
 	rc = calloc(1, sizeof(*rc));
 	if (!rc) {
-		vf_log_ratelimited(LOG_WARNING, "RDMA connection request from %s refused: "
-				   "no memory", peer);
+		vf_log_ratelimited(LOG_WARNING,
+				   "RDMA connection request from %s refused: "
+				   "no memory",
+				   peer);
 		rdma_reject(id, NULL, 0);
 		rdma_destroy_id(id);
 		return;
@@ -447,8 +457,10 @@ static void accept_conn(struct rlistener *l, struct rdma_cm_id *id, uint8_t init
 	return;
 fail:
 	ret = errno ? errno : ENOMEM;
-	vf_log_ratelimited(LOG_WARNING, "RDMA connection request from %s refused: cannot set up "
-			   "its resources: %s", peer, strerror(ret));
+	vf_log_ratelimited(LOG_WARNING,
+			   "RDMA connection request from %s refused: cannot set up "
+			   "its resources: %s",
+			   peer, strerror(ret));
 	id->context = NULL;
 	rdma_reject(id, NULL, 0);
 	memd_conn_abandon(&rc->c); /* destroys the id */
@@ -524,8 +536,7 @@ static void *listener_thread(void *arg)
 	return NULL;
 }
 
-static int rdma_start(struct memd_server *srv, const struct vf_url *url,
-		      struct memd_listener **out)
+static int rdma_start(struct memd_server *srv, const struct vf_url *url, struct memd_listener **out)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
 	struct rlistener *l = calloc(1, sizeof(*l));
@@ -542,8 +553,8 @@ static int rdma_start(struct memd_server *srv, const struct vf_url *url,
 	if (!l->ec) {
 		ret = -errno;
 		vf_err("cannot listen on %s: no RDMA: rdma_create_event_channel: %s (load "
-		       "rdma_ucm and configure a device; ibv_devices lists them)", u.str,
-		       strerror(-ret));
+		       "rdma_ucm and configure a device; ibv_devices lists them)",
+		       u.str, strerror(-ret));
 		free(l);
 		return ret;
 	}
@@ -567,7 +578,8 @@ static int rdma_start(struct memd_server *srv, const struct vf_url *url,
 	if (ret) {
 		vf_err("cannot listen on %s: %s%s", u.str, strerror(-ret),
 		       ret == -ENODEV || ret == -EADDRNOTAVAIL
-			       ? " (no RDMA device has that address; ibv_devices, rdma link)" : "");
+			       ? " (no RDMA device has that address; ibv_devices, rdma link)"
+			       : "");
 		goto fail;
 	}
 	if (rdma_listen(l->id, 64)) {
@@ -581,8 +593,8 @@ static int rdma_start(struct memd_server *srv, const struct vf_url *url,
 		ret = -ret;
 		goto fail;
 	}
-	getnameinfo(rdma_get_local_addr(l->id), sizeof(struct sockaddr_storage), host,
-		    sizeof(host), NULL, 0, NI_NUMERICHOST);
+	getnameinfo(rdma_get_local_addr(l->id), sizeof(struct sockaddr_storage), host, sizeof(host),
+		    NULL, 0, NI_NUMERICHOST);
 	vf_notice(strchr(host, ':') ? "listening on rdma://[%s]:%u" : "listening on rdma://%s:%u",
 		  host, ntohs(rdma_get_src_port(l->id)));
 	*out = &l->l;

@@ -98,11 +98,13 @@ static const struct vf_opt memd_opt[] = {
 	{ "hugepages", 0, VF_OPT_BOOL, AT(hugepages),
 	  .help = "back the donated memory with 2 MiB huge pages" },
 	{ "max-clients", 0, VF_OPT_UINT, AT(max_clients), .lo = 1, .hi = 65536, .def = "256",
-	  .metavar = "N", .help = "clients logged in at once; one resuming its session always "
-				  "gets in" },
+	  .metavar = "N",
+	  .help = "clients logged in at once; one resuming its session always "
+		  "gets in" },
 	{ "max-pending", 0, VF_OPT_UINT, AT(max_pending), .lo = 1, .hi = 65536, .def = "64",
-	  .metavar = "N", .help = "connections not logged in yet (at most 8 from one address); "
-				  "the oldest makes room for a new one" },
+	  .metavar = "N",
+	  .help = "connections not logged in yet (at most 8 from one address); "
+		  "the oldest makes room for a new one" },
 	{ "config", 'c', VF_OPT_CONFIG, .metavar = "FILE",
 	  .help = "read settings from FILE ([memd] group); the command line wins over the file" },
 	{ "log-level", 0, VF_OPT_LOG_LEVEL, AT(log_level), .def = "info", .metavar = "LEVEL",
@@ -121,8 +123,8 @@ void memd_settings_init(struct memd_settings *s)
 	vf_opts_defaults(&memd_opts, s);
 }
 
-int memd_settings_set(struct memd_settings *s, const char *key,
-		      const char *value, const char *origin)
+int memd_settings_set(struct memd_settings *s, const char *key, const char *value,
+		      const char *origin)
 {
 	return vf_opts_set(&memd_opts, s, key, value, origin);
 }
@@ -136,11 +138,13 @@ static void usage(FILE *f)
 {
 	fputs("Usage: vofirm-memd --listen URL --donate SIZE [OPTION]...\n"
 	      "Donate RAM of this machine, in slabs, to authenticated vofirm clients.\n"
-	      "\n", f);
+	      "\n",
+	      f);
 	vf_opts_help(&memd_opts, f);
 	fputs("\n"
 	      "Signals: SIGTERM or SIGINT stop the server; SIGUSR1 logs the pool's stats.\n"
-	      "See vofirm-memd(8).\n", f);
+	      "See vofirm-memd(8).\n",
+	      f);
 }
 
 int memd_settings_parse_args(struct memd_settings *s, int argc, char **argv)

@@ -32,7 +32,7 @@ struct tcp_conn {
 
 struct tcp_listener {
 	struct memd_listener l; /* l.fd: the listening socket */
-	char name[320];         /* "tcp://host:port" as bound */
+	char name[320];		/* "tcp://host:port" as bound */
 };
 
 static struct tcp_conn *tcp_of(struct memd_conn *c)
@@ -76,8 +76,7 @@ static void tcp_kick(struct memd_conn *c)
 }
 
 /* TCP reaches slabs by id: nothing to register */
-static int tcp_grant(struct memd_conn *c, const uint32_t *ids, uint32_t n,
-		     struct vf_slab_desc *d)
+static int tcp_grant(struct memd_conn *c, const uint32_t *ids, uint32_t n, struct vf_slab_desc *d)
 {
 	for (uint32_t i = 0; i < n; i++)
 		d[i] = (struct vf_slab_desc){ .id = ids[i] };
@@ -145,8 +144,7 @@ static void tcp_accept(struct memd_listener *ml)
 	memd_conn_start(ml->srv, &t->c); /* destroys t if refused */
 }
 
-static int tcp_start(struct memd_server *srv, const struct vf_url *u,
-		     struct memd_listener **out)
+static int tcp_start(struct memd_server *srv, const struct vf_url *u, struct memd_listener **out)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
 	struct sockaddr_storage ss;

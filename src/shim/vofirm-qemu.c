@@ -42,7 +42,9 @@ int madvise(void *addr, size_t len, int advice);
 
 /* The shared mappings of vofirm files (guest RAM blocks: a handful). */
 #define MAX_MAPS 256
-static struct { uintptr_t start, end; } maps[MAX_MAPS];
+static struct {
+	uintptr_t start, end;
+} maps[MAX_MAPS];
 static unsigned nmaps;
 static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -77,7 +79,10 @@ static int is_vofirm_range(void *addr, size_t len)
  */
 static int dev_is_vofirm(dev_t dev)
 {
-	static struct { dev_t dev; int yes; } cache[16];
+	static struct {
+		dev_t dev;
+		int yes;
+	} cache[16];
 	static unsigned ncache;
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	char line[4096], want[32];
@@ -104,20 +109,22 @@ static int dev_is_vofirm(dev_t dev)
 	return yes;
 }
 
-static void *guarded(mmap_fn real, void *addr, size_t len, int prot, int flags, int fd,
-		     off_t off)
+static void *guarded(mmap_fn real, void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	struct statfs sfs;
 	struct stat st;
 	void *p;
 
-	if (fd < 0 || !(flags & MAP_SHARED) || fstatfs(fd, &sfs) || sfs.f_type != FUSE_SUPER_MAGIC ||
-	    fstat(fd, &st) || !S_ISREG(st.st_mode) || !dev_is_vofirm(st.st_dev))
+	if (fd < 0 || !(flags & MAP_SHARED) || fstatfs(fd, &sfs) ||
+	    sfs.f_type != FUSE_SUPER_MAGIC || fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    !dev_is_vofirm(st.st_dev))
 		return real(addr, len, prot, flags, fd, off);
 	if ((uint64_t)off + len > (uint64_t)st.st_size) {
-		fprintf(stderr, "libvofirm-qemu: refusing to map %zu bytes at offset %lld of a "
+		fprintf(stderr,
+			"libvofirm-qemu: refusing to map %zu bytes at offset %lld of a "
 			"vofirm file of %lld bytes: the memory pool did not cover its size "
-			"(see the vofirm-fs log)\n", len, (long long)off, (long long)st.st_size);
+			"(see the vofirm-fs log)\n",
+			len, (long long)off, (long long)st.st_size);
 		errno = ENOSPC;
 		return MAP_FAILED;
 	}

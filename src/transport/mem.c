@@ -142,13 +142,18 @@ static int mem_submit(struct vf_xport *x, struct vf_op *op)
 			m->nfree += op->count;
 		break;
 	case VF_OP_STATS:
-		*op->stats = (struct vf_stats){
-			.capacity = (uint64_t)m->nslabs * MEM_SLAB, .slab_size = MEM_SLAB,
-			.slabs_total = m->nslabs, .slabs_granted = m->nslabs - m->nfree,
-			.slabs_free = m->nfree, .clients = 1, .sessions = 1,
-			.bytes_read = m->bytes_read, .bytes_written = m->bytes_written,
-			.reads = m->reads, .writes = m->writes,
-			.session_slabs = m->nslabs - m->nfree };
+		*op->stats = (struct vf_stats){ .capacity = (uint64_t)m->nslabs * MEM_SLAB,
+						.slab_size = MEM_SLAB,
+						.slabs_total = m->nslabs,
+						.slabs_granted = m->nslabs - m->nfree,
+						.slabs_free = m->nfree,
+						.clients = 1,
+						.sessions = 1,
+						.bytes_read = m->bytes_read,
+						.bytes_written = m->bytes_written,
+						.reads = m->reads,
+						.writes = m->writes,
+						.session_slabs = m->nslabs - m->nfree };
 		break;
 	case VF_OP_LIST:
 		op->listed = 0;

@@ -96,8 +96,7 @@ int vf_send_msg(int fd, const struct vf_msg *m)
 	iov[0].iov_base = head;
 	iov[0].iov_len = (size_t)n;
 	iov[1].iov_len = bulk;
-	iov[1].iov_base = (void *)(m->hdr.type == VF_MSG_WRITE ? m->io.data
-							       : m->read_rep.data);
+	iov[1].iov_base = (void *)(m->hdr.type == VF_MSG_WRITE ? m->io.data : m->read_rep.data);
 	return vf_writev_full(fd, iov, bulk ? 2 : 1);
 }
 

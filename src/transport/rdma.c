@@ -74,7 +74,7 @@ struct rdma_xport {
 	int wake_fd;
 	pthread_t thread;
 	bool thread_running;
-	bool closing;        /* the end is expected: __atomic */
+	bool closing; /* the end is expected: __atomic */
 
 	pthread_mutex_t lock; /* slots, free list, dead */
 	pthread_cond_t slot_cv;
@@ -86,10 +86,10 @@ struct rdma_xport {
 	pthread_mutex_t send_lock; /* posting, and resource teardown */
 	pthread_mutex_t res_lock;  /* id for abort() */
 
-	pthread_mutex_t tlock;     /* the slab table */
-	GHashTable *slabs;         /* id -> struct slab_key */
+	pthread_mutex_t tlock; /* the slab table */
+	GHashTable *slabs;     /* id -> struct slab_key */
 
-	uint8_t *hs_buf;           /* handshake replies, copied out of rbufs */
+	uint8_t *hs_buf; /* handshake replies, copied out of rbufs */
 };
 
 static struct rdma_xport *to_rdma(struct vf_xport *x)
@@ -191,7 +191,8 @@ static int cm_wait(struct rdma_xport *r, enum rdma_cm_event_type want, unsigned 
 static int post_recv(struct rdma_xport *r, unsigned i)
 {
 	struct ibv_sge sge = { .addr = (uintptr_t)(r->rbufs + (size_t)i * CTRL_BUF),
-			       .length = CTRL_BUF, .lkey = r->rmr->lkey };
+			       .length = CTRL_BUF,
+			       .lkey = r->rmr->lkey };
 	struct ibv_recv_wr wr = { .wr_id = wrid(WR_RECV, i, 0), .sg_list = &sge, .num_sge = 1 };
 	struct ibv_recv_wr *bad;
 
@@ -201,9 +202,12 @@ static int post_recv(struct rdma_xport *r, unsigned i)
 static int post_send_ctrl(struct rdma_xport *r, uint32_t idx, uint32_t gen, size_t len)
 {
 	struct ibv_sge sge = { .addr = (uintptr_t)(r->sbufs + (size_t)idx * CTRL_BUF),
-			       .length = (uint32_t)len, .lkey = r->smr->lkey };
-	struct ibv_send_wr wr = { .wr_id = wrid(WR_SEND, idx, gen), .sg_list = &sge,
-				  .num_sge = 1, .opcode = IBV_WR_SEND,
+			       .length = (uint32_t)len,
+			       .lkey = r->smr->lkey };
+	struct ibv_send_wr wr = { .wr_id = wrid(WR_SEND, idx, gen),
+				  .sg_list = &sge,
+				  .num_sge = 1,
+				  .opcode = IBV_WR_SEND,
 				  .send_flags = IBV_SEND_SIGNALED };
 	struct ibv_send_wr *bad;
 
@@ -293,8 +297,9 @@ static int rdma_exchange(struct vf_xport *x, const struct vf_msg *req, struct vf
 			unsigned kind = (wc.wr_id >> 24) & 0xff, idx = wc.wr_id & 0xffffff;
 
 			if (wc.status != IBV_WC_SUCCESS) {
-				vf_log(x->connect_log_level, "%s: %s handshake failed: %s", x->url.str,
-				       vf_msg_type_name(req->hdr.type), ibv_wc_status_str(wc.status));
+				vf_log(x->connect_log_level, "%s: %s handshake failed: %s",
+				       x->url.str, vf_msg_type_name(req->hdr.type),
+				       ibv_wc_status_str(wc.status));
 				return -ECONNRESET;
 			}
 			if (kind == WR_SEND) {
@@ -309,8 +314,8 @@ static int rdma_exchange(struct vf_xport *x, const struct vf_msg *req, struct vf
 					return vf_xport_version_refused(x, &rep->hdr);
 				if (ret || !(rep->hdr.flags & VF_HDR_F_REPLY) ||
 				    rep->hdr.type != req->hdr.type) {
-					vf_err("%s: %s handshake failed: malformed reply: %s", x->url.str,
-					       vf_msg_type_name(req->hdr.type),
+					vf_err("%s: %s handshake failed: malformed reply: %s",
+					       x->url.str, vf_msg_type_name(req->hdr.type),
 					       ret ? why : "reply does not match the request");
 					return -EPROTO;
 				}
@@ -319,10 +324,11 @@ static int rdma_exchange(struct vf_xport *x, const struct vf_msg *req, struct vf
 		}
 		if (sent && got)
 			break;
-		if (vf_now_ms() >= deadline || wait_cq(r, (unsigned)(deadline - vf_now_ms())) ==
-						       -ETIMEDOUT) {
-			vf_log(x->connect_log_level, "%s: %s handshake failed: no answer within %u ms",
-			       x->url.str, vf_msg_type_name(req->hdr.type), x->connect_timeout_ms);
+		if (vf_now_ms() >= deadline ||
+		    wait_cq(r, (unsigned)(deadline - vf_now_ms())) == -ETIMEDOUT) {
+			vf_log(x->connect_log_level,
+			       "%s: %s handshake failed: no answer within %u ms", x->url.str,
+			       vf_msg_type_name(req->hdr.type), x->connect_timeout_ms);
 			return -ETIMEDOUT;
 		}
 	}
@@ -402,7 +408,8 @@ static int on_reply(struct rdma_xport *r, unsigned i, uint32_t len)
 	op = slot_op(r, idx, gen);
 	if (!op || !(rep.hdr.flags & VF_HDR_F_REPLY)) {
 		vf_err("%s: protocol error, dropping the connection: reply to no operation "
-		       "in flight", r->x.url.str);
+		       "in flight",
+		       r->x.url.str);
 		return -EPROTO;
 	}
 	if (rep.hdr.status) {
@@ -452,10 +459,13 @@ static int on_wc(struct rdma_xport *r, const struct ibv_wc *wc)
 	if (wc->status != IBV_WC_SUCCESS) {
 		if (!__atomic_load_n(&r->closing, __ATOMIC_RELAXED))
 			vf_warn("%s: %s failed: %s%s", r->x.url.str,
-				kind == WR_DATA ? "RDMA READ/WRITE" : kind == WR_SEND ? "SEND" : "RECV",
+				kind == WR_DATA	  ? "RDMA READ/WRITE"
+				: kind == WR_SEND ? "SEND"
+						  : "RECV",
 				ibv_wc_status_str(wc->status),
 				wc->status == IBV_WC_REM_ACCESS_ERR
-					? " (the server refused the address or key)" : "");
+					? " (the server refused the address or key)"
+					: "");
 		op = kind == WR_RECV ? NULL : slot_op(r, idx, gen);
 		if (op && wc->status == IBV_WC_REM_ACCESS_ERR) {
 			op->status = -EACCES;
@@ -530,11 +540,13 @@ static void *completion_thread(void *arg)
 			enum rdma_cm_event_type type = ev->event;
 
 			rdma_ack_cm_event(ev);
-			if (type == RDMA_CM_EVENT_DISCONNECTED || type == RDMA_CM_EVENT_DEVICE_REMOVAL ||
+			if (type == RDMA_CM_EVENT_DISCONNECTED ||
+			    type == RDMA_CM_EVENT_DEVICE_REMOVAL ||
 			    type == RDMA_CM_EVENT_TIMEWAIT_EXIT) {
 				if (!__atomic_load_n(&r->closing, __ATOMIC_RELAXED))
 					vf_log(r->x.connect_log_level > LOG_WARNING
-						       ? r->x.connect_log_level : LOG_WARNING,
+						       ? r->x.connect_log_level
+						       : LOG_WARNING,
 					       "%s: connection lost: %s", r->x.url.str,
 					       rdma_event_str(type));
 				err = -ECONNRESET;
@@ -571,7 +583,8 @@ static int rdma_connect_(struct vf_xport *x)
 	if (!r->ec) {
 		ret = -errno;
 		vf_err("%s: cannot use RDMA: rdma_create_event_channel: %s (is rdma_ucm loaded "
-		       "and an RDMA device configured? try ibv_devices)", x->url.str, strerror(-ret));
+		       "and an RDMA device configured? try ibv_devices)",
+		       x->url.str, strerror(-ret));
 		return ret;
 	}
 	pthread_mutex_lock(&r->res_lock);
@@ -611,7 +624,8 @@ static int rdma_connect_(struct vf_xport *x)
 	r->pd = ibv_alloc_pd(r->id->verbs);
 	r->ch = r->pd ? ibv_create_comp_channel(r->id->verbs) : NULL;
 	r->cq = r->ch ? ibv_create_cq(r->id->verbs, (int)(2 * x->queue_depth + r->nrecv + 8), r,
-				      r->ch, 0) : NULL;
+				      r->ch, 0)
+		      : NULL;
 	/* ibv_req_notify_cq returns its error; the constructors set errno */
 	ret = !r->cq ? -(errno ? errno : ENOMEM) : -ibv_req_notify_cq(r->cq, 0);
 	if (ret) {
@@ -639,7 +653,8 @@ static int rdma_connect_(struct vf_xport *x)
 		vf_err("%s: no memory for the RDMA buffers", x->url.str);
 		goto fail;
 	}
-	r->smr = ibv_reg_mr(r->pd, r->sbufs, (size_t)x->queue_depth * CTRL_BUF, IBV_ACCESS_LOCAL_WRITE);
+	r->smr = ibv_reg_mr(r->pd, r->sbufs, (size_t)x->queue_depth * CTRL_BUF,
+			    IBV_ACCESS_LOCAL_WRITE);
 	r->rmr = ibv_reg_mr(r->pd, r->rbufs, (size_t)r->nrecv * CTRL_BUF, IBV_ACCESS_LOCAL_WRITE);
 	r->dmr = ibv_reg_mr(r->pd, r->dbufs, (size_t)x->queue_depth * VF_MAX_IO,
 			    IBV_ACCESS_LOCAL_WRITE);
@@ -673,7 +688,8 @@ static int rdma_connect_(struct vf_xport *x)
 	if (ret) {
 		vf_log(x->connect_log_level, "%s: cannot connect: %s (%s)", x->url.str,
 		       ret == -ECONNREFUSED ? "refused (no vofirm-memd listening there?)"
-					    : strerror(-ret), what);
+					    : strerror(-ret),
+		       what);
 		goto fail;
 	}
 
@@ -693,7 +709,8 @@ static int rdma_connect_(struct vf_xport *x)
 	pthread_mutex_lock(&r->lock);
 	r->free_head = -1;
 	for (int i = (int)x->queue_depth - 1; i >= 0; i--) {
-		r->slots[i] = (struct rslot){ .gen = r->slots[i].gen + 1, .next_free = r->free_head };
+		r->slots[i] =
+			(struct rslot){ .gen = r->slots[i].gen + 1, .next_free = r->free_head };
 		r->free_head = i;
 	}
 	r->dead = 0;
@@ -817,7 +834,9 @@ static int rdma_submit(struct vf_xport *x, struct vf_op *op)
 
 		if (op->type == VF_OP_WRITE)
 			memcpy(d, op->buf, op->len);
-		sge = (struct ibv_sge){ .addr = (uintptr_t)d, .length = op->len, .lkey = r->dmr->lkey };
+		sge = (struct ibv_sge){ .addr = (uintptr_t)d,
+					.length = op->len,
+					.lkey = r->dmr->lkey };
 		wr.wr_id = wrid(WR_DATA, (uint32_t)idx, gen);
 		wr.opcode = op->type == VF_OP_READ ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE;
 		wr.wr.rdma.remote_addr = key.addr + op->off;
@@ -833,7 +852,8 @@ static int rdma_submit(struct vf_xport *x, struct vf_op *op)
 			n = 0;
 		}
 		sge = (struct ibv_sge){ .addr = (uintptr_t)(r->sbufs + (size_t)idx * CTRL_BUF),
-					.length = (uint32_t)n, .lkey = r->smr->lkey };
+					.length = (uint32_t)n,
+					.lkey = r->smr->lkey };
 		wr.wr_id = wrid(WR_SEND, (uint32_t)idx, gen);
 		wr.opcode = IBV_WR_SEND;
 	}

@@ -43,7 +43,7 @@ struct tcp_xport {
 
 	pthread_mutex_t lock; /* slots, free list, dead */
 	pthread_cond_t slot_cv;
-	int dead;             /* 0, or the -errno that broke the connection */
+	int dead; /* 0, or the -errno that broke the connection */
 	struct tcp_slot *slots;
 	struct vf_op **failed; /* fail_all()'s list, preallocated */
 	int free_head;
@@ -51,7 +51,7 @@ struct tcp_xport {
 
 	pthread_mutex_t send_lock;
 	pthread_mutex_t fd_lock; /* the fd's lifetime, for abort(): never held long */
-	uint8_t *rxbuf; /* VF_HDR_SIZE + VF_MAX_PAYLOAD; receiver or handshake only */
+	uint8_t *rxbuf;		 /* VF_HDR_SIZE + VF_MAX_PAYLOAD; receiver or handshake only */
 };
 
 static struct tcp_xport *to_tcp(struct vf_xport *x)
@@ -135,8 +135,7 @@ out_close:
 	return err;
 }
 
-static int tcp_exchange(struct vf_xport *x, const struct vf_msg *req,
-			struct vf_msg *rep)
+static int tcp_exchange(struct vf_xport *x, const struct vf_msg *req, struct vf_msg *rep)
 {
 	struct tcp_xport *t = to_tcp(x);
 	const char *why = "";
@@ -279,7 +278,8 @@ static void *tcp_rx_thread(void *arg)
 		}
 
 		if (op->type == VF_OP_BYE)
-			__atomic_store_n(&t->closing, true, __ATOMIC_RELAXED); /* the server closes after BYE */
+			__atomic_store_n(&t->closing, true,
+					 __ATOMIC_RELAXED); /* the server closes after BYE */
 		pthread_mutex_lock(&t->lock);
 		t->slots[idx].op = NULL;
 		t->slots[idx].next_free = t->free_head;
@@ -293,7 +293,7 @@ static void *tcp_rx_thread(void *arg)
 	if (!__atomic_load_n(&t->closing, __ATOMIC_RELAXED))
 		vf_log(t->x.connect_log_level > LOG_WARNING ? t->x.connect_log_level : LOG_WARNING,
 		       "%s: connection lost: %s", t->x.url.str,
-			ret == -ECONNRESET ? "closed by the server" : strerror(-ret));
+		       ret == -ECONNRESET ? "closed by the server" : strerror(-ret));
 	shutdown(t->fd, SHUT_RDWR);
 	fail_all(t, -ECONNRESET);
 	return NULL;

@@ -23,8 +23,7 @@ static const struct vf_xport_ops *xport_find(enum vf_scheme scheme)
 	return NULL;
 }
 
-int vf_xport_open(const char *url, const struct vf_xport_opts *opts,
-		  struct vf_xport **out)
+int vf_xport_open(const char *url, const struct vf_xport_opts *opts, struct vf_xport **out)
 {
 	const struct vf_xport_ops *ops;
 	struct vf_xport *x;
@@ -227,13 +226,11 @@ static int run_ctl(struct vf_xport *x, struct vf_op *op, const char *what)
 
 	if (ret)
 		vf_err("%s: %s failed: %s (%s)", x->url.str, what,
-		       op->errmsg[0] ? op->errmsg : "no reason given",
-		       strerror(-ret));
+		       op->errmsg[0] ? op->errmsg : "no reason given", strerror(-ret));
 	return ret;
 }
 
-int vf_xport_alloc(struct vf_xport *x, uint32_t count,
-		   struct vf_slab_desc *descs)
+int vf_xport_alloc(struct vf_xport *x, uint32_t count, struct vf_slab_desc *descs)
 {
 	struct vf_op op = { .type = VF_OP_ALLOC, .count = count, .descs = descs };
 	char what[64];
@@ -344,8 +341,8 @@ int vf_op_from_reply(struct vf_op *op, const struct vf_msg *rep)
 int vf_xport_version_refused(struct vf_xport *x, const struct vf_hdr *h)
 {
 	vf_err("%s: the server speaks vofirm protocol version %u, this client version %d: "
-	       "refused; run the same vofirm protocol on both sides", x->url.str, h->version,
-	       VF_PROTO_VERSION);
+	       "refused; run the same vofirm protocol on both sides",
+	       x->url.str, h->version, VF_PROTO_VERSION);
 	return -EPROTONOSUPPORT;
 }
 
@@ -375,8 +372,8 @@ static bool refusal_authentic(struct vf_xport *x, const struct vf_msg *rep,
 
 	if (!x->has_key)
 		return true;
-	vf_auth_refusal_mac(&x->key, cnonce, snonce, facts, token, rep->hdr.status,
-			    rep->error.msg, mac);
+	vf_auth_refusal_mac(&x->key, cnonce, snonce, facts, token, rep->hdr.status, rep->error.msg,
+			    mac);
 	return vf_mac_equal(mac, rep->error.mac);
 }
 
@@ -414,13 +411,15 @@ int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange)
 
 	if (info.auth && !x->has_key) {
 		vf_err("%s: the server requires authentication, and no key was given "
-		       "(--key-file)", x->url.str);
+		       "(--key-file)",
+		       x->url.str);
 		return -EACCES;
 	}
 	if (!info.auth && x->has_key) {
 		vf_err("%s: the server does not authenticate clients (--no-auth) but a key "
 		       "is configured: refusing to trust a server that cannot prove it "
-		       "has the key", x->url.str);
+		       "has the key",
+		       x->url.str);
 		return -EACCES;
 	}
 
@@ -442,17 +441,17 @@ int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange)
 	if (rep.hdr.status && !refusal_authentic(x, &rep, cnonce, snonce, facts, token)) {
 		if (rep.hdr.status == EACCES) {
 			vf_err("%s: authentication failed: the server refused our key (%s; "
-			       "the refusal is not signed with our key either)", x->url.str,
-			       rep.error.msg[0] ? rep.error.msg : "wrong key");
+			       "the refusal is not signed with our key either)",
+			       x->url.str, rep.error.msg[0] ? rep.error.msg : "wrong key");
 			return -EACCES;
 		}
 		/* someone between us and the server, or a server with another
 		 * key: either way not the server's verdict on our session.
 		 * Logged however quiet reconnects are: it may be an attack. */
 		vf_warn("%s: LOGIN refused with %s (%s), but the refusal does not carry the "
-			"server's MAC: not believed", x->url.str,
-		       strerror((int)rep.hdr.status),
-		       rep.error.msg[0] ? rep.error.msg : "no reason given");
+			"server's MAC: not believed",
+			x->url.str, strerror((int)rep.hdr.status),
+			rep.error.msg[0] ? rep.error.msg : "no reason given");
 		return -EPROTO;
 	}
 	if (rep.hdr.status == ESTALE) {
@@ -461,14 +460,16 @@ int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange)
 
 		x->info = info;
 		vf_err("%s: DATA LOST: the session's slabs are gone (%s); everything "
-		       "stored in them is lost", x->url.str,
-		       restarted ? "the server restarted" :
-		       rep.error.msg[0] ? rep.error.msg : "lease expired or server restarted");
+		       "stored in them is lost",
+		       x->url.str,
+		       restarted	  ? "the server restarted"
+		       : rep.error.msg[0] ? rep.error.msg
+					  : "lease expired or server restarted");
 		return -ESTALE;
 	}
 	if (rep.hdr.status == EACCES) {
-		vf_err("%s: authentication failed: the server refused our key (%s)",
-		       x->url.str, rep.error.msg[0] ? rep.error.msg : "wrong key");
+		vf_err("%s: authentication failed: the server refused our key (%s)", x->url.str,
+		       rep.error.msg[0] ? rep.error.msg : "wrong key");
 		return -EACCES;
 	}
 	if (rep.hdr.status)
@@ -478,13 +479,15 @@ int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange)
 				   rep.login_rep.nslabs, rep.login_rep.token, mac);
 		if (!vf_mac_equal(mac, rep.login_rep.mac)) {
 			vf_err("%s: authentication failed: the server could not prove it "
-			       "knows the key: refusing it", x->url.str);
+			       "knows the key: refusing it",
+			       x->url.str);
 			return -EACCES;
 		}
 	}
 	if (x->have_session && !(rep.login_rep.flags & VF_LOGIN_F_RESUMED)) {
 		vf_err("%s: protocol error: the server started a new session instead of "
-		       "resuming ours", x->url.str);
+		       "resuming ours",
+		       x->url.str);
 		return -EPROTO;
 	}
 	x->info = info;

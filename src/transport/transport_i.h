@@ -15,7 +15,7 @@
 
 struct vf_xport_ops {
 	const char *scheme;
-	unsigned caps;          /* VF_XPORT_CAP_* */
+	unsigned caps; /* VF_XPORT_CAP_* */
 	struct vf_xport *(*create)(void);
 	void (*destroy)(struct vf_xport *x);
 	/* Open the connection and log in (resuming x->token if x->have_session). */
@@ -39,8 +39,7 @@ extern const struct vf_xport_ops vf_mem_ops;
  * sends a request and returns its decoded reply (whose pointers stay
  * valid until the next call).
  */
-typedef int (*vf_exchange_fn)(struct vf_xport *x, const struct vf_msg *req,
-			      struct vf_msg *rep);
+typedef int (*vf_exchange_fn)(struct vf_xport *x, const struct vf_msg *req, struct vf_msg *rep);
 int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange);
 
 /* A handshake reply in another protocol version (h as received): logs

@@ -45,8 +45,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Sorts samples (after the warm-up) and prints the summary. */
-static void report(const char *what, uint64_t *lat, uint64_t n, uint64_t bytes,
-		   uint64_t total_ns)
+static void report(const char *what, uint64_t *lat, uint64_t n, uint64_t bytes, uint64_t total_ns)
 {
 	uint64_t warm = n / 20 > 100 ? n / 20 : (n > 200 ? 100 : 0), m = n - warm, sum = 0;
 	uint64_t *s = lat + warm;
@@ -55,8 +54,9 @@ static void report(const char *what, uint64_t *lat, uint64_t n, uint64_t bytes,
 	for (uint64_t i = 0; i < m; i++)
 		sum += s[i];
 	printf("{\"bench\": \"%s\", \"samples\": %" PRIu64 ", \"p50_us\": %.2f, \"p99_us\": %.2f, "
-	       "\"mean_us\": %.2f, \"mb_s\": %.1f}\n", what, m, (double)s[m / 2] / 1e3,
-	       (double)s[m * 99 / 100] / 1e3, (double)sum / (double)m / 1e3,
+	       "\"mean_us\": %.2f, \"mb_s\": %.1f}\n",
+	       what, m, (double)s[m / 2] / 1e3, (double)s[m * 99 / 100] / 1e3,
+	       (double)sum / (double)m / 1e3,
 	       total_ns ? (double)bytes / 1048576.0 / ((double)total_ns / 1e9) : 0.0);
 }
 
@@ -144,8 +144,11 @@ static int rtt(const char *url, uint64_t n)
 	vf_xport_run(x, &w);
 	t0 = ns();
 	for (uint64_t i = 0; i < n; i++) {
-		struct vf_op op = { .type = VF_OP_READ, .slab = d.id, .len = 4096,
-				    .off = (i * 4096) % (x->info.slab_size - 4096), .buf = buf };
+		struct vf_op op = { .type = VF_OP_READ,
+				    .slab = d.id,
+				    .len = 4096,
+				    .off = (i * 4096) % (x->info.slab_size - 4096),
+				    .buf = buf };
 		uint64_t a = ns();
 
 		ret = vf_xport_run(x, &op);
@@ -165,11 +168,11 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "drop"))
 		return drop(argv[2]);
 	if (argc == 6 && !strcmp(argv[1], "readfault"))
-		return fault(argv[2], strtoull(argv[3], NULL, 0), argv[4], strtoull(argv[5], NULL, 0),
-			     false);
+		return fault(argv[2], strtoull(argv[3], NULL, 0), argv[4],
+			     strtoull(argv[5], NULL, 0), false);
 	if (argc == 5 && !strcmp(argv[1], "writefault"))
-		return fault(argv[2], strtoull(argv[3], NULL, 0), "rand", strtoull(argv[4], NULL, 0),
-			     true);
+		return fault(argv[2], strtoull(argv[3], NULL, 0), "rand",
+			     strtoull(argv[4], NULL, 0), true);
 	if (argc == 4 && !strcmp(argv[1], "rtt"))
 		return rtt(argv[2], strtoull(argv[3], NULL, 0));
 	fprintf(stderr, "usage: vofirm-pagebench drop FILE | readfault FILE SIZE rand|seq N | "

@@ -93,7 +93,8 @@ static void send_cmd(int get, unsigned long k, char *v)
 	if (get) {
 		n = snprintf(buf, sizeof(buf), "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", kl, key);
 	} else {
-		n = snprintf(buf, sizeof(buf), "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%u\r\n", kl, key, vsize);
+		n = snprintf(buf, sizeof(buf), "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%u\r\n", kl, key,
+			     vsize);
 		value(k, v);
 		memcpy(buf + n, v, vsize);
 		n += (int)vsize;
@@ -112,7 +113,8 @@ int main(int argc, char **argv)
 	double t0;
 
 	if (argc < 5) {
-		fprintf(stderr, "usage: rmix fill SOCKET NKEYS VALSIZE | mix SOCKET OPS GETPCT NKEYS VALSIZE\n");
+		fprintf(stderr,
+			"usage: rmix fill SOCKET NKEYS VALSIZE | mix SOCKET OPS GETPCT NKEYS VALSIZE\n");
 		return 2;
 	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", argv[2]);

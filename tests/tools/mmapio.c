@@ -146,10 +146,12 @@ int main(int argc, char **argv)
 			printf("%" PRIu64 " of %" PRIu64 " words differ\n", bad, size / 8);
 			return 1;
 		}
-		printf("anon: wrote and verified %" PRIu64 " MiB in %.1f s\n", size >> 20, secs() - t0);
+		printf("anon: wrote and verified %" PRIu64 " MiB in %.1f s\n", size >> 20,
+		       secs() - t0);
 		fflush(stdout);
 		if (argc > 6 && !strcmp(argv[5], "rand")) {
-			uint64_t ops = strtoull(argv[6], NULL, 0), pages = size / 4096, x = 88172645463325252ull;
+			uint64_t ops = strtoull(argv[6], NULL, 0), pages = size / 4096,
+				 x = 88172645463325252ull;
 			double t1 = secs();
 
 			for (uint64_t i = 0; i < ops; i++) {
@@ -166,8 +168,8 @@ int main(int argc, char **argv)
 				printf("rand: %" PRIu64 " of %" PRIu64 " reads differ\n", bad, ops);
 				return 1;
 			}
-			printf("rand: %" PRIu64 " random pages checked in %.2f s (%.0f ops/s)\n", ops,
-			       secs() - t1, (double)ops / (secs() - t1));
+			printf("rand: %" PRIu64 " random pages checked in %.2f s (%.0f ops/s)\n",
+			       ops, secs() - t1, (double)ops / (secs() - t1));
 		}
 		if (argc > 5 && !strcmp(argv[5], "hold"))
 			for (;;)

@@ -59,17 +59,17 @@ static int wait_for(struct rdma_event_channel *ec, struct rdma_cm_id *id, int wa
 static int connect_one(struct rdma_event_channel *ec, struct addrinfo *ai, struct addrinfo *src,
 		       struct peer *p)
 {
-	struct ibv_qp_init_attr qa = { .qp_type = IBV_QPT_RC,
-				       .cap = { .max_send_wr = 1, .max_recv_wr = 1,
-						.max_send_sge = 1, .max_recv_sge = 1 } };
+	struct ibv_qp_init_attr qa = {
+		.qp_type = IBV_QPT_RC,
+		.cap = { .max_send_wr = 1, .max_recv_wr = 1, .max_send_sge = 1, .max_recv_sge = 1 }
+	};
 	struct rdma_conn_param cp = { .retry_count = 7, .rnr_retry_count = 7 };
 	struct rdma_cm_id *got;
 	int type;
 
 	if (rdma_create_id(ec, &p->id, p, RDMA_PS_TCP) ||
 	    rdma_resolve_addr(p->id, src ? src->ai_addr : NULL, ai->ai_addr, 2000) ||
-	    wait_for(ec, p->id, RDMA_CM_EVENT_ADDR_RESOLVED) ||
-	    rdma_resolve_route(p->id, 2000) ||
+	    wait_for(ec, p->id, RDMA_CM_EVENT_ADDR_RESOLVED) || rdma_resolve_route(p->id, 2000) ||
 	    wait_for(ec, p->id, RDMA_CM_EVENT_ROUTE_RESOLVED))
 		return -EHOSTUNREACH;
 	p->pd = ibv_alloc_pd(p->id->verbs);

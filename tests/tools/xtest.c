@@ -21,8 +21,15 @@
 #include "vofirm/transport.h"
 #include "vofirm/util.h"
 
-enum { XT_OK = 0, XT_FAIL = 1, XT_USAGE = 2, XT_NOSPC = 3, XT_STALE = 4, XT_DENIED = 5,
-       XT_CONNECT = 6 };
+enum {
+	XT_OK = 0,
+	XT_FAIL = 1,
+	XT_USAGE = 2,
+	XT_NOSPC = 3,
+	XT_STALE = 4,
+	XT_DENIED = 5,
+	XT_CONNECT = 6
+};
 
 static struct {
 	const char *server;
@@ -176,9 +183,12 @@ static int run_io(struct vf_xport *x, const uint32_t *ids, uint32_t n, uint64_t 
 			ended++;
 			if (j->op.status && !err) {
 				err = j->op.status;
-				fprintf(stderr, "vofirm-xtest: %s of slab %u at %" PRIu64 " failed: %s%s%s\n",
-					type == VF_OP_READ ? "read" : "write", j->op.slab, j->op.off,
-					strerror(-err), j->op.errmsg[0] ? ": " : "", j->op.errmsg);
+				fprintf(stderr,
+					"vofirm-xtest: %s of slab %u at %" PRIu64
+					" failed: %s%s%s\n",
+					type == VF_OP_READ ? "read" : "write", j->op.slab,
+					j->op.off, strerror(-err), j->op.errmsg[0] ? ": " : "",
+					j->op.errmsg);
 				total = next;
 			} else if (!j->op.status && type == VF_OP_READ) {
 				if (expect_zero) {
@@ -188,8 +198,9 @@ static int run_io(struct vf_xport *x, const uint32_t *ids, uint32_t n, uint64_t 
 					pattern(want, opt.io_size, j->op.slab, j->op.off);
 					if (memcmp(want, j->buf, opt.io_size)) {
 						if (!*mismatches)
-							fprintf(stderr, "vofirm-xtest: slab %u offset %"
-								PRIu64 ": data differs from what was written\n",
+							fprintf(stderr,
+								"vofirm-xtest: slab %u offset %" PRIu64
+								": data differs from what was written\n",
 								j->op.slab, j->op.off);
 						(*mismatches)++;
 					}
@@ -275,7 +286,8 @@ static int load_session(uint8_t *token, uint32_t **ids, uint32_t *n)
 static int connect_server(struct vf_xport **x, const uint8_t *token)
 {
 	static struct vf_key key;
-	struct vf_xport_opts o = { .name = opt.name, .queue_depth = opt.depth,
+	struct vf_xport_opts o = { .name = opt.name,
+				   .queue_depth = opt.depth,
 				   .resume_token = token };
 
 	if (opt.key_file) {
@@ -288,9 +300,9 @@ static int connect_server(struct vf_xport **x, const uint8_t *token)
 
 static void print_stats(const struct vf_stats *s)
 {
-	const char *names[] = { "capacity", "slab_size", "slabs_total", "slabs_granted",
-				"slabs_free", "clients", "sessions", "bytes_read",
-				"bytes_written", "reads", "writes", "session_slabs" };
+	const char *names[] = { "capacity",	 "slab_size", "slabs_total", "slabs_granted",
+				"slabs_free",	 "clients",   "sessions",    "bytes_read",
+				"bytes_written", "reads",     "writes",	     "session_slabs" };
 	const uint64_t *v = &s->capacity;
 
 	if (opt.json) {
@@ -400,8 +412,8 @@ static int cmd_zero(struct vf_xport *x)
 	if (!ret)
 		printf("all %u slabs read as zeros\n", opt.slabs);
 	else if (bad)
-		fprintf(stderr, "vofirm-xtest: %" PRIu64 " pieces of %u bytes are not zero\n",
-			bad, opt.io_size);
+		fprintf(stderr, "vofirm-xtest: %" PRIu64 " pieces of %u bytes are not zero\n", bad,
+			opt.io_size);
 	ret = finish(x, ids, opt.slabs, ret);
 	free(ids);
 	return ret;
@@ -417,8 +429,11 @@ static int cmd_fill(struct vf_xport *x)
 	memset(buf, opt.byte, opt.io_size);
 	for (uint32_t i = 0; !ret && i < opt.slabs; i++) {
 		for (uint64_t off = 0; !ret && off < x->info.slab_size; off += opt.io_size) {
-			struct vf_op op = { .type = VF_OP_WRITE, .slab = ids[i], .off = off,
-					    .len = opt.io_size, .buf = buf };
+			struct vf_op op = { .type = VF_OP_WRITE,
+					    .slab = ids[i],
+					    .off = off,
+					    .len = opt.io_size,
+					    .buf = buf };
 			ret = vf_xport_run(x, &op);
 		}
 	}
@@ -434,18 +449,24 @@ static int cmd_fill(struct vf_xport *x)
 static int cmd_poke(struct vf_xport *x)
 {
 	uint8_t buf[4096];
-	struct vf_op op = { .type = opt.write ? VF_OP_WRITE : VF_OP_READ, .slab = opt.slab,
-			    .off = 0, .len = sizeof(buf), .buf = buf,
-			    .flags = opt.raw ? VF_OP_F_RAW : 0, .raw_addr = opt.raw_addr,
+	struct vf_op op = { .type = opt.write ? VF_OP_WRITE : VF_OP_READ,
+			    .slab = opt.slab,
+			    .off = 0,
+			    .len = sizeof(buf),
+			    .buf = buf,
+			    .flags = opt.raw ? VF_OP_F_RAW : 0,
+			    .raw_addr = opt.raw_addr,
 			    .raw_rkey = (uint32_t)opt.raw_rkey };
 	int ret;
 
 	memset(buf, 0x5a, sizeof(buf));
 	ret = vf_xport_run(x, &op);
 	if (ret)
-		printf("%s of slab %u refused: %s (%s)\n", opt.write ? "write" : "read",
-		       opt.slab, op.errmsg[0] ? op.errmsg : ret == -ENOENT
-		       ? "not a slab of this session" : "refused", strerror(-ret));
+		printf("%s of slab %u refused: %s (%s)\n", opt.write ? "write" : "read", opt.slab,
+		       op.errmsg[0]	? op.errmsg
+		       : ret == -ENOENT ? "not a slab of this session"
+					: "refused",
+		       strerror(-ret));
 	else
 		printf("%s of slab %u succeeded\n", opt.write ? "write" : "read", opt.slab);
 	vf_xport_close(x, 0);
@@ -516,25 +537,25 @@ static int parse_number(const char *s, uint64_t *v, const char **why)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: vofirm-xtest --server URL [--key-file F] [--name N] [--depth D] COMMAND [OPTIONS]\n"
-"A test client of vofirm-memd that uses only the transport interface.\n"
-"\n"
-"Commands:\n"
-"  stats [--json]                      print the server's counters\n"
-"  alloc --slabs N [--keep] [--session F]   grant N slabs, print their ids\n"
-"  rw --slabs N [--io-size S] [--seed X] [--session F]\n"
-"                                      write a pattern over N slabs, read back, verify\n"
-"                                      (with --session the session is kept and saved)\n"
-"  verify --session F [--keep]         resume a saved session and verify its slabs\n"
-"  zero --slabs N                      grant N slabs and check that they read as zeros\n"
-"  fill --slabs N [--byte B]           grant N slabs, fill them, end the session\n"
-"  poke --slab ID [--write]            read or write 4 KiB of slab ID (expect refusal)\n"
-"       [--raw-addr A --raw-rkey K]    RDMA: at address A with key K, not the slab's\n"
-"  reconnect --slabs N --pause MS      write, drop the connection, resume, verify\n"
-"  hold --seconds S [--slabs N]        keep a connection open\n"
-"\n"
-"Exit status: 0 ok, 1 failure, 2 usage, 3 no space, 4 session gone, 5 refused,\n"
-"6 cannot connect.\n");
+		"Usage: vofirm-xtest --server URL [--key-file F] [--name N] [--depth D] COMMAND [OPTIONS]\n"
+		"A test client of vofirm-memd that uses only the transport interface.\n"
+		"\n"
+		"Commands:\n"
+		"  stats [--json]                      print the server's counters\n"
+		"  alloc --slabs N [--keep] [--session F]   grant N slabs, print their ids\n"
+		"  rw --slabs N [--io-size S] [--seed X] [--session F]\n"
+		"                                      write a pattern over N slabs, read back, verify\n"
+		"                                      (with --session the session is kept and saved)\n"
+		"  verify --session F [--keep]         resume a saved session and verify its slabs\n"
+		"  zero --slabs N                      grant N slabs and check that they read as zeros\n"
+		"  fill --slabs N [--byte B]           grant N slabs, fill them, end the session\n"
+		"  poke --slab ID [--write]            read or write 4 KiB of slab ID (expect refusal)\n"
+		"       [--raw-addr A --raw-rkey K]    RDMA: at address A with key K, not the slab's\n"
+		"  reconnect --slabs N --pause MS      write, drop the connection, resume, verify\n"
+		"  hold --seconds S [--slabs N]        keep a connection open\n"
+		"\n"
+		"Exit status: 0 ok, 1 failure, 2 usage, 3 no space, 4 session gone, 5 refused,\n"
+		"6 cannot connect.\n");
 }
 
 int main(int argc, char **argv)
@@ -572,33 +593,69 @@ int main(int argc, char **argv)
 	/* GNU getopt permutes: options may come before or after the command */
 	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (c) {
-		case 'S': opt.server = optarg; break;
-		case 'k': opt.key_file = optarg; break;
-		case 'n': opt.name = optarg; break;
-		case 'f': opt.session_file = optarg; break;
-		case 'K': opt.keep = true; break;
-		case 'j': opt.json = true; break;
-		case 'w': opt.write = true; break;
-		case 'v': vf_log_set_level(LOG_DEBUG); break;
-		case 'h': usage(stdout); return 0;
-		case 'D': case 's': case 'i': case 'x': case 'I': case 'p': case 't': case 'b':
-		case 'a': case 'r':
-			if (c == 'p' ? vf_parse_duration(optarg, &v, &why)
+		case 'S':
+			opt.server = optarg;
+			break;
+		case 'k':
+			opt.key_file = optarg;
+			break;
+		case 'n':
+			opt.name = optarg;
+			break;
+		case 'f':
+			opt.session_file = optarg;
+			break;
+		case 'K':
+			opt.keep = true;
+			break;
+		case 'j':
+			opt.json = true;
+			break;
+		case 'w':
+			opt.write = true;
+			break;
+		case 'v':
+			vf_log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'D':
+		case 's':
+		case 'i':
+		case 'x':
+		case 'I':
+		case 'p':
+		case 't':
+		case 'b':
+		case 'a':
+		case 'r':
+			if (c == 'p'   ? vf_parse_duration(optarg, &v, &why)
 			    : c == 'i' ? vf_parse_size(optarg, &v, &why)
 				       : parse_number(optarg, &v, &why)) {
 				fprintf(stderr, "vofirm-xtest: bad value '%s': %s\n", optarg, why);
 				return XT_USAGE;
 			}
-			if (c == 'D') opt.depth = (unsigned)v;
-			if (c == 's') opt.slabs = (uint32_t)v;
-			if (c == 'i') opt.io_size = (uint32_t)v;
-			if (c == 'x') opt.seed = v;
-			if (c == 'I') opt.slab = (uint32_t)v;
-			if (c == 'p') opt.pause_ms = v;
-			if (c == 't') opt.seconds = v;
-			if (c == 'b') opt.byte = (int)v;
-			if (c == 'a') opt.raw_addr = v, opt.raw = true;
-			if (c == 'r') opt.raw_rkey = v, opt.raw = true;
+			if (c == 'D')
+				opt.depth = (unsigned)v;
+			if (c == 's')
+				opt.slabs = (uint32_t)v;
+			if (c == 'i')
+				opt.io_size = (uint32_t)v;
+			if (c == 'x')
+				opt.seed = v;
+			if (c == 'I')
+				opt.slab = (uint32_t)v;
+			if (c == 'p')
+				opt.pause_ms = v;
+			if (c == 't')
+				opt.seconds = v;
+			if (c == 'b')
+				opt.byte = (int)v;
+			if (c == 'a')
+				opt.raw_addr = v, opt.raw = true;
+			if (c == 'r')
+				opt.raw_rkey = v, opt.raw = true;
 			break;
 		default:
 			usage(stderr);
@@ -612,7 +669,7 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	if (opt.depth == 0 || opt.io_size == 0 || opt.io_size > VF_MAX_IO || opt.io_size % 8) {
 		fprintf(stderr, "vofirm-xtest: --depth must be > 0, --io-size a multiple of 8 "
-			"up to 1M\n");
+				"up to 1M\n");
 		return XT_USAGE;
 	}
 

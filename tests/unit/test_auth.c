@@ -42,7 +42,8 @@ static void test_key_files(void)
 	/* group or others may read it: refused, or accepted when told so */
 	CHECK_EQ(vf_key_load(write_file("open", "0123456789abcdef-key\n", 0640), 0, &k), -EPERM);
 	CHECK_EQ(vf_key_load(write_file("open2", "0123456789abcdef-key\n", 0604),
-			     VF_KEY_INSECURE_PERMS, &k), 0);
+			     VF_KEY_INSECURE_PERMS, &k),
+		 0);
 }
 
 static void hex(const uint8_t *p, size_t n, char *out)

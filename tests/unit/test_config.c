@@ -18,9 +18,9 @@ struct t_settings {
 	bool flag, on;
 	char *str;
 	int level;
-	GString *list;   /* "[item]" per item */
+	GString *list;	 /* "[item]" per item */
 	unsigned clears; /* list emptied */
-	GString *acts;   /* "(value)" per action */
+	GString *acts;	 /* "(value)" per action */
 	int answered;
 };
 
@@ -251,7 +251,7 @@ static void test_file(void)
 {
 	struct t_settings s;
 	const char *p = conf("good.conf", "# comment\n[test]\nnumber = 9\nitem = a; ;b;\n"
-				      "on = false\nflag=true\n[other]\nx=1\n");
+					  "on = false\nflag=true\n[other]\nx=1\n");
 	char *msg;
 
 	t_init(&s);
@@ -277,8 +277,7 @@ static void test_file(void)
 	vf_log_set_level(LOG_WARNING);
 
 	capture();
-	CHECK_EQ(vf_opts_load(&t_opts, &s, conf("badsize.conf", "[test]\nsize = 12Q\n")),
-		 -EINVAL);
+	CHECK_EQ(vf_opts_load(&t_opts, &s, conf("badsize.conf", "[test]\nsize = 12Q\n")), -EINVAL);
 	msg = captured_text();
 	CHECK(strstr(msg, "badsize.conf: size '12Q': unknown unit suffix"));
 	t_free(&s);
@@ -303,16 +302,17 @@ static void test_command_line(void)
 	int ops = -1;
 
 	t_init(&s);
-	CHECK_EQ(parse(&s, &ops, "op1", "-n", "3", "--config", (char *)p, "--size=2M",
-		       "--item", "a", "-ib", "--no-on", "--flag", "-g", "-o", "rw", "op2"), 0);
-	CHECK_EQ(s.n, 3);          /* the command line wins over the file ... */
+	CHECK_EQ(parse(&s, &ops, "op1", "-n", "3", "--config", (char *)p, "--size=2M", "--item",
+		       "a", "-ib", "--no-on", "--flag", "-g", "-o", "rw", "op2"),
+		 0);
+	CHECK_EQ(s.n, 3); /* the command line wins over the file ... */
 	CHECK_EQ(s.size, 2 << 20);
 	CHECK_STR(s.list->str, "[a][b]"); /* ... and its list replaces the file's */
-	CHECK_EQ(s.clears, 2);     /* once by the file, once by the first --item */
+	CHECK_EQ(s.clears, 2);		  /* once by the file, once by the first --item */
 	CHECK(!s.on);
 	CHECK(s.flag);
 	CHECK_STR(s.acts->str, "(-)(rw)");
-	CHECK_EQ(ops, 14);         /* the operands, moved behind the options */
+	CHECK_EQ(ops, 14); /* the operands, moved behind the options */
 	t_free(&s);
 
 	/* the file alone; an abbreviation is the option */
@@ -393,7 +393,8 @@ static void test_help(void)
 
 	vf_opts_help(&t_opts, f);
 	fclose(f);
-	CHECK_STR(text,
+	CHECK_STR(
+		text,
 		"  -n, --number N         a number (default 7)\n"
 		"  -s, --size SIZE        a size (default 64K)\n"
 		"      --wait T           a duration that may be 0 (default 2s)\n"

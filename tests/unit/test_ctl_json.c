@@ -23,8 +23,8 @@ static void test_message_escaping(void)
 	m = qmp_message("object-add", args, "vofirmctl-1");
 	json_object_unref(args);
 	CHECK_STR(m, "{\"execute\":\"object-add\",\"arguments\":{\"id\":\"a\\\"b\\\\c\","
-		  "\"mem-path\":\"/mnt/\\\"vm\\\"\\\\x\\n\\t\\u0001\\u001f\\u007f/caf\xc3\xa9\","
-		  "\"size\":1073741824,\"share\":true},\"id\":\"vofirmctl-1\"}\n");
+		     "\"mem-path\":\"/mnt/\\\"vm\\\"\\\\x\\n\\t\\u0001\\u001f\\u007f/caf\xc3\xa9\","
+		     "\"size\":1073741824,\"share\":true},\"id\":\"vofirmctl-1\"}\n");
 	/* one line, as QMP reads it: no raw control character but the end */
 	for (const char *c = m; c && *c; c++)
 		CHECK((unsigned char)*c >= 0x20 || (*c == '\n' && !c[1]));
@@ -53,12 +53,17 @@ static void test_message_escaping(void)
 
 static void test_sizes(void)
 {
-	static const struct { const char *key; int ret; uint64_t v; const char *why; } cases[] = {
+	static const struct {
+		const char *key;
+		int ret;
+		uint64_t v;
+		const char *why;
+	} cases[] = {
 		{ "ok", 0, 268435456, NULL },
 		{ "zero", 0, 0, NULL },
 		{ "max", 0, INT64_MAX, NULL },
-		{ "over", -EPROTO, 0, "negative or too large" },      /* 2^63 */
-		{ "u64max", -EPROTO, 0, "negative or too large" },    /* 2^64 - 1 */
+		{ "over", -EPROTO, 0, "negative or too large" },   /* 2^63 */
+		{ "u64max", -EPROTO, 0, "negative or too large" }, /* 2^64 - 1 */
 		{ "neg", -EPROTO, 0, "negative or too large" },
 		{ "float", -EPROTO, 0, "not an integer" },
 		{ "whole_float", -EPROTO, 0, "not an integer" },
@@ -76,7 +81,8 @@ static void test_sizes(void)
 			       "\"neg\": -1, "
 			       "\"float\": 1.5, \"whole_float\": 1.0, \"inf\": 1e400, "
 			       "\"str\": \"12\", \"bool\": true, \"null\": null, \"obj\": {}, "
-			       "\"arr\": [1]}", &err);
+			       "\"arr\": [1]}",
+			       &err);
 
 	CHECK(v != NULL);
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -104,15 +110,38 @@ static void test_sizes(void)
 static void test_numbers(void)
 {
 	static const char *const bad[] = {
-		"18446744073709551616", "123456789012345678901234567890",
-		"-9223372036854775809", "-18446744073709551615", "-123456789012345678901234567890",
-		"[1, {\"size\": -18446744073709551616}]", "012", "-012", "0x10", ".5", "- 1", "1.",
-		"1e", "1e+", "1.2.3", "-", "00", "1_000",
+		"18446744073709551616",
+		"123456789012345678901234567890",
+		"-9223372036854775809",
+		"-18446744073709551615",
+		"-123456789012345678901234567890",
+		"[1, {\"size\": -18446744073709551616}]",
+		"012",
+		"-012",
+		"0x10",
+		".5",
+		"- 1",
+		"1.",
+		"1e",
+		"1e+",
+		"1.2.3",
+		"-",
+		"00",
+		"1_000",
 	};
 	static const char *const good[] = {
-		"0", "-0", "18446744073709551615", "-9223372036854775808", "1e400", "-1e400",
-		"123456789012345678901234567890.5", "123456789012345678901234567890e0", "0.5",
-		"1E+2", "\"123456789012345678901234567890\"", "\"x\\\"123456789012345678901234567890\"",
+		"0",
+		"-0",
+		"18446744073709551615",
+		"-9223372036854775808",
+		"1e400",
+		"-1e400",
+		"123456789012345678901234567890.5",
+		"123456789012345678901234567890e0",
+		"0.5",
+		"1E+2",
+		"\"123456789012345678901234567890\"",
+		"\"x\\\"123456789012345678901234567890\"",
 		"{\"a-1\": [true, false, null, -1]}",
 	};
 
@@ -144,12 +173,16 @@ static void test_numbers(void)
 /* Latencies are floats, shown in whole microseconds. */
 static void test_floor(void)
 {
-	static const struct { const char *key; int ret; uint64_t v; } cases[] = {
-		{ "f", 0, 12 }, { "i", 0, 3 }, { "neg", -EPROTO, 0 }, { "inf", -EPROTO, 0 },
-		{ "str", -EPROTO, 0 }, { "absent", -EPROTO, 0 },
+	static const struct {
+		const char *key;
+		int ret;
+		uint64_t v;
+	} cases[] = {
+		{ "f", 0, 12 },	       { "i", 0, 3 },	      { "neg", -EPROTO, 0 },
+		{ "inf", -EPROTO, 0 }, { "str", -EPROTO, 0 }, { "absent", -EPROTO, 0 },
 	};
-	JsonNode *v = jv_parse("{\"f\": 12.7, \"i\": 3, \"neg\": -0.5, \"inf\": 1e400, \"str\": \"1\"}",
-			       NULL);
+	JsonNode *v = jv_parse(
+		"{\"f\": 12.7, \"i\": 3, \"neg\": -0.5, \"inf\": 1e400, \"str\": \"1\"}", NULL);
 
 	CHECK(v != NULL);
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -188,8 +221,8 @@ static void test_types(void)
 static void test_malformed(void)
 {
 	static const char *const bad[] = {
-		"", "   ", "{", "[1,", "{\"a\" 1}", "{\"a\":}", "[1 2]", "\"abc", "{} x", "tru",
-		"{\"a\":1,}", "{1: 2}", "\"bad\xff\"",
+		"",	 "   ",	 "{",	"[1,",	      "{\"a\" 1}", "{\"a\":}",	  "[1 2]",
+		"\"abc", "{} x", "tru", "{\"a\":1,}", "{1: 2}",	   "\"bad\xff\"",
 	};
 
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -61,11 +61,12 @@ static void test_defaults(void)
 static void test_config_file(void)
 {
 	struct fs_settings s;
-	const char *p = conf("good.conf",
-		"[fs]\nserver = tcp://a:7471; rdma://b:7471\nkey-file = /k\nname = host1\n"
-		"read-timeout = 7s\nio-timeout = 500ms\nconnect-timeout = 1m\nreadahead = 1M\n"
-		"max-background = 12\nthreads = 2\nbdi-max-ratio = 0\nmlock = false\n"
-		"log-level = warning\n");
+	const char *p =
+		conf("good.conf",
+		     "[fs]\nserver = tcp://a:7471; rdma://b:7471\nkey-file = /k\nname = host1\n"
+		     "read-timeout = 7s\nio-timeout = 500ms\nconnect-timeout = 1m\nreadahead = 1M\n"
+		     "max-background = 12\nthreads = 2\nbdi-max-ratio = 0\nmlock = false\n"
+		     "log-level = warning\n");
 
 	fs_settings_init(&s);
 	CHECK_EQ(fs_settings_load(&s, p), 0);
@@ -124,12 +125,13 @@ static void test_config_errors(void)
 static void test_command_line(void)
 {
 	struct fs_settings s = { 0 };
-	const char *p = conf("base.conf",
-		"[fs]\nserver = tcp://a:1;tcp://b:1\nread-timeout = 7s\nthreads = 3\n");
+	const char *p =
+		conf("base.conf",
+		     "[fs]\nserver = tcp://a:1;tcp://b:1\nread-timeout = 7s\nthreads = 3\n");
 
-	CHECK_EQ(parse(&s, "mnt", "--config", (char *)p, "-S", "tcp://c:1", "--read-timeout",
-		       "4s", "--no-mlock", "-f", "-o", "allow_other", "-o", "ro", "-n", "me",
-		       "-v"), 0);
+	CHECK_EQ(parse(&s, "mnt", "--config", (char *)p, "-S", "tcp://c:1", "--read-timeout", "4s",
+		       "--no-mlock", "-f", "-o", "allow_other", "-o", "ro", "-n", "me", "-v"),
+		 0);
 	CHECK_STR(s.mountpoint, "mnt");
 	CHECK_EQ(s.nservers, 1); /* the command line's list replaces the file's */
 	CHECK_STR(s.servers[0], "tcp://c:1");

@@ -52,9 +52,9 @@ static void test_config_file(void)
 {
 	struct memd_settings s;
 	const char *p = conf("good.conf",
-		"# a comment\n[memd]\nlisten=tcp://127.0.0.1:7000;tcp://[::1]:7001\n"
-		"donate=1G\nslab-size=16M\nkey-file=/etc/vofirm/key\nlease=90s\n"
-		"mlock=true\nhugepages=no\nmax-clients=10\nlog-level=debug\n");
+			     "# a comment\n[memd]\nlisten=tcp://127.0.0.1:7000;tcp://[::1]:7001\n"
+			     "donate=1G\nslab-size=16M\nkey-file=/etc/vofirm/key\nlease=90s\n"
+			     "mlock=true\nhugepages=no\nmax-clients=10\nlog-level=debug\n");
 
 	memd_settings_init(&s);
 	CHECK_EQ(memd_settings_load(&s, p), 0);
@@ -83,7 +83,8 @@ static void test_config_errors(void)
 	CHECK_EQ(memd_settings_load(&s, conf("badsize.conf", "[memd]\ndonate=12Q\n")), -EINVAL);
 	CHECK_EQ(memd_settings_load(&s, conf("zero.conf", "[memd]\ndonate=0\n")), -EINVAL);
 	CHECK_EQ(memd_settings_load(&s, conf("badbool.conf", "[memd]\nmlock=maybe\n")), -EINVAL);
-	CHECK_EQ(memd_settings_load(&s, conf("badurl.conf", "[memd]\nlisten=udp://x:1\n")), -EINVAL);
+	CHECK_EQ(memd_settings_load(&s, conf("badurl.conf", "[memd]\nlisten=udp://x:1\n")),
+		 -EINVAL);
 	CHECK_EQ(memd_settings_load(&s, conf("badlease.conf", "[memd]\nlease=soon\n")), -EINVAL);
 	CHECK_EQ(memd_settings_load(&s, conf("syntax.conf", "[memd\ndonate=1G\n")), -EINVAL);
 	CHECK_EQ(memd_settings_load(&s, conf("clients.conf", "[memd]\nmax-clients=0\n")), -EINVAL);
@@ -140,10 +141,12 @@ static void test_command_line_wins(void)
 {
 	struct memd_settings s;
 	const char *p = conf("base.conf",
-		"[memd]\nlisten=tcp://127.0.0.1:7000;tcp://127.0.0.1:7001\ndonate=1G\n"
-		"no-auth=true\nlease=10s\n");
-	const char *argv[] = { "vofirm-memd", "--config", p, "--donate", "2G",
-			       "--listen", "tcp://127.0.0.1:9000", "--lease=5s", NULL };
+			     "[memd]\nlisten=tcp://127.0.0.1:7000;tcp://127.0.0.1:7001\ndonate=1G\n"
+			     "no-auth=true\nlease=10s\n");
+	const char *argv[] = {
+		"vofirm-memd",		"--config",   p,   "--donate", "2G", "--listen",
+		"tcp://127.0.0.1:9000", "--lease=5s", NULL
+	};
 
 	memd_settings_init(&s);
 	CHECK_EQ(parse(&s, 8, argv), 0);

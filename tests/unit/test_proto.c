@@ -52,7 +52,9 @@ static struct vf_msg *msg(unsigned type, int reply, uint64_t tag)
 static void test_roundtrip(void)
 {
 	struct vf_msg *m, d;
-	struct vf_slab_desc descs[3] = { { 7, 0x1234, 0xdeadbeef000ull }, { 8, 1, 2 }, { 0, 0, 0 } };
+	struct vf_slab_desc descs[3] = { { 7, 0x1234, 0xdeadbeef000ull },
+					 { 8, 1, 2 },
+					 { 0, 0, 0 } };
 	uint32_t ids[3] = { 5, 6, 4000000 };
 	struct vf_slab_desc got;
 

@@ -8,10 +8,20 @@
 
 static void test_sizes(void)
 {
-	static const struct { const char *s; uint64_t v; } good[] = {
-		{ "0", 0 }, { "4096", 4096 }, { "64K", 64ull << 10 }, { "64k", 64ull << 10 },
-		{ "64M", 64ull << 20 }, { "1G", 1ull << 30 }, { "2T", 2ull << 40 },
-		{ "64MiB", 64ull << 20 }, { "64MB", 64ull << 20 }, { "3g", 3ull << 30 },
+	static const struct {
+		const char *s;
+		uint64_t v;
+	} good[] = {
+		{ "0", 0 },
+		{ "4096", 4096 },
+		{ "64K", 64ull << 10 },
+		{ "64k", 64ull << 10 },
+		{ "64M", 64ull << 20 },
+		{ "1G", 1ull << 30 },
+		{ "2T", 2ull << 40 },
+		{ "64MiB", 64ull << 20 },
+		{ "64MB", 64ull << 20 },
+		{ "3g", 3ull << 30 },
 		{ "16777215T", 16777215ull << 40 },
 	};
 	static const char *const bad[] = {
@@ -75,9 +85,19 @@ static void test_durations(void)
 static void test_urls(void)
 {
 	static const char *const bad[] = {
-		"ftp://x:1", "tcp://", "tcp://:7471", "tcp://h:99999", "tcp://h:12x",
-		"127.0.0.1:7471", "tcp://[::1", "tcp://h h:1", "tcp://h:", "tcp://h/x",
-		"TCP://h:1", "tcp//h:1", "",
+		"ftp://x:1",
+		"tcp://",
+		"tcp://:7471",
+		"tcp://h:99999",
+		"tcp://h:12x",
+		"127.0.0.1:7471",
+		"tcp://[::1",
+		"tcp://h h:1",
+		"tcp://h:",
+		"tcp://h/x",
+		"TCP://h:1",
+		"tcp//h:1",
+		"",
 	};
 	struct vf_url u;
 	const char *why;

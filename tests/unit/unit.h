@@ -13,45 +13,46 @@
 
 static unsigned unit_checks, unit_failed;
 
-#define CHECK(cond)                                                         \
-	do {                                                                \
-		unit_checks++;                                              \
-		if (!(cond)) {                                              \
-			unit_failed++;                                      \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n",        \
-				__FILE__, __LINE__, #cond);                 \
-		}                                                           \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		unit_checks++;                                                                   \
+		if (!(cond)) {                                                                   \
+			unit_failed++;                                                           \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+		}                                                                                \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                      \
-	do {                                                                \
-		unsigned long long a_ = (unsigned long long)(a);            \
-		unsigned long long b_ = (unsigned long long)(b);            \
-		unit_checks++;                                              \
-		if (a_ != b_) {                                             \
-			unit_failed++;                                      \
-			fprintf(stderr, "%s:%d: CHECK failed: %s == %s "    \
-				"(%llu != %llu)\n", __FILE__, __LINE__, #a, \
-				#b, a_, b_);                                \
-		}                                                           \
+#define CHECK_EQ(a, b)                                               \
+	do {                                                         \
+		unsigned long long a_ = (unsigned long long)(a);     \
+		unsigned long long b_ = (unsigned long long)(b);     \
+		unit_checks++;                                       \
+		if (a_ != b_) {                                      \
+			unit_failed++;                               \
+			fprintf(stderr,                              \
+				"%s:%d: CHECK failed: %s == %s "     \
+				"(%llu != %llu)\n",                  \
+				__FILE__, __LINE__, #a, #b, a_, b_); \
+		}                                                    \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                     \
-	do {                                                                \
-		const char *a_ = (a), *b_ = (b);                            \
-		unit_checks++;                                              \
-		if (!a_ || !b_ || strcmp(a_, b_)) {                         \
-			unit_failed++;                                      \
-			fprintf(stderr, "%s:%d: CHECK failed: %s == \"%s\" " \
-				"(got \"%s\")\n", __FILE__, __LINE__, #a,   \
-				b_ ? b_ : "(null)", a_ ? a_ : "(null)");   \
-		}                                                           \
+#define CHECK_STR(a, b)                                                                          \
+	do {                                                                                     \
+		const char *a_ = (a), *b_ = (b);                                                 \
+		unit_checks++;                                                                   \
+		if (!a_ || !b_ || strcmp(a_, b_)) {                                              \
+			unit_failed++;                                                           \
+			fprintf(stderr,                                                          \
+				"%s:%d: CHECK failed: %s == \"%s\" "                             \
+				"(got \"%s\")\n",                                                \
+				__FILE__, __LINE__, #a, b_ ? b_ : "(null)", a_ ? a_ : "(null)"); \
+		}                                                                                \
 	} while (0)
 
-#define UNIT_RUN(fn)                                                        \
-	do {                                                                \
-		unsigned f_ = unit_failed;                                  \
-		fn();                                                       \
+#define UNIT_RUN(fn)                                                         \
+	do {                                                                 \
+		unsigned f_ = unit_failed;                                   \
+		fn();                                                        \
 		printf("%s %s\n", unit_failed == f_ ? "ok  " : "FAIL", #fn); \
 	} while (0)
 
