@@ -60,26 +60,6 @@ vofirm-xtest --server "$R" --name owner verify --session /tmp/owner.sess >/tmp/o
 	{ cat /tmp/o.out; fail "the owner's data was touched"; }
 cat /tmp/o.out
 
-step "RDMA connection requests that never log in: counted at once, 8 per address, small, closed at the deadline"
-rss() { sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' /proc/$PID/status; }
-rss0=$(rss)
-# from a second address of this guest: a real client (from $A) must get in
-ip addr add 192.0.2.2/24 dev dummy0
-vofirm-rdma-idle $A $RPORT 12 14 192.0.2.2 >/tmp/idle.out 2>&1 &
-IDLE=$!
-for _ in $(seq 100); do grep -q '^established=' /tmp/idle.out && break; sleep 0.1; done
-cat /tmp/idle.out
-grep -q '^established=8 rejected=4$' /tmp/idle.out ||
-	fail "one address kept more (or fewer) than 8 connections that never logged in"
-rss1=$(rss)
-echo "memd's resident memory grew by $((rss1 - rss0)) kB for 8 pending RDMA connections"
-[ $((rss1 - rss0)) -lt 8192 ] || fail "8 pending RDMA connections cost $((rss1 - rss0)) kB"
-vofirm-xtest --server "$R" --name real stats >/dev/null || fail "a real client was kept out"
-wait $IDLE || { cat /tmp/idle.out; fail "vofirm-rdma-idle failed"; }
-cat /tmp/idle.out
-grep -q 'closed by the server=8 of 8' /tmp/idle.out || fail "pending RDMA connections outlived the handshake deadline"
-grep -q 'handshake not finished in time' /tmp/m.log || fail "memd did not say why it closed them"
-
 step "vofirm-fs over rdma://: a 96 MiB mapping written and verified from a 24 MiB memory cgroup"
 mount -t cgroup2 none /sys/fs/cgroup
 echo +memory >/sys/fs/cgroup/cgroup.subtree_control

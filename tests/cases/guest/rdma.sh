@@ -3,9 +3,8 @@
 # (the host has no RDMA): a memd serving rdma:// and tcp:// at once; many
 # slabs written and read with one-sided verbs, 64 in flight; a second
 # client refused the first one's address and key; vofirm-fs over rdma://
-# under a memory cgroup; connection requests that never log in limited,
-# small and closed at the handshake deadline; memd killed mid-run and
-# restarted.  The server's own counters
+# under a memory cgroup; memd killed mid-run and restarted
+# (security/rdma_pending: connection requests that never log in).  The server's own counters
 # prove that RDMA, not TCP, carried the data.
 # TIMEOUT: 900
 . "$(dirname "$0")/../../lib/common.sh"
