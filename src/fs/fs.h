@@ -50,6 +50,9 @@
 #define FS_PAGE 4096u
 #define FS_MAX_SERVERS 64u
 #define FS_CTL_NAME ".vofirm"
+#define FS_MAX_REPLICAS 3u
+#define FS_XATTR_REPLICAS "user.vofirm.replicas"
+#define FS_XATTR_DRAIN "user.vofirm.drain" /* on .vofirm: a server's URL */
 
 /* ---- settings.c ---- */
 
@@ -67,6 +70,9 @@ struct fs_settings {
 	unsigned max_background;
 	unsigned threads;
 	unsigned bdi_max_ratio; /* percent; 0 leaves the kernel's */
+	unsigned replicas;    /* copies of each extent, unless a file says */
+	uint64_t repair_rate; /* bytes/s a repair may copy; 0: no limit */
+	char *config_path;    /* -c, re-read on SIGHUP */
 	bool mlock;
 	bool foreground;
 	bool debug;
@@ -127,7 +133,14 @@ struct server {
 	uint32_t *pending_free; /* slabs to free once reconnected */
 	uint32_t npending, cap_pending;
 
+	/* read latency, an average of recent reads (__atomic): reads go to
+	 * the copy whose server answers faster */
+	uint64_t read_ewma_ns;
+	/* away longer than its lease: its copies are replaced (health thread) */
+	bool gone;
+
 	/* under fs->alloc_lock */
+	bool draining;	     /* no new slabs; its copies are moved off */
 	int64_t free_est;    /* the server's free slabs, as last seen */
 	uint32_t held;	     /* slabs this mount holds there */
 	GHashTable *granted; /* their ids (+1): the others are orphans */
@@ -137,10 +150,34 @@ struct server {
 	struct hist read_lat, write_lat;
 };
 
-/* A slab of a file: where it lives, and which of its pages hold data. */
-struct fslab {
+/*
+ * The redundancy of a file's data lives behind one interface (extent.c):
+ * a file's extent (one slab-sized range) is kept in slabs on distinct
+ * servers, each a copy today.  A copy's state says what it may do:
+ */
+enum copy_state {
+	COPY_OK,     /* up to date: serves reads, takes writes */
+	COPY_FILLING, /* being rebuilt: takes writes, serves no read */
+	COPY_STALE,  /* missed a write: neither, until it is rebuilt in place */
+	COPY_GONE,   /* its server lost it, or is away past its lease, or is
+		      * drained: replaced by a new copy elsewhere, then dropped */
+};
+
+struct copy {
 	uint16_t srv;
 	uint32_t id;
+	uint8_t state; /* enum copy_state, __atomic */
+};
+
+/* One slab-sized range of a file: its copies, and which pages hold data. */
+struct extent {
+	/* Writes hold it shared across their requests to every copy; a
+	 * rebuild holds it exclusively while it copies a chunk, so that no
+	 * write lands between its read of a copy and its write of another. */
+	struct fs_rwlock fill;
+	uint8_t ncopies; /* entries of c; one more than asked while one is
+			  * being replaced (changed under inode->rw, exclusive) */
+	struct copy c[FS_MAX_REPLICAS + 1];
 	uint64_t *written; /* one bit per page, __atomic */
 };
 
@@ -151,13 +188,41 @@ struct slab_grant {
 
 int servers_open(struct fs *fs);
 void servers_close(struct fs *fs);
-/* Grants n slabs placed over the servers, all or nothing. */
-int servers_alloc(struct fs *fs, uint32_t n, struct slab_grant *out, char *why, size_t whylen);
+/*
+ * Grants n extents' worth of r slabs each, all or nothing: out[e * r + k]
+ * is copy k of extent e, the r copies of one extent on r distinct servers,
+ * none of them in `exclude` (a bit per server index; 0 for none).
+ */
+int servers_alloc(struct fs *fs, uint32_t n, unsigned r, uint64_t exclude, struct slab_grant *out,
+		  char *why, size_t whylen);
 /* Gives slabs back (queued if their server is away). */
 void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n);
 /* Remote READ/WRITE with the failure policy (timeouts, retries, EIO). */
 int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t off, uint32_t len,
 	      void *buf);
+/* One attempt within io_timeout, no waiting for a server that is not UP
+ * (-EAGAIN then): what a request with another copy to turn to wants. */
+int server_rw_once(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t off,
+		   uint32_t len, void *buf);
+
+/* One request of a batch run on distinct servers at once. */
+struct srv_io {
+	struct server *s;
+	enum vf_op_type type;
+	uint32_t slab, len;
+	uint64_t off;
+	void *buf;
+	int status; /* out: 0 or -errno (-EAGAIN: the server was not UP) */
+};
+
+/* Runs every request of io[n] at once, one attempt each within io_timeout. */
+void servers_rw_all(struct fs *fs, struct srv_io *io, unsigned n);
+/* Adds a server at run time (SIGHUP); 0, -EEXIST or -errno (logged). */
+int servers_add(struct fs *fs, const char *url);
+/* The server with that URL, or NULL. */
+struct server *server_by_url(struct fs *fs, const char *url);
+/* Number of servers (they are only ever added: __atomic). */
+static inline unsigned fs_nsrv(const struct fs *fs);
 /* Asks every reachable server for its stats (bounded wait); updates estimates. */
 void servers_refresh(struct fs *fs);
 const char *srv_state_name(enum srv_state st);
@@ -184,12 +249,14 @@ struct inode {
 				 * a loss report): not to be freed */
 	bool slabs_freed;
 
+	uint8_t replicas; /* copies asked for (files and dirs; 0: the mount's) */
+
 	struct fs_rwlock rw;
 	uint64_t size;
-	uint32_t nmap;	    /* entries in map */
-	struct fslab **map; /* entry i covers [i*slab, (i+1)*slab); NULL (only
-				 * past size): nothing reserved */
-	uint32_t held;	    /* non-NULL entries of map (__atomic) */
+	uint32_t nmap;	     /* entries in map */
+	struct extent **map; /* entry i covers [i*slab, (i+1)*slab); NULL (only
+				  * past size): nothing reserved */
+	uint32_t held;	     /* slabs held, every copy counted (__atomic) */
 	bool write_error;   /* a write failed since the last fsync */
 
 	struct io_counters io;
@@ -203,16 +270,27 @@ struct fs {
 	uint64_t slab_size;
 	struct fuse_session *se;
 
-	struct server *srv;
-	unsigned nsrv;
+	struct server *srv; /* FS_MAX_SERVERS entries, nsrv of them in use */
+	unsigned nsrv;	    /* __atomic: servers are added at run time */
 	struct fs_mutex alloc_lock;
 	/*
 	 * Set by the files (fs_init_tree) for the servers, which know nothing
-	 * of files: called with no lock held once server srv is LOST, it
-	 * returns the files with data there and their ranges (g_free) for the
-	 * report, and makes the next fsync of those files fail.
+	 * of files: called with no lock held once server srv is LOST (or,
+	 * with past_lease, away longer than its lease), it marks the copies
+	 * there GONE, has them rebuilt where other copies survive, and
+	 * returns the report (g_free): the files and ranges whose only copy
+	 * was there (whose next fsync fails), and those being rebuilt.
 	 */
-	char *(*describe_loss)(struct fs *fs, unsigned srv);
+	char *(*describe_loss)(struct fs *fs, unsigned srv, bool past_lease, char **rebuilt);
+
+	/* the repair thread (extent.c): rebuilds and moves copies */
+	pthread_t repair;
+	struct fs_mutex repair_lock;
+	pthread_cond_t repair_cv;
+	bool repair_stop, repair_kick;
+	uint64_t repair_done_bytes; /* __atomic */
+	uint64_t repair_rate_bps;   /* measured over the last window, __atomic */
+	uint64_t repair_blocked;    /* extents that found no room for a copy */
 
 	struct fs_mutex ns_lock;
 	GHashTable *inodes; /* ino -> struct inode * */
@@ -238,6 +316,32 @@ void inode_maybe_free(struct fs *fs, struct inode *in);
 struct inode *inode_get(struct fs *fs, fuse_ino_t ino); /* ns_lock held */
 char *inode_path(struct fs *fs, struct inode *in);	/* ns_lock held; g_free */
 
+/* The copies a file asks for (its own, else the mount's). */
+unsigned file_replicas(struct fs *fs, const struct inode *in);
+/* Sets a file's copy count; a file with a size gets (or drops) copies of
+ * every extent now: -ENOSPC (logged) when the pool is short. */
+int file_set_replicas(struct fs *fs, struct inode *in, unsigned n);
+/* Bytes of the file with fewer healthy copies than asked, and with one. */
+void file_degraded(struct fs *fs, struct inode *in, uint64_t *degraded, uint64_t *unprotected);
+
+/* Drains a server: no new slabs there, every copy there moves elsewhere
+ * (logged; why says what is wrong on failure). */
+int fs_drain(struct fs *fs, const char *url, char *why, size_t whylen);
+/* Wakes the repair thread. */
+void fs_repair_kick(struct fs *fs);
+int fs_repair_start(struct fs *fs);
+void fs_repair_stop(struct fs *fs);
+
+struct repl_stats {
+	uint64_t degraded_bytes;    /* file bytes with fewer healthy copies than asked */
+	uint64_t unprotected_bytes; /* ... with one healthy copy left of more asked */
+	uint64_t lost_bytes;	    /* ... with none */
+	uint64_t repair_done_bytes;
+	uint64_t repair_rate_bps;
+	uint64_t repair_blocked;
+};
+void fs_repl_stats(struct fs *fs, struct repl_stats *st);
+
 int file_resize(struct fs *fs, struct inode *in, uint64_t size);
 int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint64_t len);
 ssize_t file_read(struct fs *fs, struct inode *in, uint64_t off, size_t len, char *buf);
@@ -252,5 +356,10 @@ void fs_buf_put(struct fs *fs, void *buf);
 
 char *fs_stats_json(struct fs *fs);
 char *fs_stats_prometheus(struct fs *fs);
+
+static inline unsigned fs_nsrv(const struct fs *fs)
+{
+	return __atomic_load_n(&fs->nsrv, __ATOMIC_ACQUIRE);
+}
 
 #endif

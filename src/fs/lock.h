@@ -19,9 +19,11 @@
 
 enum lock_rank {
 	LOCK_INODE_RW, /* inode->rw */
+	LOCK_EXTENT,   /* extent->fill */
 	LOCK_ALLOC,    /* fs->alloc_lock */
 	LOCK_SERVER,   /* server->lock */
 	LOCK_NS,       /* fs->ns_lock */
+	LOCK_REPAIR,   /* fs->repair_lock */
 	LOCK_BUF,      /* fs->buf_lock */
 	LOCK_RANKS
 };
@@ -91,6 +93,19 @@ static inline int fs_cond_timedwait(pthread_cond_t *cv, struct fs_mutex *l,
 static inline void fs_rwlock_init(struct fs_rwlock *l, enum lock_rank r)
 {
 	pthread_rwlock_init(&l->l, NULL);
+	l->rank = r;
+}
+
+/* Writers first: a rebuild waiting for its chunk is not starved by a
+ * stream of writes (a thread never takes such a lock shared twice). */
+static inline void fs_rwlock_init_wpref(struct fs_rwlock *l, enum lock_rank r)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&l->l, &a);
+	pthread_rwlockattr_destroy(&a);
 	l->rank = r;
 }
 
