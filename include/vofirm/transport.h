@@ -140,6 +140,9 @@ int vf_xport_run_timeout_cb(struct vf_xport *x, struct vf_op *op, unsigned timeo
 
 /* Breaks the connection; see vf_xport_ops.abort. */
 void vf_xport_abort(struct vf_xport *x);
+/* Breaks connection number gen (x->conn_gen when an op went out on it),
+ * and only that one: a newer connection is left alone. */
+void vf_xport_abort_gen(struct vf_xport *x, uint64_t gen);
 
 /* Synchronous control operations; they log the server's reason. */
 int vf_xport_alloc(struct vf_xport *x, uint32_t count, struct vf_slab_desc *descs);

@@ -13,6 +13,10 @@
  * punched: it reads as zeros without a request, and whatever its remote
  * bytes are, they are never shown (a partial write to such a page sends
  * the whole page, padded with zeros).
+ *
+ * Each slab-sized range is an extent (extent.c): its data is kept in as
+ * many copies as the file asks for (--replicas, user.vofirm.replicas), on
+ * distinct servers, all reserved with the size.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,9 +30,6 @@
 #include "vofirm/util.h"
 
 static const uint8_t zero_page[FS_PAGE];
-
-static void fslab_free(struct fslab *sl);
-static char *describe_loss(struct fs *fs, unsigned srv);
 
 /* ---- inodes ---- */
 
@@ -58,7 +59,7 @@ void inode_free(struct fs *fs, struct inode *in)
 	g_hash_table_remove(fs->inodes, GUINT_TO_POINTER(in->ino));
 	for (uint32_t i = 0; i < in->nmap; i++)
 		if (in->map[i])
-			fslab_free(in->map[i]);
+			ext_free(in->map[i]);
 	free(in->map);
 	if (in->children)
 		g_hash_table_destroy(in->children);
@@ -98,7 +99,7 @@ char *inode_path(struct fs *fs, struct inode *in)
 
 int fs_init_tree(struct fs *fs)
 {
-	fs->describe_loss = describe_loss;
+	ext_init_loss_report(fs);
 	fs->inodes = g_hash_table_new(g_direct_hash, g_direct_equal);
 	fs_mutex_init(&fs->ns_lock, LOCK_NS);
 	fs->next_ino = FUSE_ROOT_ID;
@@ -154,75 +155,27 @@ void fs_buf_put(struct fs *fs, void *b)
 	fs_mutex_unlock(&fs->buf_lock);
 }
 
-/* ---- slabs and their written-page bits ---- */
+/* ---- the written-page bits ---- */
 
-static uint64_t pages_per_slab(struct fs *fs)
-{
-	return fs->slab_size / FS_PAGE;
-}
-
-static struct fslab *fslab_new(struct fs *fs, const struct slab_grant *g)
-{
-	struct fslab *sl = calloc(1, sizeof(*sl));
-
-	if (!sl)
-		return NULL;
-	sl->written = calloc((pages_per_slab(fs) + 63) / 64, sizeof(uint64_t));
-	if (!sl->written) {
-		free(sl);
-		return NULL;
-	}
-	sl->srv = g->srv;
-	sl->id = g->id;
-	return sl;
-}
-
-static void fslab_free(struct fslab *sl)
-{
-	free(sl->written);
-	free(sl);
-}
-
-static bool page_written(const struct fslab *sl, uint64_t pg)
-{
-	return __atomic_load_n(&sl->written[pg / 64], __ATOMIC_ACQUIRE) & (1ull << (pg % 64));
-}
-
-static bool any_written(const struct fslab *sl, uint64_t first, uint64_t last)
-{
-	for (uint64_t pg = first; pg <= last; pg++) {
-		if (pg % 64 == 0 && pg + 63 <= last) {
-			if (__atomic_load_n(&sl->written[pg / 64], __ATOMIC_ACQUIRE))
-				return true;
-			pg += 63;
-			continue;
-		}
-		if (page_written(sl, pg))
-			return true;
-	}
-	return false;
-}
-
-static void mark_written(struct fslab *sl, uint64_t first, uint64_t last)
+static void mark_written(struct extent *e, uint64_t first, uint64_t last)
 {
 	for (uint64_t pg = first; pg <= last; pg++)
-		__atomic_fetch_or(&sl->written[pg / 64], 1ull << (pg % 64), __ATOMIC_RELEASE);
+		__atomic_fetch_or(&e->written[pg / 64], 1ull << (pg % 64), __ATOMIC_RELEASE);
 }
 
-static void clear_written(struct fslab *sl, uint64_t first, uint64_t last)
+static void clear_written(struct extent *e, uint64_t first, uint64_t last)
 {
 	for (uint64_t pg = first; pg <= last; pg++)
-		__atomic_fetch_and(&sl->written[pg / 64], ~(1ull << (pg % 64)), __ATOMIC_RELEASE);
+		__atomic_fetch_and(&e->written[pg / 64], ~(1ull << (pg % 64)), __ATOMIC_RELEASE);
 }
 
-static struct fslab *map_get(struct inode *in, uint64_t idx)
+unsigned file_replicas(struct fs *fs, const struct inode *in)
 {
-	return idx < in->nmap ? __atomic_load_n(&in->map[idx], __ATOMIC_ACQUIRE) : NULL;
-}
+	unsigned r = __atomic_load_n(&in->replicas, __ATOMIC_RELAXED);
 
-static struct server *srv_of(struct fs *fs, const struct fslab *sl)
-{
-	return &fs->srv[sl->srv];
+	if (!r)
+		r = fs->set.replicas;
+	return r ? r : 1;
 }
 
 uint64_t file_reserved(struct fs *fs, struct inode *in)
@@ -244,7 +197,7 @@ static void log_io_error(struct fs *fs, struct inode *in, const char *what, uint
 /* Makes the map at least n entries long (in->rw held exclusively). */
 static int map_extend(struct inode *in, uint32_t n)
 {
-	struct fslab **m;
+	struct extent **m;
 
 	if (n <= in->nmap)
 		return 0;
@@ -257,20 +210,36 @@ static int map_extend(struct inode *in, uint32_t n)
 	return 0;
 }
 
+static void log_refusal(struct fs *fs, struct inode *in, const char *what, const char *why)
+{
+	char *path;
+
+	fs_mutex_lock(&fs->ns_lock);
+	path = inode_path(fs, in);
+	fs_mutex_unlock(&fs->ns_lock);
+	vf_err("file %s: %s refused: %s", path, what, why);
+	g_free(path);
+}
+
 /*
- * Reserves slabs for every hole among map entries [first, last] (in->rw
- * held exclusively).  All or nothing: the records are made before the
- * servers are asked, so nothing can fail after the grant.
+ * Reserves slabs for every hole among map entries [first, last], as many
+ * copies of each as the file asks for (in->rw held exclusively).  All or
+ * nothing: the records are made before the servers are asked, so nothing
+ * can fail after the grant.
  */
 static int reserve_range(struct fs *fs, struct inode *in, uint64_t first, uint64_t last,
 			 const char *what)
 {
 	uint32_t old_n = in->nmap, need = 0, k = 0;
+	unsigned r;
 	struct slab_grant *g = NULL;
-	struct fslab **rec = NULL;
-	char why[256], *path;
+	struct extent **rec = NULL;
+	char why[256];
 	int ret;
 
+	r = file_replicas(fs, in);
+	if (!in->replicas) /* fixed from the first reservation on */
+		__atomic_store_n(&in->replicas, (uint8_t)r, __ATOMIC_RELAXED);
 	ret = map_extend(in, (uint32_t)(last + 1));
 	if (ret)
 		return ret;
@@ -279,46 +248,122 @@ static int reserve_range(struct fs *fs, struct inode *in, uint64_t first, uint64
 			need++;
 	if (!need)
 		return 0;
-	g = calloc(need, sizeof(*g));
+	g = calloc((size_t)need * r, sizeof(*g));
 	rec = calloc(need, sizeof(*rec));
 	ret = g && rec ? 0 : -ENOMEM;
 	for (uint32_t q = 0; q < need && !ret; q++) {
-		rec[q] = fslab_new(fs, &(struct slab_grant){ 0 });
+		rec[q] = ext_new(fs);
 		if (!rec[q])
 			ret = -ENOMEM;
 	}
 	if (!ret)
-		ret = servers_alloc(fs, need, g, why, sizeof(why));
-	if (ret == -ENOSPC) {
-		fs_mutex_lock(&fs->ns_lock);
-		path = inode_path(fs, in);
-		fs_mutex_unlock(&fs->ns_lock);
-		vf_err("file %s: %s refused: %s", path, what, why);
-		g_free(path);
-	}
+		ret = servers_alloc(fs, need, r, 0, g, why, sizeof(why));
+	if (ret == -ENOSPC)
+		log_refusal(fs, in, what, why);
 	if (ret) {
 		for (uint32_t q = 0; rec && q < need; q++)
 			if (rec[q])
-				fslab_free(rec[q]);
+				ext_free(rec[q]);
 		in->nmap = old_n < in->nmap ? old_n : in->nmap; /* past old_n all are NULL */
 		goto out;
 	}
 	for (uint64_t i = first; i <= last; i++) {
 		if (in->map[i])
 			continue;
-		rec[k]->srv = g[k].srv;
-		rec[k]->id = g[k].id;
+		for (unsigned c = 0; c < r; c++)
+			rec[k]->c[c] = (struct copy){ .srv = g[k * r + c].srv,
+						      .id = g[k * r + c].id,
+						      .state = COPY_OK };
+		rec[k]->ncopies = (uint8_t)r;
 		in->map[i] = rec[k];
 		k++;
 	}
-	__atomic_add_fetch(&in->held, need, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&in->held, need * r, __ATOMIC_RELAXED);
 out:
 	free(g);
 	free(rec);
 	return ret;
 }
 
-/* Collects the slabs of map entries [first, nmap) and shortens the map. */
+int file_set_replicas(struct fs *fs, struct inode *in, unsigned n)
+{
+	unsigned old;
+	uint8_t *added;
+	char why[256], what[64];
+	int ret = 0;
+
+	if (n < 1 || n > FS_MAX_REPLICAS)
+		return -EINVAL;
+	fs_rwlock_wrlock(&in->rw);
+	added = calloc(in->nmap + 1, 1);
+	if (!added) {
+		fs_rwlock_unlock(&in->rw);
+		return -ENOMEM;
+	}
+	old = file_replicas(fs, in);
+	__atomic_store_n(&in->replicas, (uint8_t)n, __ATOMIC_RELAXED);
+	snprintf(what, sizeof(what), "%u copies instead of %u", n, old);
+	/* more copies: reserved now, all or nothing, and filled by the repair */
+	for (uint32_t i = 0; i < in->nmap && n > old && !ret; i++) {
+		struct extent *e = in->map[i];
+		struct slab_grant g[FS_MAX_REPLICAS];
+		uint64_t exclude = 0;
+		unsigned have = 0;
+
+		if (!e)
+			continue;
+		for (unsigned k = 0; k < e->ncopies; k++) {
+			exclude |= 1ull << e->c[k].srv;
+			have += e->c[k].state != COPY_GONE;
+		}
+		if (have >= n)
+			continue;
+		if (e->ncopies + (n - have) > FS_MAX_REPLICAS + 1) {
+			snprintf(why, sizeof(why),
+				 "a repair is moving copies of the file: try again");
+			ret = -EBUSY;
+			break;
+		}
+		ret = servers_alloc(fs, 1, n - have, exclude, g, why, sizeof(why));
+		if (ret)
+			break;
+		for (unsigned k = 0; k < n - have; k++)
+			e->c[e->ncopies++] = (struct copy){ .srv = g[k].srv,
+							    .id = g[k].id,
+							    .state = COPY_FILLING };
+		added[i] = (uint8_t)(n - have);
+		__atomic_add_fetch(&in->held, n - have, __ATOMIC_RELAXED);
+	}
+	if (ret) {
+		/* all or nothing: the copies added by this call go again */
+		for (uint32_t i = 0; i < in->nmap; i++) {
+			struct extent *e = in->map[i];
+			struct slab_grant g[FS_MAX_REPLICAS + 1];
+			unsigned m = 0;
+
+			for (; added[i]; added[i]--) {
+				e->ncopies--;
+				g[m++] = (struct slab_grant){ .srv = e->c[e->ncopies].srv,
+							      .id = e->c[e->ncopies].id };
+			}
+			if (m) {
+				__atomic_sub_fetch(&in->held, m, __ATOMIC_RELAXED);
+				servers_free(fs, g, m);
+			}
+		}
+		__atomic_store_n(&in->replicas, (uint8_t)old, __ATOMIC_RELAXED);
+	}
+	fs_rwlock_unlock(&in->rw);
+	free(added);
+	if (ret)
+		log_refusal(fs, in, what, why);
+	else if (n != old)
+		fs_repair_kick(fs); /* fills the new copies, or drops the surplus */
+	return ret;
+}
+
+/* Collects the slabs of map entries [first, nmap), every copy, and
+ * shortens the map. */
 static void release_from(struct fs *fs, struct inode *in, uint32_t first)
 {
 	struct slab_grant *g;
@@ -326,16 +371,18 @@ static void release_from(struct fs *fs, struct inode *in, uint32_t first)
 
 	if (first >= in->nmap)
 		return;
-	g = calloc(in->nmap - first, sizeof(*g));
+	g = calloc((size_t)(in->nmap - first) * (FS_MAX_REPLICAS + 1), sizeof(*g));
 	for (uint32_t i = first; i < in->nmap; i++) {
-		struct fslab *sl = in->map[i];
+		struct extent *e = in->map[i];
 
-		if (!sl)
+		if (!e)
 			continue;
-		if (g)
-			g[n] = (struct slab_grant){ .srv = sl->srv, .id = sl->id };
-		n++;
-		fslab_free(sl);
+		for (unsigned k = 0; k < e->ncopies; k++) {
+			if (g)
+				g[n] = (struct slab_grant){ .srv = e->c[k].srv, .id = e->c[k].id };
+			n++;
+		}
+		ext_free(e);
 		in->map[i] = NULL;
 	}
 	in->nmap = first;
@@ -348,18 +395,30 @@ static void release_from(struct fs *fs, struct inode *in, uint32_t first)
 	free(g);
 }
 
-/* Zeroes [off, off+len) of a slab remotely; len within one page. */
-static int zero_remote(struct fs *fs, struct fslab *sl, uint64_t off, uint32_t len)
+/* Writes [off, off+len) of extent e, in->rw held (e->fill is taken here). */
+static int ext_write_locked(struct fs *fs, struct extent *e, uint64_t off, uint32_t len,
+			    const void *data)
 {
-	return server_rw(srv_of(fs, sl), VF_OP_WRITE, sl->id, off, len, (void *)zero_page);
+	int ret;
+
+	fs_rwlock_rdlock(&e->fill);
+	ret = ext_write(fs, e, off, len, data);
+	fs_rwlock_unlock(&e->fill);
+	return ret;
+}
+
+/* Zeroes [off, off+len) of an extent remotely; len within one page. */
+static int zero_remote(struct fs *fs, struct extent *e, uint64_t off, uint32_t len)
+{
+	return ext_write_locked(fs, e, off, len, zero_page);
 }
 
 /*
- * Makes [a, b) of slab sl read as zeros (in->rw held exclusively): pages
+ * Makes [a, b) of extent sl read as zeros (in->rw held exclusively): pages
  * wholly inside lose their bit, partial pages that hold data are zeroed
  * remotely.
  */
-static int zero_in_slab(struct fs *fs, struct fslab *sl, uint64_t a, uint64_t b)
+static int zero_in_slab(struct fs *fs, struct extent *sl, uint64_t a, uint64_t b)
 {
 	uint64_t pa = a / FS_PAGE, pb = (b - 1) / FS_PAGE;
 	int ret;
@@ -413,7 +472,7 @@ static int do_resize(struct fs *fs, struct inode *in, uint64_t size)
 		uint64_t end = in->size < in->nmap * S ? in->size : in->nmap * S;
 
 		for (uint64_t i = size / S; i < new_n && i * S < end; i++) {
-			struct fslab *sl = in->map[i];
+			struct extent *sl = in->map[i];
 			uint64_t a = size > i * S ? size - i * S : 0;
 
 			if (sl && (ret = zero_in_slab(fs, sl, a, S)))
@@ -454,7 +513,7 @@ static int do_punch(struct fs *fs, struct inode *in, uint64_t off, uint64_t len)
 	if (off >= end)
 		return 0;
 	for (uint64_t i = off / S; i <= (end - 1) / S && !ret; i++) {
-		struct fslab *sl = in->map[i];
+		struct extent *sl = in->map[i];
 		uint64_t s0 = i * S, a = off > s0 ? off : s0, b = end < s0 + S ? end : s0 + S;
 
 		if (sl)
@@ -523,7 +582,7 @@ ssize_t file_read(struct fs *fs, struct inode *in, uint64_t off, size_t len, cha
 	while (pos < len && !ret) {
 		uint64_t o = off + pos, idx = o / S, so = o % S;
 		size_t n = len - pos;
-		struct fslab *sl = map_get(in, idx);
+		struct extent *sl = map_get(in, idx);
 
 		if (n > S - so)
 			n = (size_t)(S - so);
@@ -534,8 +593,7 @@ ssize_t file_read(struct fs *fs, struct inode *in, uint64_t off, size_t len, cha
 		if (!sl || !any_written(sl, p0, p1)) {
 			memset(buf + pos, 0, n); /* never written: no request */
 		} else {
-			ret = server_rw(srv_of(fs, sl), VF_OP_READ, sl->id, so, (uint32_t)n,
-					buf + pos);
+			ret = ext_read(fs, sl, so, (uint32_t)n, buf + pos);
 			/* pages without data read as zeros whatever the server holds */
 			for (uint64_t pg = p0; !ret && pg <= p1; pg++) {
 				if (page_written(sl, pg))
@@ -559,44 +617,50 @@ ssize_t file_read(struct fs *fs, struct inode *in, uint64_t off, size_t len, cha
 	return (ssize_t)len;
 }
 
-/* Writes [so, so+n) of slab sl from data, padding data-less partial pages. */
-static int write_piece(struct fs *fs, struct fslab *sl, uint64_t so, size_t n, const char *data)
+/*
+ * Writes [so, so+n) of extent e from data, padding data-less partial
+ * pages, with e->fill held shared throughout: a rebuild sees all of it
+ * or none, bits included.
+ */
+static int write_piece(struct fs *fs, struct extent *e, uint64_t so, size_t n, const char *data)
 {
-	struct server *s = srv_of(fs, sl);
 	uint64_t a = so, b = so + n;
 	uint8_t page[FS_PAGE];
-	int ret;
+	int ret = 0;
 
-	if (a % FS_PAGE && !page_written(sl, a / FS_PAGE)) {
-		uint64_t ps = a / FS_PAGE * FS_PAGE, e = ps + FS_PAGE < b ? ps + FS_PAGE : b;
+	fs_rwlock_rdlock(&e->fill);
+	if (a % FS_PAGE && !page_written(e, a / FS_PAGE)) {
+		uint64_t ps = a / FS_PAGE * FS_PAGE, end = ps + FS_PAGE < b ? ps + FS_PAGE : b;
 
 		memset(page, 0, sizeof(page));
-		memcpy(page + (a - ps), data, e - a);
-		ret = server_rw(s, VF_OP_WRITE, sl->id, ps, FS_PAGE, page);
+		memcpy(page + (a - ps), data, end - a);
+		ret = ext_write(fs, e, ps, FS_PAGE, page);
 		if (ret)
-			return ret;
-		data += e - a;
-		a = e;
+			goto out;
+		data += end - a;
+		a = end;
 	}
-	if (a < b && b % FS_PAGE && !page_written(sl, (b - 1) / FS_PAGE)) {
+	if (a < b && b % FS_PAGE && !page_written(e, (b - 1) / FS_PAGE)) {
 		uint64_t ps = (b - 1) / FS_PAGE * FS_PAGE;
 
 		if (ps >= a) {
 			memset(page, 0, sizeof(page));
 			memcpy(page, data + (ps - a), b - ps);
-			ret = server_rw(s, VF_OP_WRITE, sl->id, ps, FS_PAGE, page);
+			ret = ext_write(fs, e, ps, FS_PAGE, page);
 			if (ret)
-				return ret;
+				goto out;
 			b = ps;
 		}
 	}
 	if (a < b) {
-		ret = server_rw(s, VF_OP_WRITE, sl->id, a, (uint32_t)(b - a), (void *)data);
+		ret = ext_write(fs, e, a, (uint32_t)(b - a), data);
 		if (ret)
-			return ret;
+			goto out;
 	}
-	mark_written(sl, so / FS_PAGE, (so + n - 1) / FS_PAGE);
-	return 0;
+	mark_written(e, so / FS_PAGE, (so + n - 1) / FS_PAGE);
+out:
+	fs_rwlock_unlock(&e->fill);
+	return ret;
 }
 
 ssize_t file_write(struct fs *fs, struct inode *in, uint64_t off, size_t len, const char *buf)
@@ -624,7 +688,7 @@ ssize_t file_write(struct fs *fs, struct inode *in, uint64_t off, size_t len, co
 	while (pos < len && !ret) {
 		uint64_t o = off + pos, idx = o / S, so = o % S;
 		size_t n = len - pos;
-		struct fslab *sl;
+		struct extent *sl;
 
 		if (n > S - so)
 			n = (size_t)(S - so);
@@ -646,83 +710,4 @@ ssize_t file_write(struct fs *fs, struct inode *in, uint64_t off, size_t len, co
 	__atomic_add_fetch(&in->io.writes, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&in->io.bytes_written, len, __ATOMIC_RELAXED);
 	return (ssize_t)len;
-}
-
-/* ---- loss reports ---- */
-
-struct pinned_file {
-	struct inode *in;
-	char *path;
-};
-
-/*
- * fs->describe_loss: lists the files with slabs on server srv and their
- * ranges, and makes the next fsync of each of them fail.  A map is read
- * under its file's rw, which comes before ns_lock: the files are pinned
- * and named under ns_lock, and their maps read after it is dropped.  An
- * exclusive holder of rw waiting on srv gives up as srv is LOST already;
- * one waiting on another server does so within its bounds.
- */
-static char *describe_loss(struct fs *fs, unsigned srv)
-{
-	GArray *files = g_array_new(FALSE, FALSE, sizeof(struct pinned_file));
-	GString *out = g_string_new(NULL);
-	uint64_t S = fs->slab_size;
-	GHashTableIter it;
-	gpointer v;
-
-	fs_mutex_lock(&fs->ns_lock);
-	g_hash_table_iter_init(&it, fs->inodes);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		struct pinned_file f = { .in = v };
-
-		if (f.in->kind != INODE_FILE)
-			continue;
-		f.in->pinned++;
-		f.path = inode_path(fs, f.in);
-		g_array_append_val(files, f);
-	}
-	fs_mutex_unlock(&fs->ns_lock);
-
-	for (guint k = 0; k < files->len; k++) {
-		struct pinned_file *f = &g_array_index(files, struct pinned_file, k);
-		struct inode *in = f->in;
-		bool any = false;
-		int64_t run = -1;
-
-		fs_rwlock_rdlock(&in->rw);
-		for (uint32_t i = 0; i <= in->nmap; i++) {
-			struct fslab *sl = i < in->nmap ? map_get(in, i) : NULL;
-			bool here = sl && sl->srv == srv;
-
-			if (here && run < 0)
-				run = i;
-			if (!here && run >= 0) {
-				if (!any) {
-					g_string_append_printf(out, "%s%s at", out->len ? "; " : "",
-							       f->path);
-					any = true;
-				}
-				g_string_append_printf(out, " [%" PRIu64 "M, %" PRIu64 "M)",
-						       (uint64_t)run * S >> 20,
-						       (uint64_t)i * S >> 20);
-				run = -1;
-			}
-		}
-		fs_rwlock_unlock(&in->rw);
-		if (any)
-			__atomic_store_n(&in->write_error, true, __ATOMIC_RELAXED);
-	}
-
-	fs_mutex_lock(&fs->ns_lock);
-	for (guint k = 0; k < files->len; k++) {
-		struct pinned_file *f = &g_array_index(files, struct pinned_file, k);
-
-		f->in->pinned--;
-		inode_maybe_free(fs, f->in);
-		g_free(f->path);
-	}
-	fs_mutex_unlock(&fs->ns_lock);
-	g_array_free(files, TRUE);
-	return g_string_free(out, FALSE);
 }

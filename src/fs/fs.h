@@ -70,9 +70,9 @@ struct fs_settings {
 	unsigned max_background;
 	unsigned threads;
 	unsigned bdi_max_ratio; /* percent; 0 leaves the kernel's */
-	unsigned replicas;    /* copies of each extent, unless a file says */
-	uint64_t repair_rate; /* bytes/s a repair may copy; 0: no limit */
-	char *config_path;    /* -c, re-read on SIGHUP */
+	unsigned replicas;	/* copies of each extent, unless a file says */
+	uint64_t repair_rate;	/* bytes/s a repair may copy; 0: no limit */
+	char *config_path;	/* -c, re-read on SIGHUP */
 	bool mlock;
 	bool foreground;
 	bool debug;
@@ -119,6 +119,7 @@ struct server {
 	struct fs *fs;
 	unsigned idx;
 	const char *url;
+	char *url_owned; /* added at run time */
 	struct vf_xport *x;
 
 	struct fs_mutex lock;
@@ -156,10 +157,10 @@ struct server {
  * servers, each a copy today.  A copy's state says what it may do:
  */
 enum copy_state {
-	COPY_OK,     /* up to date: serves reads, takes writes */
+	COPY_OK,      /* up to date: serves reads, takes writes */
 	COPY_FILLING, /* being rebuilt: takes writes, serves no read */
-	COPY_STALE,  /* missed a write: neither, until it is rebuilt in place */
-	COPY_GONE,   /* its server lost it, or is away past its lease, or is
+	COPY_STALE,   /* missed a write: neither, until it is rebuilt in place */
+	COPY_GONE,    /* its server lost it, or is away past its lease, or is
 		      * drained: replaced by a new copy elsewhere, then dropped */
 };
 
@@ -257,7 +258,7 @@ struct inode {
 	struct extent **map; /* entry i covers [i*slab, (i+1)*slab); NULL (only
 				  * past size): nothing reserved */
 	uint32_t held;	     /* slabs held, every copy counted (__atomic) */
-	bool write_error;   /* a write failed since the last fsync */
+	bool write_error;    /* a write failed since the last fsync */
 
 	struct io_counters io;
 	int ctl_file; /* which control file */
@@ -316,6 +317,35 @@ void inode_maybe_free(struct fs *fs, struct inode *in);
 struct inode *inode_get(struct fs *fs, fuse_ino_t ino); /* ns_lock held */
 char *inode_path(struct fs *fs, struct inode *in);	/* ns_lock held; g_free */
 
+/* ---- extent.c: the redundancy scheme (copies) and its repair ---- */
+
+struct extent *ext_new(struct fs *fs);
+void ext_free(struct extent *e);
+/* Reads [so, so+n) of e from an up-to-date copy, turning to another on
+ * an error or a timeout; -EIO once no copy can answer. */
+int ext_read(struct fs *fs, struct extent *e, uint64_t so, uint32_t n, void *buf);
+/* Writes [so, so+n) to every copy that takes writes, at once; done once
+ * every copy that is up has it (e->fill held shared by the caller).  A
+ * copy that misses it is STALE from then on; -EIO if no up-to-date copy
+ * took it. */
+int ext_write(struct fs *fs, struct extent *e, uint64_t so, uint32_t n, const void *buf);
+/* Sets fs->describe_loss (fs_init_tree). */
+void ext_init_loss_report(struct fs *fs);
+/* Copies of e in a state (COPY_*). */
+unsigned ext_count(const struct extent *e, enum copy_state st);
+
+static inline bool page_written(const struct extent *e, uint64_t pg)
+{
+	return __atomic_load_n(&e->written[pg / 64], __ATOMIC_ACQUIRE) & (1ull << (pg % 64));
+}
+
+bool any_written(const struct extent *e, uint64_t first, uint64_t last);
+
+static inline struct extent *map_get(struct inode *in, uint64_t idx)
+{
+	return idx < in->nmap ? __atomic_load_n(&in->map[idx], __ATOMIC_ACQUIRE) : NULL;
+}
+
 /* The copies a file asks for (its own, else the mount's). */
 unsigned file_replicas(struct fs *fs, const struct inode *in);
 /* Sets a file's copy count; a file with a size gets (or drops) copies of
@@ -329,6 +359,8 @@ void file_degraded(struct fs *fs, struct inode *in, uint64_t *degraded, uint64_t
 int fs_drain(struct fs *fs, const char *url, char *why, size_t whylen);
 /* Wakes the repair thread. */
 void fs_repair_kick(struct fs *fs);
+/* The repair thread: started by servers_open, stopped by servers_close
+ * (both may be called again: they do nothing then). */
 int fs_repair_start(struct fs *fs);
 void fs_repair_stop(struct fs *fs);
 

@@ -13,13 +13,13 @@
 #include "vofirm/log.h"
 
 static const char *const lock_names[LOCK_RANKS] = {
-	[LOCK_INODE_RW] = "inode->rw",	   [LOCK_EXTENT] = "extent->fill",
-	[LOCK_ALLOC] = "fs->alloc_lock",   [LOCK_SERVER] = "server->lock",
-	[LOCK_NS] = "fs->ns_lock",	   [LOCK_REPAIR] = "fs->repair_lock",
+	[LOCK_INODE_RW] = "inode->rw",	 [LOCK_EXTENT] = "extent->fill",
+	[LOCK_ALLOC] = "fs->alloc_lock", [LOCK_SERVER] = "server->lock",
+	[LOCK_NS] = "fs->ns_lock",	 [LOCK_REPAIR] = "fs->repair_lock",
 	[LOCK_BUF] = "fs->buf_lock",
 };
 
-#define LOCK_ORDER                                                                      \
+#define LOCK_ORDER                                                                  \
 	"inode->rw < extent->fill < fs->alloc_lock < server->lock < fs->ns_lock < " \
 	"fs->repair_lock < fs->buf_lock"
 

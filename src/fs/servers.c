@@ -73,11 +73,28 @@ static void server_fail(struct server *s, uint64_t gen, const char *why)
 	fs_mutex_unlock(&s->lock);
 }
 
+/* Logs what a lost (or long-gone) server meant for the files. */
+static void report_copies(struct server *s, const char *why, bool past_lease)
+{
+	char *rebuilt = NULL, *where = s->fs->describe_loss(s->fs, s->idx, past_lease, &rebuilt);
+
+	if (where[0] || !past_lease) {
+		if (where[0] || !rebuilt[0])
+			vf_err("server %s: DATA LOST: %s; the data of this mount's %u slab(s) there "
+			       "is gone%s%s",
+			       s->url, why, s->held, where[0] ? "; files affected: " : "", where);
+	}
+	if (rebuilt[0])
+		vf_warn("server %s: %s; every copy there is rebuilt from another copy: %s", s->url,
+			past_lease ? "away longer than its lease" : why, rebuilt);
+	g_free(where);
+	g_free(rebuilt);
+	fs_repair_kick(s->fs);
+}
+
 /* Data loss: the state is LOST first (waiters give up), then the report. */
 static void server_lost(struct server *s, const char *why)
 {
-	char *where;
-
 	fs_mutex_lock(&s->lock);
 	if (s->state == SRV_LOST) {
 		fs_mutex_unlock(&s->lock);
@@ -86,10 +103,7 @@ static void server_lost(struct server *s, const char *why)
 	s->state = SRV_LOST;
 	pthread_cond_broadcast(&s->cv);
 	fs_mutex_unlock(&s->lock);
-	where = s->fs->describe_loss(s->fs, s->idx);
-	vf_err("server %s: DATA LOST: %s; the data of this mount's %u slab(s) there is gone%s%s",
-	       s->url, why, s->held, where[0] ? "; files affected: " : "", where);
-	g_free(where);
+	report_copies(s, why, false);
 }
 
 struct timeout_note {
@@ -143,6 +157,167 @@ static bool connection_error(int ret)
 {
 	return ret == -EAGAIN || ret == -ETIMEDOUT || ret == -ECONNRESET || ret == -ENOTCONN ||
 	       ret == -EPROTO || ret == -EPIPE;
+}
+
+static void account(struct server *s, bool is_write, uint32_t len, uint64_t ns)
+{
+	if (is_write) {
+		hist_add(&s->write_lat, ns);
+		__atomic_add_fetch(&s->io.writes, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->io.bytes_written, len, __ATOMIC_RELAXED);
+	} else {
+		uint64_t old = __atomic_load_n(&s->read_ewma_ns, __ATOMIC_RELAXED);
+
+		__atomic_store_n(&s->read_ewma_ns, old ? (old * 7 + ns) / 8 : ns, __ATOMIC_RELAXED);
+		hist_add(&s->read_lat, ns);
+		__atomic_add_fetch(&s->io.reads, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->io.bytes_read, len, __ATOMIC_RELAXED);
+	}
+}
+
+static void log_refused(struct server *s, bool is_write, uint32_t slab, uint64_t off, uint32_t len,
+			const struct vf_op *op, int ret)
+{
+	/* The server refused: this mount's map and the server disagree. */
+	vf_err("server %s: %s of slab %u at %" PRIu64 " (%u bytes) refused: %s (%s)", s->url,
+	       is_write ? "write" : "read", slab, off, len,
+	       op->errmsg[0] ? op->errmsg : "no reason given", strerror(-ret));
+	__atomic_add_fetch(&s->io.errors, 1, __ATOMIC_RELAXED);
+}
+
+struct rw_all {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	unsigned left;
+};
+
+struct rw_slot {
+	struct vf_op op;
+	struct rw_all *all;
+	uint64_t sgen, xgen, t0;
+	bool running, done, timed_out;
+};
+
+static void rw_all_done(struct vf_op *op)
+{
+	struct rw_slot *sl = op->priv;
+
+	pthread_mutex_lock(&sl->all->lock);
+	sl->done = true;
+	sl->all->left--;
+	pthread_cond_signal(&sl->all->cv);
+	pthread_mutex_unlock(&sl->all->lock);
+}
+
+/*
+ * Every request goes out at once, on its own server, and is waited for
+ * within io_timeout; one that has not completed by then has its
+ * connection aborted (which completes it), exactly as server_try does
+ * for one request.  A server that is not UP is not waited for.
+ */
+void servers_rw_all(struct fs *fs, struct srv_io *io, unsigned n)
+{
+	struct rw_slot slot[FS_MAX_REPLICAS + 1];
+	struct rw_all all = { .left = 0 };
+	struct timespec dl;
+	bool late = false;
+
+	if (n > FS_MAX_REPLICAS + 1)
+		abort();
+	pthread_mutex_init(&all.lock, NULL);
+	vf_cond_init(&all.cv);
+	for (unsigned i = 0; i < n; i++) {
+		struct server *s = io[i].s;
+		struct rw_slot *sl = &slot[i];
+		int ret;
+
+		memset(sl, 0, sizeof(*sl));
+		fs_mutex_lock(&s->lock);
+		ret = s->state == SRV_UP ? 0 : -EAGAIN;
+		sl->sgen = s->gen;
+		fs_mutex_unlock(&s->lock);
+		io[i].status = ret;
+		if (ret)
+			continue;
+		sl->all = &all;
+		sl->op.type = io[i].type;
+		sl->op.slab = io[i].slab;
+		sl->op.off = io[i].off;
+		sl->op.len = io[i].len;
+		sl->op.buf = io[i].buf;
+		sl->op.done = rw_all_done;
+		sl->op.priv = sl;
+		sl->xgen = __atomic_load_n(&s->x->conn_gen, __ATOMIC_ACQUIRE);
+		sl->t0 = vf_now_ns();
+		pthread_mutex_lock(&all.lock);
+		all.left++;
+		pthread_mutex_unlock(&all.lock);
+		ret = vf_xport_submit(s->x, &sl->op);
+		if (ret) {
+			pthread_mutex_lock(&all.lock);
+			all.left--;
+			pthread_mutex_unlock(&all.lock);
+			sl->op.status = ret;
+			sl->done = true;
+		}
+		sl->running = true;
+	}
+	dl = vf_deadline_ms(fs->set.io_timeout_ms);
+	pthread_mutex_lock(&all.lock);
+	while (all.left) {
+		if (!late && pthread_cond_timedwait(&all.cv, &all.lock, &dl) == ETIMEDOUT &&
+		    all.left) {
+			late = true;
+			for (unsigned i = 0; i < n; i++) {
+				struct rw_slot *sl = &slot[i];
+				struct timeout_note note = { .s = io[i].s,
+							     .gen = sl->sgen,
+							     .timeout_ms = fs->set.io_timeout_ms };
+
+				if (!sl->running || sl->done)
+					continue;
+				sl->timed_out = true;
+				pthread_mutex_unlock(&all.lock);
+				note_timeout(&note);
+				vf_xport_abort_gen(io[i].s->x, sl->xgen);
+				pthread_mutex_lock(&all.lock);
+			}
+		} else if (late) {
+			pthread_cond_wait(&all.cv, &all.lock);
+		}
+	}
+	pthread_mutex_unlock(&all.lock);
+	for (unsigned i = 0; i < n; i++) {
+		struct rw_slot *sl = &slot[i];
+		struct server *s = io[i].s;
+		bool is_write = io[i].type == VF_OP_WRITE;
+		int ret = sl->op.status;
+
+		if (!sl->running)
+			continue;
+		if (ret && sl->timed_out)
+			ret = -ETIMEDOUT;
+		io[i].status = ret;
+		if (ret == 0)
+			account(s, is_write, io[i].len, vf_now_ns() - sl->t0);
+		else if (ret == -ECONNRESET || ret == -ENOTCONN || ret == -EPROTO || ret == -EPIPE)
+			server_fail(s, sl->sgen, "connection lost");
+		else if (!connection_error(ret))
+			log_refused(s, is_write, io[i].slab, io[i].off, io[i].len, &sl->op, ret);
+	}
+	pthread_cond_destroy(&all.cv);
+	pthread_mutex_destroy(&all.lock);
+}
+
+int server_rw_once(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t off,
+		   uint32_t len, void *buf)
+{
+	struct srv_io io = {
+		.s = s, .type = type, .slab = slab, .off = off, .len = len, .buf = buf
+	};
+
+	servers_rw_all(s->fs, &io, 1);
+	return io.status;
 }
 
 int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t off, uint32_t len,
@@ -213,26 +388,11 @@ int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t of
 		t0 = vf_now_ns();
 		ret = server_try(s, &op, timeout, false);
 		if (ret == 0) {
-			uint64_t ns = vf_now_ns() - t0;
-
-			if (is_write) {
-				hist_add(&s->write_lat, ns);
-				__atomic_add_fetch(&s->io.writes, 1, __ATOMIC_RELAXED);
-				__atomic_add_fetch(&s->io.bytes_written, len, __ATOMIC_RELAXED);
-			} else {
-				hist_add(&s->read_lat, ns);
-				__atomic_add_fetch(&s->io.reads, 1, __ATOMIC_RELAXED);
-				__atomic_add_fetch(&s->io.bytes_read, len, __ATOMIC_RELAXED);
-			}
+			account(s, is_write, len, vf_now_ns() - t0);
 			return 0;
 		}
 		if (!connection_error(ret)) {
-			/* The server refused: this mount's map and the server disagree. */
-			vf_err("server %s: %s of slab %u at %" PRIu64
-			       " (%u bytes) refused: %s (%s)",
-			       s->url, is_write ? "write" : "read", slab, off, len,
-			       op.errmsg[0] ? op.errmsg : "no reason given", strerror(-ret));
-			__atomic_add_fetch(&s->io.errors, 1, __ATOMIC_RELAXED);
+			log_refused(s, is_write, slab, off, len, &op, ret);
 			return -EIO;
 		}
 		/* connection trouble: the loop waits for the reconnect */
@@ -433,6 +593,7 @@ static void *health_thread(void *arg)
 					fs_mutex_lock(&s->lock);
 					s->state = SRV_UP;
 					s->gen++;
+					__atomic_store_n(&s->gone, false, __ATOMIC_RELAXED);
 					vf_notice("server %s: back after %" PRIu64
 						  " ms; session resumed "
 						  "(%u slabs held)",
@@ -440,6 +601,10 @@ static void *health_thread(void *arg)
 						  s->x->session_slabs);
 					pthread_cond_broadcast(&s->cv);
 					fs_mutex_unlock(&fs->alloc_lock);
+					/* stale copies there can be rebuilt in place */
+					fs_mutex_unlock(&s->lock);
+					fs_repair_kick(fs);
+					fs_mutex_lock(&s->lock);
 					break; /* s->lock held */
 				}
 				fs_mutex_unlock(&fs->alloc_lock);
@@ -470,6 +635,12 @@ static void *health_thread(void *arg)
 					" ms for as long as the mount lives (%s)",
 					s->url, away, backoff, strerror(-ret));
 				last_note = vf_now_ms();
+				/* copies there with another copy elsewhere are
+				 * replaced; a sole copy waits for the server */
+				__atomic_store_n(&s->gone, true, __ATOMIC_RELAXED);
+				fs_mutex_unlock(&s->lock);
+				report_copies(s, "away longer than its lease", true);
+				fs_mutex_lock(&s->lock);
 			} else if (vf_now_ms() - last_note >= AWAY_NOTE_MS) {
 				vf_warn("server %s: still unreachable after %" PRIu64 " ms (%s)",
 					s->url, away, strerror(-ret));
@@ -489,7 +660,9 @@ out:
 	return NULL;
 }
 
-int servers_open(struct fs *fs)
+/* Connects server i (its URL owned by the caller) and starts its health
+ * thread; on failure everything of it is undone. */
+static int server_start(struct fs *fs, unsigned i, const char *url)
 {
 	struct vf_xport_opts o = {
 		.name = fs->set.name,
@@ -497,64 +670,137 @@ int servers_open(struct fs *fs)
 		.connect_timeout_ms = (unsigned)fs->set.connect_timeout_ms,
 		.queue_depth = 64,
 	};
+	struct server *s = &fs->srv[i];
+	struct vf_stats st;
+	struct vf_op op = { .type = VF_OP_STATS, .stats = &st };
 	char a[32], b[32];
 	int ret;
 
-	fs->nsrv = fs->set.nservers;
-	fs->srv = calloc(fs->nsrv, sizeof(*fs->srv));
+	memset(s, 0, sizeof(*s));
+	s->fs = fs;
+	s->idx = i;
+	s->url = url;
+	ret = vf_xport_open(s->url, &o, &s->x);
+	if (ret) {
+		vf_err("memory server %s is not usable", s->url);
+		return ret;
+	}
+	s->state = SRV_UP;
+	s->gen = 1;
+	s->lease_ms = s->x->info.lease_ms;
+	s->capacity = s->x->info.capacity;
+	if (fs->slab_size == 0) {
+		fs->slab_size = s->x->info.slab_size;
+	} else if (s->x->info.slab_size != fs->slab_size) {
+		vf_err("server %s has %s slabs and %s has %s: give every vofirm-memd of a mount "
+		       "the same --slab-size",
+		       s->url, vf_format_size(s->x->info.slab_size, a, sizeof(a)), fs->srv[0].url,
+		       vf_format_size(fs->slab_size, b, sizeof(b)));
+		ret = -EINVAL;
+		goto fail;
+	}
+	fs_mutex_init(&s->lock, LOCK_SERVER);
+	vf_cond_init(&s->cv);
+	s->granted = g_hash_table_new(g_direct_hash, g_direct_equal);
+	ret = server_ctl(s, &op);
+	if (ret) {
+		vf_err("server %s does not answer a stats request", s->url);
+		goto fail_locks;
+	}
+	s->free_est = (int64_t)st.slabs_free;
+	ret = -pthread_create(&s->health, NULL, health_thread, s);
+	if (ret) {
+		vf_err("cannot start a thread for server %s: %s", s->url, strerror(-ret));
+		goto fail_locks;
+	}
+	vf_notice("server %s: %s in slabs of %s, %" PRIu64 " free; lease %" PRIu64 " ms", s->url,
+		  vf_format_size(s->capacity, a, sizeof(a)),
+		  vf_format_size(fs->slab_size, b, sizeof(b)), st.slabs_free, s->lease_ms);
+	return 0;
+
+fail_locks:
+	g_hash_table_destroy(s->granted);
+	pthread_cond_destroy(&s->cv);
+	fs_mutex_destroy(&s->lock);
+fail:
+	vf_xport_close(s->x, 0);
+	s->x = NULL;
+	return ret;
+}
+
+int servers_open(struct fs *fs)
+{
+	int ret;
+
+	fs->srv = calloc(FS_MAX_SERVERS, sizeof(*fs->srv));
 	if (!fs->srv)
 		return -ENOMEM;
 	fs_mutex_init(&fs->alloc_lock, LOCK_ALLOC);
-	for (unsigned i = 0; i < fs->nsrv; i++) {
-		struct server *s = &fs->srv[i];
-		struct vf_stats st;
-		struct vf_op op = { .type = VF_OP_STATS, .stats = &st };
-
-		s->fs = fs;
-		s->idx = i;
-		s->url = fs->set.servers[i];
-		fs_mutex_init(&s->lock, LOCK_SERVER);
-		vf_cond_init(&s->cv);
-		s->granted = g_hash_table_new(g_direct_hash, g_direct_equal);
-		ret = vf_xport_open(s->url, &o, &s->x);
+	for (unsigned i = 0; i < fs->set.nservers; i++) {
+		ret = server_start(fs, i, fs->set.servers[i]);
 		if (ret) {
-			vf_err("cannot mount: memory server %s is not usable", s->url);
+			vf_err("cannot mount: memory server %s is not usable", fs->set.servers[i]);
 			return ret;
 		}
-		s->state = SRV_UP;
-		s->gen = 1;
-		s->lease_ms = s->x->info.lease_ms;
-		s->capacity = s->x->info.capacity;
-		if (i == 0) {
-			fs->slab_size = s->x->info.slab_size;
-		} else if (s->x->info.slab_size != fs->slab_size) {
-			vf_err("cannot mount: server %s has %s slabs and %s has %s: give every "
-			       "vofirm-memd of a mount the same --slab-size",
-			       s->url, vf_format_size(s->x->info.slab_size, a, sizeof(a)),
-			       fs->srv[0].url, vf_format_size(fs->slab_size, b, sizeof(b)));
-			return -EINVAL;
-		}
-		ret = server_ctl(s, &op);
-		if (ret) {
-			vf_err("cannot mount: server %s does not answer a stats request", s->url);
-			return ret;
-		}
-		s->free_est = (int64_t)st.slabs_free;
-		ret = pthread_create(&s->health, NULL, health_thread, s);
-		if (ret) {
-			vf_err("cannot start a thread for server %s: %s", s->url, strerror(ret));
-			return -ret;
-		}
-		vf_notice("server %s: %s in slabs of %s, %" PRIu64 " free; lease %" PRIu64 " ms",
-			  s->url, vf_format_size(s->capacity, a, sizeof(a)),
-			  vf_format_size(fs->slab_size, b, sizeof(b)), st.slabs_free, s->lease_ms);
+		__atomic_store_n(&fs->nsrv, i + 1, __ATOMIC_RELEASE);
 	}
-	return 0;
+	return fs_repair_start(fs);
+}
+
+struct server *server_by_url(struct fs *fs, const char *url)
+{
+	unsigned n = fs_nsrv(fs);
+
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(fs->srv[i].url, url))
+			return &fs->srv[i];
+	return NULL;
+}
+
+int servers_add(struct fs *fs, const char *url)
+{
+	static pthread_mutex_t add_lock = PTHREAD_MUTEX_INITIALIZER;
+	unsigned n;
+	char *u;
+	int ret;
+
+	pthread_mutex_lock(&add_lock);
+	n = fs_nsrv(fs);
+	if (server_by_url(fs, url)) {
+		ret = -EEXIST;
+		goto out;
+	}
+	if (n == FS_MAX_SERVERS) {
+		vf_err("server %s not added: a mount has at most %u servers", url, FS_MAX_SERVERS);
+		ret = -ENOSPC;
+		goto out;
+	}
+	u = strdup(url);
+	if (!u) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = server_start(fs, n, u);
+	if (ret) {
+		vf_err("server %s not added: see above", url);
+		free(u);
+		goto out;
+	}
+	fs->srv[n].url_owned = u;
+	__atomic_store_n(&fs->nsrv, n + 1, __ATOMIC_RELEASE);
+	vf_notice("server %s added: new slabs may be placed there", url);
+	fs_repair_kick(fs); /* extents short of a copy may find room there */
+out:
+	pthread_mutex_unlock(&add_lock);
+	return ret;
 }
 
 void servers_close(struct fs *fs)
 {
-	for (unsigned i = 0; i < fs->nsrv; i++) {
+	unsigned n = fs_nsrv(fs);
+
+	fs_repair_stop(fs);
+	for (unsigned i = 0; i < n; i++) {
 		struct server *s = &fs->srv[i];
 
 		if (!s->x)
@@ -573,6 +819,7 @@ void servers_close(struct fs *fs)
 		g_hash_table_destroy(s->granted);
 		pthread_cond_destroy(&s->cv);
 		fs_mutex_destroy(&s->lock);
+		free(s->url_owned);
 	}
 	free(fs->srv);
 	fs->srv = NULL;
@@ -580,7 +827,9 @@ void servers_close(struct fs *fs)
 
 void servers_refresh(struct fs *fs)
 {
-	for (unsigned i = 0; i < fs->nsrv; i++) {
+	unsigned nsrv = fs_nsrv(fs);
+
+	for (unsigned i = 0; i < nsrv; i++) {
 		struct server *s = &fs->srv[i];
 		struct vf_stats st;
 		struct vf_op op = { .type = VF_OP_STATS, .stats = &st };
@@ -594,13 +843,16 @@ void servers_refresh(struct fs *fs)
 	}
 }
 
-/* Power of two choices over the servers that are up, by free slabs left. */
-static int place(struct fs *fs, const bool *up, const int64_t *left)
+/*
+ * Power of two choices over the servers that are up, by free slabs left,
+ * among those not in `taken` (a bit per server).
+ */
+static int place(unsigned nsrv, const bool *up, const int64_t *left, uint64_t taken)
 {
 	int cand[FS_MAX_SERVERS], n = 0, a, b;
 
-	for (unsigned i = 0; i < fs->nsrv; i++)
-		if (up[i] && left[i] > 0)
+	for (unsigned i = 0; i < nsrv; i++)
+		if (up[i] && left[i] > 0 && !(taken & (1ull << i)))
 			cand[n++] = (int)i;
 	if (n == 0)
 		return -1;
@@ -613,49 +865,77 @@ static int place(struct fs *fs, const bool *up, const int64_t *left)
 	return left[a] >= left[b] ? a : b;
 }
 
-static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *why, size_t whylen)
+static int alloc_once(struct fs *fs, uint32_t n, unsigned r, uint64_t exclude,
+		      struct slab_grant *out, char *why, size_t whylen)
 {
-	uint32_t count[FS_MAX_SERVERS] = { 0 }, done = 0;
+	unsigned nsrv = fs_nsrv(fs);
+	uint32_t count[FS_MAX_SERVERS] = { 0 }, done = 0, total_slabs = n * r;
 	int64_t left[FS_MAX_SERVERS], total = 0;
 	bool up[FS_MAX_SERVERS];
 	struct vf_slab_desc *descs = NULL;
+	uint8_t *where = NULL;
+	unsigned nup = 0;
 	int ret = 0;
+	char a[32], b[32], c[32];
 
+	where = malloc(total_slabs ? total_slabs : 1);
+	if (!where)
+		return -ENOMEM;
 	fs_mutex_lock(&fs->alloc_lock);
-	for (unsigned i = 0; i < fs->nsrv; i++) {
+	for (unsigned i = 0; i < nsrv; i++) {
 		fs_mutex_lock(&fs->srv[i].lock);
-		up[i] = fs->srv[i].state == SRV_UP;
+		up[i] = fs->srv[i].state == SRV_UP && !fs->srv[i].draining &&
+			!(exclude & (1ull << i));
 		fs_mutex_unlock(&fs->srv[i].lock);
 		left[i] = up[i] ? fs->srv[i].free_est : 0;
 		total += left[i];
+		nup += up[i] && left[i] > 0;
 	}
-	if ((int64_t)n > total) {
-		char a[32], b[32], c[32];
-
+	if ((int64_t)total_slabs > total) {
 		snprintf(why, whylen,
-			 "needs %u slab(s) (%s), the servers that are up have %" PRId64
+			 "needs %u slab(s) (%s%s), the servers that are up have %" PRId64
 			 " free (%s): short by %" PRId64 " (%s)",
-			 n, vf_format_size((uint64_t)n * fs->slab_size, a, sizeof(a)), total,
+			 total_slabs,
+			 vf_format_size((uint64_t)total_slabs * fs->slab_size, a, sizeof(a)),
+			 r > 1 ? ", every copy counted" : "", total,
 			 vf_format_size((uint64_t)total * fs->slab_size, b, sizeof(b)),
-			 (int64_t)n - total,
-			 vf_format_size((uint64_t)((int64_t)n - total) * fs->slab_size, c,
+			 (int64_t)total_slabs - total,
+			 vf_format_size((uint64_t)((int64_t)total_slabs - total) * fs->slab_size, c,
 					sizeof(c)));
 		ret = -ENOSPC;
 		goto out;
 	}
-	for (uint32_t k = 0; k < n; k++) {
-		int i = place(fs, up, left);
+	for (uint32_t e = 0; e < n; e++) {
+		uint64_t taken = 0;
 
-		count[i]++;
-		left[i]--;
+		for (unsigned k = 0; k < r; k++) {
+			int i = place(nsrv, up, left, taken);
+
+			if (i < 0) {
+				snprintf(why, whylen,
+					 "needs %u copies of each slab on distinct servers, and "
+					 "only %u server(s) that are up have room (short of "
+					 "servers, not of memory: add one, or ask for fewer "
+					 "copies)",
+					 r, nup);
+				ret = -ENOSPC;
+				goto out;
+			}
+			taken |= 1ull << i;
+			where[e * r + k] = (uint8_t)i;
+			count[i]++;
+			left[i]--;
+		}
 	}
-	descs = calloc(n < VF_MAX_SLABS_PER_MSG ? n : VF_MAX_SLABS_PER_MSG, sizeof(*descs));
+	descs = calloc(total_slabs < VF_MAX_SLABS_PER_MSG ? total_slabs : VF_MAX_SLABS_PER_MSG,
+		       sizeof(*descs));
 	if (!descs) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (unsigned i = 0; i < fs->nsrv && !ret; i++) {
+	for (unsigned i = 0; i < nsrv && !ret; i++) {
 		struct server *s = &fs->srv[i];
+		uint32_t slot = 0; /* the next of out[] placed on server i */
 
 		while (count[i] && !ret) {
 			uint32_t m =
@@ -682,9 +962,12 @@ static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *w
 				break;
 			}
 			for (uint32_t k = 0; k < m; k++) {
-				out[done++] = (struct slab_grant){ .srv = (uint16_t)i,
+				while (where[slot] != i)
+					slot++;
+				out[slot++] = (struct slab_grant){ .srv = (uint16_t)i,
 								   .id = descs[k].id };
 				g_hash_table_add(s->granted, grant_key(descs[k].id));
+				done++;
 			}
 			s->free_est -= m;
 			s->held += m;
@@ -693,30 +976,44 @@ static int alloc_once(struct fs *fs, uint32_t n, struct slab_grant *out, char *w
 	}
 	if (ret) {
 		/* all or nothing: give back what this call got */
+		struct slab_grant *got = malloc(sizeof(*got) * (done ? done : 1));
+		uint32_t m = 0;
+
 		fs_mutex_unlock(&fs->alloc_lock);
-		servers_free(fs, out, done);
+		/* out[] was filled with 0xff first: what was granted has a server */
+		for (uint32_t k = 0; got && k < total_slabs; k++)
+			if (out[k].srv != 0xffff)
+				got[m++] = out[k];
+		if (got)
+			servers_free(fs, got, m);
+		free(got);
 		free(descs);
+		free(where);
 		return ret;
 	}
 out:
 	fs_mutex_unlock(&fs->alloc_lock);
 	free(descs);
+	free(where);
 	return ret;
 }
 
 /*
  * Placement works on fresh free counts (allocation is rare: ftruncate,
- * fallocate); if another client took slabs between the count and the
- * grant, it is tried once more.
+ * fallocate, a repair); if another client took slabs between the count
+ * and the grant, it is tried once more.
  */
-int servers_alloc(struct fs *fs, uint32_t n, struct slab_grant *out, char *why, size_t whylen)
+int servers_alloc(struct fs *fs, uint32_t n, unsigned r, uint64_t exclude, struct slab_grant *out,
+		  char *why, size_t whylen)
 {
 	int ret;
 
 	for (int attempt = 0;; attempt++) {
 		servers_refresh(fs);
-		ret = alloc_once(fs, n, out, why, whylen);
-		if (ret != -ENOSPC || attempt == 1 || strstr(why, "short by"))
+		memset(out, 0xff, sizeof(*out) * n * r);
+		ret = alloc_once(fs, n, r, exclude, out, why, whylen);
+		if (ret != -ENOSPC || attempt == 1 || strstr(why, "short by") ||
+		    strstr(why, "distinct servers"))
 			return ret;
 	}
 }
@@ -729,8 +1026,10 @@ void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n)
 		vf_err("no memory to free %u slab(s): they stay with this mount", n);
 		return;
 	}
+	unsigned nsrv = fs_nsrv(fs);
+
 	fs_mutex_lock(&fs->alloc_lock);
-	for (unsigned i = 0; i < fs->nsrv; i++) {
+	for (unsigned i = 0; i < nsrv; i++) {
 		struct server *s = &fs->srv[i];
 		uint32_t m = 0;
 

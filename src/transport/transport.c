@@ -220,6 +220,11 @@ void vf_xport_abort(struct vf_xport *x)
 	x->ops->abort(x, __atomic_load_n(&x->conn_gen, __ATOMIC_ACQUIRE));
 }
 
+void vf_xport_abort_gen(struct vf_xport *x, uint64_t gen)
+{
+	x->ops->abort(x, gen);
+}
+
 static int run_ctl(struct vf_xport *x, struct vf_op *op, const char *what)
 {
 	int ret = vf_xport_run(x, op);

@@ -1,0 +1,846 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The redundancy of a file's data, and its repair.
+ *
+ * A file is a map of extents, one per slab-sized range; an extent keeps
+ * its data in slabs on distinct servers.  Today each is a full copy (the
+ * scheme "copies", --replicas N); everything the page path asks of a
+ * scheme is in the four calls ext_read(), ext_write(), ext_count() and
+ * rebuild_chunk(), so that a k+m erasure code can take its place (see
+ * docs/architecture.md, "Redundancy").
+ *
+ * Copies and their states (fs.h, enum copy_state):
+ *   - a write goes to every OK or FILLING copy at once and is done once
+ *     every one that is up has it; one that misses it (down, refused, or
+ *     silent past io_timeout) is STALE from that moment, before the write
+ *     is acknowledged, so it never serves a read it would answer wrongly;
+ *   - a read goes to the OK copy whose server answers faster, and turns
+ *     to another on an error or a timeout within the same request;
+ *   - a copy whose server is lost (it said so), or away longer than its
+ *     lease, or drained, is GONE: it is replaced.
+ *
+ * The repair thread rebuilds: a STALE copy in place once its server is
+ * back, a GONE one (or one short of the count asked, or one on a server
+ * being drained) as a new copy on a server that holds none of the
+ * extent.  The new copy takes writes from the moment it exists (FILLING)
+ * and is filled behind a cursor, one chunk at a time, with e->fill held
+ * exclusively for the chunk: a write is either wholly before the chunk's
+ * copy (and copied with it) or wholly after (and written to it directly).
+ * It serves reads once full.  The rate is limited (--repair-rate); reads
+ * and writes go on meanwhile.  When no server has room, the extent stays
+ * degraded, and the log and stats say so.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "vofirm/log.h"
+#include "vofirm/util.h"
+
+#define CHUNK (1u << 20) /* a rebuild's unit: VF_MAX_IO */
+#define RESCAN_MS 2000	 /* how often work left undone is looked at again */
+
+static uint64_t pages_per_slab(struct fs *fs)
+{
+	return fs->slab_size / FS_PAGE;
+}
+
+static enum copy_state cstate(const struct copy *c)
+{
+	return (enum copy_state)__atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+}
+
+static void set_cstate(struct copy *c, enum copy_state st)
+{
+	__atomic_store_n(&c->state, (uint8_t)st, __ATOMIC_RELEASE);
+}
+
+/* st -> to if it still is st */
+static bool cas_cstate(struct copy *c, enum copy_state st, enum copy_state to)
+{
+	uint8_t exp = (uint8_t)st;
+
+	return __atomic_compare_exchange_n(&c->state, &exp, (uint8_t)to, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE);
+}
+
+static struct server *srv_of(struct fs *fs, const struct copy *c)
+{
+	return &fs->srv[c->srv];
+}
+
+static bool srv_up(struct server *s)
+{
+	enum srv_state st;
+
+	fs_mutex_lock(&s->lock);
+	st = s->state;
+	fs_mutex_unlock(&s->lock);
+	return st == SRV_UP;
+}
+
+struct extent *ext_new(struct fs *fs)
+{
+	struct extent *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->written = calloc((pages_per_slab(fs) + 63) / 64, sizeof(uint64_t));
+	if (!e->written) {
+		free(e);
+		return NULL;
+	}
+	fs_rwlock_init_wpref(&e->fill, LOCK_EXTENT);
+	return e;
+}
+
+void ext_free(struct extent *e)
+{
+	fs_rwlock_destroy(&e->fill);
+	free(e->written);
+	free(e);
+}
+
+bool any_written(const struct extent *e, uint64_t first, uint64_t last)
+{
+	for (uint64_t pg = first; pg <= last; pg++) {
+		if (pg % 64 == 0 && pg + 63 <= last) {
+			if (__atomic_load_n(&e->written[pg / 64], __ATOMIC_ACQUIRE))
+				return true;
+			pg += 63;
+			continue;
+		}
+		if (page_written(e, pg))
+			return true;
+	}
+	return false;
+}
+
+unsigned ext_count(const struct extent *e, enum copy_state st)
+{
+	unsigned n = 0;
+
+	for (unsigned k = 0; k < e->ncopies; k++)
+		n += cstate(&e->c[k]) == st;
+	return n;
+}
+
+/* ---- the page path ---- */
+
+/*
+ * The OK copies of e other than `skip` (-1: none), those whose server is
+ * up first, faster first.  Returns how many.
+ */
+static unsigned read_order(struct fs *fs, struct extent *e, int skip, unsigned *order)
+{
+	uint64_t key[FS_MAX_REPLICAS + 1];
+	unsigned n = 0;
+
+	for (unsigned k = 0; k < e->ncopies; k++) {
+		struct server *s;
+
+		if ((int)k == skip || cstate(&e->c[k]) != COPY_OK)
+			continue;
+		s = srv_of(fs, &e->c[k]);
+		key[n] = __atomic_load_n(&s->read_ewma_ns, __ATOMIC_RELAXED) +
+			 (srv_up(s) ? 0 : UINT64_MAX / 2);
+		order[n++] = k;
+	}
+	for (unsigned i = 1; i < n; i++) /* at most four: insertion sort */
+		for (unsigned j = i; j > 0 && key[j] < key[j - 1]; j--) {
+			uint64_t tk = key[j];
+			unsigned to = order[j];
+
+			key[j] = key[j - 1];
+			order[j] = order[j - 1];
+			key[j - 1] = tk;
+			order[j - 1] = to;
+		}
+	return n;
+}
+
+static int read_from(struct fs *fs, struct extent *e, int skip, uint64_t so, uint32_t n, void *buf,
+		     bool may_wait)
+{
+	unsigned order[FS_MAX_REPLICAS + 1], cnt = read_order(fs, e, skip, order);
+	struct copy *c;
+	int ret = -EIO;
+
+	if (cnt == 0)
+		return -EIO; /* no copy left */
+	if (cnt == 1 && may_wait) {
+		/* one copy: the single-copy policy (wait up to read_timeout) */
+		c = &e->c[order[0]];
+		return server_rw(srv_of(fs, c), VF_OP_READ, c->id, so, n, buf);
+	}
+	for (unsigned i = 0; i < cnt; i++) {
+		c = &e->c[order[i]];
+		ret = server_rw_once(srv_of(fs, c), VF_OP_READ, c->id, so, n, buf);
+		if (ret == 0)
+			return 0;
+		if (i + 1 < cnt)
+			vf_info("server %s: read of slab %u at %" PRIu64
+				" failed (%s): turning to another copy",
+				srv_of(fs, c)->url, c->id, so, strerror(-ret));
+	}
+	if (!may_wait)
+		return ret;
+	/* none answered at once: wait for the best one, as a single copy would */
+	c = &e->c[order[0]];
+	return server_rw(srv_of(fs, c), VF_OP_READ, c->id, so, n, buf);
+}
+
+int ext_read(struct fs *fs, struct extent *e, uint64_t so, uint32_t n, void *buf)
+{
+	return read_from(fs, e, -1, so, n, buf, true);
+}
+
+static void mark_stale(struct fs *fs, struct extent *e, unsigned k, const char *why)
+{
+	struct copy *c = &e->c[k];
+
+	if (cas_cstate(c, COPY_OK, COPY_STALE) || cas_cstate(c, COPY_FILLING, COPY_STALE)) {
+		vf_log_ratelimited(LOG_WARNING,
+				   "server %s: the copy in slab %u missed a write (%s): stale "
+				   "until it is rebuilt",
+				   srv_of(fs, c)->url, c->id, why);
+		fs_repair_kick(fs);
+	}
+}
+
+int ext_write(struct fs *fs, struct extent *e, uint64_t so, uint32_t n, const void *buf)
+{
+	struct srv_io io[FS_MAX_REPLICAS + 1];
+	unsigned idx[FS_MAX_REPLICAS + 1], cnt = 0, ok_took = 0;
+	bool was_ok[FS_MAX_REPLICAS + 1], took[FS_MAX_REPLICAS + 1] = { false };
+	int ret = -EIO;
+
+	if (e->ncopies == 1 && cstate(&e->c[0]) == COPY_OK) /* the single-copy path */
+		return server_rw(srv_of(fs, &e->c[0]), VF_OP_WRITE, e->c[0].id, so, n, (void *)buf);
+	for (unsigned k = 0; k < e->ncopies; k++) {
+		enum copy_state st = cstate(&e->c[k]);
+
+		if (st != COPY_OK && st != COPY_FILLING)
+			continue;
+		was_ok[cnt] = st == COPY_OK;
+		idx[cnt] = k;
+		io[cnt] = (struct srv_io){ .s = srv_of(fs, &e->c[k]),
+					   .type = VF_OP_WRITE,
+					   .slab = e->c[k].id,
+					   .off = so,
+					   .len = n,
+					   .buf = (void *)buf };
+		cnt++;
+	}
+	if (cnt == 0)
+		return -EIO; /* no copy left to write to */
+	servers_rw_all(fs, io, cnt);
+	for (unsigned i = 0; i < cnt; i++) {
+		took[i] = io[i].status == 0;
+		ok_took += took[i] && was_ok[i];
+	}
+	if (!ok_took) {
+		/* No up-to-date copy took it at once: wait for one, as a single
+		 * copy would (up to its server's lease). */
+		for (unsigned i = 0; i < cnt && !ok_took; i++) {
+			struct copy *c = &e->c[idx[i]];
+
+			if (!was_ok[i])
+				continue;
+			ret = server_rw(srv_of(fs, c), VF_OP_WRITE, c->id, so, n, (void *)buf);
+			if (ret == 0)
+				took[i] = true, ok_took = 1;
+		}
+		if (!ok_took)
+			return ret ? ret : -EIO; /* nothing is marked: nothing has it */
+	}
+	for (unsigned i = 0; i < cnt; i++)
+		if (!took[i])
+			mark_stale(fs, e, idx[i],
+				   io[i].status == -EAGAIN ? "its server is down"
+							   : strerror(-io[i].status));
+	return 0;
+}
+
+/* ---- walking the files ---- */
+
+struct pinned_file {
+	struct inode *in;
+	char *path;
+};
+
+/* Every file, pinned and named (ns_lock taken here). */
+static GArray *pin_files(struct fs *fs)
+{
+	GArray *files = g_array_new(FALSE, FALSE, sizeof(struct pinned_file));
+	GHashTableIter it;
+	gpointer v;
+
+	fs_mutex_lock(&fs->ns_lock);
+	g_hash_table_iter_init(&it, fs->inodes);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct pinned_file f = { .in = v };
+
+		if (f.in->kind != INODE_FILE)
+			continue;
+		f.in->pinned++;
+		f.path = inode_path(fs, f.in);
+		g_array_append_val(files, f);
+	}
+	fs_mutex_unlock(&fs->ns_lock);
+	return files;
+}
+
+static void unpin_files(struct fs *fs, GArray *files)
+{
+	fs_mutex_lock(&fs->ns_lock);
+	for (guint k = 0; k < files->len; k++) {
+		struct pinned_file *f = &g_array_index(files, struct pinned_file, k);
+
+		f->in->pinned--;
+		inode_maybe_free(fs, f->in);
+		g_free(f->path);
+	}
+	fs_mutex_unlock(&fs->ns_lock);
+	g_array_free(files, TRUE);
+}
+
+/* Appends " [aM, bM)" runs of the extents flagged in hit[0..n) to out,
+ * after the file's name the first time. */
+static void append_runs(GString *out, const char *path, const bool *hit, uint32_t n, uint64_t S)
+{
+	bool any = false;
+	int64_t run = -1;
+
+	for (uint32_t i = 0; i <= n; i++) {
+		bool here = i < n && hit[i];
+
+		if (here && run < 0)
+			run = i;
+		if (!here && run >= 0) {
+			if (!any) {
+				g_string_append_printf(out, "%s%s at", out->len ? "; " : "", path);
+				any = true;
+			}
+			g_string_append_printf(out, " [%" PRIu64 "M, %" PRIu64 "M)",
+					       (uint64_t)run * S >> 20, (uint64_t)i * S >> 20);
+			run = -1;
+		}
+	}
+}
+
+/*
+ * fs->describe_loss: the copies on server srv are GONE where another
+ * copy is up to date (they are rebuilt from it); where none is, they are
+ * the data's last copy: lost (srv LOST: reported, and the file's next
+ * fsync fails) or waited for (srv away past its lease: it may come
+ * back).  A map is read under its file's rw, which comes before ns_lock:
+ * the files are pinned and named under ns_lock, and their maps read
+ * after it is dropped.
+ */
+static char *describe_loss(struct fs *fs, unsigned srv, bool past_lease, char **rebuilt)
+{
+	GArray *files = pin_files(fs);
+	GString *lost = g_string_new(NULL), *moved = g_string_new(NULL);
+
+	for (guint k = 0; k < files->len; k++) {
+		struct pinned_file *f = &g_array_index(files, struct pinned_file, k);
+		struct inode *in = f->in;
+		bool *hit_lost, *hit_moved, any_lost = false;
+
+		fs_rwlock_rdlock(&in->rw);
+		hit_lost = calloc(in->nmap + 1, sizeof(bool));
+		hit_moved = calloc(in->nmap + 1, sizeof(bool));
+		for (uint32_t i = 0; hit_lost && hit_moved && i < in->nmap; i++) {
+			struct extent *e = map_get(in, i);
+			unsigned others = 0;
+			int here = -1;
+
+			for (unsigned c = 0; e && c < e->ncopies; c++) {
+				if (e->c[c].srv == srv && cstate(&e->c[c]) != COPY_GONE)
+					here = (int)c;
+				else if (cstate(&e->c[c]) == COPY_OK)
+					others++;
+			}
+			if (here < 0)
+				continue;
+			if (others) {
+				set_cstate(&e->c[here], COPY_GONE);
+				hit_moved[i] = true;
+			} else if (!past_lease) {
+				set_cstate(&e->c[here], COPY_GONE);
+				hit_lost[i] = any_lost = true;
+			}
+		}
+		if (hit_lost && hit_moved) {
+			append_runs(lost, f->path, hit_lost, in->nmap, fs->slab_size);
+			append_runs(moved, f->path, hit_moved, in->nmap, fs->slab_size);
+		}
+		fs_rwlock_unlock(&in->rw);
+		free(hit_lost);
+		free(hit_moved);
+		if (any_lost)
+			__atomic_store_n(&in->write_error, true, __ATOMIC_RELAXED);
+	}
+	unpin_files(fs, files);
+	*rebuilt = g_string_free(moved, FALSE);
+	return g_string_free(lost, FALSE);
+}
+
+/* ---- stats ---- */
+
+void file_degraded(struct fs *fs, struct inode *in, uint64_t *degraded, uint64_t *unprotected)
+{
+	uint64_t S = fs->slab_size, d = 0, u = 0, l = 0;
+	unsigned want = file_replicas(fs, in);
+
+	fs_rwlock_rdlock(&in->rw);
+	for (uint32_t i = 0; i < in->nmap; i++) {
+		struct extent *e = map_get(in, i);
+		uint64_t bytes, end = (uint64_t)(i + 1) * S;
+		unsigned ok;
+
+		if (!e || (uint64_t)i * S >= in->size)
+			continue;
+		bytes = (end < in->size ? end : in->size) - (uint64_t)i * S;
+		ok = ext_count(e, COPY_OK);
+		if (ok < want)
+			d += bytes;
+		if (ok == 1 && want > 1)
+			u += bytes;
+		if (ok == 0)
+			l += bytes;
+	}
+	fs_rwlock_unlock(&in->rw);
+	*degraded = d;
+	if (unprotected)
+		*unprotected = u;
+	(void)l;
+}
+
+/* Bytes of the file with no up-to-date copy left. */
+static uint64_t file_lost(struct fs *fs, struct inode *in)
+{
+	uint64_t S = fs->slab_size, l = 0;
+
+	fs_rwlock_rdlock(&in->rw);
+	for (uint32_t i = 0; i < in->nmap; i++) {
+		struct extent *e = map_get(in, i);
+		uint64_t end = (uint64_t)(i + 1) * S;
+
+		if (e && (uint64_t)i * S < in->size && !ext_count(e, COPY_OK))
+			l += (end < in->size ? end : in->size) - (uint64_t)i * S;
+	}
+	fs_rwlock_unlock(&in->rw);
+	return l;
+}
+
+void fs_repl_stats(struct fs *fs, struct repl_stats *st)
+{
+	GArray *files = pin_files(fs);
+
+	memset(st, 0, sizeof(*st));
+	for (guint k = 0; k < files->len; k++) {
+		struct inode *in = g_array_index(files, struct pinned_file, k).in;
+		uint64_t d, u;
+
+		file_degraded(fs, in, &d, &u);
+		st->degraded_bytes += d;
+		st->unprotected_bytes += u;
+		st->lost_bytes += file_lost(fs, in);
+	}
+	unpin_files(fs, files);
+	st->repair_done_bytes = __atomic_load_n(&fs->repair_done_bytes, __ATOMIC_RELAXED);
+	st->repair_rate_bps = __atomic_load_n(&fs->repair_rate_bps, __ATOMIC_RELAXED);
+	st->repair_blocked = __atomic_load_n(&fs->repair_blocked, __ATOMIC_RELAXED);
+}
+
+/* ---- the repair ---- */
+
+void fs_repair_kick(struct fs *fs)
+{
+	fs_mutex_lock(&fs->repair_lock);
+	fs->repair_kick = true;
+	pthread_cond_signal(&fs->repair_cv);
+	fs_mutex_unlock(&fs->repair_lock);
+}
+
+static bool repair_stopping(struct fs *fs)
+{
+	bool stop;
+
+	fs_mutex_lock(&fs->repair_lock);
+	stop = fs->repair_stop;
+	fs_mutex_unlock(&fs->repair_lock);
+	return stop;
+}
+
+struct rate {
+	uint64_t t0_ns, bytes;	   /* this second's window */
+	uint64_t win_ns, win_bytes; /* for the measured rate */
+};
+
+/* Sleeps as long as --repair-rate asks after `bytes` more were copied. */
+static void rate_limit(struct fs *fs, struct rate *r, uint64_t bytes)
+{
+	uint64_t limit = fs->set.repair_rate, now = vf_now_ns();
+
+	__atomic_add_fetch(&fs->repair_done_bytes, bytes, __ATOMIC_RELAXED);
+	if (!r->t0_ns || now - r->t0_ns > 1000000000ull) {
+		r->t0_ns = now;
+		r->bytes = 0;
+	}
+	r->bytes += bytes;
+	if (!r->win_ns)
+		r->win_ns = now;
+	r->win_bytes += bytes;
+	if (now - r->win_ns >= 500000000ull) {
+		__atomic_store_n(&fs->repair_rate_bps,
+				 r->win_bytes * 1000000000ull / (now - r->win_ns), __ATOMIC_RELAXED);
+		r->win_ns = now;
+		r->win_bytes = 0;
+	}
+	if (limit) {
+		uint64_t due_ns = r->bytes * 1000000000ull / limit, spent = now - r->t0_ns;
+
+		if (due_ns > spent)
+			usleep((useconds_t)((due_ns - spent) / 1000));
+	}
+}
+
+enum rebuild_result { RB_DONE, RB_AGAIN, RB_BLOCKED, RB_GONE };
+
+/*
+ * Copies chunk [off, off+CHUNK) of e into copy k, from an OK copy:
+ * in->rw shared (the map stays), e->fill exclusive (no write in between).
+ */
+static int rebuild_chunk(struct fs *fs, struct extent *e, unsigned k, uint64_t off, uint32_t len,
+			 void *buf)
+{
+	struct copy *t = &e->c[k];
+	int ret;
+
+	ret = read_from(fs, e, (int)k, off, len, buf, false);
+	if (ret) {
+		vf_warn("rebuilding a copy in slab %u on %s: no other copy answered (%s)", t->id,
+			srv_of(fs, t)->url, strerror(-ret));
+		return ret;
+	}
+	ret = server_rw_once(srv_of(fs, t), VF_OP_WRITE, t->id, off, len, buf);
+	if (ret)
+		mark_stale(fs, e, k, "a rebuild's write failed");
+	return ret;
+}
+
+/* Fills copy k (FILLING) of extent idx of in, chunk by chunk. */
+static enum rebuild_result fill(struct fs *fs, struct inode *in, uint32_t idx, struct extent *e,
+				unsigned k, struct rate *r, void *buf)
+{
+	uint64_t S = fs->slab_size, chunk = MIN((uint64_t)CHUNK, S), ppc = chunk / FS_PAGE;
+	bool alive = true;
+	int ret = 0;
+
+	for (uint64_t off = 0; off < S && !ret; off += chunk) {
+		if (repair_stopping(fs))
+			return RB_AGAIN;
+		fs_rwlock_rdlock(&in->rw);
+		alive = map_get(in, idx) == e && k < e->ncopies;
+		if (!alive || cstate(&e->c[k]) != COPY_FILLING) {
+			fs_rwlock_unlock(&in->rw);
+			return alive ? RB_AGAIN : RB_GONE;
+		}
+		fs_rwlock_wrlock(&e->fill);
+		if (any_written(e, off / FS_PAGE, off / FS_PAGE + ppc - 1)) {
+			ret = rebuild_chunk(fs, e, k, off, (uint32_t)chunk, buf);
+			if (!ret)
+				rate_limit(fs, r, chunk);
+		}
+		fs_rwlock_unlock(&e->fill);
+		fs_rwlock_unlock(&in->rw);
+	}
+	if (ret)
+		return RB_AGAIN;
+	fs_rwlock_rdlock(&in->rw);
+	if (map_get(in, idx) != e || k >= e->ncopies) {
+		fs_rwlock_unlock(&in->rw);
+		return RB_GONE;
+	}
+	fs_rwlock_wrlock(&e->fill);
+	ret = cas_cstate(&e->c[k], COPY_FILLING, COPY_OK) ? 0 : -EAGAIN;
+	fs_rwlock_unlock(&e->fill);
+	fs_rwlock_unlock(&in->rw);
+	return ret ? RB_AGAIN : RB_DONE;
+}
+
+/* Is the copy where it may stay: not GONE, its server not drained? */
+static bool copy_keeps(struct fs *fs, const struct copy *c)
+{
+	bool draining;
+
+	if (cstate(c) == COPY_GONE)
+		return false;
+	fs_mutex_lock(&fs->alloc_lock);
+	draining = fs->srv[c->srv].draining;
+	fs_mutex_unlock(&fs->alloc_lock);
+	return !draining;
+}
+
+/*
+ * Drops the copies of e that are GONE or drained (once enough others
+ * are up to date) and those beyond the count asked (in->rw exclusive).
+ * Their slabs go back (queued if their server is away).
+ */
+static void drop_copies(struct fs *fs, struct inode *in, struct extent *e, unsigned want)
+{
+	struct slab_grant g[FS_MAX_REPLICAS + 1];
+	unsigned n = 0, ok_kept = 0, j = 0;
+	bool drop[FS_MAX_REPLICAS + 1] = { false };
+
+	for (unsigned k = 0; k < e->ncopies; k++)
+		ok_kept += cstate(&e->c[k]) == COPY_OK && copy_keeps(fs, &e->c[k]);
+	for (unsigned k = 0; k < e->ncopies; k++) {
+		struct copy *c = &e->c[k];
+
+		if (cstate(c) == COPY_GONE)
+			drop[k] = true;
+		else if (!copy_keeps(fs, c) && ok_kept >= want)
+			drop[k] = true; /* drained, and safe elsewhere */
+	}
+	/* more than asked (the count was lowered): the surplus OK copies */
+	for (unsigned k = e->ncopies; k-- > 0 && ok_kept > want;)
+		if (!drop[k] && cstate(&e->c[k]) == COPY_OK) {
+			drop[k] = true;
+			ok_kept--;
+		}
+	for (unsigned k = 0; k < e->ncopies; k++) {
+		if (drop[k])
+			g[n++] = (struct slab_grant){ .srv = e->c[k].srv, .id = e->c[k].id };
+		else
+			e->c[j++] = e->c[k];
+	}
+	if (!n)
+		return;
+	e->ncopies = (uint8_t)j;
+	__atomic_sub_fetch(&in->held, n, __ATOMIC_RELAXED);
+	servers_free(fs, g, n);
+}
+
+/*
+ * One step of work on extent idx of in: drop what is to go, then rebuild
+ * a stale copy in place or add a copy where one is short.
+ */
+static enum rebuild_result repair_extent(struct fs *fs, struct pinned_file *f, uint32_t idx,
+					 struct rate *r, void *buf)
+{
+	struct inode *in = f->in;
+	unsigned want = file_replicas(fs, in), keep = 0, ok = 0;
+	uint64_t exclude = 0;
+	struct extent *e;
+	struct slab_grant g;
+	int target = -1, ret;
+	unsigned tsrv;
+	bool busy, full;
+	char why[256];
+	enum rebuild_result rr;
+	uint64_t t0 = vf_now_ms(), S = fs->slab_size;
+
+	fs_rwlock_wrlock(&in->rw);
+	e = map_get(in, idx);
+	if (!e || !ext_count(e, COPY_OK)) {
+		/* nothing, or nothing left to rebuild from */
+		fs_rwlock_unlock(&in->rw);
+		return RB_DONE;
+	}
+	drop_copies(fs, in, e, want);
+	for (unsigned k = 0; k < e->ncopies; k++) {
+		struct copy *c = &e->c[k];
+		enum copy_state st = cstate(c);
+
+		exclude |= 1ull << c->srv;
+		ok += st == COPY_OK;
+		if (copy_keeps(fs, c))
+			keep++;
+		if (st == COPY_STALE && target < 0 && copy_keeps(fs, c) && srv_up(srv_of(fs, c)))
+			target = (int)k;
+	}
+	if (target >= 0) {
+		/* in place: it takes writes from now, and is filled behind them */
+		set_cstate(&e->c[target], COPY_FILLING);
+		tsrv = e->c[target].srv;
+		fs_rwlock_unlock(&in->rw);
+		goto fill;
+	}
+	busy = ext_count(e, COPY_STALE) || ext_count(e, COPY_FILLING);
+	full = e->ncopies > FS_MAX_REPLICAS;
+	fs_rwlock_unlock(&in->rw);
+	if (busy)
+		return RB_AGAIN; /* a stale copy's server is away, or one is being filled */
+	if (keep >= want && ok >= want)
+		return RB_DONE;
+	if (full)
+		return RB_AGAIN;
+
+	/* a new copy, on a server that holds none of this extent */
+	ret = servers_alloc(fs, 1, 1, exclude, &g, why, sizeof(why));
+	if (ret) {
+		vf_log_ratelimited(LOG_ERR,
+				   "file %s [%" PRIu64 "M, %" PRIu64
+				   "M): NO ROOM for a new copy (%s); it stays with %u up-to-date "
+				   "copies of %u asked",
+				   f->path, (uint64_t)idx * S >> 20, (uint64_t)(idx + 1) * S >> 20,
+				   why, ok, want);
+		return RB_BLOCKED;
+	}
+	fs_rwlock_wrlock(&in->rw);
+	if (map_get(in, idx) != e || e->ncopies > FS_MAX_REPLICAS) {
+		fs_rwlock_unlock(&in->rw);
+		servers_free(fs, &g, 1);
+		return map_get(in, idx) == e ? RB_AGAIN : RB_GONE;
+	}
+	target = e->ncopies;
+	tsrv = g.srv;
+	e->c[target] = (struct copy){ .srv = g.srv, .id = g.id, .state = COPY_FILLING };
+	e->ncopies++;
+	__atomic_add_fetch(&in->held, 1, __ATOMIC_RELAXED);
+	fs_rwlock_unlock(&in->rw);
+
+fill:
+	rr = fill(fs, in, idx, e, (unsigned)target, r, buf);
+	if (rr == RB_DONE) {
+		vf_notice("file %s [%" PRIu64 "M, %" PRIu64 "M): copy on %s rebuilt in %" PRIu64
+			  " ms",
+			  f->path, (uint64_t)idx * S >> 20, (uint64_t)(idx + 1) * S >> 20,
+			  fs->srv[tsrv].url, vf_now_ms() - t0);
+		/* what it replaces goes now */
+		fs_rwlock_wrlock(&in->rw);
+		if (map_get(in, idx) == e)
+			drop_copies(fs, in, e, want);
+		fs_rwlock_unlock(&in->rw);
+		return RB_AGAIN; /* more may be needed: looked at again */
+	}
+	return rr;
+}
+
+/* One pass over every file; true if work is left that may be done later. */
+static bool repair_pass(struct fs *fs, struct rate *r, void *buf)
+{
+	GArray *files = pin_files(fs);
+	bool left = false;
+	uint64_t blocked = 0;
+
+	for (guint k = 0; k < files->len && !repair_stopping(fs); k++) {
+		struct pinned_file *f = &g_array_index(files, struct pinned_file, k);
+		uint32_t n;
+
+		fs_rwlock_rdlock(&f->in->rw);
+		n = f->in->nmap;
+		fs_rwlock_unlock(&f->in->rw);
+		for (uint32_t i = 0; i < n && !repair_stopping(fs); i++) {
+			enum rebuild_result rr;
+			int guard = 0;
+
+			do
+				rr = repair_extent(fs, f, i, r, buf);
+			while (rr == RB_AGAIN && ++guard < 4 && !repair_stopping(fs));
+			if (rr == RB_AGAIN)
+				left = true;
+			if (rr == RB_BLOCKED) {
+				left = true;
+				blocked++;
+			}
+		}
+	}
+	unpin_files(fs, files);
+	__atomic_store_n(&fs->repair_blocked, blocked, __ATOMIC_RELAXED);
+	return left;
+}
+
+static void *repair_thread(void *arg)
+{
+	struct fs *fs = arg;
+	struct rate r = { 0 };
+	void *buf = malloc(CHUNK);
+	bool left = false;
+	struct timespec dl;
+
+	if (!buf) {
+		vf_err("no memory for the repair thread: copies are not rebuilt");
+		return NULL;
+	}
+	fs_mutex_lock(&fs->repair_lock);
+	while (!fs->repair_stop) {
+		if (!fs->repair_kick) {
+			dl = vf_deadline_ms(left ? RESCAN_MS : 10 * RESCAN_MS);
+			fs_cond_timedwait(&fs->repair_cv, &fs->repair_lock, &dl);
+			if (fs->repair_stop)
+				break;
+		}
+		fs->repair_kick = false;
+		fs_mutex_unlock(&fs->repair_lock);
+		left = repair_pass(fs, &r, buf);
+		if (!left)
+			__atomic_store_n(&fs->repair_rate_bps, 0, __ATOMIC_RELAXED);
+		fs_mutex_lock(&fs->repair_lock);
+	}
+	fs_mutex_unlock(&fs->repair_lock);
+	free(buf);
+	return NULL;
+}
+
+int fs_repair_start(struct fs *fs)
+{
+	int ret;
+
+	if (fs->repair)
+		return 0;
+	ret = pthread_create(&fs->repair, NULL, repair_thread, fs);
+	if (ret) {
+		vf_err("cannot start the repair thread: %s", strerror(ret));
+		return -ret;
+	}
+	return 0;
+}
+
+void fs_repair_stop(struct fs *fs)
+{
+	if (!fs->repair)
+		return;
+	fs_mutex_lock(&fs->repair_lock);
+	fs->repair_stop = true;
+	pthread_cond_signal(&fs->repair_cv);
+	fs_mutex_unlock(&fs->repair_lock);
+	pthread_join(fs->repair, NULL);
+	fs->repair = 0;
+}
+
+int fs_drain(struct fs *fs, const char *url, char *why, size_t whylen)
+{
+	struct server *s = server_by_url(fs, url);
+	uint32_t held;
+
+	if (!s) {
+		snprintf(why, whylen, "no server %s in this mount", url);
+		return -ENOENT;
+	}
+	fs_mutex_lock(&fs->alloc_lock);
+	s->draining = true;
+	held = s->held;
+	fs_mutex_unlock(&fs->alloc_lock);
+	vf_notice("server %s: draining: no new slabs there; the %u slab(s) of this mount there "
+		  "move to other servers",
+		  url, held);
+	fs_repair_kick(fs);
+	return 0;
+}
+
+void ext_init_loss_report(struct fs *fs)
+{
+	fs->describe_loss = describe_loss;
+	fs_mutex_init(&fs->repair_lock, LOCK_REPAIR);
+	vf_cond_init(&fs->repair_cv);
+}
