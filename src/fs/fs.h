@@ -2,8 +2,9 @@
 /*
  * vofirm-fs internals.
  *
- * Files live in memory here (names, attributes, slab maps); their data
- * lives in slabs on the memory servers.  A file's size is backed by
+ * Files live in memory here (names, attributes, extent maps); their data
+ * lives in slabs on the memory servers, each extent in as many copies as
+ * the file asks for (extent.c).  A file's size is backed by
  * reserved slabs (ftruncate/fallocate reserve, never a page fault or a
  * write-back), kept until the file shrinks or goes away: a punched hole
  * keeps its slabs.  A per-page bitmap says which pages may hold data
@@ -13,12 +14,15 @@
  * Locks, in the order they are taken: a thread that holds one may take
  * only locks further down this list (lock.h has the ranks; a build with
  * LOCKCHECK=1 checks the order at run time and aborts naming both locks).
- *   inode->rw       a file's size and slab map: shared for reads and
- *                   writes, exclusive for resize, fallocate and freeing;
- *                   held across their network requests
+ *   inode->rw       a file's size and extent map, and each extent's list of
+ *                   copies: shared for reads and writes, exclusive for
+ *                   resize, fallocate, freeing and adding or dropping a
+ *                   copy; held across their network requests
+ *   extent->fill    shared by a write across its requests to every copy;
+ *                   exclusive while the repair copies one chunk
  *   fs->alloc_lock  placement, the servers' free-slab estimates and held
- *                   counts, queued frees; held across ALLOC and FREE
- *                   requests
+ *                   counts, queued frees, draining; held across ALLOC and
+ *                   FREE requests
  *   server->lock    a server's state (server->cv waits on it); never held
  *                   across a request
  *   fs->ns_lock     the namespace: inode table, directories, names,
@@ -27,8 +31,9 @@
  *                   locks so that a file's code can name the file in a
  *                   message; a walk of the namespace that needs files'
  *                   maps pins the files and drops it before taking rw
+ *   fs->repair_lock the repair thread's wake-ups (fs->repair_cv)
  *   fs->buf_lock    the free I/O buffers (fs->buf_cv waits on it)
- * In practice nothing is taken under ns_lock or buf_lock.  No lock is held
+ * In practice nothing is taken under ns_lock, repair_lock or buf_lock.  No lock is held
  * across fuse_reply_*() (LOCKCHECK checks that too).
  */
 #ifndef VOFIRM_FS_H
