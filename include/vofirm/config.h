@@ -24,7 +24,8 @@ enum vf_opt_kind {
 	VF_OPT_STRING,	  /* char * (strdup), not empty; hi, if not 0, is the longest */
 	VF_OPT_LOG_LEVEL, /* int LOG_*: error, warning, notice, info or debug */
 	VF_OPT_LIST,	  /* add() each item: the option repeated, or ';' between items in a file */
-	VF_OPT_CONFIG,	  /* --config FILE: loaded before the rest of the command line */
+	VF_OPT_CONFIG,	  /* --config FILE: loaded before the rest of the command line; then
+			   * act(settings, FILE), if set (to remember which file) */
 	VF_OPT_ANSWER,	  /* --help, --version: act() answers; nothing else is done */
 	VF_OPT_ACTION,	  /* act(settings, value) */
 };
@@ -43,7 +44,8 @@ struct vf_opt {
 	 * the option, or a file's key, replaces what came before) */
 	int (*add)(void *settings, const char *item, const char *origin);
 	void (*clear)(void *settings);
-	/* ANSWER, ACTION: value is NULL for an option without one */
+	/* ANSWER, ACTION: value is NULL for an option without one; CONFIG:
+	 * optional, given the file once it is loaded */
 	int (*act)(void *settings, const char *value);
 };
 

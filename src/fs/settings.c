@@ -32,6 +32,7 @@ void fs_settings_free(struct fs_settings *s)
 	free(s->key_file);
 	free(s->name);
 	free(s->fuse_opts);
+	free(s->config_path);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -94,6 +95,19 @@ static int verbose(void *settings, const char *value)
 	return 0;
 }
 
+/* -c FILE, once it is loaded: its absolute path, for SIGHUP to read it
+ * again after the daemon has moved to / (detached). */
+static int config_loaded(void *settings, const char *path)
+{
+	struct fs_settings *s = settings;
+	gchar *abs = g_canonicalize_filename(path, NULL);
+
+	free(s->config_path);
+	s->config_path = strdup(abs);
+	g_free(abs);
+	return s->config_path ? 0 : -ENOMEM;
+}
+
 static void usage(FILE *f);
 
 static int help(void *settings, const char *value)
@@ -140,10 +154,18 @@ static const struct vf_opt fs_opt[] = {
 	  .metavar = "P",
 	  .help = "percent of the dirty-page limit this mount may use; "
 		  "0 keeps FUSE's 1%; needs root" },
+	{ "replicas", 0, VF_OPT_UINT, AT(replicas), .lo = 1, .hi = FS_MAX_REPLICAS, .def = "1",
+	  .metavar = "N",
+	  .help = "copies of every slab-sized extent of a file, each on a different server; "
+		  "a directory or file may ask for its own (xattr " FS_XATTR_REPLICAS ")" },
+	{ "repair-rate", 0, VF_OPT_SIZE, AT(repair_rate), .def = "256M", .metavar = "RATE",
+	  .help = "bytes per second that rebuilding lost copies and draining a server may "
+		  "copy; 0: no limit" },
 	{ "mlock", 0, VF_OPT_BOOL, AT(mlock), .off = true, .def = "true",
 	  .help = "do not lock the daemon's memory" },
-	{ "config", 'c', VF_OPT_CONFIG, .metavar = "FILE",
-	  .help = "settings from FILE ([fs] group); the command line wins" },
+	{ "config", 'c', VF_OPT_CONFIG, .act = config_loaded, .metavar = "FILE",
+	  .help = "settings from FILE ([fs] group); the command line wins; SIGHUP "
+		  "reads its server list again" },
 	{ "foreground", 'f', VF_OPT_ACTION, .act = foreground, .help = "do not detach" },
 	{ "debug", 'd', VF_OPT_ACTION, .act = debug, .help = "FUSE debug output (implies -f)" },
 	{ NULL, 'o', VF_OPT_ACTION, .act = add_fuse_opts, .metavar = "OPTIONS",
@@ -229,5 +251,11 @@ int fs_settings_check(const struct fs_settings *s)
 		vf_err("--readahead must be a multiple of 4K");
 		return -EINVAL;
 	}
+	if (s->replicas > s->nservers)
+		vf_warn("--replicas %u with %u server%s: every size request (ftruncate, "
+			"fallocate) fails until there are %u servers (%s)",
+			s->replicas, s->nservers, s->nservers == 1 ? "" : "s", s->replicas,
+			s->config_path ? "add them to the config file and send SIGHUP"
+				       : "give more --server");
 	return 0;
 }

@@ -289,7 +289,7 @@ int vf_opts_parse_args(const struct vf_opts *t, void *settings, int argc, char *
 	const char *config = NULL;
 	uint64_t listed = 0; /* LIST rows the command line has given */
 	char origin[64], **scan;
-	int c, ret = 0;
+	int c, config_row = 0, ret = 0;
 
 	if (build_getopt(t, &g))
 		return -EINVAL;
@@ -310,14 +310,21 @@ int vf_opts_parse_args(const struct vf_opts *t, void *settings, int argc, char *
 			ret = o->act(settings, optarg) ? -EINVAL : 1;
 			break;
 		}
-		if (o && o->kind == VF_OPT_CONFIG)
+		if (o && o->kind == VF_OPT_CONFIG) {
 			config = optarg;
+			config_row = c;
+		}
 	}
 	g_free(scan);
 	if (ret)
 		return ret;
-	if (config && vf_opts_load(t, settings, config))
-		return -EINVAL;
+	if (config) {
+		if (vf_opts_load(t, settings, config))
+			return -EINVAL;
+		o = row_of(t, config_row);
+		if (o->act && o->act(settings, config))
+			return -EINVAL;
+	}
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {

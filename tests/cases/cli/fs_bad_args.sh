@@ -27,9 +27,14 @@ step "a value out of range is refused as such"
 expect_refusal 'read-timeout.*must be more than 0' "${S[@]}" --read-timeout 0
 expect_refusal "readahead '32M': at most 16" "${S[@]}" --readahead 32M
 expect_refusal "threads '0': must be a number from 1 to 256" "${S[@]}" --threads 0
+expect_refusal "replicas '0': must be a number from 1 to 3" "${S[@]}" --replicas 0
+expect_refusal "replicas '4': must be a number from 1 to 3" "${S[@]}" --replicas 4
+expect_refusal "repair-rate '9X': unknown unit suffix" "${S[@]}" --repair-rate 9X
 
 step "the same from a config file"
 printf '[fs]\nserver = tcp://127.0.0.1:1\nreadahead = 12Q\n' >ra.conf
 expect_refusal "config file ra.conf: readahead '12Q': unknown unit suffix" --config ra.conf
 printf '[fs]\nserver = tcp://127.0.0.1:1\nio-timeout = later\n' >io.conf
 expect_refusal "config file io.conf: io-timeout 'later': duration must be a whole number" --config io.conf
+printf '[fs]\nserver = tcp://127.0.0.1:1\nreplicas = two\n' >rep.conf
+expect_refusal "config file rep.conf: replicas 'two': must be a number from 1 to 3" --config rep.conf
