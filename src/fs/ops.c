@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fs.h"
 #include "vofirm/log.h"
@@ -34,6 +36,7 @@
 #define fuse_reply_statfs(...) \
 	(lock_check_unheld("fuse_reply_statfs"), fuse_reply_statfs(__VA_ARGS__))
 #define fuse_reply_write(...) (lock_check_unheld("fuse_reply_write"), fuse_reply_write(__VA_ARGS__))
+#define fuse_reply_xattr(...) (lock_check_unheld("fuse_reply_xattr"), fuse_reply_xattr(__VA_ARGS__))
 #endif
 
 struct handle {
@@ -318,6 +321,7 @@ static struct inode *make_node(fuse_req_t req, fuse_ino_t parent, const char *na
 		*err = ENOMEM;
 		return NULL;
 	}
+	c->replicas = p->replicas; /* what the directory asks for, at creation */
 	link_child(p, c, name);
 	return c; /* ns_lock still held */
 }
@@ -775,6 +779,236 @@ static void vf_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
+/*
+ * Extended attributes.  FS_XATTR_REPLICAS, on directories and regular
+ * files, is the number of copies asked for: a file's copy count (set before
+ * its size, or changed after, which gets or drops copies of every extent
+ * now), or what a directory gives the files and directories made in it.
+ * Its value is always there: the count asked for, else the mount's.
+ * Removing it asks for the mount's.  FS_XATTR_DRAIN, set on the control
+ * directory, drains the server it names.  No other attribute is stored.
+ */
+
+/* The value of an attribute as a log line shows it (g_free). */
+static char *shown_value(const char *value, size_t size)
+{
+	gchar *v = g_strndup(value, size < 64 ? size : 64), *e = g_strescape(v, NULL), *t;
+
+	g_free(v);
+	if (size <= 64)
+		return e;
+	t = g_strconcat(e, "...", NULL);
+	g_free(e);
+	return t;
+}
+
+/* "1" to "3", a newline after it allowed (echo, setfattr -v from a file). */
+static int parse_replicas(const char *value, size_t size, unsigned *n)
+{
+	if (size == 2 && value[1] == '\n')
+		size = 1;
+	if (size != 1 || value[0] < '1' || value[0] > (char)('0' + FS_MAX_REPLICAS))
+		return -EINVAL;
+	*n = (unsigned)(value[0] - '0');
+	return 0;
+}
+
+/* The copies a directory asks for (ns_lock held). */
+static unsigned dir_replicas(struct fs *fs, const struct inode *in)
+{
+	return in->replicas ? in->replicas : fs->set.replicas;
+}
+
+/*
+ * in (a directory or a file, which the request holds) asks for n copies,
+ * or for the mount's count when n is 0.  0 or -errno (logged).
+ */
+static int set_replicas(struct fs *fs, struct inode *in, unsigned n)
+{
+	unsigned want = n ? n : fs->set.replicas, nsrv = fs_nsrv(fs);
+	struct timespec now;
+	char *path;
+	int ret = 0;
+
+	if (in->kind == INODE_FILE)
+		ret = file_set_replicas(fs, in, want); /* logs what it does, and why not */
+	clock_gettime(CLOCK_REALTIME, &now);
+	fs_mutex_lock(&fs->ns_lock);
+	if (in->kind == INODE_DIR)
+		in->replicas = (uint8_t)n;
+	if (!ret)
+		in->ctime = now;
+	path = in->kind == INODE_DIR ? inode_path(fs, in) : NULL;
+	fs_mutex_unlock(&fs->ns_lock);
+	if (path) {
+		vf_info("directory %s: what is made in it asks for %u cop%s%s",
+			path[0] ? path : "/", want, want == 1 ? "y" : "ies",
+			n ? "" : " (the mount's count)");
+		if (want > nsrv)
+			vf_warn("directory %s: %u copies but %u server%s: sizes of its new files "
+				"fail until there are %u servers",
+				path[0] ? path : "/", want, nsrv, nsrv == 1 ? "" : "s", want);
+	}
+	g_free(path);
+	return ret;
+}
+
+/* Drains the server whose URL is value; only root or the mount's owner may. */
+static int set_drain(fuse_req_t req, struct fs *fs, const char *value, size_t size)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char url[512], why[256] = "";
+	char *shown;
+	int ret;
+
+	if (ctx->uid != 0 && ctx->uid != geteuid()) {
+		vf_log_ratelimited(LOG_WARNING,
+				   "drain asked by uid %u (pid %d) refused: only root or the "
+				   "mount's owner may drain a server",
+				   (unsigned)ctx->uid, (int)ctx->pid);
+		return -EPERM;
+	}
+	if (size && value[size - 1] == '\n')
+		size--;
+	if (!size || size >= sizeof(url) || memchr(value, '\0', size)) {
+		shown = shown_value(value, size);
+		vf_err("drain asked by uid %u (pid %d): '%s' is not a server's URL",
+		       (unsigned)ctx->uid, (int)ctx->pid, shown);
+		g_free(shown);
+		return -EINVAL;
+	}
+	memcpy(url, value, size);
+	url[size] = '\0';
+	vf_notice("drain of %s asked by uid %u (pid %d)", url, (unsigned)ctx->uid, (int)ctx->pid);
+	ret = fs_drain(fs, url, why, sizeof(why));
+	if (ret)
+		vf_err("cannot drain %s: %s", url, why[0] ? why : strerror(-ret));
+	return ret;
+}
+
+static void vf_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	struct fs *fs = fs_of(req);
+	enum inode_kind kind = INODE_CTL_FILE;
+	struct inode *in;
+	char *path, *shown;
+	unsigned n;
+	int ret;
+
+	fs_mutex_lock(&fs->ns_lock);
+	in = inode_get(fs, ino);
+	if (in && in->kind == INODE_FILE && in->slabs_freed)
+		in = NULL; /* its memory is gone: it must not get more */
+	if (in)
+		kind = in->kind;
+	fs_mutex_unlock(&fs->ns_lock);
+	if (!in) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!strcmp(name, FS_XATTR_DRAIN)) {
+		ret = kind == INODE_CTL_DIR ? set_drain(req, fs, value, size) : -ENOTSUP;
+	} else if (strcmp(name, FS_XATTR_REPLICAS)) {
+		ret = -ENOTSUP;
+	} else if (kind != INODE_DIR && kind != INODE_FILE) {
+		ret = -EPERM; /* the control files have no copies */
+	} else if (flags & XATTR_CREATE) {
+		ret = -EEXIST; /* it always has a value */
+	} else if (parse_replicas(value, size, &n)) {
+		fs_mutex_lock(&fs->ns_lock);
+		path = inode_path(fs, in);
+		fs_mutex_unlock(&fs->ns_lock);
+		shown = shown_value(value, size);
+		vf_log_ratelimited(LOG_WARNING, "%s %s: %s '%s' refused: copies are 1 to %u",
+				   kind == INODE_DIR ? "directory" : "file", path[0] ? path : "/",
+				   FS_XATTR_REPLICAS, shown, FS_MAX_REPLICAS);
+		g_free(shown);
+		g_free(path);
+		ret = -EINVAL;
+	} else {
+		ret = set_replicas(fs, in, n);
+	}
+	fuse_reply_err(req, -ret);
+}
+
+static void vf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in;
+	bool file = false;
+	unsigned n = 0;
+	char val[16];
+	int len, err = 0;
+
+	fs_mutex_lock(&fs->ns_lock);
+	in = inode_get(fs, ino);
+	if (!in)
+		err = ENOENT;
+	else if (strcmp(name, FS_XATTR_REPLICAS) ||
+		 (in->kind != INODE_DIR && in->kind != INODE_FILE))
+		err = ENODATA;
+	else if (in->kind == INODE_DIR)
+		n = dir_replicas(fs, in);
+	else
+		file = true;
+	fs_mutex_unlock(&fs->ns_lock);
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	if (file)
+		n = file_replicas(fs, in); /* the request holds the inode */
+	len = snprintf(val, sizeof(val), "%u", n);
+	if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else if (size < (size_t)len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, (size_t)len);
+}
+
+static void vf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	static const char names[] = FS_XATTR_REPLICAS; /* each name ends with its NUL */
+	struct fs *fs = fs_of(req);
+	struct inode *in;
+	size_t len = 0;
+
+	fs_mutex_lock(&fs->ns_lock);
+	in = inode_get(fs, ino);
+	if (in && (in->kind == INODE_DIR || in->kind == INODE_FILE))
+		len = sizeof(names);
+	fs_mutex_unlock(&fs->ns_lock);
+	if (!in)
+		fuse_reply_err(req, ENOENT);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, names, len);
+}
+
+static void vf_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in;
+	int err = 0;
+
+	fs_mutex_lock(&fs->ns_lock);
+	in = inode_get(fs, ino);
+	if (!in || (in->kind == INODE_FILE && in->slabs_freed))
+		err = ENOENT;
+	else if (strcmp(name, FS_XATTR_REPLICAS) ||
+		 (in->kind != INODE_DIR && in->kind != INODE_FILE))
+		err = ENODATA;
+	fs_mutex_unlock(&fs->ns_lock);
+	if (!err)
+		err = -set_replicas(fs, in, 0);
+	fuse_reply_err(req, err);
+}
+
 static void vf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
@@ -818,4 +1052,8 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.releasedir = vf_releasedir,
 	.statfs = vf_statfs,
 	.fallocate = vf_fallocate,
+	.setxattr = vf_setxattr,
+	.getxattr = vf_getxattr,
+	.listxattr = vf_listxattr,
+	.removexattr = vf_removexattr,
 };
