@@ -744,33 +744,71 @@ static void vf_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	fuse_reply_err(req, 0);
 }
 
+/*
+ * The most extents of r copies, each copy on a different server, that
+ * servers with room[0..n) can hold: the largest e with
+ * sum(min(room[i], e)) >= r * e (a server holds at most one copy of an
+ * extent).  That sum less r * e only falls once it falls, so the e that
+ * fit are 0..the answer: a binary search finds it.
+ */
+static uint64_t usable(const uint64_t *room, unsigned n, unsigned r)
+{
+	uint64_t lo = 0, hi = 0, mid, sum;
+
+	for (unsigned i = 0; i < n; i++)
+		hi += room[i];
+	hi /= r;
+	while (lo < hi) {
+		mid = lo + (hi - lo + 1) / 2;
+		sum = 0;
+		for (unsigned i = 0; i < n; i++)
+			sum += room[i] < mid ? room[i] : mid;
+		if (sum / r >= mid)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+/*
+ * df: the pool in usable bytes at the mount's copy count (--replicas):
+ * what a size request at that count can get.  Its raw capacity and free
+ * memory over the count, or less when the servers are so unequal that
+ * copies on distinct servers cannot use it all (fewer servers than copies:
+ * nothing).  Servers lost or being drained are not in the pool; only
+ * servers that are up have free memory.
+ */
 static void vf_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fs_of(req);
-	uint64_t cap = 0, free_slabs = 0;
+	uint64_t cap[FS_MAX_SERVERS], free_slabs[FS_MAX_SERVERS];
+	unsigned n = 0, nsrv;
 	struct statvfs sv;
 
 	servers_refresh(fs);
+	nsrv = fs_nsrv(fs);
 	fs_mutex_lock(&fs->alloc_lock);
-	for (unsigned i = 0; i < fs->nsrv; i++) {
+	for (unsigned i = 0; i < nsrv; i++) {
 		struct server *s = &fs->srv[i];
 
 		fs_mutex_lock(&s->lock);
 		bool lost = s->state == SRV_LOST, up = s->state == SRV_UP;
 
 		fs_mutex_unlock(&s->lock);
-		if (lost)
+		if (lost || s->draining)
 			continue;
-		cap += s->capacity;
-		if (up && s->free_est > 0)
-			free_slabs += (uint64_t)s->free_est;
+		cap[n] = s->capacity;
+		free_slabs[n] = up && s->free_est > 0 ? (uint64_t)s->free_est : 0;
+		n++;
 	}
 	fs_mutex_unlock(&fs->alloc_lock);
 	memset(&sv, 0, sizeof(sv));
 	sv.f_bsize = FS_PAGE;
 	sv.f_frsize = FS_PAGE;
-	sv.f_blocks = cap / FS_PAGE;
-	sv.f_bfree = sv.f_bavail = free_slabs * fs->slab_size / FS_PAGE;
+	sv.f_blocks = usable(cap, n, fs->set.replicas) / FS_PAGE;
+	sv.f_bfree = sv.f_bavail =
+		usable(free_slabs, n, fs->set.replicas) * fs->slab_size / FS_PAGE;
 	fs_mutex_lock(&fs->ns_lock);
 	sv.f_files = g_hash_table_size(fs->inodes) + (1u << 20);
 	fs_mutex_unlock(&fs->ns_lock);
