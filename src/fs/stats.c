@@ -35,12 +35,18 @@ static void prom_label(GString *o, const char *name)
 }
 
 struct file_row {
+	struct inode *in; /* pinned until free_rows() */
 	char *path;
-	uint64_t size, reserved;
+	uint64_t size, reserved, degraded, unprotected;
+	unsigned replicas;
 	struct io_counters io;
 };
 
-/* The files, as rows (ns_lock taken here). */
+/*
+ * The files, as rows.  Their degraded bytes are read under each file's
+ * rw, which comes before ns_lock: the files are pinned and named under
+ * ns_lock, and looked into after it is dropped (as describe_loss does).
+ */
 static GArray *file_rows(struct fs *fs)
 {
 	GArray *rows = g_array_new(FALSE, TRUE, sizeof(struct file_row));
@@ -51,34 +57,51 @@ static GArray *file_rows(struct fs *fs)
 	g_hash_table_iter_init(&it, fs->inodes);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		struct inode *in = v;
-		struct file_row r;
+		struct file_row r = { .in = in };
 
 		if (in->kind != INODE_FILE)
 			continue;
+		in->pinned++;
 		r.path = inode_path(fs, in);
-		r.size = __atomic_load_n(&in->size, __ATOMIC_RELAXED);
-		r.reserved = file_reserved(fs, in);
-		r.io.reads = ld(&in->io.reads);
-		r.io.writes = ld(&in->io.writes);
-		r.io.bytes_read = ld(&in->io.bytes_read);
-		r.io.bytes_written = ld(&in->io.bytes_written);
-		r.io.errors = 0;
 		g_array_append_val(rows, r);
 	}
 	fs_mutex_unlock(&fs->ns_lock);
+
+	for (guint i = 0; i < rows->len; i++) {
+		struct file_row *r = &g_array_index(rows, struct file_row, i);
+		struct inode *in = r->in;
+
+		file_degraded(fs, in, &r->degraded, &r->unprotected);
+		r->replicas = file_replicas(fs, in);
+		r->size = __atomic_load_n(&in->size, __ATOMIC_RELAXED);
+		r->reserved = file_reserved(fs, in);
+		r->io.reads = ld(&in->io.reads);
+		r->io.writes = ld(&in->io.writes);
+		r->io.bytes_read = ld(&in->io.bytes_read);
+		r->io.bytes_written = ld(&in->io.bytes_written);
+		r->io.errors = 0;
+	}
 	return rows;
 }
 
-static void free_rows(GArray *rows)
+static void free_rows(struct fs *fs, GArray *rows)
 {
-	for (guint i = 0; i < rows->len; i++)
-		g_free(g_array_index(rows, struct file_row, i).path);
+	fs_mutex_lock(&fs->ns_lock);
+	for (guint i = 0; i < rows->len; i++) {
+		struct file_row *r = &g_array_index(rows, struct file_row, i);
+
+		r->in->pinned--;
+		inode_maybe_free(fs, r->in);
+		g_free(r->path);
+	}
+	fs_mutex_unlock(&fs->ns_lock);
 	g_array_free(rows, TRUE);
 }
 
 struct srv_row {
 	const char *url;
 	enum srv_state state;
+	bool draining;
 	uint64_t capacity, free, held;
 };
 
@@ -92,6 +115,7 @@ static void srv_row(struct fs *fs, struct server *s, struct srv_row *r)
 	r->capacity = s->capacity;
 	r->free = s->free_est > 0 ? (uint64_t)s->free_est * fs->slab_size : 0;
 	r->held = (uint64_t)s->held * fs->slab_size;
+	r->draining = s->draining;
 	fs_mutex_unlock(&fs->alloc_lock);
 }
 
@@ -122,9 +146,12 @@ char *fs_stats_json(struct fs *fs)
 	GString *o = g_string_new("{\n  \"slab_size\": ");
 	GArray *rows = file_rows(fs);
 	uint64_t cap = 0, free_b = 0, held = 0;
+	unsigned nsrv = fs_nsrv(fs);
+	struct repl_stats rs;
 
+	fs_repl_stats(fs, &rs);
 	g_string_append_printf(o, "%" PRIu64 ",\n  \"servers\": [", fs->slab_size);
-	for (unsigned i = 0; i < fs->nsrv; i++) {
+	for (unsigned i = 0; i < nsrv; i++) {
 		struct server *s = &fs->srv[i];
 		struct srv_row r;
 
@@ -136,15 +163,15 @@ char *fs_stats_json(struct fs *fs)
 		held += r.held;
 		g_string_append_printf(o, "%s\n    {\"url\": ", i ? "," : "");
 		json_string(o, r.url);
-		g_string_append_printf(o,
-				       ", \"state\": \"%s\", \"capacity\": %" PRIu64
-				       ", \"free\": %" PRIu64 ", \"held\": %" PRIu64
-				       ", \"reads\": %" PRIu64 ", \"writes\": %" PRIu64
-				       ", \"bytes_read\": %" PRIu64 ", \"bytes_written\": %" PRIu64
-				       ", \"errors\": %" PRIu64,
-				       srv_state_name(r.state), r.capacity, r.free, r.held,
-				       ld(&s->io.reads), ld(&s->io.writes), ld(&s->io.bytes_read),
-				       ld(&s->io.bytes_written), ld(&s->io.errors));
+		g_string_append_printf(
+			o,
+			", \"state\": \"%s\", \"draining\": %s, \"capacity\": %" PRIu64
+			", \"free\": %" PRIu64 ", \"held\": %" PRIu64 ", \"reads\": %" PRIu64
+			", \"writes\": %" PRIu64 ", \"bytes_read\": %" PRIu64
+			", \"bytes_written\": %" PRIu64 ", \"errors\": %" PRIu64,
+			srv_state_name(r.state), r.draining ? "true" : "false", r.capacity, r.free,
+			r.held, ld(&s->io.reads), ld(&s->io.writes), ld(&s->io.bytes_read),
+			ld(&s->io.bytes_written), ld(&s->io.errors));
 		for (int w = 0; w < 2; w++) {
 			const struct hist *h = w ? &s->write_lat : &s->read_lat;
 
@@ -160,9 +187,17 @@ char *fs_stats_json(struct fs *fs)
 	}
 	g_string_append_printf(o,
 			       "\n  ],\n  \"pool\": {\"capacity\": %" PRIu64 ", \"free\": %" PRIu64
-			       ", \"used\": %" PRIu64 ", \"held_by_this_mount\": %" PRIu64
-			       "},\n  \"files\": [",
+			       ", \"used\": %" PRIu64 ", \"held_by_this_mount\": %" PRIu64 "},",
 			       cap, free_b, cap - free_b, held);
+	g_string_append_printf(
+		o,
+		"\n  \"replication\": {\"replicas\": %u, \"degraded_bytes\": %" PRIu64
+		", \"unprotected_bytes\": %" PRIu64 ", \"lost_bytes\": %" PRIu64
+		", \"repair_done_bytes\": %" PRIu64 ", \"repair_rate_bytes_per_s\": %" PRIu64
+		", \"repair_rate_limit_bytes_per_s\": %" PRIu64
+		", \"repair_blocked_extents\": %" PRIu64 "},\n  \"files\": [",
+		fs->set.replicas, rs.degraded_bytes, rs.unprotected_bytes, rs.lost_bytes,
+		rs.repair_done_bytes, rs.repair_rate_bps, fs->set.repair_rate, rs.repair_blocked);
 	for (guint i = 0; i < rows->len; i++) {
 		struct file_row *r = &g_array_index(rows, struct file_row, i);
 
@@ -170,14 +205,16 @@ char *fs_stats_json(struct fs *fs)
 		json_string(o, r->path);
 		g_string_append_printf(o,
 				       ", \"size\": %" PRIu64 ", \"reserved\": %" PRIu64
-				       ", \"reads\": %" PRIu64 ", \"writes\": %" PRIu64
-				       ", \"bytes_read\": %" PRIu64 ", \"bytes_written\": %" PRIu64
-				       "}",
-				       r->size, r->reserved, r->io.reads, r->io.writes,
-				       r->io.bytes_read, r->io.bytes_written);
+				       ", \"replicas\": %u, \"degraded_bytes\": %" PRIu64
+				       ", \"unprotected_bytes\": %" PRIu64 ", \"reads\": %" PRIu64
+				       ", \"writes\": %" PRIu64 ", \"bytes_read\": %" PRIu64
+				       ", \"bytes_written\": %" PRIu64 "}",
+				       r->size, r->reserved, r->replicas, r->degraded,
+				       r->unprotected, r->io.reads, r->io.writes, r->io.bytes_read,
+				       r->io.bytes_written);
 	}
 	g_string_append(o, "\n  ]\n}\n");
-	free_rows(rows);
+	free_rows(fs, rows);
 	return g_string_free(o, FALSE);
 }
 
@@ -202,16 +239,55 @@ char *fs_stats_prometheus(struct fs *fs)
 		{ "vofirm_server_read_bytes_total", "counter", "bytes read from the server" },
 		{ "vofirm_server_written_bytes_total", "counter", "bytes written to the server" },
 		{ "vofirm_server_errors_total", "counter", "requests that failed" },
+		{ "vofirm_server_draining", "gauge",
+		  "1 while the server is drained: no new memory there, its copies move off" },
+	};
+	static const struct {
+		const char *name, *type, *help;
+	} repl_metrics[] = {
+		{ "vofirm_replication_replicas", "gauge",
+		  "copies of each extent the mount keeps unless a file asks otherwise" },
+		{ "vofirm_replication_degraded_bytes", "gauge",
+		  "file bytes with fewer healthy copies than asked" },
+		{ "vofirm_replication_unprotected_bytes", "gauge",
+		  "file bytes with one healthy copy left while more were asked" },
+		{ "vofirm_replication_lost_bytes", "gauge",
+		  "file bytes with no healthy copy left" },
+		{ "vofirm_replication_repair_done_bytes_total", "counter",
+		  "bytes copied by repairs (rebuilt or moved copies)" },
+		{ "vofirm_replication_repair_rate_bytes_per_second", "gauge",
+		  "repair copy rate, measured over the last window" },
+		{ "vofirm_replication_repair_rate_limit_bytes_per_second", "gauge",
+		  "the most a repair may copy per second (--repair-rate; 0: no limit)" },
+		{ "vofirm_replication_repair_blocked_extents", "gauge",
+		  "extents whose missing copy found no server with room" },
 	};
 	GString *o = g_string_new(NULL);
 	GArray *rows = file_rows(fs);
 	struct srv_row r[FS_MAX_SERVERS];
+	unsigned nsrv = fs_nsrv(fs);
+	struct repl_stats rs;
 
-	for (unsigned i = 0; i < fs->nsrv; i++)
+	fs_repl_stats(fs, &rs);
+	{
+		uint64_t v[] = { fs->set.replicas,    rs.degraded_bytes,    rs.unprotected_bytes,
+				 rs.lost_bytes,	      rs.repair_done_bytes, rs.repair_rate_bps,
+				 fs->set.repair_rate, rs.repair_blocked };
+
+		/* the mount as the label: a host may run several */
+		for (unsigned m = 0; m < VF_ARRAY_SIZE(repl_metrics); m++) {
+			prom_head(o, repl_metrics[m].name, repl_metrics[m].type,
+				  repl_metrics[m].help);
+			g_string_append_printf(o, "%s{mount=\"", repl_metrics[m].name);
+			prom_label(o, fs->set.mountpoint ? fs->set.mountpoint : "");
+			g_string_append_printf(o, "\"} %" PRIu64 "\n", v[m]);
+		}
+	}
+	for (unsigned i = 0; i < nsrv; i++)
 		srv_row(fs, &fs->srv[i], &r[i]);
 	for (unsigned m = 0; m < VF_ARRAY_SIZE(srv_metrics); m++) {
 		prom_head(o, srv_metrics[m].name, srv_metrics[m].type, srv_metrics[m].help);
-		for (unsigned i = 0; i < fs->nsrv; i++) {
+		for (unsigned i = 0; i < nsrv; i++) {
 			struct server *s = &fs->srv[i];
 			uint64_t v[] = { r[i].state == SRV_UP,
 					 r[i].state == SRV_LOST,
@@ -222,7 +298,8 @@ char *fs_stats_prometheus(struct fs *fs)
 					 ld(&s->io.writes),
 					 ld(&s->io.bytes_read),
 					 ld(&s->io.bytes_written),
-					 ld(&s->io.errors) };
+					 ld(&s->io.errors),
+					 r[i].draining };
 
 			g_string_append_printf(o, "%s{server=\"", srv_metrics[m].name);
 			prom_label(o, r[i].url);
@@ -236,7 +313,7 @@ char *fs_stats_prometheus(struct fs *fs)
 		prom_head(o, name, "summary",
 			  w ? "time to write a piece to the server"
 			    : "time to read a piece from the server");
-		for (unsigned i = 0; i < fs->nsrv; i++) {
+		for (unsigned i = 0; i < nsrv; i++) {
 			const struct hist *h = w ? &fs->srv[i].write_lat : &fs->srv[i].read_lat;
 			uint64_t count = 0;
 
@@ -263,19 +340,25 @@ char *fs_stats_prometheus(struct fs *fs)
 		{ "vofirm_file_writes_total", "counter", "FUSE writes to the file" },
 		{ "vofirm_file_read_bytes_total", "counter", "bytes read from the file" },
 		{ "vofirm_file_written_bytes_total", "counter", "bytes written to the file" },
+		{ "vofirm_file_replicas", "gauge", "copies of each extent the file asks for" },
+		{ "vofirm_file_degraded_bytes", "gauge",
+		  "bytes of the file with fewer healthy copies than asked" },
+		{ "vofirm_file_unprotected_bytes", "gauge",
+		  "bytes of the file with one healthy copy left while more were asked" },
 	};
 	for (unsigned m = 0; m < VF_ARRAY_SIZE(file_metrics); m++) {
 		prom_head(o, file_metrics[m].name, file_metrics[m].type, file_metrics[m].help);
 		for (guint i = 0; i < rows->len; i++) {
 			struct file_row *f = &g_array_index(rows, struct file_row, i);
 			uint64_t v[] = { f->size,      f->reserved,	 f->io.reads,
-					 f->io.writes, f->io.bytes_read, f->io.bytes_written };
+					 f->io.writes, f->io.bytes_read, f->io.bytes_written,
+					 f->replicas,  f->degraded,	 f->unprotected };
 
 			g_string_append_printf(o, "%s{path=\"", file_metrics[m].name);
 			prom_label(o, f->path);
 			g_string_append_printf(o, "\"} %" PRIu64 "\n", v[m]);
 		}
 	}
-	free_rows(rows);
+	free_rows(fs, rows);
 	return g_string_free(o, FALSE);
 }
