@@ -7,12 +7,15 @@
  * to say it is mounted) -> process settings (mlockall, PR_SET_IO_FLUSHER)
  * -> connect every server (any failure: no mount) -> mount -> the mount's
  * bdi limits -> FUSE loop, multi-threaded -> unmounted (fusermount3 -u,
- * SIGTERM, SIGINT): every file's slabs go back to their servers.
+ * SIGTERM, SIGINT): every file's slabs go back to their servers.  The
+ * repair thread (extent.c) runs while the servers do; SIGHUP adds the
+ * servers the config file has gained.
  * Exit status: 0 after an unmount, 1 could not mount, 2 bad settings.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +178,149 @@ static int alloc_buffers(struct fs *fs)
 	return 0;
 }
 
+/*
+ * SIGHUP reads the config file's server list again and adds the servers
+ * that are new (libfuse would unmount on it).  It is blocked in every
+ * thread (main() blocks it before the first one, and they inherit the
+ * mask) and taken by sigwait() in a thread of its own.  A handler is
+ * installed too, before libfuse's: libfuse leaves a signal alone that
+ * has one, and a SIGHUP that reached a thread without the mask is passed
+ * on to the thread instead of ending the mount.
+ */
+static struct {
+	pthread_t thread;
+	bool started;
+	bool stop; /* __atomic */
+} hup;
+
+static void hup_forward(int sig)
+{
+	int saved = errno;
+
+	if (__atomic_load_n(&hup.started, __ATOMIC_ACQUIRE))
+		pthread_kill(hup.thread, SIGHUP); /* async-signal-safe */
+	errno = saved;
+}
+
+static bool in_list(char *const *list, unsigned n, const char *url)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(list[i], url))
+			return true;
+	return false;
+}
+
+static void hup_reload(struct fs *fs)
+{
+	const char *path = fs->set.config_path;
+	GString *added = g_string_new(NULL);
+	struct fs_settings n;
+	unsigned nadded = 0, nsrv;
+	int ret;
+
+	if (!path) {
+		vf_notice("SIGHUP: no config file (--config) to read again: the servers stay as "
+			  "they are");
+		g_string_free(added, TRUE);
+		return;
+	}
+	fs_settings_init(&n);
+	if (fs_settings_load(&n, path)) {
+		vf_err("SIGHUP: config file %s not read again (above): the servers stay as they are",
+		       path);
+		goto out;
+	}
+	if (!n.nservers) {
+		vf_warn("SIGHUP: config file %s lists no server: nothing to add", path);
+		goto out;
+	}
+	for (unsigned i = 0; i < n.nservers; i++) {
+		if (server_by_url(fs, n.servers[i]))
+			continue;
+		if (in_list(n.servers, i, n.servers[i]))
+			continue;		     /* the file names it twice */
+		ret = servers_add(fs, n.servers[i]); /* logs why not */
+		if (ret == 0) {
+			g_string_append_printf(added, "%s%s", nadded ? ", " : "", n.servers[i]);
+			nadded++;
+		}
+	}
+	nsrv = fs_nsrv(fs);
+	if (nadded)
+		vf_notice("SIGHUP: config file %s read again: added %s; %u servers now", path,
+			  added->str, nsrv);
+	else
+		vf_notice("SIGHUP: config file %s read again: no new server (%u servers)", path,
+			  nsrv);
+	for (unsigned i = 0; i < nsrv; i++) {
+		struct server *s = &fs->srv[i];
+		bool draining;
+
+		if (in_list(n.servers, n.nservers, s->url))
+			continue;
+		fs_mutex_lock(&fs->alloc_lock);
+		draining = s->draining;
+		fs_mutex_unlock(&fs->alloc_lock);
+		if (draining)
+			vf_info("SIGHUP: %s is no longer in %s and is being drained", s->url, path);
+		else
+			vf_warn("SIGHUP: %s is no longer in %s, but the mount keeps using it: drain "
+				"it first (vofirmctl drain --mount %s --server %s), then stop it",
+				s->url, path, fs->set.mountpoint, s->url);
+	}
+	if (fs->set.replicas > nsrv)
+		vf_warn("--replicas %u with %u server%s: size requests still fail",
+			fs->set.replicas, nsrv, nsrv == 1 ? "" : "s");
+out:
+	g_string_free(added, TRUE);
+	fs_settings_free(&n);
+}
+
+static void *hup_main(void *arg)
+{
+	struct fs *fs = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig))
+			continue;
+		if (__atomic_load_n(&hup.stop, __ATOMIC_ACQUIRE))
+			break;
+		hup_reload(fs);
+	}
+	return NULL;
+}
+
+static int hup_start(struct fs *fs)
+{
+	struct sigaction sa = { .sa_handler = hup_forward };
+	int ret;
+
+	ret = pthread_create(&hup.thread, NULL, hup_main, fs);
+	if (ret) {
+		vf_err("cannot start the SIGHUP thread: %s", strerror(ret));
+		return -ret;
+	}
+	__atomic_store_n(&hup.started, true, __ATOMIC_RELEASE);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
+	return 0;
+}
+
+static void hup_stop(void)
+{
+	if (!hup.started)
+		return;
+	__atomic_store_n(&hup.stop, true, __ATOMIC_RELEASE);
+	pthread_kill(hup.thread, SIGHUP);
+	pthread_join(hup.thread, NULL);
+	__atomic_store_n(&hup.started, false, __ATOMIC_RELEASE);
+}
+
 static void free_buffers(struct fs *fs)
 {
 	for (unsigned i = 0; fs->bufs && i < fs->nbufs; i++)
@@ -189,7 +335,10 @@ int main(int argc, char **argv)
 	struct fuse_loop_config *cfg = NULL;
 	char opts[4096], cap[32];
 	int ret, status_fd = -1, status = EXIT_FAILURE;
+	bool repairing = false;
 	uint64_t total = 0;
+	unsigned nsrv;
+	sigset_t hupset;
 
 	vf_log_init("vofirm-fs", LOG_INFO);
 	fs_settings_init(&fs.set);
@@ -199,6 +348,18 @@ int main(int argc, char **argv)
 	if (ret || fs_settings_check(&fs.set))
 		return EXIT_USAGE;
 	vf_log_set_level(fs.set.log_level);
+	/* before any thread, which inherits the mask: SIGHUP is sigwait()ed (hup_main) */
+	sigemptyset(&hupset);
+	sigaddset(&hupset, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hupset, NULL);
+	if (fs.set.mountpoint[0] != '/') {
+		/* the daemon moves to / when it detaches; libfuse unmounts by this path */
+		gchar *abs = g_canonicalize_filename(fs.set.mountpoint, NULL);
+
+		free(fs.set.mountpoint);
+		fs.set.mountpoint = strdup(abs);
+		g_free(abs);
+	}
 	if (fs.set.key_file) {
 		if (vf_key_load(fs.set.key_file,
 				fs.set.insecure_key_perms ? VF_KEY_INSECURE_PERMS : 0, &fs.key))
@@ -220,6 +381,14 @@ int main(int argc, char **argv)
 	/* the tree first: a server's health thread reports a loss by file */
 	fs_init_tree(&fs);
 	if (servers_open(&fs))
+		goto out_servers;
+	ret = fs_repair_start(&fs);
+	if (ret) {
+		vf_err("cannot start the repair thread: %s", strerror(-ret));
+		goto out_servers;
+	}
+	repairing = true;
+	if (hup_start(&fs))
 		goto out_servers;
 	if (alloc_buffers(&fs)) {
 		vf_err("cannot allocate the I/O buffers");
@@ -249,11 +418,14 @@ int main(int argc, char **argv)
 		goto out_signals;
 	}
 	tune_bdi(&fs);
-	for (unsigned i = 0; i < fs.nsrv; i++)
+	nsrv = fs_nsrv(&fs);
+	for (unsigned i = 0; i < nsrv; i++)
 		total += fs.srv[i].capacity;
-	vf_notice("vofirm-fs %s mounted at %s: %u server%s, %s in all; read timeout %" PRIu64 " ms",
-		  VOFIRM_VERSION, fs.set.mountpoint, fs.nsrv, fs.nsrv == 1 ? "" : "s",
-		  vf_format_size(total, cap, sizeof(cap)), fs.set.read_timeout_ms);
+	vf_notice("vofirm-fs %s mounted at %s: %u server%s, %s in all; %u cop%s of each extent; "
+		  "read timeout %" PRIu64 " ms",
+		  VOFIRM_VERSION, fs.set.mountpoint, nsrv, nsrv == 1 ? "" : "s",
+		  vf_format_size(total, cap, sizeof(cap)), fs.set.replicas,
+		  fs.set.replicas == 1 ? "y" : "ies", fs.set.read_timeout_ms);
 	report_ready(&status_fd, 0);
 
 	cfg = fuse_loop_cfg_create();
@@ -272,6 +444,9 @@ out_session:
 out_args:
 	fuse_opt_free_args(&args);
 out_servers:
+	hup_stop(); /* adds no server once the servers go */
+	if (repairing)
+		fs_repair_stop(&fs);
 	servers_close(&fs);
 	free_buffers(&fs);
 	fs_free_tree(&fs); /* once no health thread can report a loss by file */
