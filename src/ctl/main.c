@@ -7,8 +7,12 @@
  *           any failure undoes what was done, in reverse
  *   shrink  device_del and DEVICE_DELETED, object-del, the file removed;
  *           virtio-mem: requested-size down and wait for the guest
+ *           (--replicas: the copies the file asks for, set before its size)
  *   list    the VM's memory devices and which are on vofirm
- *   status  the pool, its servers and files (from the mount's stats)
+ *   status  the pool, its replication, servers and files (from the
+ *           mount's stats)
+ *   drain   move every copy off a memory server (user.vofirm.drain on
+ *           the mount's .vofirm), and follow it in the stats to the end
  *   budget  put QEMU in a memory cgroup: the local memory budget
  *
  * Exit status: 0 done, 1 failed (nothing changed, or what is left is
@@ -25,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -35,10 +40,16 @@
 #include "vofirm/util.h"
 #include "vofirm/version.h"
 
+/* vofirm-fs's extended attributes (src/fs/fs.h) */
+#define XATTR_REPLICAS "user.vofirm.replicas"
+#define XATTR_DRAIN "user.vofirm.drain"
+#define MAX_REPLICAS 3
+
 static struct {
-	const char *qmp, *mount, *id, *model, *vm;
+	const char *qmp, *mount, *id, *model, *vm, *server;
 	uint64_t size, block_size, timeout_ms, limit;
-	bool size_set, json, keep_file;
+	bool size_set, timeout_set, json, keep_file;
+	unsigned replicas; /* 0: what the VM's directory asks for */
 	long pid;
 } o = { .model = "pc-dimm", .timeout_ms = 30000 };
 
@@ -61,6 +72,87 @@ static char *fmt_size(uint64_t b)
 
 	i = (i + 1) % 4;
 	return vf_format_size(b, buf[i], sizeof(buf[i]));
+}
+
+/* Bytes in MiB, as progress and status lines give them: "512 MiB", "0.1 MiB". */
+static char *fmt_mib(uint64_t b)
+{
+	static char buf[4][32];
+	static int i;
+
+	i = (i + 1) % 4;
+	if (b % (1u << 20) == 0)
+		snprintf(buf[i], sizeof(buf[i]), "%" PRIu64 " MiB", b >> 20);
+	else /* rounded up: what is left is never shown as 0 */
+		snprintf(buf[i], sizeof(buf[i]), "%.1f MiB",
+			 (double)((b * 10 + (1u << 20) - 1) >> 20) / 10);
+	return buf[i];
+}
+
+/* "N copies" */
+static const char *copies(uint64_t n)
+{
+	static char buf[4][32];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%" PRIu64 " cop%s", n, n == 1 ? "y" : "ies");
+	return buf[i];
+}
+
+/*
+ * The mount's DIR/.vofirm/stats.json, parsed (json_node_unref it), its
+ * text in *text if text (g_free it); NULL: failed (logged).
+ */
+static JsonNode *read_stats(const char *mount, char **text)
+{
+	char *path = g_build_filename(mount, ".vofirm", "stats.json", NULL), *t = NULL, *err = NULL;
+	GError *gerr = NULL;
+	JsonNode *d = NULL;
+
+	if (!g_file_get_contents(path, &t, NULL, &gerr)) {
+		vf_err("%s: %s (is %s a vofirm-fs mount?)", path, gerr->message, mount);
+		g_error_free(gerr);
+		goto out;
+	}
+	d = jv_parse(t, &err);
+	if (!d)
+		vf_err("%s: not JSON: %s", path, err);
+out:
+	if (d && text)
+		*text = t;
+	else
+		g_free(t);
+	g_free(err);
+	g_free(path);
+	return d;
+}
+
+/* A boolean member of a stats row; false when absent (an older vofirm-fs). */
+static int stat_bool(const char *file, JsonNode *row, const char *what, const char *key, bool *b)
+{
+	JsonNode *n = jv_get(row, key);
+
+	*b = false;
+	if (!n)
+		return 0;
+	if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN) {
+		vf_err("%s: %s.%s: not true or false", file, what, key);
+		return -EPROTO;
+	}
+	*b = json_node_get_boolean(n);
+	return 0;
+}
+
+/* The copy count of a file or directory of a mount (its xattr); 0 if it has none. */
+static unsigned xattr_replicas(const char *path)
+{
+	char v[8];
+	ssize_t n = getxattr(path, XATTR_REPLICAS, v, sizeof(v) - 1);
+
+	if (n < 1 || v[0] < '1' || v[0] > '0' + MAX_REPLICAS)
+		return 0;
+	return (unsigned)(v[0] - '0');
 }
 
 static int cmd(struct qmp *q, const char *c, JsonObject *args, JsonNode **ret, const char *what)
@@ -290,6 +382,12 @@ static int do_grow(struct qmp *q)
 	if (!devs)
 		return -EIO;
 	dev = find_device(devs, o.id);
+	if (dev && o.replicas) {
+		vf_err("%s exists already: --replicas is for the file of a new device (a file's "
+		       "count is its " XATTR_REPLICAS " attribute, see vofirm-fs(8))",
+		       o.id);
+		goto out;
+	}
 	if (dev) {
 		if (vmem || !g_strcmp0(jv_str(jv_get(dev, "type")), "virtio-mem")) {
 			ret = grow_vmem(q, dev);
@@ -340,15 +438,7 @@ static int do_grow(struct qmp *q)
 		       fmt_size(base), fmt_size(plugged), fmt_size(o.size), fmt_size(maxmem));
 		goto out;
 	}
-	if (statfs(o.mount, &sfs) == 0 && (uint64_t)sfs.f_bavail * (uint64_t)sfs.f_bsize < o.size) {
-		vf_err("the pool cannot cover %s: %s free (df %s)", fmt_size(o.size),
-		       fmt_size((uint64_t)sfs.f_bavail * (uint64_t)sfs.f_bsize), o.mount);
-		ret = -ENOSPC;
-		goto out;
-	}
-
-	/* 1: the file, sized: this reserves the remote memory.  QEMU opens
-	 * mem-path from its own working directory: make it absolute. */
+	/* QEMU opens mem-path from its own working directory: make it absolute */
 	vm = vm_name(q);
 	{
 		char *abs = realpath(o.mount, NULL);
@@ -357,6 +447,55 @@ static int do_grow(struct qmp *q)
 		free(abs);
 	}
 	file = g_build_filename(dir, o.id, NULL);
+	/* df is in bytes usable at the mount's copy count; the file has its
+	 * own (--replicas, else its directory's, which a new directory takes
+	 * from the mount's root) */
+	if (statfs(o.mount, &sfs) == 0) {
+		uint64_t avail = (uint64_t)sfs.f_bavail * (uint64_t)sfs.f_bsize;
+		unsigned mount_n = 0, want = o.replicas, nsrv = 0;
+		JsonNode *st = read_stats(o.mount, NULL);
+		JsonArray *servers = jv_array(jv_get(st, "servers"));
+		bool draining, have_servers = servers != NULL;
+		uint64_t v;
+
+		if (st && jv_uint(jv_get(jv_get(st, "replication"), "replicas"), &v, NULL) == 0)
+			mount_n = (unsigned)v;
+		for (guint i = 0; servers && i < json_array_get_length(servers); i++) {
+			JsonNode *srv = json_array_get_element(servers, i);
+
+			if (g_strcmp0(jv_str(jv_get(srv, "state")), "lost") &&
+			    !stat_bool("stats.json", srv, "a server", "draining", &draining) &&
+			    !draining)
+				nsrv++;
+		}
+		g_clear_pointer(&st, json_node_unref);
+		if (!want)
+			want = xattr_replicas(access(dir, F_OK) == 0 ? dir : o.mount);
+		if (!mount_n || !want)
+			mount_n = want = 1; /* a vofirm-fs before replication: one copy */
+		if (have_servers && want > nsrv) {
+			vf_err("%s on distinct servers, but %s has %u server%s that can take "
+			       "memory (vofirmctl status --mount %s)",
+			       copies(want), o.mount, nsrv, nsrv == 1 ? "" : "s", o.mount);
+			ret = -ENOSPC;
+			goto out;
+		}
+		if ((unsigned __int128)o.size * want > (unsigned __int128)avail * mount_n) {
+			if (want == mount_n)
+				vf_err("the pool cannot cover %s%s%s: %s free (df %s)",
+				       fmt_size(o.size), want > 1 ? " at " : "",
+				       want > 1 ? copies(want) : "", fmt_size(avail), o.mount);
+			else
+				vf_err("the pool cannot cover %s at %s: %s free at the mount's %s "
+				       "(df %s)",
+				       fmt_size(o.size), copies(want), fmt_size(avail),
+				       copies(mount_n), o.mount);
+			ret = -ENOSPC;
+			goto out;
+		}
+	}
+
+	/* 1: the file, sized: this reserves the remote memory (every copy) */
 	if (mkdir(dir, 0755) && errno != EEXIST) {
 		ret = -errno;
 		vf_err("cannot make %s: %s", dir, strerror(-ret));
@@ -371,13 +510,38 @@ static int do_grow(struct qmp *q)
 			       : "");
 		goto out;
 	}
-	progress("reserving %s in the pool (%s)", fmt_size(o.size), file);
-	if (ftruncate(fd, (off_t)o.size)) {
-		ret = -errno;
-		close(fd);
-		unlink(file);
-		vf_err("the pool cannot cover %s: %s", fmt_size(o.size), strerror(-ret));
-		goto out;
+	if (o.replicas) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%u", o.replicas);
+		if (fsetxattr(fd, XATTR_REPLICAS, v, strlen(v), 0)) {
+			ret = -errno;
+			close(fd);
+			unlink(file);
+			vf_err("cannot ask for %s of %s: %s%s", copies(o.replicas), file,
+			       strerror(-ret),
+			       ret == -ENOTSUP ? " (a vofirm-fs that has no replication?)" : "");
+			goto out;
+		}
+	}
+	{
+		char v[8] = "";
+		ssize_t n = fgetxattr(fd, XATTR_REPLICAS, v, sizeof(v) - 1);
+		unsigned k = n > 0 ? (unsigned)strtoul(v, NULL, 10) : 0;
+
+		if (k > 1)
+			progress("reserving %s in the pool (%s), %s: %s", fmt_size(o.size), file,
+				 copies(k), fmt_size(o.size * k));
+		else
+			progress("reserving %s in the pool (%s)", fmt_size(o.size), file);
+		if (ftruncate(fd, (off_t)o.size)) {
+			ret = -errno;
+			close(fd);
+			unlink(file);
+			vf_err("the pool cannot cover %s%s%s: %s", fmt_size(o.size),
+			       k > 1 ? " at " : "", k > 1 ? copies(k) : "", strerror(-ret));
+			goto out;
+		}
 	}
 	close(fd);
 
@@ -671,6 +835,59 @@ static int stat_p50(const char *file, JsonNode *srv, const char *what, const cha
 	return -EPROTO;
 }
 
+/*
+ * The replication line of status: "healthy (2 copies)", or "degraded: X
+ * to rebuild, ETA", what waits for room and what is lost.  A vofirm-fs
+ * from before replication has no such object: no line.  0 or -EPROTO.
+ */
+static int repl_status(const char *file, JsonNode *d, GString *out)
+{
+	static const char *const keys[] = {
+		"replicas",   "degraded_bytes",		 "unprotected_bytes",
+		"lost_bytes", "repair_rate_bytes_per_s", "repair_blocked_extents"
+	};
+	JsonNode *r = jv_get(d, "replication");
+	uint64_t v[VF_ARRAY_SIZE(keys)], rebuild;
+
+	if (!r)
+		return 0;
+	if (stat_sizes(file, r, "replication", keys, VF_ARRAY_SIZE(keys), v))
+		return -EPROTO;
+	/* lost bytes are degraded bytes with no copy left: nothing to rebuild them from */
+	rebuild = v[1] > v[3] ? v[1] - v[3] : 0;
+	if (!v[1] && !v[3])
+		g_string_append_printf(out, "replication: healthy (%s)", copies(v[0]));
+	else if (!rebuild)
+		g_string_append(out, "replication: degraded: nothing left to rebuild");
+	else if (!v[4])
+		g_string_append_printf(out, "replication: degraded: %s to rebuild, ETA unknown",
+				       fmt_mib(rebuild));
+	else
+		g_string_append_printf(out,
+				       "replication: degraded: %s to rebuild, ETA %" PRIu64 " s",
+				       fmt_mib(rebuild), (rebuild + v[4] - 1) / v[4]);
+	if (v[2])
+		g_string_append_printf(out, ", %s on a single copy", fmt_mib(v[2]));
+	if (v[5])
+		g_string_append_printf(out,
+				       ", NO ROOM for %" PRIu64 " extent%s (add a server or free "
+				       "memory)",
+				       v[5], v[5] == 1 ? "" : "s");
+	if (v[3])
+		g_string_append_printf(out, ", LOST: %s", fmt_mib(v[3]));
+	g_string_append_c(out, '\n');
+	return 0;
+}
+
+/* An optional size of a stats row: *has false when absent (an older vofirm-fs). */
+static int stat_opt(const char *file, JsonNode *row, const char *what, const char *key, uint64_t *v,
+		    bool *has)
+{
+	*has = jv_get(row, key) != NULL;
+	*v = 0;
+	return *has ? stat_sizes(file, row, what, &key, 1, v) : 0;
+}
+
 /* Nothing is printed unless the whole file reads well. */
 static int do_status(void)
 {
@@ -685,7 +902,8 @@ static int do_status(void)
 	JsonArray *servers, *files;
 	JsonNode *d = NULL;
 	GError *gerr = NULL;
-	uint64_t v[4], rd, wr;
+	uint64_t v[4], rd, wr, n, degraded;
+	bool draining, has_n, has_degraded;
 	int ret = -EPROTO;
 
 	if (!g_file_get_contents(path, &text, NULL, &gerr)) {
@@ -708,6 +926,8 @@ static int do_status(void)
 		goto out;
 	g_string_append_printf(out, "pool: %s, %s used, %s free; this mount holds %s\n",
 			       fmt_size(v[0]), fmt_size(v[1]), fmt_size(v[2]), fmt_size(v[3]));
+	if (repl_status(path, d, out))
+		goto out;
 	servers = jv_array(jv_get(d, "servers"));
 	files = jv_array(jv_get(d, "files"));
 	if (!servers || !files) {
@@ -725,13 +945,15 @@ static int do_status(void)
 		}
 		if (stat_sizes(path, s, what, server_keys, VF_ARRAY_SIZE(server_keys), v) ||
 		    stat_p50(path, s, what, "read_latency_us", &rd) ||
-		    stat_p50(path, s, what, "write_latency_us", &wr))
+		    stat_p50(path, s, what, "write_latency_us", &wr) ||
+		    stat_bool(path, s, what, "draining", &draining))
 			goto out;
-		g_string_append_printf(
-			out,
-			"server %s: %s, holds %s; read %s, written %s; "
-			"read p50 %" PRIu64 " us, write p50 %" PRIu64 " us; %" PRIu64 " errors\n",
-			url, state, fmt_size(v[0]), fmt_size(v[1]), fmt_size(v[2]), rd, wr, v[3]);
+		g_string_append_printf(out,
+				       "server %s: %s%s, holds %s; read %s, written %s; "
+				       "read p50 %" PRIu64 " us, write p50 %" PRIu64 " us; %" PRIu64
+				       " errors\n",
+				       url, state, draining ? ", draining" : "", fmt_size(v[0]),
+				       fmt_size(v[1]), fmt_size(v[2]), rd, wr, v[3]);
 	}
 	for (guint i = 0; i < json_array_get_length(files); i++) {
 		JsonNode *f = json_array_get_element(files, i);
@@ -742,10 +964,17 @@ static int do_status(void)
 			vf_err("%s: %s: no path", path, what);
 			goto out;
 		}
-		if (stat_sizes(path, f, what, file_keys, VF_ARRAY_SIZE(file_keys), v))
+		if (stat_sizes(path, f, what, file_keys, VF_ARRAY_SIZE(file_keys), v) ||
+		    stat_opt(path, f, what, "replicas", &n, &has_n) ||
+		    stat_opt(path, f, what, "degraded_bytes", &degraded, &has_degraded))
 			goto out;
-		g_string_append_printf(out, "file %s: %s, %s reserved; read %s, written %s\n",
-				       fpath, fmt_size(v[0]), fmt_size(v[1]), fmt_size(v[2]),
+		g_string_append_printf(out, "file %s: %s, %s reserved", fpath, fmt_size(v[0]),
+				       fmt_size(v[1]));
+		if (has_n)
+			g_string_append_printf(out, ", %s", copies(n));
+		if (degraded)
+			g_string_append_printf(out, ", %s degraded", fmt_mib(degraded));
+		g_string_append_printf(out, "; read %s, written %s\n", fmt_size(v[2]),
 				       fmt_size(v[3]));
 	}
 	ret = 0;
@@ -757,6 +986,154 @@ out:
 	g_free(err);
 	g_free(text);
 	g_free(path);
+	return ret;
+}
+
+/* What a drain waits for, from the mount's stats: the server's held bytes and the mount's
+ * degraded bytes, repair rate and blocked extents.  0, or -errno (logged). */
+static int drain_state(uint64_t *held, uint64_t *degraded, uint64_t *rate, uint64_t *blocked)
+{
+	static const char *const keys[] = { "degraded_bytes", "repair_rate_bytes_per_s",
+					    "repair_blocked_extents" };
+	char *file = g_build_filename(o.mount, ".vofirm", "stats.json", NULL), what[32];
+	JsonNode *d = read_stats(o.mount, NULL), *r;
+	JsonArray *servers;
+	uint64_t v[VF_ARRAY_SIZE(keys)];
+	int ret = -EPROTO;
+
+	if (!d) {
+		ret = -EIO;
+		goto out;
+	}
+	r = jv_get(d, "replication");
+	servers = jv_array(jv_get(d, "servers"));
+	if (!r || !servers) {
+		vf_err("%s: no %s (a vofirm-fs that cannot drain?)", file,
+		       r ? "servers" : "replication");
+		goto out;
+	}
+	if (stat_sizes(file, r, "replication", keys, VF_ARRAY_SIZE(keys), v))
+		goto out;
+	*degraded = v[0];
+	*rate = v[1];
+	*blocked = v[2];
+	for (guint i = 0; i < json_array_get_length(servers); i++) {
+		JsonNode *s = json_array_get_element(servers, i);
+
+		if (g_strcmp0(jv_str(jv_get(s, "url")), o.server))
+			continue;
+		snprintf(what, sizeof(what), "servers[%u]", i);
+		ret = stat_sizes(file, s, what, (const char *const[]){ "held" }, 1, held);
+		goto out;
+	}
+	vf_err("%s: no server %s", file, o.server);
+	ret = -ENOENT;
+out:
+	g_clear_pointer(&d, json_node_unref);
+	g_free(file);
+	return ret;
+}
+
+/*
+ * Drains a server: user.vofirm.drain on the mount's .vofirm, then the
+ * stats every 0.5 s until the server holds nothing and nothing is
+ * degraded, or --timeout.  The drain goes on in vofirm-fs whatever
+ * happens here.
+ */
+static int do_drain(void)
+{
+	char *ctl = g_build_filename(o.mount, ".vofirm", NULL), line[256], last[256] = "";
+	uint64_t start = vf_now_ms(), printed = 0, held = 0, held0 = 0, degraded = 0, rate = 0;
+	uint64_t blocked = 0;
+	bool done = false, first = true;
+	int ret;
+
+	if (!vf_on_vofirm(o.mount)) {
+		vf_err("%s is not a vofirm-fs mount", o.mount);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (setxattr(ctl, XATTR_DRAIN, o.server, strlen(o.server), 0)) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			vf_err("%s has no server %s (vofirmctl status --mount %s lists them)",
+			       o.mount, o.server, o.mount);
+		else if (ret == -EPERM || ret == -EACCES)
+			vf_err("cannot drain %s: only root or the user who mounted %s may",
+			       o.server, o.mount);
+		else if (ret == -ENOTSUP)
+			vf_err("cannot drain %s: the vofirm-fs at %s cannot drain (an older version?)",
+			       o.server, o.mount);
+		else
+			vf_err("cannot drain %s from %s: %s", o.server, o.mount, strerror(-ret));
+		goto out;
+	}
+	progress("draining %s: no new memory there; its copies move to the other servers",
+		 o.server);
+	for (;;) {
+		ret = drain_state(&held, &degraded, &rate, &blocked);
+		if (ret)
+			break;
+		if (first)
+			held0 = held;
+		first = false;
+		if (!held && !degraded) {
+			done = true;
+			break;
+		}
+		snprintf(line, sizeof(line), "draining %s: %s left", o.server, fmt_mib(held));
+		if (!held)
+			snprintf(line + strlen(line), sizeof(line) - strlen(line),
+				 ", %s still to rebuild", fmt_mib(degraded));
+		if (blocked)
+			snprintf(line + strlen(line), sizeof(line) - strlen(line),
+				 "; NO ROOM for %" PRIu64 " extent%s: add a server or free memory",
+				 blocked, blocked == 1 ? "" : "s");
+		/* when it changes, and every 5 s that it does not */
+		if (strcmp(line, last) || vf_now_ms() - printed >= 5000) {
+			if (rate)
+				progress("%s (repair at %s/s)", line, fmt_mib(rate));
+			else
+				progress("%s", line);
+			snprintf(last, sizeof(last), "%s", line);
+			printed = vf_now_ms();
+		}
+		if (o.timeout_set && vf_now_ms() - start >= o.timeout_ms) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		usleep(500000);
+	}
+	if (ret == -ETIMEDOUT)
+		vf_err("%s is not drained after %" PRIu64 " s: %s left on it, %s degraded; the "
+		       "drain goes on in vofirm-fs (vofirmctl status --mount %s)",
+		       o.server, o.timeout_ms / 1000, fmt_mib(held), fmt_mib(degraded), o.mount);
+	else if (ret)
+		vf_err("cannot follow the drain of %s (above); it goes on in vofirm-fs", o.server);
+	if (o.json) {
+		JsonObject *js = json_object_new();
+		JsonNode *root = json_node_init_object(json_node_alloc(), js);
+		char *text;
+
+		json_object_set_string_member(js, "server", o.server);
+		json_object_set_boolean_member(js, "drained", done);
+		json_object_set_int_member(js, "held", (gint64)held);
+		json_object_set_int_member(js, "degraded_bytes", (gint64)degraded);
+		json_object_set_int_member(js, "moved", (gint64)(held0 > held ? held0 - held : 0));
+		json_object_set_int_member(js, "seconds", (gint64)((vf_now_ms() - start) / 1000));
+		text = jv_text(root);
+		if (text)
+			printf("%s\n", text);
+		g_free(text);
+		json_node_unref(root);
+		json_object_unref(js);
+	} else if (done) {
+		printf("%s: drained (%s moved in %" PRIu64 " s); it holds nothing of %s and can be "
+		       "stopped\n",
+		       o.server, fmt_mib(held0), (vf_now_ms() - start) / 1000, o.mount);
+	}
+out:
+	g_free(ctl);
 	return ret;
 }
 
@@ -838,21 +1215,26 @@ static void usage(FILE *f)
 		"Grow and shrink a running QEMU VM's memory onto vofirm remote memory, over QMP.\n"
 		"\n"
 		"  grow   --qmp SOCKET --mount DIR --size SIZE [--id NAME] [--model pc-dimm|virtio-mem]\n"
-		"         [--block-size SIZE] [--vm NAME]\n"
+		"         [--block-size SIZE] [--vm NAME] [--replicas N]\n"
 		"         add SIZE of remote memory (a file DIR/VM/NAME) as a pc-dimm (default) or\n"
 		"         virtio-mem device; for an existing virtio-mem device, plug up to SIZE\n"
 		"  shrink --qmp SOCKET --id NAME [--size SIZE] [--keep-file]\n"
 		"         remove a DIMM (the guest must release it) and give its memory back;\n"
 		"         virtio-mem: unplug down to SIZE (default 0)\n"
 		"  list   --qmp SOCKET [--json]    the VM's memory devices\n"
-		"  status --mount DIR [--json]     the pool, its servers and files\n"
+		"  status --mount DIR [--json]     the pool, its replication, servers and files\n"
+		"  drain  --mount DIR --server URL [--timeout T] [--json]\n"
+		"         move every copy off a memory server (then it can be stopped); waits\n"
+		"         until it holds nothing and nothing is degraded (default: no time limit)\n"
 		"  budget --pid PID --limit SIZE [--id NAME]\n"
 		"         put process PID (QEMU) in a memory cgroup of SIZE: how much of the VM's\n"
 		"         remote memory may stay in the host's page cache\n"
 		"\n"
 		"  NAME           an id, as QEMU's: a letter, then letters, digits, '.', '_' or '-';\n"
 		"                 at most 64 characters\n"
-		"  --timeout T    waiting for QEMU or the guest (default 30s)\n"
+		"  --replicas N   grow: copies of the new file's memory, each on another server\n"
+		"                 (1 to 3; default: what its directory asks for)\n"
+		"  --timeout T    waiting for QEMU or the guest (default 30s), or for a drain\n"
 		"  --block-size   pc-dimm: the guest's memory block size (default 128M);\n"
 		"                 virtio-mem: the device's block size (default 2M)\n"
 		"  -v, --verbose, -h, --help, -V, --version\n"
@@ -876,6 +1258,8 @@ int main(int argc, char **argv)
 		{ "limit", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "keep-file", no_argument, NULL, 'k' },
+		{ "replicas", required_argument, NULL, 'r' },
+		{ "server", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -948,6 +1332,18 @@ int main(int argc, char **argv)
 				vf_err("--timeout '%s': %s", optarg, why);
 				return 2;
 			}
+			o.timeout_set = true;
+			break;
+		case 'r':
+			if (strlen(optarg) != 1 || optarg[0] < '1' ||
+			    optarg[0] > '0' + MAX_REPLICAS) {
+				vf_err("--replicas '%s': copies are 1 to %d", optarg, MAX_REPLICAS);
+				return 2;
+			}
+			o.replicas = (unsigned)(optarg[0] - '0');
+			break;
+		case 'S':
+			o.server = optarg;
 			break;
 		case 'p':
 			o.pid = strtol(optarg, NULL, 10);
@@ -968,6 +1364,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return do_status() ? 1 : 0;
+	}
+	if (!strcmp(c, "drain")) {
+		if (!o.mount || !o.server) {
+			vf_err("drain needs --mount DIR and --server URL");
+			return 2;
+		}
+		return do_drain() ? 1 : 0;
 	}
 	if (!strcmp(c, "budget")) {
 		if (o.pid <= 0 || !o.limit) {
