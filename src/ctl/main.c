@@ -847,7 +847,9 @@ static int repl_status(const char *file, JsonNode *d, GString *out)
 		"lost_bytes", "repair_rate_bytes_per_s", "repair_blocked_extents"
 	};
 	JsonNode *r = jv_get(d, "replication");
-	uint64_t v[VF_ARRAY_SIZE(keys)], rebuild;
+	JsonArray *servers = jv_array(jv_get(d, "servers"));
+	uint64_t v[VF_ARRAY_SIZE(keys)], rebuild, away_held = 0;
+	unsigned away = 0;
 
 	if (!r)
 		return 0;
@@ -875,6 +877,21 @@ static int repl_status(const char *file, JsonNode *d, GString *out)
 				       v[5], v[5] == 1 ? "" : "s");
 	if (v[3])
 		g_string_append_printf(out, ", LOST: %s", fmt_mib(v[3]));
+	/* copies on a server that is away count as healthy until its lease runs out */
+	for (guint i = 0; servers && i < json_array_get_length(servers); i++) {
+		JsonNode *s = json_array_get_element(servers, i);
+		const char *state = jv_str(jv_get(s, "state"));
+		uint64_t held;
+
+		if (state && strcmp(state, "up") && jv_uint(jv_get(s, "held"), &held, NULL) == 0 &&
+		    held) {
+			away++;
+			away_held += held;
+		}
+	}
+	if (away)
+		g_string_append_printf(out, "; %u server%s away, holding %s", away,
+				       away == 1 ? "" : "s", fmt_mib(away_held));
 	g_string_append_c(out, '\n');
 	return 0;
 }
