@@ -13,7 +13,7 @@ PKGS=(
 	fuse3                                        # fusermount3, /dev/fuse rules
 	clang libclang-rt-14-dev                     # the fuzz target (libFuzzer)
 	clang-format                                 # make format-check (tests/cases/tree)
-	python3 util-linux procps coreutils          # the test cases
+	python3 util-linux procps coreutils attr     # the test cases (attr: setfattr, getfattr)
 	qemu-system-x86                              # QEMU mapping vofirm files as guest RAM
 )
 

@@ -481,7 +481,7 @@ static bool repair_stopping(struct fs *fs)
 }
 
 struct rate {
-	uint64_t t0_ns, bytes;	   /* this second's window */
+	uint64_t t0_ns, bytes;	    /* this second's window */
 	uint64_t win_ns, win_bytes; /* for the measured rate */
 };
 
@@ -501,7 +501,8 @@ static void rate_limit(struct fs *fs, struct rate *r, uint64_t bytes)
 	r->win_bytes += bytes;
 	if (now - r->win_ns >= 500000000ull) {
 		__atomic_store_n(&fs->repair_rate_bps,
-				 r->win_bytes * 1000000000ull / (now - r->win_ns), __ATOMIC_RELAXED);
+				 r->win_bytes * 1000000000ull / (now - r->win_ns),
+				 __ATOMIC_RELAXED);
 		r->win_ns = now;
 		r->win_bytes = 0;
 	}
@@ -665,11 +666,15 @@ static enum rebuild_result repair_extent(struct fs *fs, struct pinned_file *f, u
 		ok += st == COPY_OK;
 		if (copy_keeps(fs, c))
 			keep++;
-		if (st == COPY_STALE && target < 0 && copy_keeps(fs, c) && srv_up(srv_of(fs, c)))
+		/* A FILLING copy is filled by nothing else (this thread fills
+		 * inside this call): one added by file_set_replicas, or one
+		 * whose fill stopped.  Then a stale one, in place. */
+		if ((st == COPY_FILLING || st == COPY_STALE) && copy_keeps(fs, c) &&
+		    srv_up(srv_of(fs, c)) && (target < 0 || st == COPY_FILLING))
 			target = (int)k;
 	}
 	if (target >= 0) {
-		/* in place: it takes writes from now, and is filled behind them */
+		/* it takes writes from now, and is filled behind them */
 		set_cstate(&e->c[target], COPY_FILLING);
 		tsrv = e->c[target].srv;
 		fs_rwlock_unlock(&in->rw);
@@ -679,7 +684,7 @@ static enum rebuild_result repair_extent(struct fs *fs, struct pinned_file *f, u
 	full = e->ncopies > FS_MAX_REPLICAS;
 	fs_rwlock_unlock(&in->rw);
 	if (busy)
-		return RB_AGAIN; /* a stale copy's server is away, or one is being filled */
+		return RB_AGAIN; /* a stale or new copy's server is away */
 	if (keep >= want && ok >= want)
 		return RB_DONE;
 	if (full)

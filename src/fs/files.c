@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fs.h"
 #include "vofirm/log.h"
@@ -106,7 +107,9 @@ int fs_init_tree(struct fs *fs)
 	fs->root = inode_new(fs, INODE_DIR, S_IFDIR | 0755, 0, 0);
 	fs->root->name = strdup("");
 	fs->root->nlookup = 1; /* the kernel's reference, never forgotten */
-	fs->ctl_dir = inode_new(fs, INODE_CTL_DIR, S_IFDIR | 0555, 0, 0);
+	/* the mount's owner's, so that whoever mounted may drain (setxattr on
+	 * it); nothing can be made in it (ops.c refuses) */
+	fs->ctl_dir = inode_new(fs, INODE_CTL_DIR, S_IFDIR | 0755, geteuid(), getegid());
 	fs->ctl_dir->name = strdup(FS_CTL_NAME);
 	fs->ctl_dir->parent = fs->root;
 	g_hash_table_insert(fs->root->children, fs->ctl_dir->name, fs->ctl_dir);

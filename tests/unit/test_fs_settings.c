@@ -190,6 +190,33 @@ static void test_checks(void)
 	fs_settings_free(&s);
 }
 
+/* The copy count and the repair's rate: defaults, file, command line, limits. */
+static void test_replication(void)
+{
+	struct fs_settings s;
+	const char *path;
+
+	fs_settings_init(&s);
+	CHECK_EQ(s.replicas, 1);
+	CHECK_EQ(s.repair_rate, 256ull << 20);
+	CHECK(s.config_path == NULL);
+	fs_settings_free(&s);
+
+	path = conf("repl.conf", "[fs]\nreplicas = 3\nrepair-rate = 0\nserver = tcp://a:1\n");
+	CHECK_EQ(parse(&s, "mnt", "-c", (char *)path), 0);
+	CHECK_EQ(s.replicas, 3);
+	CHECK_EQ(s.repair_rate, 0);
+	CHECK(s.config_path && s.config_path[0] == '/'); /* kept for SIGHUP, absolute */
+	CHECK_EQ(parse(&s, "mnt", "-c", (char *)path, "--replicas", "2"), 0);
+	CHECK_EQ(s.replicas, 2); /* the command line wins */
+	CHECK_EQ(parse(&s, "mnt", "--replicas", "0"), -EINVAL);
+	CHECK_EQ(parse(&s, "mnt", "--replicas", "4"), -EINVAL);
+	CHECK_EQ(parse(&s, "mnt", "--repair-rate", "lots"), -EINVAL);
+	CHECK_EQ(parse(&s, "mnt", "--repair-rate", "64M"), 0);
+	CHECK_EQ(s.repair_rate, 64ull << 20);
+	fs_settings_free(&s);
+}
+
 int main(void)
 {
 	vf_log_init("test_fs_settings", LOG_CRIT);
@@ -203,6 +230,7 @@ int main(void)
 	UNIT_RUN(test_command_line);
 	UNIT_RUN(test_bad_command_lines);
 	UNIT_RUN(test_checks);
+	UNIT_RUN(test_replication);
 	{
 		char cmd[300];
 
