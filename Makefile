@@ -67,7 +67,8 @@ XPORT_SRCS := src/transport/transport.c src/transport/tcp.c src/transport/rdma.c
 	src/transport/mem.c src/transport/net.c
 MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/conn.c src/memd/tcp.c src/memd/rdma.c
 CTL_SRCS := src/ctl/qmp.c src/ctl/jv.c
-FS_SRCS := src/fs/settings.c src/fs/servers.c src/fs/files.c src/fs/extent.c src/fs/ops.c \
+FS_SRCS := src/fs/settings.c src/fs/servers.c src/fs/files.c src/fs/extent.c src/fs/state.c \
+	src/fs/loop.c src/fs/super.c src/fs/ops.c \
 	src/fs/stats.c src/fs/hist.c
 UNIT_TESTS := test_util test_proto test_config test_memd_settings test_fs_settings test_auth \
 	test_ctl_json test_fs_lock

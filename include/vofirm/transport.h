@@ -108,6 +108,10 @@ struct vf_xport {
 
 /* Parses url, picks its transport, connects and logs in.  Logs why not. */
 int vf_xport_open(const char *url, const struct vf_xport_opts *opts, struct vf_xport **out);
+/* The same without connecting: vf_xport_reconnect() connects (and, with
+ * opts.resume_token, resumes that session).  For a client that carries on
+ * from another process's state and must not wait for a server now. */
+int vf_xport_new(const char *url, const struct vf_xport_opts *opts, struct vf_xport **out);
 
 /* Drops and re-opens the connection, resuming the session. */
 int vf_xport_reconnect(struct vf_xport *x);

@@ -45,33 +45,22 @@
 #define CHUNK (1u << 20) /* a rebuild's unit: VF_MAX_IO */
 #define RESCAN_MS 2000	 /* how often work left undone is looked at again */
 
-static uint64_t pages_per_slab(struct fs *fs)
+static enum copy_state cstate(const struct extent *e, unsigned k)
 {
-	return fs->slab_size / FS_PAGE;
+	return copy_get(e, k).state;
 }
 
-static enum copy_state cstate(const struct copy *c)
+static void set_cstate(struct extent *e, unsigned k, enum copy_state st)
 {
-	return (enum copy_state)__atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+	struct copy c = copy_get(e, k);
+
+	c.state = st;
+	copy_set(e, k, c);
 }
 
-static void set_cstate(struct copy *c, enum copy_state st)
+static struct server *srv_of(struct fs *fs, struct copy c)
 {
-	__atomic_store_n(&c->state, (uint8_t)st, __ATOMIC_RELEASE);
-}
-
-/* st -> to if it still is st */
-static bool cas_cstate(struct copy *c, enum copy_state st, enum copy_state to)
-{
-	uint8_t exp = (uint8_t)st;
-
-	return __atomic_compare_exchange_n(&c->state, &exp, (uint8_t)to, false, __ATOMIC_ACQ_REL,
-					   __ATOMIC_ACQUIRE);
-}
-
-static struct server *srv_of(struct fs *fs, const struct copy *c)
-{
-	return &fs->srv[c->srv];
+	return &fs->srv[c.srv];
 }
 
 static bool srv_up(struct server *s)
@@ -84,33 +73,58 @@ static bool srv_up(struct server *s)
 	return st == SRV_UP;
 }
 
-struct extent *ext_new(struct fs *fs)
+/* An extent on block blk of the state (a new one: allocated and zeroed). */
+static struct extent *ext_on(struct fs *fs, uint32_t blk)
 {
 	struct extent *e = calloc(1, sizeof(*e));
 
 	if (!e)
 		return NULL;
-	e->written = calloc((pages_per_slab(fs) + 63) / 64, sizeof(uint64_t));
-	if (!e->written) {
-		free(e);
-		return NULL;
-	}
+	e->blk = blk;
+	e->b = state_block(fs, blk);
 	fs_rwlock_init_wpref(&e->fill, LOCK_EXTENT);
 	return e;
 }
 
-void ext_free(struct extent *e)
+struct extent *ext_new(struct fs *fs)
 {
+	struct extent *e;
+	uint32_t blk;
+
+	if (state_block_alloc(fs, &blk))
+		return NULL;
+	e = ext_on(fs, blk);
+	if (!e)
+		state_block_free(fs, blk);
+	return e;
+}
+
+struct extent *ext_load(struct fs *fs, uint32_t blk)
+{
+	return ext_on(fs, blk);
+}
+
+void ext_free(struct fs *fs, struct extent *e)
+{
+	state_block_free(fs, e->blk);
 	fs_rwlock_destroy(&e->fill);
-	free(e->written);
 	free(e);
+}
+
+unsigned ext_ncopies(const struct extent *e)
+{
+	unsigned n = 0;
+
+	for (unsigned k = 0; k < EXT_SLOTS; k++)
+		n += cstate(e, k) != COPY_EMPTY;
+	return n;
 }
 
 bool any_written(const struct extent *e, uint64_t first, uint64_t last)
 {
 	for (uint64_t pg = first; pg <= last; pg++) {
 		if (pg % 64 == 0 && pg + 63 <= last) {
-			if (__atomic_load_n(&e->written[pg / 64], __ATOMIC_ACQUIRE))
+			if (__atomic_load_n(&e->b->written[pg / 64], __ATOMIC_ACQUIRE))
 				return true;
 			pg += 63;
 			continue;
@@ -125,8 +139,8 @@ unsigned ext_count(const struct extent *e, enum copy_state st)
 {
 	unsigned n = 0;
 
-	for (unsigned k = 0; k < e->ncopies; k++)
-		n += cstate(&e->c[k]) == st;
+	for (unsigned k = 0; k < EXT_SLOTS; k++)
+		n += cstate(e, k) == st;
 	return n;
 }
 
@@ -141,12 +155,12 @@ static unsigned read_order(struct fs *fs, struct extent *e, int skip, unsigned *
 	uint64_t key[FS_MAX_REPLICAS + 1];
 	unsigned n = 0;
 
-	for (unsigned k = 0; k < e->ncopies; k++) {
+	for (unsigned k = 0; k < EXT_SLOTS; k++) {
 		struct server *s;
 
-		if ((int)k == skip || cstate(&e->c[k]) != COPY_OK)
+		if ((int)k == skip || cstate(e, k) != COPY_OK)
 			continue;
-		s = srv_of(fs, &e->c[k]);
+		s = srv_of(fs, copy_get(e, k));
 		key[n] = __atomic_load_n(&s->read_ewma_ns, __ATOMIC_RELAXED) +
 			 (srv_up(s) ? 0 : UINT64_MAX / 2);
 		order[n++] = k;
@@ -167,32 +181,32 @@ static unsigned read_order(struct fs *fs, struct extent *e, int skip, unsigned *
 static int read_from(struct fs *fs, struct extent *e, int skip, uint64_t so, uint32_t n, void *buf,
 		     bool may_wait)
 {
-	unsigned order[FS_MAX_REPLICAS + 1], cnt = read_order(fs, e, skip, order);
-	struct copy *c;
+	unsigned order[EXT_SLOTS], cnt = read_order(fs, e, skip, order);
+	struct copy c;
 	int ret = -EIO;
 
 	if (cnt == 0)
 		return -EIO; /* no copy left */
 	if (cnt == 1 && may_wait) {
 		/* one copy: the single-copy policy (wait up to read_timeout) */
-		c = &e->c[order[0]];
-		return server_rw(srv_of(fs, c), VF_OP_READ, c->id, so, n, buf);
+		c = copy_get(e, order[0]);
+		return server_rw(srv_of(fs, c), VF_OP_READ, c.id, so, n, buf);
 	}
 	for (unsigned i = 0; i < cnt; i++) {
-		c = &e->c[order[i]];
-		ret = server_rw_once(srv_of(fs, c), VF_OP_READ, c->id, so, n, buf);
+		c = copy_get(e, order[i]);
+		ret = server_rw_once(srv_of(fs, c), VF_OP_READ, c.id, so, n, buf);
 		if (ret == 0)
 			return 0;
 		if (i + 1 < cnt)
 			vf_info("server %s: read of slab %u at %" PRIu64
 				" failed (%s): turning to another copy",
-				srv_of(fs, c)->url, c->id, so, strerror(-ret));
+				srv_of(fs, c)->url, c.id, so, strerror(-ret));
 	}
 	if (!may_wait)
 		return ret;
 	/* none answered at once: wait for the best one, as a single copy would */
-	c = &e->c[order[0]];
-	return server_rw(srv_of(fs, c), VF_OP_READ, c->id, so, n, buf);
+	c = copy_get(e, order[0]);
+	return server_rw(srv_of(fs, c), VF_OP_READ, c.id, so, n, buf);
 }
 
 int ext_read(struct fs *fs, struct extent *e, uint64_t so, uint32_t n, void *buf)
@@ -202,36 +216,40 @@ int ext_read(struct fs *fs, struct extent *e, uint64_t so, uint32_t n, void *buf
 
 static void mark_stale(struct fs *fs, struct extent *e, unsigned k, const char *why)
 {
-	struct copy *c = &e->c[k];
+	struct copy c = copy_get(e, k);
 
-	if (cas_cstate(c, COPY_OK, COPY_STALE) || cas_cstate(c, COPY_FILLING, COPY_STALE)) {
+	if (copy_cas_state(e, k, COPY_OK, COPY_STALE) ||
+	    copy_cas_state(e, k, COPY_FILLING, COPY_STALE)) {
 		vf_log_ratelimited(LOG_WARNING,
 				   "server %s: the copy in slab %u missed a write (%s): stale "
 				   "until it is rebuilt",
-				   srv_of(fs, c)->url, c->id, why);
+				   srv_of(fs, c)->url, c.id, why);
 		fs_repair_kick(fs);
 	}
 }
 
 int ext_write(struct fs *fs, struct extent *e, uint64_t so, uint32_t n, const void *buf)
 {
-	struct srv_io io[FS_MAX_REPLICAS + 1];
-	unsigned idx[FS_MAX_REPLICAS + 1], cnt = 0, ok_took = 0;
-	bool was_ok[FS_MAX_REPLICAS + 1], took[FS_MAX_REPLICAS + 1] = { false };
+	struct srv_io io[EXT_SLOTS];
+	unsigned idx[EXT_SLOTS], cnt = 0, ok_took = 0;
+	bool was_ok[EXT_SLOTS], took[EXT_SLOTS] = { false };
 	int ret = -EIO;
 
-	if (e->ncopies == 1 && cstate(&e->c[0]) == COPY_OK) /* the single-copy path */
-		return server_rw(srv_of(fs, &e->c[0]), VF_OP_WRITE, e->c[0].id, so, n, (void *)buf);
-	for (unsigned k = 0; k < e->ncopies; k++) {
-		enum copy_state st = cstate(&e->c[k]);
+	struct copy c0 = copy_get(e, 0);
+
+	if (c0.state == COPY_OK && ext_ncopies(e) == 1) /* the single-copy path */
+		return server_rw(srv_of(fs, c0), VF_OP_WRITE, c0.id, so, n, (void *)buf);
+	for (unsigned k = 0; k < EXT_SLOTS; k++) {
+		struct copy c = copy_get(e, k);
+		enum copy_state st = c.state;
 
 		if (st != COPY_OK && st != COPY_FILLING)
 			continue;
 		was_ok[cnt] = st == COPY_OK;
 		idx[cnt] = k;
-		io[cnt] = (struct srv_io){ .s = srv_of(fs, &e->c[k]),
+		io[cnt] = (struct srv_io){ .s = srv_of(fs, c),
 					   .type = VF_OP_WRITE,
-					   .slab = e->c[k].id,
+					   .slab = c.id,
 					   .off = so,
 					   .len = n,
 					   .buf = (void *)buf };
@@ -248,11 +266,11 @@ int ext_write(struct fs *fs, struct extent *e, uint64_t so, uint32_t n, const vo
 		/* No up-to-date copy took it at once: wait for one, as a single
 		 * copy would (up to its server's lease). */
 		for (unsigned i = 0; i < cnt && !ok_took; i++) {
-			struct copy *c = &e->c[idx[i]];
+			struct copy c = copy_get(e, idx[i]);
 
 			if (!was_ok[i])
 				continue;
-			ret = server_rw(srv_of(fs, c), VF_OP_WRITE, c->id, so, n, (void *)buf);
+			ret = server_rw(srv_of(fs, c), VF_OP_WRITE, c.id, so, n, (void *)buf);
 			if (ret == 0)
 				took[i] = true, ok_took = 1;
 		}
@@ -361,19 +379,23 @@ static char *describe_loss(struct fs *fs, unsigned srv, bool past_lease, char **
 			unsigned others = 0;
 			int here = -1;
 
-			for (unsigned c = 0; e && c < e->ncopies; c++) {
-				if (e->c[c].srv == srv && cstate(&e->c[c]) != COPY_GONE)
+			for (unsigned c = 0; e && c < EXT_SLOTS; c++) {
+				struct copy cp = copy_get(e, c);
+
+				if (cp.state == COPY_EMPTY)
+					continue;
+				if (cp.srv == srv && cp.state != COPY_GONE)
 					here = (int)c;
-				else if (cstate(&e->c[c]) == COPY_OK)
+				else if (cp.state == COPY_OK)
 					others++;
 			}
 			if (here < 0)
 				continue;
 			if (others) {
-				set_cstate(&e->c[here], COPY_GONE);
+				set_cstate(e, (unsigned)here, COPY_GONE);
 				hit_moved[i] = true;
 			} else if (!past_lease) {
-				set_cstate(&e->c[here], COPY_GONE);
+				set_cstate(e, (unsigned)here, COPY_GONE);
 				hit_lost[i] = any_lost = true;
 			}
 		}
@@ -523,16 +545,16 @@ enum rebuild_result { RB_DONE, RB_AGAIN, RB_BLOCKED, RB_GONE };
 static int rebuild_chunk(struct fs *fs, struct extent *e, unsigned k, uint64_t off, uint32_t len,
 			 void *buf)
 {
-	struct copy *t = &e->c[k];
+	struct copy t = copy_get(e, k);
 	int ret;
 
 	ret = read_from(fs, e, (int)k, off, len, buf, false);
 	if (ret) {
-		vf_warn("rebuilding a copy in slab %u on %s: no other copy answered (%s)", t->id,
+		vf_warn("rebuilding a copy in slab %u on %s: no other copy answered (%s)", t.id,
 			srv_of(fs, t)->url, strerror(-ret));
 		return ret;
 	}
-	ret = server_rw_once(srv_of(fs, t), VF_OP_WRITE, t->id, off, len, buf);
+	ret = server_rw_once(srv_of(fs, t), VF_OP_WRITE, t.id, off, len, buf);
 	if (ret)
 		mark_stale(fs, e, k, "a rebuild's write failed");
 	return ret;
@@ -550,8 +572,8 @@ static enum rebuild_result fill(struct fs *fs, struct inode *in, uint32_t idx, s
 		if (repair_stopping(fs))
 			return RB_AGAIN;
 		fs_rwlock_rdlock(&in->rw);
-		alive = map_get(in, idx) == e && k < e->ncopies;
-		if (!alive || cstate(&e->c[k]) != COPY_FILLING) {
+		alive = map_get(in, idx) == e;
+		if (!alive || cstate(e, k) != COPY_FILLING) {
 			fs_rwlock_unlock(&in->rw);
 			return alive ? RB_AGAIN : RB_GONE;
 		}
@@ -567,26 +589,26 @@ static enum rebuild_result fill(struct fs *fs, struct inode *in, uint32_t idx, s
 	if (ret)
 		return RB_AGAIN;
 	fs_rwlock_rdlock(&in->rw);
-	if (map_get(in, idx) != e || k >= e->ncopies) {
+	if (map_get(in, idx) != e) {
 		fs_rwlock_unlock(&in->rw);
 		return RB_GONE;
 	}
 	fs_rwlock_wrlock(&e->fill);
-	ret = cas_cstate(&e->c[k], COPY_FILLING, COPY_OK) ? 0 : -EAGAIN;
+	ret = copy_cas_state(e, k, COPY_FILLING, COPY_OK) ? 0 : -EAGAIN;
 	fs_rwlock_unlock(&e->fill);
 	fs_rwlock_unlock(&in->rw);
 	return ret ? RB_AGAIN : RB_DONE;
 }
 
 /* Is the copy where it may stay: not GONE, its server not drained? */
-static bool copy_keeps(struct fs *fs, const struct copy *c)
+static bool copy_keeps(struct fs *fs, struct copy c)
 {
 	bool draining;
 
-	if (cstate(c) == COPY_GONE)
+	if (c.state == COPY_GONE || c.state == COPY_EMPTY)
 		return false;
 	fs_mutex_lock(&fs->alloc_lock);
-	draining = fs->srv[c->srv].draining;
+	draining = fs->srv[c.srv].draining;
 	fs_mutex_unlock(&fs->alloc_lock);
 	return !draining;
 }
@@ -598,35 +620,38 @@ static bool copy_keeps(struct fs *fs, const struct copy *c)
  */
 static void drop_copies(struct fs *fs, struct inode *in, struct extent *e, unsigned want)
 {
-	struct slab_grant g[FS_MAX_REPLICAS + 1];
-	unsigned n = 0, ok_kept = 0, j = 0;
-	bool drop[FS_MAX_REPLICAS + 1] = { false };
+	struct slab_grant g[EXT_SLOTS];
+	unsigned n = 0, ok_kept = 0;
+	bool drop[EXT_SLOTS] = { false };
 
-	for (unsigned k = 0; k < e->ncopies; k++)
-		ok_kept += cstate(&e->c[k]) == COPY_OK && copy_keeps(fs, &e->c[k]);
-	for (unsigned k = 0; k < e->ncopies; k++) {
-		struct copy *c = &e->c[k];
+	for (unsigned k = 0; k < EXT_SLOTS; k++)
+		ok_kept += cstate(e, k) == COPY_OK && copy_keeps(fs, copy_get(e, k));
+	for (unsigned k = 0; k < EXT_SLOTS; k++) {
+		struct copy c = copy_get(e, k);
 
-		if (cstate(c) == COPY_GONE)
+		if (c.state == COPY_GONE)
 			drop[k] = true;
-		else if (!copy_keeps(fs, c) && ok_kept >= want)
+		else if (c.state != COPY_EMPTY && !copy_keeps(fs, c) && ok_kept >= want)
 			drop[k] = true; /* drained, and safe elsewhere */
 	}
 	/* more than asked (the count was lowered): the surplus OK copies */
-	for (unsigned k = e->ncopies; k-- > 0 && ok_kept > want;)
-		if (!drop[k] && cstate(&e->c[k]) == COPY_OK) {
+	for (unsigned k = EXT_SLOTS; k-- > 0 && ok_kept > want;)
+		if (!drop[k] && cstate(e, k) == COPY_OK && copy_keeps(fs, copy_get(e, k))) {
 			drop[k] = true;
 			ok_kept--;
 		}
-	for (unsigned k = 0; k < e->ncopies; k++) {
-		if (drop[k])
-			g[n++] = (struct slab_grant){ .srv = e->c[k].srv, .id = e->c[k].id };
-		else
-			e->c[j++] = e->c[k];
+	for (unsigned k = 0; k < EXT_SLOTS; k++) {
+		struct copy c = copy_get(e, k);
+
+		if (!drop[k])
+			continue;
+		g[n++] = (struct slab_grant){ .srv = c.srv, .id = c.id };
+		/* EMPTY before the slab goes: a worker killed in between leaves
+		 * an orphan the next one frees, never a copy naming a free slab */
+		copy_set(e, k, (struct copy){ .state = COPY_EMPTY });
 	}
 	if (!n)
 		return;
-	e->ncopies = (uint8_t)j;
 	__atomic_sub_fetch(&in->held, n, __ATOMIC_RELAXED);
 	servers_free(fs, g, n);
 }
@@ -658,11 +683,13 @@ static enum rebuild_result repair_extent(struct fs *fs, struct pinned_file *f, u
 		return RB_DONE;
 	}
 	drop_copies(fs, in, e, want);
-	for (unsigned k = 0; k < e->ncopies; k++) {
-		struct copy *c = &e->c[k];
-		enum copy_state st = cstate(c);
+	for (unsigned k = 0; k < EXT_SLOTS; k++) {
+		struct copy c = copy_get(e, k);
+		enum copy_state st = c.state;
 
-		exclude |= 1ull << c->srv;
+		if (st == COPY_EMPTY)
+			continue;
+		exclude |= 1ull << c.srv;
 		ok += st == COPY_OK;
 		if (copy_keeps(fs, c))
 			keep++;
@@ -675,13 +702,13 @@ static enum rebuild_result repair_extent(struct fs *fs, struct pinned_file *f, u
 	}
 	if (target >= 0) {
 		/* it takes writes from now, and is filled behind them */
-		set_cstate(&e->c[target], COPY_FILLING);
-		tsrv = e->c[target].srv;
+		set_cstate(e, (unsigned)target, COPY_FILLING);
+		tsrv = copy_get(e, (unsigned)target).srv;
 		fs_rwlock_unlock(&in->rw);
 		goto fill;
 	}
 	busy = ext_count(e, COPY_STALE) || ext_count(e, COPY_FILLING);
-	full = e->ncopies > FS_MAX_REPLICAS;
+	full = ext_ncopies(e) >= EXT_SLOTS;
 	fs_rwlock_unlock(&in->rw);
 	if (busy)
 		return RB_AGAIN; /* a stale or new copy's server is away */
@@ -702,15 +729,18 @@ static enum rebuild_result repair_extent(struct fs *fs, struct pinned_file *f, u
 		return RB_BLOCKED;
 	}
 	fs_rwlock_wrlock(&in->rw);
-	if (map_get(in, idx) != e || e->ncopies > FS_MAX_REPLICAS) {
+	target = -1;
+	for (unsigned k = 0; map_get(in, idx) == e && k < EXT_SLOTS && target < 0; k++)
+		if (cstate(e, k) == COPY_EMPTY)
+			target = (int)k;
+	if (target < 0) {
 		fs_rwlock_unlock(&in->rw);
 		servers_free(fs, &g, 1);
 		return map_get(in, idx) == e ? RB_AGAIN : RB_GONE;
 	}
-	target = e->ncopies;
 	tsrv = g.srv;
-	e->c[target] = (struct copy){ .srv = g.srv, .id = g.id, .state = COPY_FILLING };
-	e->ncopies++;
+	copy_set(e, (unsigned)target,
+		 (struct copy){ .srv = g.srv, .id = g.id, .state = COPY_FILLING });
 	__atomic_add_fetch(&in->held, 1, __ATOMIC_RELAXED);
 	fs_rwlock_unlock(&in->rw);
 

@@ -34,13 +34,14 @@ static const uint8_t zero_page[FS_PAGE];
 
 /* ---- inodes ---- */
 
-struct inode *inode_new(struct fs *fs, enum inode_kind kind, mode_t mode, uid_t uid, gid_t gid)
+static struct inode *inode_make(struct fs *fs, fuse_ino_t ino, enum inode_kind kind, mode_t mode,
+				uid_t uid, gid_t gid)
 {
 	struct inode *in = calloc(1, sizeof(*in));
 
 	if (!in)
 		return NULL;
-	in->ino = fs->next_ino++;
+	in->ino = ino;
 	in->kind = kind;
 	in->mode = mode;
 	in->uid = uid;
@@ -55,12 +56,20 @@ struct inode *inode_new(struct fs *fs, enum inode_kind kind, mode_t mode, uid_t 
 	return in;
 }
 
+struct inode *inode_new(struct fs *fs, enum inode_kind kind, mode_t mode, uid_t uid, gid_t gid)
+{
+	fuse_ino_t ino = __atomic_fetch_add(&fs->next_ino, 1, __ATOMIC_RELAXED);
+
+	return inode_make(fs, ino, kind, mode, uid, gid);
+}
+
 void inode_free(struct fs *fs, struct inode *in)
 {
+	state_drop(fs, in->ino);
 	g_hash_table_remove(fs->inodes, GUINT_TO_POINTER(in->ino));
 	for (uint32_t i = 0; i < in->nmap; i++)
 		if (in->map[i])
-			ext_free(in->map[i]);
+			ext_free(fs, in->map[i]);
 	free(in->map);
 	if (in->children)
 		g_hash_table_destroy(in->children);
@@ -136,6 +145,212 @@ void fs_free_tree(struct fs *fs)
 	fs_mutex_destroy(&fs->ns_lock);
 }
 
+/* ---- carrying on from the last worker's state ---- */
+
+struct load_ctx {
+	GHashTable *parent; /* ino -> parent ino (+0: none) */
+	uint8_t *used;	    /* blocks named by a file */
+	uint32_t nused;
+};
+
+static struct load_ctx lc;
+
+static int load_global(struct fs *fs, struct rbuf *r)
+{
+	uint32_t n;
+	int ret;
+
+	fs->slab_size = state_r_u64(r);
+	fs->next_ino = state_r_u64(r);
+	n = state_r_u32(r);
+	if (state_r_bad(r) || !fs->slab_size || n > FS_MAX_SERVERS)
+		return -EPROTO;
+	for (uint32_t i = 0; i < n; i++) {
+		char url[FS_URL_MAX + 1];
+		uint8_t token[VF_TOKEN_LEN];
+		uint16_t ul = state_r_u16(r);
+		uint64_t lease, cap;
+		bool lost, draining;
+
+		if (ul > FS_URL_MAX)
+			return -EPROTO;
+		state_r_bytes(r, url, ul);
+		url[ul] = '\0';
+		state_r_bytes(r, token, sizeof(token));
+		lease = state_r_u64(r);
+		cap = state_r_u64(r);
+		lost = state_r_u8(r);
+		draining = state_r_u8(r);
+		if (state_r_bad(r))
+			return -EPROTO;
+		ret = server_resume(fs, i, url, token, lease, cap, lost, draining);
+		if (ret)
+			return ret;
+	}
+	return state_arena_setup(fs);
+}
+
+static int load_ns(struct fs *fs, struct rbuf *r)
+{
+	fuse_ino_t ino = state_r_u64(r), parent;
+	enum inode_kind kind = (enum inode_kind)state_r_u8(r);
+	uint32_t mode = state_r_u32(r), uid = state_r_u32(r), gid = state_r_u32(r);
+	uint32_t nlink = state_r_u32(r), nopen = state_r_u32(r);
+	struct timespec t[3];
+	uint8_t replicas;
+	uint16_t nlen;
+	struct inode *in;
+	char name[256];
+
+	parent = state_r_u64(r);
+	replicas = state_r_u8(r);
+	for (int k = 0; k < 3; k++) {
+		t[k].tv_sec = (time_t)state_r_u64(r);
+		t[k].tv_nsec = (long)state_r_u64(r);
+	}
+	nlen = state_r_u16(r);
+	if (state_r_bad(r) || nlen > 255 || (kind != INODE_FILE && kind != INODE_DIR) ||
+	    replicas > FS_MAX_REPLICAS)
+		return -EPROTO;
+	state_r_bytes(r, name, nlen);
+	name[nlen] = '\0';
+	if (ino == FUSE_ROOT_ID) {
+		in = fs->root;
+	} else {
+		if (inode_get(fs, ino))
+			return -EPROTO; /* twice */
+		in = inode_make(fs, ino, kind, mode, uid, gid);
+		if (!in)
+			return -ENOMEM;
+		in->name = strdup(name);
+		in->nlookup = 1ull << 40; /* the kernel's count is unknown: never forgotten */
+		g_hash_table_insert(lc.parent, GUINT_TO_POINTER(ino), GUINT_TO_POINTER(parent));
+	}
+	in->mode = mode;
+	in->uid = uid;
+	in->gid = gid;
+	in->nlink = nlink;
+	in->nopen = nopen;
+	in->replicas = replicas;
+	in->atime = t[0];
+	in->mtime = t[1];
+	in->ctime = t[2];
+	return 0;
+}
+
+static int load_data(struct fs *fs, struct rbuf *r)
+{
+	fuse_ino_t ino = state_r_u64(r);
+	uint64_t size = state_r_u64(r);
+	uint8_t replicas = state_r_u8(r);
+	uint32_t nmap = state_r_u32(r);
+	struct inode *in = inode_get(fs, ino);
+
+	if (state_r_bad(r) || !in || in->kind != INODE_FILE || replicas > FS_MAX_REPLICAS)
+		return -EPROTO;
+	in->size = size;
+	in->replicas = replicas;
+	in->map = calloc(nmap ? nmap : 1, sizeof(*in->map));
+	if (!in->map)
+		return -ENOMEM;
+	in->nmap = nmap;
+	for (uint32_t i = 0; i < nmap; i++) {
+		uint32_t b = state_r_u32(r);
+		struct extent *e;
+
+		if (state_r_bad(r) || b > STATE_MAX_BLOCKS ||
+		    (b && (size_t)(b - 1) * fs->st.block_size >= fs->st.arena_len))
+			return -EPROTO;
+		if (!b)
+			continue;
+		if (b > lc.nused) {
+			uint32_t n = MAX(b, lc.nused * 2);
+			uint8_t *u = realloc(lc.used, n);
+
+			if (!u)
+				return -ENOMEM;
+			memset(u + lc.nused, 0, n - lc.nused);
+			lc.used = u;
+			lc.nused = n;
+		}
+		if (lc.used[b - 1])
+			return -EPROTO; /* one block, two extents */
+		lc.used[b - 1] = 1;
+		e = ext_load(fs, b - 1);
+		if (!e)
+			return -ENOMEM;
+		in->map[i] = e;
+		for (unsigned k = 0; k < EXT_SLOTS; k++) {
+			struct copy c = copy_get(e, k);
+
+			if (c.state == COPY_EMPTY)
+				continue;
+			if (c.srv >= fs_nsrv(fs) || c.state > COPY_GONE)
+				return -EPROTO;
+			server_note_slab(fs, c.srv, c.id);
+			in->held++;
+		}
+	}
+	return 0;
+}
+
+int fs_load_tree(struct fs *fs, unsigned *nfiles)
+{
+	static const struct state_loader ld = { load_global, load_ns, load_data };
+	GHashTableIter it;
+	gpointer k, v;
+	GList *dead = NULL;
+	unsigned files = 0;
+	int ret;
+
+	lc.parent = g_hash_table_new(g_direct_hash, g_direct_equal);
+	ret = state_load(fs, &ld);
+	if (ret) {
+		vf_err("cannot carry on from the last worker's state: %s",
+		       ret == -EPROTO ? "it is damaged" : strerror(-ret));
+		goto out;
+	}
+	/* the tree, now that every inode is there */
+	g_hash_table_iter_init(&it, lc.parent);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		struct inode *in = inode_get(fs, GPOINTER_TO_UINT(k));
+		struct inode *p = inode_get(fs, GPOINTER_TO_UINT(v));
+
+		if (in->nlink == 0) {
+			if (!in->nopen)
+				dead = g_list_prepend(dead, in); /* its release was cut short */
+			continue;
+		}
+		if (!p || p->kind != INODE_DIR || g_hash_table_contains(p->children, in->name)) {
+			vf_err("cannot carry on: the state puts %s (inode %" PRIu64
+			       ") in a directory that is not there",
+			       in->name, (uint64_t)in->ino);
+			ret = -EPROTO;
+			goto out;
+		}
+		in->parent = p;
+		g_hash_table_insert(p->children, in->name, in);
+		files += in->kind == INODE_FILE;
+	}
+	ret = state_blocks_loaded(fs, lc.used, lc.nused);
+	if (ret)
+		goto out;
+	/* files unlinked and closed whose slabs were still being given back */
+	for (GList *l = dead; l; l = l->next) {
+		struct inode *in = l->data;
+
+		file_free_slabs(fs, in);
+		inode_free(fs, in);
+	}
+	*nfiles = files;
+out:
+	g_list_free(dead);
+	g_hash_table_destroy(lc.parent);
+	free(lc.used);
+	memset(&lc, 0, sizeof(lc));
+	return ret;
+}
+
 /* ---- I/O buffers, preallocated ---- */
 
 void *fs_buf_get(struct fs *fs)
@@ -163,13 +378,13 @@ void fs_buf_put(struct fs *fs, void *b)
 static void mark_written(struct extent *e, uint64_t first, uint64_t last)
 {
 	for (uint64_t pg = first; pg <= last; pg++)
-		__atomic_fetch_or(&e->written[pg / 64], 1ull << (pg % 64), __ATOMIC_RELEASE);
+		__atomic_fetch_or(&e->b->written[pg / 64], 1ull << (pg % 64), __ATOMIC_RELEASE);
 }
 
 static void clear_written(struct extent *e, uint64_t first, uint64_t last)
 {
 	for (uint64_t pg = first; pg <= last; pg++)
-		__atomic_fetch_and(&e->written[pg / 64], ~(1ull << (pg % 64)), __ATOMIC_RELEASE);
+		__atomic_fetch_and(&e->b->written[pg / 64], ~(1ull << (pg % 64)), __ATOMIC_RELEASE);
 }
 
 unsigned file_replicas(struct fs *fs, const struct inode *in)
@@ -224,6 +439,13 @@ static void log_refusal(struct fs *fs, struct inode *in, const char *what, const
 	g_free(path);
 }
 
+/* Saves the file's data record for the next worker (in->rw exclusive). */
+static void save(struct fs *fs, struct inode *in)
+{
+	state_put_data(fs, in);
+	state_commit(fs);
+}
+
 /*
  * Reserves slabs for every hole among map entries [first, last], as many
  * copies of each as the file asks for (in->rw held exclusively).  All or
@@ -266,7 +488,7 @@ static int reserve_range(struct fs *fs, struct inode *in, uint64_t first, uint64
 	if (ret) {
 		for (uint32_t q = 0; rec && q < need; q++)
 			if (rec[q])
-				ext_free(rec[q]);
+				ext_free(fs, rec[q]);
 		in->nmap = old_n < in->nmap ? old_n : in->nmap; /* past old_n all are NULL */
 		goto out;
 	}
@@ -274,10 +496,10 @@ static int reserve_range(struct fs *fs, struct inode *in, uint64_t first, uint64
 		if (in->map[i])
 			continue;
 		for (unsigned c = 0; c < r; c++)
-			rec[k]->c[c] = (struct copy){ .srv = g[k * r + c].srv,
-						      .id = g[k * r + c].id,
-						      .state = COPY_OK };
-		rec[k]->ncopies = (uint8_t)r;
+			copy_set(rec[k], c,
+				 (struct copy){ .srv = g[k * r + c].srv,
+						.id = g[k * r + c].id,
+						.state = COPY_OK });
 		in->map[i] = rec[k];
 		k++;
 	}
@@ -315,13 +537,17 @@ int file_set_replicas(struct fs *fs, struct inode *in, unsigned n)
 
 		if (!e)
 			continue;
-		for (unsigned k = 0; k < e->ncopies; k++) {
-			exclude |= 1ull << e->c[k].srv;
-			have += e->c[k].state != COPY_GONE;
+		for (unsigned k = 0; k < EXT_SLOTS; k++) {
+			struct copy c = copy_get(e, k);
+
+			if (c.state == COPY_EMPTY)
+				continue;
+			exclude |= 1ull << c.srv;
+			have += c.state != COPY_GONE;
 		}
 		if (have >= n)
 			continue;
-		if (e->ncopies + (n - have) > FS_MAX_REPLICAS + 1) {
+		if (ext_ncopies(e) + (n - have) > EXT_SLOTS) {
 			snprintf(why, sizeof(why),
 				 "a repair is moving copies of the file: try again");
 			ret = -EBUSY;
@@ -330,24 +556,31 @@ int file_set_replicas(struct fs *fs, struct inode *in, unsigned n)
 		ret = servers_alloc(fs, 1, n - have, exclude, g, why, sizeof(why));
 		if (ret)
 			break;
-		for (unsigned k = 0; k < n - have; k++)
-			e->c[e->ncopies++] = (struct copy){ .srv = g[k].srv,
-							    .id = g[k].id,
-							    .state = COPY_FILLING };
-		added[i] = (uint8_t)(n - have);
+		for (unsigned k = 0, slot = 0; k < n - have; k++) {
+			while (copy_get(e, slot).state != COPY_EMPTY)
+				slot++;
+			copy_set(e, slot,
+				 (struct copy){
+					 .srv = g[k].srv, .id = g[k].id, .state = COPY_FILLING });
+			added[i] |= (uint8_t)(1u << slot);
+		}
 		__atomic_add_fetch(&in->held, n - have, __ATOMIC_RELAXED);
 	}
 	if (ret) {
 		/* all or nothing: the copies added by this call go again */
 		for (uint32_t i = 0; i < in->nmap; i++) {
 			struct extent *e = in->map[i];
-			struct slab_grant g[FS_MAX_REPLICAS + 1];
+			struct slab_grant g[EXT_SLOTS];
 			unsigned m = 0;
 
-			for (; added[i]; added[i]--) {
-				e->ncopies--;
-				g[m++] = (struct slab_grant){ .srv = e->c[e->ncopies].srv,
-							      .id = e->c[e->ncopies].id };
+			for (unsigned k = 0; k < EXT_SLOTS; k++) {
+				struct copy c;
+
+				if (!(added[i] & (1u << k)))
+					continue;
+				c = copy_get(e, k);
+				copy_set(e, k, (struct copy){ .state = COPY_EMPTY });
+				g[m++] = (struct slab_grant){ .srv = c.srv, .id = c.id };
 			}
 			if (m) {
 				__atomic_sub_fetch(&in->held, m, __ATOMIC_RELAXED);
@@ -355,6 +588,8 @@ int file_set_replicas(struct fs *fs, struct inode *in, unsigned n)
 			}
 		}
 		__atomic_store_n(&in->replicas, (uint8_t)old, __ATOMIC_RELAXED);
+	} else {
+		save(fs, in);
 	}
 	fs_rwlock_unlock(&in->rw);
 	free(added);
@@ -374,22 +609,31 @@ static void release_from(struct fs *fs, struct inode *in, uint32_t first)
 
 	if (first >= in->nmap)
 		return;
-	g = calloc((size_t)(in->nmap - first) * (FS_MAX_REPLICAS + 1), sizeof(*g));
+	g = calloc((size_t)(in->nmap - first) * EXT_SLOTS, sizeof(*g));
 	for (uint32_t i = first; i < in->nmap; i++) {
 		struct extent *e = in->map[i];
 
 		if (!e)
 			continue;
-		for (unsigned k = 0; k < e->ncopies; k++) {
+		for (unsigned k = 0; k < EXT_SLOTS; k++) {
+			struct copy c = copy_get(e, k);
+
+			if (c.state == COPY_EMPTY)
+				continue;
 			if (g)
-				g[n] = (struct slab_grant){ .srv = e->c[k].srv, .id = e->c[k].id };
+				g[n] = (struct slab_grant){ .srv = c.srv, .id = c.id };
 			n++;
 		}
-		ext_free(e);
+		ext_free(fs, e);
 		in->map[i] = NULL;
 	}
 	in->nmap = first;
 	__atomic_sub_fetch(&in->held, n, __ATOMIC_RELAXED);
+	/* The record that no longer names them is saved before the slabs go:
+	 * a worker killed in between leaves orphans the next one frees, never
+	 * a file naming slabs the servers may give to someone else. */
+	state_put_data(fs, in);
+	state_commit(fs);
 	if (g)
 		servers_free(fs, g, n);
 	else
@@ -495,6 +739,8 @@ int file_resize(struct fs *fs, struct inode *in, uint64_t size)
 
 	fs_rwlock_wrlock(&in->rw);
 	ret = do_resize(fs, in, size);
+	if (!ret)
+		save(fs, in);
 	fs_rwlock_unlock(&in->rw);
 	return ret;
 }
@@ -552,6 +798,8 @@ int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint
 			clock_gettime(CLOCK_REALTIME, &in->mtime);
 			in->ctime = in->mtime;
 		}
+		if (!ret)
+			save(fs, in);
 	}
 	fs_rwlock_unlock(&in->rw);
 	return ret;
@@ -560,10 +808,10 @@ int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint
 void file_free_slabs(struct fs *fs, struct inode *in)
 {
 	fs_rwlock_wrlock(&in->rw);
+	__atomic_store_n(&in->size, 0, __ATOMIC_RELAXED); /* no slab backs any byte now */
 	release_from(fs, in, 0);
 	free(in->map);
 	in->map = NULL;
-	__atomic_store_n(&in->size, 0, __ATOMIC_RELAXED); /* no slab backs any byte now */
 	fs_rwlock_unlock(&in->rw);
 }
 
@@ -684,6 +932,8 @@ ssize_t file_write(struct fs *fs, struct inode *in, uint64_t off, size_t len, co
 		fs_rwlock_unlock(&in->rw);
 		fs_rwlock_wrlock(&in->rw);
 		ret = off + len > in->size ? do_resize(fs, in, off + len) : 0;
+		if (!ret)
+			save(fs, in);
 		fs_rwlock_unlock(&in->rw);
 		if (ret)
 			return ret;

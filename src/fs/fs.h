@@ -55,6 +55,7 @@
 #define FS_PAGE 4096u
 #define FS_MAX_SERVERS 64u
 #define FS_CTL_NAME ".vofirm"
+#define FS_URL_MAX 512u /* a server URL in the state */
 #define FS_MAX_REPLICAS 3u
 #define FS_XATTR_REPLICAS "user.vofirm.replicas"
 #define FS_XATTR_DRAIN "user.vofirm.drain" /* on .vofirm: a server's URL */
@@ -125,6 +126,7 @@ struct server {
 	unsigned idx;
 	const char *url;
 	char *url_owned; /* added at run time */
+	bool lost;	 /* state == SRV_LOST, readable without the lock (__atomic) */
 	struct vf_xport *x;
 
 	struct fs_mutex lock;
@@ -162,38 +164,98 @@ struct server {
  * servers, each a copy today.  A copy's state says what it may do:
  */
 enum copy_state {
+	COPY_EMPTY,   /* no copy in this slot */
 	COPY_OK,      /* up to date: serves reads, takes writes */
 	COPY_FILLING, /* being rebuilt: takes writes, serves no read */
 	COPY_STALE,   /* missed a write: neither, until it is rebuilt in place */
 	COPY_GONE,    /* its server lost it, or is away past its lease, or is
-		      * drained: replaced by a new copy elsewhere, then dropped */
+		       * drained: replaced by a new copy elsewhere, then dropped */
 };
 
 struct copy {
 	uint16_t srv;
 	uint32_t id;
-	uint8_t state; /* enum copy_state, __atomic */
+	enum copy_state state;
 };
 
-/* One slab-sized range of a file: its copies, and which pages hold data. */
+#define EXT_SLOTS (FS_MAX_REPLICAS + 1) /* one more than asked while one is replaced */
+
+/*
+ * What an extent keeps in the state the workers share (state.c): its
+ * copies, one word per slot (slab id, server, state: changed with one
+ * atomic store, so that a worker killed at any instant leaves each slot
+ * whole), and its written-page bits.
+ */
+struct ext_block {
+	uint64_t slot[EXT_SLOTS];
+	uint64_t written[]; /* one bit per page, __atomic */
+};
+
+/* One slab-sized range of a file. */
 struct extent {
 	/* Writes hold it shared across their requests to every copy; a
 	 * rebuild holds it exclusively while it copies a chunk, so that no
 	 * write lands between its read of a copy and its write of another. */
 	struct fs_rwlock fill;
-	uint8_t ncopies; /* entries of c; one more than asked while one is
-			  * being replaced (changed under inode->rw, exclusive) */
-	struct copy c[FS_MAX_REPLICAS + 1];
-	uint64_t *written; /* one bit per page, __atomic */
+	uint32_t blk;	     /* its block in the state */
+	struct ext_block *b; /* the block; slots change under inode->rw, at least shared */
 };
+
+static inline struct copy copy_get(const struct extent *e, unsigned k)
+{
+	uint64_t w = __atomic_load_n(&e->b->slot[k], __ATOMIC_ACQUIRE);
+
+	return (struct copy){ .id = (uint32_t)w,
+			      .srv = (uint16_t)(w >> 32),
+			      .state = (enum copy_state)((w >> 48) & 0xff) };
+}
+
+static inline uint64_t copy_word(struct copy c)
+{
+	return (uint64_t)c.id | (uint64_t)c.srv << 32 | (uint64_t)c.state << 48;
+}
+
+static inline void copy_set(struct extent *e, unsigned k, struct copy c)
+{
+	__atomic_store_n(&e->b->slot[k], copy_word(c), __ATOMIC_RELEASE);
+}
+
+/* Slot k from state `from` to `to`, if it still is `from`. */
+static inline bool copy_cas_state(struct extent *e, unsigned k, enum copy_state from,
+				  enum copy_state to)
+{
+	uint64_t w = __atomic_load_n(&e->b->slot[k], __ATOMIC_ACQUIRE);
+
+	while (((w >> 48) & 0xff) == (uint64_t)from) {
+		uint64_t n = (w & ~(0xffull << 48)) | (uint64_t)to << 48;
+
+		if (__atomic_compare_exchange_n(&e->b->slot[k], &w, n, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return true;
+	}
+	return false;
+}
 
 struct slab_grant {
 	uint16_t srv;
 	uint32_t id;
 };
 
+/* The server table (both paths below start with it). */
+int servers_init(struct fs *fs);
+/* A new mount: connects every --server, any failure fatal; starts them. */
 int servers_open(struct fs *fs);
-void servers_close(struct fs *fs);
+/* Carrying on: server i as the last worker left it, not connected yet
+ * (DOWN; its health thread resumes the session), or LOST. */
+int server_resume(struct fs *fs, unsigned i, const char *url, const uint8_t *token,
+		  uint64_t lease_ms, uint64_t capacity, bool lost, bool draining);
+/* A slab of ours at server srv, from the state (loading, before start). */
+void server_note_slab(struct fs *fs, unsigned srv, uint32_t id);
+/* Starts the health threads not yet running, and the repair thread. */
+int servers_start(struct fs *fs);
+/* Ends every session (BYE: the servers free the mount's slabs), or with
+ * keep_sessions leaves them to their leases for the next worker. */
+void servers_close(struct fs *fs, bool keep_sessions);
 /*
  * Grants n extents' worth of r slabs each, all or nothing: out[e * r + k]
  * is copy k of extent e, the r copies of one extent on r distinct servers,
@@ -232,6 +294,93 @@ static inline unsigned fs_nsrv(const struct fs *fs);
 /* Asks every reachable server for its stats (bounded wait); updates estimates. */
 void servers_refresh(struct fs *fs);
 const char *srv_state_name(enum srv_state st);
+
+/* ---- state.c: what the next worker needs (see state.c) ---- */
+
+#define FS_STATE_FORMAT 1
+#define STATE_MAGIC "VOFIRMFS"
+#define STATE_HDR_SIZE 4096u
+#define STATE_MAX_BLOCKS (1u << 20) /* extents, every file together */
+#define STATE_INIT_MAX 2048u
+
+/* flags of the header: how the last worker ended, set by it */
+#define STATE_F_HANDOVER 0x1  /* handed over (a planned restart): start the next */
+#define STATE_F_UNMOUNTED 0x2 /* the mount is gone: the supervisor ends too */
+#define STATE_F_SERVING 0x4   /* the worker is serving requests */
+#define STATE_F_INIT_DONE 0x8 /* FUSE_INIT was answered (init[] holds it) */
+
+struct state_hdr {
+	char magic[8];
+	uint32_t format;
+	uint32_t flags;	 /* STATE_F_*, __atomic */
+	uint64_t active; /* gen << 1 | slot of the snapshot in use; 0: none (__atomic) */
+	struct {
+		uint64_t off, cap, len, gen;
+	} slot[2];
+	uint64_t block_size;
+	int32_t supervisor_pid, worker_pid; /* __atomic */
+	uint32_t worker_restarts;	    /* __atomic, counted by the supervisor */
+	uint32_t init_len;		    /* the FUSE INIT request, once read */
+	char restart_error[256];	    /* why the last planned restart was refused */
+	uint8_t init[STATE_INIT_MAX];
+};
+
+struct fs_state {
+	int meta_fd, arena_fd;
+	struct state_hdr *hdr; /* NULL: no state kept */
+	uint8_t *meta;	       /* the meta file, mapped whole (st->lock) */
+	size_t meta_len;
+	uint8_t *arena; /* the blocks: STATE_MAX_BLOCKS reserved */
+	size_t arena_reserve, arena_len, block_size;
+	uint32_t nblocks_max;
+
+	struct fs_mutex lock;  /* everything below */
+	GHashTable *ns, *data; /* ino -> record */
+	void *global;	       /* the servers, the slab size, the next inode number */
+	uint32_t *free_blocks; /* reusable */
+	uint32_t nfree, cap_free;
+	uint32_t next_block; /* blocks [0, next_block) were handed out */
+	uint32_t *pending;   /* freed since the last commit */
+	uint32_t npending, cap_pending;
+};
+
+struct rbuf;
+struct inode;
+struct state_loader {
+	int (*global)(struct fs *fs, struct rbuf *r);
+	int (*ns)(struct fs *fs, struct rbuf *r);
+	int (*data)(struct fs *fs, struct rbuf *r);
+};
+
+/* The supervisor's part: the two memfds, with an empty header. */
+int state_create(int *meta_fd, int *arena_fd);
+struct state_hdr *state_map_hdr(int meta_fd);
+/* 0 if this binary reads the state's format; else why not. */
+int state_check_format(const struct state_hdr *h, char *why, size_t whylen);
+/* The worker's part. */
+int state_attach(struct fs *fs, int meta_fd, int arena_fd);
+void state_detach(struct fs *fs);
+bool state_has_snapshot(struct fs *fs);
+size_t state_block_size(uint64_t slab_size);
+int state_arena_setup(struct fs *fs); /* once fs->slab_size is known */
+int state_block_alloc(struct fs *fs, uint32_t *idx);
+void state_block_free(struct fs *fs, uint32_t idx); /* reused after the next commit */
+struct ext_block *state_block(struct fs *fs, uint32_t idx);
+/* Records: ns under fs->ns_lock, data under inode->rw (exclusive for a
+ * change).  The servers' record is made by every commit. */
+void state_put_ns(struct fs *fs, struct inode *in);
+void state_put_data(struct fs *fs, struct inode *in);
+void state_drop(struct fs *fs, fuse_ino_t ino);
+/* Writes every record as the new snapshot; 0 or -errno (logged). */
+int state_commit(struct fs *fs);
+int state_load(struct fs *fs, const struct state_loader *ld);
+int state_blocks_loaded(struct fs *fs, const uint8_t *used, uint32_t n);
+uint8_t state_r_u8(struct rbuf *r);
+uint16_t state_r_u16(struct rbuf *r);
+uint32_t state_r_u32(struct rbuf *r);
+uint64_t state_r_u64(struct rbuf *r);
+void state_r_bytes(struct rbuf *r, void *out, size_t n);
+bool state_r_bad(const struct rbuf *r);
 
 /* ---- inodes and data: files.c ---- */
 
@@ -298,6 +447,9 @@ struct fs {
 	uint64_t repair_rate_bps;   /* measured over the last window, __atomic */
 	uint64_t repair_blocked;    /* extents that found no room for a copy */
 
+	struct fs_state st; /* what the next worker needs */
+	uint16_t epoch;	    /* this worker's, in the top bits of its handles */
+
 	struct fs_mutex ns_lock;
 	GHashTable *inodes; /* ino -> struct inode * */
 	fuse_ino_t next_ino;
@@ -314,6 +466,9 @@ struct fs {
 extern const struct fuse_lowlevel_ops fs_ops;
 
 int fs_init_tree(struct fs *fs);
+/* Carrying on: the servers and files the last worker left in the state
+ * (after servers_init and fs_init_tree; before servers_start). */
+int fs_load_tree(struct fs *fs, unsigned *nfiles);
 void fs_free_tree(struct fs *fs);
 struct inode *inode_new(struct fs *fs, enum inode_kind kind, mode_t mode, uid_t uid, gid_t gid);
 void inode_free(struct fs *fs, struct inode *in);
@@ -324,8 +479,13 @@ char *inode_path(struct fs *fs, struct inode *in);	/* ns_lock held; g_free */
 
 /* ---- extent.c: the redundancy scheme (copies) and its repair ---- */
 
+/* A new extent on a new block of the state; one on block blk (loading). */
 struct extent *ext_new(struct fs *fs);
-void ext_free(struct extent *e);
+struct extent *ext_load(struct fs *fs, uint32_t blk);
+/* Frees e; its block is reused once a commit no longer names it. */
+void ext_free(struct fs *fs, struct extent *e);
+/* Slots in use. */
+unsigned ext_ncopies(const struct extent *e);
 /* Reads [so, so+n) of e from an up-to-date copy, turning to another on
  * an error or a timeout; -EIO once no copy can answer. */
 int ext_read(struct fs *fs, struct extent *e, uint64_t so, uint32_t n, void *buf);
@@ -341,7 +501,7 @@ unsigned ext_count(const struct extent *e, enum copy_state st);
 
 static inline bool page_written(const struct extent *e, uint64_t pg)
 {
-	return __atomic_load_n(&e->written[pg / 64], __ATOMIC_ACQUIRE) & (1ull << (pg % 64));
+	return __atomic_load_n(&e->b->written[pg / 64], __ATOMIC_ACQUIRE) & (1ull << (pg % 64));
 }
 
 bool any_written(const struct extent *e, uint64_t first, uint64_t last);
@@ -388,6 +548,23 @@ uint64_t file_reserved(struct fs *fs, struct inode *in);
 
 void *fs_buf_get(struct fs *fs);
 void fs_buf_put(struct fs *fs, void *buf);
+
+/* ---- loop.c: the worker's FUSE loop ---- */
+
+#define LOOP_UNMOUNTED 1 /* the connection is gone */
+#define LOOP_STOPPED 2	 /* stop_fd was written: requests left wait in the kernel */
+
+/* Brings the session up to the connection's FUSE_INIT (see loop.c). */
+int loop_init(struct fs *fs, struct fuse_session *se, int fd);
+/* Serves requests with nthreads threads until unmounted or stopped. */
+int loop_run(struct fs *fs, struct fuse_session *se, int fd, int stop_fd, unsigned nthreads);
+
+/* ---- super.c: the supervisor ---- */
+
+/* Mounts, runs workers, ends when the mount does; the exit status. */
+int supervisor_run(struct fs *fs, struct fuse_args *args, char **argv);
+/* In a worker: the descriptors the supervisor gave, from VOFIRM_FS_WORKER. */
+int worker_fds(const char *spec, int *fuse_fd, int *meta_fd, int *arena_fd, bool *check);
 
 /* ---- stats.c ---- */
 

@@ -24,6 +24,7 @@ enum lock_rank {
 	LOCK_SERVER,   /* server->lock */
 	LOCK_NS,       /* fs->ns_lock */
 	LOCK_REPAIR,   /* fs->repair_lock */
+	LOCK_STATE,    /* fs->st.lock */
 	LOCK_BUF,      /* fs->buf_lock */
 	LOCK_RANKS
 };

@@ -21,7 +21,7 @@ static const char *const lock_names[LOCK_RANKS] = {
 
 #define LOCK_ORDER                                                                  \
 	"inode->rw < extent->fill < fs->alloc_lock < server->lock < fs->ns_lock < " \
-	"fs->repair_lock < fs->buf_lock"
+	"fs->repair_lock < fs->st.lock < fs->buf_lock"
 
 static __thread unsigned lock_held;
 

@@ -2,14 +2,21 @@
 /*
  * vofirm-fs: files whose pages live on vofirm memory servers.
  *
- * Life cycle: settings (defaults < [fs] config file < command line) ->
- * key -> (detach: fork before any thread, the parent waits for the child
- * to say it is mounted) -> process settings (mlockall, PR_SET_IO_FLUSHER)
- * -> connect every server (any failure: no mount) -> mount -> the mount's
- * bdi limits -> FUSE loop, multi-threaded -> unmounted (fusermount3 -u,
- * SIGTERM, SIGINT): every file's slabs go back to their servers.  The
- * repair thread (extent.c) runs while the servers do; SIGHUP adds the
- * servers the config file has gained.
+ * One program, two roles (docs/architecture.md, "Surviving the worker"):
+ * started by the operator it is the supervisor (super.c), which mounts and
+ * runs this same program again as its worker, with VOFIRM_FS_WORKER set
+ * and the mount's descriptor and state at fixed numbers.
+ *
+ * The worker's life: settings (defaults < [fs] config file < command
+ * line, as the supervisor's) -> key -> mlockall, PR_SET_IO_FLUSHER -> the
+ * state: carry on from it (the servers' sessions resumed, the files as
+ * they were), or a new mount (connect every server; any failure: no
+ * mount) -> FUSE on the supervisor's descriptor (INIT kept or replayed:
+ * loop.c) -> serve, multi-threaded -> the end: unmounted (every file's
+ * slabs go back to their servers), or a handover (the state saved, the
+ * sessions kept for the next worker), or the supervisor gone (the mount
+ * ends).  The repair thread (extent.c) runs while the servers do; SIGHUP
+ * adds the servers the config file has gained.
  * Exit status: 0 after an unmount, 1 could not mount, 2 bad settings.
  */
 #include <errno.h>
@@ -21,8 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -36,61 +44,6 @@
 #endif
 
 #define EXIT_USAGE 2
-
-/* Forks; the parent exits with the status the child reports. */
-static int detach(int *status_fd)
-{
-	int p[2];
-	pid_t pid;
-	char st = 1;
-
-	if (pipe(p) < 0) {
-		vf_err("cannot detach: pipe: %s", strerror(errno));
-		return -errno;
-	}
-	pid = fork();
-	if (pid < 0) {
-		vf_err("cannot detach: fork: %s", strerror(errno));
-		return -errno;
-	}
-	if (pid > 0) {
-		close(p[1]);
-		if (read(p[0], &st, 1) != 1)
-			st = 1;
-		_exit(st);
-	}
-	close(p[0]);
-	setsid();
-	*status_fd = p[1];
-	return 0;
-}
-
-static void report_ready(int *status_fd, char st)
-{
-	int fd;
-
-	if (*status_fd < 0)
-		return;
-	if (write(*status_fd, &st, 1) != 1) {
-		/* the parent is gone: nobody to tell */
-	}
-	close(*status_fd);
-	*status_fd = -1;
-	if (st)
-		return;
-	vf_log_to_syslog();
-	fd = open("/dev/null", O_RDWR);
-	if (fd >= 0) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		if (fd > 2)
-			close(fd);
-	}
-	if (chdir("/")) {
-		/* the mount does not depend on the working directory */
-	}
-}
 
 /* Memory of the daemon must never wait on the reclaim it serves. */
 static void tune_process(struct fs *fs)
@@ -108,55 +61,6 @@ static void tune_process(struct fs *fs)
 		vf_warn("PR_SET_IO_FLUSHER: %s: memory allocations of the daemon may recurse "
 			"into write-back (needs CAP_SYS_RESOURCE)",
 			strerror(errno));
-}
-
-static int write_sysfs(const char *path, const char *value)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, value, strlen(value)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-/*
- * FUSE mounts get a strict 1 % share of the dirty-page limit, which
- * throttles QEMU's write-back hard (PEERS.md): raise it for this mount.
- */
-static void tune_bdi(struct fs *fs)
-{
-	char bdi[64], path[256], val[16];
-	dev_t dev;
-	int ret;
-
-	if (!fs->set.bdi_max_ratio)
-		return;
-	ret = vf_vofirm_mount_dev(fs->set.mountpoint, &dev);
-	if (ret) {
-		vf_warn("cannot find the bdi of %s in /proc/self/mountinfo (%s): dirty-page "
-			"limits left as the kernel set them",
-			fs->set.mountpoint,
-			ret == -ENOENT ? "no vofirm-fs mount there" : strerror(-ret));
-		return;
-	}
-	snprintf(bdi, sizeof(bdi), "%u:%u", major(dev), minor(dev));
-	snprintf(path, sizeof(path), "/sys/class/bdi/%s/max_ratio", bdi);
-	snprintf(val, sizeof(val), "%u", fs->set.bdi_max_ratio);
-	ret = write_sysfs(path, val);
-	if (ret) {
-		vf_warn("%s: %s: write-back stays throttled to FUSE's 1%% of the dirty limit%s",
-			path, strerror(-ret), geteuid() ? " (needs root)" : "");
-		return;
-	}
-	snprintf(path, sizeof(path), "/sys/class/bdi/%s/strict_limit", bdi);
-	ret = write_sysfs(path, "0");
-	if (ret && ret != -ENOENT)
-		vf_warn("%s: %s", path, strerror(-ret));
-	vf_info("bdi %s: max_ratio %u%%%s", bdi, fs->set.bdi_max_ratio,
-		ret ? "" : ", strict_limit off");
 }
 
 static int alloc_buffers(struct fs *fs)
@@ -179,28 +83,23 @@ static int alloc_buffers(struct fs *fs)
 }
 
 /*
- * SIGHUP reads the config file's server list again and adds the servers
- * that are new (libfuse would unmount on it).  It is blocked in every
- * thread (main() blocks it before the first one, and they inherit the
- * mask) and taken by sigwait() in a thread of its own.  A handler is
- * installed too, before libfuse's: libfuse leaves a signal alone that
- * has one, and a SIGHUP that reached a thread without the mask is passed
- * on to the thread instead of ending the mount.
+ * The worker's signals, blocked in every thread (main() blocks them
+ * before the first, and threads inherit the mask) and taken by sigwait()
+ * in a thread of their own:
+ *   SIGHUP   the config file's server list is read again, new servers added
+ *   SIGUSR2  hand over to the next worker (the supervisor asks)
+ *   SIGTERM  from the supervisor's death (PR_SET_PDEATHSIG): the mount
+ *            ends; from anyone else, nothing (the supervisor unmounts)
  */
+enum worker_end { END_NONE, END_HANDOVER, END_ORPHANED };
+
 static struct {
 	pthread_t thread;
 	bool started;
-	bool stop; /* __atomic */
-} hup;
-
-static void hup_forward(int sig)
-{
-	int saved = errno;
-
-	if (__atomic_load_n(&hup.started, __ATOMIC_ACQUIRE))
-		pthread_kill(hup.thread, SIGHUP); /* async-signal-safe */
-	errno = saved;
-}
+	bool stop;	     /* __atomic */
+	int stop_fd;	     /* the FUSE loop's eventfd */
+	enum worker_end end; /* __atomic */
+} sig;
 
 static bool in_list(char *const *list, unsigned n, const char *url)
 {
@@ -276,49 +175,71 @@ out:
 	fs_settings_free(&n);
 }
 
-static void *hup_main(void *arg)
+static void stop_loop(enum worker_end why)
+{
+	uint64_t one = 1;
+
+	__atomic_store_n(&sig.end, why, __ATOMIC_RELEASE);
+	if (write(sig.stop_fd, &one, sizeof(one)) < 0) {
+		/* an eventfd: the count only grows */
+	}
+}
+
+static void *sig_main(void *arg)
 {
 	struct fs *fs = arg;
 	sigset_t set;
-	int sig;
+	int s;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
 	for (;;) {
-		if (sigwait(&set, &sig))
+		if (sigwait(&set, &s))
 			continue;
-		if (__atomic_load_n(&hup.stop, __ATOMIC_ACQUIRE))
+		if (__atomic_load_n(&sig.stop, __ATOMIC_ACQUIRE))
 			break;
-		hup_reload(fs);
+		if (s == SIGHUP) {
+			hup_reload(fs);
+		} else if (s == SIGUSR2) {
+			vf_notice("handing over to a new worker: no new request is taken; those "
+				  "under way finish");
+			stop_loop(END_HANDOVER);
+		} else if (getppid() != fs->st.hdr->supervisor_pid) {
+			vf_err("the supervisor (PID %d) is gone: the mount %s ends now, and with it "
+			       "the memory of every VM using it (systemd restarts vofirm-fs; see "
+			       "vofirm-fs(8), \"When vofirm-fs dies\")",
+			       fs->st.hdr->supervisor_pid, fs->set.mountpoint);
+			stop_loop(END_ORPHANED);
+		} else {
+			vf_info("signal %d: the supervisor unmounts; serving until it has", s);
+		}
 	}
 	return NULL;
 }
 
-static int hup_start(struct fs *fs)
+static int sig_start(struct fs *fs)
 {
-	struct sigaction sa = { .sa_handler = hup_forward };
-	int ret;
+	int ret = pthread_create(&sig.thread, NULL, sig_main, fs);
 
-	ret = pthread_create(&hup.thread, NULL, hup_main, fs);
 	if (ret) {
-		vf_err("cannot start the SIGHUP thread: %s", strerror(ret));
+		vf_err("cannot start the signal thread: %s", strerror(ret));
 		return -ret;
 	}
-	__atomic_store_n(&hup.started, true, __ATOMIC_RELEASE);
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGHUP, &sa, NULL);
+	sig.started = true;
 	return 0;
 }
 
-static void hup_stop(void)
+static void sig_stop(void)
 {
-	if (!hup.started)
+	if (!sig.started)
 		return;
-	__atomic_store_n(&hup.stop, true, __ATOMIC_RELEASE);
-	pthread_kill(hup.thread, SIGHUP);
-	pthread_join(hup.thread, NULL);
-	__atomic_store_n(&hup.started, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&sig.stop, true, __ATOMIC_RELEASE);
+	pthread_kill(sig.thread, SIGHUP);
+	pthread_join(sig.thread, NULL);
+	sig.started = false;
 }
 
 static void free_buffers(struct fs *fs)
@@ -328,17 +249,220 @@ static void free_buffers(struct fs *fs)
 	free(fs->bufs);
 }
 
+/* The FUSE arguments, the same for the supervisor and every worker. */
+static int fuse_args_of(struct fs *fs, const char *argv0, struct fuse_args *args)
+{
+	char opts[4096];
+
+	snprintf(opts, sizeof(opts), "fsname=vofirm,subtype=vofirm,default_permissions%s%s%s",
+		 geteuid() == 0 ? ",allow_other" : "", fs->set.fuse_opts ? "," : "",
+		 fs->set.fuse_opts ? fs->set.fuse_opts : "");
+	if (fuse_opt_add_arg(args, argv0) || fuse_opt_add_arg(args, "-o") ||
+	    fuse_opt_add_arg(args, opts) || (fs->set.debug && fuse_opt_add_arg(args, "-d"))) {
+		vf_err("cannot build the FUSE arguments");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Once serving, a detached worker logs to syslog like its supervisor. */
+static void quiet_stdio(struct fs *fs)
+{
+	int fd;
+
+	if (fs->set.foreground)
+		return;
+	vf_log_to_syslog();
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+/* The mount's servers and files: carried on from the state, or new. */
+static int start_servers(struct fs *fs, bool *carried_on)
+{
+	unsigned files = 0;
+	int ret;
+
+	*carried_on = state_has_snapshot(fs);
+	if (!*carried_on) {
+		ret = servers_open(fs);
+		if (ret)
+			return ret;
+		ret = state_arena_setup(fs);
+		return ret ? ret : state_commit(fs);
+	}
+	ret = servers_init(fs);
+	if (!ret)
+		ret = fs_load_tree(fs, &files);
+	if (!ret)
+		ret = servers_start(fs);
+	if (ret)
+		return ret;
+	vf_notice("carrying on from the last worker: %u file%s, %u server%s (their sessions are "
+		  "resumed)",
+		  files, files == 1 ? "" : "s", fs_nsrv(fs), fs_nsrv(fs) == 1 ? "" : "s");
+	/* servers the settings name and the state does not (-S, a config edited) */
+	for (unsigned i = 0; i < fs->set.nservers; i++)
+		if (!server_by_url(fs, fs->set.servers[i]))
+			servers_add(fs, fs->set.servers[i]);
+	return 0;
+}
+
+/* Checks that this binary reads the state (a planned restart asks). */
+static int check_state(int meta_fd)
+{
+	struct state_hdr *h = state_map_hdr(meta_fd);
+	char why[200];
+
+	if (!h) {
+		vf_err("restart check: cannot map the state: %s", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	if (state_check_format(h, why, sizeof(why))) {
+		snprintf(h->restart_error, sizeof(h->restart_error), "%s", why);
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}
+
+static int worker_main(struct fs *fs, int argc, char **argv, const char *spec)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se = NULL;
+	int fuse_fd, meta_fd, arena_fd, ret, status = EXIT_FAILURE;
+	bool check, carried_on = false, unmounted = false;
+	char devfd[32];
+	sigset_t sigs;
+
+	if (worker_fds(spec, &fuse_fd, &meta_fd, &arena_fd, &check)) {
+		vf_err("VOFIRM_FS_WORKER=%s: not something the supervisor sets", spec);
+		return EXIT_USAGE;
+	}
+	if (check)
+		return check_state(meta_fd);
+	/* before any thread, which inherits the mask (sig_main takes them) */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR2);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (state_attach(fs, meta_fd, arena_fd))
+		return EXIT_FAILURE;
+	fs->epoch = (uint16_t)(fs->st.hdr->worker_restarts % 0xffff + 1);
+	__atomic_store_n(&fs->st.hdr->worker_pid, getpid(), __ATOMIC_RELEASE);
+	if (!fs->set.name) {
+		char host[64] = "localhost", name[VF_NAME_MAX + 1];
+
+		gethostname(host, sizeof(host) - 1);
+		snprintf(name, sizeof(name), "vofirm-fs@%.40s:%d", host,
+			 (int)fs->st.hdr->supervisor_pid);
+		fs->set.name = strdup(name);
+	}
+	tune_process(fs);
+	sig.stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (sig.stop_fd < 0) {
+		vf_err("eventfd: %s", strerror(errno));
+		goto out;
+	}
+
+	/* the tree first: a server's health thread reports a loss by file */
+	fs_init_tree(fs);
+	if (start_servers(fs, &carried_on))
+		goto out_servers;
+	if (sig_start(fs))
+		goto out_servers;
+	if (alloc_buffers(fs)) {
+		vf_err("cannot allocate the I/O buffers");
+		goto out_servers;
+	}
+	if (fuse_args_of(fs, argv[0], &args))
+		goto out_args;
+	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	if (!se) {
+		vf_err("cannot start a FUSE session");
+		goto out_args;
+	}
+	fs->se = se;
+	/* the supervisor's descriptor: libfuse takes "/dev/fd/N" as mounted */
+	snprintf(devfd, sizeof(devfd), "/dev/fd/%d", fuse_fd);
+	if (fuse_session_mount(se, devfd)) {
+		vf_err("cannot take the mount's descriptor from the supervisor");
+		goto out_session;
+	}
+	if (loop_init(fs, se, fuse_fd))
+		goto out_session;
+	__atomic_or_fetch(&fs->st.hdr->flags, STATE_F_SERVING, __ATOMIC_RELEASE);
+	if (!carried_on) {
+		uint64_t total = 0;
+		unsigned nsrv = fs_nsrv(fs);
+		char cap[32];
+
+		for (unsigned i = 0; i < nsrv; i++)
+			total += fs->srv[i].capacity;
+		vf_notice("vofirm-fs %s mounted at %s: %u server%s, %s in all; %u cop%s of each "
+			  "extent; read timeout %" PRIu64 " ms",
+			  VOFIRM_VERSION, fs->set.mountpoint, nsrv, nsrv == 1 ? "" : "s",
+			  vf_format_size(total, cap, sizeof(cap)), fs->set.replicas,
+			  fs->set.replicas == 1 ? "y" : "ies", fs->set.read_timeout_ms);
+	} else {
+		vf_notice("worker %d serves %s (restart %u)", (int)getpid(), fs->set.mountpoint,
+			  fs->st.hdr->worker_restarts);
+	}
+	quiet_stdio(fs);
+
+	ret = loop_run(fs, se, fuse_fd, sig.stop_fd, fs->set.threads);
+	unmounted = ret == LOOP_UNMOUNTED;
+	status = ret < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+out_session:
+	fuse_session_destroy(se); /* closes our copy of the descriptor only */
+	fs->se = NULL;
+out_args:
+	fuse_opt_free_args(&args);
+out_servers:
+	sig_stop(); /* adds no server once the servers go */
+	fs_repair_stop(fs);
+	if (unmounted) {
+		vf_notice("unmounted %s; giving every file's memory back to the servers",
+			  fs->set.mountpoint);
+		servers_close(fs, false);
+		__atomic_or_fetch(&fs->st.hdr->flags, STATE_F_UNMOUNTED, __ATOMIC_RELEASE);
+	} else if (__atomic_load_n(&sig.end, __ATOMIC_ACQUIRE) == END_HANDOVER) {
+		/* everything is in the state; the sessions stay for the next worker */
+		state_commit(fs);
+		servers_close(fs, true);
+		__atomic_or_fetch(&fs->st.hdr->flags, STATE_F_HANDOVER, __ATOMIC_RELEASE);
+		vf_notice("handed over: the next worker carries on");
+	} else {
+		/* a failed start, or the supervisor gone: the sessions are left
+		 * to their leases (a next worker, if any, resumes them) */
+		if (__atomic_load_n(&sig.end, __ATOMIC_ACQUIRE) == END_ORPHANED &&
+		    umount2(fs->set.mountpoint, MNT_DETACH) < 0)
+			vf_warn("cannot unmount %s: %s", fs->set.mountpoint, strerror(errno));
+		servers_close(fs, true);
+		status = EXIT_FAILURE;
+	}
+	free_buffers(fs);
+	fs_free_tree(fs); /* once no health thread can report a loss by file */
+out:
+	explicit_bzero(&fs->key, sizeof(fs->key));
+	fs_settings_free(&fs->set);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	static struct fs fs;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fuse_loop_config *cfg = NULL;
-	char opts[4096], cap[32];
-	int ret, status_fd = -1, status = EXIT_FAILURE;
-	bool repairing = false;
-	uint64_t total = 0;
-	unsigned nsrv;
-	sigset_t hupset;
+	const char *worker = getenv("VOFIRM_FS_WORKER");
+	int ret;
 
 	vf_log_init("vofirm-fs", LOG_INFO);
 	fs_settings_init(&fs.set);
@@ -348,10 +472,6 @@ int main(int argc, char **argv)
 	if (ret || fs_settings_check(&fs.set))
 		return EXIT_USAGE;
 	vf_log_set_level(fs.set.log_level);
-	/* before any thread, which inherits the mask: SIGHUP is sigwait()ed (hup_main) */
-	sigemptyset(&hupset);
-	sigaddset(&hupset, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &hupset, NULL);
 	if (fs.set.mountpoint[0] != '/') {
 		/* the daemon moves to / when it detaches; libfuse unmounts by this path */
 		gchar *abs = g_canonicalize_filename(fs.set.mountpoint, NULL);
@@ -366,92 +486,13 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		fs.has_key = true;
 	}
-	if (!fs.set.name) {
-		char host[64] = "localhost", name[VF_NAME_MAX + 1];
-
-		gethostname(host, sizeof(host) - 1);
-		snprintf(name, sizeof(name), "vofirm-fs@%.40s:%d", host, (int)getpid());
-		fs.set.name = strdup(name);
-	}
-	if (!fs.set.foreground && detach(&status_fd))
+	if (worker)
+		return worker_main(&fs, argc, argv, worker);
+	if (fuse_args_of(&fs, argv[0], &args))
 		return EXIT_FAILURE;
-	signal(SIGPIPE, SIG_IGN);
-	tune_process(&fs);
-
-	/* the tree first: a server's health thread reports a loss by file */
-	fs_init_tree(&fs);
-	if (servers_open(&fs))
-		goto out_servers;
-	ret = fs_repair_start(&fs);
-	if (ret) {
-		vf_err("cannot start the repair thread: %s", strerror(-ret));
-		goto out_servers;
-	}
-	repairing = true;
-	if (hup_start(&fs))
-		goto out_servers;
-	if (alloc_buffers(&fs)) {
-		vf_err("cannot allocate the I/O buffers");
-		goto out_servers;
-	}
-
-	snprintf(opts, sizeof(opts), "fsname=vofirm,subtype=vofirm,default_permissions%s%s%s",
-		 geteuid() == 0 ? ",allow_other" : "", fs.set.fuse_opts ? "," : "",
-		 fs.set.fuse_opts ? fs.set.fuse_opts : "");
-	if (fuse_opt_add_arg(&args, argv[0]) || fuse_opt_add_arg(&args, "-o") ||
-	    fuse_opt_add_arg(&args, opts) || (fs.set.debug && fuse_opt_add_arg(&args, "-d"))) {
-		vf_err("cannot build the FUSE arguments");
-		goto out_args;
-	}
-	fs.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
-	if (!fs.se) {
-		vf_err("cannot start a FUSE session (options: %s)", opts);
-		goto out_args;
-	}
-	if (fuse_set_signal_handlers(fs.se)) {
-		vf_err("cannot install signal handlers");
-		goto out_session;
-	}
-	if (fuse_session_mount(fs.se, fs.set.mountpoint)) {
-		vf_err("cannot mount at %s (is it a directory, and /dev/fuse usable?)",
-		       fs.set.mountpoint);
-		goto out_signals;
-	}
-	tune_bdi(&fs);
-	nsrv = fs_nsrv(&fs);
-	for (unsigned i = 0; i < nsrv; i++)
-		total += fs.srv[i].capacity;
-	vf_notice("vofirm-fs %s mounted at %s: %u server%s, %s in all; %u cop%s of each extent; "
-		  "read timeout %" PRIu64 " ms",
-		  VOFIRM_VERSION, fs.set.mountpoint, nsrv, nsrv == 1 ? "" : "s",
-		  vf_format_size(total, cap, sizeof(cap)), fs.set.replicas,
-		  fs.set.replicas == 1 ? "y" : "ies", fs.set.read_timeout_ms);
-	report_ready(&status_fd, 0);
-
-	cfg = fuse_loop_cfg_create();
-	fuse_loop_cfg_set_clone_fd(cfg, 0);
-	fuse_loop_cfg_set_max_threads(cfg, fs.set.threads);
-	ret = fuse_session_loop_mt(fs.se, cfg);
-	fuse_loop_cfg_destroy(cfg);
-	status = ret ? EXIT_FAILURE : EXIT_SUCCESS;
-	fuse_session_unmount(fs.se);
-	vf_notice("unmounted %s; giving every file's memory back to the servers",
-		  fs.set.mountpoint);
-out_signals:
-	fuse_remove_signal_handlers(fs.se);
-out_session:
-	fuse_session_destroy(fs.se);
-out_args:
+	explicit_bzero(&fs.key, sizeof(fs.key)); /* the worker reads it itself */
+	ret = supervisor_run(&fs, &args, argv);
 	fuse_opt_free_args(&args);
-out_servers:
-	hup_stop(); /* adds no server once the servers go */
-	if (repairing)
-		fs_repair_stop(&fs);
-	servers_close(&fs);
-	free_buffers(&fs);
-	fs_free_tree(&fs); /* once no health thread can report a loss by file */
-	report_ready(&status_fd, 1);
-	explicit_bzero(&fs.key, sizeof(fs.key));
 	fs_settings_free(&fs.set);
-	return status;
+	return ret;
 }

@@ -41,7 +41,8 @@
 
 struct handle {
 	struct inode *in;
-	char *data; /* control files: the content rendered at open */
+	bool foreign; /* a stand-in for a handle an earlier worker opened */
+	char *data;   /* control files: the content rendered at open */
 	size_t len;
 	struct dirent_snap {
 		char *name;
@@ -56,9 +57,76 @@ static struct fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-static struct handle *fh_of(struct fuse_file_info *fi)
+/*
+ * A handle's number is its address with this worker's epoch in the top
+ * 16 bits.  The kernel keeps the numbers of files opened under an earlier
+ * worker (QEMU's DIMM files stay open across a restart): their epoch is
+ * not ours, and they are served by a stand-in made from the inode.
+ */
+static uint64_t fh_make(struct fs *fs, struct handle *h)
 {
-	return (struct handle *)(uintptr_t)fi->fh;
+	uintptr_t p = (uintptr_t)h;
+
+	if (p >> 48)
+		abort(); /* user space addresses have 47 bits on this ABI */
+	return (uint64_t)fs->epoch << 48 | p;
+}
+
+static void dir_snapshot(struct handle *h, struct inode *in);
+
+/* The handle of fi (or NULL: no such inode); handle_done() after. */
+static struct handle *handle_of(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h;
+	int which = -1;
+
+	if (fi->fh >> 48 == fs->epoch)
+		return (struct handle *)(uintptr_t)(fi->fh & ((1ull << 48) - 1));
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->foreign = true;
+	fs_mutex_lock(&fs->ns_lock);
+	h->in = inode_get(fs, ino);
+	if (h->in && h->in->kind == INODE_CTL_FILE)
+		which = h->in->ctl_file;
+	if (h->in && (h->in->kind == INODE_DIR || h->in->kind == INODE_CTL_DIR))
+		dir_snapshot(h, h->in);
+	fs_mutex_unlock(&fs->ns_lock);
+	if (!h->in) {
+		free(h);
+		return NULL;
+	}
+	if (which >= 0) {
+		h->data = which == 0 ? fs_stats_json(fs) : fs_stats_prometheus(fs);
+		h->len = strlen(h->data);
+	}
+	return h;
+}
+
+static void handle_free(struct handle *h)
+{
+	for (unsigned i = 0; i < h->nents; i++)
+		free(h->ents[i].name);
+	free(h->ents);
+	g_free(h->data);
+	free(h);
+}
+
+static void handle_done(struct handle *h)
+{
+	if (h && h->foreign)
+		handle_free(h);
+}
+
+/* Saves the records of a and b (either may be NULL) and commits (ns_lock held). */
+static void save_ns(struct fs *fs, struct inode *a, struct inode *b)
+{
+	if (a)
+		state_put_ns(fs, a);
+	if (b)
+		state_put_ns(fs, b);
+	state_commit(fs);
 }
 
 static bool is_dir(const struct inode *in)
@@ -259,6 +327,7 @@ static void vf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		in->mtime = now;
 	in->ctime = now;
 	fill_attr(fs, in, &st);
+	save_ns(fs, in, NULL);
 	fs_mutex_unlock(&fs->ns_lock);
 	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
 }
@@ -360,8 +429,9 @@ static void vf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	c->nopen++;
 	entry_of(fs, c, &e);
+	save_ns(fs, c, c->parent);
 	fs_mutex_unlock(&fs->ns_lock);
-	fi->fh = (uintptr_t)h;
+	fi->fh = fh_make(fs, h);
 	fi->keep_cache = 1;
 	fuse_reply_create(req, &e, fi);
 }
@@ -383,6 +453,7 @@ static void vf_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		return;
 	}
 	entry_of(fs, c, &e);
+	save_ns(fs, c, c->parent);
 	fs_mutex_unlock(&fs->ns_lock);
 	fuse_reply_entry(req, &e);
 }
@@ -400,6 +471,7 @@ static void vf_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		return;
 	}
 	entry_of(fs, c, &e);
+	save_ns(fs, c, c->parent);
 	fs_mutex_unlock(&fs->ns_lock);
 	fuse_reply_entry(req, &e);
 }
@@ -427,6 +499,7 @@ static void vf_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	c->nlink = 0;
 	clock_gettime(CLOCK_REALTIME, &c->ctime);
 	free_now = slabs_unused(c);
+	save_ns(fs, p, c);
 	fs_mutex_unlock(&fs->ns_lock);
 	if (free_now)
 		release_slabs(fs, c);
@@ -453,6 +526,8 @@ static void vf_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!err) {
 		unlink_child(p, c);
 		c->nlink = 0;
+		state_drop(fs, c->ino);
+		save_ns(fs, p, NULL);
 		inode_maybe_free(fs, c);
 	}
 	fs_mutex_unlock(&fs->ns_lock);
@@ -463,7 +538,7 @@ static void vf_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		      const char *newname, unsigned int flags)
 {
 	struct fs *fs = fs_of(req);
-	struct inode *p, *np, *c, *t;
+	struct inode *p, *np, *c, *t = NULL;
 	bool free_target = false;
 	int err = 0;
 
@@ -513,12 +588,18 @@ static void vf_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		unlink_child(np, t);
 		t->nlink = 0;
 		free_target = slabs_unused(t);
-		if (!free_target)
-			inode_maybe_free(fs, t);
+		if (is_dir(t))
+			state_drop(fs, t->ino);
+		else
+			state_put_ns(fs, t);
 	}
 	unlink_child(p, c);
 	link_child(np, c, newname);
 	clock_gettime(CLOCK_REALTIME, &c->ctime);
+	state_put_ns(fs, p);
+	save_ns(fs, np, c); /* one commit: the whole rename, or none of it */
+	if (t && !free_target)
+		inode_maybe_free(fs, t);
 out:
 	fs_mutex_unlock(&fs->ns_lock);
 	if (free_target)
@@ -558,10 +639,12 @@ static void vf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (in->kind == INODE_CTL_FILE)
+	if (in->kind == INODE_CTL_FILE) {
 		which = in->ctl_file;
-	else
+	} else {
 		in->nopen++;
+		save_ns(fs, in, NULL); /* its handle outlives this worker */
+	}
 	fs_mutex_unlock(&fs->ns_lock);
 
 	if (which >= 0) {
@@ -573,7 +656,7 @@ static void vf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else {
 		fi->keep_cache = 1; /* an open must not drop QEMU's cached pages */
 	}
-	fi->fh = (uintptr_t)h;
+	fi->fh = fh_make(fs, h);
 	fuse_reply_open(req, fi);
 }
 
@@ -581,10 +664,14 @@ static void vf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct handle *h = fh_of(fi);
+	struct handle *h = handle_of(fs, ino, fi);
 	ssize_t n;
 	void *buf;
 
+	if (!h) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
 	buf = fs_buf_get(fs);
 	if (size > fs->buf_size)
 		size = fs->buf_size;
@@ -604,6 +691,7 @@ static void vf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	} else {
 		n = file_read(fs, h->in, (uint64_t)off, size, buf);
 	}
+	handle_done(h);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -615,14 +703,16 @@ static void vf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		     struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct handle *h = fh_of(fi);
+	struct handle *h = handle_of(fs, ino, fi);
 	ssize_t n;
 
-	if (h->data) {
+	if (!h || h->data || h->in->kind != INODE_FILE) {
+		handle_done(h);
 		fuse_reply_err(req, EBADF);
 		return;
 	}
 	n = file_write(fs, h->in, (uint64_t)off, size, buf);
+	handle_done(h);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -633,39 +723,44 @@ static void vf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
  * What remains is to report a write that failed since the last fsync. */
 static void vf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	struct handle *h = fh_of(fi);
-	bool failed = !h->data && __atomic_exchange_n(&h->in->write_error, false, __ATOMIC_RELAXED);
+	struct handle *h = handle_of(fs_of(req), ino, fi);
+	bool failed =
+		h && !h->data && __atomic_exchange_n(&h->in->write_error, false, __ATOMIC_RELAXED);
 
-	fuse_reply_err(req, failed ? EIO : 0);
+	handle_done(h);
+	fuse_reply_err(req, !h ? EBADF : failed ? EIO : 0);
 }
 
 static void vf_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct handle *h = fh_of(fi);
-	bool failed = !h->data && __atomic_load_n(&h->in->write_error, __ATOMIC_RELAXED);
+	struct handle *h = handle_of(fs_of(req), ino, fi);
+	bool failed = h && !h->data && __atomic_load_n(&h->in->write_error, __ATOMIC_RELAXED);
 
-	fuse_reply_err(req, failed ? EIO : 0);
+	handle_done(h);
+	fuse_reply_err(req, !h ? EBADF : failed ? EIO : 0);
 }
 
 static void vf_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct handle *h = fh_of(fi);
-	struct inode *in = h->in;
+	struct handle *h = handle_of(fs, ino, fi);
+	struct inode *in = h ? h->in : NULL;
 	bool free_now = false;
 
-	if (!h->data) {
+	if (in && in->kind == INODE_FILE) {
 		fs_mutex_lock(&fs->ns_lock);
-		in->nopen--;
+		if (in->nopen)
+			in->nopen--;
 		free_now = slabs_unused(in);
+		save_ns(fs, in, NULL);
 		if (!free_now)
 			inode_maybe_free(fs, in);
 		fs_mutex_unlock(&fs->ns_lock);
 		if (free_now)
 			release_slabs(fs, in);
 	}
-	g_free(h->data);
-	free(h);
+	if (h)
+		handle_free(h);
 	fuse_reply_err(req, 0);
 }
 
@@ -674,9 +769,6 @@ static void vf_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs *fs = fs_of(req);
 	struct inode *in;
 	struct handle *h;
-	GHashTableIter it;
-	gpointer k, v;
-	unsigned n = 0;
 
 	fs_mutex_lock(&fs->ns_lock);
 	in = inode_get(fs, ino);
@@ -687,13 +779,28 @@ static void vf_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	h = handle_new(in);
 	if (h)
-		h->ents = calloc(g_hash_table_size(in->children) + 2, sizeof(*h->ents));
+		dir_snapshot(h, in);
 	if (!h || !h->ents) {
 		fs_mutex_unlock(&fs->ns_lock);
 		free(h);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	fs_mutex_unlock(&fs->ns_lock);
+	fi->fh = fh_make(fs, h);
+	fuse_reply_open(req, fi);
+}
+
+/* The entries of directory in, as they are now (ns_lock held). */
+static void dir_snapshot(struct handle *h, struct inode *in)
+{
+	GHashTableIter it;
+	gpointer k, v;
+	unsigned n = 0;
+
+	h->ents = calloc(g_hash_table_size(in->children) + 2, sizeof(*h->ents));
+	if (!h->ents)
+		return;
 	h->ents[n++] = (struct dirent_snap){ strdup("."), in->ino, S_IFDIR };
 	h->ents[n++] = (struct dirent_snap){ strdup(".."), in->parent ? in->parent->ino : in->ino,
 					     S_IFDIR };
@@ -704,20 +811,19 @@ static void vf_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		h->ents[n++] = (struct dirent_snap){ strdup(k), c->ino, c->mode };
 	}
 	h->nents = n;
-	fs_mutex_unlock(&fs->ns_lock);
-	fi->fh = (uintptr_t)h;
-	fuse_reply_open(req, fi);
 }
 
 static void vf_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	struct handle *h = fh_of(fi);
+	struct handle *h = handle_of(fs_of(req), ino, fi);
 	char *buf = malloc(size);
 	size_t used = 0;
 
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+	if (!buf || !h) {
+		handle_done(h);
+		free(buf);
+		fuse_reply_err(req, buf ? EBADF : ENOMEM);
 		return;
 	}
 	for (unsigned i = (unsigned)off; i < h->nents; i++) {
@@ -729,18 +835,17 @@ static void vf_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			break;
 		used += n;
 	}
+	handle_done(h);
 	fuse_reply_buf(req, buf, used);
 	free(buf);
 }
 
 static void vf_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct handle *h = fh_of(fi);
+	struct handle *h = handle_of(fs_of(req), ino, fi);
 
-	for (unsigned i = 0; i < h->nents; i++)
-		free(h->ents[i].name);
-	free(h->ents);
-	free(h);
+	if (h)
+		handle_free(h);
 	fuse_reply_err(req, 0);
 }
 
@@ -874,8 +979,10 @@ static int set_replicas(struct fs *fs, struct inode *in, unsigned n)
 	fs_mutex_lock(&fs->ns_lock);
 	if (in->kind == INODE_DIR)
 		in->replicas = (uint8_t)n;
-	if (!ret)
+	if (!ret) {
 		in->ctime = now;
+		save_ns(fs, in, NULL);
+	}
 	path = in->kind == INODE_DIR ? inode_path(fs, in) : NULL;
 	fs_mutex_unlock(&fs->ns_lock);
 	if (path) {
@@ -1051,18 +1158,16 @@ static void vf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 			 struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct handle *h = fh_of(fi);
+	struct handle *h = handle_of(fs, ino, fi);
 	int ret;
 
-	if (h->data) {
-		fuse_reply_err(req, EBADF);
-		return;
-	}
-	if (off < 0 || len <= 0) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	ret = file_fallocate(fs, h->in, mode, (uint64_t)off, (uint64_t)len);
+	if (!h || h->data || h->in->kind != INODE_FILE)
+		ret = -EBADF;
+	else if (off < 0 || len <= 0)
+		ret = -EINVAL;
+	else
+		ret = file_fallocate(fs, h->in, mode, (uint64_t)off, (uint64_t)len);
+	handle_done(h);
 	fuse_reply_err(req, -ret);
 }
 

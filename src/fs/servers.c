@@ -101,9 +101,11 @@ static void server_lost(struct server *s, const char *why)
 		return;
 	}
 	s->state = SRV_LOST;
+	__atomic_store_n(&s->lost, true, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&s->cv);
 	fs_mutex_unlock(&s->lock);
 	report_copies(s, why, false);
+	state_commit(s->fs); /* the next worker knows it is lost */
 }
 
 struct timeout_note {
@@ -660,6 +662,20 @@ out:
 	return NULL;
 }
 
+/* The part of a server's setup common to a new mount and carrying on. */
+static void server_init(struct fs *fs, unsigned i, const char *url)
+{
+	struct server *s = &fs->srv[i];
+
+	memset(s, 0, sizeof(*s));
+	s->fs = fs;
+	s->idx = i;
+	s->url = url;
+	fs_mutex_init(&s->lock, LOCK_SERVER);
+	vf_cond_init(&s->cv);
+	s->granted = g_hash_table_new(g_direct_hash, g_direct_equal);
+}
+
 /* Connects server i (its URL owned by the caller) and starts its health
  * thread; on failure everything of it is undone. */
 static int server_start(struct fs *fs, unsigned i, const char *url)
@@ -676,14 +692,12 @@ static int server_start(struct fs *fs, unsigned i, const char *url)
 	char a[32], b[32];
 	int ret;
 
-	memset(s, 0, sizeof(*s));
-	s->fs = fs;
-	s->idx = i;
-	s->url = url;
+	server_init(fs, i, url);
 	ret = vf_xport_open(s->url, &o, &s->x);
 	if (ret) {
 		vf_err("memory server %s is not usable", s->url);
-		return ret;
+		s->x = NULL;
+		goto fail_locks;
 	}
 	s->state = SRV_UP;
 	s->gen = 1;
@@ -697,11 +711,8 @@ static int server_start(struct fs *fs, unsigned i, const char *url)
 		       s->url, vf_format_size(s->x->info.slab_size, a, sizeof(a)), fs->srv[0].url,
 		       vf_format_size(fs->slab_size, b, sizeof(b)));
 		ret = -EINVAL;
-		goto fail;
+		goto fail_locks;
 	}
-	fs_mutex_init(&s->lock, LOCK_SERVER);
-	vf_cond_init(&s->cv);
-	s->granted = g_hash_table_new(g_direct_hash, g_direct_equal);
 	ret = server_ctl(s, &op);
 	if (ret) {
 		vf_err("server %s does not answer a stats request", s->url);
@@ -719,23 +730,97 @@ static int server_start(struct fs *fs, unsigned i, const char *url)
 	return 0;
 
 fail_locks:
+	if (s->x)
+		vf_xport_close(s->x, 0);
+	s->x = NULL;
 	g_hash_table_destroy(s->granted);
 	pthread_cond_destroy(&s->cv);
 	fs_mutex_destroy(&s->lock);
-fail:
-	vf_xport_close(s->x, 0);
-	s->x = NULL;
 	return ret;
 }
 
-int servers_open(struct fs *fs)
+int servers_init(struct fs *fs)
 {
-	int ret;
-
 	fs->srv = calloc(FS_MAX_SERVERS, sizeof(*fs->srv));
 	if (!fs->srv)
 		return -ENOMEM;
 	fs_mutex_init(&fs->alloc_lock, LOCK_ALLOC);
+	return 0;
+}
+
+int server_resume(struct fs *fs, unsigned i, const char *url, const uint8_t *token,
+		  uint64_t lease_ms, uint64_t capacity, bool lost, bool draining)
+{
+	struct vf_xport_opts o = {
+		.name = fs->set.name,
+		.key = fs->has_key ? &fs->key : NULL,
+		.connect_timeout_ms = (unsigned)fs->set.connect_timeout_ms,
+		.queue_depth = 64,
+		.resume_token = token,
+	};
+	struct server *s = &fs->srv[i];
+	char *u;
+	int ret;
+
+	if (i >= FS_MAX_SERVERS)
+		return -EINVAL;
+	u = strdup(url);
+	if (!u)
+		return -ENOMEM;
+	server_init(fs, i, u);
+	s->url_owned = u;
+	ret = vf_xport_new(u, &o, &s->x);
+	if (ret) {
+		vf_err("server %s, which the last worker used: %s", u, strerror(-ret));
+		return ret;
+	}
+	s->lease_ms = lease_ms;
+	s->capacity = capacity;
+	s->draining = draining;
+	s->gen = 1;
+	s->down_since = vf_now_ms();
+	snprintf(s->down_reason, sizeof(s->down_reason), "a new worker carries on");
+	s->state = lost ? SRV_LOST : SRV_DOWN; /* its health thread resumes the session */
+	__atomic_store_n(&s->lost, lost, __ATOMIC_RELEASE);
+	__atomic_store_n(&fs->nsrv, i + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void server_note_slab(struct fs *fs, unsigned srv, uint32_t id)
+{
+	struct server *s = &fs->srv[srv];
+
+	if (srv >= fs_nsrv(fs))
+		return;
+	s->held++;
+	g_hash_table_add(s->granted, grant_key(id));
+}
+
+int servers_start(struct fs *fs)
+{
+	unsigned n = fs_nsrv(fs);
+	int ret;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct server *s = &fs->srv[i];
+
+		if (s->health)
+			continue;
+		ret = -pthread_create(&s->health, NULL, health_thread, s);
+		if (ret) {
+			vf_err("cannot start a thread for server %s: %s", s->url, strerror(-ret));
+			return ret;
+		}
+	}
+	return fs_repair_start(fs);
+}
+
+int servers_open(struct fs *fs)
+{
+	int ret = servers_init(fs);
+
+	if (ret)
+		return ret;
 	for (unsigned i = 0; i < fs->set.nservers; i++) {
 		ret = server_start(fs, i, fs->set.servers[i]);
 		if (ret) {
@@ -789,13 +874,14 @@ int servers_add(struct fs *fs, const char *url)
 	fs->srv[n].url_owned = u;
 	__atomic_store_n(&fs->nsrv, n + 1, __ATOMIC_RELEASE);
 	vf_notice("server %s added: new slabs may be placed there", url);
+	state_commit(fs);   /* the next worker resumes its session too */
 	fs_repair_kick(fs); /* extents short of a copy may find room there */
 out:
 	pthread_mutex_unlock(&add_lock);
 	return ret;
 }
 
-void servers_close(struct fs *fs)
+void servers_close(struct fs *fs, bool keep_sessions)
 {
 	unsigned n = fs_nsrv(fs);
 
@@ -813,7 +899,8 @@ void servers_close(struct fs *fs)
 			pthread_join(s->health, NULL);
 		}
 		/* BYE frees everything this mount held there */
-		vf_xport_close(s->x, s->state == SRV_UP ? 0 : VF_CLOSE_KEEP_SESSION);
+		vf_xport_close(s->x,
+			       s->state == SRV_UP && !keep_sessions ? 0 : VF_CLOSE_KEEP_SESSION);
 		s->x = NULL;
 		free(s->pending_free);
 		g_hash_table_destroy(s->granted);

@@ -23,7 +23,7 @@ static const struct vf_xport_ops *xport_find(enum vf_scheme scheme)
 	return NULL;
 }
 
-int vf_xport_open(const char *url, const struct vf_xport_opts *opts, struct vf_xport **out)
+int vf_xport_new(const char *url, const struct vf_xport_opts *opts, struct vf_xport **out)
 {
 	const struct vf_xport_ops *ops;
 	struct vf_xport *x;
@@ -67,9 +67,20 @@ int vf_xport_open(const char *url, const struct vf_xport_opts *opts, struct vf_x
 		x->have_session = true;
 	}
 
-	ret = ops->connect(x);
+	*out = x;
+	return 0;
+}
+
+int vf_xport_open(const char *url, const struct vf_xport_opts *opts, struct vf_xport **out)
+{
+	struct vf_xport *x;
+	int ret = vf_xport_new(url, opts, &x);
+
+	if (ret)
+		return ret;
+	ret = x->ops->connect(x);
 	if (ret) {
-		ops->destroy(x);
+		x->ops->destroy(x);
 		return ret;
 	}
 	*out = x;

@@ -158,7 +158,7 @@ static void test_out_of_order(void)
 	CHECK(strstr(log, "lock order violated: taking inode->rw while holding fs->ns_lock"));
 	CHECK(strstr(log,
 		     "inode->rw < extent->fill < fs->alloc_lock < server->lock < fs->ns_lock < "
-		     "fs->repair_lock < fs->buf_lock"));
+		     "fs->repair_lock < fs->st.lock < fs->buf_lock"));
 	CHECK(aborted(in_child(server_then_alloc, log, sizeof(log))));
 	CHECK(strstr(log, "taking fs->alloc_lock while holding server->lock"));
 }

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The worker's FUSE loop, on a connection the supervisor holds.
+ *
+ * A worker does not mount: it is given the supervisor's /dev/fuse
+ * descriptor (fuse_session_mount(se, "/dev/fd/N") takes it as is), and
+ * the connection may have been set up by an earlier worker.  libfuse 3.14
+ * answers every request with EIO until its session has seen FUSE_INIT,
+ * and the kernel sends INIT once per connection.  So the first worker
+ * keeps the INIT request in the state before it processes it, and every
+ * later one feeds that copy to its own session first: do_init() sets the
+ * session up exactly as the first did (same binary, same options, same
+ * init callback) and writes a reply the kernel drops (its request was
+ * answered long ago: ENOENT, which libfuse ignores).  That is the only
+ * public way into an initialised session in 3.14 (got_init is private);
+ * fuse_session_custom_io() would only hide the stray reply.  If a worker
+ * died between keeping INIT and answering it, the supervisor's
+ * FUSE_NOTIFY_RESEND puts INIT back in the queue: the next worker then
+ * sees INIT as its first message and answers it.
+ *
+ * The loop is ours, not fuse_session_loop_mt(): libfuse's drops a
+ * request it has read once the session is told to exit, and a planned
+ * handover must lose none.  Each thread polls the descriptor (non-
+ * blocking, set by the supervisor) and an eventfd; to stop, the eventfd
+ * is written, every thread finishes the request it holds and reads no
+ * other, and the requests still queued wait in the kernel for the next
+ * worker.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/fuse.h>
+
+#include "fs.h"
+#include "vofirm/log.h"
+
+struct loop {
+	struct fuse_session *se;
+	int fd, stop_fd;
+	bool unmounted; /* __atomic */
+};
+
+/* Waits for a message or the stop; true if there may be a message. */
+static bool wait_msg(int fd, int stop_fd)
+{
+	struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = stop_fd, .events = POLLIN } };
+
+	for (;;) {
+		if (poll(p, stop_fd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		if (stop_fd >= 0 && p[1].revents)
+			return false;
+		return true; /* POLLIN, or POLLERR: the read says which */
+	}
+}
+
+static void *loop_thread(void *arg)
+{
+	struct loop *l = arg;
+	struct fuse_buf buf = { .mem = NULL };
+	uint64_t one = 1;
+
+	while (wait_msg(l->fd, l->stop_fd)) {
+		int r = fuse_session_receive_buf(l->se, &buf);
+
+		if (r == -EAGAIN || r == -EINTR)
+			continue; /* another thread took it */
+		if (r <= 0) {
+			/* 0: the connection is gone (unmounted, or aborted) */
+			if (r < 0 && r != -ENODEV)
+				vf_err("reading /dev/fuse: %s", strerror(-r));
+			__atomic_store_n(&l->unmounted, true, __ATOMIC_RELEASE);
+			if (write(l->stop_fd, &one, sizeof(one)) < 0) {
+				/* an eventfd written by many: the count only grows */
+			}
+			break;
+		}
+		fuse_session_process_buf(l->se, &buf);
+	}
+	free(buf.mem);
+	return NULL;
+}
+
+int loop_run(struct fs *fs, struct fuse_session *se, int fd, int stop_fd, unsigned nthreads)
+{
+	struct loop l = { .se = se, .fd = fd, .stop_fd = stop_fd };
+	pthread_t *t = calloc(nthreads, sizeof(*t));
+	unsigned started = 0;
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	for (; started < nthreads; started++) {
+		ret = pthread_create(&t[started], NULL, loop_thread, &l);
+		if (ret) {
+			vf_err("cannot start FUSE worker thread %u: %s", started, strerror(ret));
+			break;
+		}
+	}
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	free(t);
+	if (!started)
+		return -EAGAIN;
+	return __atomic_load_n(&l.unmounted, __ATOMIC_ACQUIRE) ? LOOP_UNMOUNTED : LOOP_STOPPED;
+}
+
+/* Reads one message, waiting for it (the descriptor is non-blocking). */
+static int read_one(struct fuse_session *se, int fd, struct fuse_buf *b)
+{
+	for (;;) {
+		int r;
+
+		if (!wait_msg(fd, -1))
+			return -errno;
+		r = fuse_session_receive_buf(se, b);
+		if (r == -EAGAIN || r == -EINTR)
+			continue;
+		return r == 0 ? -ENODEV : r;
+	}
+}
+
+static void replay_init(struct fs *fs, struct fuse_session *se)
+{
+	struct state_hdr *h = fs->st.hdr;
+	uint32_t len = __atomic_load_n(&h->init_len, __ATOMIC_ACQUIRE);
+	void *copy = malloc(len);
+	struct fuse_buf b = { .size = len, .mem = copy };
+
+	memcpy(copy, h->init, len);
+	fuse_session_process_buf(se, &b);
+	free(copy);
+}
+
+int loop_init(struct fs *fs, struct fuse_session *se, int fd)
+{
+	struct state_hdr *h = fs->st.hdr;
+	struct fuse_buf b = { .mem = NULL };
+	const struct fuse_in_header *in;
+	int r;
+
+	if (__atomic_load_n(&h->flags, __ATOMIC_ACQUIRE) & STATE_F_INIT_DONE) {
+		replay_init(fs, se);
+		return 0;
+	}
+	/* The first worker, or one after a worker that died around INIT. */
+	r = read_one(se, fd, &b);
+	if (r < 0) {
+		free(b.mem);
+		vf_err("reading the first FUSE request: %s", strerror(-r));
+		return r;
+	}
+	in = b.mem;
+	if ((size_t)r >= sizeof(*in) && in->opcode == FUSE_INIT) {
+		if ((size_t)r > STATE_INIT_MAX) {
+			free(b.mem);
+			vf_err("the kernel's FUSE_INIT request is %d bytes: more than the state "
+			       "keeps (%u)",
+			       r, STATE_INIT_MAX);
+			return -EPROTO;
+		}
+		if (!__atomic_load_n(&h->init_len, __ATOMIC_ACQUIRE)) {
+			memcpy(h->init, b.mem, (size_t)r);
+			__atomic_store_n(&h->init_len, (uint32_t)r, __ATOMIC_RELEASE);
+		}
+		fuse_session_process_buf(se, &b);
+	} else if (__atomic_load_n(&h->init_len, __ATOMIC_ACQUIRE)) {
+		/* INIT was answered, just before its worker died */
+		replay_init(fs, se);
+		fuse_session_process_buf(se, &b);
+	} else {
+		unsigned op = (size_t)r >= sizeof(*in) ? in->opcode : 0;
+
+		free(b.mem);
+		vf_err("the first FUSE request is not FUSE_INIT (opcode %u), and no earlier "
+		       "worker kept one: this connection cannot be served",
+		       op);
+		return -EPROTO;
+	}
+	__atomic_or_fetch(&h->flags, STATE_F_INIT_DONE, __ATOMIC_RELEASE);
+	free(b.mem);
+	return 0;
+}
