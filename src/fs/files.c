@@ -335,6 +335,15 @@ int fs_load_tree(struct fs *fs, unsigned *nfiles)
 	ret = state_blocks_loaded(fs, lc.used, lc.nused);
 	if (ret)
 		goto out;
+	/* This worker's records start as the state's: every commit writes them
+	 * all, so one left out would vanish from the next snapshot. */
+	g_hash_table_iter_init(&it, fs->inodes);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct inode *in = v;
+
+		state_put_ns(fs, in);
+		state_put_data(fs, in);
+	}
 	/* files unlinked and closed whose slabs were still being given back */
 	for (GList *l = dead; l; l = l->next) {
 		struct inode *in = l->data;

@@ -47,7 +47,8 @@ struct loop {
 /* Waits for a message or the stop; true if there may be a message. */
 static bool wait_msg(int fd, int stop_fd)
 {
-	struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = stop_fd, .events = POLLIN } };
+	struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+			       { .fd = stop_fd, .events = POLLIN } };
 
 	for (;;) {
 		if (poll(p, stop_fd >= 0 ? 2 : 1, -1) < 0) {

@@ -535,11 +535,11 @@ static void r_take(struct rbuf *r, void *out, size_t n)
 	r->p += n;
 }
 
-#define R(r, T)                        \
-	({                             \
-		T v_;                  \
+#define R(r, T)                               \
+	({                                    \
+		T v_;                         \
 		r_take((r), &v_, sizeof(v_)); \
-		v_;                    \
+		v_;                           \
 	})
 
 /* The records of the active snapshot: calls the loaders in order. */

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fs.h"
 #include "vofirm/util.h"
@@ -150,7 +151,27 @@ char *fs_stats_json(struct fs *fs)
 	struct repl_stats rs;
 
 	fs_repl_stats(fs, &rs);
-	g_string_append_printf(o, "%" PRIu64 ",\n  \"servers\": [", fs->slab_size);
+	g_string_append_printf(o, "%" PRIu64 ",\n", fs->slab_size);
+	if (fs->st.hdr) {
+		struct state_hdr *h = fs->st.hdr;
+
+		/* the processes: the supervisor keeps the mount, workers come and go */
+		g_string_append_printf(o,
+				       "  \"supervisor_pid\": %d,\n  \"worker_pid\": %d,\n"
+				       "  \"worker_restarts\": %u,\n  \"restart_error\": ",
+				       (int)h->supervisor_pid, (int)getpid(),
+				       __atomic_load_n(&h->worker_restarts, __ATOMIC_ACQUIRE));
+		if (h->restart_error[0]) {
+			char err[sizeof(h->restart_error)];
+
+			snprintf(err, sizeof(err), "%s", h->restart_error);
+			json_string(o, err);
+		} else {
+			g_string_append(o, "null");
+		}
+		g_string_append(o, ",\n");
+	}
+	g_string_append(o, "  \"servers\": [");
 	for (unsigned i = 0; i < nsrv; i++) {
 		struct server *s = &fs->srv[i];
 		struct srv_row r;
@@ -282,6 +303,15 @@ char *fs_stats_prometheus(struct fs *fs)
 			prom_label(o, fs->set.mountpoint ? fs->set.mountpoint : "");
 			g_string_append_printf(o, "\"} %" PRIu64 "\n", v[m]);
 		}
+	}
+	if (fs->st.hdr) {
+		prom_head(o, "vofirm_fs_worker_restarts_total", "counter",
+			  "workers started after the first (crashes and planned restarts)");
+		g_string_append(o, "vofirm_fs_worker_restarts_total{mount=\"");
+		prom_label(o, fs->set.mountpoint ? fs->set.mountpoint : "");
+		g_string_append_printf(
+			o, "\"} %u\n",
+			__atomic_load_n(&fs->st.hdr->worker_restarts, __ATOMIC_ACQUIRE));
 	}
 	for (unsigned i = 0; i < nsrv; i++)
 		srv_row(fs, &fs->srv[i], &r[i]);

@@ -193,8 +193,8 @@ static pid_t spawn(const char *mode)
 	int f = fcntl(sv.fuse_fd, F_DUPFD, 10), m = fcntl(sv.meta_fd, F_DUPFD, 10),
 	    a = fcntl(sv.arena_fd, F_DUPFD, 10);
 
-	if (f < 0 || m < 0 || a < 0 || place_fd(f, WORKER_FUSE_FD) ||
-	    place_fd(m, WORKER_META_FD) || place_fd(a, WORKER_ARENA_FD))
+	if (f < 0 || m < 0 || a < 0 || place_fd(f, WORKER_FUSE_FD) || place_fd(m, WORKER_META_FD) ||
+	    place_fd(a, WORKER_ARENA_FD))
 		_exit(126);
 	setenv("VOFIRM_FS_WORKER", mode, 1);
 	/* the worker ends the mount if the supervisor dies (super.c, top) */
