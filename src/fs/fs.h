@@ -297,7 +297,9 @@ const char *srv_state_name(enum srv_state st);
 
 /* ---- state.c: what the next worker needs (see state.c) ---- */
 
-#define FS_STATE_FORMAT 1
+#ifndef FS_STATE_FORMAT
+#define FS_STATE_FORMAT 1 /* what this binary writes and reads; a test builds another */
+#endif
 #define STATE_MAGIC "VOFIRMFS"
 #define STATE_HDR_SIZE 4096u
 #define STATE_MAX_BLOCKS (1u << 20) /* extents, every file together */
