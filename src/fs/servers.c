@@ -106,6 +106,18 @@ static void server_lost(struct server *s, const char *why)
 	report_copies(s, why, false);
 }
 
+/* The transport saw the connection break: DOWN now, not at the next request. */
+static void on_lost(void *arg)
+{
+	struct server *s = arg;
+	uint64_t gen;
+
+	fs_mutex_lock(&s->lock);
+	gen = s->gen;
+	fs_mutex_unlock(&s->lock);
+	server_fail(s, gen, "connection lost");
+}
+
 struct timeout_note {
 	struct server *s;
 	uint64_t gen;
@@ -687,6 +699,7 @@ static int server_start(struct fs *fs, unsigned i, const char *url)
 	}
 	s->state = SRV_UP;
 	s->gen = 1;
+	vf_xport_set_on_lost(s->x, on_lost, s);
 	s->lease_ms = s->x->info.lease_ms;
 	s->capacity = s->x->info.capacity;
 	if (fs->slab_size == 0) {

@@ -260,6 +260,12 @@ int vf_xport_stats(struct vf_xport *x, struct vf_stats *stats)
 	return run_ctl(x, &op, "stats request");
 }
 
+void vf_xport_set_on_lost(struct vf_xport *x, void (*cb)(void *arg), void *arg)
+{
+	x->on_lost_arg = arg;
+	x->on_lost = cb;
+}
+
 void vf_xport_set_connect_log_level(struct vf_xport *x, int level)
 {
 	x->connect_log_level = level;
