@@ -21,8 +21,9 @@
  *                                    fault), then msync(MS_SYNC): throughput
  *                                    of the write-back alone (no read before
  *                                    write)
- *   rtt URL N                        N 4 KiB READs over the transport, one at
- *                                    a time: the round trip without FUSE
+ *   rtt URL N [LEN]                  N READs of LEN bytes (4 KiB; at most
+ *                                    VF_MAX_IO) over the transport, one at a
+ *                                    time: the round trip without FUSE
  * The first 5 % of samples (at least 100) are warm-up and not counted.
  */
 #include <errno.h>
@@ -216,26 +217,27 @@ static int writeback(const char *path, uint64_t size, uint64_t n)
 	return sink == 42 ? 2 : 0; /* keeps the reads */
 }
 
-static int rtt(const char *url, uint64_t n)
+static int rtt(const char *url, uint64_t n, uint32_t len)
 {
 	struct vf_xport_opts o = { .name = "pagebench", .queue_depth = 4 };
 	struct vf_slab_desc d;
 	struct vf_xport *x;
-	uint8_t buf[4096] = { 1 };
+	uint8_t *buf = calloc(1, len);
 	uint64_t *lat = malloc(sizeof(*lat) * n), t0;
+	char what[32];
 	int ret;
 
-	if (vf_xport_open(url, &o, &x) || vf_xport_alloc(x, 1, &d))
+	if (!buf || vf_xport_open(url, &o, &x) || vf_xport_alloc(x, 1, &d))
 		return 1;
-	struct vf_op w = { .type = VF_OP_WRITE, .slab = d.id, .len = 4096, .buf = buf };
+	struct vf_op w = { .type = VF_OP_WRITE, .slab = d.id, .len = len, .buf = buf };
 
 	vf_xport_run(x, &w);
 	t0 = ns();
 	for (uint64_t i = 0; i < n; i++) {
 		struct vf_op op = { .type = VF_OP_READ,
 				    .slab = d.id,
-				    .len = 4096,
-				    .off = (i * 4096) % (x->info.slab_size - 4096),
+				    .len = len,
+				    .off = (i * len) % (x->info.slab_size - len),
 				    .buf = buf };
 		uint64_t a = ns();
 
@@ -244,9 +246,14 @@ static int rtt(const char *url, uint64_t n)
 		if (ret)
 			return 1;
 	}
-	report("rtt-4k", lat, n, n * 4096, ns() - t0);
+	if (len % 1048576 == 0)
+		snprintf(what, sizeof(what), "rtt-%um", len >> 20);
+	else
+		snprintf(what, sizeof(what), "rtt-%uk", len >> 10);
+	report(what, lat, n, n * len, ns() - t0);
 	vf_xport_close(x, 0);
 	free(lat);
+	free(buf);
 	return 0;
 }
 
@@ -266,10 +273,17 @@ int main(int argc, char **argv)
 			     strtoull(argv[4], NULL, 0), true, NULL);
 	if (argc == 5 && !strcmp(argv[1], "writeback"))
 		return writeback(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0));
-	if (argc == 4 && !strcmp(argv[1], "rtt"))
-		return rtt(argv[2], strtoull(argv[3], NULL, 0));
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "rtt")) {
+		uint64_t len = argc == 5 ? strtoull(argv[4], NULL, 0) : 4096;
+
+		if (len < 1 || len > VF_MAX_IO) {
+			fprintf(stderr, "vofirm-pagebench: rtt: LEN from 1 to %u\n", VF_MAX_IO);
+			return 2;
+		}
+		return rtt(argv[2], strtoull(argv[3], NULL, 0), (uint32_t)len);
+	}
 	fprintf(stderr,
 		"usage: vofirm-pagebench drop FILE | readfault FILE SIZE rand|seq N [STOPFILE] | "
-		"writefault FILE SIZE N | writeback FILE SIZE N | rtt URL N\n");
+		"writefault FILE SIZE N | writeback FILE SIZE N | rtt URL N [LEN]\n");
 	return 2;
 }
