@@ -125,7 +125,8 @@ drop_file() { # FILE: written back, evicted, and the page cache dropped
 # r2 against r1 on this noisy machine: alternating rounds on the same two
 # memds, each round both backends back to back (the order alternates), the
 # ratio taken within the round; the report gives the median of the rounds.
-if [ $MODE = quick ]; then PAIRS=3; else PAIRS=5; fi
+# Short rounds, many of them: the noise here comes in bursts.
+if [ $MODE = quick ]; then PAIRS=5; else PAIRS=7; fi
 repl_pairs() { # RUN
 	local run=$1 round be f order
 	for be in vofirm-tcp-r1 vofirm-tcp-r2; do
@@ -139,9 +140,9 @@ repl_pairs() { # RUN
 		for be in $order; do
 			f=$OUT/$be/bench
 			cat "$f" >/dev/null # resident, for the write-back alone
-			rec "$be" "$run" "$("$PB" writeback "$f" "$SIZE" "$N")" "{\"pair\": $round}"
+			rec "$be" "$run" "$("$PB" writeback "$f" "$SIZE" $((N / 2)))" "{\"pair\": $round}"
 			drop_file "$f"
-			rec "$be" "$run" "$("$PB" readfault "$f" "$SIZE" rand "$N")" "{\"pair\": $round}"
+			rec "$be" "$run" "$("$PB" readfault "$f" "$SIZE" rand $((N / 2)))" "{\"pair\": $round}"
 		done
 	done
 	rm -f "$OUT/vofirm-tcp-r1/bench" "$OUT/vofirm-tcp-r2/bench"
@@ -154,7 +155,8 @@ repl_pairs() { # RUN
 # (vofirm-fs gives the server up) until every lost copy is rebuilt.  With
 # `reads`, random read faults on the file, cold, before the kill (idle) and
 # from the repair's start to its end (busy).
-REPAIR_DEFAULT=$("$B/vofirm-fs" --help 2>&1 | sed -n 's/.*--repair-rate .*(default \([^)]*\)).*/\1/p')
+REPAIR_DEFAULT=$("$B/vofirm-fs" --help 2>&1 | awk '/--repair-rate/ { f = 1 }
+	f && /\(default / { sub(/.*\(default /, ""); sub(/\).*/, ""); print; exit }')
 repair_case() { # NAME RUN RATE(a size, 0: unlimited, default: vofirm-fs's) [reads]
 	local name=$1 run=$2 rate=$3 reads=${4:-} d=$OUT/$1 i ports=() mpids=() srv=() ropt=()
 	for i in 0 1 2; do
@@ -223,6 +225,8 @@ for run in $(seq "$RUNS"); do
 	done
 	rec "mem" "$run" "$("$PB" rtt "mem://256M" "$N")"
 	rec "tcp" "$run" "$("$PB" rtt "tcp://127.0.0.1:$PORT" "$N")"
+	# a repair copies 1 MiB at a time: read from one copy, write to the new one
+	rec "tcp" "$run" "$("$PB" rtt "tcp://127.0.0.1:$PORT" $((N / 40)) 1048576)"
 	try repl_pairs "$run"
 	try repair_case repair-unlimited "$run" 0
 	try repair_case repair-reads "$run" default reads

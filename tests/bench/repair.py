@@ -120,6 +120,8 @@ def main():
                           "detect_s": round(t_start - t_kill, 3), "repair_s": round(secs, 3),
                           "rebuilt_mib": round(mib, 1),
                           "rebuilt_from": "stats" if done_b else "log",
+                          "rate_limit_bytes_per_s": repl.get("repair_rate_limit_bytes_per_s")
+                          if isinstance(repl, dict) else None,
                           "mib_s": round(mib / secs, 1) if secs > 0 else None}))
         return 0
     print(__doc__, file=sys.stderr)
