@@ -13,7 +13,8 @@
 # then replication: r2 against r1 in alternating rounds (cold random read
 # fault p50, write-back throughput), the repair's throughput after one of
 # three memds is killed (--repair-rate 0), and random reads during a repair
-# at the default rate against the same reads without one;
+# at the default rate against the same reads without one (on the host: the
+# VM's random phase is too short to place a kill in it reliably);
 # and, in a VM (the project's guest under QEMU), a memory-bound random
 # workload with the VM's extra memory on vofirm at 100/50/25 % local
 # budget, with and without vofirm's QEMU companion, against all-local.
