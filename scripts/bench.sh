@@ -70,7 +70,7 @@ start_memd() { # LOG DONATE [memd options]
 	"$B/vofirm-memd" --listen tcp://127.0.0.1:0 --donate "$donate" --slab-size 64M --no-auth "$@" \
 		2>"$log" &
 	MPID=$!
-	PIDS+=($MPID)
+	PIDS+=("$MPID")
 	MPORT=
 	for _ in $(seq 50); do
 		MPORT=$(sed -n 's/.*listening on tcp:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log")
@@ -169,7 +169,7 @@ repair_case() { # NAME RUN RATE(a size, 0: unlimited, default: vofirm-fs's) [rea
 	[ "$rate" = default ] || ropt=(--repair-rate "$rate")
 	mkdir -p "$d"
 	mount_fs "$d" "${srv[@]}" --replicas 2 "${ropt[@]}" --log-level notice
-	local f=$d/bench url=tcp://127.0.0.1:${ports[0]} held t_kill t_start pb= res ret=0
+	local f=$d/bench url=tcp://127.0.0.1:${ports[0]} held t_kill pb='' res ret=0
 	"$B/tests/vofirm-mmapio" fill "$f" "$SIZE" 1 >/dev/null
 	drop_file "$f"
 	if [ -n "$reads" ]; then
@@ -182,14 +182,15 @@ repair_case() { # NAME RUN RATE(a size, 0: unlimited, default: vofirm-fs's) [rea
 	kill -KILL "${mpids[0]}"
 	{ wait "${mpids[0]}"; } 2>/dev/null || true # reaped here, quietly
 	if [ -n "$reads" ]; then
-		t_start=$(python3 "$TOP/tests/bench/repair.py" start "$d.log" "$url" "$t_kill" 120) || ret=1
+		# the reads start with the repair (the moment itself is in the log)
+		python3 "$TOP/tests/bench/repair.py" start "$d.log" "$url" "$t_kill" 120 >/dev/null || ret=1
 		if [ $ret = 0 ]; then
 			"$PB" readfault "$f" "$SIZE" rand "$PAGES" "$d.stop" >"$d.busy.json" &
 			pb=$!
 		fi
 	fi
 	if [ $ret = 0 ]; then
-		res=$(python3 "$TOP/tests/bench/repair.py" done "$d" "$d.log" "$url" \
+		res=$(python3 "$TOP/tests/bench/repair.py" "done" "$d" "$d.log" "$url" \
 			$((held / (64 << 20))) "$t_kill" $((SIZE >> 20)) "$d.stop") || ret=1
 	fi
 	touch "$d.stop"
