@@ -17,7 +17,7 @@ U1=$URL P1=$PID
 start_memd m2 --donate 64M --slab-size 4M --no-auth --lease 5s
 U2=$URL P2=$PID
 conf() {
-	printf '[fs]\nserver = %s\nreplicas = 2\nrepair-rate = 8M\nio-timeout = 1s\nread-timeout = 2s\nconnect-timeout = 1s\n' \
+	printf '[fs]\nserver = %s\nreplicas = 2\nrepair-rate = 4M\nio-timeout = 1s\nread-timeout = 2s\nconnect-timeout = 1s\n' \
 		"$1" >fs.conf.tmp
 	mv fs.conf.tmp fs.conf
 }
@@ -34,6 +34,7 @@ rm -f stop.flag writer.done
 		seed=$((seed + 1))
 		"$MMAPIO" fill mnt/ram $SIZE $seed >/dev/null || { echo "fill $seed failed" >&2; exit 1; }
 		echo $seed >writer.done
+		echo "$seed $(date +%s.%N)" >>writer.log
 	done
 ) 2>writer.err &
 WRITER=$!
@@ -66,14 +67,22 @@ sleep 0.5
 [ "$(grep -c "server $U3 added" fs.log)" = 1 ] || fail "a second SIGHUP added $U3 again"
 
 step "the drain completes while the writer runs"
-before=$(cat writer.done)
 "$CTL" drain --mount mnt --server "$U1" --timeout 60s | tee drain.out
 grep -qE "^$U1: drained \([0-9]+ MiB moved in [0-9]+ s\); it holds nothing of mnt" drain.out ||
 	fail "drain did not say it was done"
-during=$(($(cat writer.done) - before))
 stop_writer
-echo "the writer wrote the whole file $during times during the drain; last seed $LAST"
-[ $during -ge 1 ] || fail "no write went on during the drain: nothing tested"
+# how many times the writer wrote the whole file while copies moved
+during=$(python3 - "$U3" <<'PY'
+import datetime, sys
+def t(l):
+    return datetime.datetime.strptime(l[:23], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+moves = [t(l) for l in open("fs.log") if f"copy on {sys.argv[1]} rebuilt" in l]
+ends = [float(l.split()[1]) for l in open("writer.log")]
+print(sum(moves[0] < e < moves[-1] for e in ends))
+PY
+)
+echo "the writer wrote the whole file $during times while copies moved; last seed $LAST"
+[ "$during" -ge 1 ] || fail "no write went on while the copies moved: nothing tested"
 [ "$(srv_field "$U1" held)" = 0 ] || fail "stats.json shows $(srv_field "$U1" held) bytes held on $U1"
 [ "$(granted "$U1")" = 0 ] || fail "$U1 still has $(granted "$U1") slabs granted, by its own count"
 [ "$(granted "$U2")" = $EXT ] || fail "$U2 holds $(granted "$U2") slabs"
