@@ -89,6 +89,7 @@ echo "the writer wrote the whole file $during times while copies moved; last see
 [ "$(granted "$U3")" = $EXT ] || fail "$U3 holds $(granted "$U3") slabs: not every copy moved there"
 repl_is degraded_bytes 0
 repl_is lost_bytes 0
+wait_repl repair_blocked_extents -eq 0 10
 assert_grep "copy on $U3 rebuilt" fs.log
 
 step "kill -9 the drained server: nothing lost"
