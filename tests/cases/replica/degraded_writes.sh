@@ -14,7 +14,7 @@ EXT=8 # extents of 4 MiB
 declare -A P
 U=()
 for i in 1 2 3; do
-	start_memd "m$i" --donate 64M --slab-size 4M --no-auth --lease 3s
+	start_memd "m$i" --donate 64M --slab-size 4M --no-auth --lease 5s
 	U+=("$URL")
 	P[$URL]=$PID
 done
@@ -94,6 +94,7 @@ drop_caches
 K=${survivors[0]} L=${survivors[1]}
 echo "rebuilt on $K: $(rebuilt_on "$K" | wc -l); on $L: $(rebuilt_on "$L" | wc -l)"
 
+# (the pause is far shorter than the 5 s lease: L's copies stay)
 step "$L stopped for a moment: $K alone has every page"
 kill -STOP "${P[$L]}"
 drop_caches
