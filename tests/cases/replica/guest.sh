@@ -11,7 +11,6 @@
 . "$TOP/tests/lib/replica.sh"
 require_fuse
 require_cmd qemu-system-x86_64
-require_cmd getfattr
 
 U=()
 declare -A P
@@ -28,7 +27,7 @@ status() { "$CTL" status --mount mnt 2>&1; }
 
 step "grow by a 512 MiB pc-dimm with 2 copies"
 "$CTL" grow --qmp vm1/qmp.sock --mount mnt --size 512M --id dimm1 --replicas 2
-[ "$(getfattr --only-values -n user.vofirm.replicas mnt/vm1/dimm1)" = 2 ] ||
+[ "$(python3 -c 'import os, sys; print(os.getxattr(sys.argv[1], "user.vofirm.replicas").decode())' mnt/vm1/dimm1)" = 2 ] ||
 	fail "the DIMM's file does not ask for 2 copies"
 [ "$(file_field /vm1/dimm1 replicas)" = 2 ] || fail "stats.json does not show 2 copies for the DIMM"
 total=0
