@@ -16,7 +16,7 @@ require_cmd getfattr
 U=()
 declare -A P
 for i in 1 2 3; do
-	start_memd "m$i" --donate 64M --slab-size 4M --no-auth --lease 30s
+	start_memd "m$i" --donate 32M --slab-size 4M --no-auth --lease 30s
 	U+=("$URL")
 	P[$URL]=$PID
 done
@@ -25,41 +25,41 @@ start_fs fs mnt --server "${U[0]}" --server "${U[1]}" --server "${U[2]}" --repli
 avail() { df --output=avail -B1 mnt | tail -1 | tr -d ' '; }
 granted_all() { echo "$(granted "${U[0]}") $(granted "${U[1]}") $(granted "${U[2]}")"; }
 
-step "192 MiB raw, 2 copies: df shows 96 MiB"
-[ "$(avail)" = $((96 << 20)) ] || fail "df shows $(avail) bytes available, not 96 MiB (192 MiB over 2 copies)"
+step "96 MiB raw, 2 copies: df shows 48 MiB"
+[ "$(avail)" = $((48 << 20)) ] || fail "df shows $(avail) bytes available, not 48 MiB (96 MiB over 2 copies)"
 
-step "100 MiB would fit once, not twice: ENOSPC at size time, nothing granted"
-expect_exit 1 truncate -s 100M mnt/big
+step "52 MiB would fit once, not twice: ENOSPC at size time, nothing granted"
+expect_exit 1 truncate -s 52M mnt/big
 assert_out "No space left on device"
-assert_grep "file /big: .*refused: needs 50 slab\(s\) \(200 MiB, every copy counted\), the servers that are up have 48 free \(192 MiB\): short by 2 \(8 MiB\)" fs.log
-expect_exit 1 fallocate -l 100M mnt/big2
+assert_grep "file /big: .*refused: needs 26 slab\(s\) \(104 MiB, every copy counted\), the servers that are up have 24 free \(96 MiB\): short by 2 \(8 MiB\)" fs.log
+expect_exit 1 fallocate -l 52M mnt/big2
 assert_out "No space left on device"
-[ "$(grep -c 'refused: needs 50 slab(s) (200 MiB, every copy counted)' fs.log)" = 2 ] ||
+[ "$(grep -c 'refused: needs 26 slab(s) (104 MiB, every copy counted)' fs.log)" = 2 ] ||
 	fail "the fallocate refusal was not logged with every copy counted"
 [ "$(granted_all)" = "0 0 0" ] || fail "a refused request left slabs granted: $(granted_all)"
 [ "$(stat -c %s mnt/big)" = 0 ] || fail "the refused truncate changed the size"
 
-step "what df shows can be had: 96 MiB, every slab of the pool"
-truncate -s 96M mnt/big
-[ "$(granted_all)" = "16 16 16" ] || fail "96 MiB x 2 should take all 16 slabs of each server: $(granted_all)"
+step "what df shows can be had: 48 MiB, every slab of the pool"
+truncate -s 48M mnt/big
+[ "$(granted_all)" = "8 8 8" ] || fail "48 MiB x 2 should take all 8 slabs of each server: $(granted_all)"
 [ "$(avail)" = 0 ] || fail "df shows $(avail) bytes available in a full pool"
 expect_exit 1 truncate -s 4M mnt/more
 assert_out "No space left on device"
 
 step "every server stopped in turn: the other two serve every page"
-"$MMAPIO" fill mnt/big $((96 << 20)) 3
+"$MMAPIO" fill mnt/big $((48 << 20)) 3
 for x in "${U[@]}"; do
 	others=()
 	for u in "${U[@]}"; do [ "$u" = "$x" ] || others+=("$u"); done
 	kill -STOP "${P[$x]}"
 	drop_caches
 	r0=$(($(memd_read "${others[0]}") + $(memd_read "${others[1]}")))
-	"$MMAPIO" verify mnt/big $((96 << 20)) 3 ||
+	"$MMAPIO" verify mnt/big $((48 << 20)) 3 ||
 		{ kill -CONT "${P[$x]}"; fail "with $x stopped some page has no copy elsewhere"; }
 	r1=$(($(memd_read "${others[0]}") + $(memd_read "${others[1]}")))
 	kill -CONT "${P[$x]}"
 	echo "$x stopped: $(((r1 - r0) >> 20)) MiB from the others"
-	[ $((r1 - r0)) -ge $((96 << 20)) ] || fail "only $((r1 - r0)) bytes came from the others"
+	[ $((r1 - r0)) -ge $((48 << 20)) ] || fail "only $((r1 - r0)) bytes came from the others"
 	sleep 1.2 # a request to $x timing out while it was stopped has done so
 	_up() { [ "$(srv_field "$1" state)" = up ]; }
 	wait_until 10 "$x is not up again" _up "$x"
