@@ -6,7 +6,15 @@
 #   tmpfs       the local limit (page cache, no FUSE)
 #   fuse-mem    vofirm-fs over mem:// (an in-process pool): what FUSE costs
 #   vofirm-tcp  vofirm-fs over vofirm-memd on loopback TCP
+#   vofirm-tcp-r1, vofirm-tcp-r2
+#               vofirm-fs over two memds (loopback TCP), one copy of every
+#               extent against two (--replicas): only the copy count differs
 #   rtt         the transport's 4 KiB round trip alone (mem://, tcp://)
+# then replication: r2 against r1 in alternating rounds (cold random read
+# fault p50, write-back throughput), the repair's throughput after one of
+# three memds is killed (--repair-rate 0), and random reads during a repair
+# at the default rate against the same reads without one (on the host: the
+# VM's random phase is too short to place a kill in it reliably);
 # and, in a VM (the project's guest under QEMU), a memory-bound random
 # workload with the VM's extra memory on vofirm at 100/50/25 % local
 # budget, with and without vofirm's QEMU companion, against all-local.
@@ -48,44 +56,158 @@ cleanup() {
 trap cleanup EXIT
 
 echo "bench ($MODE): $((SIZE >> 20)) MiB files, $N samples, $RUNS run(s) -> $OUT"
-mkdir -p "$OUT/tmpfs" "$OUT/fuse-mem" "$OUT/vofirm-tcp"
+# the load before (and after) the run: these machines are shared
+cat /proc/loadavg >"$OUT/load-start"
+mkdir -p "$OUT/tmpfs" "$OUT/fuse-mem" "$OUT/vofirm-tcp" "$OUT/vofirm-tcp-r1" "$OUT/vofirm-tcp-r2"
 mount -t tmpfs -o size=$((SIZE * 2)) vofirm-bench "$OUT/tmpfs"
 MNTS+=("$OUT/tmpfs")
 
-# the chosen port is logged at notice, so memd runs at its default level
-"$B/vofirm-memd" --listen tcp://127.0.0.1:0 --donate $((SIZE * 2)) --slab-size 64M --no-auth \
-	2>"$OUT/memd.log" &
-PIDS+=($!)
-PORT=
-for _ in $(seq 50); do
-	PORT=$(sed -n 's/.*listening on tcp:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$OUT/memd.log")
-	[ -n "$PORT" ] && break
-	sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$OUT/memd.log" >&2; echo "bench: vofirm-memd did not start listening in 5 s" >&2; exit 1; }
-mount_fs() { # DIR URL
-	"$B/vofirm-fs" "$1" -f --server "$2" --log-level warning 2>"$1.log" &
-	PIDS+=($!)
-	MNTS+=("$1")
-	for _ in $(seq 50); do grep -q " $1 fuse.vofirm " /proc/mounts && return 0; sleep 0.1; done
-	cat "$1.log" >&2
+# A memd on a free loopback port; sets MPORT and MPID.  The chosen port is
+# logged at notice, so memd runs at its default level.
+start_memd() { # LOG DONATE [memd options]
+	local log=$1 donate=$2
+	shift 2
+	"$B/vofirm-memd" --listen tcp://127.0.0.1:0 --donate "$donate" --slab-size 64M --no-auth "$@" \
+		2>"$log" &
+	MPID=$!
+	PIDS+=("$MPID")
+	MPORT=
+	for _ in $(seq 50); do
+		MPORT=$(sed -n 's/.*listening on tcp:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log")
+		[ -n "$MPORT" ] && return 0
+		sleep 0.1
+	done
+	cat "$log" >&2
+	echo "bench: vofirm-memd did not start listening in 5 s" >&2
 	exit 1
 }
-mount_fs "$OUT/fuse-mem" "mem://$((SIZE * 2 >> 20))M"
-mount_fs "$OUT/vofirm-tcp" "tcp://127.0.0.1:$PORT"
+mount_fs() { # DIR vofirm-fs options (the last --log-level wins)
+	local d=$1
+	shift
+	"$B/vofirm-fs" "$d" -f --log-level warning "$@" 2>"$d.log" &
+	PIDS+=($!)
+	MNTS+=("$d")
+	for _ in $(seq 50); do grep -q " $d fuse.vofirm " /proc/mounts && return 0; sleep 0.1; done
+	cat "$d.log" >&2
+	exit 1
+}
+start_memd "$OUT/memd.log" $((SIZE * 2))
+PORT=$MPORT
+# two more for replicas 1 and 2 side by side: every copy of an r2 file fits
+start_memd "$OUT/memd-a.log" $((SIZE * 2))
+PORT_A=$MPORT
+start_memd "$OUT/memd-b.log" $((SIZE * 2))
+PORT_B=$MPORT
+mount_fs "$OUT/fuse-mem" --server "mem://$((SIZE * 2 >> 20))M"
+mount_fs "$OUT/vofirm-tcp" --server "tcp://127.0.0.1:$PORT"
+for r in 1 2; do
+	mount_fs "$OUT/vofirm-tcp-r$r" --server "tcp://127.0.0.1:$PORT_A" --server "tcp://127.0.0.1:$PORT_B" \
+		--replicas $r
+done
 
 RAW=$OUT/raw.jsonl
 : >"$RAW"
-rec() { # BACKEND RUN JSON
-	python3 -c 'import json,sys; d = json.loads(sys.argv[3]); d["backend"] = sys.argv[1]; d["run"] = int(sys.argv[2]); print(json.dumps(d))' "$1" "$2" "$3" >>"$RAW"
+rec() { # BACKEND RUN JSON [JSON of more members]
+	local more='{}'
+	[ $# -ge 4 ] && more=$4
+	python3 -c 'import json,sys; d = json.loads(sys.argv[3]); d.update(json.loads(sys.argv[4])); d["backend"] = sys.argv[1]; d["run"] = int(sys.argv[2]); print(json.dumps(d))' "$1" "$2" "$3" "$more" >>"$RAW"
 }
 # a failed case leaves its figures out of the report; the run goes on
 try() {
 	"$@" || echo "bench: $2 (run $run) failed; its figures are missing" >&2
 }
 PB=$B/tests/vofirm-pagebench
+drop_file() { # FILE: written back, evicted, and the page cache dropped
+	"$PB" drop "$1"
+	echo 3 >/proc/sys/vm/drop_caches
+}
+
+# ---- replication ----
+# r2 against r1 on this noisy machine: alternating rounds on the same two
+# memds, each round both backends back to back (the order alternates), the
+# ratio taken within the round; the report gives the median of the rounds.
+# Short rounds, many of them: the noise here comes in bursts.
+if [ $MODE = quick ]; then PAIRS=5; else PAIRS=7; fi
+repl_pairs() { # RUN
+	local run=$1 round be f order
+	for be in vofirm-tcp-r1 vofirm-tcp-r2; do
+		f=$OUT/$be/bench
+		rm -f "$f"
+		"$B/tests/vofirm-mmapio" fill "$f" "$SIZE" 1 >/dev/null
+	done
+	for round in $(seq "$PAIRS"); do
+		order="vofirm-tcp-r1 vofirm-tcp-r2"
+		[ $((round % 2)) = 0 ] && order="vofirm-tcp-r2 vofirm-tcp-r1"
+		for be in $order; do
+			f=$OUT/$be/bench
+			cat "$f" >/dev/null # resident, for the write-back alone
+			rec "$be" "$run" "$("$PB" writeback "$f" "$SIZE" $((N / 2)))" "{\"pair\": $round}"
+			drop_file "$f"
+			rec "$be" "$run" "$("$PB" readfault "$f" "$SIZE" rand $((N / 2)))" "{\"pair\": $round}"
+		done
+	done
+	rm -f "$OUT/vofirm-tcp-r1/bench" "$OUT/vofirm-tcp-r2/bench"
+	echo "  run $run: replicas 2 against 1, $PAIRS alternating rounds done"
+}
+
+# The repair: three memds (a lease of 2 s: what is measured is the repair,
+# not the wait for a dead server's lease), --replicas 2, a file of SIZE
+# written; one memd killed with SIGKILL; the time from the repair's start
+# (vofirm-fs gives the server up) until every lost copy is rebuilt.  With
+# `reads`, random read faults on the file, cold, before the kill (idle) and
+# from the repair's start to its end (busy).
+REPAIR_DEFAULT=$("$B/vofirm-fs" --help 2>&1 | awk '/--repair-rate/ { f = 1 }
+	f && /\(default / { sub(/.*\(default /, ""); sub(/\).*/, ""); print; exit }')
+repair_case() { # NAME RUN RATE(a size, 0: unlimited, default: vofirm-fs's) [reads]
+	local name=$1 run=$2 rate=$3 reads=${4:-} d=$OUT/$1 i ports=() mpids=() srv=() ropt=()
+	for i in 0 1 2; do
+		start_memd "$d-memd$i.log" $((SIZE + (64 << 20))) --lease 2s
+		ports+=("$MPORT")
+		mpids+=("$MPID")
+		srv+=(--server "tcp://127.0.0.1:$MPORT")
+	done
+	[ "$rate" = default ] || ropt=(--repair-rate "$rate")
+	mkdir -p "$d"
+	mount_fs "$d" "${srv[@]}" --replicas 2 "${ropt[@]}" --log-level notice
+	local f=$d/bench url=tcp://127.0.0.1:${ports[0]} held t_kill pb='' res ret=0
+	"$B/tests/vofirm-mmapio" fill "$f" "$SIZE" 1 >/dev/null
+	drop_file "$f"
+	if [ -n "$reads" ]; then
+		rec "$name-idle" "$run" "$("$PB" readfault "$f" "$SIZE" rand "$N")"
+		drop_file "$f"
+	fi
+	held=$(python3 "$TOP/tests/bench/repair.py" held "$d" "$url")
+	rm -f "$d.stop"
+	t_kill=$(date +%s.%N)
+	kill -KILL "${mpids[0]}"
+	{ wait "${mpids[0]}"; } 2>/dev/null || true # reaped here, quietly
+	if [ -n "$reads" ]; then
+		# the reads start with the repair (the moment itself is in the log)
+		python3 "$TOP/tests/bench/repair.py" start "$d.log" "$url" "$t_kill" 120 >/dev/null || ret=1
+		if [ $ret = 0 ]; then
+			"$PB" readfault "$f" "$SIZE" rand "$PAGES" "$d.stop" >"$d.busy.json" &
+			pb=$!
+		fi
+	fi
+	if [ $ret = 0 ]; then
+		res=$(python3 "$TOP/tests/bench/repair.py" "done" "$d" "$d.log" "$url" \
+			$((held / (64 << 20))) "$t_kill" $((SIZE >> 20)) "$d.stop") || ret=1
+	fi
+	touch "$d.stop"
+	[ -n "$pb" ] && { wait "$pb" || ret=1; }
+	if [ $ret = 0 ]; then
+		rec "$name" "$run" "$res" "{\"rate\": \"$rate\", \"default_rate\": \"$REPAIR_DEFAULT\", \"size_mib\": $((SIZE >> 20))}"
+		[ -n "$pb" ] && rec "$name-busy" "$run" "$(cat "$d.busy.json")"
+		echo "  run $run: $name: $res"
+	fi
+	rm -f "$f"
+	fusermount3 -u "$d" 2>/dev/null || umount "$d" 2>/dev/null || true
+	kill "${mpids[1]}" "${mpids[2]}" 2>/dev/null || true
+	wait "${mpids[@]}" 2>/dev/null || true
+	return $ret
+}
 for run in $(seq "$RUNS"); do
-	for be in tmpfs fuse-mem vofirm-tcp; do
+	for be in tmpfs fuse-mem vofirm-tcp vofirm-tcp-r1 vofirm-tcp-r2; do
 		f=$OUT/$be/bench
 		rm -f "$f"
 		"$B/tests/vofirm-mmapio" fill "$f" "$SIZE" 1 >/dev/null
@@ -95,6 +217,8 @@ for run in $(seq "$RUNS"); do
 		"$PB" drop "$f"
 		echo 3 >/proc/sys/vm/drop_caches
 		rec "$be" "$run" "$("$PB" readfault "$f" "$SIZE" seq "$PAGES")"
+		# every page is resident now: the write-back alone (tmpfs has none)
+		[ "$be" = tmpfs ] || rec "$be" "$run" "$("$PB" writeback "$f" "$SIZE" "$N")"
 		"$PB" drop "$f"
 		echo 3 >/proc/sys/vm/drop_caches
 		rec "$be" "$run" "$("$PB" writefault "$f" "$SIZE" "$N")"
@@ -103,6 +227,11 @@ for run in $(seq "$RUNS"); do
 	done
 	rec "mem" "$run" "$("$PB" rtt "mem://256M" "$N")"
 	rec "tcp" "$run" "$("$PB" rtt "tcp://127.0.0.1:$PORT" "$N")"
+	# a repair copies 1 MiB at a time: read from one copy, write to the new one
+	rec "tcp" "$run" "$("$PB" rtt "tcp://127.0.0.1:$PORT" $((N / 40)) 1048576)"
+	try repl_pairs "$run"
+	try repair_case repair-unlimited "$run" 0
+	try repair_case repair-reads "$run" default reads
 done
 
 # ---- VM level ----
@@ -236,4 +365,5 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "${VOFIRM_BENCH_REDIS:-1}" = 1 ]; then
 		try redis_case redis-25-nocompanion 25 "$run" nocompanion
 	done
 fi
+cat /proc/loadavg >"$OUT/load-end"
 python3 "$TOP/tests/bench/report.py" "$OUT" "$MODE"

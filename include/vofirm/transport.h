@@ -104,6 +104,9 @@ struct vf_xport {
 	bool have_session;
 	bool resumed;		/* the last login resumed the session */
 	uint32_t session_slabs; /* slabs the session held at the last login */
+	/* vf_xport_set_on_lost() */
+	void (*on_lost)(void *arg);
+	void *on_lost_arg;
 };
 
 /* Parses url, picks its transport, connects and logs in.  Logs why not. */
@@ -153,6 +156,13 @@ int vf_xport_alloc(struct vf_xport *x, uint32_t count, struct vf_slab_desc *desc
 int vf_xport_free(struct vf_xport *x, uint32_t count, const uint32_t *ids);
 int vf_xport_stats(struct vf_xport *x, struct vf_stats *stats);
 
+/*
+ * Called from the transport's thread when the connection breaks by itself
+ * (the server closed it, a reset, an RDMA disconnect), not when the caller
+ * drops it: a caller that only notices failures on its requests learns of
+ * it at once, before anything needs the server.
+ */
+void vf_xport_set_on_lost(struct vf_xport *x, void (*cb)(void *arg), void *arg);
 /* How loudly failures to (re)connect are logged (default LOG_ERR): a
  * caller that retries on its own may want them quieter. */
 void vf_xport_set_connect_log_level(struct vf_xport *x, int level);

@@ -836,7 +836,7 @@ static int stat_p50(const char *file, JsonNode *srv, const char *what, const cha
 }
 
 /*
- * The replication line of status: "healthy (2 copies)", or "degraded: X
+ * The replication line of status: "healthy (...)", or "degraded: X
  * to rebuild, ETA", what waits for room and what is lost.  A vofirm-fs
  * from before replication has no such object: no line.  0 or -EPROTO.
  */
@@ -858,7 +858,10 @@ static int repl_status(const char *file, JsonNode *d, GString *out)
 	/* lost bytes are degraded bytes with no copy left: nothing to rebuild them from */
 	rebuild = v[1] > v[3] ? v[1] - v[3] : 0;
 	if (!v[1] && !v[3])
-		g_string_append_printf(out, "replication: healthy (%s)", copies(v[0]));
+		g_string_append_printf(out,
+				       "replication: healthy (every file has the copies it asks "
+				       "for; %s unless a file asks otherwise)",
+				       copies(v[0]));
 	else if (!rebuild)
 		g_string_append(out, "replication: degraded: nothing left to rebuild");
 	else if (!v[4])

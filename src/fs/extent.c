@@ -63,6 +63,16 @@ static struct server *srv_of(struct fs *fs, struct copy c)
 	return &fs->srv[c.srv];
 }
 
+static bool srv_lost(struct server *s)
+{
+	enum srv_state st;
+
+	fs_mutex_lock(&s->lock);
+	st = s->state;
+	fs_mutex_unlock(&s->lock);
+	return st == SRV_LOST;
+}
+
 static bool srv_up(struct server *s)
 {
 	enum srv_state st;
@@ -146,6 +156,8 @@ unsigned ext_count(const struct extent *e, enum copy_state st)
 
 /* ---- the page path ---- */
 
+static unsigned explore; /* reads that went through read_order (__atomic) */
+
 /*
  * The OK copies of e other than `skip` (-1: none), those whose server is
  * up first, faster first.  Returns how many.
@@ -175,6 +187,16 @@ static unsigned read_order(struct fs *fs, struct extent *e, int skip, unsigned *
 			key[j - 1] = tk;
 			order[j - 1] = to;
 		}
+	/* One read in 16 goes to the second best, if it is up: a server only
+	 * ever measured by the reads it gets must get some, or one slow early
+	 * sample would keep it out for good. */
+	if (n > 1 && key[1] < UINT64_MAX / 2 &&
+	    __atomic_fetch_add(&explore, 1, __ATOMIC_RELAXED) % 16 == 0) {
+		unsigned t = order[0];
+
+		order[0] = order[1];
+		order[1] = t;
+	}
 	return n;
 }
 
@@ -379,6 +401,10 @@ static char *describe_loss(struct fs *fs, unsigned srv, bool past_lease, char **
 			unsigned others = 0;
 			int here = -1;
 
+			/* Past the lease, a copy is given up only for another that
+			 * can be read now: two servers away at once (a partition)
+			 * must not each be given up for the other.  Lost, any other
+			 * up-to-date copy counts: its server may come back. */
 			for (unsigned c = 0; e && c < EXT_SLOTS; c++) {
 				struct copy cp = copy_get(e, c);
 
@@ -386,7 +412,8 @@ static char *describe_loss(struct fs *fs, unsigned srv, bool past_lease, char **
 					continue;
 				if (cp.srv == srv && cp.state != COPY_GONE)
 					here = (int)c;
-				else if (cp.state == COPY_OK)
+				else if (cp.state == COPY_OK &&
+					 (!past_lease || srv_up(srv_of(fs, cp))))
 					others++;
 			}
 			if (here < 0)
@@ -565,7 +592,7 @@ static enum rebuild_result fill(struct fs *fs, struct inode *in, uint32_t idx, s
 				unsigned k, struct rate *r, void *buf)
 {
 	uint64_t S = fs->slab_size, chunk = MIN((uint64_t)CHUNK, S), ppc = chunk / FS_PAGE;
-	bool alive = true;
+	bool alive = true, copied;
 	int ret = 0;
 
 	for (uint64_t off = 0; off < S && !ret; off += chunk) {
@@ -578,13 +605,14 @@ static enum rebuild_result fill(struct fs *fs, struct inode *in, uint32_t idx, s
 			return alive ? RB_AGAIN : RB_GONE;
 		}
 		fs_rwlock_wrlock(&e->fill);
-		if (any_written(e, off / FS_PAGE, off / FS_PAGE + ppc - 1)) {
+		copied = any_written(e, off / FS_PAGE, off / FS_PAGE + ppc - 1);
+		if (copied)
 			ret = rebuild_chunk(fs, e, k, off, (uint32_t)chunk, buf);
-			if (!ret)
-				rate_limit(fs, r, chunk);
-		}
 		fs_rwlock_unlock(&e->fill);
 		fs_rwlock_unlock(&in->rw);
+		/* the pause, with no lock held: writes and resizes go on */
+		if (copied && !ret)
+			rate_limit(fs, r, chunk);
 	}
 	if (ret)
 		return RB_AGAIN;
@@ -629,9 +657,10 @@ static void drop_copies(struct fs *fs, struct inode *in, struct extent *e, unsig
 	for (unsigned k = 0; k < EXT_SLOTS; k++) {
 		struct copy c = copy_get(e, k);
 
-		if (c.state == COPY_GONE)
-			drop[k] = true;
-		else if (c.state != COPY_EMPTY && !copy_keeps(fs, c) && ok_kept >= want)
+		if (c.state == COPY_GONE && (ok_kept >= want || srv_lost(srv_of(fs, c))))
+			drop[k] = true; /* replaced, or its server lost it */
+		else if (c.state != COPY_EMPTY && c.state != COPY_GONE && !copy_keeps(fs, c) &&
+			 ok_kept >= want)
 			drop[k] = true; /* drained, and safe elsewhere */
 	}
 	/* more than asked (the count was lowered): the surplus OK copies */
@@ -681,6 +710,17 @@ static enum rebuild_result repair_extent(struct fs *fs, struct pinned_file *f, u
 		/* nothing, or nothing left to rebuild from */
 		fs_rwlock_unlock(&in->rw);
 		return RB_DONE;
+	}
+	/* A copy given up while its server was away, still here now that it
+	 * is back (its session resumed: the slab is still ours): a stale copy,
+	 * rebuilt in place, which is cheaper than a new one and the only way
+	 * when no other server has room. */
+	for (unsigned k = 0; k < EXT_SLOTS; k++) {
+		struct copy c = copy_get(e, k);
+
+		if (c.state == COPY_GONE && srv_up(srv_of(fs, c)) &&
+		    copy_keeps(fs, (struct copy){ .srv = c.srv, .state = COPY_STALE }))
+			set_cstate(e, k, COPY_STALE);
 	}
 	drop_copies(fs, in, e, want);
 	for (unsigned k = 0; k < EXT_SLOTS; k++) {
@@ -766,7 +806,9 @@ static bool repair_pass(struct fs *fs, struct rate *r, void *buf)
 {
 	GArray *files = pin_files(fs);
 	bool left = false;
-	uint64_t blocked = 0;
+
+	/* counted afresh by each pass, as it meets them */
+	__atomic_store_n(&fs->repair_blocked, 0, __ATOMIC_RELAXED);
 
 	for (guint k = 0; k < files->len && !repair_stopping(fs); k++) {
 		struct pinned_file *f = &g_array_index(files, struct pinned_file, k);
@@ -786,12 +828,11 @@ static bool repair_pass(struct fs *fs, struct rate *r, void *buf)
 				left = true;
 			if (rr == RB_BLOCKED) {
 				left = true;
-				blocked++;
+				__atomic_add_fetch(&fs->repair_blocked, 1, __ATOMIC_RELAXED);
 			}
 		}
 	}
 	unpin_files(fs, files);
-	__atomic_store_n(&fs->repair_blocked, blocked, __ATOMIC_RELAXED);
 	return left;
 }
 

@@ -108,6 +108,18 @@ static void server_lost(struct server *s, const char *why)
 	state_commit(s->fs); /* the next worker knows it is lost */
 }
 
+/* The transport saw the connection break: DOWN now, not at the next request. */
+static void on_lost(void *arg)
+{
+	struct server *s = arg;
+	uint64_t gen;
+
+	fs_mutex_lock(&s->lock);
+	gen = s->gen;
+	fs_mutex_unlock(&s->lock);
+	server_fail(s, gen, "connection lost");
+}
+
 struct timeout_note {
 	struct server *s;
 	uint64_t gen;
@@ -701,6 +713,7 @@ static int server_start(struct fs *fs, unsigned i, const char *url)
 	}
 	s->state = SRV_UP;
 	s->gen = 1;
+	vf_xport_set_on_lost(s->x, on_lost, s);
 	s->lease_ms = s->x->info.lease_ms;
 	s->capacity = s->x->info.capacity;
 	if (fs->slab_size == 0) {
@@ -774,6 +787,7 @@ int server_resume(struct fs *fs, unsigned i, const char *url, const uint8_t *tok
 		vf_err("server %s, which the last worker used: %s", u, strerror(-ret));
 		return ret;
 	}
+	vf_xport_set_on_lost(s->x, on_lost, s);
 	s->lease_ms = lease_ms;
 	s->capacity = capacity;
 	s->draining = draining;

@@ -543,12 +543,15 @@ static void *completion_thread(void *arg)
 			if (type == RDMA_CM_EVENT_DISCONNECTED ||
 			    type == RDMA_CM_EVENT_DEVICE_REMOVAL ||
 			    type == RDMA_CM_EVENT_TIMEWAIT_EXIT) {
-				if (!__atomic_load_n(&r->closing, __ATOMIC_RELAXED))
+				if (!__atomic_load_n(&r->closing, __ATOMIC_RELAXED)) {
 					vf_log(r->x.connect_log_level > LOG_WARNING
 						       ? r->x.connect_log_level
 						       : LOG_WARNING,
 					       "%s: connection lost: %s", r->x.url.str,
 					       rdma_event_str(type));
+					if (r->x.on_lost)
+						r->x.on_lost(r->x.on_lost_arg);
+				}
 				err = -ECONNRESET;
 			}
 		}

@@ -290,10 +290,13 @@ static void *tcp_rx_thread(void *arg)
 		op->done(op);
 	}
 
-	if (!__atomic_load_n(&t->closing, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&t->closing, __ATOMIC_RELAXED)) {
 		vf_log(t->x.connect_log_level > LOG_WARNING ? t->x.connect_log_level : LOG_WARNING,
 		       "%s: connection lost: %s", t->x.url.str,
 		       ret == -ECONNRESET ? "closed by the server" : strerror(-ret));
+		if (t->x.on_lost)
+			t->x.on_lost(t->x.on_lost_arg);
+	}
 	shutdown(t->fd, SHUT_RDWR);
 	fail_all(t, -ECONNRESET);
 	return NULL;

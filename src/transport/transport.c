@@ -271,6 +271,12 @@ int vf_xport_stats(struct vf_xport *x, struct vf_stats *stats)
 	return run_ctl(x, &op, "stats request");
 }
 
+void vf_xport_set_on_lost(struct vf_xport *x, void (*cb)(void *arg), void *arg)
+{
+	x->on_lost_arg = arg;
+	x->on_lost = cb;
+}
+
 void vf_xport_set_connect_log_level(struct vf_xport *x, int level)
 {
 	x->connect_log_level = level;
@@ -475,12 +481,11 @@ int vf_xport_handshake(struct vf_xport *x, vf_exchange_fn exchange)
 				 memcmp(x->info.instance, info.instance, sizeof(info.instance));
 
 		x->info = info;
-		vf_err("%s: DATA LOST: the session's slabs are gone (%s); everything "
-		       "stored in them is lost",
-		       x->url.str,
-		       restarted	  ? "the server restarted"
-		       : rep.error.msg[0] ? rep.error.msg
-					  : "lease expired or server restarted");
+		/* the user says what it means (a copy elsewhere, or data lost) */
+		vf_warn("%s: our session is gone, and the slabs it held with it (%s)", x->url.str,
+			restarted	   ? "the server restarted"
+			: rep.error.msg[0] ? rep.error.msg
+					   : "lease expired or server restarted");
 		return -ESTALE;
 	}
 	if (rep.hdr.status == EACCES) {

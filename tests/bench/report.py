@@ -15,27 +15,33 @@ recs = [json.loads(l) for l in open(os.path.join(out, "raw.jsonl")) if l.strip()
 
 
 def median_of(bench, backend, key):
-    v = [r[key] for r in recs if r["bench"] == bench and r["backend"] == backend and r.get(key) is not None]
+    # the paired rounds (replication) are reported on their own
+    v = [r[key] for r in recs if r["bench"] == bench and r["backend"] == backend
+         and r.get(key) is not None and "pair" not in r]
     return statistics.median(v) if v else None
 
 
 benches = [("readfault-rand", "cold 4 KiB read fault, random (MADV_RANDOM)"),
            ("readfault-seq", "cold read fault, sequential (readahead)"),
-           ("writefault-rand", "random write fault, write-back included")]
-backends = ["tmpfs", "fuse-mem", "vofirm-tcp"]
+           ("writefault-rand", "random write fault, write-back included"),
+           ("writeback-rand", "write-back alone: resident random pages dirtied, msync (MB/s: the msync)")]
+backends = ["tmpfs", "fuse-mem", "vofirm-tcp", "vofirm-tcp-r1", "vofirm-tcp-r2"]
 rows = []
 for b, desc in benches:
     for be in backends:
         row = {"bench": b, "backend": be}
         for k in ("p50_us", "p99_us", "mb_s"):
             row[k] = median_of(b, be, k)
-        base, floor = f"{b}|tmpfs", f"{b}|fuse-mem"
+        if row["p50_us"] is None:
+            continue  # not measured (tmpfs has no write-back), or failed
         rows.append(row)
-for be, label in (("mem", "mem://"), ("tcp", "tcp:// loopback")):
-    rows.append({"bench": "rtt-4k", "backend": be,
-                 "p50_us": median_of("rtt-4k", be, "p50_us"),
-                 "p99_us": median_of("rtt-4k", be, "p99_us"),
-                 "mb_s": median_of("rtt-4k", be, "mb_s")})
+for b, be in (("rtt-4k", "mem"), ("rtt-4k", "tcp"), ("rtt-1m", "tcp")):
+    if median_of(b, be, "p50_us") is None:
+        continue
+    rows.append({"bench": b, "backend": be,
+                 "p50_us": median_of(b, be, "p50_us"),
+                 "p99_us": median_of(b, be, "p99_us"),
+                 "mb_s": median_of(b, be, "mb_s")})
 
 
 def ref(bench, backend, key):
@@ -45,23 +51,33 @@ def ref(bench, backend, key):
 
 
 for r in rows:
-    if r["bench"] == "rtt-4k":
+    if r["bench"].startswith("rtt-"):
         continue
     for k in ("p50_us", "p99_us"):
         t, f = ref(r["bench"], "tmpfs", k), ref(r["bench"], "fuse-mem", k)
-        r[k + "_x_tmpfs"] = r[k] / t if t else None
-        r[k + "_x_fuse"] = r[k] / f if f else None
+        r[k + "_x_tmpfs"] = r[k] / t if t and r[k] is not None else None
+        r[k + "_x_fuse"] = r[k] / f if f and r[k] is not None else None
     t, f = ref(r["bench"], "tmpfs", "mb_s"), ref(r["bench"], "fuse-mem", "mb_s")
-    r["mb_s_x_tmpfs"] = r["mb_s"] / t if t else None
-    r["mb_s_x_fuse"] = r["mb_s"] / f if f else None
+    r["mb_s_x_tmpfs"] = r["mb_s"] / t if t and r["mb_s"] is not None else None
+    r["mb_s_x_fuse"] = r["mb_s"] / f if f and r["mb_s"] is not None else None
 
 cpu = ""
 try:
     cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
 except StopIteration:
     pass
+
+
+def load(which):
+    try:
+        return " ".join(open(os.path.join(out, "load-" + which)).read().split()[:3])
+    except OSError:
+        return None
+
+
 machine = {"kernel": platform.release(), "cpus": os.cpu_count(), "cpu": cpu, "mode": mode,
-           "runs": max(r["run"] for r in recs), "samples": recs[0]["samples"]}
+           "runs": max(r["run"] for r in recs), "samples": recs[0]["samples"],
+           "load_start": load("start"), "load_end": load("end")}
 json.dump({"machine": machine, "results": rows, "raw": recs},
           open(os.path.join(out, "results.json"), "w"), indent=1)
 
@@ -71,7 +87,9 @@ def f(v, nd=1):
 
 
 lines = [f"Machine: {cpu}, {machine['cpus']} CPUs, Linux {machine['kernel']}; mode {mode}, "
-         f"{machine['runs']} run(s), medians over runs; {machine['samples']} samples each (warm-up excluded).", "",
+         f"{machine['runs']} run(s), medians over runs; {machine['samples']} samples each (warm-up excluded); "
+         f"load average (1, 5, 15 min) {machine['load_start'] or '?'} at the start, "
+         f"{machine['load_end'] or '?'} at the end.", "",
          "| measurement | backend | p50 µs | p99 µs | MB/s | p50 × tmpfs | p50 × FUSE floor | MB/s × tmpfs |",
          "|---|---|---|---|---|---|---|---|"]
 for b, desc in benches:
@@ -81,9 +99,89 @@ for b, desc in benches:
                          f"{f(r['mb_s'])} | {f(r.get('p50_us_x_tmpfs'))} | {f(r.get('p50_us_x_fuse'), 2)} | "
                          f"{f(r.get('mb_s_x_tmpfs'), 3)} |")
 for r in rows:
-    if r["bench"] == "rtt-4k":
-        lines.append(f"| transport round trip, 4 KiB READ, one at a time | {r['backend']} | "
+    if r["bench"].startswith("rtt-"):
+        size = "4 KiB" if r["bench"] == "rtt-4k" else "1 MiB (a repair's unit)"
+        lines.append(f"| transport round trip, {size} READ, one at a time | {r['backend']} | "
                      f"{f(r['p50_us'], 2)} | {f(r['p99_us'], 2)} | {f(r['mb_s'])} | | | |")
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+# ---- replication ----
+pairs = sorted({(r["run"], r["pair"]) for r in recs if "pair" in r})
+if pairs or median_of("readfault-rand", "vofirm-tcp-r2", "p50_us") is not None:
+    def pair_ratios(bench, key):
+        out_ = []
+        for run, p in pairs:
+            v = {r["backend"]: r[key] for r in recs if r.get("pair") == p and r["run"] == run
+                 and r["bench"] == bench and r.get(key) is not None}
+            if "vofirm-tcp-r1" in v and "vofirm-tcp-r2" in v and v["vofirm-tcp-r1"]:
+                out_.append(v["vofirm-tcp-r2"] / v["vofirm-tcp-r1"])
+        return out_
+    lines += ["", "Replication: vofirm-fs over the same two memds on loopback TCP, one copy of every "
+              "extent (r1) against two on distinct servers (r2). Main table: the rows above; rounds: "
+              f"{len(pairs)} alternating rounds of both back to back, the ratio taken within each "
+              "round, median (min-max) of the rounds.", "",
+              "| measurement | r1 | r2 | r2 / r1 (table) | r2 / r1 (rounds) | goal |",
+              "|---|---|---|---|---|---|"]
+    for bench, key, desc, goal, ok in (
+            ("readfault-rand", "p50_us", "cold 4 KiB read fault, random, p50 µs", "≤ 1.1×", lambda x: x <= 1.1),
+            ("readfault-rand", "mean_us", "cold 4 KiB read fault, random, mean µs", "", None),
+            ("writeback-rand", "mb_s", "write-back throughput, MiB/s", "≥ 0.8×", lambda x: x >= 0.8),
+            ("writefault-rand", "mb_s", "random write fault with write-back, MiB/s", "", None)):
+        r1, r2 = median_of(bench, "vofirm-tcp-r1", key), median_of(bench, "vofirm-tcp-r2", key)
+        pr = pair_ratios(bench, key)
+        pm = statistics.median(pr) if pr else None
+        rng = f" ({min(pr):.2f}-{max(pr):.2f})" if pr else ""
+        verdict = ""
+        if goal:
+            best = pm if pm is not None else ratio(r2, r1)
+            verdict = f"{goal}: {'met' if best is not None and ok(best) else 'NOT met'}"
+        lines.append(f"| {desc} | {f(r1, 2)} | {f(r2, 2)} | {f(ratio(r2, r1), 2)} | "
+                     f"{f(pm, 2)}{rng if pm is not None else ''} | {verdict} |")
+        rows.append({"bench": "replication-" + bench, "key": key, "r1": r1, "r2": r2,
+                     "r2_over_r1": ratio(r2, r1), "r2_over_r1_rounds": pm, "rounds": pr})
+
+rp = [r for r in recs if r["bench"] == "repair"]
+if rp:
+    lines += ["", "Repair: three memds (lease 2 s), `--replicas 2`, a file written in full, one memd "
+              "killed (SIGKILL). Detect: from the kill until vofirm-fs gives the server up (its lease, "
+              "then the next reconnection attempt); repair: from then until the last lost copy is rebuilt.",
+              "", "| case | --repair-rate | file MiB | copies rebuilt | MiB rebuilt | detect s | repair s | MiB/s |",
+              "|---|---|---|---|---|---|---|---|"]
+    for n in sorted({r["backend"] for r in rp}):
+        one = next(r for r in rp if r["backend"] == n)
+        rate = one.get("rate")
+        rate_s = ("0 (unlimited)" if rate == "0" else
+                  f"{one.get('default_rate')} (the default)" if rate == "default" else rate)
+        ms = median_of("repair", n, "mib_s")
+        lines.append(f"| {n} | {rate_s} | {one.get('size_mib')} | {one['extents']} | "
+                     f"{f(median_of('repair', n, 'rebuilt_mib'), 0)} | {f(median_of('repair', n, 'detect_s'), 2)} | "
+                     f"{f(median_of('repair', n, 'repair_s'), 2)} | {f(ms, 1)} |")
+        rows.append({"bench": "repair", "backend": n, "rate": rate, "default_rate": one.get("default_rate"),
+                     "mib_s": ms, "repair_s": median_of("repair", n, "repair_s"),
+                     "detect_s": median_of("repair", n, "detect_s"),
+                     "rebuilt_mib": median_of("repair", n, "rebuilt_mib")})
+    for n in sorted({r["backend"][:-5] for r in recs if r["backend"].endswith("-busy")}):
+        idle = {k: median_of("readfault-rand", n + "-idle", k) for k in ("p50_us", "p99_us", "mean_us", "samples")}
+        busy = {k: median_of("readfault-rand", n + "-busy", k) for k in ("p50_us", "p99_us", "mean_us", "samples")}
+        lines += ["", f"Reads during a repair ({n}, host, not a VM): cold 4 KiB random read faults on the "
+                  "file, before the kill (idle) and from the repair's start to its end (busy), the same "
+                  "mount and pages.", "",
+                  "| | samples | p50 µs | p99 µs | mean µs |", "|---|---|---|---|---|"]
+        for lab, d in (("no repair", idle), ("during the repair", busy)):
+            lines.append(f"| {lab} | {f(d['samples'], 0)} | {f(d['p50_us'], 2)} | {f(d['p99_us'], 2)} | "
+                         f"{f(d['mean_us'], 2)} |")
+        lines.append(f"| during / no repair | | {f(ratio(busy['p50_us'], idle['p50_us']), 2)} | "
+                     f"{f(ratio(busy['p99_us'], idle['p99_us']), 2)} | {f(ratio(busy['mean_us'], idle['mean_us']), 2)} |")
+        rows.append({"bench": "reads-during-repair", "backend": n, "idle": idle, "busy": busy,
+                     "p50_busy_over_idle": ratio(busy["p50_us"], idle["p50_us"]),
+                     "mean_busy_over_idle": ratio(busy["mean_us"], idle["mean_us"])})
+    json.dump({"machine": machine, "results": rows, "raw": recs},
+              open(os.path.join(out, "results.json"), "w"), indent=1)
+
 vm = [r for r in recs if r["bench"] == "vm-rand"]
 if vm:
     names = ["local", "vofirm-100", "vofirm-50", "vofirm-25", "vofirm-50-companion",
@@ -138,6 +236,8 @@ if rd:
                          "ops_s": o, "x_local": o / lo if lo else None})
     json.dump({"machine": machine, "results": rows, "raw": recs},
               open(os.path.join(out, "results.json"), "w"), indent=1)
+json.dump({"machine": machine, "results": rows, "raw": recs},
+          open(os.path.join(out, "results.json"), "w"), indent=1)
 md = "\n".join(lines) + "\n"
 open(os.path.join(out, "results.md"), "w").write(md)
 print(md)

@@ -34,6 +34,6 @@ sleep 4
 [ "$(stat_of "$URL" slabs_granted --key-file key)" = 0 ] || fail "slabs still granted after the lease"
 [ "$(stat_of "$URL" slabs_free --key-file key)" = 64 ] || fail "not all slabs free after the lease"
 expect_exit 4 xt --server "$URL" --key-file key verify --session s.sess
-assert_out "DATA LOST: the session's slabs are gone"
+assert_out "our session is gone, and the slabs it held with it"
 assert_grep "'victim' .*no reconnect within the lease \(3000 ms\): freed its 5 slabs" memd.log
 stop_memd "$PID"
