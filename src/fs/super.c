@@ -57,7 +57,7 @@ static struct {
 	int fuse_fd, meta_fd, arena_fd;
 	struct state_hdr *hdr;
 	pid_t worker, checker;
-	bool unmounting;
+	bool unmounting, unmounted;
 	uint64_t crash_times[4]; /* the last crashes, for the back-off */
 } sv = { .fuse_fd = -1, .worker = -1, .checker = -1 };
 
@@ -408,7 +408,12 @@ int supervisor_run(struct fs *fs, struct fuse_args *args, char **argv)
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			vf_notice("signal %d: unmounting %s", sig, fs->set.mountpoint);
 			sv.unmounting = true;
-			fuse_session_unmount(se); /* the worker sees it and ends */
+			/* the worker sees it and ends (once QEMU has closed its
+			 * files: the unmount is lazy) */
+			if (!sv.unmounted) {
+				fuse_session_unmount(se);
+				sv.unmounted = true;
+			}
 			if (sv.worker < 0)
 				goto done;
 		} else if (sig == SIGHUP) {
@@ -426,8 +431,11 @@ unmount:
 	}
 	fuse_session_unmount(se);
 done:
-	if (se)
+	if (se) {
+		/* already unmounted, mostly: then it only frees the path */
+		fuse_session_unmount(se);
 		fuse_session_destroy(se);
+	}
 out:
 	report_ready(&status_fd, 1);
 	return exit_status;
