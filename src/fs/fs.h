@@ -304,6 +304,7 @@ const char *srv_state_name(enum srv_state st);
 #define STATE_HDR_SIZE 4096u
 #define STATE_MAX_BLOCKS (1u << 20) /* extents, every file together */
 #define STATE_INIT_MAX 2048u
+#define STATE_APPLIED 256u /* far more than the requests a worker holds */
 
 /* flags of the header: how the last worker ended, set by it */
 #define STATE_F_HANDOVER 0x1  /* handed over (a planned restart): start the next */
@@ -344,6 +345,10 @@ struct fs_state {
 	uint32_t next_block; /* blocks [0, next_block) were handed out */
 	uint32_t *pending;   /* freed since the last commit */
 	uint32_t npending, cap_pending;
+	/* the requests whose change the snapshot holds, the latest of them:
+	 * one sent again to the next worker is not done twice */
+	uint64_t applied[STATE_APPLIED];
+	uint32_t napplied, applied_pos;
 };
 
 struct rbuf;
@@ -373,6 +378,10 @@ struct ext_block *state_block(struct fs *fs, uint32_t idx);
 void state_put_ns(struct fs *fs, struct inode *in);
 void state_put_data(struct fs *fs, struct inode *in);
 void state_drop(struct fs *fs, fuse_ino_t ino);
+/* The request being processed changes what the next commit saves. */
+void state_applied(struct fs *fs);
+/* Was this request (sent again by the kernel) saved by a worker before? */
+bool state_was_applied(struct fs *fs, uint64_t unique);
 /* Writes every record as the new snapshot; 0 or -errno (logged). */
 int state_commit(struct fs *fs);
 int state_load(struct fs *fs, const struct state_loader *ld);
@@ -556,6 +565,10 @@ void fs_buf_put(struct fs *fs, void *buf);
 #define LOOP_UNMOUNTED 1 /* the connection is gone */
 #define LOOP_STOPPED 2	 /* stop_fd was written: requests left wait in the kernel */
 
+/* The kernel's mark on a request it sends again (FUSE_NOTIFY_RESEND). */
+#define FS_UNIQUE_RESEND (1ull << 63)
+/* The unique of the request the calling thread is processing (0: none). */
+uint64_t fs_req_unique(void);
 /* Brings the session up to the connection's FUSE_INIT (see loop.c). */
 int loop_init(struct fs *fs, struct fuse_session *se, int fd);
 /* Serves requests with nthreads threads until unmounted or stopped. */

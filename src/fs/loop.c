@@ -38,6 +38,24 @@
 #include "fs.h"
 #include "vofirm/log.h"
 
+/* The unique of the request this thread is processing (fs_req_unique()). */
+static __thread uint64_t cur_unique;
+
+uint64_t fs_req_unique(void)
+{
+	return cur_unique;
+}
+
+/* fuse_session_process_buf(), with the request's unique noted first. */
+static void process(struct fuse_session *se, const struct fuse_buf *b)
+{
+	const struct fuse_in_header *in = b->mem;
+
+	cur_unique = !(b->flags & FUSE_BUF_IS_FD) && b->size >= sizeof(*in) ? in->unique : 0;
+	fuse_session_process_buf(se, b);
+	cur_unique = 0;
+}
+
 struct loop {
 	struct fuse_session *se;
 	int fd, stop_fd;
@@ -83,7 +101,7 @@ static void *loop_thread(void *arg)
 			}
 			break;
 		}
-		fuse_session_process_buf(l->se, &buf);
+		process(l->se, &buf);
 	}
 	free(buf.mem);
 	return NULL;
@@ -175,7 +193,7 @@ int loop_init(struct fs *fs, struct fuse_session *se, int fd)
 	} else if (__atomic_load_n(&h->init_len, __ATOMIC_ACQUIRE)) {
 		/* INIT was answered, just before its worker died */
 		replay_init(fs, se);
-		fuse_session_process_buf(se, &b);
+		process(se, &b);
 	} else {
 		unsigned op = (size_t)r >= sizeof(*in) ? in->opcode : 0;
 

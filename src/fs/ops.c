@@ -119,14 +119,29 @@ static void handle_done(struct handle *h)
 		handle_free(h);
 }
 
-/* Saves the records of a and b (either may be NULL) and commits (ns_lock held). */
+/* Saves the records of a and b (either may be NULL) and commits, with
+ * this request among those done (ns_lock held). */
 static void save_ns(struct fs *fs, struct inode *a, struct inode *b)
 {
 	if (a)
 		state_put_ns(fs, a);
 	if (b)
 		state_put_ns(fs, b);
+	state_applied(fs);
 	state_commit(fs);
+}
+
+/*
+ * A request the kernel sends again (FUSE_NOTIFY_RESEND, after a worker
+ * died) that a dead worker had carried out and saved, but not answered:
+ * answered now without doing it twice (an open counted twice would keep
+ * an unlinked file's memory forever; a create done twice would fail).
+ */
+static bool done_before(struct fs *fs)
+{
+	uint64_t u = fs_req_unique();
+
+	return (u & FS_UNIQUE_RESEND) && state_was_applied(fs, u);
 }
 
 static bool is_dir(const struct inode *in)
@@ -409,10 +424,25 @@ static void vf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 {
 	struct fs *fs = fs_of(req);
 	struct fuse_entry_param e;
-	struct inode *c;
+	struct inode *c, *p;
 	struct handle *h;
 	int err;
 
+	if (done_before(fs)) {
+		fs_mutex_lock(&fs->ns_lock);
+		p = inode_get(fs, parent);
+		c = p && p->children ? g_hash_table_lookup(p->children, name) : NULL;
+		h = c && c->kind == INODE_FILE ? handle_new(c) : NULL;
+		if (h)
+			entry_of(fs, c, &e); /* its open was counted when it was made */
+		fs_mutex_unlock(&fs->ns_lock);
+		if (h) {
+			fi->fh = fh_make(fs, h);
+			fi->keep_cache = 1;
+			fuse_reply_create(req, &e, fi);
+			return;
+		}
+	}
 	c = make_node(req, parent, name, INODE_FILE, S_IFREG | (mode & 07777), &err);
 	if (!c) {
 		fuse_reply_err(req, err);
@@ -436,6 +466,26 @@ static void vf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	fuse_reply_create(req, &e, fi);
 }
 
+/* A MKNOD or MKDIR done before (done_before): its entry, if it is there. */
+static bool reply_made_before(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct inode *p, *c;
+
+	if (!done_before(fs))
+		return false;
+	fs_mutex_lock(&fs->ns_lock);
+	p = inode_get(fs, parent);
+	c = p && p->children ? g_hash_table_lookup(p->children, name) : NULL;
+	if (c)
+		entry_of(fs, c, &e);
+	fs_mutex_unlock(&fs->ns_lock);
+	if (c)
+		fuse_reply_entry(req, &e);
+	return c != NULL;
+}
+
 static void vf_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	struct fs *fs = fs_of(req);
@@ -447,6 +497,8 @@ static void vf_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_err(req, EPERM); /* only regular files and directories here */
 		return;
 	}
+	if (reply_made_before(req, parent, name))
+		return;
 	c = make_node(req, parent, name, INODE_FILE, S_IFREG | (mode & 07777), &err);
 	if (!c) {
 		fuse_reply_err(req, err);
@@ -465,6 +517,8 @@ static void vf_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct inode *c;
 	int err;
 
+	if (reply_made_before(req, parent, name))
+		return;
 	c = make_node(req, parent, name, INODE_DIR, S_IFDIR | (mode & 07777), &err);
 	if (!c) {
 		fuse_reply_err(req, err);
@@ -482,6 +536,10 @@ static void vf_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct inode *p, *c;
 	bool free_now;
 
+	if (done_before(fs)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
 	fs_mutex_lock(&fs->ns_lock);
 	p = inode_get(fs, parent);
 	c = p && is_dir(p) ? g_hash_table_lookup(p->children, name) : NULL;
@@ -512,6 +570,10 @@ static void vf_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct inode *p, *c;
 	int err = 0;
 
+	if (done_before(fs)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
 	fs_mutex_lock(&fs->ns_lock);
 	p = inode_get(fs, parent);
 	c = p && is_dir(p) ? g_hash_table_lookup(p->children, name) : NULL;
@@ -544,6 +606,10 @@ static void vf_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 	if (flags & ~RENAME_NOREPLACE) {
 		fuse_reply_err(req, EINVAL); /* RENAME_EXCHANGE, RENAME_WHITEOUT */
+		return;
+	}
+	if (done_before(fs)) {
+		fuse_reply_err(req, 0);
 		return;
 	}
 	fs_mutex_lock(&fs->ns_lock);
@@ -641,7 +707,7 @@ static void vf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (in->kind == INODE_CTL_FILE) {
 		which = in->ctl_file;
-	} else {
+	} else if (!done_before(fs)) {
 		in->nopen++;
 		save_ns(fs, in, NULL); /* its handle outlives this worker */
 	}
@@ -747,7 +813,7 @@ static void vf_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct inode *in = h ? h->in : NULL;
 	bool free_now = false;
 
-	if (in && in->kind == INODE_FILE) {
+	if (in && in->kind == INODE_FILE && !done_before(fs)) {
 		fs_mutex_lock(&fs->ns_lock);
 		if (in->nopen)
 			in->nopen--;

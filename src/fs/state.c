@@ -396,6 +396,36 @@ static void *render_global(struct fs *fs)
 	return record(a);
 }
 
+void state_applied(struct fs *fs)
+{
+	struct fs_state *st = &fs->st;
+	uint64_t u = fs_req_unique() & ~FS_UNIQUE_RESEND;
+
+	if (!st->hdr || !u)
+		return;
+	fs_mutex_lock(&st->lock);
+	st->applied[st->applied_pos] = u;
+	st->applied_pos = (st->applied_pos + 1) % STATE_APPLIED;
+	if (st->napplied < STATE_APPLIED)
+		st->napplied++;
+	fs_mutex_unlock(&st->lock);
+}
+
+bool state_was_applied(struct fs *fs, uint64_t unique)
+{
+	struct fs_state *st = &fs->st;
+	uint64_t u = unique & ~FS_UNIQUE_RESEND;
+	bool found = false;
+
+	if (!st->hdr || !u)
+		return false;
+	fs_mutex_lock(&st->lock);
+	for (uint32_t i = 0; i < st->napplied && !found; i++)
+		found = st->applied[i] == u;
+	fs_mutex_unlock(&st->lock);
+	return found;
+}
+
 static uint32_t rec_len(const void *rec)
 {
 	uint32_t len;
@@ -440,8 +470,9 @@ int state_commit(struct fs *fs)
 	fs_mutex_lock(&st->lock);
 	g_free(st->global);
 	st->global = global;
-	/* header of the snapshot, the global record, the counts, the records */
-	len = 16 + (st->global ? rec_len(st->global) : 4) + 8;
+	/* header of the snapshot, the global record, the requests applied, the
+	 * counts, the records */
+	len = 16 + (st->global ? rec_len(st->global) : 4) + 4 + 8 * (uint64_t)st->napplied + 8;
 	g_hash_table_iter_init(&it, st->ns);
 	while (g_hash_table_iter_next(&it, NULL, &v))
 		len += rec_len(v);
@@ -483,6 +514,9 @@ int state_commit(struct fs *fs)
 			memset(p, 0, 4);
 			p += 4;
 		}
+		memcpy(p, &st->napplied, 4);
+		memcpy(p + 4, st->applied, 8 * (size_t)st->napplied);
+		p += 4 + 8 * (size_t)st->napplied;
 		memcpy(p, &nns, 4);
 		memcpy(p + 4, &ndata, 4);
 		p += 8;
@@ -582,6 +616,11 @@ int state_load(struct fs *fs, const struct state_loader *ld)
 			return ret ? ret : -EPROTO;
 		r.p += glen;
 	}
+	st->napplied = R(&r, uint32_t);
+	if (st->napplied > STATE_APPLIED)
+		return -EPROTO;
+	r_take(&r, st->applied, 8 * (size_t)st->napplied);
+	st->applied_pos = st->napplied % STATE_APPLIED;
 	nns = R(&r, uint32_t);
 	ndata = R(&r, uint32_t);
 	for (uint32_t k = 0; k < nns + ndata && !r.bad; k++) {
