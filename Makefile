@@ -87,7 +87,7 @@ PROGRAMS := $(BUILD)/vofirm-memd $(BUILD)/vofirm-fs $(BUILD)/vofirmctl $(BUILD)/
 LIBDIR ?= $(PREFIX)/lib
 TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
 	$(BUILD)/tests/vofirm-mmapio $(BUILD)/tests/vofirm-pagebench $(BUILD)/tests/vofirm-rmix \
-	$(BUILD)/tests/vofirm-rdma-idle \
+	$(BUILD)/tests/vofirm-rdma-idle $(BUILD)/tests/vofirm-fs-format99 \
 	$(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all asan fuzz check headers format format-check install uninstall clean demo bench
@@ -138,6 +138,17 @@ $(BUILD)/tests/vofirm-rdma-idle: $(BUILD)/obj/tests/tools/rdma_idle.o
 $(BUILD)/tests/vofirm-rmix: $(BUILD)/obj/tests/bench/rmix.o
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+# vofirm-fs that writes and reads another state format (src/fs/fs.h): a
+# planned restart to it must be refused (tests/cases/crash/upgrade.sh).
+FS99_OBJS := $(patsubst %.c,$(BUILD)/obj/tests/format99/%.o,src/fs/main.c $(FS_SRCS))
+$(BUILD)/obj/tests/format99/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) -DFS_STATE_FORMAT=99 $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/vofirm-fs-format99: $(FS99_OBJS) $(LIBVOFIRM)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LIBS)
 
 $(BUILD)/tests/gen-fuzz-corpus: $(BUILD)/obj/tests/fuzz/gen_corpus.o $(LIBVOFIRM)
 	@mkdir -p $(@D)
