@@ -14,6 +14,9 @@
  *   drain   move every copy off a memory server (user.vofirm.drain on
  *           the mount's .vofirm), and follow it in the stats to the end
  *   budget  put QEMU in a memory cgroup: the local memory budget
+ *   restart-fs  a planned restart of a mount's vofirm-fs worker (an
+ *           upgrade): SIGUSR2 to its supervisor, then the stats until a new
+ *           worker serves, or the supervisor says why it refused
  *
  * Exit status: 0 done, 1 failed (nothing changed, or what is left is
  * said), 2 bad command line.
@@ -908,6 +911,63 @@ static int stat_opt(const char *file, JsonNode *row, const char *what, const cha
 	return *has ? stat_sizes(file, row, what, &key, 1, v) : 0;
 }
 
+/*
+ * The processes of a mount (stats.json of a vofirm-fs with a supervisor):
+ * the supervisor, which holds the mount, its current worker, the workers
+ * started after the first, and why the last planned restart was refused.
+ */
+struct fs_procs {
+	uint64_t supervisor, worker, restarts;
+	char *error; /* NULL: none; g_free it */
+};
+
+/* 0, -ENOENT when the stats have no such fields (an older vofirm-fs), or -EPROTO (logged). */
+static int read_procs(const char *file, JsonNode *d, struct fs_procs *p)
+{
+	static const char *const keys[] = { "supervisor_pid", "worker_pid", "worker_restarts" };
+	JsonNode *e = jv_get(d, "restart_error");
+	uint64_t v[VF_ARRAY_SIZE(keys)];
+
+	memset(p, 0, sizeof(*p));
+	if (!jv_get(d, "supervisor_pid"))
+		return -ENOENT;
+	if (stat_sizes(file, d, "stats", keys, VF_ARRAY_SIZE(keys), v))
+		return -EPROTO;
+	if (v[0] < 2 || v[0] > INT32_MAX || v[1] < 2 || v[1] > INT32_MAX) {
+		vf_err("%s: supervisor_pid %" PRIu64 ", worker_pid %" PRIu64 ": not process ids",
+		       file, v[0], v[1]);
+		return -EPROTO;
+	}
+	if (e && !JSON_NODE_HOLDS_NULL(e) && !jv_str(e)) {
+		vf_err("%s: restart_error: not a string or null", file);
+		return -EPROTO;
+	}
+	p->supervisor = v[0];
+	p->worker = v[1];
+	p->restarts = v[2];
+	p->error = g_strdup(jv_str(e));
+	return 0;
+}
+
+/* status: "vofirm-fs: supervisor S, worker W (N restarts)", if the stats have them. */
+static int procs_status(const char *file, JsonNode *d, GString *out)
+{
+	struct fs_procs p;
+	int ret = read_procs(file, d, &p);
+
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	g_string_append_printf(out,
+			       "vofirm-fs: supervisor %" PRIu64 ", worker %" PRIu64 " (%" PRIu64
+			       " restart%s)",
+			       p.supervisor, p.worker, p.restarts, p.restarts == 1 ? "" : "s");
+	if (p.error)
+		g_string_append_printf(out, "; the last planned restart was refused: %s", p.error);
+	g_string_append_c(out, '\n');
+	g_free(p.error);
+	return 0;
+}
+
 /* Nothing is printed unless the whole file reads well. */
 static int do_status(void)
 {
@@ -947,6 +1007,8 @@ static int do_status(void)
 	g_string_append_printf(out, "pool: %s, %s used, %s free; this mount holds %s\n",
 			       fmt_size(v[0]), fmt_size(v[1]), fmt_size(v[2]), fmt_size(v[3]));
 	if (repl_status(path, d, out))
+		goto out;
+	if (procs_status(path, d, out))
 		goto out;
 	servers = jv_array(jv_get(d, "servers"));
 	files = jv_array(jv_get(d, "files"));
@@ -1157,6 +1219,169 @@ out:
 	return ret;
 }
 
+/* The mount's processes, from its stats; 0 or -errno (logged). */
+static int mount_procs(struct fs_procs *p)
+{
+	char *file = g_build_filename(o.mount, ".vofirm", "stats.json", NULL);
+	JsonNode *d = read_stats(o.mount, NULL);
+	int ret = -EIO;
+
+	if (d) {
+		ret = read_procs(file, d, p);
+		if (ret == -ENOENT)
+			vf_err("%s: no supervisor_pid: the vofirm-fs at %s has no supervisor (a "
+			       "version from before restarts?) and cannot be restarted in place",
+			       file, o.mount);
+		json_node_unref(d);
+	}
+	g_free(file);
+	return ret;
+}
+
+/*
+ * Whether process pid runs vofirm-fs: its name (comm), or else the
+ * basename of its executable, starts with "vofirm-fs".  The executable
+ * may have been replaced on disk (an upgrade): the link then ends in
+ * " (deleted)", and the name still says what it ran.
+ */
+static bool is_vofirm_fs(pid_t pid, char *what, size_t len)
+{
+	char path[64], buf[4096], *base;
+	ssize_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(what, len, "no process %d", (int)pid);
+		return false;
+	}
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	snprintf(what, len, "process %d is '%.64s'", (int)pid, buf);
+	if (!strncmp(buf, "vofirm-fs", 9))
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	base = strrchr(buf, '/');
+	return !strncmp(base ? base + 1 : buf, "vofirm-fs", 9);
+}
+
+/*
+ * A planned restart of the mount's worker: SIGUSR2 to the supervisor,
+ * which first runs the binary on disk to check that it reads the mount's
+ * state, then has the worker hand over to a new one from that binary.
+ * Then the stats every 100 ms until a new worker serves (worker_pid
+ * changed, worker_restarts grew), the supervisor reports a refusal
+ * (restart_error), or --timeout.
+ */
+static int do_restart_fs(void)
+{
+	struct fs_procs before, now = { 0 };
+	uint64_t start = vf_now_ms();
+	const char *result = "failed";
+	char what[128];
+	int ret;
+
+	if (!vf_on_vofirm(o.mount)) {
+		vf_err("%s is not a vofirm-fs mount", o.mount);
+		return -EINVAL;
+	}
+	ret = mount_procs(&before);
+	if (ret)
+		return ret;
+	if (!is_vofirm_fs((pid_t)before.supervisor, what, sizeof(what))) {
+		vf_err("%s/.vofirm/stats.json names supervisor %" PRIu64 ", but %s, not vofirm-fs: "
+		       "no signal sent",
+		       o.mount, before.supervisor, what);
+		ret = -ESRCH;
+		goto out;
+	}
+	/*
+	 * The supervisor clears restart_error when the signal arrives, at
+	 * once (it does nothing else), and a new refusal comes only after
+	 * the binary has been run.  So once the first 100 ms have passed, an
+	 * error in the stats is this restart's, not the last one's.
+	 */
+	if (kill((pid_t)before.supervisor, SIGUSR2)) {
+		ret = -errno;
+		vf_err("cannot signal vofirm-fs's supervisor (PID %" PRIu64 "): %s%s",
+		       before.supervisor, strerror(errno),
+		       errno == EPERM ? " (only root or the user who mounted may)" : "");
+		goto out;
+	}
+	progress("restarting the worker of %s: the supervisor (PID %" PRIu64 ") checks that the "
+		 "vofirm-fs on disk reads the mount's state, then worker %" PRIu64
+		 " hands over to a new one",
+		 o.mount, before.supervisor, before.worker);
+	for (;;) {
+		usleep(100000);
+		g_clear_pointer(&now.error, g_free);
+		ret = mount_procs(&now);
+		if (ret)
+			break;
+		if (now.worker != before.worker && now.restarts > before.restarts) {
+			result = "restarted";
+			break;
+		}
+		if (now.error) {
+			result = "refused";
+			ret = -EPERM;
+			break;
+		}
+		if (vf_now_ms() - start >= o.timeout_ms) {
+			result = "timeout";
+			ret = -ETIMEDOUT;
+			break;
+		}
+	}
+	if (!ret)
+		printf("restarted: worker %" PRIu64 " -> %" PRIu64 " (restart %" PRIu64 ")\n",
+		       before.worker, now.worker, now.restarts);
+	else if (ret == -EPERM)
+		vf_err("refused: %s; the old worker keeps running", now.error);
+	else if (ret == -ETIMEDOUT)
+		vf_err("no new worker at %s after %.1f s (worker %" PRIu64 " still serves); the "
+		       "supervisor's log says why",
+		       o.mount, (double)o.timeout_ms / 1000,
+		       now.worker ? now.worker : before.worker);
+	else
+		vf_err("cannot follow the restart of %s (above)", o.mount);
+	if (o.json) {
+		JsonObject *js = json_object_new();
+		JsonNode *root = json_node_init_object(json_node_alloc(), js);
+		char *text;
+
+		json_object_set_string_member(js, "mount", o.mount);
+		json_object_set_string_member(js, "result", result);
+		json_object_set_int_member(js, "supervisor_pid", (gint64)before.supervisor);
+		json_object_set_int_member(js, "old_worker_pid", (gint64)before.worker);
+		json_object_set_int_member(js, "worker_pid",
+					   (gint64)(now.worker ? now.worker : before.worker));
+		json_object_set_int_member(js, "worker_restarts",
+					   (gint64)(now.worker ? now.restarts : before.restarts));
+		if (now.error)
+			json_object_set_string_member(js, "error", now.error);
+		else
+			json_object_set_null_member(js, "error");
+		text = jv_text(root);
+		if (text)
+			printf("%s\n", text);
+		g_free(text);
+		json_node_unref(root);
+		json_object_unref(js);
+	}
+out:
+	g_free(before.error);
+	g_free(now.error);
+	return ret;
+}
+
 /* The local memory budget: QEMU in a memory cgroup (v1 or v2). */
 static int do_budget(void)
 {
@@ -1249,12 +1474,17 @@ static void usage(FILE *f)
 		"  budget --pid PID --limit SIZE [--id NAME]\n"
 		"         put process PID (QEMU) in a memory cgroup of SIZE: how much of the VM's\n"
 		"         remote memory may stay in the host's page cache\n"
+		"  restart-fs --mount DIR [--timeout T] [--json]\n"
+		"         a new vofirm-fs worker for the mount, from the binary on disk (an\n"
+		"         upgrade): no request is lost and no VM notices; refused, the old worker\n"
+		"         running on, if that binary cannot read the mount's state\n"
 		"\n"
 		"  NAME           an id, as QEMU's: a letter, then letters, digits, '.', '_' or '-';\n"
 		"                 at most 64 characters\n"
 		"  --replicas N   grow: copies of the new file's memory, each on another server\n"
 		"                 (1 to 3; default: what its directory asks for)\n"
-		"  --timeout T    waiting for QEMU or the guest (default 30s), or for a drain\n"
+		"  --timeout T    waiting for QEMU or the guest (default 30s), for a drain\n"
+		"                 (default: no limit), or for a new worker (default 30s)\n"
 		"  --block-size   pc-dimm: the guest's memory block size (default 128M);\n"
 		"                 virtio-mem: the device's block size (default 2M)\n"
 		"  -v, --verbose, -h, --help, -V, --version\n"
@@ -1391,6 +1621,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return do_drain() ? 1 : 0;
+	}
+	if (!strcmp(c, "restart-fs")) {
+		if (!o.mount) {
+			vf_err("restart-fs needs --mount DIR");
+			return 2;
+		}
+		return do_restart_fs() ? 1 : 0;
 	}
 	if (!strcmp(c, "budget")) {
 		if (o.pid <= 0 || !o.limit) {
