@@ -13,6 +13,9 @@
  *                             rewritten, timed (a memory-bound random workload)
  *   pread FILE OFFSET LEN     drop the range from the page cache, pread it:
  *                             prints "ok" or the error (exit 5 on EIO)
+ *   check FILE SIZE [SEED]    drop the file from the page cache, read it with
+ *                             pread (from the file system, not a mapping) and
+ *                             check every byte; exit 5 on a read error
  *
  * A SIGBUS while touching the mapping (the file system answered EIO) is
  * reported with its offset; exit status 3.  Mismatches: exit 1.
@@ -90,7 +93,7 @@ int main(int argc, char **argv)
 	double t0;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: vofirm-mmapio fill|verify|zero FILE SIZE [SEED] | "
+		fprintf(stderr, "usage: vofirm-mmapio fill|verify|zero|check FILE SIZE [SEED] | "
 				"pread FILE OFFSET LEN\n");
 		return 2;
 	}
@@ -126,6 +129,43 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	if (!strcmp(cmd, "check")) {
+		size_t chunk = 1u << 20;
+		uint64_t *buf = malloc(chunk);
+		int fd = open(path, O_RDONLY);
+
+		if (fd < 0 || !buf || size % 8) {
+			fprintf(stderr, "vofirm-mmapio: %s: %s\n", path,
+				size % 8 ? "SIZE must be a multiple of 8" : strerror(errno));
+			return 2;
+		}
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		for (uint64_t o = 0; o < size; o += chunk) {
+			size_t want = size - o < chunk ? (size_t)(size - o) : chunk;
+			ssize_t n = pread(fd, buf, want, (off_t)o);
+
+			if (n < 0 || (size_t)n != want) {
+				printf("pread at offset %" PRIu64 " failed after %.1f s: %s\n", o,
+				       secs() - t0, n < 0 ? strerror(errno) : "short read");
+				return n < 0 && errno == EIO ? 5 : 1;
+			}
+			for (size_t k = 0; k < want / 8; k++) {
+				if (buf[k] == word(seed, o + k * 8))
+					continue;
+				if (!bad)
+					printf("first mismatch at offset %" PRIu64 "\n", o + k * 8);
+				bad++;
+			}
+		}
+		close(fd);
+		free(buf);
+		if (bad) {
+			printf("%" PRIu64 " of %" PRIu64 " words differ\n", bad, size / 8);
+			return 1;
+		}
+		printf("read and checked %" PRIu64 " bytes in %.1f s\n", size, secs() - t0);
+		return 0;
+	}
 	if (size % 8 || size == 0) {
 		fprintf(stderr, "vofirm-mmapio: SIZE must be a positive multiple of 8\n");
 		return 2;
