@@ -30,7 +30,11 @@ mkdir bin
 cp "$VFS" bin/vofirm-fs
 VFS=$WORK/bin/vofirm-fs
 start_memd memd --donate 128M --slab-size 4M --no-auth --lease 20s
-start_fs fs mnt --server "$URL"
+U1=$URL
+start_memd memd2 --donate 128M --slab-size 4M --no-auth --lease 20s
+U2=$URL
+printf '[fs]\nserver = %s\n' "$U1" >fs.conf
+start_fs fs mnt --config "$WORK/fs.conf"
 SUP=$FS_PID
 "$MMAPIO" fill mnt/a $SZ 21
 flush_file mnt/a
@@ -66,6 +70,13 @@ wait_worker mnt "$w"
 restarts=$((restarts + 1))
 [ "$(fs_field mnt worker_restarts)" = $restarts ] || fail "worker_restarts is not $restarts after SIGUSR2"
 
+step "SIGHUP to the supervisor reaches the worker: a server added from the config file"
+printf '[fs]\nserver = %s;%s\n' "$U1" "$U2" >fs.conf
+kill -HUP "$SUP"
+for _ in $(seq 100); do grep -q "SIGHUP: config file .* read again: added $U2" fs.log && break; sleep 0.1; done
+assert_grep "SIGHUP: config file .* read again: added $U2; 2 servers now" fs.log
+python3 -c 'import json; assert len(json.load(open("mnt/.vofirm/stats.json"))["servers"]) == 2'
+
 step "restart-fs --json"
 passes_after $(($(cat v.passes) + 1))
 w=$(worker_of mnt)
@@ -80,6 +91,9 @@ assert d["worker_restarts"] == n and d["supervisor_pid"] == sup and d["error"] i
 PY
 passes_after $(($(cat v.passes) + 2))
 [ -s v.errors ] && { cat v.errors; fail "the verifier saw errors during the planned restarts"; }
+python3 -c 'import json; assert len(json.load(open("mnt/.vofirm/stats.json"))["servers"]) == 2' ||
+	fail "the new worker does not have the server added by SIGHUP"
+assert_grep "resumed its session" memd2.log
 [ "$(grep -c 'planned restart: worker [0-9]* started' fs.log)" = $restarts ] ||
 	fail "the supervisor logged $(grep -c 'planned restart: worker [0-9]* started' fs.log) planned restarts, not $restarts"
 [ "$(grep -c 'handed over: the next worker carries on' fs.log)" = $restarts ] ||
@@ -124,11 +138,16 @@ stop_loop v "$v_pid"
 "$MMAPIO" check mnt/b $((8 << 20)) 22
 [ "$(fs_field mnt worker_restarts)" = $restarts ] || fail "worker_restarts is not $restarts"
 
-step "nothing was freed or started anew on the server"
-grep -E "freed|freeing [1-9]|no reconnect within the lease" memd.log && fail "memd freed slabs"
-[ "$(grep -c "vofirm-fs@.*new session" memd.log)" = 1 ] || fail "vofirm-fs started more than one session"
+step "nothing was freed or started anew on the servers"
+for m in memd memd2; do
+	grep -E "freed|freeing [1-9]|no reconnect within the lease" $m.log && fail "$m freed slabs"
+	[ "$(grep -c "vofirm-fs@.*new session" $m.log)" = 1 ] || fail "vofirm-fs started more than one session on $m"
+done
 [ "$(grep -c "resumed its session" memd.log)" = $restarts ] ||
 	fail "memd resumed the session $(grep -c "resumed its session" memd.log) times, not $restarts"
-[ "$(memd_granted "$URL")" = 10 ] || fail "memd has $(memd_granted "$URL") slabs granted, not 10"
+granted=$(( $(memd_granted "$U1") + $(memd_granted "$U2") ))
+[ "$granted" = 10 ] || fail "the servers have $granted slabs granted, not 10"
 stop_fs mnt "$SUP"
-[ "$(memd_granted "$URL")" = 0 ] || fail "memd still has slabs granted after the unmount"
+for u in "$U1" "$U2"; do
+	[ "$(memd_granted "$u")" = 0 ] || fail "$u still has slabs granted after the unmount"
+done
