@@ -1340,18 +1340,18 @@ static int do_restart_fs(void)
 			break;
 		}
 	}
-	if (!ret)
-		printf("restarted: worker %" PRIu64 " -> %" PRIu64 " (restart %" PRIu64 ")\n",
-		       before.worker, now.worker, now.restarts);
-	else if (ret == -EPERM)
+	if (ret == -EPERM)
 		vf_err("refused: %s; the old worker keeps running", now.error);
 	else if (ret == -ETIMEDOUT)
 		vf_err("no new worker at %s after %.1f s (worker %" PRIu64 " still serves); the "
 		       "supervisor's log says why",
 		       o.mount, (double)o.timeout_ms / 1000,
 		       now.worker ? now.worker : before.worker);
-	else
+	else if (ret)
 		vf_err("cannot follow the restart of %s (above)", o.mount);
+	else if (!o.json)
+		printf("restarted: worker %" PRIu64 " -> %" PRIu64 " (restart %" PRIu64 ")\n",
+		       before.worker, now.worker, now.restarts);
 	if (o.json) {
 		JsonObject *js = json_object_new();
 		JsonNode *root = json_node_init_object(json_node_alloc(), js);

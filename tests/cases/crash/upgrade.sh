@@ -80,7 +80,8 @@ python3 -c 'import json; assert len(json.load(open("mnt/.vofirm/stats.json"))["s
 step "restart-fs --json"
 passes_after $(($(cat v.passes) + 1))
 w=$(worker_of mnt)
-"$CTL" restart-fs --mount mnt --json >json.out 2>/dev/null || fail "restart-fs --json failed"
+"$CTL" restart-fs --mount mnt --json >json.out 2>json.err || fail "restart-fs --json failed"
+grep "error" json.err && fail "restart-fs --json reported an error after a restart that went through"
 restarts=$((restarts + 1))
 python3 - "$w" "$(worker_of mnt)" "$restarts" "$SUP" <<'PY' json.out || fail "restart-fs --json: $(cat json.out)"
 import json, sys
