@@ -462,7 +462,8 @@ struct fs {
 	uint16_t epoch;	    /* this worker's, in the top bits of its handles */
 
 	struct fs_mutex ns_lock;
-	GHashTable *inodes; /* ino -> struct inode * */
+	GHashTable *inodes;  /* ino -> struct inode * */
+	GHashTable *handles; /* this worker's open handles (ops.c) */
 	fuse_ino_t next_ino;
 	struct inode *root, *ctl_dir;
 
@@ -475,6 +476,8 @@ struct fs {
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;
+/* Frees the handles still open (the worker ends; the kernel keeps them). */
+void fs_free_handles(struct fs *fs);
 
 int fs_init_tree(struct fs *fs);
 /* Carrying on: the servers and files the last worker left in the state

@@ -450,6 +450,7 @@ out_servers:
 		status = EXIT_FAILURE;
 	}
 	free_buffers(fs);
+	fs_free_handles(fs);
 	fs_free_tree(fs); /* once no health thread can report a loss by file */
 out:
 	explicit_bzero(&fs->key, sizeof(fs->key));

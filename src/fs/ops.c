@@ -119,6 +119,17 @@ static void handle_done(struct handle *h)
 		handle_free(h);
 }
 
+/* The end of a handle (RELEASE, RELEASEDIR): a local one leaves fs->handles. */
+static void handle_release(struct fs *fs, struct handle *h)
+{
+	if (!h->foreign) {
+		fs_mutex_lock(&fs->ns_lock);
+		g_hash_table_remove(fs->handles, h);
+		fs_mutex_unlock(&fs->ns_lock);
+	}
+	handle_free(h);
+}
+
 /* Saves the records of a and b (either may be NULL) and commits, with
  * this request among those done (ns_lock held). */
 static void save_ns(struct fs *fs, struct inode *a, struct inode *b)
@@ -410,13 +421,33 @@ static struct inode *make_node(fuse_req_t req, fuse_ino_t parent, const char *na
 	return c; /* ns_lock still held */
 }
 
-static struct handle *handle_new(struct inode *in)
+/* A handle of this worker's (ns_lock held): kept in fs->handles, so that
+ * those still open when the worker ends (handed over) are freed then. */
+static struct handle *handle_new(struct fs *fs, struct inode *in)
 {
 	struct handle *h = calloc(1, sizeof(*h));
 
-	if (h)
-		h->in = in;
+	if (!h)
+		return NULL;
+	h->in = in;
+	if (!fs->handles)
+		fs->handles = g_hash_table_new(g_direct_hash, g_direct_equal);
+	g_hash_table_add(fs->handles, h);
 	return h;
+}
+
+void fs_free_handles(struct fs *fs)
+{
+	GHashTableIter it;
+	gpointer h;
+
+	if (!fs->handles)
+		return;
+	g_hash_table_iter_init(&it, fs->handles);
+	while (g_hash_table_iter_next(&it, &h, NULL))
+		handle_free(h);
+	g_hash_table_destroy(fs->handles);
+	fs->handles = NULL;
 }
 
 static void vf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -432,7 +463,7 @@ static void vf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fs_mutex_lock(&fs->ns_lock);
 		p = inode_get(fs, parent);
 		c = p && p->children ? g_hash_table_lookup(p->children, name) : NULL;
-		h = c && c->kind == INODE_FILE ? handle_new(c) : NULL;
+		h = c && c->kind == INODE_FILE ? handle_new(fs, c) : NULL;
 		if (h)
 			entry_of(fs, c, &e); /* its open was counted when it was made */
 		fs_mutex_unlock(&fs->ns_lock);
@@ -448,7 +479,7 @@ static void vf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, err);
 		return;
 	}
-	h = handle_new(c);
+	h = handle_new(fs, c);
 	if (!h) {
 		unlink_child(c->parent, c);
 		c->nlink = 0;
@@ -699,7 +730,7 @@ static void vf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	h = handle_new(in);
+	h = handle_new(fs, in);
 	if (!h) {
 		fs_mutex_unlock(&fs->ns_lock);
 		fuse_reply_err(req, ENOMEM);
@@ -826,7 +857,7 @@ static void vf_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			release_slabs(fs, in);
 	}
 	if (h)
-		handle_free(h);
+		handle_release(fs, h);
 	fuse_reply_err(req, 0);
 }
 
@@ -843,10 +874,12 @@ static void vf_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, in ? ENOTDIR : ENOENT);
 		return;
 	}
-	h = handle_new(in);
+	h = handle_new(fs, in);
 	if (h)
 		dir_snapshot(h, in);
 	if (!h || !h->ents) {
+		if (h)
+			g_hash_table_remove(fs->handles, h);
 		fs_mutex_unlock(&fs->ns_lock);
 		free(h);
 		fuse_reply_err(req, ENOMEM);
@@ -908,10 +941,11 @@ static void vf_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void vf_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct handle *h = handle_of(fs_of(req), ino, fi);
+	struct fs *fs = fs_of(req);
+	struct handle *h = handle_of(fs, ino, fi);
 
 	if (h)
-		handle_free(h);
+		handle_release(fs, h);
 	fuse_reply_err(req, 0);
 }
 
