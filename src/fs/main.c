@@ -29,7 +29,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/eventfd.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -440,13 +439,16 @@ out_servers:
 		servers_close(fs, true);
 		__atomic_or_fetch(&fs->st.hdr->flags, STATE_F_HANDOVER, __ATOMIC_RELEASE);
 		vf_notice("handed over: the next worker carries on");
-	} else {
-		/* a failed start, or the supervisor gone: the sessions are left
-		 * to their leases (a next worker, if any, resumes them) */
-		if (__atomic_load_n(&sig.end, __ATOMIC_ACQUIRE) == END_ORPHANED &&
-		    umount2(fs->set.mountpoint, MNT_DETACH) < 0)
-			vf_warn("cannot unmount %s: %s", fs->set.mountpoint, strerror(errno));
+	} else if (__atomic_load_n(&sig.end, __ATOMIC_ACQUIRE) == END_ORPHANED || carried_on) {
+		/* the supervisor gone (the connection ends with this process: the
+		 * mount answers ENOTCONN, as a dead FUSE daemon's does), or a
+		 * worker that carried on and failed: the sessions are left to
+		 * their leases, which a next worker, if any, resumes */
 		servers_close(fs, true);
+		status = EXIT_FAILURE;
+	} else {
+		/* a new mount that never served: nothing is kept */
+		servers_close(fs, false);
 		status = EXIT_FAILURE;
 	}
 	free_buffers(fs);

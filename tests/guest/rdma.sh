@@ -71,6 +71,8 @@ vofirm-fs /mnt/v -f --server "$R" --no-mlock --read-timeout 2s --io-timeout 1s \
 	--connect-timeout 1s >/tmp/fs.log 2>&1 &
 for _ in $(seq 50); do grep -q ' /mnt/v fuse.vofirm ' /proc/mounts && break; sleep 0.1; done
 grep -q ' /mnt/v fuse.vofirm ' /proc/mounts || { cat /tmp/fs.log; fail "no mount"; }
+# the supervisor mounts; its worker then connects: wait for it to serve
+for _ in $(seq 50); do grep -q 'mounted at /mnt/v' /tmp/fs.log && break; sleep 0.1; done
 grep -q 'connected over RDMA' /tmp/fs.log || { cat /tmp/fs.log; fail "vofirm-fs is not on RDMA"; }
 incg() { sh -c 'echo $$ > /sys/fs/cgroup/w/cgroup.procs && exec "$@"' sh "$@"; }
 incg vofirm-mmapio fill /mnt/v/ram $((96 << 20)) 5 || fail "fill"

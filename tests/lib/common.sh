@@ -154,8 +154,11 @@ start_fs() {
 	FS_PID=$!
 	_pids+=("$FS_PID")
 	_mounts+=("$mnt")
+	# mounted (by the supervisor), and served (by its worker, once it has
+	# connected to the servers)
 	for _ in $(seq 100); do
-		grep -q " $(realpath "$mnt") fuse.vofirm " /proc/mounts && return 0
+		grep -q " $(realpath "$mnt") fuse.vofirm " /proc/mounts &&
+			grep -q ": vofirm-fs .* mounted at " "$WORK/$name.log" && return 0
 		kill -0 "$FS_PID" 2>/dev/null || { cat "$WORK/$name.log" >&2; fail "vofirm-fs $name exited at start"; }
 		sleep 0.1
 	done

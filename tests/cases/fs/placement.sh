@@ -38,6 +38,7 @@ done
 
 step "servers with different slab sizes cannot be mixed"
 start_memd odd --donate 64M --slab-size 8M --no-auth
+mkdir -p mnt2
 expect_exit 1 "$VFS" mnt2 -f --server "$U1" --server "$URL"
 assert_out "give every vofirm-memd of a mount the same --slab-size"
 stop_fs mnt "$FS_PID"
