@@ -545,9 +545,13 @@ static void rate_limit(struct fs *fs, struct rate *r, uint64_t bytes)
 		r->bytes = 0;
 	}
 	r->bytes += bytes;
-	if (!r->win_ns)
+	if (!r->win_ns) {
+		/* the measured rate counts what is copied after its start */
 		r->win_ns = now;
-	r->win_bytes += bytes;
+		r->win_bytes = 0;
+	} else {
+		r->win_bytes += bytes;
+	}
 	if (now - r->win_ns >= 500000000ull) {
 		__atomic_store_n(&fs->repair_rate_bps,
 				 r->win_bytes * 1000000000ull / (now - r->win_ns),

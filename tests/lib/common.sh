@@ -87,7 +87,9 @@ start_memd() {
 	PID=$!
 	_pids+=("$PID")
 	for _ in $(seq 100); do
-		PORT=$(sed -n 's/.*listening on tcp:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/$name.log" | head -1)
+		# the log may not exist yet: the background shell opens it
+		PORT=$(sed -n 's/.*listening on tcp:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' \
+			"$WORK/$name.log" 2>/dev/null | head -1) || PORT=
 		if [ -n "$PORT" ]; then
 			URL=tcp://127.0.0.1:$PORT
 			return 0
