@@ -20,14 +20,21 @@
  *
  * The loop is ours, not fuse_session_loop_mt(): libfuse's drops a
  * request it has read once the session is told to exit, and a planned
- * handover must lose none.  Each thread polls the descriptor (non-
+ * handover must lose none.  Each thread waits on the descriptor (non-
  * blocking, set by the supervisor) and an eventfd; to stop, the eventfd
  * is written, every thread finishes the request it holds and reads no
  * other, and the requests still queued wait in the kernel for the next
  * worker.
+ *
+ * Each thread waits in an epoll set of its own, with the descriptor
+ * added EPOLLEXCLUSIVE: a request wakes one idle thread, not all of them
+ * (poll() would wake every thread for every request, and all but one
+ * would find nothing to read: on a machine with few CPUs that herd cost
+ * more than the request).
  */
 #include <errno.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,13 +87,60 @@ static bool wait_msg(int fd, int stop_fd)
 	}
 }
 
+/* An epoll set with fd (one waiter woken per message) and stop_fd. */
+static int wait_set(int fd, int stop_fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0)
+		return -errno;
+	ev.data.fd = fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		goto fail;
+	ev.events = EPOLLIN;
+	ev.data.fd = stop_fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, stop_fd, &ev) < 0)
+		goto fail;
+	return ep;
+fail:
+	ev.events = (uint32_t)-errno; /* keep errno across close() */
+	close(ep);
+	return (int)ev.events;
+}
+
+/* Waits for a message or the stop; true if there may be a message. */
+static bool wait_set_msg(int ep, int stop_fd)
+{
+	struct epoll_event ev[2];
+
+	for (;;) {
+		int n = epoll_wait(ep, ev, 2, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		for (int i = 0; i < n; i++)
+			if (ev[i].data.fd == stop_fd)
+				return false;
+		if (n)
+			return true; /* EPOLLIN, or EPOLLERR: the read says which */
+	}
+}
+
 static void *loop_thread(void *arg)
 {
 	struct loop *l = arg;
 	struct fuse_buf buf = { .mem = NULL };
 	uint64_t one = 1;
+	int ep = wait_set(l->fd, l->stop_fd);
 
-	while (wait_msg(l->fd, l->stop_fd)) {
+	if (ep < 0)
+		vf_warn("FUSE worker thread: no epoll set (%s): waiting with poll()",
+			strerror(-ep));
+	while (ep >= 0 ? wait_set_msg(ep, l->stop_fd) : wait_msg(l->fd, l->stop_fd)) {
 		int r = fuse_session_receive_buf(l->se, &buf);
 
 		if (r == -EAGAIN || r == -EINTR)
@@ -104,6 +158,8 @@ static void *loop_thread(void *arg)
 		process(l->se, &buf);
 	}
 	free(buf.mem);
+	if (ep >= 0)
+		close(ep);
 	return NULL;
 }
 
