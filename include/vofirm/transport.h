@@ -55,8 +55,11 @@ struct vf_op {
 	uint32_t raw_rkey;
 	uint64_t raw_addr;
 
-	/* Called once, from a transport thread, when the operation ends.
-	 * The transport does not touch the op after calling it. */
+	/* Called once when the operation ends: from a transport thread, or
+	 * from a thread in vf_xport_wait() (which may complete others'
+	 * operations as well as its own), so it must not take locks a
+	 * waiting submitter may hold.  The transport does not touch the op
+	 * after calling it. */
 	void (*done)(struct vf_op *op);
 	void *priv;
 
@@ -65,6 +68,10 @@ struct vf_op {
 };
 
 #define VF_OP_F_RAW 0x1
+/* The submitter waits for this operation with vf_xport_wait() right
+ * after submitting it (vf_xport_run() sets it): the transport may leave
+ * its completion to that thread instead of waking one of its own. */
+#define VF_OP_F_WAIT 0x2
 
 struct vf_xport_opts {
 	const char *name;	     /* shown in server logs; default "vofirm@HOST" */
@@ -72,6 +79,10 @@ struct vf_xport_opts {
 	const uint8_t *resume_token; /* VF_TOKEN_LEN bytes: resume that session */
 	unsigned connect_timeout_ms; /* default 5000 */
 	unsigned queue_depth;	     /* operations in flight; default 64 */
+	/* A thread waiting for its reply (vf_xport_run(), vf_xport_wait())
+	 * polls the connection this long before it sleeps: on a fast link
+	 * the reply comes before a sleep and a wake-up would end.  0: none. */
+	unsigned busy_poll_us;
 };
 
 /* What the server said about itself in HELLO. */
@@ -96,6 +107,7 @@ struct vf_xport {
 	bool has_key;
 	unsigned connect_timeout_ms;
 	unsigned queue_depth;
+	unsigned busy_poll_us;
 	int connect_log_level; /* vf_xport_set_connect_log_level() */
 
 	struct vf_server_info info;
@@ -132,6 +144,18 @@ int vf_xport_submit(struct vf_xport *x, struct vf_op *op);
 
 /* Submits op and waits for it; returns op->status. */
 int vf_xport_run(struct vf_xport *x, struct vf_op *op);
+
+/*
+ * For a submitter that waits for its own operations (submitted with
+ * VF_OP_F_WAIT): receives and completes operations of x on the calling
+ * thread until done(arg) is true, as long as no other thread receives on
+ * the connection; that saves a thread hop per round trip.  0 once
+ * done(arg) is true; -EBUSY when another thread receives (wait for the
+ * done() callbacks as usual); -ETIMEDOUT at deadline_ns (CLOCK_MONOTONIC,
+ * 0 for none) with the operations still in flight.  A broken connection
+ * completes every operation in flight (0 is returned once done(arg)).
+ */
+int vf_xport_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns);
 
 /*
  * The same with a limit: when op has not completed within timeout_ms the

@@ -75,6 +75,7 @@ struct fs_settings {
 	uint64_t readahead; /* bytes */
 	unsigned max_background;
 	unsigned threads;
+	unsigned busy_poll_us;	/* the transport's poll before sleeping on a reply */
 	unsigned bdi_max_ratio; /* percent; 0 leaves the kernel's */
 	unsigned replicas;	/* copies of each extent, unless a file says */
 	uint64_t repair_rate;	/* bytes/s a repair may copy; 0: no limit */

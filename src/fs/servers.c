@@ -697,6 +697,7 @@ static int server_start(struct fs *fs, unsigned i, const char *url)
 		.key = fs->has_key ? &fs->key : NULL,
 		.connect_timeout_ms = (unsigned)fs->set.connect_timeout_ms,
 		.queue_depth = 64,
+		.busy_poll_us = fs->set.busy_poll_us,
 	};
 	struct server *s = &fs->srv[i];
 	struct vf_stats st;
@@ -769,6 +770,7 @@ int server_resume(struct fs *fs, unsigned i, const char *url, const uint8_t *tok
 		.key = fs->has_key ? &fs->key : NULL,
 		.connect_timeout_ms = (unsigned)fs->set.connect_timeout_ms,
 		.queue_depth = 64,
+		.busy_poll_us = fs->set.busy_poll_us,
 		.resume_token = token,
 	};
 	struct server *s = &fs->srv[i];

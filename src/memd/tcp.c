@@ -23,11 +23,17 @@
 #define HANDSHAKE_BUF 256u
 #define FULL_BUF (VF_HDR_SIZE + VF_MAX_PAYLOAD)
 
+/* How far a receive may read past the message it needs: the next
+ * requests a pipelining client already sent come in the same call, and
+ * what is moved to the buffer's start after a message stays small. */
+#define READ_AHEAD 4096u
+
 struct tcp_conn {
 	struct memd_conn c;
 	int fd;
 	uint8_t *buf; /* one message: HANDSHAKE_BUF, FULL_BUF once logged in */
 	size_t cap;
+	size_t pos, have; /* buf[pos, have): received, not yet decoded */
 };
 
 struct tcp_listener {
@@ -40,11 +46,70 @@ static struct tcp_conn *tcp_of(struct memd_conn *c)
 	return vf_container_of(c, struct tcp_conn, c);
 }
 
+/*
+ * Makes buf[pos, pos + need) received, reading at most READ_AHEAD bytes
+ * more than that (what is there already: recv() does not wait for them).
+ * 0, -ECONNRESET at a clean end, -ETIMEDOUT, or -errno.
+ */
+static int fill(struct tcp_conn *t, size_t need)
+{
+	while (t->have - t->pos < need) {
+		size_t want = t->pos + need - t->have + READ_AHEAD;
+		ssize_t n;
+
+		if (want > t->cap - t->have)
+			want = t->cap - t->have;
+		n = recv(t->fd, t->buf + t->have, want, 0);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return -ETIMEDOUT;
+			return -errno;
+		}
+		t->have += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * One message, decoded in place (its pointers are valid until the next
+ * call).  One recv() per request when requests are small, however many
+ * a client pipelines; the same checks as vf_recv_msg().
+ */
 static int tcp_recv(struct memd_conn *c, struct vf_msg *m, const char **why)
 {
 	struct tcp_conn *t = tcp_of(c);
+	struct vf_hdr h;
+	int ret;
 
-	return vf_recv_msg(t->fd, t->buf, t->cap, m, why);
+	/* the previous message is done with: what follows it moves to the
+	 * start, so that a whole message always fits */
+	if (t->pos) {
+		memmove(t->buf, t->buf + t->pos, t->have - t->pos);
+		t->have -= t->pos;
+		t->pos = 0;
+	}
+	ret = fill(t, VF_HDR_SIZE);
+	if (ret)
+		return ret;
+	ret = vf_hdr_decode(t->buf, &h, why);
+	if (ret) {
+		m->hdr = h; /* the version, for a refusal the peer can read */
+		return ret;
+	}
+	if (h.len > t->cap - VF_HDR_SIZE) {
+		if (why)
+			*why = "message longer than this receiver accepts here";
+		return -EMSGSIZE;
+	}
+	ret = fill(t, VF_HDR_SIZE + h.len);
+	if (ret)
+		return ret == -ECONNRESET ? -EPIPE : ret;
+	t->pos = VF_HDR_SIZE + h.len;
+	return vf_msg_decode_body(&h, t->buf + VF_HDR_SIZE, h.len, m, why);
 }
 
 static int tcp_logged_in(struct memd_conn *c)
@@ -54,6 +119,10 @@ static int tcp_logged_in(struct memd_conn *c)
 
 	if (!big)
 		return -ENOMEM;
+	/* a request the client sent right behind LOGIN may be here already */
+	memcpy(big, t->buf + t->pos, t->have - t->pos);
+	t->have -= t->pos;
+	t->pos = 0;
 	free(t->buf);
 	t->buf = big;
 	t->cap = FULL_BUF;

@@ -2,16 +2,27 @@
 /*
  * TCP transport (client side).
  *
- * Submitters send requests under send_lock; one receiver thread per
- * connection reads replies, matches them to operations by tag and
- * completes them.  A tag is (generation << 32 | slot): a slot's
+ * Submitters send requests under send_lock; replies are matched to
+ * operations by tag.  A tag is (generation << 32 | slot): a slot's
  * generation changes each time it is reused, so a stray reply can never
  * complete the wrong operation.  READ data is received straight into the
  * operation's buffer.
  *
- * When the connection breaks, the receiver marks it dead under `lock`
- * and fails every operation in flight with -ECONNRESET; submit() checks
- * `dead` under the same lock, so no operation is left behind.
+ * Who reads the socket: one thread at a time holds the receive role
+ * (`reading`).  A submitter that waits for its own operation (VF_OP_F_WAIT,
+ * then vf_xport_wait()) takes the role itself when nobody holds it, and
+ * reads replies (its own, and any other that comes first) until its
+ * operation is done: one wake-up per round trip, the one the reply
+ * causes, instead of waking a receiver thread that then wakes the
+ * submitter.  When the role is free and operations are in flight that
+ * nobody is receiving, the connection's receiver thread takes it and
+ * keeps it until nothing is in flight.  A thread that gives the role up
+ * with operations still in flight wakes the receiver thread: there is
+ * always a reader while anything is in flight.
+ *
+ * When the connection breaks, the reader that sees it marks it dead under
+ * `lock` and fails every operation in flight with -ECONNRESET; submit()
+ * checks `dead` under the same lock, so no operation is left behind.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,13 +52,16 @@ struct tcp_xport {
 	bool rx_running;
 	bool closing; /* the end is expected (disconnect, BYE); __atomic */
 
-	pthread_mutex_t lock; /* slots, free list, dead */
+	pthread_mutex_t lock; /* slots, free list, dead, reading, rx_stop */
 	pthread_cond_t slot_cv;
-	int dead; /* 0, or the -errno that broke the connection */
+	pthread_cond_t rx_cv; /* the receiver thread and disconnect() wait here */
+	int dead;	      /* 0, or the -errno that broke the connection */
 	struct tcp_slot *slots;
 	struct vf_op **failed; /* fail_all()'s list, preallocated */
 	int free_head;
 	unsigned inflight;
+	bool reading; /* a thread holds the receive role */
+	bool rx_stop; /* the receiver thread is to end */
 
 	pthread_mutex_t send_lock;
 	pthread_mutex_t fd_lock; /* the fd's lifetime, for abort(): never held long */
@@ -69,6 +83,7 @@ static struct vf_xport *tcp_create(void)
 	t->dead = -ENOTCONN;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->slot_cv, NULL);
+	pthread_cond_init(&t->rx_cv, NULL);
 	pthread_mutex_init(&t->send_lock, NULL);
 	pthread_mutex_init(&t->fd_lock, NULL);
 	t->rxbuf = malloc(VF_HDR_SIZE + VF_MAX_PAYLOAD);
@@ -85,6 +100,7 @@ static void tcp_destroy(struct vf_xport *x)
 
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->slot_cv);
+	pthread_cond_destroy(&t->rx_cv);
 	pthread_mutex_destroy(&t->send_lock);
 	pthread_mutex_destroy(&t->fd_lock);
 	free(t->slots);
@@ -184,6 +200,7 @@ static void fail_all(struct tcp_xport *t, int err)
 	if (!t->dead)
 		t->dead = err;
 	pthread_cond_broadcast(&t->slot_cv);
+	pthread_cond_broadcast(&t->rx_cv);
 	pthread_mutex_unlock(&t->lock);
 
 	pthread_mutex_lock(&t->send_lock);
@@ -206,90 +223,99 @@ static void fail_all(struct tcp_xport *t, int err)
 	}
 }
 
-static void *tcp_rx_thread(void *arg)
+/*
+ * Reads one reply and completes its operation (the caller holds the
+ * receive role).  0, or -errno when the connection is to be dropped;
+ * *why says what was wrong with a reply that was not acceptable
+ * (-EPROTO).
+ */
+static int rx_one(struct tcp_xport *t, const char **why)
 {
-	struct tcp_xport *t = arg;
 	uint8_t *buf = t->rxbuf;
-	const char *why = "";
 	struct vf_msg rep;
 	struct vf_hdr h;
 	struct vf_op *op;
 	uint32_t idx;
 	int ret;
 
-	for (;;) {
-		ret = vf_read_full(t->fd, buf, VF_HDR_SIZE);
-		if (ret)
-			break;
-		ret = vf_hdr_decode(buf, &h, &why);
-		if (ret)
-			goto proto;
-		idx = (uint32_t)h.tag;
-		op = NULL;
-		pthread_mutex_lock(&t->lock);
-		if (idx < t->x.queue_depth && t->slots[idx].op &&
-		    t->slots[idx].gen == (uint32_t)(h.tag >> 32))
-			op = t->slots[idx].op;
-		pthread_mutex_unlock(&t->lock);
-		if (!op) {
-			why = "reply to no operation in flight";
-			ret = -EPROTO;
-			goto proto;
-		}
-		if (!(h.flags & VF_HDR_F_REPLY)) {
-			why = "request where a reply was expected";
-			ret = -EPROTO;
-			goto proto;
-		}
-
-		if (h.type == VF_MSG_READ && op->type == VF_OP_READ && !h.status) {
-			if (h.len != op->len) {
-				why = "READ reply of the wrong length";
-				ret = -EPROTO;
-				goto proto;
-			}
-			ret = vf_read_full(t->fd, op->buf, h.len);
-			if (ret)
-				break;
-			op->status = 0;
-		} else {
-			ret = vf_read_full(t->fd, buf + VF_HDR_SIZE, h.len);
-			if (ret)
-				break;
-			ret = vf_msg_decode_body(&h, buf + VF_HDR_SIZE, h.len, &rep, &why);
-			if (ret)
-				goto proto;
-			if (h.type != vf_op_msg_type(op->type)) {
-				why = "reply type differs from the request";
-				ret = -EPROTO;
-				goto proto;
-			}
-			if (h.status) {
-				op->status = -(int)h.status;
-				memcpy(op->errmsg, rep.error.msg, sizeof(op->errmsg));
-			} else {
-				op->status = vf_op_from_reply(op, &rep);
-				if (op->status) {
-					why = "reply does not fit the request";
-					ret = -EPROTO;
-					goto proto;
-				}
-			}
-		}
-
-		if (op->type == VF_OP_BYE)
-			__atomic_store_n(&t->closing, true,
-					 __ATOMIC_RELAXED); /* the server closes after BYE */
-		pthread_mutex_lock(&t->lock);
-		t->slots[idx].op = NULL;
-		t->slots[idx].next_free = t->free_head;
-		t->free_head = (int)idx;
-		t->inflight--;
-		pthread_cond_signal(&t->slot_cv);
-		pthread_mutex_unlock(&t->lock);
-		op->done(op);
+	ret = vf_read_full(t->fd, buf, VF_HDR_SIZE);
+	if (ret)
+		return ret;
+	ret = vf_hdr_decode(buf, &h, why);
+	if (ret)
+		return -EPROTO;
+	idx = (uint32_t)h.tag;
+	op = NULL;
+	pthread_mutex_lock(&t->lock);
+	if (idx < t->x.queue_depth && t->slots[idx].op &&
+	    t->slots[idx].gen == (uint32_t)(h.tag >> 32))
+		op = t->slots[idx].op;
+	pthread_mutex_unlock(&t->lock);
+	if (!op) {
+		*why = "reply to no operation in flight";
+		return -EPROTO;
+	}
+	if (!(h.flags & VF_HDR_F_REPLY)) {
+		*why = "request where a reply was expected";
+		return -EPROTO;
 	}
 
+	if (h.type == VF_MSG_READ && op->type == VF_OP_READ && !h.status) {
+		if (h.len != op->len) {
+			*why = "READ reply of the wrong length";
+			return -EPROTO;
+		}
+		ret = vf_read_full(t->fd, op->buf, h.len);
+		if (ret)
+			return ret;
+		op->status = 0;
+	} else {
+		ret = vf_read_full(t->fd, buf + VF_HDR_SIZE, h.len);
+		if (ret)
+			return ret;
+		ret = vf_msg_decode_body(&h, buf + VF_HDR_SIZE, h.len, &rep, why);
+		if (ret)
+			return -EPROTO;
+		if (h.type != vf_op_msg_type(op->type)) {
+			*why = "reply type differs from the request";
+			return -EPROTO;
+		}
+		if (h.status) {
+			op->status = -(int)h.status;
+			memcpy(op->errmsg, rep.error.msg, sizeof(op->errmsg));
+		} else {
+			op->status = vf_op_from_reply(op, &rep);
+			if (op->status) {
+				*why = "reply does not fit the request";
+				return -EPROTO;
+			}
+		}
+	}
+
+	if (op->type == VF_OP_BYE)
+		__atomic_store_n(&t->closing, true,
+				 __ATOMIC_RELAXED); /* the server closes after BYE */
+	pthread_mutex_lock(&t->lock);
+	t->slots[idx].op = NULL;
+	t->slots[idx].next_free = t->free_head;
+	t->free_head = (int)idx;
+	t->inflight--;
+	pthread_cond_signal(&t->slot_cv);
+	pthread_mutex_unlock(&t->lock);
+	op->done(op);
+	return 0;
+}
+
+/* The reader saw the connection fail (ret from rx_one): says why, drops
+ * it, and fails everything in flight.  Called holding the receive role. */
+static void rx_failed(struct tcp_xport *t, int ret, const char *why)
+{
+	if (ret == -EPROTO) {
+		vf_err("%s: protocol error, dropping the connection: %s", t->x.url.str, why);
+		shutdown(t->fd, SHUT_RDWR);
+		fail_all(t, -EPROTO);
+		return;
+	}
 	if (!__atomic_load_n(&t->closing, __ATOMIC_RELAXED)) {
 		vf_log(t->x.connect_log_level > LOG_WARNING ? t->x.connect_log_level : LOG_WARNING,
 		       "%s: connection lost: %s", t->x.url.str,
@@ -299,13 +325,107 @@ static void *tcp_rx_thread(void *arg)
 	}
 	shutdown(t->fd, SHUT_RDWR);
 	fail_all(t, -ECONNRESET);
-	return NULL;
+}
 
-proto:
-	vf_err("%s: protocol error, dropping the connection: %s", t->x.url.str, why);
-	shutdown(t->fd, SHUT_RDWR);
-	fail_all(t, -EPROTO);
+/* Gives the receive role up (t->lock held): with operations still in
+ * flight the receiver thread takes over; disconnect() may be waiting. */
+static void rx_release(struct tcp_xport *t)
+{
+	t->reading = false;
+	if (t->inflight || t->dead || t->rx_stop || __atomic_load_n(&t->closing, __ATOMIC_RELAXED))
+		pthread_cond_broadcast(&t->rx_cv);
+}
+
+/*
+ * The receiver thread: takes the role when it is free and operations are
+ * in flight, and keeps it until none is left.  It ends with the
+ * connection.  Submitters of VF_OP_F_WAIT operations do not wake it: they
+ * receive for themselves.
+ */
+static void *tcp_rx_thread(void *arg)
+{
+	struct tcp_xport *t = arg;
+	const char *why = "";
+	int ret;
+
+	pthread_mutex_lock(&t->lock);
+	for (;;) {
+		while (!t->rx_stop && !t->dead && (t->reading || !t->inflight))
+			pthread_cond_wait(&t->rx_cv, &t->lock);
+		if (t->rx_stop || t->dead)
+			break;
+		t->reading = true;
+		while (t->inflight && !t->dead) {
+			pthread_mutex_unlock(&t->lock);
+			ret = rx_one(t, &why);
+			if (ret) {
+				rx_failed(t, ret, why);
+				pthread_mutex_lock(&t->lock);
+				break;
+			}
+			pthread_mutex_lock(&t->lock);
+		}
+		rx_release(t);
+	}
+	pthread_mutex_unlock(&t->lock);
 	return NULL;
+}
+
+/* See vf_xport_ops.wait. */
+static int tcp_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns)
+{
+	struct tcp_xport *t = to_tcp(x);
+	const char *why = "";
+	int ret = 0;
+
+	if (done(arg))
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	if (t->reading || t->dead) {
+		pthread_mutex_unlock(&t->lock);
+		return -EBUSY;
+	}
+	t->reading = true;
+	pthread_mutex_unlock(&t->lock);
+
+	while (!done(arg)) {
+		struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
+		int ms = -1, n;
+
+		if (deadline_ns) {
+			uint64_t now = vf_now_ns();
+
+			if (now >= deadline_ns) {
+				ret = -ETIMEDOUT;
+				break;
+			}
+			ms = (int)((deadline_ns - now + 999999) / 1000000);
+		}
+		n = 0;
+		if (x->busy_poll_us) {
+			uint64_t until = vf_now_ns() + x->busy_poll_us * 1000ull;
+
+			do
+				n = poll(&pfd, 1, 0);
+			while (n == 0 && vf_now_ns() < until);
+		}
+		if (n == 0)
+			n = poll(&pfd, 1, ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			continue; /* the deadline is checked above */
+		ret = n < 0 ? -errno : rx_one(t, &why);
+		if (ret) {
+			rx_failed(t, ret, why);
+			ret = 0; /* every operation in flight is completed */
+			break;
+		}
+	}
+	pthread_mutex_lock(&t->lock);
+	rx_release(t);
+	pthread_mutex_unlock(&t->lock);
+	return ret;
 }
 
 static int tcp_connect(struct vf_xport *x)
@@ -367,6 +487,8 @@ static int tcp_connect(struct vf_xport *x)
 		t->free_head = i;
 	}
 	t->inflight = 0;
+	t->reading = false;
+	t->rx_stop = false;
 	__atomic_store_n(&t->closing, false, __ATOMIC_RELAXED);
 	t->dead = 0;
 	pthread_mutex_unlock(&t->lock);
@@ -398,6 +520,19 @@ static void tcp_disconnect(struct vf_xport *x)
 		return;
 	__atomic_store_n(&t->closing, true, __ATOMIC_RELAXED);
 	shutdown(t->fd, SHUT_RDWR);
+	/* A reader sees the shutdown, fails what is in flight and gives the
+	 * role up; with nobody reading, the connection is failed here. */
+	pthread_mutex_lock(&t->lock);
+	while (t->reading)
+		pthread_cond_wait(&t->rx_cv, &t->lock);
+	t->reading = true; /* nobody reads from here */
+	pthread_mutex_unlock(&t->lock);
+	fail_all(t, -ECONNRESET);
+	pthread_mutex_lock(&t->lock);
+	t->rx_stop = true;
+	t->reading = false;
+	pthread_cond_broadcast(&t->rx_cv);
+	pthread_mutex_unlock(&t->lock);
 	if (t->rx_running) {
 		pthread_join(t->rx, NULL);
 		t->rx_running = false;
@@ -436,6 +571,8 @@ static int tcp_submit(struct vf_xport *x, struct vf_op *op)
 	t->slots[idx].gen++;
 	t->slots[idx].op = op;
 	t->inflight++;
+	if (!(op->flags & VF_OP_F_WAIT) && !t->reading)
+		pthread_cond_signal(&t->rx_cv);
 	vf_op_to_msg(op, &m);
 	m.hdr.tag = (uint64_t)t->slots[idx].gen << 32 | (uint32_t)idx;
 	pthread_mutex_unlock(&t->lock);
@@ -475,5 +612,6 @@ const struct vf_xport_ops vf_tcp_ops = {
 	.connect = tcp_connect,
 	.disconnect = tcp_disconnect,
 	.submit = tcp_submit,
+	.wait = tcp_wait,
 	.abort = tcp_abort,
 };

@@ -61,6 +61,7 @@ int vf_xport_new(const char *url, const struct vf_xport_opts *opts, struct vf_xp
 	}
 	x->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 5000;
 	x->queue_depth = opts->queue_depth ? opts->queue_depth : 64;
+	x->busy_poll_us = opts->busy_poll_us;
 	x->connect_log_level = LOG_ERR;
 	if (opts->resume_token) {
 		memcpy(x->token, opts->resume_token, VF_TOKEN_LEN);
@@ -150,10 +151,17 @@ int vf_xport_submit(struct vf_xport *x, struct vf_op *op)
 	return x->ops->submit(x, op);
 }
 
+int vf_xport_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns)
+{
+	if (!x->ops->wait)
+		return done(arg) ? 0 : -EBUSY;
+	return x->ops->wait(x, done, arg, deadline_ns);
+}
+
 struct waiter {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool done;
+	bool done; /* __atomic, and under lock for the condvar */
 };
 
 static void waiter_done(struct vf_op *op)
@@ -161,9 +169,16 @@ static void waiter_done(struct vf_op *op)
 	struct waiter *w = op->priv;
 
 	pthread_mutex_lock(&w->lock);
-	w->done = true;
+	__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
+}
+
+static bool waiter_is_done(void *arg)
+{
+	struct waiter *w = arg;
+
+	return __atomic_load_n(&w->done, __ATOMIC_ACQUIRE);
 }
 
 static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms,
@@ -179,12 +194,22 @@ static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms,
 	vf_cond_init(&w.cond);
 	op->done = waiter_done;
 	op->priv = &w;
+	op->flags |= VF_OP_F_WAIT;
 	ret = vf_xport_submit(x, op);
 	if (ret) {
 		op->status = ret;
 		goto out;
 	}
 	dl = vf_deadline_ms(timeout_ms);
+	/* The reply is received on this thread when nobody else receives;
+	 * otherwise, or after a timeout, the condvar below. */
+	if (vf_xport_wait(x, waiter_is_done, &w,
+			  timeout_ms ? vf_now_ns() + timeout_ms * 1000000ull : 0) == -ETIMEDOUT) {
+		timed_out = true;
+		if (on_timeout)
+			on_timeout(arg);
+		x->ops->abort(x, gen);
+	}
 	pthread_mutex_lock(&w.lock);
 	while (!w.done) {
 		if (timeout_ms && !timed_out &&
@@ -205,6 +230,7 @@ static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms,
 	if (timed_out && op->status)
 		op->status = -ETIMEDOUT;
 out:
+	op->flags &= ~(uint32_t)VF_OP_F_WAIT; /* done: the op is the caller's again */
 	pthread_cond_destroy(&w.cond);
 	pthread_mutex_destroy(&w.lock);
 	return op->status;

@@ -22,8 +22,17 @@ struct vf_xport_ops {
 	int (*connect)(struct vf_xport *x);
 	/* Drop the connection; in-flight operations fail with -ECONNRESET. */
 	void (*disconnect)(struct vf_xport *x);
-	/* Start an operation.  0: done() will be called.  <0: it will not. */
+	/* Start an operation.  0: done() will be called.  <0: it will not.
+	 * With VF_OP_F_WAIT the submitter calls wait() next. */
 	int (*submit)(struct vf_xport *x, struct vf_op *op);
+	/* Optional.  Completes operations on the calling thread until
+	 * done(arg) is true, as long as no other thread is receiving on the
+	 * connection: 0 once done(arg); -EBUSY when another thread receives
+	 * (it completes the operations: wait for their done()); -ETIMEDOUT
+	 * at deadline_ns (CLOCK_MONOTONIC; 0: none), operations still in
+	 * flight.  Without it, every completion comes from the transport's
+	 * own thread. */
+	int (*wait)(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns);
 	/* Break connection `gen` (see vf_xport.conn_gen) from any thread:
 	 * every operation in flight completes (with -ECONNRESET) soon after;
 	 * no wait here.  A later connection is left alone. */
