@@ -39,10 +39,10 @@
  * processes named in $VOFIRM_PB_CPU, "NAME=PID[,PID...] ..." (e.g.
  * "fs=123,124 memd=200": "cpu_fs_us", "cpu_memd_us"), over the timed part
  * of the measurement (warm-up included) divided by its operations, all of
- * them ("cpu_ops": faults or pages of 4 KiB, round trips).  Read from
- * /proc/PID/task/TID/schedstat (nanoseconds; clock ticks of
- * /proc/PID/task/TID/stat where there is none): the threads that end
- * during a measurement are not counted.
+ * them ("cpu_ops": faults or pages of 4 KiB, round trips).  Read from each
+ * process's CPU-time clock (clock_getcpuclockid: every thread, ended ones
+ * included, to the nanosecond), else from /proc/PID/task/TID/schedstat
+ * (the threads alive at the time; clock ticks of .../stat without it).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -144,14 +144,22 @@ static uint64_t thread_cpu_ns(pid_t pid, int tid)
 	return (ut + st) * (1000000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
-/* A process's CPU time in ns: all its threads (*gone: no such process). */
+/*
+ * A process's CPU time in ns (*gone: no such process).  Its CPU-time clock
+ * first: all its threads, those that ended included, and the running ones
+ * to the nanosecond; else the sum of its threads' schedstat.
+ */
 static uint64_t proc_cpu_ns(pid_t pid, bool *gone)
 {
 	char dir[64];
 	struct dirent *e;
+	struct timespec ts;
 	uint64_t sum = 0;
+	clockid_t clk;
 	DIR *d;
 
+	if (clock_getcpuclockid(pid, &clk) == 0 && clock_gettime(clk, &ts) == 0)
+		return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
 	d = opendir(dir);
 	if (!d) {
