@@ -22,7 +22,9 @@
  *   - FUSE_INIT (src/fs/ops.c vf_init): FUSE_CAP_AUTO_INVAL_DATA off,
  *     max_write = --max-write (VF_MAX_IO, 1 MiB), max_readahead =
  *     --readahead (128K), max_background = --max-background (64),
- *     congestion_threshold = 3/4 of it, time_gran = 1;
+ *     congestion_threshold = 3/4 of it, time_gran = 1 (the kernel offers
+ *     the bdi's 128 KiB as max_readahead and keeps the smaller of the two:
+ *     a larger --readahead has no effect, here as in vofirm-fs);
  *   - open (vf_open): keep_cache = 1; entry and attribute timeouts of
  *     3600 s (ATTR_TIMEOUT); st_blksize 4096;
  *   - flush and fsync answered (the kernel sends them, as to vofirm-fs);
@@ -33,7 +35,7 @@
  * What it does not have: vofirm-fs's worker threads (--threads; this is
  * one thread, libfuse's own loop), its supervisor, its state, xattrs
  * (GETXATTR answers ENOSYS once and the kernel stops asking), other
- * files and directories.
+ * files and directories (`data` cannot be removed or renamed).
  */
 #include <errno.h>
 #include <fcntl.h>
