@@ -86,7 +86,8 @@ LIBVOFIRM := $(BUILD)/libvofirm.a
 PROGRAMS := $(BUILD)/vofirm-memd $(BUILD)/vofirm-fs $(BUILD)/vofirmctl $(BUILD)/libvofirm-qemu.so
 LIBDIR ?= $(PREFIX)/lib
 TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
-	$(BUILD)/tests/vofirm-mmapio $(BUILD)/tests/vofirm-pagebench $(BUILD)/tests/vofirm-rmix \
+	$(BUILD)/tests/vofirm-mmapio $(BUILD)/tests/vofirm-pagebench $(BUILD)/tests/vofirm-barefuse \
+	$(BUILD)/tests/vofirm-rmix \
 	$(BUILD)/tests/vofirm-rdma-idle $(BUILD)/tests/vofirm-fs-format99 \
 	$(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
@@ -130,6 +131,11 @@ $(BUILD)/tests/vofirm-mmapio: $(BUILD)/obj/tests/tools/mmapio.o
 $(BUILD)/tests/vofirm-pagebench: $(BUILD)/obj/tests/bench/pagebench.o $(LIBVOFIRM)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# The bare FUSE anchor of make bench: libfuse3 alone, no libvofirm.
+$(BUILD)/tests/vofirm-barefuse: $(BUILD)/obj/tests/bench/barefuse.o
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS)
 
 $(BUILD)/tests/vofirm-rdma-idle: $(BUILD)/obj/tests/tools/rdma_idle.o
 	@mkdir -p $(@D)

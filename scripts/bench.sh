@@ -4,12 +4,27 @@
 # make bench: page-path benchmarks, every figure next to baselines measured
 # in the same run (these machines are shared and noisy):
 #   tmpfs       the local limit (page cache, no FUSE)
-#   fuse-mem    vofirm-fs over mem:// (an in-process pool): what FUSE costs
+#   bare-fuse   the bare FUSE anchor (issue 11): vofirm-barefuse, a minimal
+#               single-threaded libfuse server of one file in its memory,
+#               mounted with vofirm-fs's options: what FUSE alone costs
+#   fuse-mem    vofirm-fs over mem:// (an in-process pool): what FUSE and
+#               vofirm-fs cost, no network
 #   vofirm-tcp  vofirm-fs over vofirm-memd on loopback TCP
 #   vofirm-tcp-r1, vofirm-tcp-r2
 #               vofirm-fs over two memds (loopback TCP), one copy of every
 #               extent against two (--replicas): only the copy count differs
 #   rtt         the transport's 4 KiB round trip alone (mem://, tcp://)
+#   bare-tcp    the bare TCP anchor (issue 11): `vofirm-pagebench tcpping`,
+#               a blocking request/response of the same sizes between two
+#               processes on loopback, TCP_NODELAY
+#   fuse-mem-tN vofirm-fs over mem:// with --threads 1, nproc and 8, in
+#               alternating rounds (cold random read fault, write-back; N/2
+#               samples each in quick mode): the data to choose the default
+# Every page-path and round-trip figure comes with CPU time per fault (or
+# per 4 KiB page, per round trip): the vofirm-fs processes' (supervisor and
+# worker, all threads) or vofirm-barefuse's, the memds', the benchmark's
+# own, and the bare TCP server's (pagebench's $VOFIRM_PB_CPU); the report
+# sets each figure against the anchors and issue 11's goals.
 # then replication: r2 against r1 in alternating rounds (cold random read
 # fault p50, write-back throughput), the repair's throughput after one of
 # three memds is killed (--repair-rate 0), and random reads during a repair
@@ -58,7 +73,7 @@ trap cleanup EXIT
 echo "bench ($MODE): $((SIZE >> 20)) MiB files, $N samples, $RUNS run(s) -> $OUT"
 # the load before (and after) the run: these machines are shared
 cat /proc/loadavg >"$OUT/load-start"
-mkdir -p "$OUT/tmpfs" "$OUT/fuse-mem" "$OUT/vofirm-tcp" "$OUT/vofirm-tcp-r1" "$OUT/vofirm-tcp-r2"
+mkdir -p "$OUT/tmpfs" "$OUT/bare-fuse" "$OUT/fuse-mem" "$OUT/vofirm-tcp" "$OUT/vofirm-tcp-r1" "$OUT/vofirm-tcp-r2"
 mount -t tmpfs -o size=$((SIZE * 2)) vofirm-bench "$OUT/tmpfs"
 MNTS+=("$OUT/tmpfs")
 
@@ -81,23 +96,56 @@ start_memd() { # LOG DONATE [memd options]
 	echo "bench: vofirm-memd did not start listening in 5 s" >&2
 	exit 1
 }
+# CPU accounting: the processes whose CPU time pagebench reports per fault
+# ($VOFIRM_PB_CPU, "fs=PID,PID memd=PID,PID"), by backend
+declare -A FS_CPU MEMD_CPU
 mount_fs() { # DIR vofirm-fs options (the last --log-level wins)
-	local d=$1
+	local d=$1 sup
 	shift
 	"$B/vofirm-fs" "$d" -f --log-level warning "$@" 2>"$d.log" &
-	PIDS+=($!)
+	sup=$!
+	PIDS+=("$sup")
 	MNTS+=("$d")
-	for _ in $(seq 50); do grep -q " $d fuse.vofirm " /proc/mounts && return 0; sleep 0.1; done
+	for _ in $(seq 50); do
+		if grep -q " $d fuse.vofirm " /proc/mounts; then
+			# supervisor and worker: the worker serves, the supervisor holds the mount
+			FS_CPU[$(basename "$d")]=$(python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(f"{d[\"supervisor_pid\"]},{d[\"worker_pid\"]}")' "$d/.vofirm/stats.json" 2>/dev/null ||
+				echo "$sup,$(pgrep -P "$sup" | paste -sd,)")
+			return 0
+		fi
+		sleep 0.1
+	done
 	cat "$d.log" >&2
 	exit 1
 }
+cpu_of() { # BACKEND: $VOFIRM_PB_CPU for it
+	local be=$1 v=
+	[ -n "${FS_CPU[$be]:-}" ] && v="fs=${FS_CPU[$be]}"
+	[ -n "${MEMD_CPU[$be]:-}" ] && v="$v memd=${MEMD_CPU[$be]}"
+	echo "$v"
+}
 start_memd "$OUT/memd.log" $((SIZE * 2))
 PORT=$MPORT
+MEMD_CPU[vofirm-tcp]=$MPID
+MEMD_CPU[tcp]=$MPID # the transport round trip (rtt) to it
 # two more for replicas 1 and 2 side by side: every copy of an r2 file fits
 start_memd "$OUT/memd-a.log" $((SIZE * 2))
 PORT_A=$MPORT
+MEMD_CPU[vofirm-tcp-r1]=$MPID
 start_memd "$OUT/memd-b.log" $((SIZE * 2))
 PORT_B=$MPORT
+MEMD_CPU[vofirm-tcp-r1]+=",$MPID"
+MEMD_CPU[vofirm-tcp-r2]=${MEMD_CPU[vofirm-tcp-r1]}
+# the bare FUSE anchor: one file, data, of SIZE, in a single-threaded
+# libfuse server's memory, mounted with vofirm-fs's options
+"$B/tests/vofirm-barefuse" "$OUT/bare-fuse" "$SIZE" 2>"$OUT/bare-fuse.log" &
+FS_CPU[bare-fuse]=$!
+PIDS+=("$!")
+MNTS+=("$OUT/bare-fuse")
+for _ in $(seq 50); do grep -q " $OUT/bare-fuse fuse.barefuse " /proc/mounts && break; sleep 0.1; done
+grep -q " $OUT/bare-fuse fuse.barefuse " /proc/mounts || { cat "$OUT/bare-fuse.log" >&2; exit 1; }
 mount_fs "$OUT/fuse-mem" --server "mem://$((SIZE * 2 >> 20))M"
 mount_fs "$OUT/vofirm-tcp" --server "tcp://127.0.0.1:$PORT"
 for r in 1 2; do
@@ -141,9 +189,11 @@ repl_pairs() { # RUN
 		for be in $order; do
 			f=$OUT/$be/bench
 			cat "$f" >/dev/null # resident, for the write-back alone
-			rec "$be" "$run" "$("$PB" writeback "$f" "$SIZE" $((N / 2)))" "{\"pair\": $round}"
+			rec "$be" "$run" "$(VOFIRM_PB_CPU=$(cpu_of $be) "$PB" writeback "$f" "$SIZE" $((N / 2)))" \
+				"{\"pair\": $round}"
 			drop_file "$f"
-			rec "$be" "$run" "$("$PB" readfault "$f" "$SIZE" rand $((N / 2)))" "{\"pair\": $round}"
+			rec "$be" "$run" "$(VOFIRM_PB_CPU=$(cpu_of $be) "$PB" readfault "$f" "$SIZE" rand $((N / 2)))" \
+				"{\"pair\": $round}"
 		done
 	done
 	rm -f "$OUT/vofirm-tcp-r1/bench" "$OUT/vofirm-tcp-r2/bench"
@@ -206,29 +256,66 @@ repair_case() { # NAME RUN RATE(a size, 0: unlimited, default: vofirm-fs's) [rea
 	wait "${mpids[@]}" 2>/dev/null || true
 	return $ret
 }
+# The --threads sweep: vofirm-fs over mem:// at 1 thread, one per CPU and
+# 8 (the default), mounted side by side and measured in turn (the order
+# rotates), the cold random read fault and the write-back alone.
+threads_sweep() { # RUN
+	local run=$1 t ts=() be f i k order n=$N
+	[ $MODE = quick ] && n=$((N / 2))
+	for t in 1 "$(nproc)" 8; do [[ " ${ts[*]} " = *" $t "* ]] || ts+=("$t"); done
+	for t in "${ts[@]}"; do
+		mkdir -p "$OUT/fuse-mem-t$t"
+		mount_fs "$OUT/fuse-mem-t$t" --server "mem://$((SIZE * 2 >> 20))M" --threads "$t"
+		"$B/tests/vofirm-mmapio" fill "$OUT/fuse-mem-t$t/bench" "$SIZE" 1 >/dev/null
+	done
+	for i in "${!ts[@]}"; do
+		order=()
+		for k in "${!ts[@]}"; do order+=("${ts[(i + k) % ${#ts[@]}]}"); done
+		for t in "${order[@]}"; do
+			be=fuse-mem-t$t f=$OUT/fuse-mem-t$t/bench
+			cat "$f" >/dev/null # resident, for the write-back alone
+			rec "$be" "$run" "$(VOFIRM_PB_CPU=$(cpu_of "$be") "$PB" writeback "$f" "$SIZE" $((n / ${#ts[@]})))" \
+				"{\"threads\": $t, \"round\": $i}"
+			drop_file "$f"
+			rec "$be" "$run" "$(VOFIRM_PB_CPU=$(cpu_of "$be") "$PB" readfault "$f" "$SIZE" rand $((n / ${#ts[@]})))" \
+				"{\"threads\": $t, \"round\": $i}"
+		done
+	done
+	for t in "${ts[@]}"; do
+		rm -f "$OUT/fuse-mem-t$t/bench"
+		fusermount3 -u "$OUT/fuse-mem-t$t" 2>/dev/null || umount "$OUT/fuse-mem-t$t" 2>/dev/null || true
+	done
+	echo "  run $run: --threads ${ts[*]} over mem:// done"
+}
 for run in $(seq "$RUNS"); do
-	for be in tmpfs fuse-mem vofirm-tcp vofirm-tcp-r1 vofirm-tcp-r2; do
+	for be in tmpfs bare-fuse fuse-mem vofirm-tcp vofirm-tcp-r1 vofirm-tcp-r2; do
 		f=$OUT/$be/bench
-		rm -f "$f"
+		# the bare FUSE server has one file, always there
+		[ $be = bare-fuse ] && f=$OUT/$be/data || rm -f "$f"
+		cpu=$(cpu_of $be)
 		"$B/tests/vofirm-mmapio" fill "$f" "$SIZE" 1 >/dev/null
 		"$PB" drop "$f"
 		echo 3 >/proc/sys/vm/drop_caches
-		rec "$be" "$run" "$("$PB" readfault "$f" "$SIZE" rand "$N")"
+		rec "$be" "$run" "$(VOFIRM_PB_CPU=$cpu "$PB" readfault "$f" "$SIZE" rand "$N")"
 		"$PB" drop "$f"
 		echo 3 >/proc/sys/vm/drop_caches
-		rec "$be" "$run" "$("$PB" readfault "$f" "$SIZE" seq "$PAGES")"
+		rec "$be" "$run" "$(VOFIRM_PB_CPU=$cpu "$PB" readfault "$f" "$SIZE" seq "$PAGES")"
 		# every page is resident now: the write-back alone (tmpfs has none)
-		[ "$be" = tmpfs ] || rec "$be" "$run" "$("$PB" writeback "$f" "$SIZE" "$N")"
+		[ "$be" = tmpfs ] || rec "$be" "$run" "$(VOFIRM_PB_CPU=$cpu "$PB" writeback "$f" "$SIZE" "$N")"
 		"$PB" drop "$f"
 		echo 3 >/proc/sys/vm/drop_caches
-		rec "$be" "$run" "$("$PB" writefault "$f" "$SIZE" "$N")"
-		rm -f "$f"
+		rec "$be" "$run" "$(VOFIRM_PB_CPU=$cpu "$PB" writefault "$f" "$SIZE" "$N")"
+		[ $be = bare-fuse ] || rm -f "$f"
 		echo "  run $run: $be done"
 	done
 	rec "mem" "$run" "$("$PB" rtt "mem://256M" "$N")"
-	rec "tcp" "$run" "$("$PB" rtt "tcp://127.0.0.1:$PORT" "$N")"
+	rec "tcp" "$run" "$(VOFIRM_PB_CPU=$(cpu_of tcp) "$PB" rtt "tcp://127.0.0.1:$PORT" "$N")"
+	# the bare TCP anchor: a plain blocking ping-pong of the same sizes
+	rec "bare-tcp" "$run" "$("$PB" tcpping "$N")"
 	# a repair copies 1 MiB at a time: read from one copy, write to the new one
-	rec "tcp" "$run" "$("$PB" rtt "tcp://127.0.0.1:$PORT" $((N / 40)) 1048576)"
+	rec "tcp" "$run" "$(VOFIRM_PB_CPU=$(cpu_of tcp) "$PB" rtt "tcp://127.0.0.1:$PORT" $((N / 40)) 1048576)"
+	rec "bare-tcp" "$run" "$("$PB" tcpping $((N / 40)) 1048576)"
+	try threads_sweep "$run"
 	try repl_pairs "$run"
 	try repair_case repair-unlimited "$run" 0
 	try repair_case repair-reads "$run" default reads

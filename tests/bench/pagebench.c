@@ -24,19 +24,44 @@
  *   rtt URL N [LEN]                  N READs of LEN bytes (4 KiB; at most
  *                                    VF_MAX_IO) over the transport, one at a
  *                                    time: the round trip without FUSE
+ *   tcpping N [LEN]                  the bare TCP anchor (issue 11): a forked
+ *                                    server and this process on loopback TCP
+ *                                    (TCP_NODELAY, blocking calls), N
+ *                                    requests of a vofirm READ request's size
+ *                                    (VF_HDR_SIZE + VF_IO_HDR_SIZE) each
+ *                                    answered by VF_HDR_SIZE + LEN bytes (LEN
+ *                                    4 KiB), one at a time; also the server's
+ *                                    CPU time per request ("cpu_server_us")
  * The first 5 % of samples (at least 100) are warm-up and not counted.
+ *
+ * CPU time: every measurement reports this process's CPU time (all its
+ * threads: user + system) per operation ("cpu_self_us"), and that of the
+ * processes named in $VOFIRM_PB_CPU, "NAME=PID[,PID...] ..." (e.g.
+ * "fs=123,124 memd=200": "cpu_fs_us", "cpu_memd_us"), over the timed part
+ * of the measurement (warm-up included) divided by its operations, all of
+ * them ("cpu_ops": faults or pages of 4 KiB, round trips).  Read from each
+ * process's CPU-time clock (clock_getcpuclockid: every thread, ended ones
+ * included, to the nanosecond), else from /proc/PID/task/TID/schedstat
+ * (the threads alive at the time; clock ticks of .../stat without it).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "vofirm/log.h"
+#include "vofirm/proto.h"
 #include "vofirm/transport.h"
 
 static uint64_t ns(void)
@@ -72,9 +97,162 @@ static void report_x(const char *what, uint64_t *lat, uint64_t n, uint64_t bytes
 	       total_ns ? (double)bytes / 1048576.0 / ((double)total_ns / 1e9) : 0.0, extra);
 }
 
-static void report(const char *what, uint64_t *lat, uint64_t n, uint64_t bytes, uint64_t total_ns)
+/* ---- CPU time of processes (this one, and those of $VOFIRM_PB_CPU) ---- */
+
+#define CPU_GROUPS 8
+#define CPU_PIDS 16
+
+struct cpu_group {
+	char name[16];
+	unsigned npids;
+	pid_t pids[CPU_PIDS];
+	uint64_t t0; /* ns at cpu_start() */
+	bool gone;   /* a process missing at the start or the end: no figure */
+};
+
+struct cpu {
+	unsigned n; /* groups: [0] is this process ("self") */
+	struct cpu_group g[CPU_GROUPS];
+};
+
+/* One thread's CPU time in ns: schedstat's first field (on-CPU time), or
+ * utime + stime of stat in clock ticks. */
+static uint64_t thread_cpu_ns(pid_t pid, int tid)
 {
-	report_x(what, lat, n, bytes, total_ns, "");
+	char path[80], line[1024], *p;
+	unsigned long long v = 0, ut, st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)pid, tid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+		return v;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+	fclose(f);
+	/* after "comm)": state and 10 more fields, then utime and stime */
+	if (!p ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (ut + st) * (1000000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/*
+ * A process's CPU time in ns (*gone: no such process).  Its CPU-time clock
+ * first: all its threads, those that ended included, and the running ones
+ * to the nanosecond; else the sum of its threads' schedstat.
+ */
+static uint64_t proc_cpu_ns(pid_t pid, bool *gone)
+{
+	char dir[64];
+	struct dirent *e;
+	struct timespec ts;
+	uint64_t sum = 0;
+	clockid_t clk;
+	DIR *d;
+
+	if (clock_getcpuclockid(pid, &clk) == 0 && clock_gettime(clk, &ts) == 0)
+		return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	d = opendir(dir);
+	if (!d) {
+		*gone = true;
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		if (e->d_name[0] != '.')
+			sum += thread_cpu_ns(pid, atoi(e->d_name));
+	}
+	closedir(d);
+	return sum;
+}
+
+/* The group's CPU time in ns; *gone if one of its processes is not there. */
+static uint64_t group_cpu_ns(const struct cpu_group *g, bool *gone)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < g->npids; i++)
+		sum += proc_cpu_ns(g->pids[i], gone);
+	return sum;
+}
+
+/* this process, $VOFIRM_PB_CPU's groups, and one more (NULL: none) */
+static void cpu_setup(struct cpu *c, const char *name, pid_t pid)
+{
+	const char *env = getenv("VOFIRM_PB_CPU");
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->g[0].name, sizeof(c->g[0].name), "self");
+	c->g[0].pids[0] = getpid();
+	c->g[0].npids = 1;
+	c->n = 1;
+	if (name) {
+		snprintf(c->g[1].name, sizeof(c->g[1].name), "%s", name);
+		c->g[1].pids[0] = pid;
+		c->g[1].npids = 1;
+		c->n = 2;
+	}
+	while (env && *env && c->n < CPU_GROUPS) {
+		struct cpu_group *g = &c->g[c->n];
+		size_t len = strcspn(env, " ");
+		const char *eq = memchr(env, '=', len);
+
+		if (eq && eq > env && (size_t)(eq - env) < sizeof(g->name)) {
+			const char *p = eq + 1;
+
+			memcpy(g->name, env, (size_t)(eq - env));
+			while (p < env + len && g->npids < CPU_PIDS) {
+				char *end;
+				long v = strtol(p, &end, 10);
+
+				if (end == p)
+					break;
+				if (v > 0)
+					g->pids[g->npids++] = (pid_t)v;
+				p = *end == ',' ? end + 1 : end;
+			}
+			if (g->npids)
+				c->n++;
+		}
+		env += len;
+		while (*env == ' ')
+			env++;
+	}
+}
+
+static void cpu_start(struct cpu *c)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		c->g[i].t0 = group_cpu_ns(&c->g[i], &c->g[i].gone);
+}
+
+/* Appends ", \"cpu_NAME_us\": x" per group (µs per op; null if a process
+ * of the group was missing) and "cpu_ops". */
+static void cpu_end(struct cpu *c, uint64_t ops, char *out, size_t cap)
+{
+	size_t used = strlen(out);
+
+	for (unsigned i = 0; i < c->n && used < cap; i++) {
+		uint64_t t1 = group_cpu_ns(&c->g[i], &c->g[i].gone);
+
+		if (c->g[i].gone || !ops || t1 < c->g[i].t0)
+			used += (size_t)snprintf(out + used, cap - used, ", \"cpu_%s_us\": null",
+						 c->g[i].name);
+		else
+			used += (size_t)snprintf(out + used, cap - used, ", \"cpu_%s_us\": %.3f",
+						 c->g[i].name,
+						 (double)(t1 - c->g[i].t0) / 1e3 / (double)ops);
+	}
+	if (used < cap)
+		snprintf(out + used, cap - used, ", \"cpu_ops\": %" PRIu64, ops);
 }
 
 static uint64_t *page_order(uint64_t pages, uint64_t n, bool rand)
@@ -107,6 +285,8 @@ static int fault(const char *path, uint64_t size, const char *mode, uint64_t n, 
 	int fd = open(path, write ? O_RDWR : O_RDONLY);
 	volatile uint8_t *m;
 	uint64_t sink = 0;
+	char what[64], extra[512] = "";
+	struct cpu cpu;
 
 	if (fd < 0) {
 		perror(path);
@@ -119,6 +299,8 @@ static int fault(const char *path, uint64_t size, const char *mode, uint64_t n, 
 	}
 	if (write || !strcmp(mode, "rand"))
 		madvise((void *)m, size, MADV_RANDOM);
+	cpu_setup(&cpu, NULL, 0);
+	cpu_start(&cpu);
 	t0 = ns();
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t a;
@@ -139,11 +321,10 @@ static int fault(const char *path, uint64_t size, const char *mode, uint64_t n, 
 		return 1;
 	}
 	t1 = ns();
-	char what[64];
-
+	cpu_end(&cpu, n, extra, sizeof(extra));
 	snprintf(what, sizeof(what), "%s-%s", write ? "writefault" : "readfault",
 		 write ? "rand" : mode);
-	report(what, lat, n, n * 4096, t1 - t0);
+	report_x(what, lat, n, n * 4096, t1 - t0, extra);
 	munmap((void *)m, size);
 	close(fd);
 	free(lat);
@@ -163,7 +344,8 @@ static int writeback(const char *path, uint64_t size, uint64_t n)
 	uint64_t pages = size / 4096, *lat, *order, t0, t1, t2, sink = 0;
 	int fd = open(path, O_RDWR);
 	volatile uint8_t *m;
-	char extra[64];
+	char extra[512];
+	struct cpu cpu;
 
 	if (fd < 0) {
 		perror(path);
@@ -194,6 +376,8 @@ static int writeback(const char *path, uint64_t size, uint64_t n)
 		perror("msync");
 		return 1;
 	}
+	cpu_setup(&cpu, NULL, 0);
+	cpu_start(&cpu); /* the stores and the msync */
 	t0 = ns();
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t a = ns();
@@ -209,6 +393,7 @@ static int writeback(const char *path, uint64_t size, uint64_t n)
 	t2 = ns();
 	snprintf(extra, sizeof(extra), ", \"dirty_s\": %.3f, \"dirty_mib\": %.1f",
 		 (double)(t1 - t0) / 1e9, (double)n * 4096 / 1048576.0);
+	cpu_end(&cpu, n, extra, sizeof(extra));
 	report_x("writeback-rand", lat, n, n * 4096, t2 - t1, extra);
 	munmap((void *)m, size);
 	close(fd);
@@ -217,21 +402,47 @@ static int writeback(const char *path, uint64_t size, uint64_t n)
 	return sink == 42 ? 2 : 0; /* keeps the reads */
 }
 
+/* "rtt-4k", "rtt-1m": a name with the size */
+static void size_name(char *out, size_t cap, const char *what, uint32_t len)
+{
+	if (len % 1048576 == 0)
+		snprintf(out, cap, "%s-%um", what, len >> 20);
+	else if (len % 1024 == 0)
+		snprintf(out, cap, "%s-%uk", what, len >> 10);
+	else
+		snprintf(out, cap, "%s-%ub", what, len);
+}
+
 static int rtt(const char *url, uint64_t n, uint32_t len)
 {
 	struct vf_xport_opts o = { .name = "pagebench", .queue_depth = 4 };
 	struct vf_slab_desc d;
 	struct vf_xport *x;
-	uint8_t *buf = calloc(1, len);
-	uint64_t *lat = malloc(sizeof(*lat) * n), t0;
-	char what[32];
+	uint8_t *buf = calloc(1, VF_MAX_IO);
+	uint64_t *lat = malloc(sizeof(*lat) * n), t0, t1, span;
+	char what[32], extra[512] = "";
+	struct cpu cpu;
 	int ret;
 
 	if (!buf || vf_xport_open(url, &o, &x) || vf_xport_alloc(x, 1, &d))
 		return 1;
-	struct vf_op w = { .type = VF_OP_WRITE, .slab = d.id, .len = len, .buf = buf };
+	/* every byte the READs will read written first, as a file's pages are
+	 * before they are read: no first touch of the server's memory timed */
+	span = n * len < x->info.slab_size - len ? n * len : x->info.slab_size - len;
+	span += len;
+	for (uint64_t off = 0; off < span; off += VF_MAX_IO) {
+		struct vf_op w = { .type = VF_OP_WRITE,
+				   .slab = d.id,
+				   .off = off,
+				   .len = (uint32_t)(span - off < VF_MAX_IO ? span - off
+									    : VF_MAX_IO),
+				   .buf = buf };
 
-	vf_xport_run(x, &w);
+		if (vf_xport_run(x, &w))
+			return 1;
+	}
+	cpu_setup(&cpu, NULL, 0);
+	cpu_start(&cpu);
 	t0 = ns();
 	for (uint64_t i = 0; i < n; i++) {
 		struct vf_op op = { .type = VF_OP_READ,
@@ -246,14 +457,138 @@ static int rtt(const char *url, uint64_t n, uint32_t len)
 		if (ret)
 			return 1;
 	}
-	if (len % 1048576 == 0)
-		snprintf(what, sizeof(what), "rtt-%um", len >> 20);
-	else
-		snprintf(what, sizeof(what), "rtt-%uk", len >> 10);
-	report(what, lat, n, n * len, ns() - t0);
+	t1 = ns();
+	cpu_end(&cpu, n, extra, sizeof(extra));
+	size_name(what, sizeof(what), "rtt", len);
+	report_x(what, lat, n, n * len, t1 - t0, extra);
 	vf_xport_close(x, 0);
 	free(lat);
 	free(buf);
+	return 0;
+}
+
+/* ---- the bare TCP anchor ---- */
+
+static int io_all(int fd, void *buf, size_t len, bool out)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t r = out ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, MSG_WAITALL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r == 0 ? 1 : -1; /* 1: the peer closed */
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+static void nodelay(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* The server: one connection, a reply of rep bytes for every req bytes. */
+static void ping_server(int lfd, size_t req, size_t rep)
+{
+	uint8_t *in = calloc(1, req), *out = calloc(1, rep);
+	int fd = accept(lfd, NULL, NULL);
+
+	if (fd < 0 || !in || !out)
+		_exit(1);
+	close(lfd);
+	nodelay(fd);
+	memset(out + VF_HDR_SIZE, 0x5a, rep - VF_HDR_SIZE);
+	for (;;) {
+		int r = io_all(fd, in, req, false);
+
+		if (r)
+			_exit(r == 1 ? 0 : 1);
+		memcpy(out, in, VF_HDR_SIZE); /* the header back, as a reply's */
+		if (io_all(fd, out, rep, true))
+			_exit(1);
+	}
+}
+
+/*
+ * A plain blocking request/response over loopback TCP between this
+ * process and a forked server, TCP_NODELAY on both ends: a request of a
+ * vofirm READ's size (header and READ body, VF_HDR_SIZE + VF_IO_HDR_SIZE)
+ * answered by a header and len bytes, as memd answers a READ.  What the
+ * transport round trip (rtt) is compared with.
+ */
+static int tcpping(uint64_t n, uint32_t len)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	size_t req = VF_HDR_SIZE + VF_IO_HDR_SIZE, rep = VF_HDR_SIZE + (size_t)len;
+	uint8_t *in = calloc(1, rep), *out = calloc(1, req);
+	uint64_t *lat = malloc(sizeof(*lat) * n), t0, t1;
+	char what[32], extra[512];
+	int lfd, fd, status;
+	struct cpu cpu;
+	pid_t pid;
+
+	if (!in || !out || !lat)
+		return 1;
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 1) ||
+	    getsockname(lfd, (struct sockaddr *)&a, &alen)) {
+		perror("vofirm-pagebench: tcpping: listen");
+		return 1;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		perror("vofirm-pagebench: fork");
+		return 1;
+	}
+	if (pid == 0)
+		ping_server(lfd, req, rep);
+	close(lfd);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		perror("vofirm-pagebench: tcpping: connect");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return 1;
+	}
+	nodelay(fd);
+	((struct vf_hdr *)out)->magic = VF_PROTO_MAGIC;
+	((struct vf_hdr *)out)->len = VF_IO_HDR_SIZE;
+	cpu_setup(&cpu, "server", pid);
+	cpu_start(&cpu);
+	t0 = ns();
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t s = ns();
+
+		((struct vf_hdr *)out)->tag = i;
+		if (io_all(fd, out, req, true) || io_all(fd, in, rep, false)) {
+			perror("vofirm-pagebench: tcpping");
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return 1;
+		}
+		lat[i] = ns() - s;
+	}
+	t1 = ns();
+	snprintf(extra, sizeof(extra), ", \"req_bytes\": %zu, \"reply_bytes\": %zu", req, rep);
+	cpu_end(&cpu, n, extra, sizeof(extra));
+	close(fd); /* the server ends */
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "vofirm-pagebench: tcpping: the server failed\n");
+		return 1;
+	}
+	size_name(what, sizeof(what), "tcpping", len);
+	report_x(what, lat, n, n * len, t1 - t0, extra);
+	free(lat);
+	free(in);
+	free(out);
 	return 0;
 }
 
@@ -282,8 +617,18 @@ int main(int argc, char **argv)
 		}
 		return rtt(argv[2], strtoull(argv[3], NULL, 0), (uint32_t)len);
 	}
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "tcpping")) {
+		uint64_t len = argc == 4 ? strtoull(argv[3], NULL, 0) : 4096;
+
+		if (len < 1 || len > VF_MAX_IO) {
+			fprintf(stderr, "vofirm-pagebench: tcpping: LEN from 1 to %u\n", VF_MAX_IO);
+			return 2;
+		}
+		return tcpping(strtoull(argv[2], NULL, 0), (uint32_t)len);
+	}
 	fprintf(stderr,
 		"usage: vofirm-pagebench drop FILE | readfault FILE SIZE rand|seq N [STOPFILE] | "
-		"writefault FILE SIZE N | writeback FILE SIZE N | rtt URL N [LEN]\n");
+		"writefault FILE SIZE N | writeback FILE SIZE N | rtt URL N [LEN] | "
+		"tcpping N [LEN]\n");
 	return 2;
 }

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Turns build/bench/DATE/raw.jsonl into results.json, results.md and
 latency.png, and prints the table: every figure with its ratio to the
-local limit (tmpfs) and to the FUSE floor (vofirm-fs over mem://)."""
+local limit (tmpfs), to the FUSE floor (vofirm-fs over mem://) and to the
+anchors of issue 11 (a bare FUSE server, a bare TCP ping-pong); the CPU
+time per fault on both sides; issue 11's goals; the --threads sweep."""
 import json
 import os
 import platform
@@ -21,37 +23,53 @@ def median_of(bench, backend, key):
     return statistics.median(v) if v else None
 
 
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
 benches = [("readfault-rand", "cold 4 KiB read fault, random (MADV_RANDOM)"),
            ("readfault-seq", "cold read fault, sequential (readahead)"),
            ("writefault-rand", "random write fault, write-back included"),
            ("writeback-rand", "write-back alone: resident random pages dirtied, msync (MB/s: the msync)")]
-backends = ["tmpfs", "fuse-mem", "vofirm-tcp", "vofirm-tcp-r1", "vofirm-tcp-r2"]
+# bare-fuse: the bare FUSE anchor (vofirm-barefuse); bare-tcp: the bare TCP one
+backends = ["tmpfs", "bare-fuse", "fuse-mem", "vofirm-tcp", "vofirm-tcp-r1", "vofirm-tcp-r2"]
+remote = ("vofirm-tcp", "vofirm-tcp-r1", "vofirm-tcp-r2")
+# where every timed access is a round trip to the server (the p50 of the
+# others is a page-cache hit or a store)
+round_trip_benches = ("readfault-rand", "writefault-rand")
+# CPU time per operation: the FUSE server (vofirm-fs's two processes, or
+# vofirm-barefuse), the memds, the benchmark itself, the bare TCP server
+cpu_keys = ("cpu_fs_us", "cpu_memd_us", "cpu_self_us", "cpu_server_us")
 rows = []
 for b, desc in benches:
     for be in backends:
         row = {"bench": b, "backend": be}
-        for k in ("p50_us", "p99_us", "mb_s"):
+        for k in ("p50_us", "p99_us", "mb_s") + cpu_keys:
             row[k] = median_of(b, be, k)
         if row["p50_us"] is None:
             continue  # not measured (tmpfs has no write-back), or failed
         rows.append(row)
-for b, be in (("rtt-4k", "mem"), ("rtt-4k", "tcp"), ("rtt-1m", "tcp")):
+for b, be in (("rtt-4k", "mem"), ("rtt-4k", "tcp"), ("tcpping-4k", "bare-tcp"),
+              ("rtt-1m", "tcp"), ("tcpping-1m", "bare-tcp")):
     if median_of(b, be, "p50_us") is None:
         continue
     rows.append({"bench": b, "backend": be,
-                 "p50_us": median_of(b, be, "p50_us"),
-                 "p99_us": median_of(b, be, "p99_us"),
-                 "mb_s": median_of(b, be, "mb_s")})
+                 **{k: median_of(b, be, k) for k in ("p50_us", "p99_us", "mb_s") + cpu_keys}})
 
 
 def ref(bench, backend, key):
     for r in rows:
         if r["bench"] == bench and r["backend"] == backend:
-            return r[key]
+            return r.get(key)
 
 
+def is_rt(r):  # a transport round trip or the bare TCP ping-pong
+    return r["bench"].startswith(("rtt-", "tcpping-"))
+
+
+bare_tcp_p50 = ref("tcpping-4k", "bare-tcp", "p50_us")
 for r in rows:
-    if r["bench"].startswith("rtt-"):
+    if is_rt(r):
         continue
     for k in ("p50_us", "p99_us"):
         t, f = ref(r["bench"], "tmpfs", k), ref(r["bench"], "fuse-mem", k)
@@ -60,6 +78,12 @@ for r in rows:
     t, f = ref(r["bench"], "tmpfs", "mb_s"), ref(r["bench"], "fuse-mem", "mb_s")
     r["mb_s_x_tmpfs"] = r["mb_s"] / t if t and r["mb_s"] is not None else None
     r["mb_s_x_fuse"] = r["mb_s"] / f if f and r["mb_s"] is not None else None
+    bare = ref(r["bench"], "bare-fuse", "p50_us")
+    r["p50_us_x_bare_fuse"] = ratio(r["p50_us"], bare)
+    r["p50_us_x_bare_fuse_tcp"] = (
+        ratio(r["p50_us"], bare + bare_tcp_p50)
+        if r["backend"] in remote and r["bench"] in round_trip_benches and bare and bare_tcp_p50
+        else None)
 
 cpu = ""
 try:
@@ -90,24 +114,119 @@ lines = [f"Machine: {cpu}, {machine['cpus']} CPUs, Linux {machine['kernel']}; mo
          f"{machine['runs']} run(s), medians over runs; {machine['samples']} samples each (warm-up excluded); "
          f"load average (1, 5, 15 min) {machine['load_start'] or '?'} at the start, "
          f"{machine['load_end'] or '?'} at the end.", "",
-         "| measurement | backend | p50 µs | p99 µs | MB/s | p50 × tmpfs | p50 × FUSE floor | MB/s × tmpfs |",
-         "|---|---|---|---|---|---|---|---|"]
+         "bare-fuse: the bare FUSE anchor (vofirm-barefuse: one thread, one file in memory, vofirm-fs's "
+         "mount options); bare-tcp: the bare TCP anchor (`vofirm-pagebench tcpping`: a blocking "
+         "ping-pong of a READ's sizes between two processes, TCP_NODELAY). × bare FUSE + bare TCP: "
+         "p50 over (bare-fuse's p50 + bare-tcp's 4 KiB p50), for the remote backends where every "
+         "access is a round trip.", "",
+         "| measurement | backend | p50 µs | p99 µs | MB/s | p50 × tmpfs | p50 × FUSE floor | MB/s × tmpfs "
+         "| p50 × bare FUSE | p50 × bare FUSE + bare TCP |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
 for b, desc in benches:
     for r in rows:
         if r["bench"] == b:
             lines.append(f"| {desc} | {r['backend']} | {f(r['p50_us'], 2)} | {f(r['p99_us'], 2)} | "
                          f"{f(r['mb_s'])} | {f(r.get('p50_us_x_tmpfs'))} | {f(r.get('p50_us_x_fuse'), 2)} | "
-                         f"{f(r.get('mb_s_x_tmpfs'), 3)} |")
+                         f"{f(r.get('mb_s_x_tmpfs'), 3)} | {f(r.get('p50_us_x_bare_fuse'), 2)} | "
+                         f"{f(r.get('p50_us_x_bare_fuse_tcp'), 2)} |")
+
+
+def rt_desc(r):
+    size = "4 KiB" if r["bench"].endswith("-4k") else "1 MiB (a repair's unit)"
+    if r["bench"].startswith("tcpping-"):
+        return f"bare TCP ping-pong, 40-byte request, 24-byte header + {size} reply, one at a time"
+    return f"transport round trip, {size} READ, one at a time"
+
+
 for r in rows:
-    if r["bench"].startswith("rtt-"):
-        size = "4 KiB" if r["bench"] == "rtt-4k" else "1 MiB (a repair's unit)"
-        lines.append(f"| transport round trip, {size} READ, one at a time | {r['backend']} | "
-                     f"{f(r['p50_us'], 2)} | {f(r['p99_us'], 2)} | {f(r['mb_s'])} | | | |")
+    if is_rt(r):
+        lines.append(f"| {rt_desc(r)} | {r['backend']} | "
+                     f"{f(r['p50_us'], 2)} | {f(r['p99_us'], 2)} | {f(r['mb_s'])} | | | | | |")
 
+# ---- CPU time per fault, on both sides ----
+bare_tcp_cpu = ref("tcpping-4k", "bare-tcp", "cpu_server_us")
+cpu_rows = [r for r in rows if any(r.get(k) is not None for k in ("cpu_fs_us", "cpu_memd_us", "cpu_server_us"))]
+if cpu_rows:
+    lines += ["", "CPU time per operation, µs (user + system, every thread, over the timed part with its "
+              "warm-up): per fault or 4 KiB page on the page path (MADV_RANDOM: one page per fault), per "
+              "round trip for rtt and tcpping. FUSE server: vofirm-fs's supervisor and worker, or "
+              "vofirm-barefuse; memd: the memds of the mount (two for r1 and r2), or the bare TCP "
+              "server; benchmark: the faulting process (rtt, tcpping: the transport's client). "
+              "× bare TCP: memd per 4 KiB over the bare TCP server's per 4 KiB request.", "",
+              "| measurement | backend | FUSE server µs | memd / TCP server µs | benchmark µs | total µs "
+              "| memd × bare TCP server's |",
+              "|---|---|---|---|---|---|---|"]
+    for r in cpu_rows:
+        desc = rt_desc(r) if is_rt(r) else dict(benches)[r["bench"]]
+        server = r.get("cpu_memd_us") if r.get("cpu_memd_us") is not None else r.get("cpu_server_us")
+        parts = [v for v in (r.get("cpu_fs_us"), server, r.get("cpu_self_us")) if v is not None]
+        x = ratio(r.get("cpu_memd_us"), bare_tcp_cpu) if r["bench"] != "rtt-1m" else None
+        r["cpu_total_us"] = sum(parts) if parts else None
+        r["cpu_memd_x_bare_tcp"] = x
+        lines.append(f"| {desc} | {r['backend']} | {f(r.get('cpu_fs_us'), 2)} | {f(server, 2)} | "
+                     f"{f(r.get('cpu_self_us'), 2)} | {f(r['cpu_total_us'], 2)} | {f(x, 2)} |")
 
-def ratio(a, b):
-    return a / b if a is not None and b else None
+# ---- issue 11's goals ----
+fm_p50, fm_p99 = ref("readfault-rand", "fuse-mem", "p50_us"), ref("readfault-rand", "fuse-mem", "p99_us")
+bf_p50 = ref("readfault-rand", "bare-fuse", "p50_us")
+rtt_p50 = ref("rtt-4k", "tcp", "p50_us")
+vt_p50 = ref("readfault-rand", "vofirm-tcp", "p50_us")
+goals = [
+    ("FUSE floor: fuse-mem cold random read p50 × bare FUSE", fm_p50, bf_p50, ratio(fm_p50, bf_p50), "≤ 1.2", 1.2, "le"),
+    ("FUSE floor: fuse-mem cold random read p99 × its own p50", fm_p99, fm_p50, ratio(fm_p99, fm_p50), "≤ 3", 3, "le"),
+    ("transport: tcp rtt 4 KiB p50 × bare TCP ping-pong p50", rtt_p50, bare_tcp_p50, ratio(rtt_p50, bare_tcp_p50),
+     "≤ 1.5", 1.5, "le"),
+    ("end to end: vofirm-tcp cold random read p50 × (bare FUSE + bare TCP)", vt_p50,
+     bf_p50 + bare_tcp_p50 if bf_p50 and bare_tcp_p50 else None,
+     ratio(vt_p50, bf_p50 + bare_tcp_p50) if bf_p50 and bare_tcp_p50 else None, "≤ 1.3", 1.3, "le"),
+    ("sequential: vofirm-tcp cold sequential read MB/s × fuse-mem's", ref("readfault-seq", "vofirm-tcp", "mb_s"),
+     ref("readfault-seq", "fuse-mem", "mb_s"),
+     ratio(ref("readfault-seq", "vofirm-tcp", "mb_s"), ref("readfault-seq", "fuse-mem", "mb_s")), "≥ 0.8", 0.8, "ge"),
+    ("write-back: vofirm-tcp write-back MB/s × fuse-mem's", ref("writeback-rand", "vofirm-tcp", "mb_s"),
+     ref("writeback-rand", "fuse-mem", "mb_s"),
+     ratio(ref("writeback-rand", "vofirm-tcp", "mb_s"), ref("writeback-rand", "fuse-mem", "mb_s")), "≥ 0.8", 0.8, "ge"),
+    ("memd CPU per 4 KiB READ (tcp rtt) × the bare TCP server's per request", ref("rtt-4k", "tcp", "cpu_memd_us"),
+     bare_tcp_cpu, ratio(ref("rtt-4k", "tcp", "cpu_memd_us"), bare_tcp_cpu), "≤ 1.5", 1.5, "le"),
+    ("memd CPU per cold random read fault (vofirm-tcp) × the bare TCP server's per request",
+     ref("readfault-rand", "vofirm-tcp", "cpu_memd_us"), bare_tcp_cpu,
+     ratio(ref("readfault-rand", "vofirm-tcp", "cpu_memd_us"), bare_tcp_cpu), "≤ 1.5", 1.5, "le"),
+]
+lines += ["", "Issue 11's goals, from this run (the issue asks for medians of `make bench FULL=1`): "
+          "measured, its reference, their ratio.", "",
+          "| goal | measured | reference | ratio | target | |", "|---|---|---|---|---|---|"]
+for desc, a, b, x, target, lim, how in goals:
+    verdict = ("not measured" if x is None else
+               "met" if (x <= lim if how == "le" else x >= lim) else "NOT met")
+    lines.append(f"| {desc} | {f(a, 2)} | {f(b, 2)} | {f(x, 2)} | {target} | {verdict} |")
+    rows.append({"bench": "issue11-goal", "goal": desc, "measured": a, "reference": b, "ratio": x,
+                 "target": target, "met": None if x is None else verdict == "met"})
 
+# ---- the --threads sweep ----
+sweep = sorted({r["threads"] for r in recs if "threads" in r and r["backend"].startswith("fuse-mem-t")})
+if sweep:
+    def sw(t, bench, key):
+        return median_of(bench, f"fuse-mem-t{t}", key)
+    nrounds = len({(r["run"], r.get("round")) for r in recs if "threads" in r})
+    samples = {t: sum(r["samples"] for r in recs if r["backend"] == f"fuse-mem-t{t}"
+                      and r["bench"] == "readfault-rand") for t in sweep}
+    lines += ["", f"vofirm-fs over mem:// by `--threads` (8: the default), mounted side by side and measured in "
+              f"{nrounds} alternating rounds (medians of the rounds): cold 4 KiB random read fault, and the "
+              "write-back alone; CPU: vofirm-fs's per fault, per 4 KiB written back.", "",
+              "| backend | --threads | samples | read p50 µs | read p99 µs | read p50 × 8 threads | "
+              "vofirm-fs CPU µs/fault | write-back MB/s | MB/s × 8 threads | vofirm-fs CPU µs/4 KiB written |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for t in sweep:
+        d = {"bench": "threads-sweep", "backend": f"fuse-mem-t{t}", "threads": t, "samples": samples[t],
+             "read_p50_us": sw(t, "readfault-rand", "p50_us"), "read_p99_us": sw(t, "readfault-rand", "p99_us"),
+             "read_cpu_fs_us": sw(t, "readfault-rand", "cpu_fs_us"),
+             "writeback_mb_s": sw(t, "writeback-rand", "mb_s"),
+             "writeback_cpu_fs_us": sw(t, "writeback-rand", "cpu_fs_us")}
+        d["read_p50_x_t8"] = ratio(d["read_p50_us"], sw(8, "readfault-rand", "p50_us"))
+        d["writeback_mb_s_x_t8"] = ratio(d["writeback_mb_s"], sw(8, "writeback-rand", "mb_s"))
+        rows.append(d)
+        lines.append(f"| {d['backend']} | {t} | {samples[t]} | {f(d['read_p50_us'], 2)} | {f(d['read_p99_us'], 2)} | "
+                     f"{f(d['read_p50_x_t8'], 2)} | {f(d['read_cpu_fs_us'], 2)} | {f(d['writeback_mb_s'])} | "
+                     f"{f(d['writeback_mb_s_x_t8'], 2)} | {f(d['writeback_cpu_fs_us'], 2)} |")
 
 # ---- replication ----
 pairs = sorted({(r["run"], r["pair"]) for r in recs if "pair" in r})
@@ -242,22 +361,31 @@ md = "\n".join(lines) + "\n"
 open(os.path.join(out, "results.md"), "w").write(md)
 print(md)
 
-# the plot: p50 and p99 per measurement and backend, log scale
+# the plot: p50 and p99 per measurement and backend, log scale; the anchors
+# (bare-fuse, bare-tcp) in their own colours
 dat = os.path.join(out, "latency.dat")
+plotted = [r for r in rows if "p50_us" in r]
 with open(dat, "w") as d:
-    for r in rows:
-        if "p50_us" in r:
-            d.write(f"\"{r['bench']}\\n{r['backend']}\" {r['p50_us'] or 0} {r['p99_us'] or 0}\n")
-gp = f"""set terminal pngcairo size 1100,520 noenhanced
+    for i, r in enumerate(plotted):
+        anchor = 1 if r["backend"] in ("bare-fuse", "bare-tcp") else 0
+        d.write(f"{i} {r['p50_us'] or 0} {r['p99_us'] or 0} {anchor}\n")
+tics = ", ".join(f"\"{r['bench']}\\n{r['backend']}\" {i}" for i, r in enumerate(plotted))
+gp = f"""set terminal pngcairo size {max(1100, 48 * len(plotted))},600 noenhanced
 set output '{out}/latency.png'
-set title 'vofirm page path: latency per fault (lower is better), baselines in the same run'
-set style data histograms
-set style histogram clustered gap 1
+set title 'vofirm page path: latency per fault (lower is better); the anchors (bare-fuse, bare-tcp) and baselines in the same run'
 set style fill solid 0.8 border -1
+set boxwidth 0.36
 set logscale y
+set yrange [0.05:*]
+set xrange [-0.7:{len(plotted) - 0.3}]
 set ylabel 'microseconds'
-set xtics rotate by -30 font ',8'
-plot '{dat}' using 2:xtic(1) title 'p50', '' using 3 title 'p99'
+set xtics ({tics}) rotate by -40 font ',8'
+set key outside top center horizontal
+v(x) = x > 0 ? x : 1/0
+plot '{dat}' using ($1-0.19):($4 == 0 ? v($2) : 1/0) with boxes lc rgb '#8e44ad' title 'p50', \\
+     '' using ($1+0.19):($4 == 0 ? v($3) : 1/0) with boxes lc rgb '#27ae60' title 'p99', \\
+     '' using ($1-0.19):($4 == 1 ? v($2) : 1/0) with boxes lc rgb '#e67e22' title 'p50, anchor', \\
+     '' using ($1+0.19):($4 == 1 ? v($3) : 1/0) with boxes lc rgb '#f5cba7' title 'p99, anchor'
 """
 try:
     subprocess.run(["gnuplot"], input=gp.encode(), check=True, stderr=subprocess.DEVNULL)
