@@ -415,7 +415,8 @@ static void size_name(char *out, size_t cap, const char *what, uint32_t len)
 
 static int rtt(const char *url, uint64_t n, uint32_t len)
 {
-	struct vf_xport_opts o = { .name = "pagebench", .queue_depth = 4 };
+	/* polls as vofirm-fs does by default (--busy-poll-us) */
+	struct vf_xport_opts o = { .name = "pagebench", .queue_depth = 4, .busy_poll_us = 50 };
 	struct vf_slab_desc d;
 	struct vf_xport *x;
 	uint8_t *buf = calloc(1, VF_MAX_IO);
