@@ -582,6 +582,9 @@ int loop_run(struct fs *fs, struct fuse_session *se, int fd, int stop_fd, unsign
 
 /* Mounts, runs workers, ends when the mount does; the exit status. */
 int supervisor_run(struct fs *fs, struct fuse_args *args, char **argv);
+/* In a worker, once FUSE_INIT is answered (which sets the mount's
+ * readahead to at most 128 KiB): a larger --readahead, through the bdi. */
+void fs_tune_readahead(struct fs *fs);
 /* In a worker: the descriptors the supervisor gave, from VOFIRM_FS_WORKER. */
 int worker_fds(const char *spec, int *fuse_fd, int *meta_fd, int *arena_fd, bool *check);
 

@@ -20,21 +20,22 @@
  *
  * The loop is ours, not fuse_session_loop_mt(): libfuse's drops a
  * request it has read once the session is told to exit, and a planned
- * handover must lose none.  Each thread waits on the descriptor (non-
- * blocking, set by the supervisor) and an eventfd; to stop, the eventfd
- * is written, every thread finishes the request it holds and reads no
- * other, and the requests still queued wait in the kernel for the next
- * worker.
- *
- * Each thread waits in an epoll set of its own, with the descriptor
- * added EPOLLEXCLUSIVE: a request wakes one idle thread, not all of them
- * (poll() would wake every thread for every request, and all but one
- * would find nothing to read: on a machine with few CPUs that herd cost
- * more than the request).
+ * handover must lose none.  Every thread blocks in read() on the
+ * descriptor: the kernel queues its readers exclusively, so a request
+ * wakes exactly one idle thread, as in a single-threaded server (poll()
+ * or epoll would wake every waiting thread for every request, and all
+ * but one would find nothing to read: on a machine with few CPUs that
+ * herd cost more than the request).  To stop, the loop's own thread sees
+ * the stop eventfd, raises `stopping`, and interrupts with a signal the
+ * threads that are waiting for a request (never one that is serving
+ * one): read() returns EINTR having taken nothing, every thread finishes
+ * the request it holds and reads no other, and the requests still queued
+ * wait in the kernel for the next worker.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
-#include <sys/epoll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,9 +64,17 @@ static void process(struct fuse_session *se, const struct fuse_buf *b)
 	cur_unique = 0;
 }
 
+struct loop_thread {
+	struct loop *l;
+	pthread_t tid;
+	bool waiting; /* in read(), or about to be (__atomic) */
+	bool done;    /* the thread ended (__atomic) */
+};
+
 struct loop {
 	struct fuse_session *se;
 	int fd, stop_fd;
+	bool stopping;	/* __atomic */
 	bool unmounted; /* __atomic */
 };
 
@@ -87,64 +96,37 @@ static bool wait_msg(int fd, int stop_fd)
 	}
 }
 
-/* An epoll set with fd (one waiter woken per message) and stop_fd. */
-static int wait_set(int fd, int stop_fd)
+/* The signal that interrupts a waiting read(): its handler does nothing,
+ * and it is installed without SA_RESTART. */
+#define LOOP_WAKE_SIG SIGRTMIN
+
+static void wake_handler(int sig)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-
-	if (ep < 0)
-		return -errno;
-	ev.data.fd = fd;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
-		goto fail;
-	ev.events = EPOLLIN;
-	ev.data.fd = stop_fd;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, stop_fd, &ev) < 0)
-		goto fail;
-	return ep;
-fail:
-	ev.events = (uint32_t)-errno; /* keep errno across close() */
-	close(ep);
-	return (int)ev.events;
-}
-
-/* Waits for a message or the stop; true if there may be a message. */
-static bool wait_set_msg(int ep, int stop_fd)
-{
-	struct epoll_event ev[2];
-
-	for (;;) {
-		int n = epoll_wait(ep, ev, 2, -1);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return false;
-		}
-		for (int i = 0; i < n; i++)
-			if (ev[i].data.fd == stop_fd)
-				return false;
-		if (n)
-			return true; /* EPOLLIN, or EPOLLERR: the read says which */
-	}
 }
 
 static void *loop_thread(void *arg)
 {
-	struct loop *l = arg;
+	struct loop_thread *lt = arg;
+	struct loop *l = lt->l;
 	struct fuse_buf buf = { .mem = NULL };
 	uint64_t one = 1;
-	int ep = wait_set(l->fd, l->stop_fd);
+	sigset_t wake;
 
-	if (ep < 0)
-		vf_warn("FUSE worker thread: no epoll set (%s): waiting with poll()",
-			strerror(-ep));
-	while (ep >= 0 ? wait_set_msg(ep, l->stop_fd) : wait_msg(l->fd, l->stop_fd)) {
-		int r = fuse_session_receive_buf(l->se, &buf);
+	sigemptyset(&wake);
+	sigaddset(&wake, LOOP_WAKE_SIG);
+	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+	for (;;) {
+		int r;
 
-		if (r == -EAGAIN || r == -EINTR)
-			continue; /* another thread took it */
+		/* seq_cst, as the stopper's: either this thread sees
+		 * `stopping`, or the stopper sees `waiting` and signals */
+		__atomic_store_n(&lt->waiting, true, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&l->stopping, __ATOMIC_SEQ_CST))
+			break;
+		r = fuse_session_receive_buf(l->se, &buf);
+		__atomic_store_n(&lt->waiting, false, __ATOMIC_SEQ_CST);
+		if (r == -EINTR || r == -EAGAIN)
+			continue; /* the stop's signal, or another thread took it */
 		if (r <= 0) {
 			/* 0: the connection is gone (unmounted, or aborted) */
 			if (r < 0 && r != -ENODEV)
@@ -157,37 +139,74 @@ static void *loop_thread(void *arg)
 		}
 		process(l->se, &buf);
 	}
+	pthread_sigmask(SIG_BLOCK, &wake, NULL);
 	free(buf.mem);
-	if (ep >= 0)
-		close(ep);
+	__atomic_store_n(&lt->done, true, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+/* Blocking reads from here on (see the top): an older supervisor made
+ * the descriptor non-blocking for the poll() loop it expected. */
+static void make_blocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0 && (fl & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 }
 
 int loop_run(struct fs *fs, struct fuse_session *se, int fd, int stop_fd, unsigned nthreads)
 {
 	struct loop l = { .se = se, .fd = fd, .stop_fd = stop_fd };
-	pthread_t *t = calloc(nthreads, sizeof(*t));
+	struct loop_thread *t = calloc(nthreads, sizeof(*t));
+	struct sigaction sa = { .sa_handler = wake_handler }; /* no SA_RESTART */
+	struct pollfd p = { .fd = stop_fd, .events = POLLIN };
 	unsigned started = 0;
+	bool all_done;
 	int ret;
 
 	if (!t)
 		return -ENOMEM;
+	sigemptyset(&sa.sa_mask);
+	sigaction(LOOP_WAKE_SIG, &sa, NULL);
+	make_blocking(fd);
 	for (; started < nthreads; started++) {
-		ret = pthread_create(&t[started], NULL, loop_thread, &l);
+		t[started].l = &l;
+		ret = pthread_create(&t[started].tid, NULL, loop_thread, &t[started]);
 		if (ret) {
 			vf_err("cannot start FUSE worker thread %u: %s", started, strerror(ret));
 			break;
 		}
 	}
+	if (started) {
+		while (poll(&p, 1, -1) < 0 && errno == EINTR)
+			;
+		__atomic_store_n(&l.stopping, true, __ATOMIC_SEQ_CST);
+		/* A signal can come just before its thread enters read(): send
+		 * it again until every thread has ended. */
+		do {
+			all_done = true;
+			for (unsigned i = 0; i < started; i++) {
+				if (__atomic_load_n(&t[i].done, __ATOMIC_ACQUIRE))
+					continue;
+				all_done = false;
+				if (__atomic_load_n(&t[i].waiting, __ATOMIC_SEQ_CST))
+					pthread_kill(t[i].tid, LOOP_WAKE_SIG);
+			}
+			if (!all_done)
+				usleep(2000);
+		} while (!all_done);
+	}
 	for (unsigned i = 0; i < started; i++)
-		pthread_join(t[i], NULL);
+		pthread_join(t[i].tid, NULL);
 	free(t);
 	if (!started)
 		return -EAGAIN;
 	return __atomic_load_n(&l.unmounted, __ATOMIC_ACQUIRE) ? LOOP_UNMOUNTED : LOOP_STOPPED;
 }
 
-/* Reads one message, waiting for it (the descriptor is non-blocking). */
+/* Reads one message, waiting for it (before loop_run(), the descriptor may
+ * be non-blocking). */
 static int read_one(struct fuse_session *se, int fd, struct fuse_buf *b)
 {
 	for (;;) {

@@ -398,6 +398,7 @@ static int worker_main(struct fs *fs, int argc, char **argv, const char *spec)
 	}
 	if (loop_init(fs, se, fuse_fd))
 		goto out_session;
+	fs_tune_readahead(fs);
 	__atomic_or_fetch(&fs->st.hdr->flags, STATE_F_SERVING, __ATOMIC_RELEASE);
 	if (!carried_on) {
 		uint64_t total = 0;

@@ -217,17 +217,26 @@ static void rw_all_done(struct vf_op *op)
 	struct rw_slot *sl = op->priv;
 
 	pthread_mutex_lock(&sl->all->lock);
-	sl->done = true;
+	__atomic_store_n(&sl->done, true, __ATOMIC_RELEASE);
 	sl->all->left--;
 	pthread_cond_signal(&sl->all->cv);
 	pthread_mutex_unlock(&sl->all->lock);
+}
+
+static bool slot_done(void *arg)
+{
+	struct rw_slot *sl = arg;
+
+	return __atomic_load_n(&sl->done, __ATOMIC_ACQUIRE);
 }
 
 /*
  * Every request goes out at once, on its own server, and is waited for
  * within io_timeout; one that has not completed by then has its
  * connection aborted (which completes it), exactly as server_try does
- * for one request.  A server that is not UP is not waited for.
+ * for one request.  A server that is not UP is not waited for.  The
+ * first request's reply is received on this thread when its connection
+ * has no other reader (vf_xport_wait()), the others by their transports.
  */
 void servers_rw_all(struct fs *fs, struct srv_io *io, unsigned n)
 {
@@ -235,6 +244,7 @@ void servers_rw_all(struct fs *fs, struct srv_io *io, unsigned n)
 	struct rw_all all = { .left = 0 };
 	struct timespec dl;
 	bool late = false;
+	int lead = -1; /* the slot this thread receives for */
 
 	if (n > FS_MAX_REPLICAS + 1)
 		abort();
@@ -261,6 +271,10 @@ void servers_rw_all(struct fs *fs, struct srv_io *io, unsigned n)
 		sl->op.buf = io[i].buf;
 		sl->op.done = rw_all_done;
 		sl->op.priv = sl;
+		if (lead < 0) {
+			lead = (int)i;
+			sl->op.flags = VF_OP_F_WAIT;
+		}
 		sl->xgen = __atomic_load_n(&s->x->conn_gen, __ATOMIC_ACQUIRE);
 		sl->t0 = vf_now_ns();
 		pthread_mutex_lock(&all.lock);
@@ -277,6 +291,10 @@ void servers_rw_all(struct fs *fs, struct srv_io *io, unsigned n)
 		sl->running = true;
 	}
 	dl = vf_deadline_ms(fs->set.io_timeout_ms);
+	/* on a timeout here, the timed wait below ends at once and aborts */
+	if (lead >= 0 && slot[lead].running)
+		vf_xport_wait(io[lead].s->x, slot_done, &slot[lead],
+			      vf_now_ns() + fs->set.io_timeout_ms * 1000000ull);
 	pthread_mutex_lock(&all.lock);
 	while (all.left) {
 		if (!late && pthread_cond_timedwait(&all.cv, &all.lock, &dl) == ETIMEDOUT &&

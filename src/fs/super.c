@@ -165,6 +165,30 @@ static void tune_bdi(struct fs *fs)
 		ret ? "" : ", strict_limit off");
 }
 
+void fs_tune_readahead(struct fs *fs)
+{
+	char path[256], val[24];
+	dev_t dev;
+	int ret;
+
+	/* the kernel caps FUSE_INIT's max_readahead at the bdi's own (128 KiB
+	 * by default), and INIT's answer at that: only a larger one needs this */
+	if (fs->set.readahead <= 128 * 1024)
+		return;
+	ret = vf_vofirm_mount_dev(fs->set.mountpoint, &dev);
+	if (ret)
+		return; /* tune_bdi() said why */
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", major(dev),
+		 minor(dev));
+	snprintf(val, sizeof(val), "%" PRIu64, fs->set.readahead / 1024);
+	ret = write_sysfs(path, val);
+	if (ret)
+		vf_warn("%s: %s: --readahead %" PRIu64 "K not applied; the kernel reads ahead "
+			"128K%s",
+			path, strerror(-ret), fs->set.readahead / 1024,
+			geteuid() ? " (needs root)" : "");
+}
+
 /* Puts fd at number want, without close-on-exec (in the child, before exec). */
 static int place_fd(int fd, int want)
 {
@@ -365,8 +389,7 @@ int supervisor_run(struct fs *fs, struct fuse_args *args, char **argv)
 		goto out;
 	}
 	sv.fuse_fd = fuse_session_fd(se);
-	/* every worker polls it (loop.c): a read must never block */
-	fcntl(sv.fuse_fd, F_SETFL, fcntl(sv.fuse_fd, F_GETFL) | O_NONBLOCK);
+	/* blocking: a worker's threads wait for requests in read() (loop.c) */
 	tune_bdi(fs);
 
 	sv.worker = spawn("worker");

@@ -102,6 +102,11 @@ int pool_init(struct memd_pool *p, uint64_t size, uint64_t slab_size, uint64_t l
 	}
 	/* clients' data has no business in a core dump of ours */
 	madvise(p->base, size, MADV_DONTDUMP);
+	/* Clients touch the pool at random: transparent huge pages (where the
+	 * system offers them on request) save a TLB miss, and a page-table
+	 * walk, on almost every request.  Best effort. */
+	if (!(flags & MEMD_POOL_HUGEPAGES))
+		madvise(p->base, size, MADV_HUGEPAGE);
 
 	if (flags & MEMD_POOL_MLOCK) {
 		if (mlock(p->base, size) < 0) {
