@@ -102,11 +102,14 @@ int fs_settings_check(const struct fs_settings *s);
 struct hist {
 	uint64_t count[HIST_BUCKETS]; /* __atomic */
 	uint64_t max_ns;
+	uint64_t sum_ns; /* for the mean */
 };
 
 void hist_add(struct hist *h, uint64_t ns);
 /* Upper bound of the bucket that holds quantile q (0..1), in ns; 0 if empty. */
 uint64_t hist_quantile(const struct hist *h, double q);
+/* The mean, in ns; 0 if empty. */
+uint64_t hist_mean(const struct hist *h);
 
 struct io_counters { /* __atomic */
 	uint64_t reads, writes, bytes_read, bytes_written, errors;
@@ -432,6 +435,9 @@ struct inode {
 
 struct fs {
 	struct fs_settings set;
+	/* FUSE READ and WRITE handlers, from the request to its reply: with
+	 * the servers' own latencies, where a page's time goes (stats.json) */
+	struct hist fuse_read_lat, fuse_write_lat;
 	struct vf_key key;
 	bool has_key;
 	uint64_t slab_size;

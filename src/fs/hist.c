@@ -38,6 +38,7 @@ void hist_add(struct hist *h, uint64_t ns)
 	uint64_t m = __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED);
 
 	__atomic_add_fetch(&h->count[bucket_of(ns)], 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&h->sum_ns, ns, __ATOMIC_RELAXED);
 	while (ns > m && !__atomic_compare_exchange_n(&h->max_ns, &m, ns, true, __ATOMIC_RELAXED,
 						      __ATOMIC_RELAXED))
 		;
@@ -66,4 +67,13 @@ uint64_t hist_quantile(const struct hist *h, double q)
 		}
 	}
 	return __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED);
+}
+
+uint64_t hist_mean(const struct hist *h)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		n += __atomic_load_n(&h->count[i], __ATOMIC_RELAXED);
+	return n ? __atomic_load_n(&h->sum_ns, __ATOMIC_RELAXED) / n : 0;
 }

@@ -762,6 +762,7 @@ static void vf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fs *fs = fs_of(req);
 	struct handle *h = handle_of(fs, ino, fi);
+	uint64_t t0 = vf_now_ns();
 	ssize_t n;
 	void *buf;
 
@@ -789,6 +790,7 @@ static void vf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		n = file_read(fs, h->in, (uint64_t)off, size, buf);
 	}
 	handle_done(h);
+	hist_add(&fs->fuse_read_lat, vf_now_ns() - t0);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -801,6 +803,7 @@ static void vf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	struct fs *fs = fs_of(req);
 	struct handle *h = handle_of(fs, ino, fi);
+	uint64_t t0 = vf_now_ns();
 	ssize_t n;
 
 	if (!h || h->data || h->in->kind != INODE_FILE) {
@@ -810,6 +813,7 @@ static void vf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	}
 	n = file_write(fs, h->in, (uint64_t)off, size, buf);
 	handle_done(h);
+	hist_add(&fs->fuse_write_lat, vf_now_ns() - t0);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

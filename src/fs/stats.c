@@ -122,6 +122,17 @@ static void srv_row(struct fs *fs, struct server *s, struct srv_row *r)
 
 static const double quantiles[] = { 0.5, 0.9, 0.99 };
 
+/* {"p50": .., "p90": .., "p99": .., "mean": .., "max": ..} in µs */
+static void json_hist(GString *o, const struct hist *h)
+{
+	g_string_append(o, "{");
+	for (unsigned q = 0; q < VF_ARRAY_SIZE(quantiles); q++)
+		g_string_append_printf(o, "\"p%g\": %.1f, ", quantiles[q] * 100,
+				       (double)hist_quantile(h, quantiles[q]) / 1000.0);
+	g_string_append_printf(o, "\"mean\": %.1f, \"max\": %.1f}", (double)hist_mean(h) / 1000.0,
+			       (double)__atomic_load_n(&h->max_ns, __ATOMIC_RELAXED) / 1000.0);
+}
+
 /* The daemon writes its few lines of JSON itself: only vofirmctl links json-glib. */
 static void json_string(GString *out, const char *name)
 {
@@ -194,20 +205,20 @@ char *fs_stats_json(struct fs *fs)
 			r.held, ld(&s->io.reads), ld(&s->io.writes), ld(&s->io.bytes_read),
 			ld(&s->io.bytes_written), ld(&s->io.errors));
 		for (int w = 0; w < 2; w++) {
-			const struct hist *h = w ? &s->write_lat : &s->read_lat;
-
-			g_string_append_printf(o, ", \"%s_latency_us\": {", w ? "write" : "read");
-			for (unsigned q = 0; q < VF_ARRAY_SIZE(quantiles); q++)
-				g_string_append_printf(o, "\"p%g\": %.1f, ", quantiles[q] * 100,
-						       (double)hist_quantile(h, quantiles[q]) /
-							       1000.0);
-			g_string_append_printf(o, "\"max\": %.1f}",
-					       (double)ld(&h->max_ns) / 1000.0);
+			g_string_append_printf(o, ", \"%s_latency_us\": ", w ? "write" : "read");
+			json_hist(o, w ? &s->write_lat : &s->read_lat);
 		}
 		g_string_append(o, "}");
 	}
+	/* the FUSE handlers' time, next to the servers' above: the rest of a
+	 * fault is the kernel's (docs/performance.md, where the time goes) */
+	g_string_append(o, "\n  ],\n  \"page_path\": {\"fuse_read_us\": ");
+	json_hist(o, &fs->fuse_read_lat);
+	g_string_append(o, ", \"fuse_write_us\": ");
+	json_hist(o, &fs->fuse_write_lat);
+	g_string_append(o, "},");
 	g_string_append_printf(o,
-			       "\n  ],\n  \"pool\": {\"capacity\": %" PRIu64 ", \"free\": %" PRIu64
+			       "\n  \"pool\": {\"capacity\": %" PRIu64 ", \"free\": %" PRIu64
 			       ", \"used\": %" PRIu64 ", \"held_by_this_mount\": %" PRIu64 "},",
 			       cap, free_b, cap - free_b, held);
 	g_string_append_printf(

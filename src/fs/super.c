@@ -178,8 +178,7 @@ void fs_tune_readahead(struct fs *fs)
 	ret = vf_vofirm_mount_dev(fs->set.mountpoint, &dev);
 	if (ret)
 		return; /* tune_bdi() said why */
-	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", major(dev),
-		 minor(dev));
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", major(dev), minor(dev));
 	snprintf(val, sizeof(val), "%" PRIu64, fs->set.readahead / 1024);
 	ret = write_sysfs(path, val);
 	if (ret)
