@@ -3,6 +3,7 @@
 #ifndef VOFIRM_NET_H
 #define VOFIRM_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -27,6 +28,9 @@ int vf_recv_msg(int fd, void *buf, size_t cap, struct vf_msg *m, const char **wh
 
 /* Encodes and sends one message, bulk data included.  0 or -errno. */
 int vf_send_msg(int fd, const struct vf_msg *m);
+/* The same; with `more`, the kernel may hold it back for the next one
+ * (MSG_MORE): the last message of a batch must be sent without. */
+int vf_send_msg_more(int fd, const struct vf_msg *m, bool more);
 
 /* "192.0.2.1:7471" / "[::1]:7471" for the peer of fd. */
 void vf_peer_name(int fd, char *buf, size_t len);

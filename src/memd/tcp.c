@@ -24,9 +24,8 @@
 #define FULL_BUF (VF_HDR_SIZE + VF_MAX_PAYLOAD)
 
 /* How far a receive may read past the message it needs: the next
- * requests a pipelining client already sent come in the same call, and
- * what is moved to the buffer's start after a message stays small. */
-#define READ_AHEAD 4096u
+ * requests a pipelining client already sent come in the same call. */
+#define READ_AHEAD 65536u
 
 struct tcp_conn {
 	struct memd_conn c;
@@ -74,6 +73,14 @@ static int fill(struct tcp_conn *t, size_t need)
 	return 0;
 }
 
+/* Moves what is left of the buffer to its start. */
+static void compact(struct tcp_conn *t)
+{
+	memmove(t->buf, t->buf + t->pos, t->have - t->pos);
+	t->have -= t->pos;
+	t->pos = 0;
+}
+
 /*
  * One message, decoded in place (its pointers are valid until the next
  * call).  One recv() per request when requests are small, however many
@@ -83,19 +90,18 @@ static int tcp_recv(struct memd_conn *c, struct vf_msg *m, const char **why)
 {
 	struct tcp_conn *t = tcp_of(c);
 	struct vf_hdr h;
+	uint8_t *p;
 	int ret;
 
-	/* the previous message is done with: what follows it moves to the
-	 * start, so that a whole message always fits */
-	if (t->pos) {
-		memmove(t->buf, t->buf + t->pos, t->have - t->pos);
-		t->have -= t->pos;
-		t->pos = 0;
-	}
+	/* the previous message is done with (t->pos is past it) */
+	if (t->pos == t->have)
+		t->pos = t->have = 0;
+	else if (t->cap - t->pos < VF_HDR_SIZE)
+		compact(t);
 	ret = fill(t, VF_HDR_SIZE);
 	if (ret)
 		return ret;
-	ret = vf_hdr_decode(t->buf, &h, why);
+	ret = vf_hdr_decode(t->buf + t->pos, &h, why);
 	if (ret) {
 		m->hdr = h; /* the version, for a refusal the peer can read */
 		return ret;
@@ -105,11 +111,27 @@ static int tcp_recv(struct memd_conn *c, struct vf_msg *m, const char **why)
 			*why = "message longer than this receiver accepts here";
 		return -EMSGSIZE;
 	}
+	/* a whole message always fits from the buffer's start */
+	if (h.len > t->cap - t->pos - VF_HDR_SIZE)
+		compact(t);
 	ret = fill(t, VF_HDR_SIZE + h.len);
 	if (ret)
 		return ret == -ECONNRESET ? -EPIPE : ret;
-	t->pos = VF_HDR_SIZE + h.len;
-	return vf_msg_decode_body(&h, t->buf + VF_HDR_SIZE, h.len, m, why);
+	p = t->buf + t->pos;
+	t->pos += VF_HDR_SIZE + h.len;
+	return vf_msg_decode_body(&h, p + VF_HDR_SIZE, h.len, m, why);
+}
+
+/* Is the next request here whole already?  Then the reply to this one
+ * can wait for the next reply (MSG_MORE): one segment, and one wake-up
+ * of the client, for a batch of pipelined requests. */
+static bool another_buffered(const struct tcp_conn *t)
+{
+	struct vf_hdr h;
+
+	if (t->have - t->pos < VF_HDR_SIZE || vf_hdr_decode(t->buf + t->pos, &h, NULL))
+		return false;
+	return t->have - t->pos - VF_HDR_SIZE >= h.len;
 }
 
 static int tcp_logged_in(struct memd_conn *c)
@@ -131,7 +153,9 @@ static int tcp_logged_in(struct memd_conn *c)
 
 static int tcp_send(struct memd_conn *c, const struct vf_msg *m)
 {
-	return vf_send_msg(tcp_of(c)->fd, m);
+	struct tcp_conn *t = tcp_of(c);
+
+	return vf_send_msg_more(t->fd, m, another_buffered(t));
 }
 
 static void tcp_set_timeout(struct memd_conn *c, unsigned ms)

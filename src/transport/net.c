@@ -31,12 +31,12 @@ int vf_read_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
-int vf_writev_full(int fd, struct iovec *iov, int iovcnt)
+static int writev_full(int fd, struct iovec *iov, int iovcnt, int flags)
 {
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
 
 	while (mh.msg_iovlen) {
-		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | flags);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -84,7 +84,12 @@ int vf_recv_msg(int fd, void *buf, size_t cap, struct vf_msg *m, const char **wh
 	return vf_msg_decode_body(&h, (char *)buf + VF_HDR_SIZE, h.len, m, why);
 }
 
-int vf_send_msg(int fd, const struct vf_msg *m)
+int vf_writev_full(int fd, struct iovec *iov, int iovcnt)
+{
+	return writev_full(fd, iov, iovcnt, 0);
+}
+
+static int send_msg(int fd, const struct vf_msg *m, int flags)
 {
 	uint8_t head[VF_HDR_SIZE + 8 + VF_MAX_SLABS_PER_MSG * VF_SLAB_DESC_SIZE];
 	struct iovec iov[2];
@@ -97,7 +102,17 @@ int vf_send_msg(int fd, const struct vf_msg *m)
 	iov[0].iov_len = (size_t)n;
 	iov[1].iov_len = bulk;
 	iov[1].iov_base = (void *)(m->hdr.type == VF_MSG_WRITE ? m->io.data : m->read_rep.data);
-	return vf_writev_full(fd, iov, bulk ? 2 : 1);
+	return writev_full(fd, iov, bulk ? 2 : 1, flags);
+}
+
+int vf_send_msg(int fd, const struct vf_msg *m)
+{
+	return send_msg(fd, m, 0);
+}
+
+int vf_send_msg_more(int fd, const struct vf_msg *m, bool more)
+{
+	return send_msg(fd, m, more ? MSG_MORE : 0);
 }
 
 void vf_peer_name(int fd, char *buf, size_t len)
