@@ -97,9 +97,9 @@ char *inode_path(struct fs *fs, struct inode *in)
 	GString *p = g_string_new(NULL);
 
 	if (in == fs->root)
-		return g_string_free(p, FALSE), g_strdup("/");
+		return g_string_free(p, TRUE), g_strdup("/");
 	if (!in->parent)
-		return g_string_free(p, FALSE), g_strdup_printf("(deleted) %s", in->name);
+		return g_string_free(p, TRUE), g_strdup_printf("(deleted) %s", in->name);
 	for (struct inode *i = in; i && i != fs->root; i = i->parent) {
 		g_string_prepend(p, i->name);
 		g_string_prepend_c(p, '/');
