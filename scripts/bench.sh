@@ -120,6 +120,28 @@ print(f"{d[\"supervisor_pid\"]},{d[\"worker_pid\"]}")' "$d/.vofirm/stats.json" 2
 	cat "$d.log" >&2
 	exit 1
 }
+# Where a fault's time goes: vofirm-fs's counters (stats.json: the FUSE READ
+# handler, and the requests to its servers) before and after a measurement
+pp_snap() { # BACKEND: {"h_n", "h_ns", "s_n", "s_ns"} (cumulative), or {}
+	local st=$OUT/$1/.vofirm/stats.json
+	[ -e "$st" ] || { echo '{}'; return; }
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+h = d["page_path"]["fuse_read_us"]
+s = [x["read_latency_us"] for x in d["servers"]]
+print(json.dumps({"h_n": h["count"], "h_ns": h["count"] * h["mean"],
+                  "s_n": sum(x["count"] for x in s), "s_ns": sum(x["count"] * x["mean"] for x in s)}))' "$st"
+}
+pp_delta() { # BEFORE AFTER: JSON members for rec: the means in between, µs
+	python3 -c 'import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+o = {}
+if a and b and b["h_n"] > a["h_n"]:
+    o["fs_read_handler_us"] = round((b["h_ns"] - a["h_ns"]) / (b["h_n"] - a["h_n"]), 2)
+    if b["s_n"] > a["s_n"]:
+        o["fs_server_read_us"] = round((b["s_ns"] - a["s_ns"]) / (b["s_n"] - a["s_n"]), 2)
+print(json.dumps(o))' "$1" "$2"
+}
 cpu_of() { # BACKEND: $VOFIRM_PB_CPU for it
 	local be=$1 v=
 	[ -n "${FS_CPU[$be]:-}" ] && v="fs=${FS_CPU[$be]}"
@@ -296,7 +318,9 @@ for run in $(seq "$RUNS"); do
 		"$B/tests/vofirm-mmapio" fill "$f" "$SIZE" 1 >/dev/null
 		"$PB" drop "$f"
 		echo 3 >/proc/sys/vm/drop_caches
-		rec "$be" "$run" "$(VOFIRM_PB_CPU=$cpu "$PB" readfault "$f" "$SIZE" rand "$N")"
+		snap=$(pp_snap "$be")
+		res=$(VOFIRM_PB_CPU=$cpu "$PB" readfault "$f" "$SIZE" rand "$N")
+		rec "$be" "$run" "$res" "$(pp_delta "$snap" "$(pp_snap "$be")")"
 		"$PB" drop "$f"
 		echo 3 >/proc/sys/vm/drop_caches
 		rec "$be" "$run" "$(VOFIRM_PB_CPU=$cpu "$PB" readfault "$f" "$SIZE" seq "$PAGES")"

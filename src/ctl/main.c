@@ -113,7 +113,16 @@ static JsonNode *read_stats(const char *mount, char **text)
 	GError *gerr = NULL;
 	JsonNode *d = NULL;
 
-	if (!g_file_get_contents(path, &t, NULL, &gerr)) {
+	/* A read that spans a restart of vofirm-fs's worker fails with ESTALE
+	 * (its snapshot went with the old worker): open it again. */
+	for (int tries = 0;; tries++) {
+		if (g_file_get_contents(path, &t, NULL, &gerr))
+			break;
+		if (tries < 5 && g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_FAILED) &&
+		    strstr(gerr->message, strerror(ESTALE))) {
+			g_clear_error(&gerr);
+			continue;
+		}
 		vf_err("%s: %s (is %s a vofirm-fs mount?)", path, gerr->message, mount);
 		g_error_free(gerr);
 		goto out;

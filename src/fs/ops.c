@@ -770,6 +770,15 @@ static void vf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, EBADF);
 		return;
 	}
+	if (h->data && h->foreign && (off > 0 || size < h->len)) {
+		/* A snapshot opened under an earlier worker: this worker renders
+		 * its own, and a read that continues the old one would splice
+		 * two snapshots together.  Whole reads from the start are fine;
+		 * the reader must open the file again for the rest. */
+		handle_done(h);
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
 	buf = fs_buf_get(fs);
 	if (size > fs->buf_size)
 		size = fs->buf_size;

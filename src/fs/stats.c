@@ -122,10 +122,14 @@ static void srv_row(struct fs *fs, struct server *s, struct srv_row *r)
 
 static const double quantiles[] = { 0.5, 0.9, 0.99 };
 
-/* {"p50": .., "p90": .., "p99": .., "mean": .., "max": ..} in µs */
+/* {"count": n, "p50": .., "p90": .., "p99": .., "mean": .., "max": ..} in µs */
 static void json_hist(GString *o, const struct hist *h)
 {
-	g_string_append(o, "{");
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		n += __atomic_load_n(&h->count[i], __ATOMIC_RELAXED);
+	g_string_append_printf(o, "{\"count\": %" PRIu64 ", ", n);
 	for (unsigned q = 0; q < VF_ARRAY_SIZE(quantiles); q++)
 		g_string_append_printf(o, "\"p%g\": %.1f, ", quantiles[q] * 100,
 				       (double)hist_quantile(h, quantiles[q]) / 1000.0);

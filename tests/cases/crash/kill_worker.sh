@@ -96,6 +96,32 @@ wait_worker mnt "$OLD_WORKER"
 "$MMAPIO" check mnt/a $SZ 12
 "$MMAPIO" check mnt/b $((16 << 20)) 13
 
+step "stats.json opened under the dead worker: the rest of it is refused (ESTALE), never spliced"
+python3 - <<'PY' &
+import errno, os, sys, time
+fd = os.open("mnt/.vofirm/stats.json", os.O_RDONLY)
+head = os.pread(fd, 64, 0)
+open("stats.head", "w").write("ok\n")
+while not os.path.exists("stats.killed"):
+    time.sleep(0.05)
+try:
+    rest = os.pread(fd, 1 << 20, 64)
+    sys.exit("the snapshot of the old worker went on with %d bytes of another" % len(rest))
+except OSError as e:
+    if e.errno != errno.ESTALE:
+        sys.exit("reading on: %s, not ESTALE" % e)
+os.close(fd)
+import json
+json.load(open("mnt/.vofirm/stats.json"))  # opened again: whole, and JSON
+PY
+reader=$!
+for _ in $(seq 100); do [ -e stats.head ] && break; sleep 0.1; done
+[ -e stats.head ] || fail "the reader did not read the start of stats.json"
+kill_worker mnt
+wait_worker mnt "$OLD_WORKER"
+touch stats.killed
+wait "$reader" || fail "a read of stats.json across the restart (above)"
+
 step "the unmount gives everything back; the supervisor exits 0"
 stop_fs mnt "$SUP"
 for u in "$U1" "$U2"; do
