@@ -11,15 +11,53 @@
  * path free of registrations).  A work request id is (generation << 32 |
  * kind << 24 | slot), so a completion for a slot reused since is ignored.
  *
- * One completion thread per connection sleeps on the completion channel
- * (no core is spun) and on the CM event channel.  Any error completion or
- * a DISCONNECTED event kills the connection: every operation in flight
- * fails with -ECONNRESET, as on TCP.  A resumed session gets its slabs'
- * new keys with LIST (the server registers them in the new connection's
- * protection domain).
+ * Who polls the completion queue: one thread at a time holds the CQ role
+ * (`polling`, under `lock`), and only that thread calls ibv_poll_cq,
+ * ibv_req_notify_cq, ibv_get_cq_event and ibv_ack_cq_events, and handles
+ * work completions (on_wc(): its own operation's and any other's).  A
+ * submitter that waits for its own operation (VF_OP_F_WAIT, then
+ * vf_xport_wait()) takes the role when nobody holds it, polls the CQ for
+ * busy_poll_us, then arms the completion channel, polls once more (for
+ * what came before the arm) and sleeps on the channel until its operation
+ * is done: one wake-up per round trip, none on a fast link, instead of the
+ * completion thread's and then the submitter's.  When the role is free
+ * and operations are in flight, the connection's completion thread takes
+ * it (submit() kicks it for operations without VF_OP_F_WAIT) and keeps it
+ * until nothing is in flight; a thread that gives the role up with
+ * operations still in flight kicks the completion thread: there is always
+ * a poller while anything is in flight.
+ *
+ * The notification state goes with the role: `armed` says a
+ * ibv_req_notify_cq is outstanding whose event nobody has consumed.  The
+ * holder arms only when it is not armed, and after arming polls the CQ
+ * before it sleeps; a completion after the arm leaves an event in the
+ * channel, whose fd stays readable until some holder takes the event
+ * (ibv_get_cq_event, acked at once, `armed` false).  So an event armed by
+ * one holder and delivered to nobody wakes the next holder as soon as it
+ * sleeps, and no completion waits in the CQ while its holder sleeps.  An
+ * event that outlives its completions (already polled) costs one
+ * spurious wake-up.  Nobody sleeps on the channel without the role, so
+ * an unconsumed event never spins anyone.
+ *
+ * The completion thread alone watches the CM event channel.  Anything
+ * that ends the connection (a DISCONNECTED event, an error completion,
+ * abort(), disconnect()) sets `broken` and writes wake_fd, which stays
+ * readable: a holder that sees it (between polls, or in its sleep) stops
+ * and gives the role up; the completion thread waits for the role, takes
+ * it for good, handles what is left in the CQ unless an error completion
+ * came first (a BYE's reply counts), calls on_lost for a connection lost
+ * by itself, and fails every operation in flight with -ECONNRESET (as on
+ * TCP; -EPROTO after a malformed reply; a refused address or key fails
+ * its own operation with -EACCES first).  submit() refuses new operations
+ * (-ENOTCONN) from the moment `broken` is set.
+ * disconnect() joins the completion thread, so it returns only when no
+ * thread polls the CQ, before the resources go.  A resumed session gets
+ * its slabs' new keys with LIST (the server registers them in the new
+ * connection's protection domain).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -71,17 +109,28 @@ struct rdma_xport {
 	struct ibv_mr *smr, *rmr, *dmr;
 	uint8_t *sbufs, *rbufs, *dbufs;
 	unsigned nrecv;
-	int wake_fd;
+	int wake_fd; /* written when the connection ends: stays readable */
+	int kick_fd; /* the completion thread is to take the CQ role */
 	pthread_t thread;
 	bool thread_running;
 	bool closing; /* the end is expected: __atomic */
+	int broken;   /* 0, or why the connection ends (-errno): __atomic */
 
-	pthread_mutex_t lock; /* slots, free list, dead */
+	pthread_mutex_t lock; /* slots, free list, dead, inflight, polling */
 	pthread_cond_t slot_cv;
-	int dead;
+	pthread_cond_t role_cv; /* the CQ role was given up */
+	int dead;		/* 0, or the -errno every operation failed with */
 	struct rslot *slots;
 	struct vf_op **failed;
 	int free_head;
+	unsigned inflight;
+	bool polling; /* a thread holds the CQ role */
+
+	/* the CQ role holder's (handed over under lock with `polling`) */
+	bool armed;	    /* a notification is requested and its event not taken */
+	bool wc_failed;	    /* an error completion ended it: the rest are flushes */
+	bool holder_thread; /* the holder is the completion thread */
+	uint64_t done_by_waiter, done_by_thread; /* completions, for the log */
 
 	pthread_mutex_t send_lock; /* posting, and resource teardown */
 	pthread_mutex_t res_lock;  /* id for abort() */
@@ -104,9 +153,11 @@ static struct vf_xport *rdma_create(void)
 	if (!r)
 		return NULL;
 	r->wake_fd = -1;
+	r->kick_fd = -1;
 	r->dead = -ENOTCONN;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->slot_cv, NULL);
+	pthread_cond_init(&r->role_cv, NULL);
 	pthread_mutex_init(&r->send_lock, NULL);
 	pthread_mutex_init(&r->res_lock, NULL);
 	pthread_mutex_init(&r->tlock, NULL);
@@ -126,6 +177,7 @@ static void rdma_destroy(struct vf_xport *x)
 	g_hash_table_destroy(r->slabs);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->slot_cv);
+	pthread_cond_destroy(&r->role_cv);
 	pthread_mutex_destroy(&r->send_lock);
 	pthread_mutex_destroy(&r->res_lock);
 	pthread_mutex_destroy(&r->tlock);
@@ -245,6 +297,9 @@ static void teardown(struct rdma_xport *r)
 	if (r->wake_fd >= 0)
 		close(r->wake_fd);
 	r->wake_fd = -1;
+	if (r->kick_fd >= 0)
+		close(r->kick_fd);
+	r->kick_fd = -1;
 	pthread_mutex_unlock(&r->res_lock);
 	free(r->sbufs);
 	free(r->rbufs);
@@ -335,6 +390,37 @@ static int rdma_exchange(struct vf_xport *x, const struct vf_msg *req, struct vf
 	return 0;
 }
 
+/*
+ * The connection is over (why: err): sets `broken` (the first reason
+ * stays) and writes wake_fd, which stays readable: every thread that
+ * polls the CQ stops and gives the role up, and the completion thread
+ * ends the connection.  The caller keeps wake_fd open: it holds the CQ
+ * role, is the completion thread, or holds res_lock.
+ */
+static void conn_break(struct rdma_xport *r, int err)
+{
+	uint64_t one = 1;
+	int none = 0;
+
+	__atomic_compare_exchange_n(&r->broken, &none, err, false, __ATOMIC_ACQ_REL,
+				    __ATOMIC_RELAXED);
+	if (r->wake_fd >= 0 && write(r->wake_fd, &one, sizeof(one)) < 0) {
+		/* the counter is not about to overflow: it only says "over" */
+	}
+}
+
+static bool is_broken(struct rdma_xport *r)
+{
+	return __atomic_load_n(&r->broken, __ATOMIC_ACQUIRE) != 0;
+}
+
+/*
+ * Fails every operation in flight (the CQ role holder, at the end of the
+ * connection).  First the connection is marked dead and submitters that
+ * wait for a slot are woken (they hold send_lock meanwhile), then
+ * send_lock is taken, so that no submitter is still copying from an
+ * op's buffer or posting it when that op is completed and handed back.
+ */
 static void fail_all(struct rdma_xport *r, int err)
 {
 	struct vf_op **ops = r->failed;
@@ -344,6 +430,10 @@ static void fail_all(struct rdma_xport *r, int err)
 	if (!r->dead)
 		r->dead = err;
 	pthread_cond_broadcast(&r->slot_cv);
+	pthread_mutex_unlock(&r->lock);
+
+	pthread_mutex_lock(&r->send_lock);
+	pthread_mutex_lock(&r->lock);
 	for (unsigned i = 0; i < r->x.queue_depth; i++) {
 		if (!r->slots[i].op)
 			continue;
@@ -352,27 +442,37 @@ static void fail_all(struct rdma_xport *r, int err)
 		r->slots[i].next_free = r->free_head;
 		r->free_head = (int)i;
 	}
+	r->inflight = 0;
 	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&r->send_lock);
 	for (unsigned i = 0; i < n; i++) {
 		ops[i]->status = err;
 		ops[i]->done(ops[i]);
 	}
 }
 
-/* Finishes slot idx's op (completion thread). */
+/* Finishes slot idx's op (the CQ role holder). */
 static void finish(struct rdma_xport *r, uint32_t idx)
 {
 	struct vf_op *op;
 
 	pthread_mutex_lock(&r->lock);
 	op = r->slots[idx].op;
+	if (!op) { /* cannot be: callers found it in flight; never free a slot twice */
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
 	r->slots[idx].op = NULL;
 	r->slots[idx].next_free = r->free_head;
 	r->free_head = (int)idx;
+	r->inflight--;
 	pthread_cond_signal(&r->slot_cv);
 	pthread_mutex_unlock(&r->lock);
-	if (op)
-		op->done(op);
+	if (r->holder_thread)
+		r->done_by_thread++;
+	else
+		r->done_by_waiter++;
+	op->done(op);
 }
 
 /* The op in slot idx if the completion's generation is current. */
@@ -457,7 +557,9 @@ static int on_wc(struct rdma_xport *r, const struct ibv_wc *wc)
 	bool both;
 
 	if (wc->status != IBV_WC_SUCCESS) {
-		if (!__atomic_load_n(&r->closing, __ATOMIC_RELAXED))
+		/* a flush after the end is its consequence, not news */
+		if (!__atomic_load_n(&r->closing, __ATOMIC_RELAXED) &&
+		    !(wc->status == IBV_WC_WR_FLUSH_ERR && is_broken(r)))
 			vf_warn("%s: %s failed: %s%s", r->x.url.str,
 				kind == WR_DATA	  ? "RDMA READ/WRITE"
 				: kind == WR_SEND ? "SEND"
@@ -499,43 +601,176 @@ static int on_wc(struct rdma_xport *r, const struct ibv_wc *wc)
 	return 0;
 }
 
+/* ---- the CQ role (see the top of the file) ---- */
+
+/*
+ * Polls the CQ once and handles what it took (the CQ role holder only).
+ * The number of completions handled, or -errno when the connection ends
+ * (conn_break() is done: the holder stops).
+ */
+static int cq_poll(struct rdma_xport *r)
+{
+	struct ibv_wc wc[16];
+	int n = ibv_poll_cq(r->cq, 16, wc);
+
+	if (n < 0) {
+		vf_err("%s: polling the RDMA completion queue failed (%d); dropping the "
+		       "connection",
+		       r->x.url.str, n);
+		r->wc_failed = true;
+		conn_break(r, -ECONNRESET);
+		return -ECONNRESET;
+	}
+	for (int i = 0; i < n; i++) {
+		int err = on_wc(r, &wc[i]);
+
+		if (err) {
+			/* the rest of wc[] goes with the connection, as flushes do */
+			r->wc_failed = true;
+			conn_break(r, err);
+			return err;
+		}
+	}
+	return n;
+}
+
+/* Requests an event for the next completion (the holder, with the CQ
+ * found empty: it polls again before it sleeps).  0 or -errno. */
+static int cq_arm(struct rdma_xport *r)
+{
+	int ret = ibv_req_notify_cq(r->cq, 0);
+
+	if (ret) {
+		vf_err("%s: cannot request RDMA completion events (ibv_req_notify_cq): %s; "
+		       "dropping the connection",
+		       r->x.url.str, strerror(ret));
+		conn_break(r, -ECONNRESET);
+		return -ECONNRESET;
+	}
+	r->armed = true;
+	return 0;
+}
+
+/* The completion channel is readable: takes its event and acks it. */
+static void cq_event(struct rdma_xport *r)
+{
+	struct ibv_cq *cq;
+	void *ctx;
+
+	if (ibv_get_cq_event(r->ch, &cq, &ctx) == 0) { /* non-blocking: EAGAIN when none */
+		ibv_ack_cq_events(cq, 1);
+		r->armed = false;
+	}
+}
+
+/* Wakes the completion thread to take the role (kick_fd is open: the
+ * caller holds send_lock, or the role under lock). */
+static void kick(struct rdma_xport *r)
+{
+	uint64_t one = 1;
+
+	if (write(r->kick_fd, &one, sizeof(one)) < 0) {
+		/* the counter is full of kicks already */
+	}
+}
+
+/* Gives the CQ role up (r->lock held); with operations still in flight
+ * the completion thread takes over. */
+static void role_release(struct rdma_xport *r)
+{
+	r->polling = false;
+	pthread_cond_broadcast(&r->role_cv);
+	if (r->inflight && !is_broken(r))
+		kick(r);
+}
+
+/*
+ * The end of the connection, on the completion thread: waits for the
+ * role (holders see `broken` and give it up), takes it for good, handles
+ * what completed before the end, and fails the rest.
+ */
+static void conn_end(struct rdma_xport *r, bool holding, int lost_event)
+{
+	int err;
+
+	pthread_mutex_lock(&r->lock);
+	if (!holding) {
+		while (r->polling)
+			pthread_cond_wait(&r->role_cv, &r->lock);
+		r->polling = true; /* nobody polls this CQ again */
+		r->holder_thread = true;
+	}
+	pthread_mutex_unlock(&r->lock);
+	/* completions that came with the end (a BYE's reply) count */
+	if (!r->wc_failed)
+		while (cq_poll(r) > 0)
+			;
+	if (lost_event >= 0 && !__atomic_load_n(&r->closing, __ATOMIC_RELAXED)) {
+		vf_log(r->x.connect_log_level > LOG_WARNING ? r->x.connect_log_level : LOG_WARNING,
+		       "%s: connection lost: %s", r->x.url.str,
+		       rdma_event_str((enum rdma_cm_event_type)lost_event));
+		if (r->x.on_lost)
+			r->x.on_lost(r->x.on_lost_arg);
+	}
+	err = __atomic_load_n(&r->broken, __ATOMIC_ACQUIRE);
+	fail_all(r, err ? err : -ECONNRESET);
+}
+
+/*
+ * The completion thread: watches the CM event channel for the whole
+ * connection, and polls the CQ while it holds the role: it takes the role
+ * when it is free and operations are in flight, and gives it up when none
+ * is.  It sleeps on the completion channel only while holding the role;
+ * otherwise on the CM channel, wake_fd and kick_fd.  It ends the
+ * connection (conn_end()) and exits when `broken` is set.
+ */
 static void *completion_thread(void *arg)
 {
 	struct rdma_xport *r = arg;
-	struct pollfd pfd[3] = {
-		{ .fd = r->ch->fd, .events = POLLIN },
+	struct pollfd pfd[4] = {
+		{ .fd = r->ch->fd, .events = POLLIN }, /* only while holding the role */
 		{ .fd = r->ec->fd, .events = POLLIN },
 		{ .fd = r->wake_fd, .events = POLLIN },
+		{ .fd = r->kick_fd, .events = POLLIN },
 	};
 	struct rdma_cm_event *ev;
-	struct ibv_wc wc[32];
-	struct ibv_cq *cq;
-	void *ctx;
-	int err = 0, n;
+	bool holding = false;
+	int lost_event = -1, n;
+	uint64_t kicks;
 
-	while (!err) {
-		/* drain first: completions may predate the last notification */
-		while (!err && (n = ibv_poll_cq(r->cq, 32, wc)) > 0)
-			for (int i = 0; i < n && !err; i++)
-				err = on_wc(r, &wc[i]);
-		if (err)
-			break;
-		if (poll(pfd, 3, -1) < 0) {
+	while (!is_broken(r)) {
+		pthread_mutex_lock(&r->lock);
+		if (!holding && !r->polling && r->inflight) {
+			r->polling = holding = true;
+			r->holder_thread = true;
+		} else if (holding && !r->inflight) {
+			role_release(r);
+			holding = false;
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (holding) {
+			n = cq_poll(r);
+			if (n < 0)
+				break;
+			if (n > 0)
+				continue; /* anything left in flight? */
+			if (!r->armed) {
+				if (cq_arm(r))
+					break;
+				continue; /* what completed before the arm */
+			}
+		}
+		if (poll(holding ? pfd : pfd + 1, holding ? 4 : 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			err = -errno;
+			vf_err("%s: the RDMA completion thread cannot wait (poll): %s; dropping "
+			       "the connection",
+			       r->x.url.str, strerror(errno));
+			conn_break(r, -ECONNRESET);
 			break;
 		}
-		if ((pfd[0].revents & POLLIN) && ibv_get_cq_event(r->ch, &cq, &ctx) == 0) {
-			ibv_ack_cq_events(cq, 1);
-			ibv_req_notify_cq(cq, 0);
-		}
-		/* completions that came with a disconnect (a BYE's reply) count */
-		while (!err && (n = ibv_poll_cq(r->cq, 32, wc)) > 0)
-			for (int i = 0; i < n && !err; i++)
-				err = on_wc(r, &wc[i]);
-		if (err)
-			break;
+		if (holding && (pfd[0].revents & POLLIN))
+			cq_event(r);
 		if ((pfd[1].revents & POLLIN) && rdma_get_cm_event(r->ec, &ev) == 0) {
 			enum rdma_cm_event_type type = ev->event;
 
@@ -543,23 +778,93 @@ static void *completion_thread(void *arg)
 			if (type == RDMA_CM_EVENT_DISCONNECTED ||
 			    type == RDMA_CM_EVENT_DEVICE_REMOVAL ||
 			    type == RDMA_CM_EVENT_TIMEWAIT_EXIT) {
-				if (!__atomic_load_n(&r->closing, __ATOMIC_RELAXED)) {
-					vf_log(r->x.connect_log_level > LOG_WARNING
-						       ? r->x.connect_log_level
-						       : LOG_WARNING,
-					       "%s: connection lost: %s", r->x.url.str,
-					       rdma_event_str(type));
-					if (r->x.on_lost)
-						r->x.on_lost(r->x.on_lost_arg);
-				}
-				err = -ECONNRESET;
+				lost_event = (int)type;
+				conn_break(r, -ECONNRESET);
 			}
 		}
-		if (pfd[2].revents & POLLIN)
-			err = -ECONNRESET;
+		if ((pfd[3].revents & POLLIN) && read(r->kick_fd, &kicks, sizeof(kicks)) < 0) {
+			/* EAGAIN: another read took them */
+		}
 	}
-	fail_all(r, err);
+	conn_end(r, holding, lost_event);
 	return NULL;
+}
+
+/* See vf_xport_ops.wait. */
+static int rdma_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns)
+{
+	struct rdma_xport *r = to_rdma(x);
+	uint64_t spin_ns = x->busy_poll_us * 1000ull, spin_until, now;
+	int ret = 0, n;
+
+	if (done(arg))
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	if (r->polling || r->dead || is_broken(r)) {
+		pthread_mutex_unlock(&r->lock);
+		return -EBUSY;
+	}
+	r->polling = true;
+	r->holder_thread = false;
+	pthread_mutex_unlock(&r->lock);
+
+	spin_until = vf_now_ns() + spin_ns;
+	while (!done(arg)) {
+		struct pollfd pfd[2] = { { .fd = r->ch->fd, .events = POLLIN },
+					 { .fd = r->wake_fd, .events = POLLIN } };
+		int ms = -1;
+
+		/* the end of the connection is the completion thread's */
+		if (is_broken(r)) {
+			ret = -EBUSY;
+			break;
+		}
+		n = cq_poll(r);
+		if (n < 0) {
+			ret = -EBUSY;
+			break;
+		}
+		now = vf_now_ns();
+		if (n > 0 && done(arg))
+			break;
+		if (deadline_ns && now >= deadline_ns) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		if (n > 0) {
+			spin_until = now + spin_ns; /* more may follow: poll again first */
+			continue;
+		}
+		if (now < spin_until)
+			continue;
+		if (!r->armed) {
+			if (cq_arm(r)) {
+				ret = -EBUSY;
+				break;
+			}
+			continue; /* what completed before the arm */
+		}
+		if (deadline_ns)
+			ms = (int)((deadline_ns - now + 999999) / 1000000);
+		n = poll(pfd, 2, ms);
+		if (n < 0 && errno != EINTR) {
+			vf_err("%s: cannot wait for RDMA completions (poll): %s; dropping the "
+			       "connection",
+			       x->url.str, strerror(errno));
+			conn_break(r, -ECONNRESET);
+			ret = -EBUSY;
+			break;
+		}
+		if (n > 0 && (pfd[0].revents & POLLIN))
+			cq_event(r);
+		/* wake_fd: `broken` is seen above; a timeout at the deadline check */
+	}
+	pthread_mutex_lock(&r->lock);
+	role_release(r);
+	pthread_mutex_unlock(&r->lock);
+	if (ret == -EBUSY && done(arg))
+		ret = 0;
+	return ret;
 }
 
 static int rdma_connect_(struct vf_xport *x)
@@ -581,6 +886,7 @@ static int rdma_connect_(struct vf_xport *x)
 	}
 	pthread_mutex_lock(&r->res_lock);
 	__atomic_add_fetch(&x->conn_gen, 1, __ATOMIC_RELEASE); /* an old abort: no-op now */
+	__atomic_store_n(&r->broken, 0, __ATOMIC_RELEASE);     /* an abort of this one counts */
 	r->ec = rdma_create_event_channel();
 	pthread_mutex_unlock(&r->res_lock);
 	if (!r->ec) {
@@ -708,7 +1014,14 @@ static int rdma_connect_(struct vf_xport *x)
 
 	pthread_mutex_lock(&r->res_lock);
 	r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	r->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_unlock(&r->res_lock);
+	if (r->wake_fd < 0 || r->kick_fd < 0) {
+		ret = -errno;
+		vf_err("%s: cannot create the completion thread's eventfds: %s", x->url.str,
+		       strerror(-ret));
+		goto fail;
+	}
 	pthread_mutex_lock(&r->lock);
 	r->free_head = -1;
 	for (int i = (int)x->queue_depth - 1; i >= 0; i--) {
@@ -716,6 +1029,11 @@ static int rdma_connect_(struct vf_xport *x)
 			(struct rslot){ .gen = r->slots[i].gen + 1, .next_free = r->free_head };
 		r->free_head = i;
 	}
+	r->inflight = 0;
+	r->polling = false;
+	r->armed = false; /* the handshake's arm may have fired: the first sleeper re-arms */
+	r->wc_failed = false;
+	r->done_by_waiter = r->done_by_thread = 0;
 	r->dead = 0;
 	__atomic_store_n(&r->closing, false, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&r->lock);
@@ -745,20 +1063,21 @@ fail:
 static void rdma_disconnect_(struct vf_xport *x)
 {
 	struct rdma_xport *r = to_rdma(x);
-	uint64_t one = 1;
 
 	if (!r->id)
 		return;
 	__atomic_store_n(&r->closing, true, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&r->res_lock);
-	rdma_disconnect(r->id);
+	rdma_disconnect(r->id); /* the QP goes to error: what is posted flushes */
+	conn_break(r, -ECONNRESET);
 	pthread_mutex_unlock(&r->res_lock);
 	if (r->thread_running) {
-		if (write(r->wake_fd, &one, sizeof(one)) < 0) {
-			/* the eventfd cannot be full: one write per disconnect */
-		}
+		/* it ends the connection once no other thread polls the CQ */
 		pthread_join(r->thread, NULL);
 		r->thread_running = false;
+		vf_debug("%s: %" PRIu64 " operations completed by the threads waiting for them, "
+			 "%" PRIu64 " by the completion thread",
+			 x->url.str, r->done_by_waiter, r->done_by_thread);
 	}
 	pthread_mutex_lock(&r->send_lock);
 	teardown(r);
@@ -768,19 +1087,16 @@ static void rdma_disconnect_(struct vf_xport *x)
 static void rdma_abort_(struct vf_xport *x, uint64_t gen)
 {
 	struct rdma_xport *r = to_rdma(x);
-	uint64_t one = 1;
 
 	pthread_mutex_lock(&r->res_lock);
 	if (x->conn_gen != gen) {
 		pthread_mutex_unlock(&r->res_lock); /* that connection is gone already */
 		return;
 	}
-	__atomic_store_n(&r->closing, true, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->closing, true, __ATOMIC_RELAXED); /* the caller reports why */
 	if (r->id)
 		rdma_disconnect(r->id);
-	if (r->wake_fd >= 0 && write(r->wake_fd, &one, sizeof(one)) < 0) {
-		/* already woken */
-	}
+	conn_break(r, -ECONNRESET); /* wakes whoever polls, and the completion thread */
 	pthread_mutex_unlock(&r->res_lock);
 }
 
@@ -791,6 +1107,7 @@ static int rdma_submit(struct vf_xport *x, struct vf_op *op)
 	struct ibv_send_wr wr, *bad;
 	struct ibv_sge sge;
 	struct vf_msg m;
+	bool need_kick;
 	uint32_t gen;
 	int idx, ret;
 
@@ -815,7 +1132,8 @@ static int rdma_submit(struct vf_xport *x, struct vf_op *op)
 	pthread_mutex_lock(&r->lock);
 	while (!r->dead && r->free_head < 0)
 		pthread_cond_wait(&r->slot_cv, &r->lock);
-	if (r->dead) {
+	/* broken: ending, and what is in flight is about to fail with it */
+	if (r->dead || is_broken(r)) {
 		pthread_mutex_unlock(&r->lock);
 		pthread_mutex_unlock(&r->send_lock);
 		return -ENOTCONN;
@@ -826,6 +1144,10 @@ static int rdma_submit(struct vf_xport *x, struct vf_op *op)
 	r->slots[idx].op = op;
 	r->slots[idx].send_done = r->slots[idx].reply_done = false;
 	gen = r->slots[idx].gen;
+	r->inflight++;
+	/* nobody polls: the completion thread takes the role, unless the
+	 * submitter waits for op itself (vf_xport_wait() takes it then) */
+	need_kick = !(op->flags & VF_OP_F_WAIT) && !r->polling;
 	pthread_mutex_unlock(&r->lock);
 
 	memset(&wr, 0, sizeof(wr));
@@ -860,6 +1182,7 @@ static int rdma_submit(struct vf_xport *x, struct vf_op *op)
 		wr.wr_id = wrid(WR_SEND, (uint32_t)idx, gen);
 		wr.opcode = IBV_WR_SEND;
 	}
+	/* From here a CQ poller owns op: it may complete it at once. */
 	ret = ibv_post_send(r->id->qp, &wr, &bad);
 	if (ret) {
 		vf_warn("%s: posting a work request failed: %s; dropping the connection",
@@ -868,6 +1191,8 @@ static int rdma_submit(struct vf_xport *x, struct vf_op *op)
 		vf_xport_abort(x); /* the completion thread fails op with the rest */
 		return 0;
 	}
+	if (need_kick)
+		kick(r); /* kick_fd lives as long as send_lock is held */
 	pthread_mutex_unlock(&r->send_lock);
 	return 0;
 }
@@ -880,5 +1205,6 @@ const struct vf_xport_ops vf_rdma_ops = {
 	.connect = rdma_connect_,
 	.disconnect = rdma_disconnect_,
 	.submit = rdma_submit,
+	.wait = rdma_wait,
 	.abort = rdma_abort_,
 };

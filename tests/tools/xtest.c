@@ -46,6 +46,10 @@ static struct {
 	bool raw;
 	uint64_t pause_ms;
 	uint64_t seconds;
+	unsigned threads;
+	unsigned busy_poll_us;
+	uint64_t abort_ms;
+	uint64_t op_timeout_ms;
 	int byte;
 	bool keep;
 	bool json;
@@ -288,6 +292,7 @@ static int connect_server(struct vf_xport **x, const uint8_t *token)
 	static struct vf_key key;
 	struct vf_xport_opts o = { .name = opt.name,
 				   .queue_depth = opt.depth,
+				   .busy_poll_us = opt.busy_poll_us,
 				   .resume_token = token };
 
 	if (opt.key_file) {
@@ -520,6 +525,146 @@ static int cmd_hold(struct vf_xport *x)
 	return ret;
 }
 
+/* ---- race: threads that wait for their own operations, and many in flight ---- */
+
+struct racer {
+	pthread_t tid;
+	struct vf_xport *x;
+	uint32_t slab;
+	uint64_t slab_size, ops, mismatches;
+	int err;
+};
+
+/* Writes its slab in io_size pieces, each read back at once and checked,
+ * every operation with vf_xport_run() (or, with --op-timeout, with that
+ * limit: an operation late past it aborts the connection). */
+static int race_run(struct vf_xport *x, struct vf_op *op)
+{
+	if (opt.op_timeout_ms)
+		return vf_xport_run_timeout(x, op, (unsigned)opt.op_timeout_ms);
+	return vf_xport_run(x, op);
+}
+
+static void *racer_main(void *arg)
+{
+	struct racer *rc = arg;
+	uint64_t *buf = malloc(opt.io_size), *want = malloc(opt.io_size);
+
+	for (uint64_t off = 0; !rc->err && off < rc->slab_size; off += opt.io_size) {
+		struct vf_op op = { .type = VF_OP_WRITE,
+				    .slab = rc->slab,
+				    .off = off,
+				    .len = opt.io_size,
+				    .buf = want };
+
+		pattern(want, opt.io_size, rc->slab, off);
+		rc->err = race_run(rc->x, &op);
+		if (rc->err)
+			break;
+		memset(buf, 0, opt.io_size);
+		op = (struct vf_op){ .type = VF_OP_READ,
+				     .slab = rc->slab,
+				     .off = off,
+				     .len = opt.io_size,
+				     .buf = buf };
+		rc->err = race_run(rc->x, &op);
+		if (rc->err)
+			break;
+		rc->ops += 2;
+		if (memcmp(buf, want, opt.io_size))
+			rc->mismatches++;
+	}
+	free(buf);
+	free(want);
+	return NULL;
+}
+
+static void *aborter_main(void *arg)
+{
+	usleep((useconds_t)(opt.abort_ms * 1000));
+	vf_xport_abort(arg);
+	return NULL;
+}
+
+static bool connection_error(int err)
+{
+	return err == -ECONNRESET || err == -ENOTCONN || (opt.op_timeout_ms && err == -ETIMEDOUT);
+}
+
+/*
+ * race: --threads T threads that each wait for their own operations
+ * (vf_xport_run()), on a slab of their own, while this one keeps --depth
+ * operations in flight on the other slabs: every byte verified.  With
+ * --abort-after D the connection is aborted after D, and with
+ * --op-timeout D the waiting threads abort it when a reply is later than
+ * D: then every operation must end, with success or a connection error
+ * (none hangs).
+ */
+static int cmd_race(struct vf_xport *x)
+{
+	uint32_t *ids = NULL, t = opt.threads;
+	uint64_t bad = 0, sync_ops = 0, sync_bad = 0;
+	struct racer *rc = calloc(t, sizeof(*rc));
+	pthread_t aborter;
+	int ret, async_ret = 0, err = 0;
+
+	ret = alloc_slabs(x, opt.slabs, &ids);
+	if (ret) {
+		free(rc);
+		return finish(x, ids, opt.slabs, ret);
+	}
+	for (uint32_t i = 0; i < t; i++) {
+		rc[i] = (struct racer){ .x = x, .slab = ids[i], .slab_size = x->info.slab_size };
+		ret = pthread_create(&rc[i].tid, NULL, racer_main, &rc[i]);
+		if (ret) {
+			fprintf(stderr, "vofirm-xtest: cannot start a thread: %s\n", strerror(ret));
+			exit(XT_FAIL);
+		}
+	}
+	if (opt.abort_ms && (ret = pthread_create(&aborter, NULL, aborter_main, x))) {
+		fprintf(stderr, "vofirm-xtest: cannot start a thread: %s\n", strerror(ret));
+		exit(XT_FAIL);
+	}
+	async_ret = run_io(x, ids + t, opt.slabs - t, x->info.slab_size, VF_OP_WRITE, false, &bad);
+	if (!async_ret)
+		async_ret = run_io(x, ids + t, opt.slabs - t, x->info.slab_size, VF_OP_READ, false,
+				   &bad);
+	for (uint32_t i = 0; i < t; i++) {
+		pthread_join(rc[i].tid, NULL);
+		sync_ops += rc[i].ops;
+		sync_bad += rc[i].mismatches;
+		if (rc[i].err && !err)
+			err = rc[i].err;
+	}
+	if (opt.abort_ms)
+		pthread_join(aborter, NULL);
+	printf("race: %u waiting threads did %" PRIu64 " operations (%" PRIu64 " mismatched)%s%s\n",
+	       t, sync_ops, sync_bad, err ? ", then " : "", err ? strerror(-err) : "");
+	if (sync_bad || async_ret > 0) {
+		ret = 1;
+	} else if (opt.abort_ms || opt.op_timeout_ms) {
+		/* the abort may come after the end: then nothing failed */
+		if ((err && !connection_error(err)) ||
+		    (async_ret && !connection_error(async_ret))) {
+			fprintf(stderr,
+				"vofirm-xtest: an operation failed with %s after the abort\n",
+				strerror(-(err && !connection_error(err) ? err : async_ret)));
+			ret = 1;
+		} else {
+			printf("race: %s: every operation ended\n",
+			       err || async_ret ? "the connection was aborted" : "nothing failed");
+		}
+	} else {
+		ret = err ? err : async_ret;
+		if (!ret)
+			printf("race: verified %u slabs\n", opt.slabs);
+	}
+	free(rc);
+	ret = finish(x, ids, opt.slabs, ret);
+	free(ids);
+	return ret;
+}
+
 /* Counts, ids, seeds, bytes: decimal or 0x hex. */
 static int parse_number(const char *s, uint64_t *v, const char **why)
 {
@@ -553,6 +698,12 @@ static void usage(FILE *f)
 		"       [--raw-addr A --raw-rkey K]    RDMA: at address A with key K, not the slab's\n"
 		"  reconnect --slabs N --pause MS      write, drop the connection, resume, verify\n"
 		"  hold --seconds S [--slabs N]        keep a connection open\n"
+		"  race --slabs N --threads T [--abort-after D] [--op-timeout D]\n"
+		"                                      T threads waiting for their own operations\n"
+		"                                      and --depth in flight at once, verified;\n"
+		"                                      aborted after D, or by a reply later than\n"
+		"                                      --op-timeout: every operation must end\n"
+		"Options: --busy-poll-us U             poll U us for a reply before sleeping\n"
 		"\n"
 		"Exit status: 0 ok, 1 failure, 2 usage, 3 no space, 4 session gone, 5 refused,\n"
 		"6 cannot connect.\n");
@@ -575,6 +726,10 @@ int main(int argc, char **argv)
 		{ "pause", required_argument, NULL, 'p' },
 		{ "seconds", required_argument, NULL, 't' },
 		{ "byte", required_argument, NULL, 'b' },
+		{ "threads", required_argument, NULL, 'T' },
+		{ "busy-poll-us", required_argument, NULL, 'B' },
+		{ "abort-after", required_argument, NULL, 'A' },
+		{ "op-timeout", required_argument, NULL, 'O' },
 		{ "keep", no_argument, NULL, 'K' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "write", no_argument, NULL, 'w' },
@@ -630,9 +785,13 @@ int main(int argc, char **argv)
 		case 'b':
 		case 'a':
 		case 'r':
-			if (c == 'p'   ? vf_parse_duration(optarg, &v, &why)
-			    : c == 'i' ? vf_parse_size(optarg, &v, &why)
-				       : parse_number(optarg, &v, &why)) {
+		case 'T':
+		case 'B':
+		case 'A':
+		case 'O':
+			if (c == 'p' || c == 'A' || c == 'O' ? vf_parse_duration(optarg, &v, &why)
+			    : c == 'i'			     ? vf_parse_size(optarg, &v, &why)
+							     : parse_number(optarg, &v, &why)) {
 				fprintf(stderr, "vofirm-xtest: bad value '%s': %s\n", optarg, why);
 				return XT_USAGE;
 			}
@@ -656,6 +815,14 @@ int main(int argc, char **argv)
 				opt.raw_addr = v, opt.raw = true;
 			if (c == 'r')
 				opt.raw_rkey = v, opt.raw = true;
+			if (c == 'T')
+				opt.threads = (unsigned)v;
+			if (c == 'B')
+				opt.busy_poll_us = (unsigned)v;
+			if (c == 'A')
+				opt.abort_ms = v;
+			if (c == 'O')
+				opt.op_timeout_ms = v;
 			break;
 		default:
 			usage(stderr);
@@ -667,6 +834,10 @@ int main(int argc, char **argv)
 		return XT_USAGE;
 	}
 	cmd = argv[optind];
+	if (!strcmp(cmd, "race") && (opt.threads == 0 || opt.slabs <= opt.threads)) {
+		fprintf(stderr, "vofirm-xtest: race needs --threads T > 0 and --slabs > T\n");
+		return XT_USAGE;
+	}
 	if (opt.depth == 0 || opt.io_size == 0 || opt.io_size > VF_MAX_IO || opt.io_size % 8) {
 		fprintf(stderr, "vofirm-xtest: --depth must be > 0, --io-size a multiple of 8 "
 				"up to 1M\n");
@@ -715,6 +886,8 @@ int main(int argc, char **argv)
 		ret = cmd_reconnect(x);
 	else if (!strcmp(cmd, "hold"))
 		ret = cmd_hold(x);
+	else if (!strcmp(cmd, "race"))
+		ret = cmd_race(x);
 	else {
 		fprintf(stderr, "vofirm-xtest: unknown command '%s'\n", cmd);
 		vf_xport_close(x, 0);
