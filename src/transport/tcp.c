@@ -224,12 +224,50 @@ static void fail_all(struct tcp_xport *t, int err)
 }
 
 /*
+ * vf_read_full() with a deadline (CLOCK_MONOTONIC ns; 0: none): a waiter
+ * must not block past its own timeout in the middle of a message.
+ * -ETIMEDOUT once the deadline passes.
+ */
+static int read_full_dl(int fd, void *buf, size_t len, uint64_t deadline_ns)
+{
+	char *p = buf;
+
+	if (!deadline_ns)
+		return vf_read_full(fd, buf, len);
+	while (len) {
+		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
+
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0) {
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+			uint64_t now;
+
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return -errno;
+			now = vf_now_ns();
+			if (now >= deadline_ns)
+				return -ETIMEDOUT;
+			if (poll(&pfd, 1, (int)((deadline_ns - now + 999999) / 1000000)) < 0 &&
+			    errno != EINTR)
+				return -errno;
+			continue;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
  * Reads one reply and completes its operation (the caller holds the
- * receive role).  0, or -errno when the connection is to be dropped;
+ * receive role); a waiter passes its deadline (0: none).  0, or -errno when the connection is to be dropped;
  * *why says what was wrong with a reply that was not acceptable
  * (-EPROTO).
  */
-static int rx_one(struct tcp_xport *t, const char **why)
+static int rx_one(struct tcp_xport *t, const char **why, uint64_t deadline_ns)
 {
 	uint8_t *buf = t->rxbuf;
 	struct vf_msg rep;
@@ -238,7 +276,7 @@ static int rx_one(struct tcp_xport *t, const char **why)
 	uint32_t idx;
 	int ret;
 
-	ret = vf_read_full(t->fd, buf, VF_HDR_SIZE);
+	ret = read_full_dl(t->fd, buf, VF_HDR_SIZE, deadline_ns);
 	if (ret)
 		return ret;
 	ret = vf_hdr_decode(buf, &h, why);
@@ -265,12 +303,12 @@ static int rx_one(struct tcp_xport *t, const char **why)
 			*why = "READ reply of the wrong length";
 			return -EPROTO;
 		}
-		ret = vf_read_full(t->fd, op->buf, h.len);
+		ret = read_full_dl(t->fd, op->buf, h.len, deadline_ns);
 		if (ret)
 			return ret;
 		op->status = 0;
 	} else {
-		ret = vf_read_full(t->fd, buf + VF_HDR_SIZE, h.len);
+		ret = read_full_dl(t->fd, buf + VF_HDR_SIZE, h.len, deadline_ns);
 		if (ret)
 			return ret;
 		ret = vf_msg_decode_body(&h, buf + VF_HDR_SIZE, h.len, &rep, why);
@@ -357,7 +395,7 @@ static void *tcp_rx_thread(void *arg)
 		t->reading = true;
 		while (t->inflight && !t->dead) {
 			pthread_mutex_unlock(&t->lock);
-			ret = rx_one(t, &why);
+			ret = rx_one(t, &why, 0);
 			if (ret) {
 				rx_failed(t, ret, why);
 				pthread_mutex_lock(&t->lock);
@@ -415,7 +453,16 @@ static int tcp_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint
 			continue;
 		if (n == 0)
 			continue; /* the deadline is checked above */
-		ret = n < 0 ? -errno : rx_one(t, &why);
+		ret = n < 0 ? -errno : rx_one(t, &why, deadline_ns);
+		if (ret == -ETIMEDOUT) {
+			/* The deadline passed in the middle of a reply: the stream
+			 * cannot be read on, so the connection goes, quietly (the
+			 * caller reports the timeout, then aborts). */
+			__atomic_store_n(&t->closing, true, __ATOMIC_RELAXED);
+			shutdown(t->fd, SHUT_RDWR);
+			fail_all(t, -ECONNRESET);
+			break;
+		}
 		if (ret) {
 			rx_failed(t, ret, why);
 			ret = 0; /* every operation in flight is completed */

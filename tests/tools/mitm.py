@@ -12,6 +12,10 @@ read at every step), lies:
   drop-alloc    relay, but swallow the next successful ALLOC reply and cut
                 that connection (the server granted, the client never
                 hears of it); then back to forward
+  cut-read      relay, but of the next successful READ reply send only the
+                first 64 bytes, and nothing more on that connection (it
+                stays open: a server stuck in the middle of a reply); then
+                back to forward for the other connections
 
 Usage: mitm.py PORT_FILE UPSTREAM_PORT CONTROL_FILE.  The port it listens
 on is written to PORT_FILE; what it does goes to stdout, a line each.  Once
@@ -66,6 +70,13 @@ def pump(src, dst, from_server):
             if from_server and typ == wire.HELLO and not status and mode() == 'tamper-hello':
                 raw = raw[:28] + struct.pack('<I', 1) + raw[32:]
                 say('tampered with a HELLO reply: lease 1 ms')
+            if from_server and typ == wire.READ and not status and mode() == 'cut-read':
+                set_mode('forward')
+                dst.sendall(raw[:64])
+                say('cut a READ reply after 64 of its %d bytes; the connection stalls' % len(raw))
+                while src.recv(65536):
+                    pass  # swallow the rest, send nothing, until the client goes
+                break
             if from_server and typ == wire.ALLOC and not status and mode() == 'drop-alloc':
                 set_mode('forward')
                 say('swallowed an ALLOC reply and cut the connection')
