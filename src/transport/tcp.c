@@ -16,9 +16,13 @@
  * causes, instead of waking a receiver thread that then wakes the
  * submitter.  When the role is free and operations are in flight that
  * nobody is receiving, the connection's receiver thread takes it and
- * keeps it until nothing is in flight.  A thread that gives the role up
- * with operations still in flight wakes the receiver thread: there is
- * always a reader while anything is in flight.
+ * keeps it until nothing is in flight.  Other waiters are followers:
+ * each sleeps until its own operation is done (the reader that completes
+ * it wakes it) or the role is handed to it.  A thread that gives the role
+ * up with operations still in flight hands it to a follower whose
+ * operation is not done, or else wakes the receiver thread: there is
+ * always a reader while anything is in flight, and a waiter is woken
+ * once, for its reply or for the role.
  *
  * When the connection breaks, the reader that sees it marks it dead under
  * `lock` and fails every operation in flight with -ECONNRESET; submit()
@@ -45,6 +49,15 @@ struct tcp_slot {
 	int next_free;
 };
 
+/* A thread in tcp_wait() that does not hold the receive role. */
+struct tcp_follower {
+	pthread_cond_t cv;
+	bool (*done)(void *arg);
+	void *arg;
+	bool promoted; /* the role is its: it was handed over */
+	struct tcp_follower *next, *prev;
+};
+
 struct tcp_xport {
 	struct vf_xport x;
 	int fd;
@@ -62,6 +75,7 @@ struct tcp_xport {
 	unsigned inflight;
 	bool reading; /* a thread holds the receive role */
 	bool rx_stop; /* the receiver thread is to end */
+	struct tcp_follower *followers;
 
 	pthread_mutex_t send_lock;
 	pthread_mutex_t fd_lock; /* the fd's lifetime, for abort(): never held long */
@@ -184,6 +198,14 @@ fail:
 	return ret;
 }
 
+/* Wakes the followers whose operation is done (t->lock held). */
+static void wake_done_followers(struct tcp_xport *t)
+{
+	for (struct tcp_follower *f = t->followers; f; f = f->next)
+		if (f->done(f->arg))
+			pthread_cond_signal(&f->cv);
+}
+
 /*
  * Fails every operation in flight; the connection is unusable after.
  * First the connection is marked dead and waiting submitters are woken
@@ -221,6 +243,9 @@ static void fail_all(struct tcp_xport *t, int err)
 		ops[i]->status = err;
 		ops[i]->done(ops[i]);
 	}
+	pthread_mutex_lock(&t->lock);
+	wake_done_followers(t);
+	pthread_mutex_unlock(&t->lock);
 }
 
 /*
@@ -341,6 +366,10 @@ static int rx_one(struct tcp_xport *t, const char **why, uint64_t deadline_ns)
 	pthread_cond_signal(&t->slot_cv);
 	pthread_mutex_unlock(&t->lock);
 	op->done(op);
+	pthread_mutex_lock(&t->lock);
+	if (t->followers)
+		wake_done_followers(t);
+	pthread_mutex_unlock(&t->lock);
 	return 0;
 }
 
@@ -366,10 +395,21 @@ static void rx_failed(struct tcp_xport *t, int ret, const char *why)
 }
 
 /* Gives the receive role up (t->lock held): with operations still in
- * flight the receiver thread takes over; disconnect() may be waiting. */
+ * flight, to a follower whose operation is not done, or else to the
+ * receiver thread; disconnect() may be waiting. */
 static void rx_release(struct tcp_xport *t)
 {
 	t->reading = false;
+	if (t->inflight && !t->dead) {
+		for (struct tcp_follower *f = t->followers; f; f = f->next) {
+			if (!f->done(f->arg)) {
+				f->promoted = true;
+				t->reading = true; /* the follower's from here */
+				pthread_cond_signal(&f->cv);
+				return;
+			}
+		}
+	}
 	if (t->inflight || t->dead || t->rx_stop || __atomic_load_n(&t->closing, __ATOMIC_RELAXED))
 		pthread_cond_broadcast(&t->rx_cv);
 }
@@ -409,6 +449,52 @@ static void *tcp_rx_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Waits as a follower (t->lock held) until done(arg), the deadline
+ * (-ETIMEDOUT), or the role is handed to this thread (1).
+ */
+static int follow(struct tcp_xport *t, bool (*done)(void *arg), void *arg, uint64_t deadline_ns)
+{
+	struct tcp_follower f = { .done = done, .arg = arg };
+	int ret = 0;
+
+	vf_cond_init(&f.cv);
+	f.next = t->followers;
+	if (f.next)
+		f.next->prev = &f;
+	t->followers = &f;
+	while (!f.promoted && !done(arg)) {
+		if (deadline_ns) {
+			uint64_t now = vf_now_ns();
+			uint64_t ms =
+				deadline_ns > now ? (deadline_ns - now + 999999) / 1000000 : 0;
+			struct timespec dl = vf_deadline_ms(ms);
+
+			if (!ms || (pthread_cond_timedwait(&f.cv, &t->lock, &dl) == ETIMEDOUT &&
+				    !f.promoted && !done(arg))) {
+				ret = -ETIMEDOUT;
+				break;
+			}
+		} else {
+			pthread_cond_wait(&f.cv, &t->lock);
+		}
+	}
+	if (f.prev)
+		f.prev->next = f.next;
+	else
+		t->followers = f.next;
+	if (f.next)
+		f.next->prev = f.prev;
+	pthread_cond_destroy(&f.cv);
+	if (f.promoted) {
+		if (!done(arg))
+			return 1;
+		/* done as well: the role goes on to someone else */
+		rx_release(t);
+	}
+	return ret;
+}
+
 /* See vf_xport_ops.wait. */
 static int tcp_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns)
 {
@@ -419,9 +505,17 @@ static int tcp_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint
 	if (done(arg))
 		return 0;
 	pthread_mutex_lock(&t->lock);
-	if (t->reading || t->dead) {
+	if (t->dead) {
 		pthread_mutex_unlock(&t->lock);
-		return -EBUSY;
+		return -EBUSY; /* failed by now, or about to be */
+	}
+	if (t->reading) {
+		ret = follow(t, done, arg, deadline_ns);
+		if (ret <= 0) {
+			pthread_mutex_unlock(&t->lock);
+			return ret;
+		}
+		ret = 0; /* promoted: the role is this thread's */
 	}
 	t->reading = true;
 	pthread_mutex_unlock(&t->lock);

@@ -39,7 +39,8 @@ remote = ("vofirm-tcp", "vofirm-tcp-r1", "vofirm-tcp-r2")
 round_trip_benches = ("readfault-rand", "writefault-rand")
 # CPU time per operation: the FUSE server (vofirm-fs's two processes, or
 # vofirm-barefuse), the memds, the benchmark itself, the bare TCP server
-cpu_keys = ("cpu_fs_us", "cpu_memd_us", "cpu_self_us", "cpu_server_us")
+cpu_keys = ("cpu_fs_us", "cpu_memd_us", "cpu_self_us", "cpu_server_us",
+            "mean_us", "fs_read_handler_us", "fs_server_read_us")
 rows = []
 for b, desc in benches:
     for be in backends:
@@ -200,6 +201,42 @@ for desc, a, b, x, target, lim, how in goals:
     lines.append(f"| {desc} | {f(a, 2)} | {f(b, 2)} | {f(x, 2)} | {target} | {verdict} |")
     rows.append({"bench": "issue11-goal", "goal": desc, "measured": a, "reference": b, "ratio": x,
                  "target": target, "met": None if x is None else verdict == "met"})
+
+# ---- where a cold fault's time goes ----
+# Means over the same faults: the fault as the faulting process sees it;
+# vofirm-fs's READ handler, from the request to the reply (stats.json's
+# page_path); within it, the request to the server (its read latency);
+# memd's CPU per fault.  The rest of the fault is the kernel's FUSE path
+# and the wake-ups at both ends; the rest of the request is the network,
+# the wake-ups and the transport.
+bd = []
+for be in ("bare-fuse", "fuse-mem", "vofirm-tcp"):
+    fault = ref("readfault-rand", be, "mean_us")
+    if fault is None:
+        continue
+    h = ref("readfault-rand", be, "fs_read_handler_us")
+    srv = ref("readfault-rand", be, "fs_server_read_us")
+    memd = ref("readfault-rand", be, "cpu_memd_us")
+    bd.append((be, fault, h, srv, memd))
+if bd:
+    lines += ["", "Where a cold 4 KiB random read fault's time goes (means over the same faults, µs): "
+              "the fault as the faulting process sees it; the part in vofirm-fs's READ handler "
+              "(stats.json `page_path`); within it, the request to the server (its read latency, "
+              "transport and network included) and memd's CPU per fault. Kernel and wake-ups: the "
+              "fault outside the handler (FUSE request, wake-up of a FUSE thread, the reply's copy "
+              "into the page cache, wake-up of the faulting process).", "",
+              "| backend | fault | kernel FUSE path + wake-ups | vofirm-fs handler | of which its own work | "
+              "of which the server request | of which memd CPU | network, transport, wake-ups |",
+              "|---|---|---|---|---|---|---|---|"]
+    for be, fault, h, srv, memd in bd:
+        kern = fault - h if h is not None else None
+        own = h - srv if h is not None and srv is not None else (h if srv is None else None)
+        net = srv - memd if srv is not None and memd is not None else None
+        lines.append(f"| {be} | {f(fault, 2)} | {f(kern, 2)} | {f(h, 2)} | {f(own, 2)} | {f(srv, 2)} | "
+                     f"{f(memd, 2)} | {f(net, 2)} |")
+        rows.append({"bench": "breakdown", "backend": be, "fault_us": fault, "kernel_us": kern,
+                     "handler_us": h, "own_us": own, "server_us": srv, "memd_cpu_us": memd,
+                     "network_us": net})
 
 # ---- the --threads sweep ----
 sweep = sorted({r["threads"] for r in recs if "threads" in r and r["backend"].startswith("fuse-mem-t")})
