@@ -155,7 +155,12 @@ int vf_xport_run(struct vf_xport *x, struct vf_op *op);
  * 0 for none) with the operations still in flight.  A broken connection
  * completes every operation in flight (0 is returned once done(arg)).
  */
-int vf_xport_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns);
+int vf_xport_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns,
+		  unsigned flags);
+/* vf_xport_wait() flags: sleep at once, without busy_poll_us (a wait
+ * that nobody is blocked on, such as the write-back of dirty pages, is
+ * not worth a CPU that others may need). */
+#define VF_WAIT_NO_POLL 0x1
 
 /*
  * The same with a limit: when op has not completed within timeout_ms the

@@ -294,7 +294,9 @@ void servers_rw_all(struct fs *fs, struct srv_io *io, unsigned n)
 	/* on a timeout here, the timed wait below ends at once and aborts */
 	if (lead >= 0 && slot[lead].running)
 		vf_xport_wait(io[lead].s->x, slot_done, &slot[lead],
-			      vf_now_ns() + fs->set.io_timeout_ms * 1000000ull);
+			      vf_now_ns() + fs->set.io_timeout_ms * 1000000ull,
+			      /* a fault waits on a read, nobody on write-back */
+			      io[lead].type == VF_OP_WRITE ? VF_WAIT_NO_POLL : 0);
 	pthread_mutex_lock(&all.lock);
 	while (all.left) {
 		if (!late && pthread_cond_timedwait(&all.cv, &all.lock, &dl) == ETIMEDOUT &&

@@ -150,8 +150,8 @@ static const struct vf_opt fs_opt[] = {
 	  .metavar = "N", .help = "FUSE requests in flight from readahead and write-back" },
 	{ "busy-poll-us", 0, VF_OPT_UINT, AT(busy_poll_us), .hi = 1000000, .def = "50",
 	  .metavar = "US",
-	  .help = "a thread waiting for a server's reply polls the connection this many "
-		  "microseconds before it sleeps; 0: sleep at once" },
+	  .help = "a thread waiting for a server's reply to a read polls the connection this "
+		  "many microseconds before it sleeps; 0: sleep at once" },
 	{ "threads", 0, VF_OPT_UINT, AT(threads), .lo = 1, .hi = 256, .def = "8", .metavar = "N",
 	  .help = "FUSE worker threads" },
 	{ "bdi-max-ratio", 0, VF_OPT_UINT, AT(bdi_max_ratio), .lo = 0, .hi = 100, .def = "50",

@@ -791,10 +791,11 @@ static void *completion_thread(void *arg)
 }
 
 /* See vf_xport_ops.wait. */
-static int rdma_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns)
+static int rdma_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns,
+		     unsigned flags)
 {
 	struct rdma_xport *r = to_rdma(x);
-	uint64_t spin_ns = x->busy_poll_us * 1000ull, spin_until, now;
+	uint64_t spin_ns = flags & VF_WAIT_NO_POLL ? 0 : x->busy_poll_us * 1000ull, spin_until, now;
 	int ret = 0, n;
 
 	if (done(arg))

@@ -496,7 +496,8 @@ static int follow(struct tcp_xport *t, bool (*done)(void *arg), void *arg, uint6
 }
 
 /* See vf_xport_ops.wait. */
-static int tcp_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns)
+static int tcp_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns,
+		    unsigned flags)
 {
 	struct tcp_xport *t = to_tcp(x);
 	const char *why = "";
@@ -534,7 +535,7 @@ static int tcp_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint
 			ms = (int)((deadline_ns - now + 999999) / 1000000);
 		}
 		n = 0;
-		if (x->busy_poll_us) {
+		if (x->busy_poll_us && !(flags & VF_WAIT_NO_POLL)) {
 			uint64_t until = vf_now_ns() + x->busy_poll_us * 1000ull;
 
 			do

@@ -151,11 +151,12 @@ int vf_xport_submit(struct vf_xport *x, struct vf_op *op)
 	return x->ops->submit(x, op);
 }
 
-int vf_xport_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns)
+int vf_xport_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns,
+		  unsigned flags)
 {
 	if (!x->ops->wait)
 		return done(arg) ? 0 : -EBUSY;
-	return x->ops->wait(x, done, arg, deadline_ns);
+	return x->ops->wait(x, done, arg, deadline_ns, flags);
 }
 
 struct waiter {
@@ -204,7 +205,8 @@ static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms,
 	/* The reply is received on this thread when nobody else receives;
 	 * otherwise, or after a timeout, the condvar below. */
 	if (vf_xport_wait(x, waiter_is_done, &w,
-			  timeout_ms ? vf_now_ns() + timeout_ms * 1000000ull : 0) == -ETIMEDOUT) {
+			  timeout_ms ? vf_now_ns() + timeout_ms * 1000000ull : 0,
+			  0) == -ETIMEDOUT) {
 		timed_out = true;
 		if (on_timeout)
 			on_timeout(arg);

@@ -31,8 +31,9 @@ struct vf_xport_ops {
 	 * (it completes the operations: wait for their done()); -ETIMEDOUT
 	 * at deadline_ns (CLOCK_MONOTONIC; 0: none), operations still in
 	 * flight.  Without it, every completion comes from the transport's
-	 * own thread. */
-	int (*wait)(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns);
+	 * own thread.  flags: VF_WAIT_*. */
+	int (*wait)(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns,
+		    unsigned flags);
 	/* Break connection `gen` (see vf_xport.conn_gen) from any thread:
 	 * every operation in flight completes (with -ECONNRESET) soon after;
 	 * no wait here.  A later connection is left alone. */
