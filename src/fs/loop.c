@@ -88,8 +88,9 @@ struct loop_thread {
 struct loop {
 	struct fuse_session *se;
 	int fd, stop_fd;
-	bool stopping;	/* __atomic */
-	bool unmounted; /* __atomic */
+	pid_t supervisor; /* a request read once it is gone is not served */
+	bool stopping;	  /* __atomic */
+	bool unmounted;	  /* __atomic */
 
 	pthread_mutex_t mu;	    /* readers, parked */
 	unsigned readers;	    /* threads in read(), or on their way */
@@ -210,6 +211,16 @@ static void *loop_thread(void *arg)
 			}
 			break;
 		}
+		if (getppid() != l->supervisor) {
+			/* The supervisor died (its death signal may not have been
+			 * taken yet): the mount ends, and the request with it (the
+			 * kernel fails it when the last descriptor closes). */
+			__atomic_store_n(&l->stopping, true, __ATOMIC_SEQ_CST);
+			if (write(l->stop_fd, &one, sizeof(one)) < 0) {
+				/* an eventfd: the count only grows */
+			}
+			break;
+		}
 		process(l->se, &buf);
 	}
 	pthread_sigmask(SIG_BLOCK, &wake, NULL);
@@ -230,7 +241,9 @@ static void make_blocking(int fd)
 
 int loop_run(struct fs *fs, struct fuse_session *se, int fd, int stop_fd, unsigned nthreads)
 {
-	struct loop l = { .se = se, .fd = fd, .stop_fd = stop_fd };
+	struct loop l = {
+		.se = se, .fd = fd, .stop_fd = stop_fd, .supervisor = fs->st.hdr->supervisor_pid
+	};
 	struct loop_thread *t = calloc(nthreads, sizeof(*t));
 	struct sigaction sa = { .sa_handler = wake_handler }; /* no SA_RESTART */
 	struct pollfd p = { .fd = stop_fd, .events = POLLIN };

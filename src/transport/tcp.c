@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -67,7 +68,9 @@ struct tcp_xport {
 
 	pthread_mutex_t lock; /* slots, free list, dead, reading, rx_stop */
 	pthread_cond_t slot_cv;
-	pthread_cond_t rx_cv; /* the receiver thread and disconnect() wait here */
+	pthread_cond_t rx_cv; /* disconnect() waits here for the role */
+	int rx_efd;	      /* wakes the receiver thread (rx_kick()) */
+	bool rx_watch;	      /* it watches the idle socket for its end */
 	int dead;	      /* 0, or the -errno that broke the connection */
 	struct tcp_slot *slots;
 	struct vf_op **failed; /* fail_all()'s list, preallocated */
@@ -98,10 +101,14 @@ static struct vf_xport *tcp_create(void)
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->slot_cv, NULL);
 	pthread_cond_init(&t->rx_cv, NULL);
+	t->rx_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&t->send_lock, NULL);
 	pthread_mutex_init(&t->fd_lock, NULL);
 	t->rxbuf = malloc(VF_HDR_SIZE + VF_MAX_PAYLOAD);
-	if (!t->rxbuf) {
+	if (!t->rxbuf || t->rx_efd < 0) {
+		if (t->rx_efd >= 0)
+			close(t->rx_efd);
+		free(t->rxbuf);
 		free(t);
 		return NULL;
 	}
@@ -115,6 +122,7 @@ static void tcp_destroy(struct vf_xport *x)
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->slot_cv);
 	pthread_cond_destroy(&t->rx_cv);
+	close(t->rx_efd);
 	pthread_mutex_destroy(&t->send_lock);
 	pthread_mutex_destroy(&t->fd_lock);
 	free(t->slots);
@@ -198,6 +206,16 @@ fail:
 	return ret;
 }
 
+/* Makes the receiver thread look again at what it should do. */
+static void rx_kick(struct tcp_xport *t)
+{
+	uint64_t one = 1;
+
+	if (write(t->rx_efd, &one, sizeof(one)) < 0) {
+		/* the counter is full: it is awake anyway */
+	}
+}
+
 /* Wakes the followers whose operation is done (t->lock held). */
 static void wake_done_followers(struct tcp_xport *t)
 {
@@ -224,6 +242,7 @@ static void fail_all(struct tcp_xport *t, int err)
 	pthread_cond_broadcast(&t->slot_cv);
 	pthread_cond_broadcast(&t->rx_cv);
 	pthread_mutex_unlock(&t->lock);
+	rx_kick(t);
 
 	pthread_mutex_lock(&t->send_lock);
 	pthread_mutex_lock(&t->lock);
@@ -410,8 +429,13 @@ static void rx_release(struct tcp_xport *t)
 			}
 		}
 	}
-	if (t->inflight || t->dead || t->rx_stop || __atomic_load_n(&t->closing, __ATOMIC_RELAXED))
+	if (t->inflight || t->dead || t->rx_stop ||
+	    __atomic_load_n(&t->closing, __ATOMIC_RELAXED)) {
 		pthread_cond_broadcast(&t->rx_cv);
+		rx_kick(t); /* it takes what is in flight, or ends */
+	} else if (!t->rx_watch) {
+		rx_kick(t); /* it watches the idle connection again */
+	}
 }
 
 /*
@@ -428,22 +452,55 @@ static void *tcp_rx_thread(void *arg)
 
 	pthread_mutex_lock(&t->lock);
 	for (;;) {
-		while (!t->rx_stop && !t->dead && (t->reading || !t->inflight))
-			pthread_cond_wait(&t->rx_cv, &t->lock);
 		if (t->rx_stop || t->dead)
 			break;
-		t->reading = true;
-		while (t->inflight && !t->dead) {
-			pthread_mutex_unlock(&t->lock);
-			ret = rx_one(t, &why, 0);
-			if (ret) {
-				rx_failed(t, ret, why);
+		if (!t->reading && t->inflight) {
+			t->reading = true;
+			while (t->inflight && !t->dead) {
+				pthread_mutex_unlock(&t->lock);
+				ret = rx_one(t, &why, 0);
+				if (ret) {
+					rx_failed(t, ret, why);
+					pthread_mutex_lock(&t->lock);
+					break;
+				}
 				pthread_mutex_lock(&t->lock);
-				break;
+			}
+			rx_release(t);
+			continue;
+		}
+		/*
+		 * Nothing to receive for anyone.  While nobody reads, watch the
+		 * connection for its end (POLLRDHUP: not for data, which a
+		 * waiter reads itself), so that a server that goes away is
+		 * noticed at once, not at the next request.
+		 */
+		{
+			bool idle = !t->reading;
+			struct pollfd p[2] = { { .fd = t->rx_efd, .events = POLLIN },
+					       { .fd = t->fd, .events = POLLRDHUP } };
+			uint64_t n;
+
+			t->rx_watch = idle;
+			pthread_mutex_unlock(&t->lock);
+			while (poll(p, idle ? 2 : 1, -1) < 0 && errno == EINTR)
+				;
+			if (p[0].revents && read(t->rx_efd, &n, sizeof(n)) < 0) {
+				/* non-blocking: someone else drained it */
 			}
 			pthread_mutex_lock(&t->lock);
+			t->rx_watch = false;
+			if (idle && p[1].revents && !t->reading && !t->dead && !t->rx_stop) {
+				/* the end (or a reply to nothing, a protocol error) */
+				t->reading = true;
+				pthread_mutex_unlock(&t->lock);
+				ret = rx_one(t, &why, 0);
+				if (ret)
+					rx_failed(t, ret, why);
+				pthread_mutex_lock(&t->lock);
+				rx_release(t);
+			}
 		}
-		rx_release(t);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return NULL;
@@ -631,6 +688,7 @@ static int tcp_connect(struct vf_xport *x)
 	t->inflight = 0;
 	t->reading = false;
 	t->rx_stop = false;
+	t->rx_watch = false;
 	__atomic_store_n(&t->closing, false, __ATOMIC_RELAXED);
 	t->dead = 0;
 	pthread_mutex_unlock(&t->lock);
@@ -675,6 +733,7 @@ static void tcp_disconnect(struct vf_xport *x)
 	t->reading = false;
 	pthread_cond_broadcast(&t->rx_cv);
 	pthread_mutex_unlock(&t->lock);
+	rx_kick(t);
 	if (t->rx_running) {
 		pthread_join(t->rx, NULL);
 		t->rx_running = false;
@@ -714,7 +773,7 @@ static int tcp_submit(struct vf_xport *x, struct vf_op *op)
 	t->slots[idx].op = op;
 	t->inflight++;
 	if (!(op->flags & VF_OP_F_WAIT) && !t->reading)
-		pthread_cond_signal(&t->rx_cv);
+		rx_kick(t);
 	vf_op_to_msg(op, &m);
 	m.hdr.tag = (uint64_t)t->slots[idx].gen << 32 | (uint32_t)idx;
 	pthread_mutex_unlock(&t->lock);
