@@ -67,6 +67,8 @@ XPORT_SRCS := src/transport/transport.c src/transport/tcp.c src/transport/rdma.c
 	src/transport/mem.c src/transport/net.c
 MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/conn.c src/memd/tcp.c src/memd/rdma.c
 CTL_SRCS := src/ctl/qmp.c src/ctl/jv.c
+# vofirmctl's commands: main.c and every other file of src/ctl/
+CTL_CMD_SRCS := $(filter-out $(CTL_SRCS),$(sort $(wildcard src/ctl/*.c)))
 FS_SRCS := src/fs/settings.c src/fs/servers.c src/fs/files.c src/fs/extent.c src/fs/state.c \
 	src/fs/loop.c src/fs/super.c src/fs/ops.c \
 	src/fs/stats.c src/fs/hist.c
@@ -112,7 +114,7 @@ $(BUILD)/vofirm-memd: $(BUILD)/obj/src/memd/main.o $(MEMD_OBJS) $(LIBVOFIRM)
 $(BUILD)/vofirm-fs: $(BUILD)/obj/src/fs/main.o $(FS_OBJS) $(LIBVOFIRM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LIBS)
 
-$(BUILD)/vofirmctl: $(BUILD)/obj/src/ctl/main.o $(CTL_OBJS) $(LIBVOFIRM)
+$(BUILD)/vofirmctl: $(CTL_CMD_SRCS:%.c=$(BUILD)/obj/%.o) $(CTL_OBJS) $(LIBVOFIRM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(LIBS)
 
 # The QEMU companion is preloaded into QEMU: no sanitizer runtime in it.

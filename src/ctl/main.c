@@ -37,27 +37,16 @@
 
 #include <glib.h>
 
+#include "ctl.h"
 #include "qmp.h"
 #include "vofirm/log.h"
 #include "vofirm/mount.h"
 #include "vofirm/util.h"
 #include "vofirm/version.h"
 
-/* vofirm-fs's extended attributes (src/fs/fs.h) */
-#define XATTR_REPLICAS "user.vofirm.replicas"
-#define XATTR_DRAIN "user.vofirm.drain"
-#define MAX_REPLICAS 3
+struct ctl_opts o = { .model = "pc-dimm", .timeout_ms = 30000 };
 
-static struct {
-	const char *qmp, *mount, *id, *model, *vm, *server;
-	uint64_t size, block_size, timeout_ms, limit;
-	bool size_set, timeout_set, json, keep_file;
-	unsigned replicas; /* 0: what the VM's directory asks for */
-	long pid;
-} o = { .model = "pc-dimm", .timeout_ms = 30000 };
-
-static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void progress(const char *fmt, ...)
+void progress(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -68,7 +57,7 @@ static void progress(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static char *fmt_size(uint64_t b)
+char *fmt_size(uint64_t b)
 {
 	static char buf[4][32];
 	static int i;
@@ -78,7 +67,7 @@ static char *fmt_size(uint64_t b)
 }
 
 /* Bytes in MiB, as progress and status lines give them: "512 MiB", "0.1 MiB". */
-static char *fmt_mib(uint64_t b)
+char *fmt_mib(uint64_t b)
 {
 	static char buf[4][32];
 	static int i;
@@ -93,7 +82,7 @@ static char *fmt_mib(uint64_t b)
 }
 
 /* "N copies" */
-static const char *copies(uint64_t n)
+const char *copies(uint64_t n)
 {
 	static char buf[4][32];
 	static int i;
@@ -107,7 +96,7 @@ static const char *copies(uint64_t n)
  * The mount's DIR/.vofirm/stats.json, parsed (json_node_unref it), its
  * text in *text if text (g_free it); NULL: failed (logged).
  */
-static JsonNode *read_stats(const char *mount, char **text)
+JsonNode *read_stats(const char *mount, char **text)
 {
 	char *path = g_build_filename(mount, ".vofirm", "stats.json", NULL), *t = NULL, *err = NULL;
 	GError *gerr = NULL;
@@ -141,7 +130,7 @@ out:
 }
 
 /* A boolean member of a stats row; false when absent (an older vofirm-fs). */
-static int stat_bool(const char *file, JsonNode *row, const char *what, const char *key, bool *b)
+int stat_bool(const char *file, JsonNode *row, const char *what, const char *key, bool *b)
 {
 	JsonNode *n = jv_get(row, key);
 
@@ -157,7 +146,7 @@ static int stat_bool(const char *file, JsonNode *row, const char *what, const ch
 }
 
 /* The copy count of a file or directory of a mount (its xattr); 0 if it has none. */
-static unsigned xattr_replicas(const char *path)
+unsigned xattr_replicas(const char *path)
 {
 	char v[8];
 	ssize_t n = getxattr(path, XATTR_REPLICAS, v, sizeof(v) - 1);
@@ -167,7 +156,7 @@ static unsigned xattr_replicas(const char *path)
 	return (unsigned)(v[0] - '0');
 }
 
-static int cmd(struct qmp *q, const char *c, JsonObject *args, JsonNode **ret, const char *what)
+int cmd(struct qmp *q, const char *c, JsonObject *args, JsonNode **ret, const char *what)
 {
 	char *err = NULL;
 	int r = qmp_cmd(q, c, args, ret, &err);
@@ -179,7 +168,7 @@ static int cmd(struct qmp *q, const char *c, JsonObject *args, JsonNode **ret, c
 }
 
 /* The arguments of qom-get and qom-set. */
-static JsonObject *qom_args(const char *path, const char *prop)
+JsonObject *qom_args(const char *path, const char *prop)
 {
 	JsonObject *a = json_object_new();
 
@@ -188,7 +177,7 @@ static JsonObject *qom_args(const char *path, const char *prop)
 	return a;
 }
 
-static JsonObject *id_args(const char *id)
+JsonObject *id_args(const char *id)
 {
 	JsonObject *a = json_object_new();
 
@@ -201,7 +190,7 @@ static JsonObject *id_args(const char *id)
  * QEMU leaves out some (slots and max-size without maxmem): optional ones
  * are 0 when absent.  0 or -EPROTO (logged).
  */
-static int answer_size(JsonNode *r, const char *what, const char *key, bool optional, uint64_t *v)
+int answer_size(JsonNode *r, const char *what, const char *key, bool optional, uint64_t *v)
 {
 	JsonNode *n = jv_get(r, key);
 	const char *why;
@@ -217,7 +206,7 @@ static int answer_size(JsonNode *r, const char *what, const char *key, bool opti
 }
 
 /* A size property of a QOM object.  0 or -errno (logged). */
-static int qom_get_size(struct qmp *q, const char *path, const char *prop, uint64_t *v)
+int qom_get_size(struct qmp *q, const char *path, const char *prop, uint64_t *v)
 {
 	JsonNode *r = NULL;
 	const char *why;
@@ -237,7 +226,7 @@ static int qom_get_size(struct qmp *q, const char *path, const char *prop, uint6
 }
 
 /* A string property of a QOM object; NULL if it has none (not an error here). */
-static char *qom_get_str(struct qmp *q, const char *path, const char *prop)
+char *qom_get_str(struct qmp *q, const char *path, const char *prop)
 {
 	JsonNode *r = NULL;
 	char *s = NULL;
@@ -248,8 +237,7 @@ static char *qom_get_str(struct qmp *q, const char *path, const char *prop)
 	return s;
 }
 
-static int qom_set_size(struct qmp *q, const char *path, const char *prop, uint64_t v,
-			const char *what)
+int qom_set_size(struct qmp *q, const char *path, const char *prop, uint64_t v, const char *what)
 {
 	JsonObject *a = qom_args(path, prop);
 
@@ -259,7 +247,7 @@ static int qom_set_size(struct qmp *q, const char *path, const char *prop, uint6
 }
 
 /* QEMU's memory devices, in *all (json_node_unref it); NULL: failed (logged). */
-static JsonArray *memory_devices(struct qmp *q, JsonNode **all)
+JsonArray *memory_devices(struct qmp *q, JsonNode **all)
 {
 	JsonArray *devs;
 
@@ -274,7 +262,7 @@ static JsonArray *memory_devices(struct qmp *q, JsonNode **all)
 }
 
 /* The memory device `id` among devs, or NULL. */
-static JsonNode *find_device(JsonArray *devs, const char *id)
+JsonNode *find_device(JsonArray *devs, const char *id)
 {
 	for (guint i = 0; i < json_array_get_length(devs); i++) {
 		JsonNode *d = json_array_get_element(devs, i);
@@ -289,7 +277,7 @@ static JsonNode *find_device(JsonArray *devs, const char *id)
  * Waits until a virtio-mem device's size is `want`.  0, -ETIMEDOUT with
  * *got the size it reached, or -errno (logged).
  */
-static int wait_vmem_size(struct qmp *q, const char *id, uint64_t want, uint64_t *got)
+int wait_vmem_size(struct qmp *q, const char *id, uint64_t want, uint64_t *got)
 {
 	uint64_t start = vf_now_ms(), last = start;
 	int ret;
@@ -311,7 +299,7 @@ static int wait_vmem_size(struct qmp *q, const char *id, uint64_t want, uint64_t
 	}
 }
 
-static char *vm_name(struct qmp *q)
+char *vm_name(struct qmp *q)
 {
 	JsonNode *r = NULL;
 	char *name = NULL;
@@ -630,7 +618,7 @@ out:
 }
 
 /* object-del the backend and remove its file (after the device is gone). */
-static int drop_backend(struct qmp *q, const char *memdev_path)
+int drop_backend(struct qmp *q, const char *memdev_path)
 {
 	const char *memid = strrchr(memdev_path, '/') ? strrchr(memdev_path, '/') + 1 : memdev_path;
 	char *file = qom_get_str(q, memdev_path, "mem-path");
@@ -1446,7 +1434,7 @@ static int do_budget(void)
 #define ID_MAX 64
 
 /* 0, or 2 (the exit status) after saying what is wrong with option's value. */
-static int check_id(const char *option, const char *id)
+int check_id(const char *option, const char *id)
 {
 	size_t len = strlen(id);
 	char *shown;
