@@ -250,12 +250,46 @@ static void mark_stale(struct fs *fs, struct extent *e, unsigned k, const char *
 	}
 }
 
+int ext_write_settle(struct fs *fs, struct extent *e, uint64_t so, uint32_t n, const void *buf,
+		     unsigned cnt, const unsigned *idx, const bool *was_ok, const int *status)
+{
+	bool took[EXT_SLOTS] = { false };
+	unsigned ok_took = 0;
+	int ret = -EIO;
+
+	for (unsigned i = 0; i < cnt; i++) {
+		took[i] = status[i] == 0;
+		ok_took += took[i] && was_ok[i];
+	}
+	if (!ok_took) {
+		/* No up-to-date copy took it at once: wait for one, as a single
+		 * copy would (up to its server's lease). */
+		for (unsigned i = 0; i < cnt && !ok_took; i++) {
+			struct copy c = copy_get(e, idx[i]);
+
+			if (!was_ok[i])
+				continue;
+			ret = server_rw(srv_of(fs, c), VF_OP_WRITE, c.id, so, n, (void *)buf);
+			if (ret == 0)
+				took[i] = true, ok_took = 1;
+		}
+		if (!ok_took)
+			return ret ? ret : -EIO; /* nothing is marked: nothing has it */
+	}
+	for (unsigned i = 0; i < cnt; i++)
+		if (!took[i])
+			mark_stale(fs, e, idx[i],
+				   status[i] == -EAGAIN ? "its server is down"
+							: strerror(-status[i]));
+	return 0;
+}
+
 int ext_write(struct fs *fs, struct extent *e, uint64_t so, uint32_t n, const void *buf)
 {
 	struct srv_io io[EXT_SLOTS];
-	unsigned idx[EXT_SLOTS], cnt = 0, ok_took = 0;
-	bool was_ok[EXT_SLOTS], took[EXT_SLOTS] = { false };
-	int ret = -EIO;
+	unsigned idx[EXT_SLOTS], cnt = 0;
+	bool was_ok[EXT_SLOTS];
+	int status[EXT_SLOTS];
 
 	struct copy c0 = copy_get(e, 0);
 
@@ -280,31 +314,9 @@ int ext_write(struct fs *fs, struct extent *e, uint64_t so, uint32_t n, const vo
 	if (cnt == 0)
 		return -EIO; /* no copy left to write to */
 	servers_rw_all(fs, io, cnt);
-	for (unsigned i = 0; i < cnt; i++) {
-		took[i] = io[i].status == 0;
-		ok_took += took[i] && was_ok[i];
-	}
-	if (!ok_took) {
-		/* No up-to-date copy took it at once: wait for one, as a single
-		 * copy would (up to its server's lease). */
-		for (unsigned i = 0; i < cnt && !ok_took; i++) {
-			struct copy c = copy_get(e, idx[i]);
-
-			if (!was_ok[i])
-				continue;
-			ret = server_rw(srv_of(fs, c), VF_OP_WRITE, c.id, so, n, (void *)buf);
-			if (ret == 0)
-				took[i] = true, ok_took = 1;
-		}
-		if (!ok_took)
-			return ret ? ret : -EIO; /* nothing is marked: nothing has it */
-	}
 	for (unsigned i = 0; i < cnt; i++)
-		if (!took[i])
-			mark_stale(fs, e, idx[i],
-				   io[i].status == -EAGAIN ? "its server is down"
-							   : strerror(-io[i].status));
-	return 0;
+		status[i] = io[i].status;
+	return ext_write_settle(fs, e, so, n, buf, cnt, idx, was_ok, status);
 }
 
 /* ---- walking the files ---- */
@@ -609,6 +621,7 @@ static enum rebuild_result fill(struct fs *fs, struct inode *in, uint32_t idx, s
 			return alive ? RB_AGAIN : RB_GONE;
 		}
 		fs_rwlock_wrlock(&e->fill);
+		awrite_wait_extent(fs, e);
 		copied = any_written(e, off / FS_PAGE, off / FS_PAGE + ppc - 1);
 		if (copied)
 			ret = rebuild_chunk(fs, e, k, off, (uint32_t)chunk, buf);
@@ -626,6 +639,7 @@ static enum rebuild_result fill(struct fs *fs, struct inode *in, uint32_t idx, s
 		return RB_GONE;
 	}
 	fs_rwlock_wrlock(&e->fill);
+	awrite_wait_extent(fs, e);
 	ret = copy_cas_state(e, k, COPY_FILLING, COPY_OK) ? 0 : -EAGAIN;
 	fs_rwlock_unlock(&e->fill);
 	fs_rwlock_unlock(&in->rw);
@@ -709,6 +723,7 @@ static enum rebuild_result repair_extent(struct fs *fs, struct pinned_file *f, u
 	uint64_t t0 = vf_now_ms(), S = fs->slab_size;
 
 	fs_rwlock_wrlock(&in->rw);
+	awrite_wait_inode(fs, in);
 	e = map_get(in, idx);
 	if (!e || !ext_count(e, COPY_OK)) {
 		/* nothing, or nothing left to rebuild from */
@@ -773,6 +788,7 @@ static enum rebuild_result repair_extent(struct fs *fs, struct pinned_file *f, u
 		return RB_BLOCKED;
 	}
 	fs_rwlock_wrlock(&in->rw);
+	awrite_wait_inode(fs, in);
 	target = -1;
 	for (unsigned k = 0; map_get(in, idx) == e && k < EXT_SLOTS && target < 0; k++)
 		if (cstate(e, k) == COPY_EMPTY)
@@ -797,6 +813,7 @@ fill:
 			  fs->srv[tsrv].url, vf_now_ms() - t0);
 		/* what it replaces goes now */
 		fs_rwlock_wrlock(&in->rw);
+		awrite_wait_inode(fs, in);
 		if (map_get(in, idx) == e)
 			drop_copies(fs, in, e, want);
 		fs_rwlock_unlock(&in->rw);

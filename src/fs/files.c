@@ -384,7 +384,7 @@ void fs_buf_put(struct fs *fs, void *b)
 
 /* ---- the written-page bits ---- */
 
-static void mark_written(struct extent *e, uint64_t first, uint64_t last)
+void ext_mark_written(struct extent *e, uint64_t first, uint64_t last)
 {
 	for (uint64_t pg = first; pg <= last; pg++)
 		__atomic_fetch_or(&e->b->written[pg / 64], 1ull << (pg % 64), __ATOMIC_RELEASE);
@@ -410,7 +410,7 @@ uint64_t file_reserved(struct fs *fs, struct inode *in)
 	return (uint64_t)__atomic_load_n(&in->held, __ATOMIC_RELAXED) * fs->slab_size;
 }
 
-static void log_io_error(struct fs *fs, struct inode *in, const char *what, uint64_t off, int err)
+void file_log_io_error(struct fs *fs, struct inode *in, const char *what, uint64_t off, int err)
 {
 	char *path;
 
@@ -529,6 +529,7 @@ int file_set_replicas(struct fs *fs, struct inode *in, unsigned n)
 	if (n < 1 || n > FS_MAX_REPLICAS)
 		return -EINVAL;
 	fs_rwlock_wrlock(&in->rw);
+	awrite_wait_inode(fs, in);
 	added = calloc(in->nmap + 1, 1);
 	if (!added) {
 		fs_rwlock_unlock(&in->rw);
@@ -747,6 +748,7 @@ int file_resize(struct fs *fs, struct inode *in, uint64_t size)
 	int ret;
 
 	fs_rwlock_wrlock(&in->rw);
+	awrite_wait_inode(fs, in);
 	ret = do_resize(fs, in, size);
 	if (!ret)
 		save(fs, in);
@@ -796,6 +798,7 @@ int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint
 		return -EFBIG;
 
 	fs_rwlock_wrlock(&in->rw);
+	awrite_wait_inode(fs, in);
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		ret = do_punch(fs, in, off, len);
 	} else {
@@ -817,6 +820,7 @@ int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint
 void file_free_slabs(struct fs *fs, struct inode *in)
 {
 	fs_rwlock_wrlock(&in->rw);
+	awrite_wait_inode(fs, in);
 	__atomic_store_n(&in->size, 0, __ATOMIC_RELAXED); /* no slab backs any byte now */
 	release_from(fs, in, 0);
 	free(in->map);
@@ -869,7 +873,7 @@ ssize_t file_read(struct fs *fs, struct inode *in, uint64_t off, size_t len, cha
 	}
 	fs_rwlock_unlock(&in->rw);
 	if (ret) {
-		log_io_error(fs, in, "read", off, ret);
+		file_log_io_error(fs, in, "read", off, ret);
 		return -EIO;
 	}
 	__atomic_add_fetch(&in->io.reads, 1, __ATOMIC_RELAXED);
@@ -917,7 +921,7 @@ static int write_piece(struct fs *fs, struct extent *e, uint64_t so, size_t n, c
 		if (ret)
 			goto out;
 	}
-	mark_written(e, so / FS_PAGE, (so + n - 1) / FS_PAGE);
+	ext_mark_written(e, so / FS_PAGE, (so + n - 1) / FS_PAGE);
 out:
 	fs_rwlock_unlock(&e->fill);
 	return ret;
@@ -940,6 +944,7 @@ ssize_t file_write(struct fs *fs, struct inode *in, uint64_t off, size_t len, co
 		/* a write past the end grows the file: reserve first */
 		fs_rwlock_unlock(&in->rw);
 		fs_rwlock_wrlock(&in->rw);
+		awrite_wait_inode(fs, in);
 		ret = off + len > in->size ? do_resize(fs, in, off + len) : 0;
 		if (!ret)
 			save(fs, in);
@@ -966,7 +971,7 @@ ssize_t file_write(struct fs *fs, struct inode *in, uint64_t off, size_t len, co
 		__atomic_store_n(&in->write_error, true, __ATOMIC_RELAXED);
 	fs_rwlock_unlock(&in->rw);
 	if (ret) {
-		log_io_error(fs, in, "write", off, ret);
+		file_log_io_error(fs, in, "write", off, ret);
 		return -EIO;
 	}
 	__atomic_add_fetch(&in->io.writes, 1, __ATOMIC_RELAXED);

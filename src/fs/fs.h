@@ -76,6 +76,7 @@ struct fs_settings {
 	unsigned max_background;
 	unsigned threads;
 	unsigned busy_poll_us;	/* the transport's poll before sleeping on a reply */
+	unsigned write_depth;	/* asynchronous writes in flight at most; 0: none */
 	unsigned bdi_max_ratio; /* percent; 0 leaves the kernel's */
 	unsigned replicas;	/* copies of each extent, unless a file says */
 	uint64_t repair_rate;	/* bytes/s a repair may copy; 0: no limit */
@@ -203,6 +204,10 @@ struct extent {
 	struct fs_rwlock fill;
 	uint32_t blk;	     /* its block in the state */
 	struct ext_block *b; /* the block; slots change under inode->rw, at least shared */
+	/* Asynchronous writes in flight (awrite.c, __atomic): each holds
+	 * fill and inode->rw shared in effect; whoever takes either
+	 * exclusively waits for them (awrite_wait_extent, _inode). */
+	unsigned awrites;
 };
 
 static inline struct copy copy_get(const struct extent *e, unsigned k)
@@ -289,6 +294,15 @@ struct srv_io {
 
 /* Runs every request of io[n] at once, one attempt each within io_timeout. */
 void servers_rw_all(struct fs *fs, struct srv_io *io, unsigned n);
+/* The outcome of one request op to s, sent while s was UP in generation
+ * sgen at t0 (vf_now_ns), as servers_rw_all takes it: accounted, the
+ * server failed when the connection was lost, a refusal logged; returns
+ * its status (-ETIMEDOUT if it failed after timed_out). */
+int server_io_done(struct server *s, const struct vf_op *op, uint64_t sgen, uint64_t t0,
+		   bool timed_out);
+/* A request to s (generation sgen) waited timeout_ms: s is failed (logged);
+ * the caller then aborts its connection. */
+void server_timed_out(struct server *s, uint64_t sgen, uint64_t timeout_ms);
 /* Adds a server at run time (SIGHUP); 0, -EEXIST or -errno (logged). */
 int servers_add(struct fs *fs, const char *url);
 /* The server with that URL, or NULL. */
@@ -428,6 +442,7 @@ struct inode {
 				  * past size): nothing reserved */
 	uint32_t held;	     /* slabs held, every copy counted (__atomic) */
 	bool write_error;    /* a write failed since the last fsync */
+	unsigned awrites;    /* asynchronous writes in flight (__atomic; struct extent) */
 
 	struct io_counters io;
 	int ctl_file; /* which control file */
@@ -438,6 +453,7 @@ struct fs {
 	/* FUSE READ and WRITE handlers, from the request to its reply: with
 	 * the servers' own latencies, where a page's time goes (stats.json) */
 	struct hist fuse_read_lat, fuse_write_lat;
+	struct awq *aw; /* asynchronous writes (awrite.c) */
 	struct vf_key key;
 	bool has_key;
 	uint64_t slab_size;
@@ -515,6 +531,12 @@ int ext_read(struct fs *fs, struct extent *e, uint64_t so, uint32_t n, void *buf
  * copy that misses it is STALE from then on; -EIO if no up-to-date copy
  * took it. */
 int ext_write(struct fs *fs, struct extent *e, uint64_t so, uint32_t n, const void *buf);
+/* What follows a write of [so, so+n) sent to copies idx[cnt] (was_ok[i]:
+ * copy i was up to date then) with results status[cnt]: a copy that
+ * missed it goes STALE; if no up-to-date copy took it, one is waited for
+ * (server_rw); -EIO or -errno if none takes it. */
+int ext_write_settle(struct fs *fs, struct extent *e, uint64_t so, uint32_t n, const void *buf,
+		     unsigned cnt, const unsigned *idx, const bool *was_ok, const int *status);
 /* Sets fs->describe_loss (fs_init_tree). */
 void ext_init_loss_report(struct fs *fs);
 /* Copies of e in a state (COPY_*). */
@@ -566,6 +588,32 @@ ssize_t file_read(struct fs *fs, struct inode *in, uint64_t off, size_t len, cha
 ssize_t file_write(struct fs *fs, struct inode *in, uint64_t off, size_t len, const char *buf);
 void file_free_slabs(struct fs *fs, struct inode *in);
 uint64_t file_reserved(struct fs *fs, struct inode *in);
+
+/* Marks pages [first, last] of e written (they read from the servers). */
+void ext_mark_written(struct extent *e, uint64_t first, uint64_t last);
+/* Logs "file PATH: what at offset off failed: err". */
+void file_log_io_error(struct fs *fs, struct inode *in, const char *what, uint64_t off, int err);
+
+/* ---- awrite.c: writes answered when their copies have them, no thread
+ * waiting (write-back of dirty pages) ---- */
+
+/* Takes a FUSE WRITE of one extent whose copies are all up, and replies
+ * to req when every copy has it (or, after a failure, as ext_write would);
+ * false: not taken (the caller writes as usual). */
+bool awrite_try(struct fs *fs, fuse_req_t req, struct inode *in, uint64_t off, size_t len,
+		const char *buf);
+/* With in->rw (e->fill) held exclusively: waits for the asynchronous
+ * writes to the file (to e) to end. */
+void awrite_wait_inode(struct fs *fs, struct inode *in);
+void awrite_wait_extent(struct fs *fs, struct extent *e);
+/* The thread that retries failed writes and times out silent ones. */
+int awrite_start(struct fs *fs);
+/* After the FUSE loop: every write in flight ends (and is answered). */
+void awrite_stop(struct fs *fs);
+struct awrite_stats {
+	uint64_t in_flight, taken, retried;
+};
+void awrite_stats(struct fs *fs, struct awrite_stats *st);
 
 void *fs_buf_get(struct fs *fs);
 void fs_buf_put(struct fs *fs, void *buf);

@@ -418,7 +418,11 @@ static int worker_main(struct fs *fs, int argc, char **argv, const char *spec)
 	}
 	quiet_stdio(fs);
 
-	ret = loop_run(fs, se, fuse_fd, sig.stop_fd, fs->set.threads);
+	ret = awrite_start(fs);
+	if (ret == 0) {
+		ret = loop_run(fs, se, fuse_fd, sig.stop_fd, fs->set.threads);
+		awrite_stop(fs); /* every write taken is answered, and in the state */
+	}
 	unmounted = ret == LOOP_UNMOUNTED;
 	status = ret < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 out_session:

@@ -820,6 +820,10 @@ static void vf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, EBADF);
 		return;
 	}
+	if (awrite_try(fs, req, h->in, (uint64_t)off, size, buf)) {
+		handle_done(h); /* answered when the copies have it */
+		return;
+	}
 	n = file_write(fs, h->in, (uint64_t)off, size, buf);
 	handle_done(h);
 	hist_add(&fs->fuse_write_lat, vf_now_ns() - t0);

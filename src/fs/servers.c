@@ -199,6 +199,30 @@ static void log_refused(struct server *s, bool is_write, uint32_t slab, uint64_t
 	__atomic_add_fetch(&s->io.errors, 1, __ATOMIC_RELAXED);
 }
 
+int server_io_done(struct server *s, const struct vf_op *op, uint64_t sgen, uint64_t t0,
+		   bool timed_out)
+{
+	bool is_write = op->type == VF_OP_WRITE;
+	int ret = op->status;
+
+	if (ret && timed_out)
+		ret = -ETIMEDOUT;
+	if (ret == 0)
+		account(s, is_write, op->len, vf_now_ns() - t0);
+	else if (ret == -ECONNRESET || ret == -ENOTCONN || ret == -EPROTO || ret == -EPIPE)
+		server_fail(s, sgen, "connection lost");
+	else if (!connection_error(ret))
+		log_refused(s, is_write, op->slab, op->off, op->len, op, ret);
+	return ret;
+}
+
+void server_timed_out(struct server *s, uint64_t sgen, uint64_t timeout_ms)
+{
+	struct timeout_note note = { .s = s, .gen = sgen, .timeout_ms = timeout_ms };
+
+	note_timeout(&note);
+}
+
 struct rw_all {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
@@ -323,21 +347,10 @@ void servers_rw_all(struct fs *fs, struct srv_io *io, unsigned n)
 	pthread_mutex_unlock(&all.lock);
 	for (unsigned i = 0; i < n; i++) {
 		struct rw_slot *sl = &slot[i];
-		struct server *s = io[i].s;
-		bool is_write = io[i].type == VF_OP_WRITE;
-		int ret = sl->op.status;
 
-		if (!sl->running)
-			continue;
-		if (ret && sl->timed_out)
-			ret = -ETIMEDOUT;
-		io[i].status = ret;
-		if (ret == 0)
-			account(s, is_write, io[i].len, vf_now_ns() - sl->t0);
-		else if (ret == -ECONNRESET || ret == -ENOTCONN || ret == -EPROTO || ret == -EPIPE)
-			server_fail(s, sl->sgen, "connection lost");
-		else if (!connection_error(ret))
-			log_refused(s, is_write, io[i].slab, io[i].off, io[i].len, &sl->op, ret);
+		if (sl->running)
+			io[i].status =
+				server_io_done(io[i].s, &sl->op, sl->sgen, sl->t0, sl->timed_out);
 	}
 	pthread_cond_destroy(&all.cv);
 	pthread_mutex_destroy(&all.lock);

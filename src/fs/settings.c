@@ -152,6 +152,9 @@ static const struct vf_opt fs_opt[] = {
 	  .metavar = "US",
 	  .help = "a thread waiting for a server's reply to a read polls the connection this "
 		  "many microseconds before it sleeps; 0: sleep at once" },
+	{ "write-depth", 0, VF_OPT_UINT, AT(write_depth), .hi = 4096, .def = "64", .metavar = "N",
+	  .help = "writes (write-back of dirty pages) in flight to the servers with no thread "
+		  "waiting for each; 0: each waits on its FUSE thread" },
 	{ "threads", 0, VF_OPT_UINT, AT(threads), .lo = 1, .hi = 256, .def = "8", .metavar = "N",
 	  .help = "FUSE worker threads" },
 	{ "bdi-max-ratio", 0, VF_OPT_UINT, AT(bdi_max_ratio), .lo = 0, .hi = 100, .def = "50",

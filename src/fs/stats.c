@@ -220,6 +220,15 @@ char *fs_stats_json(struct fs *fs)
 	json_hist(o, &fs->fuse_read_lat);
 	g_string_append(o, ", \"fuse_write_us\": ");
 	json_hist(o, &fs->fuse_write_lat);
+	{
+		struct awrite_stats aw;
+
+		awrite_stats(fs, &aw);
+		g_string_append_printf(o,
+				       ", \"async_writes\": {\"taken\": %" PRIu64
+				       ", \"retried\": %" PRIu64 ", \"in_flight\": %" PRIu64 "}",
+				       aw.taken, aw.retried, aw.in_flight);
+	}
 	g_string_append(o, "},");
 	g_string_append_printf(o,
 			       "\n  \"pool\": {\"capacity\": %" PRIu64 ", \"free\": %" PRIu64
@@ -317,6 +326,24 @@ char *fs_stats_prometheus(struct fs *fs)
 			g_string_append_printf(o, "%s{mount=\"", repl_metrics[m].name);
 			prom_label(o, fs->set.mountpoint ? fs->set.mountpoint : "");
 			g_string_append_printf(o, "\"} %" PRIu64 "\n", v[m]);
+		}
+	}
+	{
+		struct awrite_stats aw;
+		const char *names[] = { "vofirm_fs_async_writes_total",
+					"vofirm_fs_async_writes_retried_total" };
+		const char *helps[] = {
+			"FUSE writes answered asynchronously, when every copy had them",
+			"of those, writes that failed somewhere and were finished the "
+			"synchronous way (stale copies, waits for a server)"
+		};
+
+		awrite_stats(fs, &aw);
+		for (unsigned m = 0; m < 2; m++) {
+			prom_head(o, names[m], "counter", helps[m]);
+			g_string_append_printf(o, "%s{mount=\"", names[m]);
+			prom_label(o, fs->set.mountpoint ? fs->set.mountpoint : "");
+			g_string_append_printf(o, "\"} %" PRIu64 "\n", m ? aw.retried : aw.taken);
 		}
 	}
 	if (fs->st.hdr) {

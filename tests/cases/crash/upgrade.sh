@@ -7,7 +7,7 @@
 # state (another format) is refused with a message naming the format, and
 # the old worker keeps serving; once the right binary is back, the restart
 # goes through.
-# TIMEOUT: 120
+# TIMEOUT: 240
 . "$(dirname "$0")/../../lib/common.sh"
 . "$TOP/tests/tools/crash.sh"
 require_fuse
