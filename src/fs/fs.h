@@ -73,7 +73,7 @@ struct fs_settings {
 	uint64_t read_timeout_ms; /* a read fails with EIO after this */
 	uint64_t io_timeout_ms;	  /* one attempt; then the connection is redone */
 	uint64_t connect_timeout_ms;
-	uint64_t readahead; /* bytes */
+	uint64_t readahead;	   /* bytes */
 	char *prefetch;		   /* off, kernel or auto (prefetch.h) */
 	uint64_t prefetch_max;	   /* bytes ahead per stream, and pending per file */
 	unsigned prefetch_depth;   /* accesses in a stream's first window */
@@ -435,7 +435,7 @@ struct inode {
 	bool write_error;    /* a write failed since the last fsync */
 
 	struct io_counters io;
-	int ctl_file; /* which control file */
+	int ctl_file;	    /* which control file */
 	struct pf_file *pf; /* the prefetcher's (prefetch.c; __atomic, made at the first read) */
 };
 

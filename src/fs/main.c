@@ -424,7 +424,7 @@ static int worker_main(struct fs *fs, int argc, char **argv, const char *spec)
 	unmounted = ret == LOOP_UNMOUNTED;
 	status = ret < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 out_session:
-	prefetch_stop(fs); /* done in loop_run already, unless it did not run */
+	prefetch_stop(fs);	  /* done in loop_run already, unless it did not run */
 	fuse_session_destroy(se); /* closes our copy of the descriptor only */
 	fs->se = NULL;
 out_args:

@@ -43,7 +43,7 @@ struct handle {
 	struct inode *in;
 	bool foreign;  /* a stand-in for a handle an earlier worker opened */
 	bool internal; /* a prefetch helper's (prefetch.c): not one of the file's opens */
-	char *data;   /* control files: the content rendered at open */
+	char *data;    /* control files: the content rendered at open */
 	size_t len;
 	struct dirent_snap {
 		char *name;

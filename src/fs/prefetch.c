@@ -114,10 +114,10 @@
 
 #define PF_STREAMS 8
 #define PF_HIST_MAX 32
-#define PF_RADIUS 512	   /* pages: a miss this near a stream's last one joins it */
-#define PF_JOB_RANGES 64   /* ranges in one window sent at once */
-#define PF_QUEUE 256	   /* windows waiting for the prefetch thread */
-#define PF_HELPERS 8	   /* helper processes (memory cgroups) at once */
+#define PF_RADIUS 512	 /* pages: a miss this near a stream's last one joins it */
+#define PF_JOB_RANGES 64 /* ranges in one window sent at once */
+#define PF_QUEUE 256	 /* windows waiting for the prefetch thread */
+#define PF_HELPERS 8	 /* helper processes (memory cgroups) at once */
 #define PF_HELPER_IDLE_MS 300
 #define PF_PATH_MAX 1024
 #define PF_FADV_CHUNK (128u * 1024)
@@ -147,10 +147,10 @@ struct pf_file {
 	uint64_t gen; /* +1 per prefetch_forget: older windows are dropped */
 	uint64_t misses;
 	struct pf_stream s[PF_STREAMS];
-	int lead; /* the stream last extended; -1: none */
+	int lead;		  /* the stream last extended; -1: none */
 	unsigned on_win, off_win; /* recent misses on a window, and not (decaying) */
-	uint64_t *bits; /* pages prefetched and not resolved */
-	uint64_t nbits; /* pages the bitmap covers */
+	uint64_t *bits;		  /* pages prefetched and not resolved */
+	uint64_t nbits;		  /* pages the bitmap covers */
 	struct pf_counters c;
 	/* the HUGEPAGE trap */
 	uint64_t tr_start, tr_next, tr_run, tr_last_blk;
@@ -465,8 +465,7 @@ static struct pf_stream *stream_for(struct pf_file *f, uint64_t p, uint64_t *k, 
 	return lru;
 }
 
-static void trap_note(struct fs *fs, struct inode *in, struct pf_file *f, uint64_t off,
-		      size_t len)
+static void trap_note(struct fs *fs, struct inode *in, struct pf_file *f, uint64_t off, size_t len)
 {
 	if (len < 64 * 1024) {
 		f->tr_run = 0;
@@ -539,7 +538,8 @@ static void on_demand(struct prefetch *P, struct inode *in, struct pf_file *f, u
 		      size_t len, pid_t tid)
 {
 	uint64_t p = off / FS_PAGE, n = (off + len + FS_PAGE - 1) / FS_PAGE - p, k = 0;
-	uint64_t size_pages = (__atomic_load_n(&in->size, __ATOMIC_RELAXED) + FS_PAGE - 1) / FS_PAGE;
+	uint64_t size_pages =
+		(__atomic_load_n(&in->size, __ATOMIC_RELAXED) + FS_PAGE - 1) / FS_PAGE;
 	uint64_t now = 0, bursts = 0, jumps = 0;
 	struct pf_job job = { .ino = in->ino, .tid = tid };
 	struct pf_stream *s;
@@ -976,8 +976,9 @@ static void __attribute__((noreturn)) helper_main(int sock, pid_t parent)
 		for (uint32_t i = 0; i < m.nr && i < PF_JOB_RANGES; i++)
 			for (uint64_t o = 0; o < m.r[i].len; o += PF_FADV_CHUNK)
 				posix_fadvise(fd, (off_t)(m.r[i].off + o),
-					      (off_t)(m.r[i].len - o < PF_FADV_CHUNK ? m.r[i].len - o
-										     : PF_FADV_CHUNK),
+					      (off_t)(m.r[i].len - o < PF_FADV_CHUNK
+							      ? m.r[i].len - o
+							      : PF_FADV_CHUNK),
 					      POSIX_FADV_WILLNEED);
 	}
 }

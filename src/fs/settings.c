@@ -146,7 +146,8 @@ static const struct vf_opt fs_opt[] = {
 	{ "connect-timeout", 0, VF_OPT_DURATION, AT(connect_timeout_ms), .lo = 1, .def = "3s",
 	  .metavar = "T", .help = "how long connecting to a server, and its handshake, may take" },
 	{ "readahead", 0, VF_OPT_SIZE, AT(readahead), .hi = 16 << 20, .def = "128K",
-	  .metavar = "SIZE", .help = "the kernel's readahead for the files with --prefetch kernel" },
+	  .metavar = "SIZE",
+	  .help = "the kernel's readahead for the files with --prefetch kernel" },
 	{ "prefetch", 0, VF_OPT_STRING, AT(prefetch), .def = "auto", .metavar = "MODE",
 	  .help = "auto: vofirm-fs detects trends in each file's misses (sequential, strided, "
 		  "majority) and reads ahead for them, the kernel's readahead off; kernel: the "
@@ -157,8 +158,8 @@ static const struct vf_opt fs_opt[] = {
 		  "used" },
 	{ "prefetch-depth", 0, VF_OPT_UINT, AT(prefetch_depth), .lo = 2, .hi = 4096, .def = "8",
 	  .metavar = "N", .help = "auto: accesses a new stream's first window reads ahead" },
-	{ "prefetch-history", 0, VF_OPT_UINT, AT(prefetch_history), .lo = 2, .hi = 32,
-	  .def = "8", .metavar = "N",
+	{ "prefetch-history", 0, VF_OPT_UINT, AT(prefetch_history), .lo = 2, .hi = 32, .def = "8",
+	  .metavar = "N",
 	  .help = "auto: misses in a stream's history, whose majority delta is its trend" },
 	{ "max-background", 0, VF_OPT_UINT, AT(max_background), .lo = 1, .hi = 65535, .def = "64",
 	  .metavar = "N", .help = "FUSE requests in flight from readahead and write-back" },

@@ -281,15 +281,15 @@ char *fs_stats_json(struct fs *fs)
 
 		g_string_append_printf(o, "%s\n    {\"path\": ", i ? "," : "");
 		json_string(o, r->path);
-		g_string_append_printf(o,
-				       ", \"size\": %" PRIu64 ", \"reserved\": %" PRIu64
-				       ", \"replicas\": %u, \"degraded_bytes\": %" PRIu64
-				       ", \"unprotected_bytes\": %" PRIu64 ", \"reads\": %" PRIu64
-				       ", \"writes\": %" PRIu64 ", \"bytes_read\": %" PRIu64
-				       ", \"bytes_written\": %" PRIu64 ", \"prefetch\": {\"verdict\": ",
-				       r->size, r->reserved, r->replicas, r->degraded,
-				       r->unprotected, r->io.reads, r->io.writes, r->io.bytes_read,
-				       r->io.bytes_written);
+		g_string_append_printf(
+			o,
+			", \"size\": %" PRIu64 ", \"reserved\": %" PRIu64
+			", \"replicas\": %u, \"degraded_bytes\": %" PRIu64
+			", \"unprotected_bytes\": %" PRIu64 ", \"reads\": %" PRIu64
+			", \"writes\": %" PRIu64 ", \"bytes_read\": %" PRIu64
+			", \"bytes_written\": %" PRIu64 ", \"prefetch\": {\"verdict\": ",
+			r->size, r->reserved, r->replicas, r->degraded, r->unprotected, r->io.reads,
+			r->io.writes, r->io.bytes_read, r->io.bytes_written);
 		json_string(o, r->pf.verdict);
 		g_string_append_printf(o, ", \"depth\": %u, \"hugepage_trap\": %s, ", r->pf.depth,
 				       r->pf.hugepage_trap ? "true" : "false");
@@ -454,7 +454,8 @@ char *fs_stats_prometheus(struct fs *fs)
 		} pf_metrics[] = {
 			{ "vofirm_prefetch_demand_misses_total", "counter",
 			  "demand READs (page cache misses) of the mount's files" },
-			{ "vofirm_prefetch_demand_pages_total", "counter", "pages the misses asked for" },
+			{ "vofirm_prefetch_demand_pages_total", "counter",
+			  "pages the misses asked for" },
 			{ "vofirm_prefetch_prefetched_pages_total", "counter",
 			  "pages read ahead by the prefetcher" },
 			{ "vofirm_prefetch_used_pages_total", "counter",

@@ -238,7 +238,8 @@ static uint64_t run_pattern(uint64_t *m, uint64_t size, uint64_t seed, const cha
 			if (v != expect(seed, o))
 				bad++;
 			if (chase)
-				cur = next[pg] ^ (v ^ expect(seed, o)) % pages; /* depends on the load */
+				cur = next[pg] ^
+				      (v ^ expect(seed, o)) % pages; /* depends on the load */
 		}
 		if (rw)
 			m[o / 8] = expect(seed, o);
@@ -394,11 +395,11 @@ int main(int argc, char **argv)
 		return 2;
 	{
 		const char *adv = getenv("VOFIRM_MMAPIO_ADVICE");
-		int a = !adv ? -1
-			: !strcmp(adv, "huge") ? MADV_HUGEPAGE
+		int a = !adv			 ? -1
+			: !strcmp(adv, "huge")	 ? MADV_HUGEPAGE
 			: !strcmp(adv, "random") ? MADV_RANDOM
-			: !strcmp(adv, "seq") ? MADV_SEQUENTIAL
-					       : -1;
+			: !strcmp(adv, "seq")	 ? MADV_SEQUENTIAL
+						 : -1;
 
 		if (a >= 0 && madvise(m, size, a) < 0)
 			printf("madvise %s: %s\n", adv, strerror(errno));
