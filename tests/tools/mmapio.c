@@ -436,7 +436,7 @@ int main(int argc, char **argv)
 			printf("msync failed: %s\n", strerror(errno));
 			return 1;
 		}
-		printf("stamped every %" PRIu64 "th page in %.1f s\n", mod, secs() - t0);
+		printf("stamped the pages p %% %" PRIu64 " == 0 in %.1f s\n", mod, secs() - t0);
 	} else if (!strcmp(cmd, "verifymod")) {
 		uint64_t seed2 = argc > 5 ? strtoull(argv[5], NULL, 0) : 2;
 		uint64_t mod = argc > 6 ? strtoull(argv[6], NULL, 0) : 1;
@@ -452,7 +452,7 @@ int main(int argc, char **argv)
 		if (bad)
 			printf("%" PRIu64 " of %" PRIu64 " words differ\n", bad, size / 8);
 		else
-			printf("verified %" PRIu64 " bytes (every %" PRIu64 "th page seed %" PRIu64
+			printf("verified %" PRIu64 " bytes (pages p %% %" PRIu64 " == 0: seed %" PRIu64
 			       ") in %.1f s\n",
 			       size, mod, seed2, secs() - t0);
 	} else if (!strcmp(cmd, "verify") || !strcmp(cmd, "zero")) {
