@@ -22,6 +22,12 @@
  *   anon - SIZE SEED pat PATTERN OPS
  *                             anonymous memory filled as above, then OPS pages
  *                             touched in PATTERN, each checked and rewritten
+ *   anon - SIZE SEED pats P1[:OPS1],P2... OPS DIR
+ *                             the same for several patterns in turn, paced by
+ *                             the host: DIR/filled once the memory is filled,
+ *                             then pattern i runs once DIR/go.I exists, and its
+ *                             line is written to DIR/done.I (the bench counts
+ *                             each pattern's traffic apart)
  *   stamp FILE SIZE SEED MOD  write every page p with p % MOD == 0 with SEED's
  *                             pattern through a shared mapping (msync at the end)
  *   verifymod FILE SIZE SEED SEED2 MOD
@@ -386,6 +392,41 @@ int main(int argc, char **argv)
 		if (argc > 7 && !strcmp(argv[5], "pat") &&
 		    run_pattern(m, size, seed, argv[6], strtoull(argv[7], NULL, 0), true))
 			return 1;
+		if (argc > 8 && !strcmp(argv[5], "pats")) {
+			char *list = strdup(argv[6]), *save = NULL, sp[512];
+			unsigned i = 0;
+
+			for (char *it = strtok_r(list, ",", &save); it;
+			     it = strtok_r(NULL, ",", &save), i++) {
+				char *colon = strchr(it, ':');
+				uint64_t ops = colon ? strtoull(colon + 1, NULL, 0)
+						     : strtoull(argv[7], NULL, 0);
+				FILE *f;
+
+				if (colon)
+					*colon = '\0';
+				if (i == 0) {
+					snprintf(sp, sizeof(sp), "%s/filled", argv[8]);
+					fclose(fopen(sp, "w"));
+				}
+				snprintf(sp, sizeof(sp), "%s/go.%u", argv[8], i);
+				while (access(sp, F_OK))
+					usleep(50000);
+				snprintf(sp, sizeof(sp), "%s/done.%u.tmp", argv[8], i);
+				f = freopen(sp, "w", stdout);
+				if (!f)
+					return 2;
+				if (run_pattern(m, size, seed, it, ops, true))
+					printf("%s: BAD\n", it);
+				fflush(stdout);
+				char done[512];
+
+				snprintf(done, sizeof(done), "%s/done.%u", argv[8], i);
+				rename(sp, done);
+			}
+			free(list);
+			return 0;
+		}
 		if (argc > 5 && !strcmp(argv[5], "hold"))
 			for (;;)
 				pause();
@@ -452,8 +493,8 @@ int main(int argc, char **argv)
 		if (bad)
 			printf("%" PRIu64 " of %" PRIu64 " words differ\n", bad, size / 8);
 		else
-			printf("verified %" PRIu64 " bytes (pages p %% %" PRIu64 " == 0: seed %" PRIu64
-			       ") in %.1f s\n",
+			printf("verified %" PRIu64 " bytes (pages p %% %" PRIu64
+			       " == 0: seed %" PRIu64 ") in %.1f s\n",
 			       size, mod, seed2, secs() - t0);
 	} else if (!strcmp(cmd, "verify") || !strcmp(cmd, "zero")) {
 		bool zero = !strcmp(cmd, "zero");
