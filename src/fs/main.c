@@ -472,6 +472,9 @@ int main(int argc, char **argv)
 	const char *worker = getenv("VOFIRM_FS_WORKER");
 	int ret;
 
+	if (getenv("VOFIRM_FS_PREFETCH_HELPER"))
+		return prefetch_helper_main(getenv("VOFIRM_FS_PREFETCH_HELPER"));
+
 	vf_log_init("vofirm-fs", LOG_INFO);
 	fs_settings_init(&fs.set);
 	ret = fs_settings_parse_args(&fs.set, argc, argv);

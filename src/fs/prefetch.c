@@ -69,10 +69,12 @@
  * read ahead itself would be charged to vofirm-fs, outside the VM's
  * budget.  A helper is a child process put into the memory cgroup of
  * the task whose misses asked for the window (cgroup v1 or v2, from
- * /proc/TID/cgroup), one per cgroup, forked by the prefetch thread and
- * doing nothing but open/fadvise/close on its socket's messages; it
- * exits when idle (so the cgroup can be removed) and dies with the
- * prefetch thread (PR_SET_PDEATHSIG).  Its OPENs are internal: they do
+ * /proc/TID/cgroup), one per cgroup: vofirm-fs started again by the
+ * prefetch thread (posix_spawn: nothing of the worker's memory is copied,
+ * no fork of a multi-threaded process), doing nothing but
+ * open/fadvise/close on its socket's messages; it exits after a second
+ * idle (so the cgroup can be removed) and dies with the prefetch thread
+ * (PR_SET_PDEATHSIG).  Its OPENs are internal: they do
  * not count as the file's opens and save nothing (ops.c).
  *
  * Life: the thread and the helpers start when the worker serves and are
@@ -98,6 +100,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +121,7 @@
 #define PF_JOB_RANGES 64 /* ranges in one window sent at once */
 #define PF_QUEUE 256	 /* windows waiting for the prefetch thread */
 #define PF_HELPERS 8	 /* helper processes (memory cgroups) at once */
-#define PF_HELPER_IDLE_MS 300
+#define PF_HELPER_IDLE_MS 1000
 #define PF_PATH_MAX 1024
 #define PF_FADV_CHUNK (128u * 1024)
 #define PF_MIN_DEPTH 2
@@ -927,20 +930,20 @@ static void memcg_procs_of(struct prefetch *P, pid_t tid, char *out, size_t outl
 
 /* ---- helpers ---- */
 
-/* The helper's life, in the child of fork(): system calls only. */
-static void __attribute__((noreturn)) helper_main(int sock, pid_t parent)
+/*
+ * The helper's life: vofirm-fs started again (posix_spawn, so nothing of
+ * the worker's memory is copied) with VOFIRM_FS_PREFETCH_HELPER set to the
+ * worker's pid, its socket at descriptor 3.
+ */
+int prefetch_helper_main(const char *parent_pid)
 {
 	static struct pf_msg m;
 	static char cur[PF_PATH_MAX];
-	int fd = -1;
+	int fd = -1, sock = 3;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
+	if (getppid() != (pid_t)atoi(parent_pid))
 		_exit(0);
-	if (sock != 3) {
-		dup2(sock, 3);
-		sock = 3;
-	}
 	syscall(SYS_close_range, 4u, ~0u, 0u);
 	for (;;) {
 		struct pollfd p = { .fd = sock, .events = POLLIN };
@@ -1032,8 +1035,10 @@ static int helper_for(struct prefetch *P, const char *procs)
 {
 	unsigned i, free_i = PF_HELPERS, old = 0;
 	int sv[2];
-	pid_t pid, parent = getpid();
-	char num[24];
+	pid_t pid;
+	char num[24], env[64], *argv[] = { (char *)"vofirm-fs-prefetch", NULL };
+	char *envp[] = { env, NULL };
+	posix_spawn_file_actions_t fa;
 	int ret;
 
 	for (i = 0; i < PF_HELPERS; i++) {
@@ -1050,15 +1055,20 @@ static int helper_for(struct prefetch *P, const char *procs)
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
-	pid = fork();
-	if (pid < 0) {
+	snprintf(env, sizeof(env), "VOFIRM_FS_PREFETCH_HELPER=%d", (int)getpid());
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+	ret = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	close(sv[1]);
+	if (ret) {
 		close(sv[0]);
-		close(sv[1]);
+		if (!P->memcg_warned) {
+			P->memcg_warned = true;
+			vf_warn("prefetch: cannot start a helper: %s", strerror(ret));
+		}
 		return -1;
 	}
-	if (pid == 0)
-		helper_main(sv[1], parent);
-	close(sv[1]);
 	if (procs[0]) {
 		snprintf(num, sizeof(num), "%d", (int)pid);
 		ret = write_str(procs, num);

@@ -66,6 +66,8 @@ bool prefetch_is_helper(struct fs *fs, pid_t pid);
 /* A punch or a size change: what was prefetched or queued there is forgotten. */
 void prefetch_forget(struct fs *fs, struct inode *in);
 void prefetch_file_free(struct inode *in);
+/* main() of a helper process (VOFIRM_FS_PREFETCH_HELPER=the worker's pid). */
+int prefetch_helper_main(const char *parent_pid);
 
 struct pf_counters {
 	uint64_t demand_misses;	   /* demand READs */
