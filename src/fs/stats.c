@@ -501,16 +501,23 @@ char *fs_stats_prometheus(struct fs *fs)
 		g_string_append(o, "vofirm_prefetch_amplification_ratio{mount=\"");
 		prom_label(o, fs->set.mountpoint ? fs->set.mountpoint : "");
 		g_string_append_printf(o, "\"} %.4f\n", pf_amplification(&pm.c));
-		prom_head(o, "vofirm_file_prefetch_verdict", "gauge",
-			  "the prefetch detector's verdict on the file (1 for the current one)");
+		prom_head(
+			o, "vofirm_file_prefetch_verdict", "gauge",
+			"the prefetch detector's verdict on the file: 0 none, 1 random, "
+			"2 sequential, 3 reverse, 4 strided, 5 hugepage-trap (stats.json names it)");
 		for (guint i = 0; i < rows->len; i++) {
 			struct file_row *f = &g_array_index(rows, struct file_row, i);
+			const char *vd = f->pf.verdict;
+			int code = !strcmp(vd, "random")	  ? 1
+				   : !strcmp(vd, "sequential")	  ? 2
+				   : !strcmp(vd, "reverse")	  ? 3
+				   : !strncmp(vd, "strided", 7)	  ? 4
+				   : !strcmp(vd, "hugepage-trap") ? 5
+								  : 0;
 
 			g_string_append(o, "vofirm_file_prefetch_verdict{path=\"");
 			prom_label(o, f->path);
-			g_string_append(o, "\",verdict=\"");
-			prom_label(o, f->pf.verdict);
-			g_string_append(o, "\"} 1\n");
+			g_string_append_printf(o, "\"} %d\n", code);
 		}
 	}
 	for (unsigned m = 0; m < VF_ARRAY_SIZE(file_metrics); m++) {

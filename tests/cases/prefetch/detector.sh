@@ -11,7 +11,7 @@
 . "$TOP/tests/lib/prefetch.sh"
 require_fuse
 
-SIZE=$((128 << 20))
+SIZE=$((256 << 20)) # a cgroup of 64 MiB: room for a sanitizer build's helper
 PAGES=$((SIZE / 4096))
 start_memd memd --donate 512M --slab-size 16M --no-auth
 start_fs fs mnt --server "$URL"
@@ -35,10 +35,10 @@ echo "  $(pf_delta "$b" "$a" 'f"{d.demand_misses} misses, {d.used} prefetched pa
 step "random: each miss fetches the page it asks for"
 echo 3 >/proc/sys/vm/drop_caches
 b=$(pf_snap mnt /ram)
-in_memcg $((SIZE / 4)) "$MMAPIO" scan mnt/ram $SIZE 7 rand 12000 || fail "the random pass read wrong data"
+in_memcg $((SIZE / 4)) "$MMAPIO" scan mnt/ram $SIZE 7 rand 20000 || fail "the random pass read wrong data"
 a=$(pf_snap mnt /ram)
 echo "  $(pf_delta "$b" "$a" 'f"{d.demand_misses} misses, {d.server_bytes_read / 4096:.0f} pages from the server ({d.server_bytes_read / 4096 / max(1, d.demand_misses):.3f} per miss), {d.prefetched_pages} prefetched, verdict {a.verdict}"')"
-[ "$(pf_delta "$b" "$a" 'd.demand_misses > 5000 and d.server_bytes_read <= 1.2 * 4096 * d.demand_misses')" = True ] ||
+[ "$(pf_delta "$b" "$a" 'd.demand_misses > 10000 and d.server_bytes_read <= 1.2 * 4096 * d.demand_misses')" = True ] ||
 	fail "random pass: more than 1.2 pages fetched per miss"
 [ "$(pf_delta "$b" "$a" 'a.verdict')" = random ] || fail "the verdict is not random"
 
@@ -56,7 +56,7 @@ echo "  $(pf_delta "$b" "$a" 'f"{d.demand_misses} misses, {d.used} prefetched pa
 
 step "the figures in Prometheus' metrics"
 assert_grep '^vofirm_prefetch_hit_ratio\{mount=".*"\} 0\.[89]' mnt/.vofirm/metrics
-assert_grep '^vofirm_file_prefetch_verdict\{path="/ram",verdict="strided 16"\} 1' mnt/.vofirm/metrics
+assert_grep '^vofirm_file_prefetch_verdict\{path="/ram"\} 4' mnt/.vofirm/metrics
 assert_grep '^vofirm_prefetch_used_pages_total' mnt/.vofirm/metrics
 
 step "the whole file, once more from outside the cgroup"

@@ -12,7 +12,7 @@
 require_fuse
 require_cmd fallocate
 
-SIZE=$((96 << 20))
+SIZE=$((192 << 20)) # cgroups of 64 MiB
 PAGES=$((SIZE / 4096))
 start_memd memd --donate 512M --slab-size 16M --no-auth
 start_fs fs mnt --server "$URL"
@@ -51,7 +51,7 @@ step "holes punched into the ranges being prefetched"
 HOLES=""
 scanners 2
 for i in $(seq 0 11); do
-	off=$(( (i * 7 % 24) * 4 << 20 ))
+	off=$(( (i * 7 % 48) * 4 << 20 ))
 	fallocate -p -o $off -l $((1 << 20)) mnt/ram
 	HOLES="$HOLES${HOLES:+,}$off:$((1 << 20))"
 	sleep 0.1

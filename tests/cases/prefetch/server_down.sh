@@ -10,7 +10,7 @@
 . "$TOP/tests/lib/prefetch.sh"
 require_fuse
 
-SIZE=$((128 << 20))
+SIZE=$((256 << 20)) # a cgroup of 64 MiB
 PAGES=$((SIZE / 4096))
 start_memd memd --donate 512M --slab-size 16M --no-auth
 MEMD_PID=$PID
