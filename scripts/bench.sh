@@ -33,8 +33,14 @@
 # and, in a VM (the project's guest under QEMU), a memory-bound random
 # workload with the VM's extra memory on vofirm at 100/50/25 % local
 # budget, with and without vofirm's QEMU companion, against all-local.
-# VOFIRM_BENCH_VM=0 skips the VM part, VOFIRM_BENCH_REDIS=0 the Redis case
-# study; VOFIRM_BENCH_RUNS=N repeats everything N times (medians reported).
+# and the prefetcher (issue 12), in a VM: uniform random, sequential,
+# strided, Zipf and pointer-chase workloads at 100/50/25 % local budget,
+# with the kernel's readahead (vofirm-fs --prefetch kernel: what the other
+# parts measure) without and with the companion, and --prefetch auto with
+# it; ops/s, x all-local, MiB fetched, amplification, prefetch hit rate.
+# VOFIRM_BENCH_VM=0 skips the VM parts, VOFIRM_BENCH_REDIS=0 the Redis case
+# study, VOFIRM_BENCH_PREFETCH=0 the prefetch part and =only runs nothing
+# else; VOFIRM_BENCH_RUNS=N repeats everything N times (medians reported).
 # Results: build/bench/DATE/{results.json,results.md,latency.png}.
 #   scripts/bench.sh [--full]     (quick: a few minutes; full: more samples, 3 runs)
 set -euo pipefail
@@ -60,6 +66,7 @@ mkdir -p "$OUT"
 if [ $MODE = quick ]; then SIZE=$((256 << 20)); N=20000; RUNS=1; else SIZE=$((1 << 30)); N=100000; RUNS=3; fi
 RUNS=${VOFIRM_BENCH_RUNS:-$RUNS}
 PAGES=$((SIZE / 4096))
+PF=${VOFIRM_BENCH_PREFETCH:-1}
 
 PIDS=()
 MNTS=()
@@ -102,7 +109,9 @@ declare -A FS_CPU MEMD_CPU
 mount_fs() { # DIR vofirm-fs options (the last --log-level wins)
 	local d=$1 sup
 	shift
-	"$B/vofirm-fs" "$d" -f --log-level warning "$@" 2>"$d.log" &
+	# --prefetch kernel unless said: the kernel's readahead, as these
+	# figures always had; the prefetch part compares the modes
+	"$B/vofirm-fs" "$d" -f --log-level warning --prefetch kernel "$@" 2>"$d.log" &
 	sup=$!
 	PIDS+=("$sup")
 	MNTS+=("$d")
@@ -310,6 +319,7 @@ threads_sweep() { # RUN
 	echo "  run $run: --threads ${ts[*]} over mem:// done"
 }
 for run in $(seq "$RUNS"); do
+	[ "$PF" = only ] && break
 	for be in tmpfs bare-fuse fuse-mem vofirm-tcp vofirm-tcp-r1 vofirm-tcp-r2; do
 		f=$OUT/$be/bench
 		# the bare FUSE server has one file, always there
@@ -357,6 +367,7 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 	# VM NAME, its base RAM touched, under a budget of PCT % of the DIMM
 	# (0: no DIMM, all its memory local; 100: no budget), the DIMM grown onto
 	# vofirm.  Sets qpid and cg (the budget's cgroup, or empty).
+	VM_MOUNT=$OUT/vofirm-tcp # the mount the DIMM grows on
 	vm_up() { # NAME PCT SHIM(0/1) DIR
 		local name=$1 pct=$2 shim=$3 d=$4 mem=256M pre=()
 		cg=
@@ -376,14 +387,14 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 			[ -d "$cg" ] || cg=/sys/fs/cgroup/vofirm-bench-$name-$$
 		fi
 		if [ "$pct" != 0 ]; then
-			"$B/vofirmctl" grow --qmp "$d/qmp.sock" --mount "$OUT/vofirm-tcp" --size ${DIMM}M --id dimm1 >/dev/null 2>&1
+			"$B/vofirmctl" grow --qmp "$d/qmp.sock" --mount "$VM_MOUNT" --size ${DIMM}M --id dimm1 >/dev/null 2>&1
 			$V run "$d" "for i in \$(seq 300); do [ \$(awk '/MemTotal/ {print \$2}' /proc/meminfo) -ge 700000 ] && break; sleep 0.1; done" >/dev/null
 		fi
 	}
 	vm_down() { # NAME DIR
 		$V stop "$2"
 		[ -n "$cg" ] && rmdir "$cg" 2>/dev/null
-		rm -f "$OUT/vofirm-tcp/$1/dimm1"
+		rm -f "$VM_MOUNT/$1/dimm1"
 	}
 	# fill, secs and ops_s from vofirm-mmapio's output; 1 if they are missing
 	mmapio_figures() {
@@ -432,6 +443,7 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nbdkit >/dev/null
 	fi
 	for run in $(seq "$RUNS"); do
+		[ "$PF" = only ] && break
 		try vm_case local 0 0 "$run"
 		try vm_case vofirm-100 100 0 "$run"
 		try vm_case vofirm-50 50 0 "$run"
@@ -445,8 +457,77 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 	done
 fi
 
+# ---- the prefetcher (issue 12) ----
+# One VM per configuration and budget; in it one vofirm-mmapio fills its
+# memory once, then runs each pattern when told (pats ... DIR), so that
+# each pattern's traffic is counted apart: the server's bytes read, and
+# vofirm-fs's demand misses and prefetch counters (the mount's).
+if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "$PF" != 0 ]; then
+	if [ $MODE = quick ]; then PF_OPS=3000; PF_SEQ=32768; else PF_OPS=20000; PF_SEQ=131072; fi
+	PF_LIST=${VOFIRM_BENCH_PREFETCH_PATTERNS:-rand,seq:$PF_SEQ,stride16,zipf,chase}
+	PF_BUDGETS=${VOFIRM_BENCH_PREFETCH_BUDGETS:-100 50 25}
+	mkdir -p "$OUT/vofirm-pf-auto"
+	mount_fs "$OUT/vofirm-pf-auto" --server "tcp://127.0.0.1:$PORT" --prefetch auto \
+		${VOFIRM_BENCH_PREFETCH_ARGS:-}
+	# the cold fault latency on each mount (host, random, cold): the bound
+	# of a random workload is its misses at this latency
+	for m in vofirm-tcp vofirm-pf-auto; do
+		f=$OUT/$m/pfbench
+		"$B/tests/vofirm-mmapio" fill "$f" "$SIZE" 1 >/dev/null
+		drop_file "$f"
+		rec "pf-fault-$m" 0 "$("$PB" readfault "$f" "$SIZE" rand "$N")"
+		rm -f "$f"
+	done
+	pf_snap() { # MOUNT: the server's bytes read and the mount's prefetch counters
+		python3 -c 'import json, sys
+p = json.load(open(sys.argv[1] + "/.vofirm/stats.json"))["prefetch"] if sys.argv[1] else {}
+p = {k: v for k, v in p.items() if isinstance(v, int)}
+p["server_bytes"] = int(sys.argv[2] or 0)
+print(json.dumps(p))' "$1" "$(stat_read)"
+	}
+	pf_case() { # NAME PCT SHIM MOUNT(empty: all local) MODE RUN
+		local name=$1 pct=$2 shim=$3 mnt=$4 mode=$5 run=$6 d=$OUT/vm-$1 qpid cg i=0 item pat s0 s1 outp
+		VM_MOUNT=${mnt:-$OUT/vofirm-tcp}
+		vm_up "$name" "$pct" "$shim" "$d"
+		$V run "$d" "rm -rf /tmp/pf; mkdir -p /tmp/pf; (vofirm-mmapio anon - $((WORK << 20)) 2 pats $PF_LIST $PF_OPS /tmp/pf >/tmp/pf/out 2>&1 &)" >/dev/null
+		$V run "$d" "while [ ! -e /tmp/pf/filled ]; do sleep 0.2; done" --timeout 1800 >/dev/null ||
+			{ vm_down "$name" "$d"; return 1; }
+		for item in ${PF_LIST//,/ }; do
+			pat=${item%%:*}
+			s0=$(pf_snap "$mnt")
+			outp=$($V run "$d" "touch /tmp/pf/go.$i; while [ ! -e /tmp/pf/done.$i ]; do sleep 0.1; done; cat /tmp/pf/done.$i" --timeout 1800)
+			s1=$(pf_snap "$mnt")
+			i=$((i + 1))
+			echo "$outp" | grep -q BAD && { echo "bench: $name $pat read wrong data" >&2; continue; }
+			rec "$name" "$run" "$(python3 -c 'import json, re, sys
+a, b, outp = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+m = re.search(r"(\d+) pages checked in ([0-9.]+) s \((\d+) ops/s\)", outp)
+d = {k: b[k] - a.get(k, 0) for k in b}
+need = d.get("demand_misses", 0) + d.get("used", 0)
+done = d.get("used", 0) + d.get("wasted", 0) + d.get("expired", 0)
+print(json.dumps({"bench": "vm-prefetch", "pattern": sys.argv[4], "budget_pct": int(sys.argv[5]),
+    "companion": int(sys.argv[6]), "mode": sys.argv[7], "samples": int(m.group(1)),
+    "seconds": float(m.group(2)), "ops_s": int(m.group(3)),
+    "fetched_mib": d["server_bytes"] / 2**20 if sys.argv[8] else 0,
+    "misses": d.get("demand_misses", 0), "prefetch_used": d.get("used", 0),
+    "amplification": d["server_bytes"] / 4096 / need if need and sys.argv[8] else None,
+    "hit_rate": d.get("used", 0) / done if done else None}))' "$s0" "$s1" "$outp" "$pat" "$pct" "$shim" "$mode" "$mnt")"
+			echo "  run $run: VM $name $pat: $(echo "$outp" | tail -1)"
+		done
+		vm_down "$name" "$d"
+	}
+	for run in $(seq "$RUNS"); do
+		try pf_case pf-local 0 0 "" local "$run"
+		for pct in $PF_BUDGETS; do
+			try pf_case "pf-kernel-$pct" "$pct" 0 "$OUT/vofirm-tcp" kernel "$run"
+			try pf_case "pf-kernel-companion-$pct" "$pct" 1 "$OUT/vofirm-tcp" kernel "$run"
+			try pf_case "pf-auto-$pct" "$pct" 1 "$OUT/vofirm-pf-auto" auto "$run"
+		done
+	done
+fi
+
 # ---- the Redis case study ----
-if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "${VOFIRM_BENCH_REDIS:-1}" = 1 ]; then
+if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "${VOFIRM_BENCH_REDIS:-1}" = 1 ] && [ "$PF" != only ]; then
 	if ! [ -x /usr/bin/redis-server ] && [ "$(id -u)" = 0 ]; then
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
 		systemctl disable --now redis-server >/dev/null 2>&1 || true

@@ -66,6 +66,7 @@ struct inode *inode_new(struct fs *fs, enum inode_kind kind, mode_t mode, uid_t 
 void inode_free(struct fs *fs, struct inode *in)
 {
 	state_drop(fs, in->ino);
+	prefetch_file_free(in);
 	g_hash_table_remove(fs->inodes, GUINT_TO_POINTER(in->ino));
 	for (uint32_t i = 0; i < in->nmap; i++)
 		if (in->map[i])
@@ -753,6 +754,7 @@ int file_resize(struct fs *fs, struct inode *in, uint64_t size)
 	if (!ret)
 		save(fs, in);
 	fs_rwlock_unlock(&in->rw);
+	prefetch_forget(fs, in); /* its windows: the kernel truncates its cache */
 	return ret;
 }
 
@@ -801,6 +803,7 @@ int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint
 	awrite_wait_inode(fs, in);
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		ret = do_punch(fs, in, off, len);
+		prefetch_forget(fs, in); /* the prefetcher's accounting only */
 	} else {
 		snprintf(what, sizeof(what), "fallocate of %s at %s",
 			 vf_format_size(len, a, sizeof(a)), vf_format_size(off, b, sizeof(b)));

@@ -49,6 +49,7 @@
 #include <glib.h>
 
 #include "lock.h"
+#include "prefetch.h"
 #include "vofirm/auth.h"
 #include "vofirm/transport.h"
 
@@ -72,7 +73,11 @@ struct fs_settings {
 	uint64_t read_timeout_ms; /* a read fails with EIO after this */
 	uint64_t io_timeout_ms;	  /* one attempt; then the connection is redone */
 	uint64_t connect_timeout_ms;
-	uint64_t readahead; /* bytes */
+	uint64_t readahead;	   /* bytes */
+	char *prefetch;		   /* off, kernel or auto (prefetch.h) */
+	uint64_t prefetch_max;	   /* bytes ahead per stream, and pending per file */
+	unsigned prefetch_depth;   /* accesses in a stream's first window */
+	unsigned prefetch_history; /* misses in the trend's history window */
 	unsigned max_background;
 	unsigned threads;
 	unsigned busy_poll_us;	/* the transport's poll before sleeping on a reply */
@@ -445,7 +450,8 @@ struct inode {
 	unsigned awrites;    /* asynchronous writes in flight (__atomic; struct extent) */
 
 	struct io_counters io;
-	int ctl_file; /* which control file */
+	int ctl_file;	    /* which control file */
+	struct pf_file *pf; /* the prefetcher's (prefetch.c; __atomic, made at the first read) */
 };
 
 struct fs {
@@ -458,6 +464,7 @@ struct fs {
 	bool has_key;
 	uint64_t slab_size;
 	struct fuse_session *se;
+	struct prefetch *pf; /* prefetch.c */
 
 	struct server *srv; /* FS_MAX_SERVERS entries, nsrv of them in use */
 	unsigned nsrv;	    /* __atomic: servers are added at run time */
@@ -643,6 +650,9 @@ void fs_tune_readahead(struct fs *fs);
 int worker_fds(const char *spec, int *fuse_fd, int *meta_fd, int *arena_fd, bool *check);
 
 /* ---- stats.c ---- */
+
+/* prefetch.c, for stats.c: a file's counters added to the mount's */
+void prefetch_mount_add(struct pf_mount_stats *m, const struct pf_file_stats *f);
 
 char *fs_stats_json(struct fs *fs);
 char *fs_stats_prometheus(struct fs *fs);

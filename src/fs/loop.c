@@ -270,6 +270,9 @@ int loop_run(struct fs *fs, struct fuse_session *se, int fd, int stop_fd, unsign
 	if (started) {
 		while (poll(&p, 1, -1) < 0 && errno == EINTR)
 			;
+		/* the prefetcher's helpers open and read through this mount:
+		 * they are stopped while it still serves them */
+		prefetch_stop(fs);
 		__atomic_store_n(&l.stopping, true, __ATOMIC_SEQ_CST);
 		unpark_all(&l);
 		/* A signal can come just before its thread enters read(): send

@@ -399,6 +399,8 @@ static int worker_main(struct fs *fs, int argc, char **argv, const char *spec)
 	if (loop_init(fs, se, fuse_fd))
 		goto out_session;
 	fs_tune_readahead(fs);
+	if (!prefetch_init(fs))
+		prefetch_start(fs);
 	__atomic_or_fetch(&fs->st.hdr->flags, STATE_F_SERVING, __ATOMIC_RELEASE);
 	if (!carried_on) {
 		uint64_t total = 0;
@@ -426,6 +428,7 @@ static int worker_main(struct fs *fs, int argc, char **argv, const char *spec)
 	unmounted = ret == LOOP_UNMOUNTED;
 	status = ret < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 out_session:
+	prefetch_stop(fs);	  /* done in loop_run already, unless it did not run */
 	fuse_session_destroy(se); /* closes our copy of the descriptor only */
 	fs->se = NULL;
 out_args:
@@ -459,6 +462,7 @@ out_servers:
 	free_buffers(fs);
 	fs_free_handles(fs);
 	fs_free_tree(fs); /* once no health thread can report a loss by file */
+	prefetch_free(fs);
 out:
 	explicit_bzero(&fs->key, sizeof(fs->key));
 	fs_settings_free(&fs->set);
@@ -471,6 +475,9 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	const char *worker = getenv("VOFIRM_FS_WORKER");
 	int ret;
+
+	if (getenv("VOFIRM_FS_PREFETCH_HELPER"))
+		return prefetch_helper_main(getenv("VOFIRM_FS_PREFETCH_HELPER"));
 
 	vf_log_init("vofirm-fs", LOG_INFO);
 	fs_settings_init(&fs.set);

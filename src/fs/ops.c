@@ -41,8 +41,9 @@
 
 struct handle {
 	struct inode *in;
-	bool foreign; /* a stand-in for a handle an earlier worker opened */
-	char *data;   /* control files: the content rendered at open */
+	bool foreign;  /* a stand-in for a handle an earlier worker opened */
+	bool internal; /* a prefetch helper's (prefetch.c): not one of the file's opens */
+	char *data;    /* control files: the content rendered at open */
 	size_t len;
 	struct dirent_snap {
 		char *name;
@@ -69,8 +70,12 @@ static uint64_t fh_make(struct fs *fs, struct handle *h)
 
 	if (p >> 48)
 		abort(); /* user space addresses have 47 bits on this ABI */
-	return (uint64_t)fs->epoch << 48 | p;
+	/* a prefetch helper's handle has the low bit set (handles are
+	 * aligned): its RELEASE counts no open, under whichever worker */
+	return (uint64_t)fs->epoch << 48 | p | (h->internal ? 1 : 0);
 }
+
+#define FH_INTERNAL 1ull
 
 static void dir_snapshot(struct handle *h, struct inode *in);
 
@@ -81,11 +86,12 @@ static struct handle *handle_of(struct fs *fs, fuse_ino_t ino, struct fuse_file_
 	int which = -1;
 
 	if (fi->fh >> 48 == fs->epoch)
-		return (struct handle *)(uintptr_t)(fi->fh & ((1ull << 48) - 1));
+		return (struct handle *)(uintptr_t)(fi->fh & ((1ull << 48) - 1) & ~FH_INTERNAL);
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
 	h->foreign = true;
+	h->internal = fi->fh & FH_INTERNAL;
 	fs_mutex_lock(&fs->ns_lock);
 	h->in = inode_get(fs, ino);
 	if (h->in && h->in->kind == INODE_CTL_FILE)
@@ -223,7 +229,8 @@ static void vf_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want &=
 			~FUSE_CAP_AUTO_INVAL_DATA; /* size and mtime changes must not drop the cache */
 	conn->max_write = VF_MAX_IO;
-	conn->max_readahead = (unsigned)fs->set.readahead;
+	/* --prefetch auto and off: the kernel reads what is asked, nothing around */
+	conn->max_readahead = (unsigned)prefetch_mount_readahead(fs);
 	conn->max_background = fs->set.max_background;
 	conn->congestion_threshold = fs->set.max_background * 3 / 4;
 	conn->time_gran = 1;
@@ -738,6 +745,8 @@ static void vf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (in->kind == INODE_CTL_FILE) {
 		which = in->ctl_file;
+	} else if (in->kind == INODE_FILE && prefetch_is_helper(fs, fuse_req_ctx(req)->pid)) {
+		h->internal = true; /* the prefetcher's, for a moment: nothing to save */
 	} else if (!done_before(fs)) {
 		in->nopen++;
 		save_ns(fs, in, NULL); /* its handle outlives this worker */
@@ -763,6 +772,7 @@ static void vf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs *fs = fs_of(req);
 	struct handle *h = handle_of(fs, ino, fi);
 	uint64_t t0 = vf_now_ns();
+	bool pf = false, fail_fast = false;
 	ssize_t n;
 	void *buf;
 
@@ -796,10 +806,16 @@ static void vf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (n)
 			memcpy(buf, h->data + off, (size_t)n);
 	} else {
-		n = file_read(fs, h->in, (uint64_t)off, size, buf);
+		/* the prefetcher sees every demand miss; its own READs (a
+		 * helper's) fail at once when a server of the range is down */
+		pf = prefetch_read_begin(fs, h->in, (uint64_t)off, size, fuse_req_ctx(req)->pid,
+					 &fail_fast);
+		n = fail_fast ? -EIO : file_read(fs, h->in, (uint64_t)off, size, buf);
+		prefetch_read_end(fs, h->in, pf, n);
 	}
 	handle_done(h);
-	hist_add(&fs->fuse_read_lat, vf_now_ns() - t0);
+	if (!pf)
+		hist_add(&fs->fuse_read_lat, vf_now_ns() - t0);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -861,7 +877,7 @@ static void vf_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct inode *in = h ? h->in : NULL;
 	bool free_now = false;
 
-	if (in && in->kind == INODE_FILE && !done_before(fs)) {
+	if (in && in->kind == INODE_FILE && !h->internal && !done_before(fs)) {
 		fs_mutex_lock(&fs->ns_lock);
 		if (in->nopen)
 			in->nopen--;

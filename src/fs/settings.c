@@ -33,6 +33,7 @@ void fs_settings_free(struct fs_settings *s)
 	free(s->name);
 	free(s->fuse_opts);
 	free(s->config_path);
+	free(s->prefetch);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -145,7 +146,21 @@ static const struct vf_opt fs_opt[] = {
 	{ "connect-timeout", 0, VF_OPT_DURATION, AT(connect_timeout_ms), .lo = 1, .def = "3s",
 	  .metavar = "T", .help = "how long connecting to a server, and its handshake, may take" },
 	{ "readahead", 0, VF_OPT_SIZE, AT(readahead), .hi = 16 << 20, .def = "128K",
-	  .metavar = "SIZE", .help = "kernel readahead for the files" },
+	  .metavar = "SIZE",
+	  .help = "the kernel's readahead for the files with --prefetch kernel" },
+	{ "prefetch", 0, VF_OPT_STRING, AT(prefetch), .def = "auto", .metavar = "MODE",
+	  .help = "auto: vofirm-fs detects trends in each file's misses (sequential, strided, "
+		  "majority) and reads ahead for them, the kernel's readahead off; kernel: the "
+		  "kernel's readahead window (--readahead); off: no readahead at all" },
+	{ "prefetch-max", 0, VF_OPT_SIZE, AT(prefetch_max), .lo = 1, .hi = 1ull << 30, .def = "4M",
+	  .metavar = "SIZE",
+	  .help = "auto: the most a stream reads ahead, and a file's prefetched pages not yet "
+		  "used" },
+	{ "prefetch-depth", 0, VF_OPT_UINT, AT(prefetch_depth), .lo = 2, .hi = 4096, .def = "8",
+	  .metavar = "N", .help = "auto: accesses a new stream's first window reads ahead" },
+	{ "prefetch-history", 0, VF_OPT_UINT, AT(prefetch_history), .lo = 2, .hi = 32, .def = "8",
+	  .metavar = "N",
+	  .help = "auto: misses in a stream's history, whose majority delta is its trend" },
 	{ "max-background", 0, VF_OPT_UINT, AT(max_background), .lo = 1, .hi = 65535, .def = "64",
 	  .metavar = "N", .help = "FUSE requests in flight from readahead and write-back" },
 	{ "busy-poll-us", 0, VF_OPT_UINT, AT(busy_poll_us), .hi = 1000000, .def = "50",
@@ -253,6 +268,10 @@ int fs_settings_check(const struct fs_settings *s)
 				vf_err("--server %s is given twice", s->servers[i]);
 				return -EINVAL;
 			}
+	}
+	if (prefetch_mode_parse(s->prefetch) < 0) {
+		vf_err("--prefetch %s: give off, kernel or auto", s->prefetch);
+		return -EINVAL;
 	}
 	if (s->readahead % FS_PAGE) {
 		vf_err("--readahead must be a multiple of 4K");

@@ -41,6 +41,7 @@ struct file_row {
 	uint64_t size, reserved, degraded, unprotected;
 	unsigned replicas;
 	struct io_counters io;
+	struct pf_file_stats pf;
 };
 
 /*
@@ -81,6 +82,7 @@ static GArray *file_rows(struct fs *fs)
 		r->io.bytes_read = ld(&in->io.bytes_read);
 		r->io.bytes_written = ld(&in->io.bytes_written);
 		r->io.errors = 0;
+		prefetch_file_stats(in, &r->pf);
 	}
 	return rows;
 }
@@ -155,6 +157,30 @@ static void json_string(GString *out, const char *name)
 	}
 	g_string_append_c(out, '"');
 	g_free(valid);
+}
+
+/* The mount's prefetch figures: its files' (rows) and those of files gone. */
+static void mount_prefetch(struct fs *fs, GArray *rows, struct pf_mount_stats *m)
+{
+	prefetch_mount_stats(fs, m);
+	for (guint i = 0; i < rows->len; i++)
+		prefetch_mount_add(m, &g_array_index(rows, struct file_row, i).pf);
+}
+
+/* "demand_misses": .., ... of one file or of the mount */
+static void json_pf_counters(GString *o, const struct pf_counters *c)
+{
+	g_string_append_printf(
+		o,
+		"\"demand_misses\": %" PRIu64 ", \"demand_pages\": %" PRIu64
+		", \"prefetch_reads\": %" PRIu64 ", \"prefetched_pages\": %" PRIu64
+		", \"issued_pages\": %" PRIu64 ", \"used\": %" PRIu64 ", \"wasted\": %" PRIu64
+		", \"expired\": %" PRIu64 ", \"pending\": %" PRIu64 ", \"dropped\": %" PRIu64
+		", \"errors\": %" PRIu64 ", \"hugepage_bursts\": %" PRIu64
+		", \"hit_rate\": %.4f, \"amplification\": %.3f",
+		c->demand_misses, c->demand_pages, c->prefetch_reads, c->prefetched_pages,
+		c->issued_pages, c->used, c->wasted, c->expired, c->pending, c->dropped, c->errors,
+		c->huge_bursts, pf_hit_rate(c), pf_amplification(c));
 }
 
 char *fs_stats_json(struct fs *fs)
@@ -243,20 +269,41 @@ char *fs_stats_json(struct fs *fs)
 		", \"repair_blocked_extents\": %" PRIu64 "},\n  \"files\": [",
 		fs->set.replicas, rs.degraded_bytes, rs.unprotected_bytes, rs.lost_bytes,
 		rs.repair_done_bytes, rs.repair_rate_bps, fs->set.repair_rate, rs.repair_blocked);
+	{
+		struct pf_mount_stats m;
+
+		mount_prefetch(fs, rows, &m);
+		/* before "files": the mount's prefetch, as one object */
+		g_string_truncate(o, o->len - strlen("\n  \"files\": ["));
+		g_string_append_printf(o, "\n  \"prefetch\": {\"mode\": \"%s\", ",
+				       prefetch_mode_name(prefetch_mode_parse(fs->set.prefetch)));
+		json_pf_counters(o, &m.c);
+		g_string_append_printf(o,
+				       ", \"throttled\": %" PRIu64 ", \"server_down\": %" PRIu64
+				       ", \"helpers_started\": %" PRIu64 ", \"helpers\": %u"
+				       ", \"hugepage_trap_files\": %u},\n  \"files\": [",
+				       m.throttled, m.server_down, m.helpers, m.helpers_live,
+				       m.trap_files);
+	}
 	for (guint i = 0; i < rows->len; i++) {
 		struct file_row *r = &g_array_index(rows, struct file_row, i);
 
 		g_string_append_printf(o, "%s\n    {\"path\": ", i ? "," : "");
 		json_string(o, r->path);
-		g_string_append_printf(o,
-				       ", \"size\": %" PRIu64 ", \"reserved\": %" PRIu64
-				       ", \"replicas\": %u, \"degraded_bytes\": %" PRIu64
-				       ", \"unprotected_bytes\": %" PRIu64 ", \"reads\": %" PRIu64
-				       ", \"writes\": %" PRIu64 ", \"bytes_read\": %" PRIu64
-				       ", \"bytes_written\": %" PRIu64 "}",
-				       r->size, r->reserved, r->replicas, r->degraded,
-				       r->unprotected, r->io.reads, r->io.writes, r->io.bytes_read,
-				       r->io.bytes_written);
+		g_string_append_printf(
+			o,
+			", \"size\": %" PRIu64 ", \"reserved\": %" PRIu64
+			", \"replicas\": %u, \"degraded_bytes\": %" PRIu64
+			", \"unprotected_bytes\": %" PRIu64 ", \"reads\": %" PRIu64
+			", \"writes\": %" PRIu64 ", \"bytes_read\": %" PRIu64
+			", \"bytes_written\": %" PRIu64 ", \"prefetch\": {\"verdict\": ",
+			r->size, r->reserved, r->replicas, r->degraded, r->unprotected, r->io.reads,
+			r->io.writes, r->io.bytes_read, r->io.bytes_written);
+		json_string(o, r->pf.verdict);
+		g_string_append_printf(o, ", \"depth\": %u, \"hugepage_trap\": %s, ", r->pf.depth,
+				       r->pf.hugepage_trap ? "true" : "false");
+		json_pf_counters(o, &r->pf.c);
+		g_string_append(o, "}}");
 	}
 	g_string_append(o, "\n  ]\n}\n");
 	free_rows(fs, rows);
@@ -417,14 +464,107 @@ char *fs_stats_prometheus(struct fs *fs)
 		  "bytes of the file with fewer healthy copies than asked" },
 		{ "vofirm_file_unprotected_bytes", "gauge",
 		  "bytes of the file with one healthy copy left while more were asked" },
+		{ "vofirm_file_prefetch_demand_misses_total", "counter",
+		  "demand READs (page cache misses) of the file" },
+		{ "vofirm_file_prefetch_prefetched_pages_total", "counter",
+		  "pages of the file read ahead by the prefetcher" },
+		{ "vofirm_file_prefetch_used_pages_total", "counter",
+		  "prefetched pages of the file used before they were evicted" },
+		{ "vofirm_file_prefetch_wasted_pages_total", "counter",
+		  "prefetched pages of the file missed again" },
+		{ "vofirm_file_prefetch_depth", "gauge",
+		  "accesses its leading stream reads ahead (0: no trend)" },
 	};
+	{
+		static const struct {
+			const char *name, *type, *help;
+		} pf_metrics[] = {
+			{ "vofirm_prefetch_demand_misses_total", "counter",
+			  "demand READs (page cache misses) of the mount's files" },
+			{ "vofirm_prefetch_demand_pages_total", "counter",
+			  "pages the misses asked for" },
+			{ "vofirm_prefetch_prefetched_pages_total", "counter",
+			  "pages read ahead by the prefetcher" },
+			{ "vofirm_prefetch_used_pages_total", "counter",
+			  "prefetched pages used before they were evicted" },
+			{ "vofirm_prefetch_wasted_pages_total", "counter",
+			  "prefetched pages missed again (evicted before use)" },
+			{ "vofirm_prefetch_expired_pages_total", "counter",
+			  "prefetched pages whose stream ended before them" },
+			{ "vofirm_prefetch_pending_pages", "gauge",
+			  "prefetched pages not yet known used or not" },
+			{ "vofirm_prefetch_dropped_pages_total", "counter",
+			  "pages not prefetched: busy link, server down, queue full, punched" },
+			{ "vofirm_prefetch_errors_total", "counter", "prefetch READs that failed" },
+			{ "vofirm_prefetch_throttled_total", "counter",
+			  "windows not asked for while demand misses filled the link" },
+			{ "vofirm_prefetch_server_down_total", "counter",
+			  "windows dropped because a server of the range was not up" },
+			{ "vofirm_prefetch_hugepage_trap_files", "gauge",
+			  "files read in 2 MiB bursts around single misses (MADV_HUGEPAGE: "
+			  "QEMU without libvofirm-qemu.so)" },
+		};
+		struct pf_mount_stats pm;
+
+		mount_prefetch(fs, rows, &pm);
+		uint64_t v[] = { pm.c.demand_misses, pm.c.demand_pages, pm.c.prefetched_pages,
+				 pm.c.used,	     pm.c.wasted,	pm.c.expired,
+				 pm.c.pending,	     pm.c.dropped,	pm.c.errors,
+				 pm.throttled,	     pm.server_down,	pm.trap_files };
+
+		for (unsigned m = 0; m < VF_ARRAY_SIZE(pf_metrics); m++) {
+			prom_head(o, pf_metrics[m].name, pf_metrics[m].type, pf_metrics[m].help);
+			g_string_append_printf(o, "%s{mount=\"", pf_metrics[m].name);
+			prom_label(o, fs->set.mountpoint ? fs->set.mountpoint : "");
+			g_string_append_printf(o, "\"} %" PRIu64 "\n", v[m]);
+		}
+		prom_head(o, "vofirm_prefetch_hit_ratio", "gauge",
+			  "prefetched pages used, of those known used or not");
+		g_string_append(o, "vofirm_prefetch_hit_ratio{mount=\"");
+		prom_label(o, fs->set.mountpoint ? fs->set.mountpoint : "");
+		g_string_append_printf(o, "\"} %.4f\n", pf_hit_rate(&pm.c));
+		prom_head(o, "vofirm_prefetch_amplification_ratio", "gauge",
+			  "pages read from the file system per page a miss needed");
+		g_string_append(o, "vofirm_prefetch_amplification_ratio{mount=\"");
+		prom_label(o, fs->set.mountpoint ? fs->set.mountpoint : "");
+		g_string_append_printf(o, "\"} %.4f\n", pf_amplification(&pm.c));
+		prom_head(
+			o, "vofirm_file_prefetch_verdict", "gauge",
+			"the prefetch detector's verdict on the file: 0 none, 1 random, "
+			"2 sequential, 3 reverse, 4 strided, 5 hugepage-trap (stats.json names it)");
+		for (guint i = 0; i < rows->len; i++) {
+			struct file_row *f = &g_array_index(rows, struct file_row, i);
+			const char *vd = f->pf.verdict;
+			int code = !strcmp(vd, "random")	  ? 1
+				   : !strcmp(vd, "sequential")	  ? 2
+				   : !strcmp(vd, "reverse")	  ? 3
+				   : !strncmp(vd, "strided", 7)	  ? 4
+				   : !strcmp(vd, "hugepage-trap") ? 5
+								  : 0;
+
+			g_string_append(o, "vofirm_file_prefetch_verdict{path=\"");
+			prom_label(o, f->path);
+			g_string_append_printf(o, "\"} %d\n", code);
+		}
+	}
 	for (unsigned m = 0; m < VF_ARRAY_SIZE(file_metrics); m++) {
 		prom_head(o, file_metrics[m].name, file_metrics[m].type, file_metrics[m].help);
 		for (guint i = 0; i < rows->len; i++) {
 			struct file_row *f = &g_array_index(rows, struct file_row, i);
-			uint64_t v[] = { f->size,      f->reserved,	 f->io.reads,
-					 f->io.writes, f->io.bytes_read, f->io.bytes_written,
-					 f->replicas,  f->degraded,	 f->unprotected };
+			uint64_t v[] = { f->size,
+					 f->reserved,
+					 f->io.reads,
+					 f->io.writes,
+					 f->io.bytes_read,
+					 f->io.bytes_written,
+					 f->replicas,
+					 f->degraded,
+					 f->unprotected,
+					 f->pf.c.demand_misses,
+					 f->pf.c.prefetched_pages,
+					 f->pf.c.used,
+					 f->pf.c.wasted,
+					 f->pf.depth };
 
 			g_string_append_printf(o, "%s{path=\"", file_metrics[m].name);
 			prom_label(o, f->path);

@@ -171,21 +171,24 @@ void fs_tune_readahead(struct fs *fs)
 	dev_t dev;
 	int ret;
 
+	uint64_t ra = prefetch_mount_readahead(fs);
+
 	/* the kernel caps FUSE_INIT's max_readahead at the bdi's own (128 KiB
-	 * by default), and INIT's answer at that: only a larger one needs this */
-	if (fs->set.readahead <= 128 * 1024)
+	 * by default), and INIT's answer at that: only a larger one needs
+	 * this, or a smaller one than the connection's INIT gave (a worker
+	 * carrying on with another --prefetch: INIT is answered once) */
+	if (ra == fs->set.readahead && ra <= 128 * 1024)
 		return;
 	ret = vf_vofirm_mount_dev(fs->set.mountpoint, &dev);
 	if (ret)
 		return; /* tune_bdi() said why */
 	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", major(dev), minor(dev));
-	snprintf(val, sizeof(val), "%" PRIu64, fs->set.readahead / 1024);
+	snprintf(val, sizeof(val), "%" PRIu64, ra / 1024);
 	ret = write_sysfs(path, val);
-	if (ret)
+	if (ret && ra)
 		vf_warn("%s: %s: --readahead %" PRIu64 "K not applied; the kernel reads ahead "
 			"128K%s",
-			path, strerror(-ret), fs->set.readahead / 1024,
-			geteuid() ? " (needs root)" : "");
+			path, strerror(-ret), ra / 1024, geteuid() ? " (needs root)" : "");
 }
 
 /* Puts fd at number want, without close-on-exec (in the child, before exec). */

@@ -16,6 +16,28 @@
  *   check FILE SIZE [SEED]    drop the file from the page cache, read it with
  *                             pread (from the file system, not a mapping) and
  *                             check every byte; exit 5 on a read error
+ *   scan FILE SIZE SEED PATTERN OPS
+ *                             map FILE MAP_SHARED read-only and touch OPS pages
+ *                             in PATTERN (below), checking each; timed
+ *   anon - SIZE SEED pat PATTERN OPS
+ *                             anonymous memory filled as above, then OPS pages
+ *                             touched in PATTERN, each checked and rewritten
+ *   anon - SIZE SEED pats P1[:OPS1],P2... OPS DIR
+ *                             the same for several patterns in turn, paced by
+ *                             the host: DIR/filled once the memory is filled,
+ *                             then pattern i runs once DIR/go.I exists, and its
+ *                             line is written to DIR/done.I (the bench counts
+ *                             each pattern's traffic apart)
+ *   stamp FILE SIZE SEED MOD  write every page p with p % MOD == 0 with SEED's
+ *                             pattern through a shared mapping (msync at the end)
+ *   verifymod FILE SIZE SEED SEED2 MOD
+ *                             verify: pages p % MOD == 0 hold SEED2's pattern
+ * PATTERN: seq (every word of each page, in order), rev, rand, strideN (every
+ * Nth page, wrapping with an offset), zipf (theta 0.99 over the pages, hot
+ * pages scattered), chase (a pointer chase: each page's successor in a random
+ * cycle depends on the word just read).  VOFIRM_MMAPIO_ADVICE=huge|random|seq
+ * madvises the file mapping first; VOFIRM_MMAPIO_HOLES=OFF:LEN,... makes
+ * verify, verifymod and scan expect zeros there (punched ranges).
  *
  * A SIGBUS while touching the mapping (the file system answered EIO) is
  * reported with its offset; exit status 3.  Mismatches: exit 1.
@@ -23,6 +45,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -84,6 +107,160 @@ static int map_file(const char *path, uint64_t size, int writable, uint64_t **ma
 	return 0;
 }
 
+/* Punched ranges (VOFIRM_MMAPIO_HOLES): their words must read zero. */
+static struct {
+	uint64_t off, len;
+} holes[64];
+static unsigned nholes;
+
+static void load_holes(void)
+{
+	const char *h = getenv("VOFIRM_MMAPIO_HOLES");
+
+	while (h && *h && nholes < 64) {
+		char *end;
+
+		holes[nholes].off = strtoull(h, &end, 0);
+		if (*end != ':')
+			break;
+		holes[nholes].len = strtoull(end + 1, &end, 0);
+		nholes++;
+		h = *end == ',' ? end + 1 : end;
+	}
+}
+
+static uint64_t expect(uint64_t seed, uint64_t off)
+{
+	for (unsigned i = 0; i < nholes; i++)
+		if (off >= holes[i].off && off < holes[i].off + holes[i].len)
+			return 0;
+	return word(seed, off);
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Zipf over [0, n) with theta (Gray et al., as YCSB's generator). */
+struct zipf {
+	uint64_t n;
+	double theta, alpha, zetan, eta;
+};
+
+static void zipf_init(struct zipf *z, uint64_t n, double theta)
+{
+	double zeta2 = 0;
+
+	z->n = n;
+	z->theta = theta;
+	z->zetan = 0;
+	for (uint64_t i = 1; i <= n; i++)
+		z->zetan += 1.0 / pow((double)i, theta);
+	for (uint64_t i = 1; i <= 2; i++)
+		zeta2 += 1.0 / pow((double)i, theta);
+	z->alpha = 1.0 / (1.0 - theta);
+	z->eta = (1.0 - pow(2.0 / (double)n, 1.0 - theta)) / (1.0 - zeta2 / z->zetan);
+}
+
+static uint64_t zipf_next(struct zipf *z, uint64_t *x)
+{
+	double u = (double)(xorshift(x) >> 11) / 9007199254740992.0, uz = u * z->zetan;
+
+	if (uz < 1.0)
+		return 0;
+	if (uz < 1.0 + pow(0.5, z->theta))
+		return 1;
+	return (uint64_t)((double)z->n * pow(z->eta * u - z->eta + 1.0, z->alpha)) % z->n;
+}
+
+/*
+ * Touches ops pages of m (size bytes) in `pat`, checking each against
+ * seed's pattern (and rewriting it when `rw`); prints the rate.  The
+ * number of bad words.
+ */
+static uint64_t run_pattern(uint64_t *m, uint64_t size, uint64_t seed, const char *pat,
+			    uint64_t ops, bool rw)
+{
+	uint64_t pages = size / 4096, x = 88172645463325252ull, bad = 0, stride = 0, cur = 0;
+	uint32_t *next = NULL;
+	struct zipf z = { 0 };
+	double t1;
+	bool seq = !strcmp(pat, "seq"), rev = !strcmp(pat, "rev"), rnd = !strcmp(pat, "rand");
+	bool zf = !strcmp(pat, "zipf"), chase = !strcmp(pat, "chase");
+
+	if (!strncmp(pat, "stride", 6))
+		stride = strtoull(pat + 6, NULL, 0);
+	if (!seq && !rev && !rnd && !zf && !chase && !stride) {
+		fprintf(stderr, "vofirm-mmapio: unknown pattern %s\n", pat);
+		exit(2);
+	}
+	if (zf)
+		zipf_init(&z, pages, 0.99);
+	if (chase) {
+		/* a random cycle over the pages (Sattolo), kept outside m */
+		next = malloc(pages * sizeof(*next));
+		if (!next)
+			exit(2);
+		for (uint64_t i = 0; i < pages; i++)
+			next[i] = (uint32_t)i;
+		for (uint64_t i = pages - 1; i > 0; i--) {
+			uint64_t j = xorshift(&x) % i, t = next[i];
+
+			next[i] = next[j];
+			next[j] = (uint32_t)t;
+		}
+	}
+	t1 = secs();
+	for (uint64_t i = 0; i < ops; i++) {
+		uint64_t pg, o;
+
+		if (seq)
+			pg = i % pages;
+		else if (rev)
+			pg = pages - 1 - i % pages;
+		else if (stride)
+			pg = (i * stride + i * stride / pages) % pages;
+		else if (zf)
+			pg = (zipf_next(&z, &x) * 0x9e3779b97f4a7c15ull) % pages; /* scattered */
+		else if (chase)
+			pg = cur;
+		else
+			pg = xorshift(&x) % pages;
+		o = pg * 4096;
+		cur_off = o;
+		if (seq || rev) {
+			/* a scan reads the whole page */
+			for (uint64_t k = 0; k < 512; k++)
+				if (m[o / 8 + k] != expect(seed, o + k * 8))
+					bad++;
+		} else {
+			o += (xorshift(&x) >> 40) % 512 * 8;
+			uint64_t v = m[o / 8];
+
+			if (v != expect(seed, o))
+				bad++;
+			if (chase)
+				cur = next[pg] ^
+				      (v ^ expect(seed, o)) % pages; /* depends on the load */
+		}
+		if (rw)
+			m[o / 8] = expect(seed, o);
+	}
+	double t = secs() - t1;
+
+	free(next);
+	if (bad)
+		printf("%s: %" PRIu64 " bad words in %" PRIu64 " pages\n", pat, bad, ops);
+	printf("%s: %" PRIu64 " pages checked in %.2f s (%.0f ops/s)\n", pat, ops, t,
+	       (double)ops / t);
+	fflush(stdout);
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_sigbus };
@@ -103,6 +280,7 @@ int main(int argc, char **argv)
 	if (argc > 4)
 		seed = strtoull(argv[4], NULL, 0);
 	sigaction(SIGBUS, &sa, NULL);
+	load_holes();
 	t0 = secs();
 
 	if (!strcmp(cmd, "pread")) {
@@ -211,13 +389,62 @@ int main(int argc, char **argv)
 			printf("rand: %" PRIu64 " random pages checked in %.2f s (%.0f ops/s)\n",
 			       ops, secs() - t1, (double)ops / (secs() - t1));
 		}
+		if (argc > 7 && !strcmp(argv[5], "pat") &&
+		    run_pattern(m, size, seed, argv[6], strtoull(argv[7], NULL, 0), true))
+			return 1;
+		if (argc > 8 && !strcmp(argv[5], "pats")) {
+			char *list = strdup(argv[6]), *save = NULL, sp[512];
+			unsigned i = 0;
+
+			for (char *it = strtok_r(list, ",", &save); it;
+			     it = strtok_r(NULL, ",", &save), i++) {
+				char *colon = strchr(it, ':');
+				uint64_t ops = colon ? strtoull(colon + 1, NULL, 0)
+						     : strtoull(argv[7], NULL, 0);
+				FILE *f;
+
+				if (colon)
+					*colon = '\0';
+				if (i == 0) {
+					snprintf(sp, sizeof(sp), "%s/filled", argv[8]);
+					fclose(fopen(sp, "w"));
+				}
+				snprintf(sp, sizeof(sp), "%s/go.%u", argv[8], i);
+				while (access(sp, F_OK))
+					usleep(50000);
+				snprintf(sp, sizeof(sp), "%s/done.%u.tmp", argv[8], i);
+				f = freopen(sp, "w", stdout);
+				if (!f)
+					return 2;
+				if (run_pattern(m, size, seed, it, ops, true))
+					printf("%s: BAD\n", it);
+				fflush(stdout);
+				char done[512];
+
+				snprintf(done, sizeof(done), "%s/done.%u", argv[8], i);
+				rename(sp, done);
+			}
+			free(list);
+			return 0;
+		}
 		if (argc > 5 && !strcmp(argv[5], "hold"))
 			for (;;)
 				pause();
 		return 0;
 	}
-	if (map_file(path, size, !strcmp(cmd, "fill"), &m))
+	if (map_file(path, size, !strcmp(cmd, "fill") || !strcmp(cmd, "stamp"), &m))
 		return 2;
+	{
+		const char *adv = getenv("VOFIRM_MMAPIO_ADVICE");
+		int a = !adv			 ? -1
+			: !strcmp(adv, "huge")	 ? MADV_HUGEPAGE
+			: !strcmp(adv, "random") ? MADV_RANDOM
+			: !strcmp(adv, "seq")	 ? MADV_SEQUENTIAL
+						 : -1;
+
+		if (a >= 0 && madvise(m, size, a) < 0)
+			printf("madvise %s: %s\n", adv, strerror(errno));
+	}
 	if (sigsetjmp(bus_jmp, 1)) {
 		printf("SIGBUS at offset %" PRIu64 " after %.1f s\n", cur_off, secs() - t0);
 		return 3;
@@ -232,12 +459,49 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		printf("filled %" PRIu64 " bytes in %.1f s\n", size, secs() - t0);
+	} else if (!strcmp(cmd, "scan")) {
+		if (argc < 7) {
+			fprintf(stderr, "usage: vofirm-mmapio scan FILE SIZE SEED PATTERN OPS\n");
+			return 2;
+		}
+		bad = run_pattern(m, size, seed, argv[5], strtoull(argv[6], NULL, 0), false);
+	} else if (!strcmp(cmd, "stamp")) {
+		uint64_t mod = argc > 5 ? strtoull(argv[5], NULL, 0) : 1;
+
+		for (uint64_t pg = 0; pg < size / 4096; pg += mod)
+			for (uint64_t k = 0; k < 512; k++) {
+				cur_off = pg * 4096 + k * 8;
+				m[cur_off / 8] = word(seed, cur_off);
+			}
+		if (msync(m, size, MS_SYNC) < 0) {
+			printf("msync failed: %s\n", strerror(errno));
+			return 1;
+		}
+		printf("stamped the pages p %% %" PRIu64 " == 0 in %.1f s\n", mod, secs() - t0);
+	} else if (!strcmp(cmd, "verifymod")) {
+		uint64_t seed2 = argc > 5 ? strtoull(argv[5], NULL, 0) : 2;
+		uint64_t mod = argc > 6 ? strtoull(argv[6], NULL, 0) : 1;
+
+		for (uint64_t o = 0; o < size; o += 8) {
+			cur_off = o;
+			if (m[o / 8] != expect(o / 4096 % mod == 0 ? seed2 : seed, o)) {
+				if (!bad)
+					printf("first mismatch at offset %" PRIu64 "\n", o);
+				bad++;
+			}
+		}
+		if (bad)
+			printf("%" PRIu64 " of %" PRIu64 " words differ\n", bad, size / 8);
+		else
+			printf("verified %" PRIu64 " bytes (pages p %% %" PRIu64
+			       " == 0: seed %" PRIu64 ") in %.1f s\n",
+			       size, mod, seed2, secs() - t0);
 	} else if (!strcmp(cmd, "verify") || !strcmp(cmd, "zero")) {
 		bool zero = !strcmp(cmd, "zero");
 
 		for (uint64_t o = 0; o < size; o += 8) {
 			cur_off = o;
-			if (m[o / 8] != (zero ? 0 : word(seed, o))) {
+			if (m[o / 8] != (zero ? 0 : expect(seed, o))) {
 				if (!bad)
 					printf("first mismatch at offset %" PRIu64 "\n", o);
 				bad++;
