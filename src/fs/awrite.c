@@ -48,11 +48,11 @@ struct aw_copy {
 	struct vf_op op;
 	struct awrite *w;
 	struct server *s;
-	unsigned k;	 /* its slot in the extent */
-	uint64_t sgen;	 /* the server's generation when sent */
-	uint64_t xgen;	 /* the connection's, for an abort */
-	bool done;	 /* __atomic */
-	bool timed_out;	 /* set under q->lock, before its abort */
+	unsigned k;	/* its slot in the extent */
+	uint64_t sgen;	/* the server's generation when sent */
+	uint64_t xgen;	/* the connection's, for an abort */
+	bool done;	/* __atomic */
+	bool timed_out; /* set under q->lock, before its abort */
 };
 
 struct awrite {
@@ -63,10 +63,10 @@ struct awrite {
 	uint64_t off, so, t0, deadline;
 	uint32_t n;
 	unsigned cnt;
-	unsigned left;			/* copies outstanding, +1 while sending (__atomic) */
-	bool listed;			/* on q's in-flight list (q->lock) */
-	struct awrite *prev, *next;	/* in flight, oldest first */
-	struct awrite *qnext;		/* q's queue of failed writes */
+	unsigned left;		    /* copies outstanding, +1 while sending (__atomic) */
+	bool listed;		    /* on q's in-flight list (q->lock) */
+	struct awrite *prev, *next; /* in flight, oldest first */
+	struct awrite *qnext;	    /* q's queue of failed writes */
 	struct aw_copy c[EXT_SLOTS];
 	char data[];
 };
