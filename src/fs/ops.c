@@ -829,6 +829,7 @@ static void vf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct fs *fs = fs_of(req);
 	struct handle *h = handle_of(fs, ino, fi);
 	uint64_t t0 = vf_now_ns();
+	bool foreign;
 	ssize_t n;
 
 	if (!h || h->data || h->in->kind != INODE_FILE) {
@@ -836,8 +837,13 @@ static void vf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, EBADF);
 		return;
 	}
+	/* Answered when the copies have it, maybe before awrite_try()
+	 * returns: the file may be closed and h freed by then, so h is not
+	 * touched after, unless it is this request's own (foreign). */
+	foreign = h->foreign;
 	if (awrite_try(fs, req, h->in, (uint64_t)off, size, buf)) {
-		handle_done(h); /* answered when the copies have it */
+		if (foreign)
+			handle_free(h);
 		return;
 	}
 	n = file_write(fs, h->in, (uint64_t)off, size, buf);
