@@ -939,12 +939,32 @@ int prefetch_helper_main(const char *parent_pid)
 {
 	static struct pf_msg m;
 	static char cur[PF_PATH_MAX];
+	const char *procs = getenv("VOFIRM_FS_PREFETCH_CGROUP");
 	int fd = -1, sock = 3;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != (pid_t)atoi(parent_pid))
 		_exit(0);
 	syscall(SYS_close_range, 4u, ~0u, 0u);
+	/*
+	 * Into the requester's memory cgroup only now: what the program's
+	 * start-up allocated (a sanitizer's runtime: megabytes) stays charged
+	 * to vofirm-fs's cgroup, as a cgroup v1 move takes no charges along;
+	 * from here on, what the kernel reads for us is the VM's.
+	 */
+	if (procs && procs[0]) {
+		char num[24];
+		int cfd = open(procs, O_WRONLY | O_CLOEXEC);
+
+		snprintf(num, sizeof(num), "%d", (int)getpid());
+		if (cfd < 0 || write(cfd, num, strlen(num)) < 0)
+			fprintf(stderr,
+				"vofirm-fs: prefetch helper %d: cannot join %s (%s): the pages it "
+				"prefetches are charged to vofirm-fs's memory cgroup, not the VM's\n",
+				(int)getpid(), procs, strerror(errno));
+		if (cfd >= 0)
+			close(cfd);
+	}
 	for (;;) {
 		struct pollfd p = { .fd = sock, .events = POLLIN };
 		int r = poll(&p, 1, fd >= 0 ? 0 : PF_HELPER_IDLE_MS);
@@ -1018,26 +1038,14 @@ static void helpers_reap(struct prefetch *P)
 	}
 }
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* The helper for memory cgroup `procs`, started if need be; -1 if none. */
 static int helper_for(struct prefetch *P, const char *procs)
 {
 	unsigned i, free_i = PF_HELPERS, old = 0;
 	int sv[2];
 	pid_t pid;
-	char num[24], env[64], *argv[] = { (char *)"vofirm-fs-prefetch", NULL };
-	char *envp[] = { env, NULL };
+	char env[64], cgenv[PATH_MAX + 32], *argv[] = { (char *)"vofirm-fs-prefetch", NULL };
+	char *envp[] = { env, cgenv, NULL };
 	posix_spawn_file_actions_t fa;
 	int ret;
 
@@ -1056,6 +1064,8 @@ static int helper_for(struct prefetch *P, const char *procs)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
 	snprintf(env, sizeof(env), "VOFIRM_FS_PREFETCH_HELPER=%d", (int)getpid());
+	/* the helper joins the cgroup itself, once started (prefetch_helper_main) */
+	snprintf(cgenv, sizeof(cgenv), "VOFIRM_FS_PREFETCH_CGROUP=%s", procs);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
 	ret = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, envp);
@@ -1068,16 +1078,6 @@ static int helper_for(struct prefetch *P, const char *procs)
 			vf_warn("prefetch: cannot start a helper: %s", strerror(ret));
 		}
 		return -1;
-	}
-	if (procs[0]) {
-		snprintf(num, sizeof(num), "%d", (int)pid);
-		ret = write_str(procs, num);
-		if (ret && !P->memcg_warned) {
-			P->memcg_warned = true;
-			vf_notice("prefetch: cannot put a helper into %s (%s): pages it prefetches "
-				  "are charged to vofirm-fs's memory cgroup, not the VM's",
-				  procs, strerror(-ret));
-		}
 	}
 	pthread_mutex_lock(&P->mu);
 	P->h[free_i] = (struct pf_helper){ .pid = pid, .sock = sv[0], .last_ms = vf_now_ms() };
