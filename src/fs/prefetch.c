@@ -917,7 +917,8 @@ static void memcg_procs_of(struct prefetch *P, pid_t tid, char *out, size_t outl
 				out[0] = '\0';
 			break;
 		}
-		if (!strcmp(line, "0") && a + 1 == b)
+		/* "0::/path": the v2 hierarchy (id 0, no controllers) */
+		if (a == line + 1 && line[0] == '0' && a + 1 == b)
 			snprintf(v2, sizeof(v2), "%s", b + 1);
 	}
 	if (f)
