@@ -31,6 +31,7 @@ GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags glib-2.0 2>/dev/null)
 GLIB_LIBS := $(shell $(PKG_CONFIG) --libs glib-2.0 2>/dev/null)
 JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-glib-1.0 2>/dev/null)
 JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-glib-1.0 2>/dev/null)
+SYSTEMD_LIBS := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null)
 ifeq ($(filter clean demo bench format format-check,$(MAKECMDGOALS)),)
 ifeq ($(GLIB_LIBS),)
 $(error glib-2.0 development files not found: run scripts/install-deps.sh (or apt-get install libglib2.0-dev pkg-config))
@@ -40,6 +41,9 @@ $(error json-glib development files not found: run scripts/install-deps.sh (or a
 endif
 ifeq ($(FUSE_LIBS),)
 $(error libfuse3 development files not found: run scripts/install-deps.sh (or apt-get install libfuse3-dev))
+endif
+ifeq ($(SYSTEMD_LIBS),)
+$(error libsystemd development files not found (sd_notify): run scripts/install-deps.sh (or apt-get install libsystemd-dev))
 endif
 ifeq ($(RDMA_LIBS),)
 $(error rdma-core development files not found: run scripts/install-deps.sh (or apt-get install libibverbs-dev librdmacm-dev))
@@ -57,12 +61,12 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 ALL_CFLAGS += $(SANFLAGS) -O1
 ALL_LDFLAGS += $(SANFLAGS)
 endif
-LIBS := $(GLIB_LIBS) $(RDMA_LIBS)
+LIBS := $(GLIB_LIBS) $(RDMA_LIBS) $(SYSTEMD_LIBS)
 
 # libvofirm.a: the common ground (src/lib) and the client side of the wire
 # (src/transport: the transport interface and its providers)
 LIB_SRCS := src/lib/log.c src/lib/util.c src/lib/proto.c src/lib/auth.c \
-	src/lib/config.c src/lib/mount.c
+	src/lib/config.c src/lib/mount.c src/lib/notify.c
 XPORT_SRCS := src/transport/transport.c src/transport/tcp.c src/transport/rdma.c \
 	src/transport/mem.c src/transport/net.c
 MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/conn.c src/memd/tcp.c src/memd/rdma.c
