@@ -9,6 +9,7 @@
 # make headers    every header compiles on its own (includes what it uses)
 # make format-check  the tree matches .clang-format (make format: apply it)
 # make install    PREFIX=/usr/local DESTDIR=
+# make deb        Debian packages vofirm-memd and vofirm-fs into build/deb/ (scripts/mkdeb.sh)
 # make demo       the main job: scripts/demo.sh
 # make bench      page-path benchmarks with baselines (FULL=1: longer)
 
@@ -91,13 +92,14 @@ LIBVOFIRM := $(BUILD)/libvofirm.a
 
 PROGRAMS := $(BUILD)/vofirm-memd $(BUILD)/vofirm-fs $(BUILD)/vofirmctl $(BUILD)/libvofirm-qemu.so
 LIBDIR ?= $(PREFIX)/lib
+UNITDIR ?= $(LIBDIR)/systemd/system
 TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
 	$(BUILD)/tests/vofirm-mmapio $(BUILD)/tests/vofirm-pagebench $(BUILD)/tests/vofirm-barefuse \
 	$(BUILD)/tests/vofirm-rmix \
 	$(BUILD)/tests/vofirm-rdma-idle $(BUILD)/tests/vofirm-fs-format99 \
 	$(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
-.PHONY: all asan fuzz check headers format format-check install uninstall clean demo bench
+.PHONY: all asan fuzz check headers format format-check install uninstall clean demo bench deb
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS) $(TEST_PROGRAMS)
@@ -226,10 +228,10 @@ format-check:
 
 install: $(PROGRAMS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(LIBDIR)/vofirm \
-		$(DESTDIR)$(LIBDIR)/systemd/system
+		$(DESTDIR)$(UNITDIR)
 	for u in vofirm-memd vofirm-fs; do \
 		sed 's|@SBINDIR@|$(SBINDIR)|g' docs/examples/$$u.service \
-			>$(DESTDIR)$(LIBDIR)/systemd/system/$$u.service || exit 1; \
+			>$(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
 	done
 	install -m 0644 $(BUILD)/libvofirm-qemu.so $(DESTDIR)$(LIBDIR)/vofirm/libvofirm-qemu.so
 	install -m 0755 $(BUILD)/vofirm-memd $(DESTDIR)$(SBINDIR)/vofirm-memd
@@ -239,14 +241,17 @@ install: $(PROGRAMS)
 	install -m 0644 docs/man/vofirm-memd.8 $(DESTDIR)$(MANDIR)/man8/vofirm-memd.8
 	install -m 0644 docs/man/vofirm-fs.8 $(DESTDIR)$(MANDIR)/man8/vofirm-fs.8
 
+deb: $(PROGRAMS)
+	scripts/mkdeb.sh $(abspath $(BUILD))/deb
+
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/vofirm-memd $(DESTDIR)$(MANDIR)/man8/vofirm-memd.8 \
 		$(DESTDIR)$(SBINDIR)/vofirm-fs $(DESTDIR)$(MANDIR)/man8/vofirm-fs.8 \
 		$(DESTDIR)$(LIBDIR)/vofirm/libvofirm-qemu.so \
 		$(DESTDIR)$(SBINDIR)/vofirmctl $(DESTDIR)$(MANDIR)/man8/vofirmctl.8 \
-		$(DESTDIR)$(LIBDIR)/systemd/system/vofirm-memd.service \
-		$(DESTDIR)$(LIBDIR)/systemd/system/vofirm-fs.service
-	-rmdir $(DESTDIR)$(LIBDIR)/systemd/system $(DESTDIR)$(LIBDIR)/systemd 2>/dev/null
+		$(DESTDIR)$(UNITDIR)/vofirm-memd.service \
+		$(DESTDIR)$(UNITDIR)/vofirm-fs.service
+	-rmdir $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UNITDIR)/.. 2>/dev/null
 	-rmdir $(DESTDIR)$(LIBDIR)/vofirm 2>/dev/null
 
 demo:
