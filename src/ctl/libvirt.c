@@ -38,7 +38,7 @@ struct lv_mem {
 };
 
 struct lv_dom {
-	long id; /* -1: not running */
+	long id;	 /* -1: not running */
 	GPtrArray *mems; /* struct lv_mem */
 };
 
@@ -166,9 +166,9 @@ static int lv_size(const char *text, const char *unit, uint64_t *v)
 /* The parse of a domain's XML: where we are, and what is being read. */
 struct lv_parse {
 	struct lv_dom *dom;
-	GPtrArray *path; /* element names, outermost first */
+	GPtrArray *path;    /* element names, outermost first */
 	struct lv_mem *mem; /* inside devices/memory */
-	uint64_t *field; /* target/size, requested, current or block */
+	uint64_t *field;    /* target/size, requested, current or block */
 	char *unit;
 };
 
@@ -373,16 +373,15 @@ static char *device_xml(bool vmem, uint64_t block)
 	int fd;
 
 	if (vmem)
-		xml = g_strdup_printf(
-			"<memory model='virtio-mem' access='shared'>\n"
-			"  <target>\n"
-			"    <size unit='KiB'>%" PRIu64 "</size>\n"
-			"    <node>0</node>\n"
-			"    <block unit='KiB'>%" PRIu64 "</block>\n"
-			"    <requested unit='KiB'>%" PRIu64 "</requested>\n"
-			"  </target>\n"
-			"</memory>\n",
-			o.size >> 10, block >> 10, o.size >> 10);
+		xml = g_strdup_printf("<memory model='virtio-mem' access='shared'>\n"
+				      "  <target>\n"
+				      "    <size unit='KiB'>%" PRIu64 "</size>\n"
+				      "    <node>0</node>\n"
+				      "    <block unit='KiB'>%" PRIu64 "</block>\n"
+				      "    <requested unit='KiB'>%" PRIu64 "</requested>\n"
+				      "  </target>\n"
+				      "</memory>\n",
+				      o.size >> 10, block >> 10, o.size >> 10);
 	else
 		xml = g_strdup_printf("<memory model='dimm' access='shared'>\n"
 				      "  <target>\n"
@@ -452,8 +451,8 @@ static int lv_resize(struct lv_mem *m)
 		return -EINVAL;
 	}
 	snprintf(req, sizeof(req), "%" PRIu64 "KiB", o.size >> 10);
-	progress("asking the guest to plug %s of %s (virsh update-memory-device)",
-		 fmt_size(o.size), m->alias);
+	progress("asking the guest to plug %s of %s (virsh update-memory-device)", fmt_size(o.size),
+		 m->alias);
 	ret = virsh(NULL, "resizing the virtio-mem device", "update-memory-device", o.domain,
 		    "--alias", m->alias, "--requested-size", req, "--live", NULL);
 	if (ret)
@@ -556,8 +555,8 @@ int lv_grow(void)
 			/* QEMU cannot unplug a virtio-mem device: unplug its memory */
 			virsh(NULL, "undoing the grow", "update-memory-device", o.domain, "--alias",
 			      m->alias, "--requested-size", "0", "--live", NULL);
-		else if (!virsh(NULL, "undoing the grow", "detach-device-alias", o.domain,
-				m->alias, "--live", NULL))
+		else if (!virsh(NULL, "undoing the grow", "detach-device-alias", o.domain, m->alias,
+				"--live", NULL))
 			lv_wait(m->alias, true, 0, &got);
 		ret = -EXDEV;
 		goto out;
@@ -643,8 +642,7 @@ int lv_shrink(void)
 		ret = -EINVAL;
 		goto out;
 	}
-	progress("detaching %s from domain %s (virsh detach-device-alias --live)", o.id,
-		 o.domain);
+	progress("detaching %s from domain %s (virsh detach-device-alias --live)", o.id, o.domain);
 	ret = virsh(NULL, "detaching the memory device", "detach-device-alias", o.domain, o.id,
 		    "--live", NULL);
 	if (ret)
@@ -687,8 +685,8 @@ int lv_budget(void)
 		vf_err("domain %s: cannot read its hard limit back from virsh memtune", o.domain);
 		ret = -EPROTO;
 	} else if (got < o.limit) {
-		vf_err("domain %s: libvirt set a hard limit of %s, not %s", o.domain,
-		       fmt_size(got), fmt_size(o.limit));
+		vf_err("domain %s: libvirt set a hard limit of %s, not %s", o.domain, fmt_size(got),
+		       fmt_size(o.limit));
 		ret = -EPROTO;
 	} else {
 		printf("domain %s: memory hard limit %s (libvirt <memtune>, its memory cgroup): "

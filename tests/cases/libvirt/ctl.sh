@@ -74,7 +74,8 @@ for _ in $(seq 50); do [ "$(used)" = $((256 << 20)) ] && break; sleep 0.1; done
 step "budget --domain: libvirt's memtune sets the hard limit of the domain's memory cgroup"
 "$CTL" budget --domain "$DOM" --limit 1G | tee budget.out
 grep -q "^domain $DOM: memory hard limit 1 GiB" budget.out || fail "budget did not report the limit"
-virsh memtune "$DOM" | grep -q 'hard_limit *: 1048576$' || fail "libvirt's memtune: $(virsh memtune "$DOM")"
+virsh memtune "$DOM" >memtune.out
+grep -q 'hard_limit *: 1048576$' memtune.out || fail "libvirt's memtune: $(cat memtune.out)"
 cg=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3} $2 == "" {v2 = $3} END {if (v2 != "") print v2}' "/proc/$QEMU_PID/cgroup" | head -1)
 lim=$(cat "/sys/fs/cgroup/memory$cg/memory.limit_in_bytes" 2>/dev/null || cat "/sys/fs/cgroup$cg/memory.max")
 echo "QEMU's memory cgroup $cg: limit $lim"

@@ -42,7 +42,7 @@ wait_msg "^$SUP READY=1\|STATUS=mounted at $(realpath mnt)"
 worker() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["worker_pid"])' mnt/.vofirm/stats.json; }
 W1=$(worker)
 grep -v "^$SUP " notify.log && fail "a process other than the supervisor spoke to systemd"
-tr '\0' '\n' <"/proc/$W1/environ" | grep -q '^NOTIFY_SOCKET=' && fail "the worker was given NOTIFY_SOCKET"
+grep -qz '^NOTIFY_SOCKET=' "/proc/$W1/environ" && fail "the worker was given NOTIFY_SOCKET"
 
 step "a worker killed and replaced: systemd hears nothing but a status"
 kill -KILL "$W1"
