@@ -9,6 +9,7 @@
 # make headers    every header compiles on its own (includes what it uses)
 # make format-check  the tree matches .clang-format (make format: apply it)
 # make install    PREFIX=/usr/local DESTDIR=
+# make deb        Debian packages vofirm-memd and vofirm-fs into build/deb/ (scripts/mkdeb.sh)
 # make demo       the main job: scripts/demo.sh
 # make bench      page-path benchmarks with baselines (FULL=1: longer)
 
@@ -31,6 +32,7 @@ GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags glib-2.0 2>/dev/null)
 GLIB_LIBS := $(shell $(PKG_CONFIG) --libs glib-2.0 2>/dev/null)
 JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-glib-1.0 2>/dev/null)
 JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-glib-1.0 2>/dev/null)
+SYSTEMD_LIBS := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null)
 ifeq ($(filter clean demo bench format format-check,$(MAKECMDGOALS)),)
 ifeq ($(GLIB_LIBS),)
 $(error glib-2.0 development files not found: run scripts/install-deps.sh (or apt-get install libglib2.0-dev pkg-config))
@@ -40,6 +42,9 @@ $(error json-glib development files not found: run scripts/install-deps.sh (or a
 endif
 ifeq ($(FUSE_LIBS),)
 $(error libfuse3 development files not found: run scripts/install-deps.sh (or apt-get install libfuse3-dev))
+endif
+ifeq ($(SYSTEMD_LIBS),)
+$(error libsystemd development files not found (sd_notify): run scripts/install-deps.sh (or apt-get install libsystemd-dev))
 endif
 ifeq ($(RDMA_LIBS),)
 $(error rdma-core development files not found: run scripts/install-deps.sh (or apt-get install libibverbs-dev librdmacm-dev))
@@ -57,12 +62,12 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 ALL_CFLAGS += $(SANFLAGS) -O1
 ALL_LDFLAGS += $(SANFLAGS)
 endif
-LIBS := $(GLIB_LIBS) $(RDMA_LIBS)
+LIBS := $(GLIB_LIBS) $(RDMA_LIBS) $(SYSTEMD_LIBS)
 
 # libvofirm.a: the common ground (src/lib) and the client side of the wire
 # (src/transport: the transport interface and its providers)
 LIB_SRCS := src/lib/log.c src/lib/util.c src/lib/proto.c src/lib/auth.c \
-	src/lib/config.c src/lib/mount.c
+	src/lib/config.c src/lib/mount.c src/lib/notify.c
 XPORT_SRCS := src/transport/transport.c src/transport/tcp.c src/transport/rdma.c \
 	src/transport/mem.c src/transport/net.c
 MEMD_SRCS := src/memd/settings.c src/memd/pool.c src/memd/conn.c src/memd/tcp.c src/memd/rdma.c
@@ -87,13 +92,14 @@ LIBVOFIRM := $(BUILD)/libvofirm.a
 
 PROGRAMS := $(BUILD)/vofirm-memd $(BUILD)/vofirm-fs $(BUILD)/vofirmctl $(BUILD)/libvofirm-qemu.so
 LIBDIR ?= $(PREFIX)/lib
+UNITDIR ?= $(LIBDIR)/systemd/system
 TEST_PROGRAMS := $(BUILD)/tests/vofirm-xtest $(BUILD)/tests/gen-fuzz-corpus \
 	$(BUILD)/tests/vofirm-mmapio $(BUILD)/tests/vofirm-pagebench $(BUILD)/tests/vofirm-barefuse \
 	$(BUILD)/tests/vofirm-rmix \
 	$(BUILD)/tests/vofirm-rdma-idle $(BUILD)/tests/vofirm-fs-format99 \
 	$(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
-.PHONY: all asan fuzz check headers format format-check install uninstall clean demo bench
+.PHONY: all asan fuzz check headers format format-check install uninstall clean demo bench deb
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS) $(TEST_PROGRAMS)
@@ -222,10 +228,10 @@ format-check:
 
 install: $(PROGRAMS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(LIBDIR)/vofirm \
-		$(DESTDIR)$(LIBDIR)/systemd/system
+		$(DESTDIR)$(UNITDIR)
 	for u in vofirm-memd vofirm-fs; do \
 		sed 's|@SBINDIR@|$(SBINDIR)|g' docs/examples/$$u.service \
-			>$(DESTDIR)$(LIBDIR)/systemd/system/$$u.service || exit 1; \
+			>$(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
 	done
 	install -m 0644 $(BUILD)/libvofirm-qemu.so $(DESTDIR)$(LIBDIR)/vofirm/libvofirm-qemu.so
 	install -m 0755 $(BUILD)/vofirm-memd $(DESTDIR)$(SBINDIR)/vofirm-memd
@@ -235,14 +241,17 @@ install: $(PROGRAMS)
 	install -m 0644 docs/man/vofirm-memd.8 $(DESTDIR)$(MANDIR)/man8/vofirm-memd.8
 	install -m 0644 docs/man/vofirm-fs.8 $(DESTDIR)$(MANDIR)/man8/vofirm-fs.8
 
+deb: $(PROGRAMS)
+	scripts/mkdeb.sh $(abspath $(BUILD))/deb
+
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/vofirm-memd $(DESTDIR)$(MANDIR)/man8/vofirm-memd.8 \
 		$(DESTDIR)$(SBINDIR)/vofirm-fs $(DESTDIR)$(MANDIR)/man8/vofirm-fs.8 \
 		$(DESTDIR)$(LIBDIR)/vofirm/libvofirm-qemu.so \
 		$(DESTDIR)$(SBINDIR)/vofirmctl $(DESTDIR)$(MANDIR)/man8/vofirmctl.8 \
-		$(DESTDIR)$(LIBDIR)/systemd/system/vofirm-memd.service \
-		$(DESTDIR)$(LIBDIR)/systemd/system/vofirm-fs.service
-	-rmdir $(DESTDIR)$(LIBDIR)/systemd/system $(DESTDIR)$(LIBDIR)/systemd 2>/dev/null
+		$(DESTDIR)$(UNITDIR)/vofirm-memd.service \
+		$(DESTDIR)$(UNITDIR)/vofirm-fs.service
+	-rmdir $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UNITDIR)/.. 2>/dev/null
 	-rmdir $(DESTDIR)$(LIBDIR)/vofirm 2>/dev/null
 
 demo:

@@ -15,6 +15,10 @@ PKGS=(
 	clang-format                                 # make format-check (tests/cases/tree)
 	python3 util-linux procps coreutils attr     # the test cases (attr: setfattr, getfattr)
 	qemu-system-x86                              # QEMU mapping vofirm files as guest RAM
+	libsystemd-dev                               # sd_notify: the units are Type=notify
+	libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients  # tests/cases/libvirt
+	iproute2                                     # the private libvirtd's loopback
+	lintian                                      # make deb's packages checked (tests/cases/pkg)
 )
 
 missing=()
@@ -32,5 +36,14 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Where systemd does not run the machine (a container, CI), a package's
+# service must not be started by its installation (libvirtd would make a
+# bridge and firewall rules): the tests start what they need themselves.
+if [ ! -d /run/systemd/system ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\n# scripts/install-deps.sh: no service starts while it installs\nexit 101\n' \
+		>/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -23,7 +23,7 @@
 
 /* The command line (main.c fills it in). */
 struct ctl_opts {
-	const char *qmp, *mount, *id, *model, *vm, *server;
+	const char *qmp, *mount, *id, *model, *vm, *server, *domain, *connect;
 	uint64_t size, block_size, timeout_ms, limit;
 	bool size_set, timeout_set, json, keep_file;
 	unsigned replicas; /* 0: what the VM's directory asks for */
@@ -33,6 +33,10 @@ extern struct ctl_opts o;
 
 /* "vofirmctl: ..." on stderr: what is being done, step by step */
 void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A long wait's state (progress.c): redrawn in place on a terminal, a plain
+ * line every few seconds otherwise; progress_done() ends it. */
+void progress_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void progress_done(void);
 /* Sizes for messages ("512M"; "512 MiB", "0.1 MiB"), "N copies"; each from
  * a ring of 4 static buffers: at most 4 per message. */
 char *fmt_size(uint64_t b);
@@ -71,5 +75,11 @@ char *vm_name(struct qmp *q);
 /* object-del of a memory backend (its QOM path), and its file removed when
  * it is on vofirm (unless --keep-file); 0 or -errno (logged). */
 int drop_backend(struct qmp *q, const char *memdev_path);
+
+/* libvirt.c: grow, shrink and budget of a libvirt domain (o.domain) through
+ * virsh (-c o.connect).  0 or -errno (logged). */
+int lv_grow(void);
+int lv_shrink(void);
+int lv_budget(void);
 
 #endif

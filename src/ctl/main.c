@@ -50,6 +50,7 @@ void progress(const char *fmt, ...)
 {
 	va_list ap;
 
+	progress_done();
 	fputs("vofirmctl: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -279,22 +280,21 @@ JsonNode *find_device(JsonArray *devs, const char *id)
  */
 int wait_vmem_size(struct qmp *q, const char *id, uint64_t want, uint64_t *got)
 {
-	uint64_t start = vf_now_ms(), last = start;
+	uint64_t start = vf_now_ms();
 	int ret;
 
 	for (;;) {
 		ret = qom_get_size(q, id, "size", got);
-		if (ret)
+		if (ret) {
+			progress_done();
 			return ret;
-		if (*got == want)
-			return 0;
-		if (vf_now_ms() - start >= o.timeout_ms)
-			return -ETIMEDOUT;
-		if (vf_now_ms() - last >= 2000) {
-			progress("waiting for the guest: %s is at %s of %s (%" PRIu64 " s)", id,
-				 fmt_size(*got), fmt_size(want), (vf_now_ms() - start) / 1000);
-			last = vf_now_ms();
 		}
+		if (*got == want || vf_now_ms() - start >= o.timeout_ms) {
+			progress_done();
+			return *got == want ? 0 : -ETIMEDOUT;
+		}
+		progress_line("waiting for the guest: %s is at %s of %s (%" PRIu64 " s)", id,
+			      fmt_size(*got), fmt_size(want), (vf_now_ms() - start) / 1000);
 		usleep(100000);
 	}
 }
@@ -1121,8 +1121,8 @@ out:
  */
 static int do_drain(void)
 {
-	char *ctl = g_build_filename(o.mount, ".vofirm", NULL), line[256], last[256] = "";
-	uint64_t start = vf_now_ms(), printed = 0, held = 0, held0 = 0, degraded = 0, rate = 0;
+	char *ctl = g_build_filename(o.mount, ".vofirm", NULL), line[256];
+	uint64_t start = vf_now_ms(), held = 0, held0 = 0, degraded = 0, rate = 0;
 	uint64_t blocked = 0;
 	bool done = false, first = true;
 	int ret;
@@ -1168,21 +1168,17 @@ static int do_drain(void)
 			snprintf(line + strlen(line), sizeof(line) - strlen(line),
 				 "; NO ROOM for %" PRIu64 " extent%s: add a server or free memory",
 				 blocked, blocked == 1 ? "" : "s");
-		/* when it changes, and every 5 s that it does not */
-		if (strcmp(line, last) || vf_now_ms() - printed >= 5000) {
-			if (rate)
-				progress("%s (repair at %s/s)", line, fmt_mib(rate));
-			else
-				progress("%s", line);
-			snprintf(last, sizeof(last), "%s", line);
-			printed = vf_now_ms();
-		}
+		if (rate)
+			progress_line("%s (repair at %s/s)", line, fmt_mib(rate));
+		else
+			progress_line("%s", line);
 		if (o.timeout_set && vf_now_ms() - start >= o.timeout_ms) {
 			ret = -ETIMEDOUT;
 			break;
 		}
 		usleep(500000);
 	}
+	progress_done();
 	if (ret == -ETIMEDOUT)
 		vf_err("%s is not drained after %" PRIu64 " s: %s left on it, %s degraded; the "
 		       "drain goes on in vofirm-fs (vofirmctl status --mount %s)",
@@ -1471,6 +1467,12 @@ static void usage(FILE *f)
 		"  budget --pid PID --limit SIZE [--id NAME]\n"
 		"         put process PID (QEMU) in a memory cgroup of SIZE: how much of the VM's\n"
 		"         remote memory may stay in the host's page cache\n"
+		"  grow   --domain NAME --mount DIR --size SIZE [--model pc-dimm|virtio-mem]\n"
+		"  grow   --domain NAME --id ALIAS --size SIZE     (a virtio-mem device)\n"
+		"  shrink --domain NAME --id ALIAS [--size SIZE]\n"
+		"  budget --domain NAME --limit SIZE\n"
+		"         the same through libvirt (virsh [--connect URI]): libvirt's\n"
+		"         memory_backing_dir must be on the vofirm mount DIR\n"
 		"  restart-fs --mount DIR [--timeout T] [--json]\n"
 		"         a new vofirm-fs worker for the mount, from the binary on disk (an\n"
 		"         upgrade): no request is lost and no VM notices; refused, the old worker\n"
@@ -1507,6 +1509,8 @@ int main(int argc, char **argv)
 		{ "keep-file", no_argument, NULL, 'k' },
 		{ "replicas", required_argument, NULL, 'r' },
 		{ "server", required_argument, NULL, 'S' },
+		{ "domain", required_argument, NULL, 'D' },
+		{ "connect", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1592,6 +1596,12 @@ int main(int argc, char **argv)
 		case 'S':
 			o.server = optarg;
 			break;
+		case 'D':
+			o.domain = optarg;
+			break;
+		case 'c':
+			o.connect = optarg;
+			break;
 		case 'p':
 			o.pid = strtol(optarg, NULL, 10);
 			break;
@@ -1625,6 +1635,32 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return do_restart_fs() ? 1 : 0;
+	}
+	if (o.domain) { /* libvirt.c */
+		if (!o.limit && !strcmp(c, "budget")) {
+			vf_err("budget --domain needs --limit SIZE");
+			return 2;
+		}
+		if (!strcmp(c, "grow") && (!o.size_set || (!o.mount && !o.id))) {
+			vf_err("grow --domain needs --size SIZE, and --mount DIR or --id ALIAS");
+			return 2;
+		}
+		if (!strcmp(c, "shrink") && !o.id) {
+			vf_err("shrink --domain needs --id ALIAS");
+			return 2;
+		}
+		if (strcmp(o.model, "pc-dimm") && strcmp(o.model, "virtio-mem")) {
+			vf_err("--model '%s': pc-dimm or virtio-mem", o.model);
+			return 2;
+		}
+		if (!strcmp(c, "grow"))
+			return lv_grow() ? 1 : 0;
+		if (!strcmp(c, "shrink"))
+			return lv_shrink() ? 1 : 0;
+		if (!strcmp(c, "budget"))
+			return lv_budget() ? 1 : 0;
+		vf_err("%s does not take --domain", c);
+		return 2;
 	}
 	if (!strcmp(c, "budget")) {
 		if (o.pid <= 0 || !o.limit) {

@@ -20,6 +20,9 @@
  * A worker learns of the supervisor's death (PR_SET_PDEATHSIG) and ends
  * the mount loudly: the supervisor itself is the one process whose death
  * takes the mount with it (systemd's Restart= brings it back, empty).
+ * To systemd (Type=notify) the supervisor alone speaks: READY=1 once the
+ * first worker serves, RELOADING=1 ... READY=1 around a planned restart,
+ * STOPPING=1 on SIGTERM; its workers never see $NOTIFY_SOCKET.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +42,7 @@
 #include "fs.h"
 #include "vofirm/log.h"
 #include "vofirm/mount.h"
+#include "vofirm/notify.h"
 #include "vofirm/util.h"
 #include "vofirm/version.h"
 
@@ -58,6 +62,7 @@ static struct {
 	struct state_hdr *hdr;
 	pid_t worker, checker;
 	bool unmounting, unmounted;
+	int reloading;		 /* systemd told RELOADING=1: 1 checking, 2 a new worker started */
 	uint64_t crash_times[4]; /* the last crashes, for the back-off */
 } sv = { .fuse_fd = -1, .worker = -1, .checker = -1 };
 
@@ -223,6 +228,7 @@ static pid_t spawn(const char *mode)
 	    place_fd(a, WORKER_ARENA_FD))
 		_exit(126);
 	setenv("VOFIRM_FS_WORKER", mode, 1);
+	vf_notify_forget(); /* systemd hears the supervisor only */
 	/* the worker ends the mount if the supervisor dies (super.c, top) */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != sup)
@@ -269,9 +275,11 @@ static void restart(const char *why)
 	__atomic_and_fetch(&sv.hdr->flags, ~(STATE_F_HANDOVER | STATE_F_SERVING), __ATOMIC_RELEASE);
 	n = __atomic_add_fetch(&sv.hdr->worker_restarts, 1, __ATOMIC_RELEASE);
 	sv.worker = spawn("worker");
-	if (sv.worker > 0)
+	if (sv.worker > 0) {
 		vf_notice("%s: worker %d started from %s (restart %u)", why, (int)sv.worker, sv.exe,
 			  n);
+		vf_notify("STATUS=%s: worker %d (restart %u)", why, (int)sv.worker, n);
+	}
 }
 
 static void describe_exit(int status, char *buf, size_t len)
@@ -302,6 +310,8 @@ static bool worker_ended(int status, int *exit_status)
 	}
 	if (flags & STATE_F_HANDOVER) {
 		restart("planned restart");
+		if (sv.reloading)
+			sv.reloading = 2;
 		return false;
 	}
 	vf_err("worker %s: starting another on the same mount (files and memory carry on)", how);
@@ -321,6 +331,10 @@ static void planned_restart(void)
 	if (sv.checker < 0)
 		snprintf(sv.hdr->restart_error, sizeof(sv.hdr->restart_error),
 			 "cannot run %.200s: fork failed", sv.exe);
+	else if (!sv.reloading) {
+		sv.reloading = 1;
+		vf_notify("RELOADING=1\nSTATUS=planned restart: checking %s", sv.exe);
+	}
 }
 
 static void checker_ended(int status)
@@ -340,6 +354,10 @@ static void checker_ended(int status)
 			 "%.120s cannot be started (%.90s)", sv.exe, how);
 	}
 	vf_err("restart refused: %s; the worker keeps running", sv.hdr->restart_error);
+	if (sv.reloading) {
+		sv.reloading = 0;
+		vf_notify("READY=1\nSTATUS=restart refused: %s", sv.hdr->restart_error);
+	}
 }
 
 int supervisor_run(struct fs *fs, struct fuse_args *args, char **argv)
@@ -419,9 +437,20 @@ int supervisor_run(struct fs *fs, struct fuse_args *args, char **argv)
 		}
 	}
 	report_ready(&status_fd, 0);
+	vf_notify("READY=1\nSTATUS=mounted at %s", fs->set.mountpoint);
 
 	for (;;) {
-		int sig = sigwaitinfo(&set, &si);
+		/* after a planned restart's handover: polls for the new worker */
+		struct timespec tick = { .tv_nsec = 50 * 1000 * 1000 };
+		int sig =
+			sv.reloading == 2 ? sigtimedwait(&set, &si, &tick) : sigwaitinfo(&set, &si);
+
+		if (sv.reloading == 2 && sv.worker > 0 &&
+		    (__atomic_load_n(&sv.hdr->flags, __ATOMIC_ACQUIRE) & STATE_F_SERVING)) {
+			sv.reloading = 0;
+			vf_notify("READY=1\nSTATUS=mounted at %s; worker %d serves",
+				  fs->set.mountpoint, (int)sv.worker);
+		}
 
 		if (sig == SIGCHLD) {
 			while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -432,6 +461,7 @@ int supervisor_run(struct fs *fs, struct fuse_args *args, char **argv)
 			}
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			vf_notice("signal %d: unmounting %s", sig, fs->set.mountpoint);
+			vf_notify("STOPPING=1");
 			sv.unmounting = true;
 			/* the worker sees it and ends (once QEMU has closed its
 			 * files: the unmount is lazy) */
@@ -456,6 +486,8 @@ unmount:
 	}
 	fuse_session_unmount(se);
 done:
+	if (!sv.unmounting)
+		vf_notify("STOPPING=1"); /* unmounted (fusermount3 -u, the unit's ExecStop) */
 	if (se) {
 		/* already unmounted, mostly: then it only frees the path */
 		fuse_session_unmount(se);

@@ -21,6 +21,7 @@
 
 #include "memd.h"
 #include "vofirm/log.h"
+#include "vofirm/notify.h"
 #include "vofirm/util.h"
 #include "vofirm/version.h"
 
@@ -72,6 +73,7 @@ static int run(struct memd_server *srv, struct memd_pool *pool, int sigfd)
 		case SIGTERM:
 		case SIGINT:
 			vf_notice("SIG%s: stopping", sigabbrev_np((int)si.ssi_signo));
+			vf_notify("STOPPING=1");
 			return 0;
 		case SIGUSR1:
 			pool_log_stats(pool);
@@ -148,6 +150,8 @@ int main(int argc, char **argv)
 			      : "clients authenticate with the key",
 		  set.mlock ? "; memory locked" : "", set.hugepages ? "; huge pages" : "");
 
+	/* systemd (Type=notify): started once every listener listens */
+	vf_notify("READY=1\nSTATUS=donating %s in %u slabs", a, pool.nslabs);
 	ret = run(&srv, &pool, sigfd);
 	left = server_stop(&srv, 3000);
 	pool_log_stats(&pool);

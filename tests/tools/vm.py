@@ -7,6 +7,10 @@
   vm.py run DIR COMMAND [--timeout S]     run a shell command in the guest,
                                           print its output, exit with its status
   vm.py stop DIR                          quit QEMU and wait for it
+  vm.py ready DIR COMMAND...              a guest started paused by someone
+                                          else (libvirt): connects to its
+                                          agent, runs COMMAND (which resumes
+                                          it), waits until the agent is ready
 
 DIR holds qmp.sock, agent.sock, console.log, qemu.log, qemu.pid.  The
 guest image is built by scripts/guest/mkinitrd.sh.  VOFIRM_GUEST_ACCEL:
@@ -178,6 +182,26 @@ def stop(a):
     os.kill(pid, 9)
 
 
+def ready(a):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(os.path.join(a.dir, "agent.sock"))
+    s.settimeout(180)
+    subprocess.run(a.command, check=True)
+    buf = b""
+    try:
+        while b"@@READY" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+    except socket.timeout:
+        pass
+    s.close()
+    if b"@@READY" not in buf:
+        sys.exit("vm.py: the guest's agent was not ready within 180 s (see console.log)")
+    print("vm.py: guest up", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -196,9 +220,14 @@ def main():
     r.add_argument("--timeout", type=float, default=300)
     t = sub.add_parser("stop")
     t.add_argument("dir")
+    y = sub.add_parser("ready")
+    y.add_argument("dir")
+    y.add_argument("command", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     if a.cmd == "start":
         start(a)
+    elif a.cmd == "ready":
+        ready(a)
     elif a.cmd == "run":
         sys.exit(agent(a.dir, a.command, a.timeout))
     else:
