@@ -30,19 +30,19 @@
 #define VF_SLAB_DESC_SIZE 16u
 #define VF_STATS_NFIELDS 12u /* fields this version knows */
 #define VF_STATS_MAX_NFIELDS 64u
-#define VF_GRANT_LEN 32u	      /* a grant's token: the one-time capability */
+#define VF_GRANT_LEN 32u	  /* a grant's token: the one-time capability */
 #define VF_GRANT_TTL_MAX 3600000u /* ms a grant may wait for its ACCEPT */
 
 enum vf_msg_type {
-	VF_MSG_HELLO = 1, /* open: client name; reply: challenge, pool facts */
-	VF_MSG_LOGIN = 2, /* authenticate, start or resume a session */
-	VF_MSG_ALLOC = 3, /* grant N slabs, all or nothing */
-	VF_MSG_FREE = 4,  /* give slabs back, all or nothing */
-	VF_MSG_STATS = 5, /* pool and session counters */
-	VF_MSG_READ = 6,  /* TCP data path: read from a granted slab */
-	VF_MSG_WRITE = 7, /* TCP data path: write to a granted slab */
-	VF_MSG_BYE = 8,	  /* end the session, freeing its slabs */
-	VF_MSG_LIST = 9,  /* the session's slabs with their current addr/rkey */
+	VF_MSG_HELLO = 1,   /* open: client name; reply: challenge, pool facts */
+	VF_MSG_LOGIN = 2,   /* authenticate, start or resume a session */
+	VF_MSG_ALLOC = 3,   /* grant N slabs, all or nothing */
+	VF_MSG_FREE = 4,    /* give slabs back, all or nothing */
+	VF_MSG_STATS = 5,   /* pool and session counters */
+	VF_MSG_READ = 6,    /* TCP data path: read from a granted slab */
+	VF_MSG_WRITE = 7,   /* TCP data path: write to a granted slab */
+	VF_MSG_BYE = 8,	    /* end the session, freeing its slabs */
+	VF_MSG_LIST = 9,    /* the session's slabs with their current addr/rkey */
 	VF_MSG_GRANT = 10,  /* share slabs of the session through a one-time grant */
 	VF_MSG_ACCEPT = 11, /* another session redeems the grant: shared access */
 	VF_MSG_GIVE = 12,   /* the issuer hands an accepted grant's slabs over */

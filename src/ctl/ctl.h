@@ -59,8 +59,7 @@ int answer_size(JsonNode *r, const char *what, const char *key, bool optional, u
 int qom_get_size(struct qmp *q, const char *path, const char *prop, uint64_t *v);
 /* A string property of a QOM object (g_free it); NULL if it has none. */
 char *qom_get_str(struct qmp *q, const char *path, const char *prop);
-int qom_set_size(struct qmp *q, const char *path, const char *prop, uint64_t v,
-		 const char *what);
+int qom_set_size(struct qmp *q, const char *path, const char *prop, uint64_t v, const char *what);
 /* QEMU's memory devices, in *all (json_node_unref it); NULL: failed (logged). */
 JsonArray *memory_devices(struct qmp *q, JsonNode **all);
 /* The memory device `id` among devs, or NULL. */

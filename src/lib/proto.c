@@ -45,10 +45,10 @@ static inline uint64_t get64(const uint8_t *p)
 }
 
 static const char *const type_names[] = {
-	[VF_MSG_HELLO] = "HELLO", [VF_MSG_LOGIN] = "LOGIN", [VF_MSG_ALLOC] = "ALLOC",
-	[VF_MSG_FREE] = "FREE",	  [VF_MSG_STATS] = "STATS", [VF_MSG_READ] = "READ",
-	[VF_MSG_WRITE] = "WRITE", [VF_MSG_BYE] = "BYE",	    [VF_MSG_LIST] = "LIST",
-	[VF_MSG_GRANT] = "GRANT", [VF_MSG_ACCEPT] = "ACCEPT", [VF_MSG_GIVE] = "GIVE",
+	[VF_MSG_HELLO] = "HELLO",   [VF_MSG_LOGIN] = "LOGIN",	[VF_MSG_ALLOC] = "ALLOC",
+	[VF_MSG_FREE] = "FREE",	    [VF_MSG_STATS] = "STATS",	[VF_MSG_READ] = "READ",
+	[VF_MSG_WRITE] = "WRITE",   [VF_MSG_BYE] = "BYE",	[VF_MSG_LIST] = "LIST",
+	[VF_MSG_GRANT] = "GRANT",   [VF_MSG_ACCEPT] = "ACCEPT", [VF_MSG_GIVE] = "GIVE",
 	[VF_MSG_REVOKE] = "REVOKE",
 };
 

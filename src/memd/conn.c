@@ -464,8 +464,8 @@ static int conn_serve(struct memd_conn *c, const struct vf_msg *m)
 		ret = pool_grant(p, c->sess, r.grant_rep.token, m->grant.ttl_ms, m->grant.count,
 				 c->ids, &r.grant_rep.total, why, sizeof(why));
 		if (ret) {
-			vf_warn("client %s: GRANT of %u slab(s) refused: %s", c->who, m->grant.count,
-				why);
+			vf_warn("client %s: GRANT of %u slab(s) refused: %s", c->who,
+				m->grant.count, why);
 			return reply_err(c, &m->hdr, -ret, "%s", why);
 		}
 		return c->ops->send(c, &r);

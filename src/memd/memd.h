@@ -132,10 +132,10 @@ struct memd_session {
 	char name[VF_NAME_MAX + 1];
 	char peer[64];
 	uint32_t nslabs;
-	uint32_t nshared; /* slabs shared with it by accepted grants */
-	unsigned ngrants; /* grants it issued */
-	bool onesided;	  /* its connection reaches slabs by RDMA registrations */
-	void *conn;	  /* attached connection, or NULL */
+	uint32_t nshared;	  /* slabs shared with it by accepted grants */
+	unsigned ngrants;	  /* grants it issued */
+	bool onesided;		  /* its connection reaches slabs by RDMA registrations */
+	void *conn;		  /* attached connection, or NULL */
 	void (*kick)(void *conn); /* drops the attached connection */
 	uint64_t detached_at;	  /* vf_now_ms() when conn became NULL */
 };

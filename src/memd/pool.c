@@ -523,7 +523,8 @@ int pool_free(struct memd_pool *p, struct memd_session *s, uint32_t n, const uin
 		}
 		if (p->slabs[ids[i]].grant) {
 			snprintf(why, whylen,
-				 "slab %u is in grant %" PRIu64 ": give it or revoke the grant first",
+				 "slab %u is in grant %" PRIu64
+				 ": give it or revoke the grant first",
 				 ids[i], p->slabs[ids[i]].grant->id);
 			pthread_mutex_unlock(&p->lock);
 			return -EBUSY;
@@ -733,8 +734,8 @@ int pool_grant(struct memd_pool *p, struct memd_session *s, uint8_t token[VF_GRA
 			goto out;
 		}
 		if (g->grantee) {
-			snprintf(why, whylen, "grant %" PRIu64 " is accepted: it takes no more slabs",
-				 g->id);
+			snprintf(why, whylen,
+				 "grant %" PRIu64 " is accepted: it takes no more slabs", g->id);
 			ret = -EBUSY;
 			goto out;
 		}
@@ -817,8 +818,9 @@ int pool_accept(struct memd_pool *p, struct memd_session *s, const uint8_t token
 	pthread_mutex_lock(&p->lock);
 	g = do_find_grant(p, token);
 	if (!g) {
-		snprintf(why, whylen, "no such grant: a forged token, or one used or withdrawn "
-				      "already");
+		snprintf(why, whylen,
+			 "no such grant: a forged token, or one used or withdrawn "
+			 "already");
 		ret = -EACCES;
 		goto out;
 	}
@@ -926,8 +928,8 @@ int pool_revoke(struct memd_pool *p, struct memd_session *s, const uint8_t token
 		 * resumes, and learns what it may still reach (LIST) */
 		grantee->kick(grantee->conn);
 	}
-	vf_notice("grant %" PRIu64 " of session %" PRIu64 " '%s' (%u slab(s)) revoked by %s",
-		  g->id, g->issuer->id, g->issuer->name, g->n,
+	vf_notice("grant %" PRIu64 " of session %" PRIu64 " '%s' (%u slab(s)) revoked by %s", g->id,
+		  g->issuer->id, g->issuer->name, g->n,
 		  g->issuer == s ? "its issuer" : "its grantee");
 	do_grant_end(p, g);
 out:
