@@ -44,7 +44,9 @@
 #include "vofirm/util.h"
 #include "vofirm/version.h"
 
-struct ctl_opts o = { .model = "pc-dimm", .timeout_ms = 30000 };
+struct ctl_opts o = {
+	.model = "pc-dimm", .timeout_ms = 30000, .bandwidth = 1ull << 30, .downtime_ms = 20
+};
 
 void progress(const char *fmt, ...)
 {
@@ -1471,6 +1473,10 @@ static void usage(FILE *f)
 		"  budget --pid PID --limit SIZE [--id NAME]\n"
 		"         put process PID (QEMU) in a memory cgroup of SIZE: how much of the VM's\n"
 		"         remote memory may stay in the host's page cache\n"
+		"  migrate --qmp SOCKET --to-qmp SOCKET --mount DIR --to-mount DIR [--uri URI]\n"
+		"         [--no-flush] [--keep-paused] [--json]\n"
+		"         live-migrate the VM to a QEMU started with -incoming defer, its vofirm\n"
+		"         memory left where it is: the destination mount takes the files over\n"
 		"  restart-fs --mount DIR [--timeout T] [--json]\n"
 		"         a new vofirm-fs worker for the mount, from the binary on disk (an\n"
 		"         upgrade): no request is lost and no VM notices; refused, the old worker\n"
@@ -1507,6 +1513,12 @@ int main(int argc, char **argv)
 		{ "keep-file", no_argument, NULL, 'k' },
 		{ "replicas", required_argument, NULL, 'r' },
 		{ "server", required_argument, NULL, 'S' },
+		/* migrate */
+		{ "to-qmp", required_argument, NULL, 'Q' },
+		{ "to-mount", required_argument, NULL, 'D' },
+		{ "uri", required_argument, NULL, 'U' },
+		{ "no-flush", no_argument, NULL, 'F' },
+		{ "keep-paused", no_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1592,6 +1604,21 @@ int main(int argc, char **argv)
 		case 'S':
 			o.server = optarg;
 			break;
+		case 'Q':
+			o.to_qmp = optarg;
+			break;
+		case 'D':
+			o.to_mount = optarg;
+			break;
+		case 'U':
+			o.uri = optarg;
+			break;
+		case 'F':
+			o.no_flush = true;
+			break;
+		case 'P':
+			o.keep_paused = true;
+			break;
 		case 'p':
 			o.pid = strtol(optarg, NULL, 10);
 			break;
@@ -1625,6 +1652,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return do_restart_fs() ? 1 : 0;
+	}
+	if (!strcmp(c, "migrate")) {
+		if (!o.qmp || !o.to_qmp || !o.mount || !o.to_mount) {
+			vf_err("migrate needs --qmp SOCKET --to-qmp SOCKET --mount DIR --to-mount DIR");
+			return 2;
+		}
+		return do_migrate() ? 1 : 0;
 	}
 	if (!strcmp(c, "budget")) {
 		if (o.pid <= 0 || !o.limit) {

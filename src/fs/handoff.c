@@ -247,10 +247,11 @@ static char *render(struct fs *fs, struct inode *in, char *why, size_t whylen)
 			if (c.state == COPY_EMPTY)
 				continue;
 			if (c.state != COPY_OK || hidx[c.srv] < 0) {
-				snprintf(why, whylen,
-					 "extent %u has a copy that is not up to date (a repair or a "
-					 "drain is under way): try again when it is done",
-					 i);
+				snprintf(
+					why, whylen,
+					"extent %u has a copy that is not up to date (a repair or a "
+					"drain is under way): try again when it is done",
+					i);
 				g_byte_array_free(a, TRUE);
 				return NULL;
 			}
@@ -377,8 +378,8 @@ static int parse(struct fs *fs, const char *text, size_t len, struct ho_doc *d, 
 	d->mode = (uint32_t)rle(&r, 4);
 	d->replicas = (uint8_t)rle(&r, 1);
 	d->nsrv = (unsigned)rle(&r, 2);
-	if (r.bad || d->slab_size != fs->slab_size || d->nsrv > FS_MAX_SERVERS ||
-	    d->replicas < 1 || d->replicas > FS_MAX_REPLICAS) {
+	if (r.bad || d->slab_size != fs->slab_size || d->nsrv > FS_MAX_SERVERS || d->replicas < 1 ||
+	    d->replicas > FS_MAX_REPLICAS) {
 		snprintf(why, whylen,
 			 d->slab_size != fs->slab_size
 				 ? "the handoff's slabs are of another size than this mount's"
@@ -440,10 +441,9 @@ static int parse(struct fs *fs, const char *text, size_t len, struct ho_doc *d, 
 		for (uint32_t j = 0; j < rlen; j++, i++) {
 			d->ncopies[i] = nc;
 			for (unsigned k = 0; k < nc; k++)
-				d->copies[(size_t)i * FS_MAX_REPLICAS + k] =
-					(struct copy){ .srv = c0[k].srv,
-						       .id = c0[k].id + j,
-						       .state = COPY_OK };
+				d->copies[(size_t)i * FS_MAX_REPLICAS + k] = (struct copy){
+					.srv = c0[k].srv, .id = c0[k].id + j, .state = COPY_OK
+				};
 		}
 	}
 	if (i != d->nmap) {
@@ -498,8 +498,8 @@ out:
 
 /* ---- requests to the servers ---- */
 
-static int grant_op(struct fs *fs, unsigned srv, enum vf_op_type type, uint8_t *token,
-		    char *why, size_t whylen)
+static int grant_op(struct fs *fs, unsigned srv, enum vf_op_type type, uint8_t *token, char *why,
+		    size_t whylen)
 {
 	struct server *s = &fs->srv[srv];
 	struct vf_op op = { .type = type, .token = token };
@@ -598,8 +598,8 @@ static void let_go(struct fs *fs, struct inode *in)
 
 /* ---- export (the source) ---- */
 
-static int do_export(struct fs *fs, struct inode *in, uint32_t ttl_ms, const char *path,
-		     char *why, size_t whylen)
+static int do_export(struct fs *fs, struct inode *in, uint32_t ttl_ms, const char *path, char *why,
+		     size_t whylen)
 {
 	struct fs_handoff *ho;
 	uint32_t *ids[FS_MAX_SERVERS] = { 0 }, cnt[FS_MAX_SERVERS] = { 0 };
@@ -659,7 +659,8 @@ static int do_export(struct fs *fs, struct inode *in, uint32_t ttl_ms, const cha
 			ret = server_op(&fs->srv[s], &op);
 			if (ret) {
 				snprintf(why, whylen, "server %s refused a grant of %u slab(s): %s",
-					 fs->srv[s].url, m, op.errmsg[0] ? op.errmsg : strerror(-ret));
+					 fs->srv[s].url, m,
+					 op.errmsg[0] ? op.errmsg : strerror(-ret));
 				if (vf_all_zero(hg->token, VF_GRANT_LEN))
 					ho->n--; /* nothing was granted there */
 				break;
@@ -686,14 +687,15 @@ static int do_export(struct fs *fs, struct inode *in, uint32_t ttl_ms, const cha
 
 /* ---- import (the destination) ---- */
 
-static int do_import(fuse_req_t req, struct fs *fs, const char *name, const char *text,
-		     size_t len, char *why, size_t whylen)
+static int do_import(fuse_req_t req, struct fs *fs, const char *name, const char *text, size_t len,
+		     char *why, size_t whylen)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct vf_slab_desc *descs = NULL;
 	struct fs_handoff *ho = NULL;
 	struct ho_doc d;
-	struct inode *in = NULL;
+	struct inode *in = NULL, *dir;
+	const char *base;
 	unsigned accepted = 0;
 	uint32_t nheld = 0;
 	int ret;
@@ -759,10 +761,27 @@ static int do_import(fuse_req_t req, struct fs *fs, const char *name, const char
 
 	/* the file: a new inode, so that nothing of it is in the kernel's cache */
 	fs_mutex_lock(&fs->ns_lock);
-	if (g_hash_table_contains(fs->root->children, name)) {
+	dir = fs->root;
+	base = name;
+	for (const char *sl = strchr(name, '/'); sl; sl = strchr(base, '/')) {
+		char *part = g_strndup(base, (size_t)(sl - base));
+		struct inode *c = g_hash_table_lookup(dir->children, part);
+
+		g_free(part);
+		if (!c || c->kind != INODE_DIR) {
+			fs_mutex_unlock(&fs->ns_lock);
+			snprintf(why, whylen, "directory %.*s is not there", (int)(sl - name),
+				 name);
+			ret = -ENOENT;
+			goto fail;
+		}
+		dir = c;
+		base = sl + 1;
+	}
+	if (!*base || g_hash_table_contains(dir->children, base)) {
 		fs_mutex_unlock(&fs->ns_lock);
-		snprintf(why, whylen, "a file named %s is there already", name);
-		ret = -EEXIST;
+		snprintf(why, whylen, "a file named /%s is there already", name);
+		ret = *base ? -EEXIST : -EINVAL;
 		goto fail;
 	}
 	in = inode_new(fs, INODE_FILE, S_IFREG | (d.mode & 07777), ctx->uid, ctx->gid);
@@ -771,12 +790,12 @@ static int do_import(fuse_req_t req, struct fs *fs, const char *name, const char
 		ret = -ENOMEM;
 		goto fail;
 	}
-	in->name = strdup(name);
-	in->parent = fs->root;
+	in->name = strdup(base);
+	in->parent = dir;
 	in->pinned++; /* worked on below without ns_lock */
-	g_hash_table_insert(fs->root->children, in->name, in);
-	clock_gettime(CLOCK_REALTIME, &fs->root->mtime);
-	fs->root->ctime = fs->root->mtime;
+	g_hash_table_insert(dir->children, in->name, in);
+	clock_gettime(CLOCK_REALTIME, &dir->mtime);
+	dir->ctime = dir->mtime;
 	fs_mutex_unlock(&fs->ns_lock);
 
 	fs_rwlock_wrlock(&in->rw);
@@ -800,8 +819,7 @@ static int do_import(fuse_req_t req, struct fs *fs, const char *name, const char
 			c.srv = (uint16_t)d.srv[c.srv].local;
 			copy_set(e, k, c);
 		}
-		memcpy(e->b->written, d.written + (size_t)i * d.words,
-		       d.words * sizeof(uint64_t));
+		memcpy(e->b->written, d.written + (size_t)i * d.words, d.words * sizeof(uint64_t));
 		in->map[i] = e;
 		in->nmap = i + 1;
 		nheld += d.ncopies[i];
@@ -843,7 +861,7 @@ static int do_import(fuse_req_t req, struct fs *fs, const char *name, const char
 	state_put_data(fs, in);
 	fs_mutex_lock(&fs->ns_lock);
 	state_put_ns(fs, in);
-	state_put_ns(fs, fs->root);
+	state_put_ns(fs, dir);
 	in->pinned--;
 	fs_mutex_unlock(&fs->ns_lock);
 	state_commit(fs);
@@ -948,21 +966,22 @@ int handoff_setxattr(fuse_req_t req, struct fs *fs, struct inode *in, const char
 	}
 	if (in->kind == INODE_CTL_DIR) {
 		const char *nl = memchr(value, '\n', size);
-		char fname[256];
+		char fname[1024];
 
 		if (export)
 			return -ENOTSUP;
 		if (!nl || nl == value || (size_t)(nl - value) >= sizeof(fname) ||
-		    memchr(value, '/', (size_t)(nl - value)) ||
-		    memchr(value, '\0', (size_t)(nl - value))) {
+		    value[0] == '/' || memchr(value, '\0', (size_t)(nl - value))) {
 			vf_err("import asked by uid %u (pid %d) refused: the value must be "
-			       "'NAME\\nHANDOFF', NAME a file name in the mount's root",
+			       "'PATH\\nHANDOFF', PATH a new file's path in the mount, in a "
+			       "directory that is there",
 			       (unsigned)ctx->uid, (int)ctx->pid);
 			return -EINVAL;
 		}
 		memcpy(fname, value, (size_t)(nl - value));
 		fname[nl - value] = '\0';
-		if (!strcmp(fname, ".") || !strcmp(fname, "..") || !strcmp(fname, FS_CTL_NAME))
+		if (strstr(fname, "..") || !strncmp(fname, FS_CTL_NAME, strlen(FS_CTL_NAME)) ||
+		    strstr(fname, "//") || fname[strlen(fname) - 1] == '/' || !strcmp(fname, "."))
 			return -EINVAL;
 		ret = do_import(req, fs, fname, nl + 1, size - (size_t)(nl + 1 - value), why,
 				sizeof(why));
