@@ -1474,7 +1474,7 @@ static void usage(FILE *f)
 		"         put process PID (QEMU) in a memory cgroup of SIZE: how much of the VM's\n"
 		"         remote memory may stay in the host's page cache\n"
 		"  migrate --qmp SOCKET --to-qmp SOCKET --mount DIR --to-mount DIR [--uri URI]\n"
-		"         [--no-flush] [--keep-paused] [--json]\n"
+		"         [--max-bandwidth SIZE] [--no-flush] [--keep-paused] [--json]\n"
 		"         live-migrate the VM to a QEMU started with -incoming defer, its vofirm\n"
 		"         memory left where it is: the destination mount takes the files over\n"
 		"  restart-fs --mount DIR [--timeout T] [--json]\n"
@@ -1519,6 +1519,7 @@ int main(int argc, char **argv)
 		{ "uri", required_argument, NULL, 'U' },
 		{ "no-flush", no_argument, NULL, 'F' },
 		{ "keep-paused", no_argument, NULL, 'P' },
+		{ "max-bandwidth", required_argument, NULL, 'B' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1618,6 +1619,14 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			o.keep_paused = true;
+			break;
+		case 'B':
+			if (vf_parse_size(optarg, &o.bandwidth, &why) || !o.bandwidth ||
+			    o.bandwidth > INT64_MAX) {
+				vf_err("--max-bandwidth '%s': a size per second, 1 or more",
+				       optarg);
+				return 2;
+			}
 			break;
 		case 'p':
 			o.pid = strtol(optarg, NULL, 10);

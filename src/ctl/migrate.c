@@ -215,8 +215,7 @@ static char *get_handoff(const char *file)
 	return buf;
 }
 
-static int set_attr(const char *file, const char *name, const char *v, size_t len,
-		    const char *what)
+static int set_attr(const char *file, const char *name, const char *v, size_t len, const char *what)
 {
 	if (setxattr(file, name, v, len, 0) < 0) {
 		int err = errno;
@@ -478,8 +477,7 @@ int do_migrate(void)
 			json_node_unref(r);
 			break;
 		}
-		if (!strcmp(st, "failed") || !strcmp(st, "cancelled") ||
-		    !strcmp(st, "completed")) {
+		if (!strcmp(st, "failed") || !strcmp(st, "cancelled") || !strcmp(st, "completed")) {
 			vf_err("the migration %s before the switchover: %s", st,
 			       jv_str(jv_get(r, "error-desc")) ? jv_str(jv_get(r, "error-desc"))
 							       : "QEMU said no more");
@@ -488,8 +486,8 @@ int do_migrate(void)
 			goto fail;
 		}
 		if (now - last_note >= 1000) {
-			progress("%s: %s sent, %s left, dirty rate %" PRIu64 " pages/s",
-				 st, fmt_mib(num(r, "ram", "transferred")),
+			progress("%s: %s sent, %s left, dirty rate %" PRIu64 " pages/s", st,
+				 fmt_mib(num(r, "ram", "transferred")),
 				 fmt_mib(num(r, "ram", "remaining")),
 				 num(r, "ram", "dirty-pages-rate"));
 			last_note = now;
@@ -567,7 +565,8 @@ int do_migrate(void)
 			break;
 		sleep_ms(5);
 	}
-	cmd(sq, "quit", NULL, NULL, "quitting the source");
+	if (!o.no_flush) /* the negative control keeps it, its dirty pages unwritten */
+		cmd(sq, "quit", NULL, NULL, "quitting the source");
 	for (unsigned i = 0; i < ndevs; i++) {
 		if (set_attr(devs[i].src_file, XATTR_EXPORT, "commit", 6, "cannot commit") ||
 		    set_attr(devs[i].dst_file, XATTR_IMPORT, "commit", 6, "cannot commit")) {
@@ -599,8 +598,8 @@ int do_migrate(void)
 			       total, down, sent, flushed, wb_pause - wb_last, pause_ms, flush_ms,
 			       ndevs, o.no_flush ? "false" : "true");
 		else
-			printf("migrated in %" PRIu64 " ms, downtime %" PRIu64
-			       " ms (pause %" PRIu64 " ms, of it flush %" PRIu64 " ms); sent %s, "
+			printf("migrated in %" PRIu64 " ms, downtime %" PRIu64 " ms (pause %" PRIu64
+			       " ms, of it flush %" PRIu64 " ms); sent %s, "
 			       "flushed %s (%s at the pause); %u device%s left where %s\n",
 			       total, down, pause_ms, flush_ms, fmt_mib(sent), fmt_mib(flushed),
 			       fmt_mib(wb_pause - wb_last), ndevs, ndevs == 1 ? "" : "s",
