@@ -85,10 +85,10 @@ static void handshake(uint8_t mode, const uint8_t *data, size_t size)
 
 static void reply_path(const uint8_t *data, size_t size)
 {
-	static const enum vf_op_type types[] = { VF_OP_READ,   VF_OP_WRITE,  VF_OP_ALLOC,
-						 VF_OP_FREE,   VF_OP_STATS,  VF_OP_LIST,
-						 VF_OP_BYE,    VF_OP_GRANT,  VF_OP_ACCEPT,
-						 VF_OP_GIVE,   VF_OP_REVOKE };
+	static const enum vf_op_type types[] = { VF_OP_READ, VF_OP_WRITE, VF_OP_ALLOC,
+						 VF_OP_FREE, VF_OP_STATS, VF_OP_LIST,
+						 VF_OP_BYE,  VF_OP_GRANT, VF_OP_ACCEPT,
+						 VF_OP_GIVE, VF_OP_REVOKE };
 	uint8_t token[VF_GRANT_LEN] = { 0 };
 	static uint8_t buf[VF_MAX_IO];
 	struct vf_slab_desc *descs;
