@@ -33,6 +33,11 @@ class Qmp:
         json.loads(self.f.readline())
         self("qmp_capabilities")
 
+    def close(self):
+        # QEMU's QMP socket serves one client at a time: vm.py's stop needs it
+        self.f.close()
+        self.s.close()
+
     def __call__(self, cmd, **args):
         self.f.write(json.dumps({"execute": cmd, "arguments": args}) + "\n")
         self.f.flush()
@@ -56,6 +61,7 @@ def main():
     for d in (src, dst):
         subprocess.run(VM + ["stop", d], stderr=subprocess.DEVNULL)
     run(*VM, "start", src, "--name", "msrc", "--mem", BASE, stdout=subprocess.DEVNULL)
+    qmps = []
     try:
         data_mib = 0
         if case != "floor":
@@ -83,6 +89,7 @@ def main():
             print(out.decode().strip())
             return
         sq, dq = Qmp(f"{src}/qmp.sock"), Qmp(f"{dst}/qmp.sock")
+        qmps.extend((sq, dq))
         if case == "plain":
             devs = sq("query-memory-devices")
             d = [x["data"] for x in devs if x["type"] == "dimm"][0]
@@ -110,6 +117,8 @@ def main():
         print(json.dumps({"total_ms": r["total-time"], "downtime_ms": r.get("downtime", 0),
                           "bytes_sent": r["ram"]["transferred"], "bytes_flushed": None}))
     finally:
+        for q in qmps:
+            q.close()
         for d in (src, dst):
             subprocess.run(VM + ["stop", d], stderr=subprocess.DEVNULL)
         for m in (src_mnt, dst_mnt):
