@@ -101,7 +101,8 @@ def load(which):
 
 
 machine = {"kernel": platform.release(), "cpus": os.cpu_count(), "cpu": cpu, "mode": mode,
-           "runs": max(r["run"] for r in recs), "samples": recs[0]["samples"],
+           "runs": max(r["run"] for r in recs),
+           "samples": next((r["samples"] for r in recs if "samples" in r), None),
            "load_start": load("start"), "load_end": load("end")}
 json.dump({"machine": machine, "results": rows, "raw": recs},
           open(os.path.join(out, "results.json"), "w"), indent=1)
