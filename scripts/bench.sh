@@ -38,9 +38,13 @@
 # with the kernel's readahead (vofirm-fs --prefetch kernel: what the other
 # parts measure) without and with the companion, and --prefetch auto with
 # it; ops/s, x all-local, MiB fetched, amplification, prefetch hit rate.
+# Then live migration (issue 13): the same VM with a 512 MiB DIMM whose data
+# a guest workload keeps rewriting, moved by vofirmctl migrate (x-ignore-
+# shared), by QEMU alone (the DIMM copied), and without its DIMM (the floor).
 # VOFIRM_BENCH_VM=0 skips the VM parts, VOFIRM_BENCH_REDIS=0 the Redis case
-# study, VOFIRM_BENCH_PREFETCH=0 the prefetch part and =only runs nothing
-# else; VOFIRM_BENCH_RUNS=N repeats everything N times (medians reported).
+# study, VOFIRM_BENCH_PREFETCH=0 the prefetch part, VOFIRM_BENCH_MIGRATE=0
+# the migrations (either =only: nothing else); VOFIRM_BENCH_RUNS=N repeats
+# everything N times (medians reported).
 # Results: build/bench/DATE/{results.json,results.md,latency.png}.
 #   scripts/bench.sh [--full]     (quick: a few minutes; full: more samples, 3 runs)
 set -euo pipefail
@@ -196,6 +200,32 @@ try() {
 	"$@" || echo "bench: $2 (run $run) failed; its figures are missing" >&2
 }
 PB=$B/tests/vofirm-pagebench
+
+# ---- live migration (issue 13): vofirm against plain, and the no-DIMM floor ----
+migrate_bench() {
+	local d=$OUT/migrate dimm=512 run c outp
+	export VOFIRM_GUEST_ACCEL=${VOFIRM_GUEST_ACCEL:-tcg}
+	mkdir -p "$d/a" "$d/b"
+	start_memd "$d/memd.log" 3G
+	mount_fs "$d/a" --server "tcp://127.0.0.1:$MPORT"
+	mount_fs "$d/b" --server "tcp://127.0.0.1:$MPORT"
+	for run in $(seq "$RUNS"); do
+		for c in floor plain vofirm; do
+			if outp=$(python3 "$TOP/tests/bench/migrate.py" "$c" "$d/vm" "$d/a" "$d/b" $dimm); then
+				rec "migrate-$c" "$run" "$outp" "{\"bench\": \"migrate\", \"dimm_mib\": $dimm}"
+				echo "  run $run: migration $c: $outp"
+			else
+				echo "bench: migration $c (run $run) failed; its figures are missing" >&2
+			fi
+		done
+	done
+}
+if [ "${VOFIRM_BENCH_MIGRATE:-1}" = only ]; then
+	migrate_bench
+	cat /proc/loadavg >"$OUT/load-end"
+	python3 "$TOP/tests/bench/report.py" "$OUT" "$MODE"
+	exit 0
+fi
 drop_file() { # FILE: written back, evicted, and the page cache dropped
 	"$PB" drop "$1"
 	echo 3 >/proc/sys/vm/drop_caches
@@ -556,6 +586,9 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "${VOFIRM_BENCH_REDIS:-1}" = 1 ] && [ "$
 		try redis_case redis-25 25 "$run"
 		try redis_case redis-25-nocompanion 25 "$run" nocompanion
 	done
+fi
+if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "${VOFIRM_BENCH_MIGRATE:-1}" = 1 ] && [ "$PF" != only ]; then
+	migrate_bench
 fi
 cat /proc/loadavg >"$OUT/load-end"
 python3 "$TOP/tests/bench/report.py" "$OUT" "$MODE"

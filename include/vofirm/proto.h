@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * vofirm wire protocol, version 2 (docs/protocol.md is the reference).
+ * vofirm wire protocol, version 3 (docs/protocol.md is the reference).
  *
  * Every message is a 24-byte header followed by `len` bytes of payload.
  * All integers are little-endian.  A message is decoded completely and
@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define VF_PROTO_MAGIC 0x4d464f56u /* "VOFM" as bytes on the wire */
-#define VF_PROTO_VERSION 2
+#define VF_PROTO_VERSION 3
 #define VF_HDR_SIZE 24u
 
 #define VF_MAX_IO (1u << 20)			    /* largest READ/WRITE data */
@@ -30,18 +30,24 @@
 #define VF_SLAB_DESC_SIZE 16u
 #define VF_STATS_NFIELDS 12u /* fields this version knows */
 #define VF_STATS_MAX_NFIELDS 64u
+#define VF_GRANT_LEN 32u	  /* a grant's token: the one-time capability */
+#define VF_GRANT_TTL_MAX 3600000u /* ms a grant may wait for its ACCEPT */
 
 enum vf_msg_type {
-	VF_MSG_HELLO = 1, /* open: client name; reply: challenge, pool facts */
-	VF_MSG_LOGIN = 2, /* authenticate, start or resume a session */
-	VF_MSG_ALLOC = 3, /* grant N slabs, all or nothing */
-	VF_MSG_FREE = 4,  /* give slabs back, all or nothing */
-	VF_MSG_STATS = 5, /* pool and session counters */
-	VF_MSG_READ = 6,  /* TCP data path: read from a granted slab */
-	VF_MSG_WRITE = 7, /* TCP data path: write to a granted slab */
-	VF_MSG_BYE = 8,	  /* end the session, freeing its slabs */
-	VF_MSG_LIST = 9,  /* the session's slabs with their current addr/rkey */
-	VF_MSG_TYPE_MAX = VF_MSG_LIST,
+	VF_MSG_HELLO = 1,   /* open: client name; reply: challenge, pool facts */
+	VF_MSG_LOGIN = 2,   /* authenticate, start or resume a session */
+	VF_MSG_ALLOC = 3,   /* grant N slabs, all or nothing */
+	VF_MSG_FREE = 4,    /* give slabs back, all or nothing */
+	VF_MSG_STATS = 5,   /* pool and session counters */
+	VF_MSG_READ = 6,    /* TCP data path: read from a granted slab */
+	VF_MSG_WRITE = 7,   /* TCP data path: write to a granted slab */
+	VF_MSG_BYE = 8,	    /* end the session, freeing its slabs */
+	VF_MSG_LIST = 9,    /* the session's slabs with their current addr/rkey */
+	VF_MSG_GRANT = 10,  /* share slabs of the session through a one-time grant */
+	VF_MSG_ACCEPT = 11, /* another session redeems the grant: shared access */
+	VF_MSG_GIVE = 12,   /* the issuer hands an accepted grant's slabs over */
+	VF_MSG_REVOKE = 13, /* either side ends the grant: the issuer keeps them */
+	VF_MSG_TYPE_MAX = VF_MSG_REVOKE,
 };
 
 #define VF_HDR_F_REPLY 0x0001u /* message is a reply to `tag` */
@@ -154,6 +160,26 @@ struct vf_msg {
 			const uint8_t *raw;		  /* decode side: vf_msg_slab_desc() */
 		} list_rep;
 		struct {
+			uint8_t token[VF_GRANT_LEN]; /* all zero: a new grant */
+			uint32_t ttl_ms;	     /* 1..VF_GRANT_TTL_MAX */
+			uint32_t count;		     /* 1..VF_MAX_SLABS_PER_MSG */
+			const uint32_t *ids;	     /* encode side */
+			const uint8_t *raw;	     /* decode side: vf_msg_grant_id() */
+		} grant;
+		struct {
+			uint8_t token[VF_GRANT_LEN];
+			uint32_t total; /* slabs in the grant */
+		} grant_rep;
+		struct {
+			uint8_t token[VF_GRANT_LEN];
+			uint32_t first; /* index in the grant's slabs, by id */
+			uint32_t max;	/* 1..VF_MAX_SLABS_PER_MSG */
+		} accept;
+		/* the ACCEPT reply is a list_rep: count, total, descriptors */
+		struct {
+			uint8_t token[VF_GRANT_LEN];
+		} give; /* GIVE and REVOKE requests */
+		struct {
 			/* LOGIN refusals only: the server's MAC over the
 			 * verdict (vf_auth_refusal_mac), zero without auth */
 			uint8_t mac[VF_MAC_LEN];
@@ -208,9 +234,11 @@ long vf_msg_encode_head(const struct vf_msg *m, void *buf, size_t cap, size_t *d
 /* Encode the whole message, bulk data included. */
 long vf_msg_encode(const struct vf_msg *m, void *buf, size_t cap);
 
-/* Accessors for the arrays of a decoded message (ALLOC or LIST reply). */
+/* Accessors for the arrays of a decoded message (ALLOC, LIST or ACCEPT
+ * reply; FREE request; GRANT request). */
 void vf_msg_slab_desc(const struct vf_msg *m, uint32_t i, struct vf_slab_desc *d);
 uint32_t vf_msg_free_id(const struct vf_msg *m, uint32_t i);
+uint32_t vf_msg_grant_id(const struct vf_msg *m, uint32_t i);
 
 /* The HELLO reply's fields that the server's MACs cover, as on the wire:
  * flags, lease, slab size, capacity, instance (everything but the nonce). */

@@ -34,6 +34,10 @@ enum vf_op_type {
 	VF_OP_STATS,	/* counters into *stats */
 	VF_OP_BYE,	/* end the session (used by vf_xport_close) */
 	VF_OP_LIST,	/* up to count of the session's slabs from first, into descs */
+	VF_OP_GRANT,	/* ids[count] into the grant *token (zero: new); total out */
+	VF_OP_ACCEPT,	/* redeem *token: up to count of its slabs from first, into descs */
+	VF_OP_GIVE,	/* hand the accepted grant *token over to its grantee */
+	VF_OP_REVOKE,	/* end the grant *token */
 };
 
 struct vf_op {
@@ -46,8 +50,10 @@ struct vf_op {
 	struct vf_slab_desc *descs; /* ALLOC, LIST: filled on success */
 	uint32_t first;		    /* LIST: index in the session's slabs, by id */
 	uint32_t listed;	    /* LIST: entries filled */
-	uint32_t total;		    /* LIST: slabs the session holds */
-	const uint32_t *ids;	    /* FREE */
+	uint32_t total;		    /* LIST: slabs the session holds; GRANT, ACCEPT: in the grant */
+	const uint32_t *ids;	    /* FREE, GRANT */
+	uint8_t *token;		    /* GRANT (in/out), ACCEPT, GIVE, REVOKE: VF_GRANT_LEN bytes */
+	uint32_t ttl_ms;	    /* GRANT */
 	struct vf_stats *stats;	    /* STATS: filled on success */
 	/* For tests of isolation (RDMA only): with VF_OP_F_RAW a READ or
 	 * WRITE goes to raw_addr with raw_rkey instead of the slab's own. */

@@ -28,6 +28,10 @@ struct ctl_opts {
 	bool size_set, timeout_set, json, keep_file;
 	unsigned replicas; /* 0: what the VM's directory asks for */
 	long pid;
+	/* migrate (migrate.c) */
+	const char *to_qmp, *to_mount, *uri;
+	uint64_t bandwidth, downtime_ms;
+	bool no_flush, keep_paused;
 };
 extern struct ctl_opts o;
 
@@ -81,5 +85,7 @@ int drop_backend(struct qmp *q, const char *memdev_path);
 int lv_grow(void);
 int lv_shrink(void);
 int lv_budget(void);
+/* migrate.c: vofirmctl migrate; 0 or -errno (logged) */
+int do_migrate(void);
 
 #endif

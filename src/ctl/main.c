@@ -44,7 +44,9 @@
 #include "vofirm/util.h"
 #include "vofirm/version.h"
 
-struct ctl_opts o = { .model = "pc-dimm", .timeout_ms = 30000 };
+struct ctl_opts o = {
+	.model = "pc-dimm", .timeout_ms = 30000, .bandwidth = 1ull << 30, .downtime_ms = 20
+};
 
 void progress(const char *fmt, ...)
 {
@@ -1473,6 +1475,10 @@ static void usage(FILE *f)
 		"  budget --domain NAME --limit SIZE\n"
 		"         the same through libvirt (virsh [--connect URI]): libvirt's\n"
 		"         memory_backing_dir must be on the vofirm mount DIR\n"
+		"  migrate --qmp SOCKET --to-qmp SOCKET --mount DIR --to-mount DIR [--uri URI]\n"
+		"         [--max-bandwidth SIZE] [--no-flush] [--keep-paused] [--json]\n"
+		"         live-migrate the VM to a QEMU started with -incoming defer, its vofirm\n"
+		"         memory left where it is: the destination mount takes the files over\n"
 		"  restart-fs --mount DIR [--timeout T] [--json]\n"
 		"         a new vofirm-fs worker for the mount, from the binary on disk (an\n"
 		"         upgrade): no request is lost and no VM notices; refused, the old worker\n"
@@ -1511,6 +1517,13 @@ int main(int argc, char **argv)
 		{ "server", required_argument, NULL, 'S' },
 		{ "domain", required_argument, NULL, 'D' },
 		{ "connect", required_argument, NULL, 'c' },
+		/* migrate */
+		{ "to-qmp", required_argument, NULL, 'Q' },
+		{ "to-mount", required_argument, NULL, 'T' },
+		{ "uri", required_argument, NULL, 'U' },
+		{ "no-flush", no_argument, NULL, 'F' },
+		{ "keep-paused", no_argument, NULL, 'P' },
+		{ "max-bandwidth", required_argument, NULL, 'B' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1602,6 +1615,29 @@ int main(int argc, char **argv)
 		case 'c':
 			o.connect = optarg;
 			break;
+		case 'Q':
+			o.to_qmp = optarg;
+			break;
+		case 'T':
+			o.to_mount = optarg;
+			break;
+		case 'U':
+			o.uri = optarg;
+			break;
+		case 'F':
+			o.no_flush = true;
+			break;
+		case 'P':
+			o.keep_paused = true;
+			break;
+		case 'B':
+			if (vf_parse_size(optarg, &o.bandwidth, &why) || !o.bandwidth ||
+			    o.bandwidth > INT64_MAX) {
+				vf_err("--max-bandwidth '%s': a size per second, 1 or more",
+				       optarg);
+				return 2;
+			}
+			break;
 		case 'p':
 			o.pid = strtol(optarg, NULL, 10);
 			break;
@@ -1661,6 +1697,13 @@ int main(int argc, char **argv)
 			return lv_budget() ? 1 : 0;
 		vf_err("%s does not take --domain", c);
 		return 2;
+	}
+	if (!strcmp(c, "migrate")) {
+		if (!o.qmp || !o.to_qmp || !o.mount || !o.to_mount) {
+			vf_err("migrate needs --qmp SOCKET --to-qmp SOCKET --mount DIR --to-mount DIR");
+			return 2;
+		}
+		return do_migrate() ? 1 : 0;
 	}
 	if (!strcmp(c, "budget")) {
 		if (o.pid <= 0 || !o.limit) {

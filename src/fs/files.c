@@ -72,6 +72,7 @@ void inode_free(struct fs *fs, struct inode *in)
 		if (in->map[i])
 			ext_free(fs, in->map[i]);
 	free(in->map);
+	handoff_free(in);
 	if (in->children)
 		g_hash_table_destroy(in->children);
 	fs_rwlock_destroy(&in->rw);
@@ -291,6 +292,19 @@ static int load_data(struct fs *fs, struct rbuf *r)
 			server_note_slab(fs, c.srv, c.id);
 			in->held++;
 		}
+	}
+	if (state_r_left(r)) {
+		/* a handoff not committed yet (handoff.c) */
+		uint32_t hlen = state_r_u32(r);
+		uint8_t *ho = hlen <= state_r_left(r) ? malloc(hlen + 1) : NULL;
+		int ret;
+
+		if (!ho)
+			return -EPROTO;
+		state_r_bytes(r, ho, hlen);
+		ret = state_r_bad(r) ? -EPROTO : handoff_state_load(fs, in, ho, hlen);
+		free(ho);
+		return ret;
 	}
 	return 0;
 }

@@ -59,7 +59,9 @@
 #define FS_URL_MAX 512u /* a server URL in the state */
 #define FS_MAX_REPLICAS 3u
 #define FS_XATTR_REPLICAS "user.vofirm.replicas"
-#define FS_XATTR_DRAIN "user.vofirm.drain" /* on .vofirm: a server's URL */
+#define FS_XATTR_DRAIN "user.vofirm.drain"   /* on .vofirm: a server's URL */
+#define FS_XATTR_EXPORT "user.vofirm.export" /* handoff.c */
+#define FS_XATTR_IMPORT "user.vofirm.import"
 
 /* ---- settings.c ---- */
 
@@ -279,6 +281,13 @@ int servers_alloc(struct fs *fs, uint32_t n, unsigned r, uint64_t exclude, struc
 		  char *why, size_t whylen);
 /* Gives slabs back (queued if their server is away). */
 void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n);
+/* One control request (GRANT, ACCEPT, GIVE, REVOKE, ...), one attempt
+ * within io_timeout; -EAGAIN when the server is not up. */
+int server_op(struct server *s, struct vf_op *op);
+/* Slabs that are no longer this mount's to free (handed over): forgotten. */
+void servers_forget(struct fs *fs, const struct slab_grant *g, uint32_t n);
+/* Slabs this mount may reach now (an import): counted as held. */
+void servers_adopt(struct fs *fs, const struct slab_grant *g, uint32_t n);
 /* Remote READ/WRITE with the failure policy (timeouts, retries, EIO). */
 int server_rw(struct server *s, enum vf_op_type type, uint32_t slab, uint64_t off, uint32_t len,
 	      void *buf);
@@ -415,6 +424,7 @@ uint32_t state_r_u32(struct rbuf *r);
 uint64_t state_r_u64(struct rbuf *r);
 void state_r_bytes(struct rbuf *r, void *out, size_t n);
 bool state_r_bad(const struct rbuf *r);
+size_t state_r_left(const struct rbuf *r);
 
 /* ---- inodes and data: files.c ---- */
 
@@ -450,8 +460,9 @@ struct inode {
 	unsigned awrites;    /* asynchronous writes in flight (__atomic; struct extent) */
 
 	struct io_counters io;
-	int ctl_file;	    /* which control file */
-	struct pf_file *pf; /* the prefetcher's (prefetch.c; __atomic, made at the first read) */
+	int ctl_file;	       /* which control file */
+	struct pf_file *pf;    /* the prefetcher's (prefetch.c; __atomic, made at the first read) */
+	struct fs_handoff *ho; /* exported or imported, not committed (handoff.c; in->rw) */
 };
 
 struct fs {
@@ -648,6 +659,21 @@ int supervisor_run(struct fs *fs, struct fuse_args *args, char **argv);
 void fs_tune_readahead(struct fs *fs);
 /* In a worker: the descriptors the supervisor gave, from VOFIRM_FS_WORKER. */
 int worker_fds(const char *spec, int *fuse_fd, int *meta_fd, int *arena_fd, bool *check);
+
+/* ---- handoff.c: a file handed from one mount to another ---- */
+
+struct fs_handoff;
+bool handoff_xattr(const char *name);
+/* FS_XATTR_EXPORT / FS_XATTR_IMPORT set on a file or the control
+ * directory: 0 or -errno (logged). */
+int handoff_setxattr(fuse_req_t req, struct fs *fs, struct inode *in, const char *name,
+		     const char *value, size_t size);
+/* Their value (g_free), or -ENODATA / -E2BIG (logged). */
+int handoff_getxattr(struct fs *fs, struct inode *in, const char *name, char **value);
+/* What the state keeps of a pending handoff (g_free; NULL: none), and back. */
+void *handoff_state(const struct inode *in, size_t *len);
+int handoff_state_load(struct fs *fs, struct inode *in, const uint8_t *p, size_t len);
+void handoff_free(struct inode *in);
 
 /* ---- stats.c ---- */
 

@@ -1191,7 +1191,9 @@ static void vf_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (!strcmp(name, FS_XATTR_DRAIN)) {
+	if (handoff_xattr(name)) {
+		ret = handoff_setxattr(req, fs, in, name, value, size);
+	} else if (!strcmp(name, FS_XATTR_DRAIN)) {
 		ret = kind == INODE_CTL_DIR ? set_drain(req, fs, value, size) : -ENOTSUP;
 	} else if (strcmp(name, FS_XATTR_REPLICAS)) {
 		ret = -ENOTSUP;
@@ -1222,11 +1224,26 @@ static void vf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	struct inode *in;
 	bool file = false;
 	unsigned n = 0;
-	char val[16];
+	char val[16], *hv = NULL;
 	int len, err = 0;
 
 	fs_mutex_lock(&fs->ns_lock);
 	in = inode_get(fs, ino);
+	if (in && handoff_xattr(name)) {
+		/* the request holds the inode */
+		fs_mutex_unlock(&fs->ns_lock);
+		err = -handoff_getxattr(fs, in, name, &hv);
+		if (err)
+			fuse_reply_err(req, err);
+		else if (size == 0)
+			fuse_reply_xattr(req, strlen(hv));
+		else if (size < strlen(hv))
+			fuse_reply_err(req, ERANGE);
+		else
+			fuse_reply_buf(req, hv, strlen(hv));
+		g_free(hv);
+		return;
+	}
 	if (!in)
 		err = ENOENT;
 	else if (strcmp(name, FS_XATTR_REPLICAS) ||

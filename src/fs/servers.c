@@ -452,6 +452,11 @@ static int server_ctl(struct server *s, struct vf_op *op)
 	return server_try(s, op, s->fs->set.io_timeout_ms, false);
 }
 
+int server_op(struct server *s, struct vf_op *op)
+{
+	return server_ctl(s, op);
+}
+
 static int free_batch(struct server *s, const uint32_t *ids, uint32_t n)
 {
 	struct vf_op op = { .type = VF_OP_FREE, .count = n, .ids = ids };
@@ -1205,4 +1210,35 @@ void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n)
 	}
 	fs_mutex_unlock(&fs->alloc_lock);
 	free(ids);
+}
+
+void servers_forget(struct fs *fs, const struct slab_grant *g, uint32_t n)
+{
+	unsigned nsrv = fs_nsrv(fs);
+
+	fs_mutex_lock(&fs->alloc_lock);
+	for (uint32_t k = 0; k < n; k++) {
+		struct server *s = &fs->srv[g[k].srv];
+
+		if (g[k].srv >= nsrv || !g_hash_table_remove(s->granted, grant_key(g[k].id)))
+			continue;
+		s->held--;
+	}
+	fs_mutex_unlock(&fs->alloc_lock);
+}
+
+void servers_adopt(struct fs *fs, const struct slab_grant *g, uint32_t n)
+{
+	unsigned nsrv = fs_nsrv(fs);
+
+	fs_mutex_lock(&fs->alloc_lock);
+	for (uint32_t k = 0; k < n; k++) {
+		struct server *s = &fs->srv[g[k].srv];
+
+		if (g[k].srv >= nsrv || g_hash_table_contains(s->granted, grant_key(g[k].id)))
+			continue;
+		g_hash_table_add(s->granted, grant_key(g[k].id));
+		s->held++;
+	}
+	fs_mutex_unlock(&fs->alloc_lock);
 }

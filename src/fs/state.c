@@ -355,6 +355,17 @@ void state_put_data(struct fs *fs, struct inode *in)
 	w_u32(a, in->nmap);
 	for (uint32_t i = 0; i < in->nmap; i++)
 		w_u32(a, in->map[i] ? in->map[i]->blk + 1 : 0);
+	{
+		/* a handoff not committed yet (an optional trailer) */
+		size_t hlen = 0;
+		void *ho = handoff_state(in, &hlen);
+
+		if (ho) {
+			w_u32(a, (uint32_t)hlen);
+			w_bytes(a, ho, hlen);
+			g_free(ho);
+		}
+	}
 	put(fs, fs->st.data, in->ino, record(a));
 }
 
@@ -660,6 +671,11 @@ uint64_t state_r_u64(struct rbuf *r)
 void state_r_bytes(struct rbuf *r, void *out, size_t n)
 {
 	r_take(r, out, n);
+}
+
+size_t state_r_left(const struct rbuf *r)
+{
+	return r->bad ? 0 : (size_t)(r->end - r->p);
 }
 
 bool state_r_bad(const struct rbuf *r)

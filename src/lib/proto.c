@@ -45,9 +45,11 @@ static inline uint64_t get64(const uint8_t *p)
 }
 
 static const char *const type_names[] = {
-	[VF_MSG_HELLO] = "HELLO", [VF_MSG_LOGIN] = "LOGIN", [VF_MSG_ALLOC] = "ALLOC",
-	[VF_MSG_FREE] = "FREE",	  [VF_MSG_STATS] = "STATS", [VF_MSG_READ] = "READ",
-	[VF_MSG_WRITE] = "WRITE", [VF_MSG_BYE] = "BYE",	    [VF_MSG_LIST] = "LIST",
+	[VF_MSG_HELLO] = "HELLO",   [VF_MSG_LOGIN] = "LOGIN",	[VF_MSG_ALLOC] = "ALLOC",
+	[VF_MSG_FREE] = "FREE",	    [VF_MSG_STATS] = "STATS",	[VF_MSG_READ] = "READ",
+	[VF_MSG_WRITE] = "WRITE",   [VF_MSG_BYE] = "BYE",	[VF_MSG_LIST] = "LIST",
+	[VF_MSG_GRANT] = "GRANT",   [VF_MSG_ACCEPT] = "ACCEPT", [VF_MSG_GIVE] = "GIVE",
+	[VF_MSG_REVOKE] = "REVOKE",
 };
 
 const char *vf_msg_type_name(unsigned type)
@@ -117,6 +119,13 @@ uint32_t vf_hdr_max_len(const struct vf_hdr *h)
 		return reply ? 0 : VF_IO_HDR_SIZE + VF_MAX_IO;
 	case VF_MSG_BYE:
 		return reply ? 0 : 8;
+	case VF_MSG_GRANT:
+		return reply ? VF_GRANT_LEN + 8 : VF_GRANT_LEN + 8 + VF_MAX_SLABS_PER_MSG * 4;
+	case VF_MSG_ACCEPT:
+		return reply ? 8 + VF_MAX_SLABS_PER_MSG * VF_SLAB_DESC_SIZE : VF_GRANT_LEN + 8;
+	case VF_MSG_GIVE:
+	case VF_MSG_REVOKE:
+		return reply ? 0 : VF_GRANT_LEN;
 	}
 	return 0;
 }
@@ -178,6 +187,13 @@ static long body_len(const struct vf_msg *m, int reply)
 		return reply ? 0 : 8;
 	case VF_MSG_LIST:
 		return reply ? 8 + (long)m->list_rep.count * VF_SLAB_DESC_SIZE : 8;
+	case VF_MSG_GRANT:
+		return reply ? VF_GRANT_LEN + 8 : VF_GRANT_LEN + 8 + (long)m->grant.count * 4;
+	case VF_MSG_ACCEPT:
+		return reply ? 8 + (long)m->list_rep.count * VF_SLAB_DESC_SIZE : VF_GRANT_LEN + 8;
+	case VF_MSG_GIVE:
+	case VF_MSG_REVOKE:
+		return reply ? 0 : VF_GRANT_LEN;
 	}
 	return -EINVAL;
 }
@@ -228,6 +244,23 @@ long vf_msg_payload_len(const struct vf_msg *m)
 		break;
 	case VF_MSG_LIST:
 		if (reply ? m->list_rep.count > VF_MAX_SLABS_PER_MSG : !count_ok(m->list.max))
+			return -EINVAL;
+		break;
+	case VF_MSG_GRANT:
+		if (reply ? all_zero(m->grant_rep.token, VF_GRANT_LEN)
+			  : (!count_ok(m->grant.count) || m->grant.ttl_ms == 0 ||
+			     m->grant.ttl_ms > VF_GRANT_TTL_MAX))
+			return -EINVAL;
+		break;
+	case VF_MSG_ACCEPT:
+		if (reply ? (m->list_rep.count > VF_MAX_SLABS_PER_MSG ||
+			     m->list_rep.count > m->list_rep.total)
+			  : (!count_ok(m->accept.max) || all_zero(m->accept.token, VF_GRANT_LEN)))
+			return -EINVAL;
+		break;
+	case VF_MSG_GIVE:
+	case VF_MSG_REVOKE:
+		if (!reply && all_zero(m->give.token, VF_GRANT_LEN))
 			return -EINVAL;
 		break;
 	}
@@ -342,6 +375,31 @@ long vf_msg_encode_head(const struct vf_msg *m, void *buf, size_t cap, size_t *d
 		if (!reply)
 			put32(b, m->bye.flags);
 		break;
+	case VF_MSG_GRANT:
+		if (reply) {
+			memcpy(b, m->grant_rep.token, VF_GRANT_LEN);
+			put32(b + VF_GRANT_LEN, m->grant_rep.total);
+		} else {
+			memcpy(b, m->grant.token, VF_GRANT_LEN);
+			put32(b + VF_GRANT_LEN, m->grant.ttl_ms);
+			put32(b + VF_GRANT_LEN + 4, m->grant.count);
+			for (uint32_t i = 0; i < m->grant.count; i++)
+				put32(b + VF_GRANT_LEN + 8 + i * 4, m->grant.ids[i]);
+		}
+		break;
+	case VF_MSG_GIVE:
+	case VF_MSG_REVOKE:
+		if (!reply)
+			memcpy(b, m->give.token, VF_GRANT_LEN);
+		break;
+	case VF_MSG_ACCEPT:
+		if (!reply) {
+			memcpy(b, m->accept.token, VF_GRANT_LEN);
+			put32(b + VF_GRANT_LEN, m->accept.first);
+			put32(b + VF_GRANT_LEN + 4, m->accept.max);
+			break;
+		}
+		__attribute__((fallthrough)); /* the reply is a LIST reply */
 	case VF_MSG_LIST:
 		if (reply) {
 			put32(b, m->list_rep.count);
@@ -574,6 +632,56 @@ int vf_msg_decode_body(const struct vf_hdr *h, const void *payload, size_t len, 
 			return bad(why, "unknown BYE flags");
 		return 0;
 
+	case VF_MSG_GRANT:
+		if (reply) {
+			EXPECT_LEN(VF_GRANT_LEN + 8);
+			memcpy(m->grant_rep.token, b, VF_GRANT_LEN);
+			m->grant_rep.total = get32(b + VF_GRANT_LEN);
+			if (all_zero(m->grant_rep.token, VF_GRANT_LEN))
+				return bad(why, "grant token is zero");
+			if (get32(b + VF_GRANT_LEN + 4))
+				return bad(why, "reserved field is not zero");
+			return 0;
+		}
+		if (len < VF_GRANT_LEN + 8)
+			return bad(why, "payload truncated");
+		memcpy(m->grant.token, b, VF_GRANT_LEN);
+		m->grant.ttl_ms = get32(b + VF_GRANT_LEN);
+		n = get32(b + VF_GRANT_LEN + 4);
+		if (m->grant.ttl_ms == 0 || m->grant.ttl_ms > VF_GRANT_TTL_MAX)
+			return bad(why, "grant lifetime out of range");
+		if (!count_ok(n))
+			return bad(why, "slab count out of range");
+		EXPECT_LEN(VF_GRANT_LEN + 8 + (size_t)n * 4);
+		m->grant.count = n;
+		m->grant.raw = b + VF_GRANT_LEN + 8;
+		return 0;
+
+	case VF_MSG_GIVE:
+	case VF_MSG_REVOKE:
+		if (reply) {
+			EXPECT_EMPTY();
+			return 0;
+		}
+		EXPECT_LEN(VF_GRANT_LEN);
+		memcpy(m->give.token, b, VF_GRANT_LEN);
+		if (all_zero(m->give.token, VF_GRANT_LEN))
+			return bad(why, "grant token is zero");
+		return 0;
+
+	case VF_MSG_ACCEPT:
+		if (!reply) {
+			EXPECT_LEN(VF_GRANT_LEN + 8);
+			memcpy(m->accept.token, b, VF_GRANT_LEN);
+			m->accept.first = get32(b + VF_GRANT_LEN);
+			m->accept.max = get32(b + VF_GRANT_LEN + 4);
+			if (all_zero(m->accept.token, VF_GRANT_LEN))
+				return bad(why, "grant token is zero");
+			if (!count_ok(m->accept.max))
+				return bad(why, "slab count out of range");
+			return 0;
+		}
+		__attribute__((fallthrough)); /* the reply is a LIST reply */
 	case VF_MSG_LIST:
 		if (len < 8)
 			return bad(why, "payload truncated");
@@ -617,7 +725,7 @@ int vf_msg_decode(const void *buf, size_t len, struct vf_msg *m, const char **wh
 
 void vf_msg_slab_desc(const struct vf_msg *m, uint32_t i, struct vf_slab_desc *d)
 {
-	const uint8_t *raw = m->hdr.type == VF_MSG_LIST ? m->list_rep.raw : m->alloc_rep.raw;
+	const uint8_t *raw = m->hdr.type == VF_MSG_ALLOC ? m->alloc_rep.raw : m->list_rep.raw;
 	const uint8_t *p = raw + (size_t)i * VF_SLAB_DESC_SIZE;
 
 	d->id = get32(p);
@@ -637,4 +745,9 @@ void vf_hello_facts(const struct vf_msg *m, uint8_t facts[VF_HELLO_FACTS_LEN])
 uint32_t vf_msg_free_id(const struct vf_msg *m, uint32_t i)
 {
 	return get32(m->free.raw + (size_t)i * 4);
+}
+
+uint32_t vf_msg_grant_id(const struct vf_msg *m, uint32_t i)
+{
+	return get32(m->grant.raw + (size_t)i * 4);
 }

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/param.h>
 
 #include "memd.h"
 #include "vofirm/log.h"
@@ -308,7 +309,8 @@ static int conn_handshake(struct memd_conn *c)
 	reply_init(&r, &m.hdr);
 	r.login_rep.flags = resumed ? VF_LOGIN_F_RESUMED : 0;
 	pthread_mutex_lock(&p->lock);
-	r.login_rep.nslabs = c->sess->nslabs;
+	c->sess->onesided = !c->ops->data_path;
+	r.login_rep.nslabs = c->sess->nslabs + c->sess->nshared;
 	memcpy(r.login_rep.token, c->sess->token, VF_TOKEN_LEN);
 	pthread_mutex_unlock(&p->lock);
 	if (srv->auth)
@@ -454,6 +456,53 @@ static int conn_serve(struct memd_conn *c, const struct vf_msg *m)
 					 strerror(-ret));
 		r.list_rep.descs = c->descs;
 		return c->ops->send(c, &r);
+
+	case VF_MSG_GRANT:
+		for (uint32_t i = 0; i < m->grant.count; i++)
+			c->ids[i] = vf_msg_grant_id(m, i);
+		memcpy(r.grant_rep.token, m->grant.token, VF_GRANT_LEN);
+		ret = pool_grant(p, c->sess, r.grant_rep.token, m->grant.ttl_ms, m->grant.count,
+				 c->ids, &r.grant_rep.total, why, sizeof(why));
+		if (ret) {
+			vf_warn("client %s: GRANT of %u slab(s) refused: %s", c->who,
+				m->grant.count, why);
+			return reply_err(c, &m->hdr, -ret, "%s", why);
+		}
+		return c->ops->send(c, &r);
+
+	case VF_MSG_ACCEPT:
+		ret = pool_accept(p, c->sess, m->accept.token, m->accept.first, m->accept.max,
+				  c->ids, &r.list_rep.count, &r.list_rep.total, why, sizeof(why));
+		if (ret) {
+			vf_log_ratelimited(LOG_WARNING, "client %s: ACCEPT refused: %s", c->who,
+					   why);
+			return reply_err(c, &m->hdr, -ret, "%s", why);
+		}
+		ret = c->ops->grant(c, c->ids, r.list_rep.count, c->descs);
+		if (ret)
+			return reply_err(c, &m->hdr, -ret, "cannot register the slabs: %s",
+					 strerror(-ret));
+		r.list_rep.descs = c->descs;
+		return c->ops->send(c, &r);
+
+	case VF_MSG_GIVE:
+	case VF_MSG_REVOKE: {
+		uint32_t *ids, n;
+
+		ret = m->hdr.type == VF_MSG_GIVE
+			      ? pool_give(p, c->sess, m->give.token, &ids, &n, why, sizeof(why))
+			      : pool_revoke(p, c->sess, m->give.token, &ids, &n, why, sizeof(why));
+		if (ret) {
+			vf_log_ratelimited(LOG_WARNING, "client %s: %s refused: %s", c->who,
+					   vf_msg_type_name(m->hdr.type), why);
+			return reply_err(c, &m->hdr, -ret, "%s", why);
+		}
+		/* the slabs this session may no longer reach */
+		for (uint32_t k = 0; k < n; k += VF_MAX_SLABS_PER_MSG)
+			c->ops->revoke(c, ids + k, MIN(n - k, VF_MAX_SLABS_PER_MSG));
+		free(ids);
+		return c->ops->send(c, &r);
+	}
 
 	case VF_MSG_BYE:
 		vf_notice("client %s: ended its session; freeing %u slabs", c->who,

@@ -65,8 +65,29 @@ int memd_settings_check(const struct memd_settings *s);
 struct memd_session;
 
 struct memd_slab {
-	struct memd_session *owner; /* read with __atomic; NULL when free */
+	struct memd_session *owner;  /* read with __atomic; NULL when free */
+	struct memd_session *shared; /* an accepted grant's grantee (__atomic) */
+	struct memd_grant *grant;    /* the grant it is in, or NULL (p->lock) */
 };
+
+/*
+ * A one-time grant (docs/protocol.md, "Grants"): the issuer shares slabs
+ * of its own with whichever authenticated session first presents the
+ * token, within the grant's lifetime; the issuer then gives them over
+ * (GIVE), or either side ends the grant (REVOKE).  Under p->lock.
+ */
+struct memd_grant {
+	struct memd_grant *next;
+	uint64_t id; /* for logs */
+	uint8_t token[VF_GRANT_LEN];
+	struct memd_session *issuer;
+	struct memd_session *grantee; /* NULL until accepted */
+	uint64_t expires;	      /* vf_now_ms(); an ACCEPT after it is refused */
+	uint32_t *ids;		      /* in id order */
+	uint32_t n, cap;
+};
+
+#define MEMD_MAX_GRANTS 64u /* grants a session may have issued at once */
 
 #define MEMD_POOL_MLOCK 0x1
 #define MEMD_POOL_HUGEPAGES 0x2
@@ -95,6 +116,8 @@ struct memd_pool {
 	bool zeroer_running, stopping;
 	struct memd_session *sessions;
 	unsigned nsessions;
+	struct memd_grant *grants;
+	uint64_t next_grant_id;
 	unsigned nclients;
 	uint64_t next_session_id;
 	uint8_t instance[VF_INSTANCE_LEN];
@@ -109,6 +132,9 @@ struct memd_session {
 	char name[VF_NAME_MAX + 1];
 	char peer[64];
 	uint32_t nslabs;
+	uint32_t nshared;	  /* slabs shared with it by accepted grants */
+	unsigned ngrants;	  /* grants it issued */
+	bool onesided;		  /* its connection reaches slabs by RDMA registrations */
 	void *conn;		  /* attached connection, or NULL */
 	void (*kick)(void *conn); /* drops the attached connection */
 	uint64_t detached_at;	  /* vf_now_ms() when conn became NULL */
@@ -165,6 +191,35 @@ int pool_check_owned(struct memd_pool *p, struct memd_session *s, uint32_t n, co
  * *total is how many it holds. */
 uint32_t pool_list(struct memd_pool *p, struct memd_session *s, uint32_t first, uint32_t max,
 		   uint32_t *ids, uint32_t *total);
+
+/*
+ * Grants.  Each returns 0 or -errno with why set: -EPERM a slab that is
+ * not the session's, -EBUSY a slab already in a grant, -EACCES a token
+ * that names no grant this session may use (forged, used, withdrawn, or
+ * accepted by another session), -ETIME a grant past its lifetime,
+ * -EINVAL a GIVE before the ACCEPT, -EMFILE too many grants.
+ */
+/* Adds n slabs to the grant `token` names (all zero: a new one, whose
+ * token is written there); *total is its size after. */
+int pool_grant(struct memd_pool *p, struct memd_session *s, uint8_t token[VF_GRANT_LEN],
+	       uint32_t ttl_ms, uint32_t n, const uint32_t *ids, uint32_t *total, char *why,
+	       size_t whylen);
+/* Redeems (or, for the session that did, pages through) the grant: up to
+ * max of its slab ids from its first-th into ids; *total its size. */
+int pool_accept(struct memd_pool *p, struct memd_session *s, const uint8_t token[VF_GRANT_LEN],
+		uint32_t first, uint32_t max, uint32_t *ids, uint32_t *count, uint32_t *total,
+		char *why, size_t whylen);
+/* The issuer gives an accepted grant's slabs to its grantee and the grant
+ * ends; ids (room for the grant's size, from pool_grant_size) gets them, for the
+ * caller to revoke its own access. */
+int pool_give(struct memd_pool *p, struct memd_session *s, const uint8_t token[VF_GRANT_LEN],
+	      uint32_t **ids, uint32_t *n, char *why, size_t whylen);
+/* Either side ends the grant; the issuer keeps the slabs.  *ids, *n: the
+ * slabs (malloc'd) the grantee loses, for the caller to revoke when the
+ * grantee is the caller; *kick is set when the grantee is another session
+ * whose connection must be dropped (RDMA registrations). */
+int pool_revoke(struct memd_pool *p, struct memd_session *s, const uint8_t token[VF_GRANT_LEN],
+		uint32_t **ids, uint32_t *n, char *why, size_t whylen);
 
 /* ---- conn.c: the connection engine, the same on every transport ---- */
 

@@ -47,6 +47,22 @@ static void set_owner(struct memd_pool *p, uint32_t id, struct memd_session *s)
 	__atomic_store_n(&p->slabs[id].owner, s, __ATOMIC_RELEASE);
 }
 
+static struct memd_session *shared_with(struct memd_pool *p, uint32_t id)
+{
+	return __atomic_load_n(&p->slabs[id].shared, __ATOMIC_ACQUIRE);
+}
+
+static void set_shared(struct memd_pool *p, uint32_t id, struct memd_session *s)
+{
+	__atomic_store_n(&p->slabs[id].shared, s, __ATOMIC_RELEASE);
+}
+
+/* May s read and write slab id?  Its owner, or the grantee it is shared with. */
+static bool reaches(struct memd_pool *p, uint32_t id, struct memd_session *s)
+{
+	return owner_of(p, id) == s || shared_with(p, id) == s;
+}
+
 static unsigned long read_ulong(const char *path)
 {
 	unsigned long v = 0;
@@ -173,6 +189,13 @@ void pool_destroy(struct memd_pool *p)
 		next = s->next;
 		free(s);
 	}
+	while (p->grants) {
+		struct memd_grant *g = p->grants;
+
+		p->grants = g->next;
+		free(g->ids);
+		free(g);
+	}
 	p->sessions = NULL;
 	if (p->base)
 		munmap(p->base, p->size);
@@ -282,6 +305,64 @@ static uint32_t do_take_all(struct memd_pool *p, struct memd_session *s, uint32_
 	return n;
 }
 
+/* Ends grant g (p->lock held): its slabs are shared no more. */
+static void do_grant_end(struct memd_pool *p, struct memd_grant *g)
+{
+	struct memd_grant **pp = &p->grants;
+
+	for (uint32_t i = 0; i < g->n; i++) {
+		p->slabs[g->ids[i]].grant = NULL;
+		if (g->grantee && shared_with(p, g->ids[i]) == g->grantee)
+			set_shared(p, g->ids[i], NULL);
+	}
+	if (g->grantee)
+		g->grantee->nshared -= g->n;
+	g->issuer->ngrants--;
+	while (*pp && *pp != g)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = g->next;
+	free(g->ids);
+	free(g);
+}
+
+/* Gives g's slabs to its grantee and ends g (p->lock held). */
+static void do_grant_give(struct memd_pool *p, struct memd_grant *g)
+{
+	for (uint32_t i = 0; i < g->n; i++) {
+		set_owner(p, g->ids[i], g->grantee);
+		set_shared(p, g->ids[i], NULL);
+	}
+	g->issuer->nslabs -= g->n;
+	g->grantee->nslabs += g->n;
+	g->grantee->nshared -= g->n;
+	g->grantee = NULL; /* nothing shared left to undo */
+	do_grant_end(p, g);
+}
+
+/*
+ * Session s ends (p->lock held): the grants it took end (the issuers keep
+ * the slabs); those it issued end too, except that the slabs of an
+ * accepted one go to its grantee, who may already run on them (a migrated
+ * VM): ending a session never takes memory from another.
+ */
+static void do_session_grants(struct memd_pool *p, struct memd_session *s)
+{
+	struct memd_grant *g = p->grants, *next;
+
+	for (; g; g = next) {
+		next = g->next;
+		if (g->issuer == s && g->grantee) {
+			vf_notice("session %" PRIu64 " '%s' ends with grant %" PRIu64
+				  " accepted: its %u slab(s) go to session %" PRIu64 " '%s'",
+				  s->id, s->name, g->id, g->n, g->grantee->id, g->grantee->name);
+			do_grant_give(p, g);
+		} else if (g->issuer == s || g->grantee == s) {
+			do_grant_end(p, g);
+		}
+	}
+}
+
 static void do_unlink(struct memd_pool *p, struct memd_session *s)
 {
 	if (s->prev)
@@ -388,6 +469,7 @@ void pool_end_session(struct memd_pool *p, struct memd_session *s)
 		pool_detach(p, s);
 		return;
 	}
+	do_session_grants(p, s);
 	n = do_take_all(p, s, ids);
 	do_unlink(p, s);
 	p->nclients--;
@@ -439,6 +521,14 @@ int pool_free(struct memd_pool *p, struct memd_session *s, uint32_t n, const uin
 			pthread_mutex_unlock(&p->lock);
 			return -EPERM;
 		}
+		if (p->slabs[ids[i]].grant) {
+			snprintf(why, whylen,
+				 "slab %u is in grant %" PRIu64
+				 ": give it or revoke the grant first",
+				 ids[i], p->slabs[ids[i]].grant->id);
+			pthread_mutex_unlock(&p->lock);
+			return -EBUSY;
+		}
 	}
 	for (i = 0; i < n; i++) {
 		if (owner_of(p, ids[i]) != s)
@@ -477,9 +567,9 @@ uint32_t pool_list(struct memd_pool *p, struct memd_session *s, uint32_t first, 
 	uint32_t seen = 0, n = 0;
 
 	pthread_mutex_lock(&p->lock);
-	*total = s->nslabs;
+	*total = s->nslabs + s->nshared;
 	for (uint32_t i = 0; i < p->nslabs && n < max && seen < first + max; i++) {
-		if (owner_of(p, i) != s)
+		if (!reaches(p, i, s))
 			continue;
 		if (seen++ >= first)
 			ids[n++] = i;
@@ -491,7 +581,7 @@ uint32_t pool_list(struct memd_pool *p, struct memd_session *s, uint32_t first, 
 int pool_io_check(struct memd_pool *p, struct memd_session *s, uint32_t slab, uint64_t off,
 		  uint32_t len, uint8_t **mem, char *why, size_t whylen)
 {
-	if (slab >= p->nslabs || owner_of(p, slab) != s) {
+	if (slab >= p->nslabs || !reaches(p, slab, s)) {
 		snprintf(why, whylen, "slab %u is not granted to this session", slab);
 		return -EPERM;
 	}
@@ -514,11 +604,25 @@ uint64_t pool_reap(struct memd_pool *p)
 	uint32_t k;
 
 	pthread_mutex_lock(&p->lock);
+	for (struct memd_grant *g = p->grants, *gn; g; g = gn) {
+		gn = g->next;
+		if (g->grantee)
+			continue;
+		if (now >= g->expires) {
+			vf_notice("grant %" PRIu64 " of session %" PRIu64 " '%s' (%u slab(s)) "
+				  "expired unaccepted: the slabs stay the issuer's",
+				  g->id, g->issuer->id, g->issuer->name, g->n);
+			do_grant_end(p, g);
+		} else if (g->expires - now < next) {
+			next = g->expires - now;
+		}
+	}
 	for (s = p->sessions; s; s = n) {
 		n = s->next;
 		if (s->conn)
 			continue;
 		if (now - s->detached_at >= p->lease_ms) {
+			do_session_grants(p, s);
 			do_unlink(p, s);
 			s->next = dead;
 			dead = s;
@@ -590,4 +694,245 @@ void pool_log_stats(struct memd_pool *p)
 		  vf_format_size(st.slab_size, ss, sizeof(ss)), st.slabs_granted, st.slabs_free,
 		  st.clients, st.sessions, vf_format_size(st.bytes_read, rd, sizeof(rd)), st.reads,
 		  vf_format_size(st.bytes_written, wr, sizeof(wr)), st.writes);
+}
+
+/* ---- grants ---- */
+
+/* The grant the token names (p->lock held), compared in constant time. */
+static struct memd_grant *do_find_grant(struct memd_pool *p, const uint8_t token[VF_GRANT_LEN])
+{
+	struct memd_grant *found = NULL;
+
+	for (struct memd_grant *g = p->grants; g; g = g->next)
+		if (vf_mac_equal(g->token, token))
+			found = g;
+	return found;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int pool_grant(struct memd_pool *p, struct memd_session *s, uint8_t token[VF_GRANT_LEN],
+	       uint32_t ttl_ms, uint32_t n, const uint32_t *ids, uint32_t *total, char *why,
+	       size_t whylen)
+{
+	struct memd_grant *g = NULL;
+	bool fresh = vf_all_zero(token, VF_GRANT_LEN);
+	uint32_t i;
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	if (!fresh) {
+		g = do_find_grant(p, token);
+		if (!g || g->issuer != s) {
+			snprintf(why, whylen, "no grant of this session has that token");
+			ret = -EACCES;
+			goto out;
+		}
+		if (g->grantee) {
+			snprintf(why, whylen,
+				 "grant %" PRIu64 " is accepted: it takes no more slabs", g->id);
+			ret = -EBUSY;
+			goto out;
+		}
+	} else if (s->ngrants >= MEMD_MAX_GRANTS) {
+		snprintf(why, whylen, "this session has %u grants open already (at most %u)",
+			 s->ngrants, MEMD_MAX_GRANTS);
+		ret = -EMFILE;
+		goto out;
+	}
+	ret = 0;
+	for (i = 0; i < n && !ret; i++) {
+		if (ids[i] >= p->nslabs || owner_of(p, ids[i]) != s) {
+			snprintf(why, whylen, "slab %u is not granted to this session", ids[i]);
+			ret = -EPERM;
+		} else if (p->slabs[ids[i]].grant) {
+			snprintf(why, whylen, "slab %u is in a grant already (or listed twice)",
+				 ids[i]);
+			ret = -EBUSY;
+		} else {
+			/* a mark against a slab listed twice, undone below */
+			p->slabs[ids[i]].grant = (struct memd_grant *)1;
+		}
+	}
+	for (uint32_t j = 0; j < (ret ? i - 1 : n); j++)
+		p->slabs[ids[j]].grant = NULL;
+	if (ret)
+		goto out;
+	if (fresh) {
+		g = calloc(1, sizeof(*g));
+		ret = g ? vf_random(g->token, VF_GRANT_LEN) : -ENOMEM;
+		if (ret) {
+			free(g);
+			snprintf(why, whylen, "cannot make a grant: %s", strerror(-ret));
+			goto out;
+		}
+		g->id = ++p->next_grant_id;
+		g->issuer = s;
+		g->expires = vf_now_ms() + ttl_ms;
+		g->next = p->grants;
+		p->grants = g;
+		s->ngrants++;
+	}
+	if (g->n + n > g->cap) {
+		uint32_t cap = MAX(g->n + n, g->cap * 2);
+		uint32_t *ids2 = realloc(g->ids, sizeof(*ids2) * cap);
+
+		if (!ids2) {
+			snprintf(why, whylen, "no memory for %u more slabs in a grant", n);
+			if (!g->n)
+				do_grant_end(p, g);
+			ret = -ENOMEM;
+			goto out;
+		}
+		g->ids = ids2;
+		g->cap = cap;
+	}
+	for (i = 0; i < n; i++) {
+		g->ids[g->n++] = ids[i];
+		p->slabs[ids[i]].grant = g;
+	}
+	qsort(g->ids, g->n, sizeof(*g->ids), cmp_u32);
+	memcpy(token, g->token, VF_GRANT_LEN);
+	*total = g->n;
+	vf_info("session %" PRIu64 " '%s': grant %" PRIu64 " now shares %u slab(s), "
+		"to be accepted within %u ms",
+		s->id, s->name, g->id, g->n, ttl_ms);
+	ret = 0;
+out:
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+int pool_accept(struct memd_pool *p, struct memd_session *s, const uint8_t token[VF_GRANT_LEN],
+		uint32_t first, uint32_t max, uint32_t *ids, uint32_t *count, uint32_t *total,
+		char *why, size_t whylen)
+{
+	struct memd_grant *g;
+	int ret = 0;
+
+	pthread_mutex_lock(&p->lock);
+	g = do_find_grant(p, token);
+	if (!g) {
+		snprintf(why, whylen,
+			 "no such grant: a forged token, or one used or withdrawn "
+			 "already");
+		ret = -EACCES;
+		goto out;
+	}
+	if (g->grantee && g->grantee != s) {
+		snprintf(why, whylen, "grant %" PRIu64 " was accepted by another session", g->id);
+		ret = -EACCES;
+		goto out;
+	}
+	if (g->issuer == s) {
+		snprintf(why, whylen, "a session cannot accept its own grant");
+		ret = -EACCES;
+		goto out;
+	}
+	if (!g->grantee) {
+		if (vf_now_ms() >= g->expires) {
+			snprintf(why, whylen, "grant %" PRIu64 " expired before it was accepted",
+				 g->id);
+			vf_notice("grant %" PRIu64 " of session %" PRIu64 " '%s': expired; "
+				  "the slabs stay the issuer's",
+				  g->id, g->issuer->id, g->issuer->name);
+			do_grant_end(p, g);
+			ret = -ETIME;
+			goto out;
+		}
+		g->grantee = s;
+		s->nshared += g->n;
+		for (uint32_t i = 0; i < g->n; i++)
+			set_shared(p, g->ids[i], s);
+		vf_notice("grant %" PRIu64 ": session %" PRIu64 " '%s' shares %u slab(s) of "
+			  "session %" PRIu64 " '%s'",
+			  g->id, s->id, s->name, g->n, g->issuer->id, g->issuer->name);
+	}
+	*total = g->n;
+	*count = 0;
+	for (uint32_t i = first; i < g->n && *count < max; i++)
+		ids[(*count)++] = g->ids[i];
+out:
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+int pool_give(struct memd_pool *p, struct memd_session *s, const uint8_t token[VF_GRANT_LEN],
+	      uint32_t **ids, uint32_t *n, char *why, size_t whylen)
+{
+	struct memd_grant *g;
+	int ret = 0;
+
+	*ids = NULL;
+	*n = 0;
+	pthread_mutex_lock(&p->lock);
+	g = do_find_grant(p, token);
+	if (!g || g->issuer != s) {
+		snprintf(why, whylen, "no grant of this session has that token");
+		ret = -EACCES;
+		goto out;
+	}
+	if (!g->grantee) {
+		snprintf(why, whylen, "grant %" PRIu64 " is not accepted: nobody to give it to",
+			 g->id);
+		ret = -EINVAL;
+		goto out;
+	}
+	*ids = malloc(sizeof(**ids) * g->n);
+	if (!*ids) {
+		ret = -ENOMEM;
+		snprintf(why, whylen, "no memory");
+		goto out;
+	}
+	memcpy(*ids, g->ids, sizeof(**ids) * g->n);
+	*n = g->n;
+	vf_notice("grant %" PRIu64 ": session %" PRIu64 " '%s' gives its %u slab(s) to session "
+		  "%" PRIu64 " '%s'",
+		  g->id, s->id, s->name, g->n, g->grantee->id, g->grantee->name);
+	do_grant_give(p, g);
+out:
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+int pool_revoke(struct memd_pool *p, struct memd_session *s, const uint8_t token[VF_GRANT_LEN],
+		uint32_t **ids, uint32_t *n, char *why, size_t whylen)
+{
+	struct memd_grant *g;
+	struct memd_session *grantee;
+	int ret = 0;
+
+	*ids = NULL;
+	*n = 0;
+	pthread_mutex_lock(&p->lock);
+	g = do_find_grant(p, token);
+	if (!g || (g->issuer != s && g->grantee != s)) {
+		snprintf(why, whylen, "no grant of this session has that token");
+		ret = -EACCES;
+		goto out;
+	}
+	grantee = g->grantee;
+	if (grantee == s) {
+		*ids = malloc(sizeof(**ids) * g->n);
+		if (*ids) {
+			memcpy(*ids, g->ids, sizeof(**ids) * g->n);
+			*n = g->n;
+		}
+	} else if (grantee && grantee->conn && grantee->onesided) {
+		/* its registrations of these slabs go with its connection: it
+		 * resumes, and learns what it may still reach (LIST) */
+		grantee->kick(grantee->conn);
+	}
+	vf_notice("grant %" PRIu64 " of session %" PRIu64 " '%s' (%u slab(s)) revoked by %s", g->id,
+		  g->issuer->id, g->issuer->name, g->n,
+		  g->issuer == s ? "its issuer" : "its grantee");
+	do_grant_end(p, g);
+out:
+	pthread_mutex_unlock(&p->lock);
+	return ret;
 }

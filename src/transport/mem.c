@@ -164,6 +164,9 @@ static int mem_submit(struct vf_xport *x, struct vf_op *op)
 		break;
 	case VF_OP_BYE:
 		break;
+	default: /* grants: a vofirm-memd's */
+		st = -EOPNOTSUPP;
+		break;
 	}
 	pthread_mutex_unlock(&m->lock);
 	op->status = st;

@@ -525,7 +525,7 @@ static int on_reply(struct rdma_xport *r, unsigned i, uint32_t len)
 		if (op->type == VF_OP_ALLOC)
 			for (uint32_t k = 0; k < op->count; k++)
 				slab_add(&r->x, &op->descs[k]);
-		if (op->type == VF_OP_LIST) /* the server registered them for us */
+		if (op->type == VF_OP_LIST || op->type == VF_OP_ACCEPT) /* registered for us */
 			for (uint32_t k = 0; k < op->listed; k++)
 				slab_add(&r->x, &op->descs[k]);
 		if (op->type == VF_OP_FREE) {

@@ -129,14 +129,24 @@ int vf_xport_submit(struct vf_xport *x, struct vf_op *op)
 		if ((op->flags & VF_OP_F_RAW) && !(x->ops->caps & VF_XPORT_CAP_RAW_ADDR))
 			return -EOPNOTSUPP;
 		break;
+	case VF_OP_GIVE:
+	case VF_OP_REVOKE:
+		if (!op->token)
+			return -EINVAL;
+		break;
+	case VF_OP_ACCEPT:
+	case VF_OP_GRANT:
+		if (!op->token)
+			return -EINVAL;
+		/* fall through */
 	case VF_OP_ALLOC:
 	case VF_OP_LIST:
-		if (!op->descs)
+		if (!op->descs && op->type != VF_OP_GRANT)
 			return -EINVAL;
 		/* fall through */
 	case VF_OP_FREE:
 		if (op->count == 0 || op->count > VF_MAX_SLABS_PER_MSG ||
-		    (op->type == VF_OP_FREE && !op->ids))
+		    ((op->type == VF_OP_FREE || op->type == VF_OP_GRANT) && !op->ids))
 			return -EINVAL;
 		break;
 	case VF_OP_STATS:
@@ -325,6 +335,14 @@ enum vf_msg_type vf_op_msg_type(enum vf_op_type type)
 		return VF_MSG_STATS;
 	case VF_OP_LIST:
 		return VF_MSG_LIST;
+	case VF_OP_GRANT:
+		return VF_MSG_GRANT;
+	case VF_OP_ACCEPT:
+		return VF_MSG_ACCEPT;
+	case VF_OP_GIVE:
+		return VF_MSG_GIVE;
+	case VF_OP_REVOKE:
+		return VF_MSG_REVOKE;
 	case VF_OP_BYE:
 		break;
 	}
@@ -354,6 +372,21 @@ void vf_op_to_msg(const struct vf_op *op, struct vf_msg *m)
 		m->list.first = op->first;
 		m->list.max = op->count;
 		break;
+	case VF_OP_GRANT:
+		memcpy(m->grant.token, op->token, VF_GRANT_LEN);
+		m->grant.ttl_ms = op->ttl_ms;
+		m->grant.count = op->count;
+		m->grant.ids = op->ids;
+		break;
+	case VF_OP_ACCEPT:
+		memcpy(m->accept.token, op->token, VF_GRANT_LEN);
+		m->accept.first = op->first;
+		m->accept.max = op->count;
+		break;
+	case VF_OP_GIVE:
+	case VF_OP_REVOKE:
+		memcpy(m->give.token, op->token, VF_GRANT_LEN);
+		break;
 	case VF_OP_STATS:
 	case VF_OP_BYE:
 		break;
@@ -369,6 +402,11 @@ int vf_op_from_reply(struct vf_op *op, const struct vf_msg *rep)
 		for (uint32_t i = 0; i < op->count; i++)
 			vf_msg_slab_desc(rep, i, &op->descs[i]);
 		return 0;
+	case VF_OP_GRANT:
+		memcpy(op->token, rep->grant_rep.token, VF_GRANT_LEN);
+		op->total = rep->grant_rep.total;
+		return 0;
+	case VF_OP_ACCEPT:
 	case VF_OP_LIST:
 		if (rep->list_rep.count > op->count)
 			return -EBADMSG;

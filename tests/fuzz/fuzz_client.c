@@ -85,8 +85,11 @@ static void handshake(uint8_t mode, const uint8_t *data, size_t size)
 
 static void reply_path(const uint8_t *data, size_t size)
 {
-	static const enum vf_op_type types[] = { VF_OP_READ,  VF_OP_WRITE, VF_OP_ALLOC, VF_OP_FREE,
-						 VF_OP_STATS, VF_OP_LIST,  VF_OP_BYE };
+	static const enum vf_op_type types[] = { VF_OP_READ, VF_OP_WRITE, VF_OP_ALLOC,
+						 VF_OP_FREE, VF_OP_STATS, VF_OP_LIST,
+						 VF_OP_BYE,  VF_OP_GRANT, VF_OP_ACCEPT,
+						 VF_OP_GIVE, VF_OP_REVOKE };
+	uint8_t token[VF_GRANT_LEN] = { 0 };
 	static uint8_t buf[VF_MAX_IO];
 	struct vf_slab_desc *descs;
 	struct vf_stats st;
@@ -118,12 +121,14 @@ static void reply_path(const uint8_t *data, size_t size)
 	op.count = count;
 	op.descs = descs;
 	op.stats = &st;
+	op.token = token;
 	op.buf = buf;
 	op.len = count * 512;
 	if (vf_op_from_reply(&op, &rep) == 0) {
 		if (op.type == VF_OP_ALLOC && rep.alloc_rep.count != count)
 			__builtin_trap();
-		if (op.type == VF_OP_LIST && (op.listed > count || op.listed > op.total))
+		if ((op.type == VF_OP_LIST || op.type == VF_OP_ACCEPT) &&
+		    (op.listed > count || op.listed > op.total))
 			__builtin_trap();
 		if (op.type == VF_OP_READ && rep.read_rep.len != op.len)
 			__builtin_trap();

@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			vf_msg_slab_desc(&m, i, &descs[i]);
 		m.alloc_rep.descs = descs;
 	}
-	if (m.hdr.flags & VF_HDR_F_REPLY && !m.hdr.status && m.hdr.type == VF_MSG_LIST) {
+	if (m.hdr.flags & VF_HDR_F_REPLY && !m.hdr.status &&
+	    (m.hdr.type == VF_MSG_LIST || m.hdr.type == VF_MSG_ACCEPT)) {
 		for (uint32_t i = 0; i < m.list_rep.count; i++)
 			vf_msg_slab_desc(&m, i, &descs[i]);
 		m.list_rep.descs = descs;
@@ -40,6 +41,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (uint32_t i = 0; i < m.free.count; i++)
 			ids[i] = vf_msg_free_id(&m, i);
 		m.free.ids = ids;
+	}
+	if (!(m.hdr.flags & VF_HDR_F_REPLY) && m.hdr.type == VF_MSG_GRANT) {
+		for (uint32_t i = 0; i < m.grant.count; i++)
+			ids[i] = vf_msg_grant_id(&m, i);
+		m.grant.ids = ids;
 	}
 	out = malloc(size);
 	n = vf_msg_encode(&m, out, size);

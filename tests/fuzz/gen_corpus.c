@@ -108,7 +108,8 @@ static int client_seeds(const char *dir)
 	bad |= put_handshake(dir, "resume-truncated-mac", 6, true, &m, VF_HDR_SIZE + 40);
 	bad |= put_handshake(dir, "resume-no-auth", 4, false, &m, 0);
 
-	/* op types: READ, WRITE, ALLOC, FREE, STATS, LIST, BYE (fuzz_client.c) */
+	/* op types: READ, WRITE, ALLOC, FREE, STATS, LIST, BYE, GRANT, ACCEPT,
+	 * GIVE, REVOKE (fuzz_client.c) */
 	REP(VF_MSG_READ);
 	m.read_rep.len = 512;
 	m.read_rep.data = data;
@@ -133,6 +134,17 @@ static int client_seeds(const char *dir)
 	bad |= put_reply(dir, "list-rep", 5, 3, &m);
 	REP(VF_MSG_BYE);
 	bad |= put_reply(dir, "bye-rep", 6, 0, &m);
+	REP(VF_MSG_GRANT);
+	memset(m.grant_rep.token, 0x5a, VF_GRANT_LEN);
+	m.grant_rep.total = 3;
+	bad |= put_reply(dir, "grant-rep", 7, 0, &m);
+	REP(VF_MSG_ACCEPT);
+	m.list_rep.count = 2;
+	m.list_rep.total = 2;
+	m.list_rep.descs = d;
+	bad |= put_reply(dir, "accept-rep", 8, 3, &m);
+	REP(VF_MSG_GIVE);
+	bad |= put_reply(dir, "give-rep", 9, 0, &m);
 	if (bad)
 		perror("gen_corpus");
 	return bad;
@@ -215,6 +227,32 @@ int main(int argc, char **argv)
 	m.list_rep.total = 5;
 	m.list_rep.descs = d;
 	bad |= put(argv[1], "list-rep", &m);
+	MSG(VF_MSG_GRANT, 0);
+	m.grant.ttl_ms = 60000;
+	m.grant.count = 2;
+	m.grant.ids = ids;
+	bad |= put(argv[1], "grant", &m);
+	MSG(VF_MSG_GRANT, 1);
+	memset(m.grant_rep.token, 0x5a, VF_GRANT_LEN);
+	m.grant_rep.total = 2;
+	bad |= put(argv[1], "grant-rep", &m);
+	MSG(VF_MSG_ACCEPT, 0);
+	memset(m.accept.token, 0x5a, VF_GRANT_LEN);
+	m.accept.max = 16;
+	bad |= put(argv[1], "accept", &m);
+	MSG(VF_MSG_ACCEPT, 1);
+	m.list_rep.count = 2;
+	m.list_rep.total = 2;
+	m.list_rep.descs = d;
+	bad |= put(argv[1], "accept-rep", &m);
+	MSG(VF_MSG_GIVE, 0);
+	memset(m.give.token, 0x5a, VF_GRANT_LEN);
+	bad |= put(argv[1], "give", &m);
+	MSG(VF_MSG_REVOKE, 0);
+	memset(m.give.token, 0x5a, VF_GRANT_LEN);
+	bad |= put(argv[1], "revoke", &m);
+	MSG(VF_MSG_GIVE, 1);
+	bad |= put(argv[1], "give-rep", &m);
 	MSG(VF_MSG_ALLOC, 1);
 	m.hdr.status = 28;
 	strcpy(m.error.msg, "pool full");

@@ -105,6 +105,8 @@ def boot(a, accel, ready_timeout):
                 else ["-accel", "tcg,tb-size=64", "-cpu", "max"])
     for x in a.extra or []:
         cmd += x.split()
+    if a.incoming:
+        cmd += ["-incoming", "defer"]
     env = dict(os.environ)
     if a.preload:
         env["LD_PRELOAD"] = a.preload
@@ -122,6 +124,10 @@ def boot(a, accel, ready_timeout):
              20, "QEMU did not start")
     if p.poll() is not None:
         return False
+    if a.incoming:
+        # a migration's destination: its guest comes with the migration
+        print(f"vm.py: QEMU waits for an incoming migration (pid {p.pid})", flush=True)
+        return True
     # connected before the guest runs: input sent before the guest's agent
     # reads its port is lost, so wait for it to say it is ready
     s = socket.socket(socket.AF_UNIX)
@@ -214,6 +220,8 @@ def main():
     s.add_argument("--cgroup")
     s.add_argument("--preload")
     s.add_argument("--extra", action="append", help="more QEMU arguments (split on spaces)")
+    s.add_argument("--incoming", action="store_true",
+                   help="-incoming defer: a migration's destination, left paused")
     r = sub.add_parser("run")
     r.add_argument("dir")
     r.add_argument("command")

@@ -1,15 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The vofirm wire protocol (docs/protocol.md), enough to play a peer that
 lies, stalls or disappears in the security tests."""
+import hashlib
+import hmac
 import os
 import socket
 import struct
 
 MAGIC = 0x4d464f56
-VERSION = 2
+VERSION = 3
 HDR_SIZE = 24
 MAC_LEN = 32
-HELLO, LOGIN, ALLOC, FREE, STATS, READ, WRITE, BYE, LIST = range(1, 10)
+HELLO, LOGIN, ALLOC, FREE, STATS, READ, WRITE, BYE, LIST, GRANT, ACCEPT, GIVE, REVOKE = range(1, 14)
 F_REPLY = 1
 ESTALE = 116
 EPROTONOSUPPORT = 93
@@ -81,3 +83,59 @@ def closed_within(s, seconds):
         return True
     except socket.timeout:
         return False
+
+
+class Session:
+    """A logged-in client session, for the grant tests: request(type,
+    body) -> (status, payload)."""
+
+    def __init__(self, port, key=None, name=b'peer'):
+        self.s = connect(port)
+        self.tag = 1
+        self.s.sendall(hello(name))
+        raw, h = recv_msg(self.s)
+        assert h[4] == 0, raw
+        snonce = raw[HDR_SIZE + 40:HDR_SIZE + 72]
+        cnonce = os.urandom(32)
+        token = bytes(16)
+        mac = bytes(32)
+        if key is not None:
+            mac = hmac.new(key, b'vofirm-login-v2\0' + snonce + cnonce + token + name,
+                           hashlib.sha256).digest()
+        st, body = self.request(LOGIN, token + cnonce + mac)
+        assert st == 0, (st, body)
+
+    def request(self, typ, body=b''):
+        self.tag += 1
+        self.s.sendall(hdr(typ, len(body), tag=self.tag) + body)
+        raw, h = recv_msg(self.s)
+        assert h[1] == typ and h[5] == self.tag, h
+        return h[4], raw[HDR_SIZE:]
+
+    def alloc(self, n):
+        st, b = self.request(ALLOC, struct.pack('<II', n, 0))
+        assert st == 0, b
+        return [struct.unpack_from('<I', b, 8 + 16 * i)[0] for i in range(n)]
+
+    def grant(self, ids, ttl_ms=60000, token=bytes(32)):
+        body = token + struct.pack('<II', ttl_ms, len(ids)) + b''.join(struct.pack('<I', i) for i in ids)
+        st, b = self.request(GRANT, body)
+        return st, (b[:32] if st == 0 else b)
+
+    def accept(self, token, first=0, maxn=4096):
+        st, b = self.request(ACCEPT, token + struct.pack('<II', first, maxn))
+        if st:
+            return st, b
+        n, total = struct.unpack_from('<II', b)
+        return 0, [struct.unpack_from('<I', b, 8 + 16 * i)[0] for i in range(n)]
+
+    def write(self, slab, off, data):
+        return self.request(WRITE, struct.pack('<IIQ', slab, len(data), off) + data)[0]
+
+    def read(self, slab, off, n):
+        return self.request(READ, struct.pack('<IIQ', slab, n, off))
+
+
+def key_of(path):
+    """A key file's key, as vofirm reads it: less trailing white space."""
+    return open(path, 'rb').read().rstrip()

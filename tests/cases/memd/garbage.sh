@@ -28,15 +28,15 @@ def send(data, name):
     s.close()
     print(f'{name}: {len(reply)} bytes back, connection closed')
 send(b'GET / HTTP/1.0\r\n\r\n' + b'x' * 10, 'http')
-send(hdr(3, 1, 0, 8) + b'\0' * 8, 'version 3')
-send(hdr(2, 1, 0, 0x7fffffff), 'oversized length')
-send(hdr(2, 3, 0, 8) + struct.pack('<II', 1, 0), 'ALLOC before HELLO')
-send(hdr(2, 1, 0, 78) + struct.pack('<IHH', 0, 70, 0) + b'n' * 70, 'HELLO longer than a HELLO')
-send(hdr(2, 1, 0, 72) + struct.pack('<IHH', 0, 70, 0) + b'n' * 64, 'HELLO name too long')
+send(hdr(4, 1, 0, 8) + b'\0' * 8, 'version 4')
+send(hdr(3, 1, 0, 0x7fffffff), 'oversized length')
+send(hdr(3, 3, 0, 8) + struct.pack('<II', 1, 0), 'ALLOC before HELLO')
+send(hdr(3, 1, 0, 78) + struct.pack('<IHH', 0, 70, 0) + b'n' * 70, 'HELLO longer than a HELLO')
+send(hdr(3, 1, 0, 72) + struct.pack('<IHH', 0, 70, 0) + b'n' * 64, 'HELLO name too long')
 PY
 
 assert_grep 'malformed handshake: bad magic' memd.log
-assert_grep 'client at 127.0.0.1:[0-9]+: speaks vofirm protocol version 3, this server version 2: refused' memd.log
+assert_grep 'client at 127.0.0.1:[0-9]+: speaks vofirm protocol version 4, this server version 3: refused' memd.log
 assert_grep 'malformed handshake: payload longer than its message type allows' memd.log
 assert_grep 'sent ALLOC before HELLO' memd.log
 assert_grep 'malformed handshake: client name empty or too long' memd.log
