@@ -799,6 +799,7 @@ static int do_import(fuse_req_t req, struct fs *fs, const char *name, const char
 	fs_mutex_unlock(&fs->ns_lock);
 
 	fs_rwlock_wrlock(&in->rw);
+	awrite_wait_inode(fs, in);
 	in->replicas = d.replicas;
 	in->size = d.size;
 	in->map = calloc(d.nmap + 1, sizeof(*in->map));
@@ -995,6 +996,7 @@ int handoff_setxattr(fuse_req_t req, struct fs *fs, struct inode *in, const char
 	path = inode_path(fs, in);
 	fs_mutex_unlock(&fs->ns_lock);
 	fs_rwlock_wrlock(&in->rw);
+	awrite_wait_inode(fs, in);
 	if (export && is_word(value, size, "commit")) {
 		what = "commit of the export";
 		ret = in->ho && in->ho->role == HO_EXPORT ? 0 : -EINVAL;
