@@ -15,6 +15,8 @@ int vf_read_full(int fd, void *buf, size_t len);
 
 /* Writes a whole iovec (modified in place).  0 or -errno; no SIGPIPE. */
 int vf_writev_full(int fd, struct iovec *iov, int iovcnt);
+/* The same, with sendmsg() flags (MSG_MORE). */
+int vf_writev_flags(int fd, struct iovec *iov, int iovcnt, int flags);
 
 /*
  * Reads one message's header and payload into buf (cap bytes; VF_HDR_SIZE

@@ -92,32 +92,50 @@ struct loop {
 	bool stopping;	  /* __atomic */
 	bool unmounted;	  /* __atomic */
 
-	pthread_mutex_t mu;	    /* readers, parked */
-	unsigned readers;	    /* threads in read(), or on their way */
+	pthread_mutex_t mu;	    /* parked */
+	unsigned readers;	    /* threads in read(), or on their way (__atomic) */
+	unsigned nparked;	    /* threads parked, or about to be (__atomic) */
 	struct loop_thread *parked; /* top: the last parked */
 };
 
-/* Parks the calling thread until a reader's place is free; false when
- * the loop stops. */
+/*
+ * Takes a reader's place, or parks the calling thread until one is free;
+ * false when the loop stops.  The places are counted without the lock
+ * (two per request, on every request, would make the lock the hottest
+ * in the daemon); only parking takes it.  A thread about to park counts
+ * itself in nparked and then looks at readers again, and a reader that
+ * leaves the last place looks at nparked: one of the two sees the other,
+ * so a thread never parks with nobody left to wake it.
+ */
 static bool become_reader(struct loop_thread *lt)
 {
 	struct loop *l = lt->l;
-	bool go;
 
-	pthread_mutex_lock(&l->mu);
-	while (l->readers >= LOOP_READERS && !__atomic_load_n(&l->stopping, __ATOMIC_SEQ_CST)) {
-		lt->next = l->parked;
-		l->parked = lt;
-		lt->is_parked = true;
-		/* whoever wakes this thread takes it off the stack */
-		while (lt->is_parked)
-			pthread_cond_wait(&lt->cv, &l->mu);
+	for (;;) {
+		unsigned r = __atomic_load_n(&l->readers, __ATOMIC_SEQ_CST);
+
+		if (__atomic_load_n(&l->stopping, __ATOMIC_SEQ_CST))
+			return false;
+		if (r < LOOP_READERS) {
+			if (__atomic_compare_exchange_n(&l->readers, &r, r + 1, false,
+							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+				return true;
+			continue;
+		}
+		pthread_mutex_lock(&l->mu);
+		__atomic_add_fetch(&l->nparked, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&l->readers, __ATOMIC_SEQ_CST) >= LOOP_READERS &&
+		    !__atomic_load_n(&l->stopping, __ATOMIC_SEQ_CST)) {
+			lt->next = l->parked;
+			l->parked = lt;
+			lt->is_parked = true;
+			/* whoever wakes this thread takes it off the stack */
+			while (lt->is_parked)
+				pthread_cond_wait(&lt->cv, &l->mu);
+		}
+		__atomic_sub_fetch(&l->nparked, 1, __ATOMIC_SEQ_CST);
+		pthread_mutex_unlock(&l->mu);
 	}
-	go = !__atomic_load_n(&l->stopping, __ATOMIC_SEQ_CST);
-	if (go)
-		l->readers++;
-	pthread_mutex_unlock(&l->mu);
-	return go;
 }
 
 /* The calling thread has left read(): with no reader left, the last
@@ -126,9 +144,11 @@ static void leave_reader(struct loop *l)
 {
 	struct loop_thread *p;
 
+	if (__atomic_sub_fetch(&l->readers, 1, __ATOMIC_SEQ_CST) ||
+	    !__atomic_load_n(&l->nparked, __ATOMIC_SEQ_CST))
+		return;
 	pthread_mutex_lock(&l->mu);
-	l->readers--;
-	if (!l->readers && (p = l->parked)) {
+	if (!__atomic_load_n(&l->readers, __ATOMIC_SEQ_CST) && (p = l->parked)) {
 		l->parked = p->next;
 		p->is_parked = false;
 		pthread_cond_signal(&p->cv);

@@ -27,12 +27,20 @@
  * requests a pipelining client already sent come in the same call. */
 #define READ_AHEAD 65536u
 
+/* Replies kept back (tcp_send()) while the next request is here already:
+ * up to OUT_KEEP bytes of them go out in one send.  OUT_CAP holds the
+ * longest head of any reply (ALLOC: a list of slabs) behind them. */
+#define OUT_KEEP 16384u
+#define OUT_CAP (OUT_KEEP + VF_HDR_SIZE + 8 + VF_MAX_SLABS_PER_MSG * VF_SLAB_DESC_SIZE)
+
 struct tcp_conn {
 	struct memd_conn c;
 	int fd;
 	uint8_t *buf; /* one message: HANDSHAKE_BUF, FULL_BUF once logged in */
 	size_t cap;
 	size_t pos, have; /* buf[pos, have): received, not yet decoded */
+	uint8_t *out;	  /* OUT_CAP once logged in: replies not sent yet */
+	size_t out_len;
 };
 
 struct tcp_listener {
@@ -81,14 +89,39 @@ static void compact(struct tcp_conn *t)
 	t->pos = 0;
 }
 
+/* Sends the replies kept back. */
+static int flush_out(struct tcp_conn *t)
+{
+	struct iovec v = { t->out, t->out_len };
+
+	if (!t->out_len)
+		return 0;
+	t->out_len = 0;
+	return vf_writev_flags(t->fd, &v, 1, 0);
+}
+
 /*
  * One message, decoded in place (its pointers are valid until the next
  * call).  One recv() per request when requests are small, however many
  * a client pipelines; the same checks as vf_recv_msg().
  */
+static int recv_msg(struct tcp_conn *t, struct vf_msg *m, const char **why);
+
 static int tcp_recv(struct memd_conn *c, struct vf_msg *m, const char **why)
 {
 	struct tcp_conn *t = tcp_of(c);
+	int ret = recv_msg(t, m, why);
+
+	/* a reply kept back was meant to go with the next, which will not
+	 * come: the connection ends (it is not kept back while a request
+	 * may still have to be waited for: next_is_io()) */
+	if (ret && t->out_len)
+		flush_out(t);
+	return ret;
+}
+
+static int recv_msg(struct tcp_conn *t, struct vf_msg *m, const char **why)
+{
 	struct vf_hdr h;
 	uint8_t *p;
 	int ret;
@@ -125,13 +158,20 @@ static int tcp_recv(struct memd_conn *c, struct vf_msg *m, const char **why)
 /* Is the next request here whole already?  Then the reply to this one
  * can wait for the next reply (MSG_MORE): one segment, and one wake-up
  * of the client, for a batch of pipelined requests. */
-static bool another_buffered(const struct tcp_conn *t)
+static bool another_buffered(const struct tcp_conn *t, struct vf_hdr *h)
+{
+	if (t->have - t->pos < VF_HDR_SIZE || vf_hdr_decode(t->buf + t->pos, h, NULL))
+		return false;
+	return t->have - t->pos - VF_HDR_SIZE >= h->len;
+}
+
+/* ... and a READ or WRITE, served at once, without waiting on anything
+ * (an ALLOC may wait for the zeroer): a reply can be kept back for it. */
+static bool next_is_io(const struct tcp_conn *t)
 {
 	struct vf_hdr h;
 
-	if (t->have - t->pos < VF_HDR_SIZE || vf_hdr_decode(t->buf + t->pos, &h, NULL))
-		return false;
-	return t->have - t->pos - VF_HDR_SIZE >= h.len;
+	return another_buffered(t, &h) && (h.type == VF_MSG_READ || h.type == VF_MSG_WRITE);
 }
 
 static int tcp_logged_in(struct memd_conn *c)
@@ -148,14 +188,48 @@ static int tcp_logged_in(struct memd_conn *c)
 	free(t->buf);
 	t->buf = big;
 	t->cap = FULL_BUF;
-	return 0;
+	if (!t->out)
+		t->out = malloc(OUT_CAP);
+	return t->out ? 0 : -ENOMEM;
 }
 
+/*
+ * A reply.  After login, the reply to a request followed by a READ or
+ * WRITE that is here already is kept back and goes out with the next
+ * (replies to write-back: dozens in one send, one wake-up of the
+ * client).  A reply with data (READ) goes at once, with those kept back
+ * before it: the slab may change under a reply that waits.
+ */
 static int tcp_send(struct memd_conn *c, const struct vf_msg *m)
 {
 	struct tcp_conn *t = tcp_of(c);
+	struct iovec v[2];
+	struct vf_hdr next;
+	size_t bulk;
+	long n;
 
-	return vf_send_msg_more(t->fd, m, another_buffered(t));
+	if (!t->out)
+		return vf_send_msg_more(t->fd, m, another_buffered(t, &next));
+	n = vf_msg_encode_head(m, t->out + t->out_len, OUT_CAP - t->out_len, &bulk);
+	if (n == -ENOSPC && t->out_len) {
+		int ret = flush_out(t);
+
+		if (ret)
+			return ret;
+		n = vf_msg_encode_head(m, t->out, OUT_CAP, &bulk);
+	}
+	if (n < 0)
+		return (int)n;
+	t->out_len += (size_t)n;
+	if (bulk) {
+		v[0] = (struct iovec){ t->out, t->out_len };
+		v[1] = (struct iovec){ (void *)m->read_rep.data, bulk };
+		t->out_len = 0;
+		return vf_writev_flags(t->fd, v, 2, another_buffered(t, &next) ? MSG_MORE : 0);
+	}
+	if (t->out_len <= OUT_KEEP && next_is_io(t))
+		return 0;
+	return flush_out(t);
 }
 
 static void tcp_set_timeout(struct memd_conn *c, unsigned ms)
@@ -190,6 +264,7 @@ static void tcp_destroy(struct memd_conn *c)
 
 	close(t->fd);
 	free(t->buf);
+	free(t->out);
 	free(t);
 }
 

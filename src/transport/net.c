@@ -89,6 +89,11 @@ int vf_writev_full(int fd, struct iovec *iov, int iovcnt)
 	return writev_full(fd, iov, iovcnt, 0);
 }
 
+int vf_writev_flags(int fd, struct iovec *iov, int iovcnt, int flags)
+{
+	return writev_full(fd, iov, iovcnt, flags);
+}
+
 static int send_msg(int fd, const struct vf_msg *m, int flags)
 {
 	uint8_t head[VF_HDR_SIZE + 8 + VF_MAX_SLABS_PER_MSG * VF_SLAB_DESC_SIZE];

@@ -2,11 +2,22 @@
 /*
  * TCP transport (client side).
  *
- * Submitters send requests under send_lock; replies are matched to
- * operations by tag.  A tag is (generation << 32 | slot): a slot's
- * generation changes each time it is reused, so a stray reply can never
- * complete the wrong operation.  READ data is received straight into the
- * operation's buffer.
+ * Replies are matched to operations by tag.  A tag is (generation << 32 |
+ * slot): a slot's generation changes each time it is reused, so a stray
+ * reply can never complete the wrong operation.
+ *
+ * Sending: a submitter queues its request (the slot) and, unless another
+ * thread is sending already, becomes the sender: under send_lock it
+ * writes everything queued, in batches of up to SEND_BATCH requests per
+ * sendmsg(), until the queue is empty.  Requests that arrive while a
+ * batch is on its way are sent by the same thread in the next one: many
+ * FUSE threads writing back pages make one system call, and one segment
+ * for the server to receive, instead of one each and a queue on a lock.
+ *
+ * Receiving: replies are read ahead into rxbuf (up to RX_AHEAD bytes
+ * beyond the one being read), so a burst of small replies costs one
+ * recv(); READ data beyond what was read ahead is received straight into
+ * the operation's buffer.
  *
  * Who reads the socket: one thread at a time holds the receive role
  * (`reading`).  A submitter that waits for its own operation (VF_OP_F_WAIT,
@@ -48,7 +59,17 @@ struct tcp_slot {
 	struct vf_op *op; /* NULL when free */
 	uint32_t gen;
 	int next_free;
+	int next_send; /* in the send queue: the next queued slot, or -1 */
 };
+
+#define SEND_BATCH 64u	     /* requests in one sendmsg() at most */
+#define SEND_COPY_MAX 65536u /* a WRITE payload up to this is copied (send_queued()) */
+#define RX_CAP (VF_HDR_SIZE + VF_MAX_PAYLOAD) /* a whole non-READ reply fits */
+#define RX_AHEAD 65536u			      /* read ahead this much at most */
+#define RX_LINGER_US 500u /* the receiver thread keeps the role this long (rx_linger()) */
+/* the largest head of any request (FREE, GRANT: a list of slabs) */
+#define HEAD_MAX (VF_HDR_SIZE + 8 + VF_MAX_SLABS_PER_MSG * VF_SLAB_DESC_SIZE)
+#define TXBUF_CAP (256u * 1024 + HEAD_MAX) /* heads, and small payloads */
 
 /* A thread in tcp_wait() that does not hold the receive role. */
 struct tcp_follower {
@@ -80,9 +101,15 @@ struct tcp_xport {
 	bool rx_stop; /* the receiver thread is to end */
 	struct tcp_follower *followers;
 
-	pthread_mutex_t send_lock;
-	pthread_mutex_t fd_lock; /* the fd's lifetime, for abort(): never held long */
-	uint8_t *rxbuf;		 /* VF_HDR_SIZE + VF_MAX_PAYLOAD; receiver or handshake only */
+	/* the send queue (under lock): slots whose request is not sent yet */
+	int send_head, send_tail; /* -1: empty */
+	bool sending;		  /* a thread is draining it (send_queued()) */
+
+	pthread_mutex_t send_lock; /* the sender's: from the `dead` check to the end of a send */
+	pthread_mutex_t fd_lock;   /* the fd's lifetime, for abort(): never held long */
+	uint8_t *txbuf;		   /* TXBUF_CAP: request heads, the sender's only */
+	uint8_t *rxbuf;		   /* RX_CAP; the receive role's, or the handshake's */
+	size_t rx_pos, rx_have;	   /* rxbuf[rx_pos, rx_have): received, not consumed */
 };
 
 static struct tcp_xport *to_tcp(struct vf_xport *x)
@@ -104,11 +131,14 @@ static struct vf_xport *tcp_create(void)
 	t->rx_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&t->send_lock, NULL);
 	pthread_mutex_init(&t->fd_lock, NULL);
-	t->rxbuf = malloc(VF_HDR_SIZE + VF_MAX_PAYLOAD);
-	if (!t->rxbuf || t->rx_efd < 0) {
+	t->send_head = t->send_tail = -1;
+	t->rxbuf = malloc(RX_CAP);
+	t->txbuf = malloc(TXBUF_CAP);
+	if (!t->rxbuf || !t->txbuf || t->rx_efd < 0) {
 		if (t->rx_efd >= 0)
 			close(t->rx_efd);
 		free(t->rxbuf);
+		free(t->txbuf);
 		free(t);
 		return NULL;
 	}
@@ -128,6 +158,7 @@ static void tcp_destroy(struct vf_xport *x)
 	free(t->slots);
 	free(t->failed);
 	free(t->rxbuf);
+	free(t->txbuf);
 	explicit_bzero(&t->x.key, sizeof(t->x.key));
 	free(t);
 }
@@ -226,10 +257,10 @@ static void wake_done_followers(struct tcp_xport *t)
 
 /*
  * Fails every operation in flight; the connection is unusable after.
- * First the connection is marked dead and waiting submitters are woken
- * (they hold send_lock while they wait for a slot), then send_lock is
- * taken so that no submitter is still sending from an op's buffer when
- * that op is completed and its buffer handed back.
+ * First the connection is marked dead and submitters waiting for a slot
+ * are woken, then send_lock is taken so that no sender is still sending
+ * from an op's buffer when that op is completed and its buffer handed
+ * back (and a sender that takes it later sees `dead`).
  */
 static void fail_all(struct tcp_xport *t, int err)
 {
@@ -255,6 +286,7 @@ static void fail_all(struct tcp_xport *t, int err)
 		t->free_head = (int)i;
 	}
 	t->inflight = 0;
+	t->send_head = t->send_tail = -1;
 	pthread_mutex_unlock(&t->lock);
 	pthread_mutex_unlock(&t->send_lock);
 
@@ -268,41 +300,95 @@ static void fail_all(struct tcp_xport *t, int err)
 }
 
 /*
- * vf_read_full() with a deadline (CLOCK_MONOTONIC ns; 0: none): a waiter
- * must not block past its own timeout in the middle of a message.
- * -ETIMEDOUT once the deadline passes.
+ * recv() of at least one byte and at most len, with a deadline
+ * (CLOCK_MONOTONIC ns; 0: none, block): a waiter must not block past its
+ * own timeout in the middle of a message.  The count, -ECONNRESET at the
+ * end of the stream, -ETIMEDOUT once the deadline passes, or -errno.
  */
-static int read_full_dl(int fd, void *buf, size_t len, uint64_t deadline_ns)
+static ssize_t recv_some(struct tcp_xport *t, void *buf, size_t len, uint64_t deadline_ns)
 {
-	char *p = buf;
+	for (;;) {
+		ssize_t n = recv(t->fd, buf, len, deadline_ns ? MSG_DONTWAIT : 0);
+		struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
+		uint64_t now;
 
-	if (!deadline_ns)
-		return vf_read_full(fd, buf, len);
-	while (len) {
-		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
-
+		if (n > 0)
+			return n;
 		if (n == 0)
 			return -ECONNRESET;
-		if (n < 0) {
-			struct pollfd pfd = { .fd = fd, .events = POLLIN };
-			uint64_t now;
-
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return -errno;
-			now = vf_now_ns();
-			if (now >= deadline_ns)
-				return -ETIMEDOUT;
-			if (poll(&pfd, 1, (int)((deadline_ns - now + 999999) / 1000000)) < 0 &&
-			    errno != EINTR)
-				return -errno;
+		if (errno == EINTR)
 			continue;
-		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		if (!deadline_ns)
+			return -ETIMEDOUT; /* SO_RCVTIMEO */
+		now = vf_now_ns();
+		if (now >= deadline_ns)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)((deadline_ns - now + 999999) / 1000000)) < 0 &&
+		    errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Makes rxbuf hold `need` (<= RX_CAP) bytes not consumed yet, reading
+ * up to RX_AHEAD more if they are there.  0 or -errno (recv_some()). */
+static int rx_fill(struct tcp_xport *t, size_t need, uint64_t deadline_ns)
+{
+	if (t->rx_pos == t->rx_have) {
+		t->rx_pos = t->rx_have = 0;
+	} else if (RX_CAP - t->rx_pos < need) {
+		memmove(t->rxbuf, t->rxbuf + t->rx_pos, t->rx_have - t->rx_pos);
+		t->rx_have -= t->rx_pos;
+		t->rx_pos = 0;
+	}
+	while (t->rx_have - t->rx_pos < need) {
+		size_t want = need - (t->rx_have - t->rx_pos) + RX_AHEAD;
+		ssize_t n;
+
+		if (want > RX_CAP - t->rx_have)
+			want = RX_CAP - t->rx_have;
+		n = recv_some(t, t->rxbuf + t->rx_have, want, deadline_ns);
+		if (n < 0)
+			return (int)n;
+		t->rx_have += (size_t)n;
+	}
+	return 0;
+}
+
+/* The next len bytes of the stream into buf: what was read ahead, then
+ * the rest straight from the socket.  0 or -errno (recv_some()). */
+static int rx_take(struct tcp_xport *t, void *buf, size_t len, uint64_t deadline_ns)
+{
+	size_t k = t->rx_have - t->rx_pos;
+	char *p = buf;
+
+	if (k > len)
+		k = len;
+	memcpy(p, t->rxbuf + t->rx_pos, k);
+	t->rx_pos += k;
+	p += k;
+	len -= k;
+	while (len) {
+		ssize_t n = recv_some(t, p, len, deadline_ns);
+
+		if (n < 0)
+			return (int)n;
 		p += n;
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* A whole reply has been read ahead: rx_one() needs nothing from the
+ * socket (and a waiter must not wait for the socket to say so). */
+static bool rx_buffered(const struct tcp_xport *t)
+{
+	struct vf_hdr h;
+
+	if (t->rx_have - t->rx_pos < VF_HDR_SIZE || vf_hdr_decode(t->rxbuf + t->rx_pos, &h, NULL))
+		return false;
+	return t->rx_have - t->rx_pos - VF_HDR_SIZE >= h.len;
 }
 
 /*
@@ -313,19 +399,20 @@ static int read_full_dl(int fd, void *buf, size_t len, uint64_t deadline_ns)
  */
 static int rx_one(struct tcp_xport *t, const char **why, uint64_t deadline_ns)
 {
-	uint8_t *buf = t->rxbuf;
 	struct vf_msg rep;
 	struct vf_hdr h;
 	struct vf_op *op;
+	uint8_t *body;
 	uint32_t idx;
 	int ret;
 
-	ret = read_full_dl(t->fd, buf, VF_HDR_SIZE, deadline_ns);
+	ret = rx_fill(t, VF_HDR_SIZE, deadline_ns);
 	if (ret)
 		return ret;
-	ret = vf_hdr_decode(buf, &h, why);
+	ret = vf_hdr_decode(t->rxbuf + t->rx_pos, &h, why);
 	if (ret)
 		return -EPROTO;
+	t->rx_pos += VF_HDR_SIZE;
 	idx = (uint32_t)h.tag;
 	op = NULL;
 	pthread_mutex_lock(&t->lock);
@@ -347,15 +434,21 @@ static int rx_one(struct tcp_xport *t, const char **why, uint64_t deadline_ns)
 			*why = "READ reply of the wrong length";
 			return -EPROTO;
 		}
-		ret = read_full_dl(t->fd, op->buf, h.len, deadline_ns);
+		ret = rx_take(t, op->buf, h.len, deadline_ns);
 		if (ret)
 			return ret;
 		op->status = 0;
 	} else {
-		ret = read_full_dl(t->fd, buf + VF_HDR_SIZE, h.len, deadline_ns);
+		if (h.len > RX_CAP - VF_HDR_SIZE) {
+			*why = "reply longer than any this client asks for";
+			return -EPROTO;
+		}
+		ret = rx_fill(t, h.len, deadline_ns);
 		if (ret)
 			return ret;
-		ret = vf_msg_decode_body(&h, buf + VF_HDR_SIZE, h.len, &rep, why);
+		body = t->rxbuf + t->rx_pos;
+		t->rx_pos += h.len;
+		ret = vf_msg_decode_body(&h, body, h.len, &rep, why);
 		if (ret)
 			return -EPROTO;
 		if (h.type != vf_op_msg_type(op->type)) {
@@ -439,6 +532,38 @@ static void rx_release(struct tcp_xport *t)
 }
 
 /*
+ * The receiver thread has received every reply in flight (t->lock held,
+ * and held again on return).  Asynchronous submitters (write-back) come
+ * in bursts, and while nobody holds the receive role each of them must
+ * kick this thread awake: a system call and a wake-up per request, more
+ * than the request costs.  So it keeps the role a little longer
+ * (RX_LINGER_US), watching the socket: submitters see a reader and do not
+ * kick, and their replies find it waiting.  True when operations came in
+ * flight meanwhile (receive on).  A waiter that comes meanwhile follows,
+ * as it would during any burst.
+ */
+static bool rx_linger(struct tcp_xport *t)
+{
+	struct pollfd p[2] = { { .fd = t->fd, .events = POLLIN },
+			       { .fd = t->rx_efd, .events = POLLIN } };
+	struct timespec ts = { 0, RX_LINGER_US * 1000 };
+	uint64_t n;
+	int r;
+
+	if (__atomic_load_n(&t->closing, __ATOMIC_RELAXED))
+		return false;
+	pthread_mutex_unlock(&t->lock);
+	r = ppoll(p, 2, &ts, NULL);
+	if (r > 0 && p[1].revents && read(t->rx_efd, &n, sizeof(n)) < 0) {
+		/* non-blocking: someone else drained it */
+	}
+	pthread_mutex_lock(&t->lock);
+	/* nothing in flight but the socket readable: its end, or a reply
+	 * to nothing; the idle watch below sees either */
+	return t->inflight && !t->dead;
+}
+
+/*
  * The receiver thread: takes the role when it is free and operations are
  * in flight, and keeps it until none is left.  It ends with the
  * connection.  Submitters of VF_OP_F_WAIT operations do not wake it: they
@@ -455,17 +580,22 @@ static void *tcp_rx_thread(void *arg)
 		if (t->rx_stop || t->dead)
 			break;
 		if (!t->reading && t->inflight) {
+			bool failed = false;
+
 			t->reading = true;
-			while (t->inflight && !t->dead) {
-				pthread_mutex_unlock(&t->lock);
-				ret = rx_one(t, &why, 0);
-				if (ret) {
-					rx_failed(t, ret, why);
+			do {
+				while (t->inflight && !t->dead) {
+					pthread_mutex_unlock(&t->lock);
+					ret = rx_one(t, &why, 0);
+					if (ret) {
+						rx_failed(t, ret, why);
+						pthread_mutex_lock(&t->lock);
+						failed = true;
+						break;
+					}
 					pthread_mutex_lock(&t->lock);
-					break;
 				}
-				pthread_mutex_lock(&t->lock);
-			}
+			} while (!failed && !t->dead && !t->rx_stop && rx_linger(t));
 			rx_release(t);
 			continue;
 		}
@@ -591,8 +721,8 @@ static int tcp_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint
 			}
 			ms = (int)((deadline_ns - now + 999999) / 1000000);
 		}
-		n = 0;
-		if (x->busy_poll_us && !(flags & VF_WAIT_NO_POLL)) {
+		n = rx_buffered(t); /* then the socket has nothing to say */
+		if (!n && x->busy_poll_us && !(flags & VF_WAIT_NO_POLL)) {
 			uint64_t until = vf_now_ns() + x->busy_poll_us * 1000ull;
 
 			do
@@ -686,6 +816,9 @@ static int tcp_connect(struct vf_xport *x)
 		t->free_head = i;
 	}
 	t->inflight = 0;
+	t->send_head = t->send_tail = -1;
+	t->sending = false;
+	t->rx_pos = t->rx_have = 0; /* the handshake read no more than it used */
 	t->reading = false;
 	t->rx_stop = false;
 	t->rx_watch = false;
@@ -748,46 +881,146 @@ static void tcp_disconnect(struct vf_xport *x)
 }
 
 /*
- * send_lock is held from the `dead` check to the end of the send, so a
- * request is never written to a socket that disconnect() has closed (and
- * whose number the kernel may have given to another socket).
+ * Sends what is queued, batch after batch, until the queue is empty (the
+ * caller set t->sending).  send_lock is held from the `dead` check to the
+ * end of each send, so a request is never written to a socket that
+ * disconnect() has closed (and whose number the kernel may have given to
+ * another socket), and no operation is failed (fail_all()) while its
+ * buffer is being sent.  A queued operation cannot complete otherwise:
+ * its reply cannot come before it is sent.
+ *
+ * But it can complete, and its buffer go back to its owner, while the
+ * sendmsg() that carried it is still sending the requests behind it: the
+ * kernel has copied its bytes by then, so that is safe, but nothing may
+ * look at its buffer after the call (a sanitizer's check of what was sent
+ * would).  So the payloads of small WRITEs (write-back: a page or a few)
+ * are copied into txbuf with the heads, and a large payload is sent from
+ * the operation's buffer as the last thing of its sendmsg().
  */
+static void send_queued(struct tcp_xport *t)
+{
+	struct iovec iov[2]; /* txbuf, and a large payload */
+	int batch[SEND_BATCH];
+
+	pthread_mutex_lock(&t->send_lock);
+	for (;;) {
+		unsigned n = 0, niov = 0;
+		size_t used = 0; /* txbuf[0, used): heads and copies, not sent yet */
+		int ret = 0;
+
+		pthread_mutex_lock(&t->lock);
+		if (t->dead || t->send_head < 0) {
+			/* dead: fail_all() fails what is queued, with the rest */
+			t->sending = false;
+			pthread_mutex_unlock(&t->lock);
+			break;
+		}
+		while (t->send_head >= 0 && n < SEND_BATCH) {
+			batch[n++] = t->send_head;
+			t->send_head = t->slots[t->send_head].next_send;
+		}
+		if (t->send_head < 0)
+			t->send_tail = -1;
+		pthread_mutex_unlock(&t->lock);
+
+		for (unsigned i = 0; i < n && !ret; i++) {
+			struct tcp_slot *sl = &t->slots[batch[i]];
+			struct vf_msg m;
+			size_t bulk;
+			long len;
+			bool copy;
+
+			vf_op_to_msg(sl->op, &m);
+			m.hdr.tag = (uint64_t)sl->gen << 32 | (uint32_t)batch[i];
+			len = vf_msg_encode_head(&m, t->txbuf + used, TXBUF_CAP - used, &bulk);
+			copy = bulk <= SEND_COPY_MAX;
+			if ((len == -ENOSPC && used) ||
+			    (len >= 0 && copy && bulk > TXBUF_CAP - used - (size_t)len)) {
+				/* txbuf is full: send what is ready, then this */
+				if (used)
+					iov[niov++] = (struct iovec){ t->txbuf, used };
+				ret = vf_writev_full(t->fd, iov, (int)niov);
+				niov = 0;
+				used = 0;
+				if (ret)
+					break;
+				len = vf_msg_encode_head(&m, t->txbuf, TXBUF_CAP, &bulk);
+			}
+			if (len < 0) {
+				/* no request this client makes is refused here */
+				vf_err("%s: cannot encode a %s request: %s", t->x.url.str,
+				       vf_msg_type_name(m.hdr.type), strerror((int)-len));
+				ret = (int)len;
+				break;
+			}
+			used += (size_t)len;
+			if (bulk && copy) {
+				memcpy(t->txbuf + used, m.io.data, bulk);
+				used += bulk;
+			} else if (bulk) {
+				/* large: from its own buffer, and nothing after it */
+				iov[niov++] = (struct iovec){ t->txbuf, used };
+				iov[niov++] = (struct iovec){ (void *)m.io.data, bulk };
+				ret = vf_writev_full(t->fd, iov, (int)niov);
+				niov = 0;
+				used = 0;
+			}
+		}
+		if (!ret && used) {
+			iov[niov++] = (struct iovec){ t->txbuf, used };
+			ret = vf_writev_full(t->fd, iov, (int)niov);
+		}
+		if (!ret)
+			continue;
+		if (!__atomic_load_n(&t->closing, __ATOMIC_RELAXED))
+			vf_warn("%s: send failed: %s", t->x.url.str, strerror(-ret));
+		/* the reader sees the shutdown and fails every operation in
+		 * flight, those still queued included */
+		shutdown(t->fd, SHUT_RDWR);
+		pthread_mutex_lock(&t->lock);
+		t->send_head = t->send_tail = -1;
+		t->sending = false;
+		pthread_mutex_unlock(&t->lock);
+		break;
+	}
+	pthread_mutex_unlock(&t->send_lock);
+}
+
 static int tcp_submit(struct vf_xport *x, struct vf_op *op)
 {
 	struct tcp_xport *t = to_tcp(x);
-	struct vf_msg m;
-	int idx, ret;
+	bool send;
+	int idx;
 
-	pthread_mutex_lock(&t->send_lock);
 	pthread_mutex_lock(&t->lock);
 	while (!t->dead && t->free_head < 0)
 		pthread_cond_wait(&t->slot_cv, &t->lock);
 	if (t->dead) {
 		pthread_mutex_unlock(&t->lock);
-		pthread_mutex_unlock(&t->send_lock);
 		return -ENOTCONN;
 	}
 	idx = t->free_head;
 	t->free_head = t->slots[idx].next_free;
 	t->slots[idx].gen++;
 	t->slots[idx].op = op;
+	t->slots[idx].next_send = -1;
+	if (t->send_tail >= 0)
+		t->slots[t->send_tail].next_send = idx;
+	else
+		t->send_head = idx;
+	t->send_tail = idx;
 	t->inflight++;
 	if (!(op->flags & VF_OP_F_WAIT) && !t->reading)
 		rx_kick(t);
-	vf_op_to_msg(op, &m);
-	m.hdr.tag = (uint64_t)t->slots[idx].gen << 32 | (uint32_t)idx;
+	send = !t->sending;
+	t->sending = true;
 	pthread_mutex_unlock(&t->lock);
 
 	/* From here the receiver owns op: it may complete it as soon as the
-	 * server has the whole request, even before this send returns. */
-	ret = vf_send_msg(t->fd, &m);
-	if (ret) {
-		if (!__atomic_load_n(&t->closing, __ATOMIC_RELAXED))
-			vf_warn("%s: send failed: %s", x->url.str, strerror(-ret));
-		/* the receiver sees the shutdown and fails op with the rest */
-		shutdown(t->fd, SHUT_RDWR);
-	}
-	pthread_mutex_unlock(&t->send_lock);
+	 * server has the whole request, even before this returns.  Unless
+	 * this thread is the sender, another sends it in its next batch. */
+	if (send)
+		send_queued(t);
 	return 0;
 }
 
