@@ -63,6 +63,13 @@ struct mdev {
 static struct mdev devs[MAX_DEVS];
 static unsigned ndevs;
 
+/* json_node_unref, which complains about NULL */
+static void unref(JsonNode *n)
+{
+	if (n)
+		json_node_unref(n);
+}
+
 static uint64_t now_ms(void)
 {
 	return vf_now_ms();
@@ -166,7 +173,7 @@ static int find_devices(struct qmp *q)
 		else
 			ndevs++;
 	}
-	json_node_unref(all);
+	unref(all);
 	return ret;
 }
 
@@ -215,7 +222,7 @@ static uint64_t written_back(void)
 			    !answer_size(f, "stats", "bytes_written", true, &v))
 				sum += v;
 	}
-	json_node_unref(st);
+	unref(st);
 	return sum;
 }
 
@@ -493,7 +500,7 @@ static int write_bundle(const char *path, const char *kind)
 	root = json_builder_get_root(b);
 	g_object_unref(b);
 	text = jv_text(root);
-	json_node_unref(root);
+	unref(root);
 	len = strlen(text);
 	text[len++] = '\n'; /* jv_text's NUL: the file ends with a newline */
 	if (!strcmp(path, "-")) {
@@ -628,7 +635,7 @@ out:
 	g_free(err);
 	g_free(text);
 	if (root)
-		json_node_unref(root);
+		unref(root);
 	return ret;
 }
 
@@ -703,7 +710,7 @@ static char *mig_status(struct qmp *q, JsonNode **ans)
 	if (ans)
 		*ans = r;
 	else
-		json_node_unref(r);
+		unref(r);
 	return st;
 }
 
@@ -734,7 +741,7 @@ static void source_runs(struct qmp *sq)
 		if (!cmd(sq, "cont", NULL, NULL, "resuming the source"))
 			progress("the source VM runs again");
 	}
-	json_node_unref(r);
+	unref(r);
 }
 
 /* ---- the migration ---- */
@@ -795,14 +802,14 @@ static int run_source(struct qmp *sq, const char *uri, int (*at_pause)(void), st
 			return -EIO;
 		now = now_ms();
 		if (!strcmp(st, "pre-switchover")) {
-			json_node_unref(q);
+			unref(q);
 			break;
 		}
 		if (!strcmp(st, "failed") || !strcmp(st, "cancelled") || !strcmp(st, "completed")) {
 			vf_err("the migration %s before the switchover: %s", st,
 			       jv_str(jv_get(q, "error-desc")) ? jv_str(jv_get(q, "error-desc"))
 							       : "QEMU said no more");
-			json_node_unref(q);
+			unref(q);
 			g_free(st);
 			return -EIO;
 		}
@@ -817,7 +824,7 @@ static int run_source(struct qmp *sq, const char *uri, int (*at_pause)(void), st
 				      num(q, "ram", "dirty-pages-rate"), fmt_mib(wb_rate));
 			last_note = now;
 		}
-		json_node_unref(q);
+		unref(q);
 		if (!o.no_flush && now - last_flush >= FLUSH_EVERY_MS) {
 			uint64_t wb;
 
@@ -879,11 +886,11 @@ static int run_source(struct qmp *sq, const char *uri, int (*at_pause)(void), st
 			vf_err("the migration %s at the switchover: %s", st,
 			       jv_str(jv_get(q, "error-desc")) ? jv_str(jv_get(q, "error-desc"))
 							       : "QEMU said no more");
-			json_node_unref(q);
+			unref(q);
 			ret = -EIO;
 			goto out;
 		}
-		json_node_unref(q);
+		unref(q);
 		sleep_ms(2);
 	}
 	r->wb_end = written_back();
@@ -961,7 +968,7 @@ static int wait_incoming(struct qmp *dq, uint64_t limit_ms)
 			break;
 		}
 		if (!strcmp(st, "completed")) {
-			json_node_unref(q);
+			unref(q);
 			ret = 0;
 			break;
 		}
@@ -969,11 +976,11 @@ static int wait_incoming(struct qmp *dq, uint64_t limit_ms)
 			vf_err("the destination's incoming migration %s: %s", st,
 			       jv_str(jv_get(q, "error-desc")) ? jv_str(jv_get(q, "error-desc"))
 							       : "QEMU said no more");
-			json_node_unref(q);
+			unref(q);
 			ret = -EIO;
 			break;
 		}
-		json_node_unref(q);
+		unref(q);
 		if (stop) {
 			ret = -EINTR;
 			break;
@@ -996,7 +1003,7 @@ static void resume_dest(struct qmp *dq)
 	    (!jv_get(q, "running") || !json_node_get_boolean(jv_get(q, "running"))) &&
 	    !o.keep_paused)
 		cmd(dq, "cont", NULL, NULL, "resuming the destination");
-	json_node_unref(q);
+	unref(q);
 }
 
 /* vofirmctl migrate --to-qmp --to-mount: both sides here. */
@@ -1058,7 +1065,7 @@ fail:
 	abort_exports();
 	vf_err("migration failed: the source VM keeps all its memory");
 out:
-	json_node_unref(r.fin);
+	unref(r.fin);
 	free_devs();
 	qmp_close(sq);
 	qmp_close(dq);
@@ -1255,19 +1262,21 @@ int do_migrate_source(void)
 		ret = find_devices(sq);
 	if (ret)
 		goto out;
+	if (nwant != ndevs) {
+		vf_err("bundle %s: it has %u device%s, the VM %u on %s: run migrate-export again",
+		       o.bundle, nwant, nwant == 1 ? "" : "s", ndevs, o.mount);
+		ret = -EINVAL;
+	}
 	for (unsigned i = 0; i < ndevs && !ret; i++) {
 		unsigned k = 0;
 
 		while (k < nwant &&
 		       (strcmp(want[k].id, devs[i].id) || strcmp(want[k].rel, devs[i].rel)))
 			k++;
-		if (k == nwant || nwant != ndevs) {
-			vf_err("bundle %s: it is not of this VM's memory devices (%s, %s, is %s): "
-			       "run migrate-export again",
-			       o.bundle, devs[i].id, devs[i].rel,
-			       k == nwant ? "not in it"
-					  : "there, "
-					    "but their number differs");
+		if (k == nwant) {
+			vf_err("bundle %s: the VM's device %s (%s) is not in it: run migrate-export "
+			       "again",
+			       o.bundle, devs[i].id, devs[i].rel);
 			ret = -EINVAL;
 		}
 	}
@@ -1303,7 +1312,7 @@ out:
 		unlink(update_path);
 	g_free(update_path);
 	update_path = NULL;
-	json_node_unref(r.fin);
+	unref(r.fin);
 	free_devs();
 	qmp_close(sq);
 	return ret;

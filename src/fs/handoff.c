@@ -64,7 +64,9 @@
 #include "vofirm/util.h"
 
 #define HO_MAGIC 0x4f484656u /* "VFHO" */
-#define HO_VERSION 1
+#define HO_VERSION 2	     /* 1: the written bits as one stream of run lengths (still read) */
+#define HO_BITS_RUNS 0	     /* an extent's bits: alternating run lengths */
+#define HO_BITS_MAP 1	     /* an extent's bits: its bitmap, 64-bit words */
 #define HO_PREFIX "vofirm-handoff-1 "
 #define HO_LABEL "vofirm-handoff-v1" /* the MAC's label, its NUL included */
 #define HO_TTL_DEFAULT_MS 600000u
@@ -244,6 +246,7 @@ static char *render(struct fs *fs, struct inode *in, char *why, size_t whylen)
 	bool cur = false;
 	uint64_t run = 0;
 	char *text, *b64;
+	GByteArray *bits;
 
 	for (unsigned k = 0; k < FS_MAX_SERVERS; k++)
 		hidx[k] = -1;
@@ -321,23 +324,41 @@ static char *render(struct fs *fs, struct inode *in, char *why, size_t whylen)
 		i += len;
 	}
 	memcpy(a->data + runs_at, &nruns, 4); /* little-endian hosts only (x86, arm) */
-	/* the written bits of the extents there are, as alternating run
-	 * lengths, starting with pages not written */
+	/* the written bits of each extent there is: its pages as alternating
+	 * run lengths, starting with pages not written, or a plain bitmap
+	 * when that is shorter (scattered pages: a bit a page at most, 32 MiB
+	 * for a TiB) */
+	bits = g_byte_array_new();
 	for (i = 0; i < in->nmap; i++) {
 		struct extent *e = in->map[i];
+		size_t words = (size_t)((pages + 63) / 64);
 
-		for (uint64_t pg = 0; e && pg < pages; pg++) {
+		if (!e)
+			continue;
+		g_byte_array_set_size(bits, 0);
+		cur = false;
+		run = 0;
+		for (uint64_t pg = 0; pg < pages; pg++) {
 			bool w = page_written(e, pg);
 
 			if (w != cur) {
-				wvar(a, run);
+				wvar(bits, run);
 				run = 0;
 				cur = w;
 			}
 			run++;
 		}
+		wvar(bits, run);
+		if (bits->len <= words * 8) {
+			w8(a, HO_BITS_RUNS);
+			g_byte_array_append(a, bits->data, bits->len);
+		} else {
+			w8(a, HO_BITS_MAP);
+			for (size_t k = 0; k < words; k++)
+				w64(a, __atomic_load_n(&e->b->written[k], __ATOMIC_ACQUIRE));
+		}
 	}
-	wvar(a, run);
+	g_byte_array_free(bits, TRUE);
 	if (fs->has_key)
 		mac_of(fs, a->data, a->len, mac);
 	g_byte_array_append(a, mac, VF_MAC_LEN);
@@ -348,6 +369,80 @@ static char *render(struct fs *fs, struct inode *in, char *why, size_t whylen)
 	return text;
 }
 
+/* Version 1's written bits: one stream of run lengths over the extents there are. */
+static int bits_v1(struct fs *fs, struct rd *r, struct ho_doc *d)
+{
+	uint64_t pages = fs->slab_size / FS_PAGE, total, at = 0, run;
+	uint32_t *pres = calloc(d->nmap + 1, sizeof(*pres)), np = 0;
+	bool w = false;
+
+	if (!pres)
+		return -ENOMEM;
+	for (uint32_t e = 0; e < d->nmap; e++)
+		if (d->ncopies[e])
+			pres[np++] = e;
+	total = (uint64_t)np * pages;
+	for (;;) {
+		run = rvar(r);
+		if (r->bad || run > total - at) {
+			free(pres);
+			return -EINVAL;
+		}
+		for (uint64_t n = at; w && n < at + run; n++) {
+			uint64_t pg = n % pages;
+
+			d->written[(size_t)pres[n / pages] * d->words + pg / 64] |= 1ull
+										    << (pg % 64);
+		}
+		at += run;
+		w = !w;
+		if (at == total)
+			break;
+	}
+	free(pres);
+	return 0;
+}
+
+/* Version 2's: per extent there is, its run lengths or its bitmap. */
+static int bits_v2(struct fs *fs, struct rd *r, struct ho_doc *d)
+{
+	uint64_t pages = fs->slab_size / FS_PAGE;
+
+	for (uint32_t e = 0; e < d->nmap; e++) {
+		uint64_t *bm = d->written + (size_t)e * d->words;
+		uint8_t mode;
+
+		if (!d->ncopies[e])
+			continue;
+		mode = (uint8_t)rle(r, 1);
+		if (mode == HO_BITS_MAP) {
+			for (size_t k = 0; k < d->words; k++)
+				bm[k] = rle(r, 8);
+			if (pages % 64)
+				bm[d->words - 1] &= (1ull << (pages % 64)) - 1;
+		} else if (mode == HO_BITS_RUNS) {
+			uint64_t at = 0;
+
+			for (bool w = false; !r->bad; w = !w) {
+				uint64_t run = rvar(r);
+
+				if (r->bad || run > pages - at)
+					return -EINVAL;
+				for (uint64_t pg = at; w && pg < at + run; pg++)
+					bm[pg / 64] |= 1ull << (pg % 64);
+				at += run;
+				if (at == pages)
+					break;
+			}
+		} else {
+			r->bad = true;
+		}
+		if (r->bad)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 /* Parses and checks a handoff.  0 or -errno with why set. */
 static int parse(struct fs *fs, const char *text, size_t len, struct ho_doc *d, char *why,
 		 size_t whylen)
@@ -356,6 +451,7 @@ static int parse(struct fs *fs, const char *text, size_t len, struct ho_doc *d, 
 	uint8_t mac[VF_MAC_LEN];
 	guchar *bin = NULL;
 	uint32_t nruns, i = 0;
+	unsigned version;
 	struct rd r;
 	bool keyed;
 	char *b64;
@@ -376,8 +472,14 @@ static int parse(struct fs *fs, const char *text, size_t len, struct ho_doc *d, 
 		goto out;
 	}
 	r = (struct rd){ bin, bin + blen - VF_MAC_LEN, false };
-	if (rle(&r, 4) != HO_MAGIC || rle(&r, 2) != HO_VERSION) {
-		snprintf(why, whylen, "not a handoff of this version");
+	if (rle(&r, 4) != HO_MAGIC) {
+		snprintf(why, whylen, "not a vofirm handoff (its magic number)");
+		goto out;
+	}
+	version = (unsigned)rle(&r, 2);
+	if (version != 1 && version != HO_VERSION) {
+		snprintf(why, whylen, "a handoff of version %u: this vofirm-fs reads 1 and %u",
+			 version, HO_VERSION);
 		goto out;
 	}
 	keyed = rle(&r, 2) & 1;
@@ -476,43 +578,16 @@ static int parse(struct fs *fs, const char *text, size_t len, struct ho_doc *d, 
 		snprintf(why, whylen, "the handoff is damaged (its extents do not add up)");
 		goto out;
 	}
-	{
-		uint64_t pages = fs->slab_size / FS_PAGE, total = 0, at = 0, run;
-		uint32_t *pres = calloc(d->nmap + 1, sizeof(*pres)), np = 0;
-		bool w = false;
-
-		if (!pres) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		/* the bits run over the extents there are, one after the other */
-		for (uint32_t e = 0; e < d->nmap; e++)
-			if (d->ncopies[e])
-				pres[np++] = e;
-		total = (uint64_t)np * pages;
-		for (;;) {
-			run = rvar(&r);
-			if (r.bad || run > total - at) {
-				snprintf(why, whylen, "the handoff is damaged (its page bits)");
-				free(pres);
-				goto out;
-			}
-			for (uint64_t n = at; w && n < at + run; n++) {
-				uint64_t pg = n % pages;
-
-				d->written[(size_t)pres[n / pages] * d->words + pg / 64] |=
-					1ull << (pg % 64);
-			}
-			at += run;
-			w = !w;
-			if (at == total)
-				break;
-		}
-		free(pres);
-		if (r.p != r.end) {
-			snprintf(why, whylen, "the handoff is damaged (bytes after its end)");
-			goto out;
-		}
+	ret = version == 1 ? bits_v1(fs, &r, d) : bits_v2(fs, &r, d);
+	if (ret) {
+		snprintf(why, whylen,
+			 ret == -ENOMEM ? "no memory" : "the handoff is damaged (its page bits)");
+		goto out;
+	}
+	if (r.p != r.end) {
+		ret = -EINVAL;
+		snprintf(why, whylen, "the handoff is damaged (bytes after its end)");
+		goto out;
 	}
 	ret = 0;
 out:
