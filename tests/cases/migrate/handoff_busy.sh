@@ -7,6 +7,8 @@
 # pages is let through (QEMU's virtio-mem punches its unplugged blocks when
 # the migration loads) and one of part of a page is not.  After the abort
 # all of it works again.
+# Proved to fail: against the vofirm-fs before the guard (main at
+# 29d57c6) the first truncate succeeds and the case fails there.
 # TIMEOUT: 120
 . "$(dirname "$0")/../../lib/common.sh"
 . "$TOP/tests/lib/replica.sh"

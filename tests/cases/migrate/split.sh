@@ -9,6 +9,9 @@
 # written back after it exist: without the update the destination would
 # read them as zeros.  It verifies its data on the destination; the source
 # mount holds nothing afterwards, memd's slabs are the destination's.
+# Proved to see the difference: with the --at-pause command copying the
+# update but not applying it, the destination guest's verify failed
+# (478208 of 41943040 words differ).
 # TIMEOUT: 900
 . "$(dirname "$0")/../../lib/common.sh"
 . "$TOP/tests/lib/migrate.sh"

@@ -7,6 +7,9 @@
 # is sent) gets no command, the source's export stays usable (the good
 # bundle is then imported), memd grants the same slabs.  Host level: the
 # guest side is split.sh's.
+# What it would catch: a migrate-import that asks QEMU for anything
+# before every import is through (the dst.log check), a bundle check that
+# lets another kind or non-bundles through, an abort that is not done.
 # TIMEOUT: 180
 . "$(dirname "$0")/../../lib/common.sh"
 . "$TOP/tests/lib/replica.sh"

@@ -4,6 +4,8 @@
 # source VM runs on and verifies its memory; on the destination the
 # incoming migration fails, migrate-import aborts the imports and exits 1;
 # memd grants the same slabs as before, all the source's.
+# Proved to fail: a vofirmctl that does not abort the exports when the
+# command fails leaves a/src/mem1 exported, and the last checks fail.
 # TIMEOUT: 900
 . "$(dirname "$0")/../../lib/common.sh"
 . "$TOP/tests/lib/migrate.sh"
