@@ -7,7 +7,7 @@
 # round-trips: the destination reads the source's data, the unwritten
 # pages as zeros; the update goes in pieces too; the commit hands it over.
 # Proved to fail: against the vofirm-fs before the pieces (main at
-# 29d57c6) the handoff cannot be read (E2BIG on every attempt).
+# 29d57c6) it fails: the long handoff cannot be read there (E2BIG whole, no pieces).
 # TIMEOUT: 600
 . "$(dirname "$0")/../../lib/common.sh"
 . "$TOP/tests/lib/replica.sh"
