@@ -1130,6 +1130,7 @@ int do_migrate_import(void)
 	struct qmp *dq = NULL;
 	struct sigaction sa = { .sa_handler = on_stop };
 	uint64_t t0 = now_ms(), t1 = 0;
+	bool redeemed = false;
 	int ret;
 
 	if (o.update)
@@ -1170,8 +1171,15 @@ int do_migrate_import(void)
 		       ndevs, ndevs == 1 ? "" : "s", t1 - t0);
 	goto out;
 fail:
+	for (unsigned i = 0; i < ndevs; i++)
+		redeemed |= devs[i].imported;
 	abort_imports();
 	vf_err("import failed: the destination holds nothing of it, the source keeps it all");
+	if (redeemed)
+		vf_err("the source's grants are used up: abort its exports (setfattr -n %s -v "
+		       "abort FILE; a vofirmctl migrate --handoff that fails does it) before "
+		       "exporting again",
+		       XATTR_EXPORT);
 	if (o.json)
 		printf("{\"devices\": %u, \"committed\": false}\n", ndevs);
 out:
