@@ -30,6 +30,7 @@ struct ctl_opts {
 	long pid;
 	/* migrate (migrate.c) */
 	const char *to_qmp, *to_mount, *uri;
+	const char *bundle, *update, *at_pause; /* the two-host split */
 	uint64_t bandwidth, downtime_ms;
 	bool no_flush, keep_paused;
 };
@@ -85,7 +86,12 @@ int drop_backend(struct qmp *q, const char *memdev_path);
 int lv_grow(void);
 int lv_shrink(void);
 int lv_budget(void);
-/* migrate.c: vofirmctl migrate; 0 or -errno (logged) */
+/* migrate.c: vofirmctl migrate (both sides here), migrate-export and
+ * migrate-import (the two-host split), migrate --handoff (its source
+ * side); 0 or -errno (logged) */
 int do_migrate(void);
+int do_migrate_export(void);
+int do_migrate_import(void);
+int do_migrate_source(void);
 
 #endif

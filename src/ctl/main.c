@@ -1479,6 +1479,20 @@ static void usage(FILE *f)
 		"         [--max-bandwidth SIZE] [--no-flush] [--keep-paused] [--json]\n"
 		"         live-migrate the VM to a QEMU started with -incoming defer, its vofirm\n"
 		"         memory left where it is: the destination mount takes the files over\n"
+		"  the same between two hosts, the files passed by your own tooling:\n"
+		"  migrate-export --qmp SOCKET --mount DIR --out FILE|-\n"
+		"         (source) export the VM's memory files into a bundle, mode 0600: it is\n"
+		"         as secret as the cluster key\n"
+		"  migrate-import --qmp SOCKET --mount DIR --in FILE|- --uri URI [--keep-paused]\n"
+		"         [--timeout T] [--json]\n"
+		"         (destination) import them, ready the QEMU (-incoming defer) and listen\n"
+		"         on URI; commit once the VM has come, abort if it fails\n"
+		"  migrate --qmp SOCKET --mount DIR --uri URI --handoff FILE --at-pause CMD\n"
+		"         [--max-bandwidth SIZE] [--timeout T] [--json]\n"
+		"         (source) migrate; at the pause write the update FILE.update and run\n"
+		"         CMD (sh -c, VOFIRM_UPDATE=its path) to apply it on the destination\n"
+		"  migrate-import --update FILE --mount DIR\n"
+		"         (destination, from CMD) the source's final page bits\n"
 		"  restart-fs --mount DIR [--timeout T] [--json]\n"
 		"         a new vofirm-fs worker for the mount, from the binary on disk (an\n"
 		"         upgrade): no request is lost and no VM notices; refused, the old worker\n"
@@ -1524,6 +1538,11 @@ int main(int argc, char **argv)
 		{ "no-flush", no_argument, NULL, 'F' },
 		{ "keep-paused", no_argument, NULL, 'P' },
 		{ "max-bandwidth", required_argument, NULL, 'B' },
+		{ "out", required_argument, NULL, 'O' },
+		{ "in", required_argument, NULL, 'I' },
+		{ "handoff", required_argument, NULL, 'H' },
+		{ "update", required_argument, NULL, 'u' },
+		{ "at-pause", required_argument, NULL, 'A' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1630,6 +1649,17 @@ int main(int argc, char **argv)
 		case 'P':
 			o.keep_paused = true;
 			break;
+		case 'O':
+		case 'I':
+		case 'H':
+			o.bundle = optarg;
+			break;
+		case 'u':
+			o.update = optarg;
+			break;
+		case 'A':
+			o.at_pause = optarg;
+			break;
 		case 'B':
 			if (vf_parse_size(optarg, &o.bandwidth, &why) || !o.bandwidth ||
 			    o.bandwidth > INT64_MAX) {
@@ -1699,11 +1729,38 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!strcmp(c, "migrate")) {
+		if (o.bundle || o.at_pause) { /* the source side of the two-host split */
+			if (!o.qmp || !o.mount || !o.uri || !o.bundle || !o.at_pause || o.to_qmp ||
+			    o.to_mount || !strcmp(o.bundle, "-")) {
+				vf_err("migrate (the source of the two-host split) needs --qmp SOCKET "
+				       "--mount DIR --uri URI --handoff FILE --at-pause CMD, and no "
+				       "--to-qmp or --to-mount");
+				return 2;
+			}
+			return do_migrate_source() ? 1 : 0;
+		}
 		if (!o.qmp || !o.to_qmp || !o.mount || !o.to_mount) {
-			vf_err("migrate needs --qmp SOCKET --to-qmp SOCKET --mount DIR --to-mount DIR");
+			vf_err("migrate needs --qmp SOCKET --to-qmp SOCKET --mount DIR --to-mount DIR "
+			       "(or, one host of two: --handoff FILE --at-pause CMD --uri URI)");
 			return 2;
 		}
 		return do_migrate() ? 1 : 0;
+	}
+	if (!strcmp(c, "migrate-export")) {
+		if (!o.qmp || !o.mount || !o.bundle) {
+			vf_err("migrate-export needs --qmp SOCKET --mount DIR --out FILE");
+			return 2;
+		}
+		return do_migrate_export() ? 1 : 0;
+	}
+	if (!strcmp(c, "migrate-import")) {
+		if (o.update ? !o.mount || o.bundle || o.qmp
+			     : !o.qmp || !o.mount || !o.bundle || !o.uri) {
+			vf_err("migrate-import needs --qmp SOCKET --mount DIR --in FILE --uri URI, "
+			       "or --update FILE --mount DIR (and nothing else)");
+			return 2;
+		}
+		return do_migrate_import() ? 1 : 0;
 	}
 	if (!strcmp(c, "budget")) {
 		if (o.pid <= 0 || !o.limit) {

@@ -32,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,9 +45,10 @@
 
 #define XATTR_EXPORT "user.vofirm.export"
 #define XATTR_IMPORT "user.vofirm.import"
-#define HANDOFF_MAX 65536
+#define PIECE 65536 /* an extended attribute's value, at most: longer ones go in pieces */
 #define MAX_DEVS 32
 #define FLUSH_EVERY_MS 200
+#define BUNDLE_VERSION 1
 
 struct mdev {
 	char id[128], memdev_id[128], rel[PATH_MAX];
@@ -54,10 +57,18 @@ struct mdev {
 	uint64_t size, addr, requested, block_size;
 	int64_t node;
 	bool exported, imported;
+	char *handoff; /* the text: read from the source's file, or from a bundle */
 };
 
 static struct mdev devs[MAX_DEVS];
 static unsigned ndevs;
+
+/* json_node_unref, which complains about NULL */
+static void unref(JsonNode *n)
+{
+	if (n)
+		json_node_unref(n);
+}
 
 static uint64_t now_ms(void)
 {
@@ -77,6 +88,23 @@ static const char *under(const char *mount, const char *file, char *rel, size_t 
 		return NULL;
 	snprintf(rel, len, "%s", f + n + 1);
 	return rel;
+}
+
+/* mount/rel, absolute (QEMU opens it from its own working directory). */
+static int join(const char *mount, const char *opt, const char *rel, char *out, size_t len)
+{
+	if (!realpath(mount, out)) {
+		int err = errno;
+
+		vf_err("%s %s: %s", opt, mount, strerror(err));
+		return -err;
+	}
+	g_strlcat(out, "/", len);
+	if (g_strlcat(out, rel, len) >= len) {
+		vf_err("%s %s: the path of %s in it is too long", opt, mount, rel);
+		return -ENAMETOOLONG;
+	}
+	return 0;
 }
 
 /* The source's memory devices on the source mount; 0 or -errno (logged). */
@@ -123,14 +151,12 @@ static int find_devices(struct qmp *q)
 		}
 		snprintf(m->src_file, sizeof(m->src_file), "%s", file);
 		g_free(file);
-		/* QEMU opens it from its own working directory: absolute */
-		if (!realpath(o.to_mount, m->dst_file)) {
-			vf_err("--to-mount %s: %s", o.to_mount, strerror(errno));
-			ret = -errno;
-			break;
+		if (o.to_mount) {
+			ret = join(o.to_mount, "--to-mount", m->rel, m->dst_file,
+				   sizeof(m->dst_file));
+			if (ret)
+				break;
 		}
-		g_strlcat(m->dst_file, "/", sizeof(m->dst_file));
-		g_strlcat(m->dst_file, m->rel, sizeof(m->dst_file));
 		snprintf(m->id, sizeof(m->id), "%s", id);
 		snprintf(m->memdev_id, sizeof(m->memdev_id), "%s",
 			 strrchr(memdev, '/') ? strrchr(memdev, '/') + 1 : memdev);
@@ -147,7 +173,7 @@ static int find_devices(struct qmp *q)
 		else
 			ndevs++;
 	}
-	json_node_unref(all);
+	unref(all);
 	return ret;
 }
 
@@ -196,23 +222,39 @@ static uint64_t written_back(void)
 			    !answer_size(f, "stats", "bytes_written", true, &v))
 				sum += v;
 	}
-	json_node_unref(st);
+	unref(st);
 	return sum;
 }
 
+/*
+ * The handoff text of an exported file (g_free), NULL: failed (logged).
+ * One that fits an extended attribute is read whole; a longer one in
+ * pieces (user.vofirm.export.0 takes the snapshot, .1 ... follow; the
+ * last is shorter than a piece).
+ */
 static char *get_handoff(const char *file)
 {
-	char *buf = g_malloc(HANDOFF_MAX + 1);
-	ssize_t n = getxattr(file, XATTR_EXPORT, buf, HANDOFF_MAX);
+	GString *t = g_string_new(NULL);
+	char *buf = g_malloc(PIECE + 1);
+	char name[64];
+	ssize_t n;
 
-	if (n < 0) {
-		vf_err("cannot read the handoff of %s: %s (see vofirm-fs's log)", file,
-		       strerror(errno));
-		g_free(buf);
-		return NULL;
+	for (unsigned k = 0;; k++) {
+		snprintf(name, sizeof(name), "%s.%u", XATTR_EXPORT, k);
+		n = getxattr(file, name, buf, PIECE);
+		if (n < 0) {
+			vf_err("cannot read the handoff of %s (%s): %s (see vofirm-fs's log)", file,
+			       name, errno == ENODATA ? "it is not exported" : strerror(errno));
+			g_string_free(t, TRUE);
+			g_free(buf);
+			return NULL;
+		}
+		g_string_append_len(t, buf, n);
+		if (n < PIECE)
+			break;
 	}
-	buf[n] = '\0';
-	return buf;
+	g_free(buf);
+	return g_string_free(t, FALSE);
 }
 
 static int set_attr(const char *file, const char *name, const char *v, size_t len, const char *what)
@@ -226,14 +268,36 @@ static int set_attr(const char *file, const char *name, const char *v, size_t le
 	return 0;
 }
 
-static int export_import(void)
+/* user.vofirm.import = head + text on target, in pieces when it is long. */
+static int put_import(const char *target, const char *head, const char *text, const char *what)
 {
-	char ctl[PATH_MAX];
+	char *v = g_strconcat(head, text, NULL), name[64];
+	size_t len = strlen(v), at = 0;
+	int ret = 0;
 
-	snprintf(ctl, sizeof(ctl), "%s/.vofirm", o.to_mount);
+	if (len < PIECE) {
+		ret = set_attr(target, XATTR_IMPORT, v, len, what);
+		g_free(v);
+		return ret;
+	}
+	for (unsigned k = 0; !ret; k++) {
+		size_t n = MIN(len - at, (size_t)PIECE);
+
+		snprintf(name, sizeof(name), "%s.%u", XATTR_IMPORT, k);
+		ret = set_attr(target, name, v + at, n, what);
+		at += n;
+		if (n < PIECE)
+			break;
+	}
+	g_free(v);
+	return ret;
+}
+
+/* Step 1 on the source: every device's file exported, its text kept. */
+static int export_all(void)
+{
 	for (unsigned i = 0; i < ndevs; i++) {
 		struct mdev *m = &devs[i];
-		char *h, *v, *slash;
 		int ret;
 
 		progress("exporting %s (%s, %s)", m->src_file, m->id, fmt_size(m->size));
@@ -241,26 +305,39 @@ static int export_import(void)
 		if (ret)
 			return ret;
 		m->exported = true;
-		h = get_handoff(m->src_file);
-		if (!h)
+		m->handoff = get_handoff(m->src_file);
+		if (!m->handoff)
 			return -EIO;
+	}
+	return 0;
+}
+
+/* Step 1 on the destination: every device's file imported under mount. */
+static int import_all(const char *mount)
+{
+	char ctl[PATH_MAX];
+
+	snprintf(ctl, sizeof(ctl), "%s/.vofirm", mount);
+	for (unsigned i = 0; i < ndevs; i++) {
+		struct mdev *m = &devs[i];
+		char *head;
+		int ret;
+
 		/* the same directories on the destination */
-		for (slash = strchr(m->rel, '/'); slash; slash = strchr(slash + 1, '/')) {
+		for (char *slash = strchr(m->rel, '/'); slash; slash = strchr(slash + 1, '/')) {
 			char dir[PATH_MAX];
 
-			snprintf(dir, sizeof(dir), "%s/%.*s", o.to_mount, (int)(slash - m->rel),
-				 m->rel);
+			snprintf(dir, sizeof(dir), "%s/%.*s", mount, (int)(slash - m->rel), m->rel);
 			if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-				vf_err("cannot make %s: %s", dir, strerror(errno));
-				g_free(h);
-				return -errno;
+				ret = -errno;
+				vf_err("cannot make %s: %s", dir, strerror(-ret));
+				return ret;
 			}
 		}
-		progress("importing it as %s", m->dst_file);
-		v = g_strconcat(m->rel, "\n", h, NULL);
-		g_free(h);
-		ret = set_attr(ctl, XATTR_IMPORT, v, strlen(v), "cannot import into");
-		g_free(v);
+		progress("importing %s as %s", m->id, m->dst_file);
+		head = g_strconcat(m->rel, "\n", NULL);
+		ret = put_import(ctl, head, m->handoff, "cannot import into");
+		g_free(head);
 		if (ret)
 			return ret;
 		m->imported = true;
@@ -268,38 +345,298 @@ static int export_import(void)
 	return 0;
 }
 
-/* The final written-page bits of every file, to the destination. */
+/* The source's final written-page bits (m->handoff), to the destination's files. */
 static int update_all(void)
 {
 	for (unsigned i = 0; i < ndevs; i++) {
-		char *h = get_handoff(devs[i].src_file), *v;
-		int ret;
+		int ret = put_import(devs[i].dst_file, "update\n", devs[i].handoff,
+				     "cannot update the import");
 
-		if (!h)
-			return -EIO;
-		v = g_strconcat("update\n", h, NULL);
-		g_free(h);
-		ret = set_attr(devs[i].dst_file, XATTR_IMPORT, v, strlen(v),
-			       "cannot update the import");
-		g_free(v);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-static void abort_all(void)
+/* The source's handoffs read again (after the flush at the pause). */
+static int reread_all(void)
+{
+	for (unsigned i = 0; i < ndevs; i++) {
+		char *h = get_handoff(devs[i].src_file);
+
+		if (!h)
+			return -EIO;
+		g_free(devs[i].handoff);
+		devs[i].handoff = h;
+	}
+	return 0;
+}
+
+static void abort_imports(void)
 {
 	for (unsigned i = 0; i < ndevs; i++) {
 		struct mdev *m = &devs[i];
 
 		if (m->imported && set_attr(m->dst_file, XATTR_IMPORT, "abort", 5,
-					    "cannot abort the import of") == 0)
+					    "cannot abort the import of") == 0) {
 			progress("import of %s aborted", m->dst_file);
-		if (m->exported && set_attr(m->src_file, XATTR_EXPORT, "abort", 5,
-					    "cannot abort the export of") == 0)
-			progress("export of %s aborted: it stays the source's", m->src_file);
+			m->imported = false;
+		}
 	}
+}
+
+static void abort_exports(void)
+{
+	for (unsigned i = 0; i < ndevs; i++) {
+		struct mdev *m = &devs[i];
+
+		if (m->exported && set_attr(m->src_file, XATTR_EXPORT, "abort", 5,
+					    "cannot abort the export of") == 0) {
+			progress("export of %s aborted: it stays the source's", m->src_file);
+			m->exported = false;
+		}
+	}
+}
+
+static int commit_exports(void)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < ndevs; i++) {
+		if (!devs[i].exported)
+			continue;
+		if (set_attr(devs[i].src_file, XATTR_EXPORT, "commit", 6, "cannot commit")) {
+			vf_err("the VM runs on the destination, but the export of %s is not "
+			       "committed: run setfattr -n %s -v commit %s",
+			       devs[i].id, XATTR_EXPORT, devs[i].src_file);
+			ret = -EIO;
+		} else {
+			devs[i].exported = false;
+		}
+	}
+	return ret;
+}
+
+static int commit_imports(void)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < ndevs; i++) {
+		if (!devs[i].imported)
+			continue;
+		if (set_attr(devs[i].dst_file, XATTR_IMPORT, "commit", 6, "cannot commit")) {
+			vf_err("the VM runs on the destination, but the import of %s is not "
+			       "committed: run setfattr -n %s -v commit %s",
+			       devs[i].id, XATTR_IMPORT, devs[i].dst_file);
+			ret = -EIO;
+		} else {
+			devs[i].imported = false;
+		}
+	}
+	return ret;
+}
+
+static void free_devs(void)
+{
+	for (unsigned i = 0; i < ndevs; i++)
+		g_free(devs[i].handoff);
+	memset(devs, 0, sizeof(devs));
+	ndevs = 0;
+}
+
+/* ---- the bundle: what one host hands the other ---- */
+
+/*
+ * kind "export": every device (QEMU's view of it, its file's path in the
+ * mount) with its handoff; "update": the handoffs again, taken at the
+ * pause.  Written with mode 0600: a handoff gives its bearer the file's
+ * memory, as the cluster key would.  path "-": standard output.
+ */
+static int write_bundle(const char *path, const char *kind)
+{
+	JsonBuilder *b = json_builder_new();
+	JsonNode *root;
+	char *text;
+	int fd, ret = 0;
+	size_t len;
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "vofirm-migrate");
+	json_builder_add_int_value(b, BUNDLE_VERSION);
+	json_builder_set_member_name(b, "kind");
+	json_builder_add_string_value(b, kind);
+	json_builder_set_member_name(b, "devices");
+	json_builder_begin_array(b);
+	for (unsigned i = 0; i < ndevs; i++) {
+		struct mdev *m = &devs[i];
+
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "id");
+		json_builder_add_string_value(b, m->id);
+		json_builder_set_member_name(b, "memdev");
+		json_builder_add_string_value(b, m->memdev_id);
+		json_builder_set_member_name(b, "driver");
+		json_builder_add_string_value(b, m->vmem ? "virtio-mem-pci" : "pc-dimm");
+		json_builder_set_member_name(b, "node");
+		json_builder_add_int_value(b, m->node);
+		json_builder_set_member_name(b, m->vmem ? "memaddr" : "addr");
+		json_builder_add_int_value(b, (gint64)m->addr);
+		json_builder_set_member_name(b, "size");
+		json_builder_add_int_value(b, (gint64)m->size);
+		if (m->vmem) {
+			json_builder_set_member_name(b, "requested-size");
+			json_builder_add_int_value(b, (gint64)m->requested);
+			json_builder_set_member_name(b, "block-size");
+			json_builder_add_int_value(b, (gint64)m->block_size);
+		}
+		json_builder_set_member_name(b, "path");
+		json_builder_add_string_value(b, m->rel);
+		json_builder_set_member_name(b, "handoff");
+		json_builder_add_string_value(b, m->handoff);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	g_object_unref(b);
+	text = jv_text(root);
+	unref(root);
+	len = strlen(text);
+	text[len++] = '\n'; /* jv_text's NUL: the file ends with a newline */
+	if (!strcmp(path, "-")) {
+		fd = STDOUT_FILENO;
+	} else {
+		/* never readable by others, not even for a moment */
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0 && fchmod(fd, 0600) < 0)
+			ret = -errno;
+	}
+	if (fd < 0)
+		ret = -errno;
+	for (size_t at = 0; !ret && at < len;) {
+		ssize_t n = write(fd, text + at, len - at);
+
+		if (n < 0 && errno != EINTR)
+			ret = -errno;
+		else if (n > 0)
+			at += (size_t)n;
+	}
+	if (fd >= 0 && fd != STDOUT_FILENO && close(fd) < 0 && !ret)
+		ret = -errno;
+	if (ret)
+		vf_err("cannot write the bundle %s: %s", path, strerror(-ret));
+	g_free(text);
+	return ret;
+}
+
+static int bad_bundle(const char *path, const char *why)
+{
+	vf_err("bundle %s refused: %s; nothing was changed", path, why);
+	return -EINVAL;
+}
+
+/* A bundle of kind into devs[] (dst_file under mount); 0 or -errno (logged). */
+static int read_bundle(const char *path, const char *kind, const char *mount)
+{
+	GError *gerr = NULL;
+	char *text = NULL, *err = NULL, why[256];
+	size_t len = 0;
+	JsonNode *root = NULL;
+	JsonArray *arr;
+	int ret = 0;
+
+	if (!strcmp(path, "-")) {
+		GIOChannel *ch = g_io_channel_unix_new(STDIN_FILENO);
+
+		g_io_channel_set_encoding(ch, NULL, NULL);
+		if (g_io_channel_read_to_end(ch, &text, &len, &gerr) != G_IO_STATUS_NORMAL)
+			text = NULL;
+		g_io_channel_unref(ch);
+	} else {
+		g_file_get_contents(path, &text, &len, &gerr);
+	}
+	if (!text) {
+		vf_err("cannot read the bundle %s: %s", path, gerr ? gerr->message : "?");
+		g_clear_error(&gerr);
+		return -EIO;
+	}
+	if (strlen(text) != len) {
+		ret = bad_bundle(path, "it holds a NUL byte: not JSON");
+		goto out;
+	}
+	root = jv_parse(text, &err);
+	if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+		snprintf(why, sizeof(why), "not a JSON object%s%s", err ? ": " : "",
+			 err ? err : "");
+		ret = bad_bundle(path, why);
+		goto out;
+	}
+	if (!jv_get(root, "vofirm-migrate") ||
+	    !JSON_NODE_HOLDS_VALUE(jv_get(root, "vofirm-migrate")) ||
+	    json_node_get_int(jv_get(root, "vofirm-migrate")) != BUNDLE_VERSION) {
+		ret = bad_bundle(path, "not a vofirm migration bundle of version 1 "
+				       "(vofirmctl migrate-export writes them)");
+		goto out;
+	}
+	if (!jv_str(jv_get(root, "kind")) || strcmp(jv_str(jv_get(root, "kind")), kind)) {
+		snprintf(why, sizeof(why), "it is of kind '%s', this wants '%s' (%s)",
+			 jv_str(jv_get(root, "kind")) ? jv_str(jv_get(root, "kind")) : "?", kind,
+			 !strcmp(kind, "export") ? "made by migrate-export"
+						 : "made by migrate --at-pause");
+		ret = bad_bundle(path, why);
+		goto out;
+	}
+	arr = jv_array(jv_get(root, "devices"));
+	if (!arr || !json_array_get_length(arr) || json_array_get_length(arr) > MAX_DEVS) {
+		ret = bad_bundle(path, "its devices are missing, or more than 32");
+		goto out;
+	}
+	for (guint i = 0; i < json_array_get_length(arr) && !ret; i++) {
+		JsonNode *d = json_array_get_element(arr, i);
+		struct mdev *m = &devs[ndevs];
+		const char *id = jv_str(jv_get(d, "id")), *md = jv_str(jv_get(d, "memdev"));
+		const char *drv = jv_str(jv_get(d, "driver")), *rel = jv_str(jv_get(d, "path"));
+		const char *h = jv_str(jv_get(d, "handoff"));
+
+		snprintf(why, sizeof(why), "device %u", i);
+		if (!id || !md || !drv || !rel || !h || check_id("device id", id) ||
+		    check_id("backend id", md) ||
+		    (strcmp(drv, "pc-dimm") && strcmp(drv, "virtio-mem-pci")) || !*rel ||
+		    rel[0] == '/' || strstr(rel, "..") || strlen(rel) >= sizeof(m->rel)) {
+			snprintf(why, sizeof(why),
+				 "device %u: its id, memdev, driver, path or handoff is missing or "
+				 "not one",
+				 i);
+			ret = bad_bundle(path, why);
+			break;
+		}
+		snprintf(m->id, sizeof(m->id), "%s", id);
+		snprintf(m->memdev_id, sizeof(m->memdev_id), "%s", md);
+		snprintf(m->rel, sizeof(m->rel), "%s", rel);
+		m->vmem = !strcmp(drv, "virtio-mem-pci");
+		if (answer_size(d, why, "size", false, &m->size) ||
+		    answer_size(d, why, m->vmem ? "memaddr" : "addr", false, &m->addr) ||
+		    (m->vmem && (answer_size(d, why, "requested-size", false, &m->requested) ||
+				 answer_size(d, why, "block-size", false, &m->block_size)))) {
+			ret = bad_bundle(path, "a device's sizes are missing or not sizes");
+			break;
+		}
+		m->node = jv_get(d, "node") && JSON_NODE_HOLDS_VALUE(jv_get(d, "node"))
+				  ? json_node_get_int(jv_get(d, "node"))
+				  : 0;
+		m->handoff = g_strdup(h);
+		ndevs++;
+		if (mount)
+			ret = join(mount, "--mount", m->rel, m->dst_file, sizeof(m->dst_file));
+	}
+out:
+	if (ret)
+		free_devs();
+	g_free(err);
+	g_free(text);
+	if (root)
+		unref(root);
+	return ret;
 }
 
 static int setup_dest(struct qmp *dq)
@@ -373,7 +710,7 @@ static char *mig_status(struct qmp *q, JsonNode **ans)
 	if (ans)
 		*ans = r;
 	else
-		json_node_unref(r);
+		unref(r);
 	return st;
 }
 
@@ -404,17 +741,277 @@ static void source_runs(struct qmp *sq)
 		if (!cmd(sq, "cont", NULL, NULL, "resuming the source"))
 			progress("the source VM runs again");
 	}
-	json_node_unref(r);
+	unref(r);
 }
 
+/* ---- the migration ---- */
+
+struct run {
+	uint64_t t0, wb0, wb_last, wb_pause, wb_end, pause_ms, flush_ms;
+	JsonNode *fin; /* the source's query-migrate at the end */
+	bool started, switched;
+};
+
+/* The destination: backends, devices, capabilities, then migrate-incoming. */
+static int start_incoming(struct qmp *dq, const char *uri)
+{
+	JsonObject *a;
+	int ret = setup_dest(dq);
+
+	if (!ret)
+		ret = set_caps(dq, false, "the destination's migration capabilities");
+	if (ret)
+		return ret;
+	a = json_object_new();
+	json_object_set_string_member(a, "uri", uri);
+	return cmd(dq, "migrate-incoming", a, NULL, "the destination");
+}
+
+/*
+ * The source side: the migration to uri, flushing while pre-copy runs; at
+ * the pause the flush, the handoffs read again, then at_pause() (the
+ * destination's update), then the switchover; done when the source says
+ * completed.  0 or -errno (logged); r says how far it got.
+ */
+static int run_source(struct qmp *sq, const char *uri, int (*at_pause)(void), struct run *r)
+{
+	uint64_t last_flush = 0, last_note = 0, wb_at = now_ms();
+	uint64_t wb_rate = 0;
+	char *st = NULL;
+	JsonObject *a;
+	int ret;
+
+	ret = set_caps(sq, true, "the source's migration capabilities");
+	if (ret)
+		return ret;
+	a = json_object_new();
+	json_object_set_string_member(a, "uri", uri);
+	progress("migrating to %s", uri);
+	ret = cmd(sq, "migrate", a, NULL, "the migration");
+	if (ret)
+		return ret;
+	r->started = true;
+	/* active: wait for the pause, flushing now and then */
+	for (;;) {
+		JsonNode *q = NULL;
+		uint64_t now;
+
+		g_free(st);
+		st = mig_status(sq, &q);
+		if (!st)
+			return -EIO;
+		now = now_ms();
+		if (!strcmp(st, "pre-switchover")) {
+			unref(q);
+			break;
+		}
+		if (!strcmp(st, "failed") || !strcmp(st, "cancelled") || !strcmp(st, "completed")) {
+			vf_err("the migration %s before the switchover: %s", st,
+			       jv_str(jv_get(q, "error-desc")) ? jv_str(jv_get(q, "error-desc"))
+							       : "QEMU said no more");
+			unref(q);
+			g_free(st);
+			return -EIO;
+		}
+		if (now - last_note >= 250) {
+			/* QEMU's dirty rate counts base RAM only: x-ignore-shared
+			 * leaves the DIMMs out of its dirty tracking; theirs is
+			 * what the flushes write back */
+			progress_line("%s: %s sent, %s left; base RAM dirtied %" PRIu64
+				      " pages/s; DIMMs written back %s/s",
+				      st, fmt_mib(num(q, "ram", "transferred")),
+				      fmt_mib(num(q, "ram", "remaining")),
+				      num(q, "ram", "dirty-pages-rate"), fmt_mib(wb_rate));
+			last_note = now;
+		}
+		unref(q);
+		if (!o.no_flush && now - last_flush >= FLUSH_EVERY_MS) {
+			uint64_t wb;
+
+			ret = flush_all();
+			if (ret) {
+				g_free(st);
+				return ret;
+			}
+			wb = written_back();
+			last_flush = now_ms();
+			if (last_flush > wb_at)
+				wb_rate = (wb - r->wb_last) * 1000 / (last_flush - wb_at);
+			r->wb_last = wb;
+			wb_at = last_flush;
+		}
+		if (now - r->t0 > o.timeout_ms + 600000) {
+			vf_err("the migration did not reach its switchover in time");
+			g_free(st);
+			return -ETIMEDOUT;
+		}
+		sleep_ms(2);
+	}
+	progress_done();
+	/* the pause: the source's vCPUs are stopped */
+	r->pause_ms = now_ms();
+	if (!o.no_flush) {
+		ret = flush_all();
+		if (ret)
+			goto out;
+	}
+	r->flush_ms = now_ms() - r->pause_ms;
+	ret = reread_all();
+	if (!ret)
+		ret = at_pause();
+	if (ret)
+		goto out;
+	a = json_object_new();
+	json_object_set_string_member(a, "state", "pre-switchover");
+	ret = cmd(sq, "migrate-continue", a, NULL, "the switchover");
+	if (ret)
+		goto out;
+	r->pause_ms = now_ms() - r->pause_ms;
+	r->switched = true;
+	r->wb_pause = written_back();
+	for (;;) {
+		JsonNode *q = NULL;
+
+		g_free(st);
+		st = mig_status(sq, &q);
+		if (!st) {
+			ret = -EIO;
+			goto out;
+		}
+		if (!strcmp(st, "completed") && num(q, "total-time", NULL)) {
+			r->fin = q;
+			break;
+		}
+		if (!strcmp(st, "failed") || !strcmp(st, "cancelled")) {
+			vf_err("the migration %s at the switchover: %s", st,
+			       jv_str(jv_get(q, "error-desc")) ? jv_str(jv_get(q, "error-desc"))
+							       : "QEMU said no more");
+			unref(q);
+			ret = -EIO;
+			goto out;
+		}
+		unref(q);
+		sleep_ms(2);
+	}
+	r->wb_end = written_back();
+out:
+	g_free(st);
+	return ret;
+}
+
+/* A failure before the switchover: the migration cancelled, the source runs. */
+static void cancel_source(struct qmp *sq, struct run *r)
+{
+	char *st = NULL;
+
+	progress_done();
+	if (r->started) {
+		cmd(sq, "migrate_cancel", NULL, NULL, "cancelling the migration");
+		for (int i = 0; i < 500; i++) {
+			g_free(st);
+			st = mig_status(sq, NULL);
+			if (!st || strcmp(st, "cancelling"))
+				break;
+			sleep_ms(10);
+		}
+		g_free(st);
+	}
+	source_runs(sq);
+}
+
+static void summary(struct run *r)
+{
+	uint64_t total = num(r->fin, "total-time", NULL), down = num(r->fin, "downtime", NULL);
+	uint64_t sent = num(r->fin, "ram", "transferred"), flushed = r->wb_end - r->wb0;
+
+	if (o.json)
+		printf("{\"total_ms\": %" PRIu64 ", \"downtime_ms\": %" PRIu64
+		       ", \"bytes_sent\": %" PRIu64 ", \"bytes_flushed\": %" PRIu64
+		       ", \"pause_flushed\": %" PRIu64 ", \"pause_ms\": %" PRIu64
+		       ", \"flush_ms\": %" PRIu64 ", \"devices\": %u, \"flushed\": %s}\n",
+		       total, down, sent, flushed, r->wb_pause - r->wb_last, r->pause_ms,
+		       r->flush_ms, ndevs, o.no_flush ? "false" : "true");
+	else
+		printf("migrated in %" PRIu64 " ms, downtime %" PRIu64 " ms (pause %" PRIu64
+		       " ms, of it flush %" PRIu64 " ms); sent %s, "
+		       "flushed %s (%s at the pause); %u device%s left where %s\n",
+		       total, down, r->pause_ms, r->flush_ms, fmt_mib(sent), fmt_mib(flushed),
+		       fmt_mib(r->wb_pause - r->wb_last), ndevs, ndevs == 1 ? "" : "s",
+		       ndevs == 1 ? "it is" : "they are");
+}
+
+/*
+ * The destination's incoming migration: 0 completed, -EIO failed, -EPIPE
+ * its QEMU gone, -EINTR stop set (a signal), -ETIMEDOUT past limit_ms (0:
+ * none).  The guest has not run before "completed".
+ */
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	stop = sig;
+}
+
+static int wait_incoming(struct qmp *dq, uint64_t limit_ms)
+{
+	uint64_t t0 = now_ms();
+	char *st = NULL;
+	int ret;
+
+	for (;;) {
+		JsonNode *q = NULL;
+
+		g_free(st);
+		st = mig_status(dq, &q);
+		if (!st) {
+			ret = -EPIPE;
+			break;
+		}
+		if (!strcmp(st, "completed")) {
+			unref(q);
+			ret = 0;
+			break;
+		}
+		if (!strcmp(st, "failed") || !strcmp(st, "cancelled")) {
+			vf_err("the destination's incoming migration %s: %s", st,
+			       jv_str(jv_get(q, "error-desc")) ? jv_str(jv_get(q, "error-desc"))
+							       : "QEMU said no more");
+			unref(q);
+			ret = -EIO;
+			break;
+		}
+		unref(q);
+		if (stop) {
+			ret = -EINTR;
+			break;
+		}
+		if (limit_ms && now_ms() - t0 > limit_ms) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		sleep_ms(20);
+	}
+	g_free(st);
+	return ret;
+}
+
+static void resume_dest(struct qmp *dq)
+{
+	JsonNode *q = NULL;
+
+	if (!cmd(dq, "query-status", NULL, &q, "query-status") &&
+	    (!jv_get(q, "running") || !json_node_get_boolean(jv_get(q, "running"))) &&
+	    !o.keep_paused)
+		cmd(dq, "cont", NULL, NULL, "resuming the destination");
+	unref(q);
+}
+
+/* vofirmctl migrate --to-qmp --to-mount: both sides here. */
 int do_migrate(void)
 {
 	struct qmp *sq = NULL, *dq = NULL;
-	char uri[PATH_MAX + 8], *st = NULL;
-	uint64_t t0 = now_ms(), last_flush = 0, last_note = 0, wb0, wb_last, wb_pause, wb_end;
-	uint64_t pause_ms = 0, flush_ms = 0;
-	JsonNode *fin = NULL;
-	bool started = false, switched = false;
+	char uri[PATH_MAX + 8];
+	struct run r = { .t0 = now_ms() };
 	int ret;
 
 	if (o.uri)
@@ -436,201 +1033,295 @@ int do_migrate(void)
 		goto out;
 	progress("%u memory device%s on %s to leave where they are", ndevs, ndevs == 1 ? "" : "s",
 		 o.mount);
-	wb0 = wb_last = written_back();
-	ret = export_import();
+	r.wb0 = r.wb_last = written_back();
+	ret = export_all();
 	if (!ret)
-		ret = setup_dest(dq);
+		ret = import_all(o.to_mount);
 	if (!ret)
-		ret = set_caps(dq, false, "the destination's migration capabilities");
+		ret = start_incoming(dq, uri);
 	if (!ret)
-		ret = set_caps(sq, true, "the source's migration capabilities");
+		ret = run_source(sq, uri, update_all, &r);
 	if (ret)
 		goto fail;
-	{
-		JsonObject *a = json_object_new();
-
-		json_object_set_string_member(a, "uri", uri);
-		ret = cmd(dq, "migrate-incoming", a, NULL, "the destination");
-		if (ret)
-			goto fail;
-		a = json_object_new();
-		json_object_set_string_member(a, "uri", uri);
-		progress("migrating to %s", uri);
-		ret = cmd(sq, "migrate", a, NULL, "the migration");
-		if (ret)
-			goto fail;
-		started = true;
-	}
-	/* active: wait for the pause, flushing now and then */
-	for (;;) {
-		JsonNode *r = NULL;
-		uint64_t now;
-
-		g_free(st);
-		st = mig_status(sq, &r);
-		if (!st) {
-			ret = -EIO;
-			goto fail;
-		}
-		now = now_ms();
-		if (!strcmp(st, "pre-switchover")) {
-			json_node_unref(r);
-			break;
-		}
-		if (!strcmp(st, "failed") || !strcmp(st, "cancelled") || !strcmp(st, "completed")) {
-			vf_err("the migration %s before the switchover: %s", st,
-			       jv_str(jv_get(r, "error-desc")) ? jv_str(jv_get(r, "error-desc"))
-							       : "QEMU said no more");
-			json_node_unref(r);
-			ret = -EIO;
-			goto fail;
-		}
-		if (now - last_note >= 1000) {
-			progress("%s: %s sent, %s left, dirty rate %" PRIu64 " pages/s", st,
-				 fmt_mib(num(r, "ram", "transferred")),
-				 fmt_mib(num(r, "ram", "remaining")),
-				 num(r, "ram", "dirty-pages-rate"));
-			last_note = now;
-		}
-		json_node_unref(r);
-		if (!o.no_flush && now - last_flush >= FLUSH_EVERY_MS) {
-			ret = flush_all();
-			if (ret)
-				goto fail;
-			wb_last = written_back();
-			last_flush = now_ms();
-		}
-		if (now - t0 > o.timeout_ms + 600000) {
-			vf_err("the migration did not reach its switchover in time");
-			ret = -ETIMEDOUT;
-			goto fail;
-		}
-		sleep_ms(2);
-	}
-	/* the pause: the source's vCPUs are stopped */
-	pause_ms = now_ms();
-	if (!o.no_flush) {
-		ret = flush_all();
-		if (ret)
-			goto fail;
-	}
-	flush_ms = now_ms() - pause_ms;
-	ret = update_all();
-	if (ret)
-		goto fail;
-	{
-		JsonObject *a = json_object_new();
-
-		json_object_set_string_member(a, "state", "pre-switchover");
-		ret = cmd(sq, "migrate-continue", a, NULL, "the switchover");
-		if (ret)
-			goto fail;
-	}
-	pause_ms = now_ms() - pause_ms;
-	switched = true;
-	wb_pause = written_back();
-	for (;;) {
-		JsonNode *r = NULL;
-
-		g_free(st);
-		st = mig_status(sq, &r);
-		if (!st) {
-			ret = -EIO;
-			goto fail;
-		}
-		if (!strcmp(st, "completed") && num(r, "total-time", NULL)) {
-			fin = r;
-			break;
-		}
-		if (!strcmp(st, "failed") || !strcmp(st, "cancelled")) {
-			vf_err("the migration %s at the switchover: %s", st,
-			       jv_str(jv_get(r, "error-desc")) ? jv_str(jv_get(r, "error-desc"))
-							       : "QEMU said no more");
-			json_node_unref(r);
-			ret = -EIO;
-			goto fail;
-		}
-		json_node_unref(r);
-		sleep_ms(2);
-	}
-	wb_end = written_back();
 	/* the destination owns it all now */
-	for (;;) {
-		JsonNode *r = NULL;
-
-		g_free(st);
-		st = mig_status(dq, &r);
-		json_node_unref(r);
-		if (!st || !strcmp(st, "completed") || !strcmp(st, "failed"))
-			break;
-		sleep_ms(5);
-	}
+	wait_incoming(dq, o.timeout_ms);
 	if (!o.no_flush) /* the negative control keeps it, its dirty pages unwritten */
 		cmd(sq, "quit", NULL, NULL, "quitting the source");
-	for (unsigned i = 0; i < ndevs; i++) {
-		if (set_attr(devs[i].src_file, XATTR_EXPORT, "commit", 6, "cannot commit") ||
-		    set_attr(devs[i].dst_file, XATTR_IMPORT, "commit", 6, "cannot commit")) {
-			vf_err("the VM runs on the destination, but %s is not committed: run "
-			       "setfattr -n %s -v commit %s, then -n %s on %s",
-			       devs[i].id, XATTR_EXPORT, devs[i].src_file, XATTR_IMPORT,
-			       devs[i].dst_file);
-			ret = -EIO;
-		}
-	}
-	{
-		JsonNode *r = NULL;
-
-		if (!cmd(dq, "query-status", NULL, &r, "query-status") &&
-		    (!jv_get(r, "running") || !json_node_get_boolean(jv_get(r, "running"))) &&
-		    !o.keep_paused)
-			cmd(dq, "cont", NULL, NULL, "resuming the destination");
-		json_node_unref(r);
-	}
-	{
-		uint64_t total = num(fin, "total-time", NULL), down = num(fin, "downtime", NULL);
-		uint64_t sent = num(fin, "ram", "transferred"), flushed = wb_end - wb0;
-
-		if (o.json)
-			printf("{\"total_ms\": %" PRIu64 ", \"downtime_ms\": %" PRIu64
-			       ", \"bytes_sent\": %" PRIu64 ", \"bytes_flushed\": %" PRIu64
-			       ", \"pause_flushed\": %" PRIu64 ", \"pause_ms\": %" PRIu64
-			       ", \"flush_ms\": %" PRIu64 ", \"devices\": %u, \"flushed\": %s}\n",
-			       total, down, sent, flushed, wb_pause - wb_last, pause_ms, flush_ms,
-			       ndevs, o.no_flush ? "false" : "true");
-		else
-			printf("migrated in %" PRIu64 " ms, downtime %" PRIu64 " ms (pause %" PRIu64
-			       " ms, of it flush %" PRIu64 " ms); sent %s, "
-			       "flushed %s (%s at the pause); %u device%s left where %s\n",
-			       total, down, pause_ms, flush_ms, fmt_mib(sent), fmt_mib(flushed),
-			       fmt_mib(wb_pause - wb_last), ndevs, ndevs == 1 ? "" : "s",
-			       ndevs == 1 ? "it is" : "they are");
-	}
-	json_node_unref(fin);
+	if (commit_exports())
+		ret = -EIO;
+	if (commit_imports())
+		ret = -EIO;
+	resume_dest(dq);
+	summary(&r);
 	goto out;
 
 fail:
-	if (switched) {
+	if (r.switched) {
 		vf_err("the switchover failed: check both VMs (the handoffs are left pending)");
 		goto out;
 	}
-	if (started) {
-		cmd(sq, "migrate_cancel", NULL, NULL, "cancelling the migration");
-		for (int i = 0; i < 500; i++) {
-			g_free(st);
-			st = mig_status(sq, NULL);
-			if (!st || strcmp(st, "cancelling"))
-				break;
-			sleep_ms(10);
-		}
-	}
-	abort_all();
-	source_runs(sq);
+	cancel_source(sq, &r);
+	abort_imports();
+	abort_exports();
 	vf_err("migration failed: the source VM keeps all its memory");
-	if (!ret)
-		ret = -EIO;
 out:
-	g_free(st);
+	unref(r.fin);
+	free_devs();
 	qmp_close(sq);
 	qmp_close(dq);
+	return ret;
+}
+
+/* ---- the two-host split ---- */
+
+/* vofirmctl migrate-export: the source's files exported, the bundle written. */
+int do_migrate_export(void)
+{
+	struct qmp *sq = NULL;
+	int ret = qmp_open(o.qmp, (unsigned)o.timeout_ms, &sq);
+
+	if (!ret)
+		ret = find_devices(sq);
+	if (!ret && !ndevs) {
+		vf_err("the VM has no memory device on %s: nothing to export", o.mount);
+		ret = -ENOENT;
+	}
+	if (!ret)
+		ret = export_all();
+	if (!ret)
+		ret = write_bundle(o.bundle, "export");
+	if (ret) {
+		abort_exports();
+		vf_err("export failed: every file stays the source's");
+	} else {
+		progress("%u device%s exported into %s (secret as the cluster key: mode 0600); "
+			 "next: vofirmctl migrate-import on the destination host",
+			 ndevs, ndevs == 1 ? "" : "s",
+			 !strcmp(o.bundle, "-") ? "stdout" : o.bundle);
+	}
+	free_devs();
+	qmp_close(sq);
+	return ret;
+}
+
+/* vofirmctl migrate-import --update: the source's final page bits, from a file. */
+static int do_update(void)
+{
+	int ret = read_bundle(o.update, "update", o.mount);
+
+	if (ret)
+		return ret;
+	ret = update_all();
+	if (!ret)
+		progress("%u import%s updated with the source's final page bits", ndevs,
+			 ndevs == 1 ? "" : "s");
+	free_devs();
+	return ret;
+}
+
+/*
+ * vofirmctl migrate-import: the files imported, the destination QEMU
+ * ready and listening; then, once the source has migrated (its update
+ * applied at the pause by migrate-import --update), the imports committed;
+ * aborted if the incoming migration fails, the QEMU goes, or a signal.
+ */
+int do_migrate_import(void)
+{
+	struct qmp *dq = NULL;
+	struct sigaction sa = { .sa_handler = on_stop };
+	uint64_t t0 = now_ms(), t1 = 0;
+	bool redeemed = false;
+	int ret;
+
+	if (o.update)
+		return do_update();
+	ret = read_bundle(o.bundle, "export", o.mount);
+	if (ret)
+		return ret;
+	ret = qmp_open(o.qmp, (unsigned)o.timeout_ms, &dq);
+	if (ret)
+		goto out;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	ret = import_all(o.mount);
+	if (!ret)
+		ret = start_incoming(dq, o.uri);
+	if (ret)
+		goto fail;
+	progress("the destination listens on %s: start vofirmctl migrate on the source", o.uri);
+	ret = wait_incoming(dq, o.timeout_set ? o.timeout_ms : 0);
+	if (ret == -EPIPE)
+		vf_err("the destination QEMU is gone");
+	else if (ret == -EINTR)
+		vf_err("stopped by signal %d", (int)stop);
+	else if (ret == -ETIMEDOUT)
+		vf_err("no migration came within --timeout");
+	if (ret)
+		goto fail;
+	t1 = now_ms();
+	if (commit_imports())
+		ret = -EIO;
+	resume_dest(dq);
+	if (o.json)
+		printf("{\"devices\": %u, \"wait_ms\": %" PRIu64 ", \"committed\": %s}\n", ndevs,
+		       t1 - t0, ret ? "false" : "true");
+	else
+		printf("%u device%s imported and committed; the VM runs here (waited %" PRIu64
+		       " ms for it)\n",
+		       ndevs, ndevs == 1 ? "" : "s", t1 - t0);
+	goto out;
+fail:
+	for (unsigned i = 0; i < ndevs; i++)
+		redeemed |= devs[i].imported;
+	abort_imports();
+	vf_err("import failed: the destination holds nothing of it, the source keeps it all");
+	if (redeemed)
+		vf_err("the source's grants are used up: abort its exports (setfattr -n %s -v "
+		       "abort FILE; a vofirmctl migrate --handoff that fails does it) before "
+		       "exporting again",
+		       XATTR_EXPORT);
+	if (o.json)
+		printf("{\"devices\": %u, \"committed\": false}\n", ndevs);
+out:
+	free_devs();
+	qmp_close(dq);
+	return ret;
+}
+
+static char *update_path;
+
+/* At the pause: the update bundle written, the operator's command run on it. */
+static int at_pause_cmd(void)
+{
+	uint64_t t0 = now_ms();
+	int ret = write_bundle(update_path, "update"), status = 0;
+	pid_t pid, w;
+
+	if (ret)
+		return ret;
+	progress("at the pause: running the --at-pause command (VOFIRM_UPDATE=%s)", update_path);
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		vf_err("cannot run the --at-pause command: %s", strerror(-ret));
+		return ret;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		setenv("VOFIRM_UPDATE", update_path, 1);
+		dup2(STDERR_FILENO, STDOUT_FILENO); /* our standard output is the summary's */
+		execl("/bin/sh", "sh", "-c", o.at_pause, (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	for (;;) {
+		w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			ret = -errno;
+			vf_err("waiting for the --at-pause command: %s", strerror(-ret));
+			return ret;
+		}
+		if (now_ms() - t0 > o.timeout_ms) {
+			vf_err("the --at-pause command ran longer than --timeout (%" PRIu64
+			       " ms): killed",
+			       o.timeout_ms);
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -ETIMEDOUT;
+		}
+		sleep_ms(5);
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		if (WIFEXITED(status))
+			vf_err("the --at-pause command exited %d", WEXITSTATUS(status));
+		else
+			vf_err("the --at-pause command was killed by signal %d", WTERMSIG(status));
+		return -ECANCELED;
+	}
+	progress("the --at-pause command succeeded in %" PRIu64 " ms", now_ms() - t0);
+	return 0;
+}
+
+/*
+ * vofirmctl migrate --handoff BUNDLE --at-pause CMD: the source side of
+ * the split, on the exports migrate-export made.
+ */
+int do_migrate_source(void)
+{
+	static struct mdev want[MAX_DEVS];
+	unsigned nwant;
+	struct qmp *sq = NULL;
+	struct run r = { .t0 = now_ms() };
+	int ret = read_bundle(o.bundle, "export", NULL);
+
+	if (ret)
+		return ret;
+	memcpy(want, devs, sizeof(want));
+	nwant = ndevs;
+	for (unsigned i = 0; i < nwant; i++)
+		g_free(want[i].handoff);
+	memset(devs, 0, sizeof(devs));
+	ndevs = 0;
+	update_path = g_strconcat(o.bundle, ".update", NULL);
+	ret = qmp_open(o.qmp, (unsigned)o.timeout_ms, &sq);
+	if (!ret)
+		ret = find_devices(sq);
+	if (ret)
+		goto out;
+	if (nwant != ndevs) {
+		vf_err("bundle %s: it has %u device%s, the VM %u on %s: run migrate-export again",
+		       o.bundle, nwant, nwant == 1 ? "" : "s", ndevs, o.mount);
+		ret = -EINVAL;
+	}
+	for (unsigned i = 0; i < ndevs && !ret; i++) {
+		unsigned k = 0;
+
+		while (k < nwant &&
+		       (strcmp(want[k].id, devs[i].id) || strcmp(want[k].rel, devs[i].rel)))
+			k++;
+		if (k == nwant) {
+			vf_err("bundle %s: the VM's device %s (%s) is not in it: run migrate-export "
+			       "again",
+			       o.bundle, devs[i].id, devs[i].rel);
+			ret = -EINVAL;
+		}
+	}
+	if (ret)
+		goto out;
+	/* exported by migrate-export: still pending?  (their texts are read) */
+	ret = reread_all();
+	if (ret)
+		goto out;
+	for (unsigned i = 0; i < ndevs; i++)
+		devs[i].exported = true;
+	progress("%u memory device%s on %s, exported by migrate-export", ndevs,
+		 ndevs == 1 ? "" : "s", o.mount);
+	r.wb0 = r.wb_last = written_back();
+	ret = run_source(sq, o.uri, at_pause_cmd, &r);
+	if (ret) {
+		if (r.switched) {
+			vf_err("the switchover failed: check both VMs (the exports are left "
+			       "pending)");
+			goto out;
+		}
+		cancel_source(sq, &r);
+		abort_exports();
+		vf_err("migration failed: the source VM keeps all its memory");
+		goto out;
+	}
+	cmd(sq, "quit", NULL, NULL, "quitting the source");
+	if (commit_exports())
+		ret = -EIO;
+	summary(&r);
+out:
+	if (update_path)
+		unlink(update_path);
+	g_free(update_path);
+	update_path = NULL;
+	unref(r.fin);
+	free_devs();
+	qmp_close(sq);
 	return ret;
 }

@@ -730,6 +730,30 @@ static enum rebuild_result repair_extent(struct fs *fs, struct pinned_file *f, u
 		fs_rwlock_unlock(&in->rw);
 		return RB_DONE;
 	}
+	if (handoff_pending(in)) {
+		bool moves = false;
+
+		/* the other mount's map names these slabs: they stay until the
+		 * handoff is committed or aborted, even on a drained server */
+		for (unsigned k = 0; k < EXT_SLOTS; k++) {
+			struct copy c = copy_get(e, k);
+
+			if (c.state == COPY_EMPTY)
+				continue;
+			ok += c.state == COPY_OK;
+			if (c.state != COPY_OK || !copy_keeps(fs, c))
+				moves = true;
+		}
+		fs_rwlock_unlock(&in->rw);
+		if (!moves && ok == want)
+			return RB_DONE;
+		vf_log_ratelimited(LOG_WARNING,
+				   "file %s [%" PRIu64 "M, %" PRIu64 "M): its copies wait: %s",
+				   f->path, (uint64_t)idx * S >> 20, (uint64_t)(idx + 1) * S >> 20,
+				   "a handoff to another mount is pending (a live migration); "
+				   "they move once it is committed or aborted");
+		return RB_BLOCKED;
+	}
 	/* A copy given up while its server was away, still here now that it
 	 * is back (its session resumed: the slab is still ours): a stale copy,
 	 * rebuilt in place, which is cheaper than a new one and the only way

@@ -545,6 +545,12 @@ int file_set_replicas(struct fs *fs, struct inode *in, unsigned n)
 		return -EINVAL;
 	fs_rwlock_wrlock(&in->rw);
 	awrite_wait_inode(fs, in);
+	if (handoff_pending(in) && n != file_replicas(fs, in)) {
+		snprintf(what, sizeof(what), "%u copies instead of %u", n, file_replicas(fs, in));
+		log_refusal(fs, in, what, handoff_pending(in));
+		fs_rwlock_unlock(&in->rw);
+		return -EBUSY;
+	}
 	added = calloc(in->nmap + 1, 1);
 	if (!added) {
 		fs_rwlock_unlock(&in->rw);
@@ -764,6 +770,15 @@ int file_resize(struct fs *fs, struct inode *in, uint64_t size)
 
 	fs_rwlock_wrlock(&in->rw);
 	awrite_wait_inode(fs, in);
+	if (size != in->size && handoff_pending(in)) {
+		char what[64], sz[32];
+
+		snprintf(what, sizeof(what), "truncate to %s",
+			 vf_format_size(size, sz, sizeof(sz)));
+		log_refusal(fs, in, what, handoff_pending(in));
+		fs_rwlock_unlock(&in->rw);
+		return -EBUSY;
+	}
 	ret = do_resize(fs, in, size);
 	if (!ret)
 		save(fs, in);
@@ -798,6 +813,21 @@ static int do_punch(struct fs *fs, struct inode *in, uint64_t off, uint64_t len)
 	return ret;
 }
 
+/*
+ * May a hole be punched in in while its handoff is pending?  On the
+ * source (an export) never: the destination's written-page bits would
+ * still say written, and it would read what the slab held before.  On the
+ * destination (an import) only of whole pages, which clears their bits
+ * and sends nothing (QEMU's virtio-mem punches its unplugged blocks when
+ * the migration loads): part of a page would be zeroed on the servers,
+ * in slabs that are still the source's.  in->rw held.
+ */
+static bool punch_may(const struct inode *in, uint64_t off, uint64_t len)
+{
+	return handoff_pending(in) && !handoff_exported(in) && off % FS_PAGE == 0 &&
+	       (len % FS_PAGE == 0 || off + len >= in->size);
+}
+
 int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint64_t len)
 {
 	uint64_t S = fs->slab_size, end = off + len;
@@ -815,6 +845,14 @@ int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint
 
 	fs_rwlock_wrlock(&in->rw);
 	awrite_wait_inode(fs, in);
+	if (handoff_pending(in) && (!(mode & FALLOC_FL_PUNCH_HOLE) || !punch_may(in, off, len))) {
+		snprintf(what, sizeof(what), "%s of %s at %s",
+			 mode & FALLOC_FL_PUNCH_HOLE ? "punching a hole" : "fallocate",
+			 vf_format_size(len, a, sizeof(a)), vf_format_size(off, b, sizeof(b)));
+		log_refusal(fs, in, what, handoff_pending(in));
+		fs_rwlock_unlock(&in->rw);
+		return -EBUSY;
+	}
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		ret = do_punch(fs, in, off, len);
 		prefetch_forget(fs, in); /* the prefetcher's accounting only */

@@ -668,12 +668,20 @@ bool handoff_xattr(const char *name);
  * directory: 0 or -errno (logged). */
 int handoff_setxattr(fuse_req_t req, struct fs *fs, struct inode *in, const char *name,
 		     const char *value, size_t size);
-/* Their value (g_free), or -ENODATA / -E2BIG (logged). */
+/* Their value (g_free), or -ENODATA / -E2BIG / -EBUSY / -EINVAL (logged);
+ * FS_XATTR_EXPORT ".N": piece N of the handoff (handoff.c). */
 int handoff_getxattr(struct fs *fs, struct inode *in, const char *name, char **value);
 /* What the state keeps of a pending handoff (g_free; NULL: none), and back. */
 void *handoff_state(const struct inode *in, size_t *len);
 int handoff_state_load(struct fs *fs, struct inode *in, const uint8_t *p, size_t len);
 void handoff_free(struct inode *in);
+/* Why in, which has a handoff not committed, must keep its size, extents
+ * and name; NULL: it has none (in->rw held). */
+const char *handoff_pending(const struct inode *in);
+/* Is in exported (the source of a pending handoff)?  in->rw held. */
+bool handoff_exported(const struct inode *in);
+/* Has in a handoff not committed?  Without in->rw (a snapshot). */
+bool handoff_busy(const struct inode *in);
 
 /* ---- stats.c ---- */
 

@@ -34,9 +34,25 @@
  *   FILE  user.vofirm.import   set "update\nHANDOFF", "commit", "abort";
  *                              get: "pending" while there is something to
  *                              commit
+ *
+ * A handoff longer than an extended attribute's value (64 KiB: a large
+ * file whose written pages are scattered) goes in pieces of 64 KiB:
+ *   FILE  user.vofirm.export.N get piece N; piece 0 renders the text
+ *                              afresh and keeps it, pieces 1... are of
+ *                              that text; the last piece is shorter than
+ *                              64 KiB (empty if need be)
+ *   user.vofirm.import.N       set: piece N of any value of
+ *                              user.vofirm.import, on the same inode, by
+ *                              the same thread; the last (shorter) one
+ *                              applies the whole value
+ *
+ * While a handoff is pending the file keeps its size, its extents and its
+ * name (files.c, extent.c, ops.c ask handoff_pending()/handoff_busy()):
+ * the other mount's copy of the map must stay true.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,11 +64,16 @@
 #include "vofirm/util.h"
 
 #define HO_MAGIC 0x4f484656u /* "VFHO" */
-#define HO_VERSION 1
+#define HO_VERSION 2	     /* 1: the written bits as one stream of run lengths (still read) */
+#define HO_BITS_RUNS 0	     /* an extent's bits: alternating run lengths */
+#define HO_BITS_MAP 1	     /* an extent's bits: its bitmap, 64-bit words */
 #define HO_PREFIX "vofirm-handoff-1 "
 #define HO_LABEL "vofirm-handoff-v1" /* the MAC's label, its NUL included */
 #define HO_TTL_DEFAULT_MS 600000u
-#define HO_TEXT_MAX 65536u /* an extended attribute's value, at most */
+#define HO_TEXT_MAX 65536u /* an extended attribute's value, at most: a piece */
+#define HO_STAGED_MAX 16u  /* imports being sent in pieces at once */
+#define HO_STAGED_TTL_MS 600000u
+#define HO_STAGED_BYTES (1024u << 20) /* a value sent in pieces, at most */
 
 struct ho_grant {
 	uint16_t srv; /* this mount's server index */
@@ -64,7 +85,22 @@ struct fs_handoff {
 	enum { HO_EXPORT = 1, HO_IMPORT = 2 } role;
 	unsigned n;
 	struct ho_grant g[FS_MAX_SERVERS];
+	char *snap; /* the text piece 0 rendered, for pieces 1...; not kept in the state */
+	size_t snap_len;
 };
+
+static void ho_free(struct fs_handoff *ho)
+{
+	if (ho)
+		g_free(ho->snap);
+	free(ho);
+}
+
+/* in->ho changes under in->rw; handoff_busy() reads it without */
+static void set_ho(struct inode *in, struct fs_handoff *ho)
+{
+	__atomic_store_n(&in->ho, ho, __ATOMIC_RELEASE);
+}
 
 /* ---- little-endian buffers ---- */
 
@@ -210,6 +246,7 @@ static char *render(struct fs *fs, struct inode *in, char *why, size_t whylen)
 	bool cur = false;
 	uint64_t run = 0;
 	char *text, *b64;
+	GByteArray *bits;
 
 	for (unsigned k = 0; k < FS_MAX_SERVERS; k++)
 		hidx[k] = -1;
@@ -287,23 +324,41 @@ static char *render(struct fs *fs, struct inode *in, char *why, size_t whylen)
 		i += len;
 	}
 	memcpy(a->data + runs_at, &nruns, 4); /* little-endian hosts only (x86, arm) */
-	/* the written bits of the extents there are, as alternating run
-	 * lengths, starting with pages not written */
+	/* the written bits of each extent there is: its pages as alternating
+	 * run lengths, starting with pages not written, or a plain bitmap
+	 * when that is shorter (scattered pages: a bit a page at most, 32 MiB
+	 * for a TiB) */
+	bits = g_byte_array_new();
 	for (i = 0; i < in->nmap; i++) {
 		struct extent *e = in->map[i];
+		size_t words = (size_t)((pages + 63) / 64);
 
-		for (uint64_t pg = 0; e && pg < pages; pg++) {
+		if (!e)
+			continue;
+		g_byte_array_set_size(bits, 0);
+		cur = false;
+		run = 0;
+		for (uint64_t pg = 0; pg < pages; pg++) {
 			bool w = page_written(e, pg);
 
 			if (w != cur) {
-				wvar(a, run);
+				wvar(bits, run);
 				run = 0;
 				cur = w;
 			}
 			run++;
 		}
+		wvar(bits, run);
+		if (bits->len <= words * 8) {
+			w8(a, HO_BITS_RUNS);
+			g_byte_array_append(a, bits->data, bits->len);
+		} else {
+			w8(a, HO_BITS_MAP);
+			for (size_t k = 0; k < words; k++)
+				w64(a, __atomic_load_n(&e->b->written[k], __ATOMIC_ACQUIRE));
+		}
 	}
-	wvar(a, run);
+	g_byte_array_free(bits, TRUE);
 	if (fs->has_key)
 		mac_of(fs, a->data, a->len, mac);
 	g_byte_array_append(a, mac, VF_MAC_LEN);
@@ -311,15 +366,81 @@ static char *render(struct fs *fs, struct inode *in, char *why, size_t whylen)
 	g_byte_array_free(a, TRUE);
 	text = g_strconcat(HO_PREFIX, b64, NULL);
 	g_free(b64);
-	if (strlen(text) > HO_TEXT_MAX) {
-		snprintf(why, whylen,
-			 "its handoff takes %zu bytes, more than an extended attribute holds "
-			 "(%u): the file's slabs or written pages are too scattered",
-			 strlen(text), HO_TEXT_MAX);
-		g_free(text);
-		return NULL;
-	}
 	return text;
+}
+
+/* Version 1's written bits: one stream of run lengths over the extents there are. */
+static int bits_v1(struct fs *fs, struct rd *r, struct ho_doc *d)
+{
+	uint64_t pages = fs->slab_size / FS_PAGE, total, at = 0, run;
+	uint32_t *pres = calloc(d->nmap + 1, sizeof(*pres)), np = 0;
+	bool w = false;
+
+	if (!pres)
+		return -ENOMEM;
+	for (uint32_t e = 0; e < d->nmap; e++)
+		if (d->ncopies[e])
+			pres[np++] = e;
+	total = (uint64_t)np * pages;
+	for (;;) {
+		run = rvar(r);
+		if (r->bad || run > total - at) {
+			free(pres);
+			return -EINVAL;
+		}
+		for (uint64_t n = at; w && n < at + run; n++) {
+			uint64_t pg = n % pages;
+
+			d->written[(size_t)pres[n / pages] * d->words + pg / 64] |= 1ull
+										    << (pg % 64);
+		}
+		at += run;
+		w = !w;
+		if (at == total)
+			break;
+	}
+	free(pres);
+	return 0;
+}
+
+/* Version 2's: per extent there is, its run lengths or its bitmap. */
+static int bits_v2(struct fs *fs, struct rd *r, struct ho_doc *d)
+{
+	uint64_t pages = fs->slab_size / FS_PAGE;
+
+	for (uint32_t e = 0; e < d->nmap; e++) {
+		uint64_t *bm = d->written + (size_t)e * d->words;
+		uint8_t mode;
+
+		if (!d->ncopies[e])
+			continue;
+		mode = (uint8_t)rle(r, 1);
+		if (mode == HO_BITS_MAP) {
+			for (size_t k = 0; k < d->words; k++)
+				bm[k] = rle(r, 8);
+			if (pages % 64)
+				bm[d->words - 1] &= (1ull << (pages % 64)) - 1;
+		} else if (mode == HO_BITS_RUNS) {
+			uint64_t at = 0;
+
+			for (bool w = false; !r->bad; w = !w) {
+				uint64_t run = rvar(r);
+
+				if (r->bad || run > pages - at)
+					return -EINVAL;
+				for (uint64_t pg = at; w && pg < at + run; pg++)
+					bm[pg / 64] |= 1ull << (pg % 64);
+				at += run;
+				if (at == pages)
+					break;
+			}
+		} else {
+			r->bad = true;
+		}
+		if (r->bad)
+			return -EINVAL;
+	}
+	return 0;
 }
 
 /* Parses and checks a handoff.  0 or -errno with why set. */
@@ -330,6 +451,7 @@ static int parse(struct fs *fs, const char *text, size_t len, struct ho_doc *d, 
 	uint8_t mac[VF_MAC_LEN];
 	guchar *bin = NULL;
 	uint32_t nruns, i = 0;
+	unsigned version;
 	struct rd r;
 	bool keyed;
 	char *b64;
@@ -350,8 +472,14 @@ static int parse(struct fs *fs, const char *text, size_t len, struct ho_doc *d, 
 		goto out;
 	}
 	r = (struct rd){ bin, bin + blen - VF_MAC_LEN, false };
-	if (rle(&r, 4) != HO_MAGIC || rle(&r, 2) != HO_VERSION) {
-		snprintf(why, whylen, "not a handoff of this version");
+	if (rle(&r, 4) != HO_MAGIC) {
+		snprintf(why, whylen, "not a vofirm handoff (its magic number)");
+		goto out;
+	}
+	version = (unsigned)rle(&r, 2);
+	if (version != 1 && version != HO_VERSION) {
+		snprintf(why, whylen, "a handoff of version %u: this vofirm-fs reads 1 and %u",
+			 version, HO_VERSION);
 		goto out;
 	}
 	keyed = rle(&r, 2) & 1;
@@ -450,43 +578,16 @@ static int parse(struct fs *fs, const char *text, size_t len, struct ho_doc *d, 
 		snprintf(why, whylen, "the handoff is damaged (its extents do not add up)");
 		goto out;
 	}
-	{
-		uint64_t pages = fs->slab_size / FS_PAGE, total = 0, at = 0, run;
-		uint32_t *pres = calloc(d->nmap + 1, sizeof(*pres)), np = 0;
-		bool w = false;
-
-		if (!pres) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		/* the bits run over the extents there are, one after the other */
-		for (uint32_t e = 0; e < d->nmap; e++)
-			if (d->ncopies[e])
-				pres[np++] = e;
-		total = (uint64_t)np * pages;
-		for (;;) {
-			run = rvar(&r);
-			if (r.bad || run > total - at) {
-				snprintf(why, whylen, "the handoff is damaged (its page bits)");
-				free(pres);
-				goto out;
-			}
-			for (uint64_t n = at; w && n < at + run; n++) {
-				uint64_t pg = n % pages;
-
-				d->written[(size_t)pres[n / pages] * d->words + pg / 64] |=
-					1ull << (pg % 64);
-			}
-			at += run;
-			w = !w;
-			if (at == total)
-				break;
-		}
-		free(pres);
-		if (r.p != r.end) {
-			snprintf(why, whylen, "the handoff is damaged (bytes after its end)");
-			goto out;
-		}
+	ret = version == 1 ? bits_v1(fs, &r, d) : bits_v2(fs, &r, d);
+	if (ret) {
+		snprintf(why, whylen,
+			 ret == -ENOMEM ? "no memory" : "the handoff is damaged (its page bits)");
+		goto out;
+	}
+	if (r.p != r.end) {
+		ret = -EINVAL;
+		snprintf(why, whylen, "the handoff is damaged (bytes after its end)");
+		goto out;
 	}
 	ret = 0;
 out:
@@ -572,8 +673,8 @@ static void let_go(struct fs *fs, struct inode *in)
 	if (g)
 		servers_forget(fs, g, n);
 	free(g);
-	free(in->ho);
-	in->ho = NULL;
+	ho_free(in->ho);
+	set_ho(in, NULL);
 
 	fs_mutex_lock(&fs->ns_lock);
 	in->slabs_freed = true; /* nothing to free at the last close */
@@ -676,7 +777,7 @@ static int do_export(struct fs *fs, struct inode *in, uint32_t ttl_ms, const cha
 		free(ho);
 		return ret;
 	}
-	in->ho = ho;
+	set_ho(in, ho);
 	state_put_data(fs, in);
 	state_commit(fs);
 	vf_notice("file %s: exported to another mount through %u grant(s), %" PRIu64
@@ -846,7 +947,7 @@ static int do_import(fuse_req_t req, struct fs *fs, const char *name, const char
 	}
 	if (ret) {
 		/* nothing of it is ours: it goes without freeing anything */
-		in->ho = NULL;
+		set_ho(in, NULL);
 		let_go(fs, in);
 		fs_rwlock_unlock(&in->rw);
 		fs_mutex_lock(&fs->ns_lock);
@@ -857,7 +958,7 @@ static int do_import(fuse_req_t req, struct fs *fs, const char *name, const char
 		snprintf(why, whylen, "no memory for the file's map");
 		goto fail;
 	}
-	in->ho = ho;
+	set_ho(in, ho);
 	ho = NULL;
 	state_put_data(fs, in);
 	fs_mutex_lock(&fs->ns_lock);
@@ -935,9 +1036,128 @@ out:
 
 /* ---- the extended attributes ---- */
 
+/* name is base "." N, N a piece number (decimal, no leading zero): *n */
+static bool piece_of(const char *name, const char *base, unsigned long *n)
+{
+	size_t bl = strlen(base);
+	const char *p = name + bl + 1;
+	char *end;
+
+	if (strncmp(name, base, bl) || name[bl] != '.' || !g_ascii_isdigit(*p) ||
+	    (*p == '0' && p[1]))
+		return false;
+	errno = 0;
+	*n = strtoul(p, &end, 10);
+	return !*end && !errno && *n < (1ul << 24);
+}
+
 bool handoff_xattr(const char *name)
 {
-	return !strcmp(name, FS_XATTR_EXPORT) || !strcmp(name, FS_XATTR_IMPORT);
+	unsigned long n;
+
+	return !strcmp(name, FS_XATTR_EXPORT) || !strcmp(name, FS_XATTR_IMPORT) ||
+	       piece_of(name, FS_XATTR_EXPORT, &n) || piece_of(name, FS_XATTR_IMPORT, &n);
+}
+
+bool handoff_busy(const struct inode *in)
+{
+	return __atomic_load_n(&in->ho, __ATOMIC_ACQUIRE) != NULL;
+}
+
+bool handoff_exported(const struct inode *in)
+{
+	return in->ho && in->ho->role == HO_EXPORT;
+}
+
+const char *handoff_pending(const struct inode *in)
+{
+	if (!in->ho)
+		return NULL;
+	return in->ho->role == HO_EXPORT
+		       ? "it is exported to another mount and not committed yet (a live "
+			 "migration is under way): commit or abort the export first"
+		       : "it is an import from another mount not committed yet (a live "
+			 "migration is under way): commit or abort the import first";
+}
+
+/*
+ * A value of user.vofirm.import longer than an extended attribute holds
+ * comes in pieces: user.vofirm.import.0, .1, ..., each HO_TEXT_MAX bytes
+ * but the last, which is shorter (empty if need be) and ends it.  The
+ * pieces are kept per inode and calling thread until then.
+ */
+struct staged {
+	fuse_ino_t ino;
+	pid_t pid;
+	unsigned long next;
+	uint64_t t;
+	GByteArray *buf;
+};
+
+static struct staged staged[HO_STAGED_MAX];
+static pthread_mutex_t staged_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Piece n; *whole (g_byte_array_free) once the last one came.  0 or -errno, why set. */
+static int stage(fuse_ino_t ino, pid_t pid, unsigned long n, const char *v, size_t size,
+		 GByteArray **whole, char *why, size_t whylen)
+{
+	uint64_t now = vf_now_ms();
+	struct staged *s = NULL;
+	int ret = 0;
+
+	pthread_mutex_lock(&staged_lock);
+	for (unsigned i = 0; i < HO_STAGED_MAX; i++) {
+		struct staged *t = &staged[i];
+
+		if (t->buf && now - t->t > HO_STAGED_TTL_MS) {
+			g_byte_array_free(t->buf, TRUE);
+			t->buf = NULL;
+		}
+		if (t->buf && t->ino == ino && t->pid == pid)
+			s = t;
+	}
+	if (n == 0) {
+		for (unsigned i = 0; !s && i < HO_STAGED_MAX; i++)
+			if (!staged[i].buf)
+				s = &staged[i];
+		if (!s) {
+			snprintf(why, whylen,
+				 "%u values are being sent in pieces already: try again later",
+				 HO_STAGED_MAX);
+			ret = -EBUSY;
+			goto out;
+		}
+		if (s->buf)
+			g_byte_array_free(s->buf, TRUE); /* a value begun again */
+		*s = (struct staged){ .ino = ino, .pid = pid, .buf = g_byte_array_new() };
+	} else if (!s || s->next != n) {
+		snprintf(why, whylen,
+			 "piece %lu out of order (%s): pieces are sent 0, 1, 2, ... by one thread",
+			 n, s ? "not the next one" : "no piece 0 before it");
+		ret = -EINVAL;
+		goto drop;
+	}
+	if (s->buf->len + size > HO_STAGED_BYTES) {
+		snprintf(why, whylen, "the value is longer than %u MiB", HO_STAGED_BYTES >> 20);
+		ret = -E2BIG;
+		goto drop;
+	}
+	g_byte_array_append(s->buf, (const guint8 *)v, (guint)size);
+	s->next = n + 1;
+	s->t = now;
+	if (size < HO_TEXT_MAX) {
+		*whole = s->buf;
+		s->buf = NULL;
+	}
+	goto out;
+drop:
+	if (s && s->buf) {
+		g_byte_array_free(s->buf, TRUE);
+		s->buf = NULL;
+	}
+out:
+	pthread_mutex_unlock(&staged_lock);
+	return ret;
 }
 
 static bool is_word(const char *value, size_t size, const char *word)
@@ -956,6 +1176,7 @@ int handoff_setxattr(fuse_req_t req, struct fs *fs, struct inode *in, const char
 	char why[512] = "", *path;
 	const char *what = "";
 	bool export = !strcmp(name, FS_XATTR_EXPORT);
+	unsigned long piece;
 	int ret;
 
 	if (ctx->uid != 0 && ctx->uid != geteuid()) {
@@ -964,6 +1185,21 @@ int handoff_setxattr(fuse_req_t req, struct fs *fs, struct inode *in, const char
 				   "owner may hand files over",
 				   name, (unsigned)ctx->uid, (int)ctx->pid);
 		return -EPERM;
+	}
+	if (piece_of(name, FS_XATTR_EXPORT, &piece))
+		return -ENOTSUP; /* read in pieces, never set */
+	if (piece_of(name, FS_XATTR_IMPORT, &piece)) {
+		GByteArray *whole = NULL;
+
+		ret = stage(in->ino, ctx->pid, piece, value, size, &whole, why, sizeof(why));
+		if (ret)
+			vf_err("%s asked by pid %d refused: %s", name, (int)ctx->pid, why);
+		if (ret || !whole)
+			return ret;
+		ret = handoff_setxattr(req, fs, in, FS_XATTR_IMPORT, (const char *)whole->data,
+				       whole->len);
+		g_byte_array_free(whole, TRUE);
+		return ret;
 	}
 	if (in->kind == INODE_CTL_DIR) {
 		const char *nl = memchr(value, '\n', size);
@@ -1030,8 +1266,8 @@ int handoff_setxattr(fuse_req_t req, struct fs *fs, struct inode *in, const char
 		} else {
 			ret = revoke_all(fs, in->ho, path);
 			if (!ret) {
-				free(in->ho);
-				in->ho = NULL;
+				ho_free(in->ho);
+				set_ho(in, NULL);
 				state_put_data(fs, in);
 				state_commit(fs);
 				vf_notice("file %s: export aborted; the file stays this mount's",
@@ -1066,8 +1302,8 @@ int handoff_setxattr(fuse_req_t req, struct fs *fs, struct inode *in, const char
 		if (ret) {
 			snprintf(why, sizeof(why), "it is not an import waiting for its commit");
 		} else {
-			free(in->ho);
-			in->ho = NULL;
+			ho_free(in->ho);
+			set_ho(in, NULL);
 			state_put_data(fs, in);
 			state_commit(fs);
 			vf_notice("file %s: import committed: it is this mount's", path);
@@ -1107,25 +1343,66 @@ out:
 int handoff_getxattr(struct fs *fs, struct inode *in, const char *name, char **value)
 {
 	char why[512] = "", *path;
+	unsigned long piece = 0;
+	bool pieces = piece_of(name, FS_XATTR_EXPORT, &piece);
 	int ret = 0;
 
 	if (in->kind != INODE_FILE)
 		return -ENODATA;
-	fs_rwlock_rdlock(&in->rw);
-	if (!strcmp(name, FS_XATTR_IMPORT)) {
+	if (pieces && piece == 0) {
+		/* a new snapshot, which the next pieces are read from */
+		fs_rwlock_wrlock(&in->rw);
+		awrite_wait_inode(fs, in);
+	} else {
+		fs_rwlock_rdlock(&in->rw);
+	}
+	if (!strcmp(name, FS_XATTR_IMPORT) || piece_of(name, FS_XATTR_IMPORT, &piece)) {
 		if (in->ho && in->ho->role == HO_IMPORT)
 			*value = g_strdup("pending");
 		else
 			ret = -ENODATA;
 	} else if (!in->ho || in->ho->role != HO_EXPORT) {
 		ret = -ENODATA;
+	} else if (pieces && piece == 0) {
+		char *text = render(fs, in, why, sizeof(why));
+
+		if (text) {
+			g_free(in->ho->snap);
+			in->ho->snap = text;
+			in->ho->snap_len = strlen(text);
+			*value = g_strndup(text, MIN(in->ho->snap_len, HO_TEXT_MAX));
+		} else {
+			ret = -EBUSY;
+		}
+	} else if (pieces) {
+		if (!in->ho->snap || piece * HO_TEXT_MAX > in->ho->snap_len) {
+			snprintf(why, sizeof(why), "piece %lu: %s", piece,
+				 in->ho->snap ? "past the end of the handoff"
+					      : "read piece 0 first (it takes the snapshot)");
+			ret = -EINVAL;
+		} else {
+			size_t at = piece * HO_TEXT_MAX;
+
+			*value = g_strndup(in->ho->snap + at,
+					   MIN(in->ho->snap_len - at, HO_TEXT_MAX));
+		}
 	} else {
 		*value = render(fs, in, why, sizeof(why));
-		if (!*value)
+		if (!*value) {
+			ret = -EBUSY;
+		} else if (strlen(*value) > HO_TEXT_MAX) {
+			snprintf(
+				why, sizeof(why),
+				"its handoff takes %zu bytes, more than an extended attribute holds "
+				"(%u): read it in pieces, " FS_XATTR_EXPORT ".0, .1, ...",
+				strlen(*value), HO_TEXT_MAX);
+			g_free(*value);
+			*value = NULL;
 			ret = -E2BIG;
+		}
 	}
 	fs_rwlock_unlock(&in->rw);
-	if (ret == -E2BIG) {
+	if (ret && ret != -ENODATA) {
 		fs_mutex_lock(&fs->ns_lock);
 		path = inode_path(fs, in);
 		fs_mutex_unlock(&fs->ns_lock);
@@ -1185,12 +1462,12 @@ int handoff_state_load(struct fs *fs, struct inode *in, const uint8_t *p, size_t
 		free(ho);
 		return -EPROTO;
 	}
-	in->ho = ho;
+	set_ho(in, ho);
 	return 0;
 }
 
 void handoff_free(struct inode *in)
 {
-	free(in->ho);
-	in->ho = NULL;
+	ho_free(in->ho);
+	set_ho(in, NULL);
 }

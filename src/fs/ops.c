@@ -568,6 +568,17 @@ static void vf_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	fuse_reply_entry(req, &e);
 }
 
+/* what, on c with a handoff pending, refused: logged (ns_lock held) */
+static void refuse_busy(struct fs *fs, struct inode *c, const char *what)
+{
+	char *path = inode_path(fs, c);
+
+	vf_err("file %s: %s refused: a handoff to or from another mount is pending (a live "
+	       "migration is under way): commit or abort it first",
+	       path, what);
+	g_free(path);
+}
+
 static void vf_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
@@ -589,6 +600,12 @@ static void vf_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (is_dir(c) || c->kind == INODE_CTL_FILE) {
 		fs_mutex_unlock(&fs->ns_lock);
 		fuse_reply_err(req, is_dir(c) ? EISDIR : EPERM);
+		return;
+	}
+	if (handoff_busy(c)) {
+		refuse_busy(fs, c, "unlink");
+		fs_mutex_unlock(&fs->ns_lock);
+		fuse_reply_err(req, EBUSY);
 		return;
 	}
 	unlink_child(p, c);
@@ -687,6 +704,10 @@ static void vf_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 			err = EISDIR;
 		else if (is_dir(t) && g_hash_table_size(t->children))
 			err = ENOTEMPTY;
+		if (!err && handoff_busy(t)) {
+			refuse_busy(fs, t, "replacing it by a rename");
+			err = EBUSY;
+		}
 		if (err)
 			goto out;
 		unlink_child(np, t);

@@ -234,8 +234,10 @@ assert_grep() {
 	grep -q -E -- "$1" "$2" || { echo "--- $2:" >&2; tail -20 "$2" >&2; fail "${3:-$2 does not match '$1'}"; }
 }
 
+# (a here-string, not a pipe: under pipefail, echo killed by SIGPIPE once
+# grep -q has matched and gone would make a match a failure)
 assert_out() {
-	echo "$OUT" | grep -q -E -- "$1" || { echo "$OUT" >&2; fail "${2:-output does not match '$1'}"; }
+	grep -q -E -- "$1" <<<"$OUT" || { echo "$OUT" >&2; fail "${2:-output does not match '$1'}"; }
 }
 
 stat_of() {
