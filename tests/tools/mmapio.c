@@ -4,6 +4,10 @@
  *
  *   fill FILE SIZE [SEED]     map FILE MAP_SHARED (growing it to SIZE if it is
  *                             smaller), write a pattern over every page, msync
+ *   rewrite FILE SIZE [SEED]  fill, then fill again with SEED+1, SEED+2, ...
+ *                             until killed, in one mapping: a long-lived
+ *                             workload that keeps dirtying its memory (its
+ *                             page tables are written once, not per pass)
  *   verify FILE SIZE [SEED]   map FILE MAP_SHARED and check every byte
  *   zero FILE SIZE            map FILE and check that it reads as zeros
  *   anon - SIZE [SEED] [hold|rand OPS]
@@ -432,7 +436,8 @@ int main(int argc, char **argv)
 				pause();
 		return 0;
 	}
-	if (map_file(path, size, !strcmp(cmd, "fill") || !strcmp(cmd, "stamp"), &m))
+	if (map_file(path, size,
+		     !strcmp(cmd, "fill") || !strcmp(cmd, "stamp") || !strcmp(cmd, "rewrite"), &m))
 		return 2;
 	{
 		const char *adv = getenv("VOFIRM_MMAPIO_ADVICE");
@@ -449,7 +454,13 @@ int main(int argc, char **argv)
 		printf("SIGBUS at offset %" PRIu64 " after %.1f s\n", cur_off, secs() - t0);
 		return 3;
 	}
-	if (!strcmp(cmd, "fill")) {
+	if (!strcmp(cmd, "rewrite")) {
+		for (;; seed++)
+			for (uint64_t o = 0; o < size; o += 8) {
+				cur_off = o;
+				m[o / 8] = word(seed, o);
+			}
+	} else if (!strcmp(cmd, "fill")) {
 		for (uint64_t o = 0; o < size; o += 8) {
 			cur_off = o;
 			m[o / 8] = word(seed, o);
