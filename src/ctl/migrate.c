@@ -11,7 +11,8 @@
  *      backends (same ids, share=on) and devices (same addresses);
  *   3  x-ignore-shared (the shared RAM blocks are not sent),
  *      pause-before-switchover and return-path on both sides, then the
- *      migration; while it runs the DIMM files are flushed now and then, so
+ *      migration; while it runs the DIMM files' write-back is started every
+ *      FLUSH_EVERY_MS (not waited for), so
  *      that little is left for the pause;
  *   4  at the pause (the source's vCPUs stopped) every DIMM file is flushed
  *      (fsync: every dirty page reaches the servers) and the destination's
@@ -47,7 +48,7 @@
 #define XATTR_IMPORT "user.vofirm.import"
 #define PIECE 65536 /* an extended attribute's value, at most: longer ones go in pieces */
 #define MAX_DEVS 32
-#define FLUSH_EVERY_MS 200
+#define FLUSH_EVERY_MS 50 /* write-back started this often while pre-copy runs */
 #define BUNDLE_VERSION 1
 
 struct mdev {
@@ -187,6 +188,31 @@ static int fsync_file(const char *path)
 		ret = -errno;
 	close(fd);
 	return ret;
+}
+
+/*
+ * Starts the write-back of the dirty pages of every DIMM file without
+ * waiting for it (sync_file_range(SYNC_FILE_RANGE_WRITE)), so that little
+ * is dirty at the pause: the loop that calls it keeps watching for the
+ * pause meanwhile (an fsync here would hold the paused VM for as long as
+ * it took).
+ */
+static int start_writeback(void)
+{
+	for (unsigned i = 0; i < ndevs; i++) {
+		int fd = open(devs[i].src_file, O_RDONLY | O_CLOEXEC), ret = 0;
+
+		if (fd < 0 || sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) < 0)
+			ret = -errno;
+		if (fd >= 0)
+			close(fd);
+		if (ret) {
+			vf_err("cannot start writing %s back: %s", devs[i].src_file,
+			       strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
 }
 
 static int flush_all(void)
@@ -775,7 +801,7 @@ static int start_incoming(struct qmp *dq, const char *uri)
  */
 static int run_source(struct qmp *sq, const char *uri, int (*at_pause)(void), struct run *r)
 {
-	uint64_t last_flush = 0, last_note = 0, wb_at = now_ms();
+	uint64_t last_flush = 0, last_note = 0, wb_at = now_ms(), wb_base = r->wb_last;
 	uint64_t wb_rate = 0;
 	char *st = NULL;
 	JsonObject *a;
@@ -828,17 +854,20 @@ static int run_source(struct qmp *sq, const char *uri, int (*at_pause)(void), st
 		if (!o.no_flush && now - last_flush >= FLUSH_EVERY_MS) {
 			uint64_t wb;
 
-			ret = flush_all();
+			ret = start_writeback();
 			if (ret) {
 				g_free(st);
 				return ret;
 			}
-			wb = written_back();
+			/* what was written back before the pause: the pause's
+			 * share is counted from here */
+			r->wb_last = wb = written_back();
 			last_flush = now_ms();
-			if (last_flush > wb_at)
-				wb_rate = (wb - r->wb_last) * 1000 / (last_flush - wb_at);
-			r->wb_last = wb;
-			wb_at = last_flush;
+			if (last_flush - wb_at >= 250) { /* the progress line's rate */
+				wb_rate = (wb - wb_base) * 1000 / (last_flush - wb_at);
+				wb_base = wb;
+				wb_at = last_flush;
+			}
 		}
 		if (now - r->t0 > o.timeout_ms + 600000) {
 			vf_err("the migration did not reach its switchover in time");

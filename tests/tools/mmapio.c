@@ -4,10 +4,12 @@
  *
  *   fill FILE SIZE [SEED]     map FILE MAP_SHARED (growing it to SIZE if it is
  *                             smaller), write a pattern over every page, msync
- *   rewrite FILE SIZE [SEED]  fill, then fill again with SEED+1, SEED+2, ...
+ *   rewrite FILE SIZE SEED [MIB_S]
+ *                             fill, then fill again with SEED+1, SEED+2, ...
  *                             until killed, in one mapping: a long-lived
  *                             workload that keeps dirtying its memory (its
- *                             page tables are written once, not per pass)
+ *                             page tables are written once, not per pass),
+ *                             at most MIB_S MiB per second if given
  *   verify FILE SIZE [SEED]   map FILE MAP_SHARED and check every byte
  *   zero FILE SIZE            map FILE and check that it reads as zeros
  *   anon - SIZE [SEED] [hold|rand OPS]
@@ -455,10 +457,19 @@ int main(int argc, char **argv)
 		return 3;
 	}
 	if (!strcmp(cmd, "rewrite")) {
+		double rate = argc > 5 ? strtod(argv[5], NULL) * 1048576 : 0, done = 0;
+
 		for (;; seed++)
 			for (uint64_t o = 0; o < size; o += 8) {
 				cur_off = o;
 				m[o / 8] = word(seed, o);
+				if (rate > 0 && o % 65536 == 0) {
+					/* paced: 64 KiB at a time */
+					double ahead = (done += 65536) / rate - (secs() - t0);
+
+					if (ahead > 0)
+						usleep((useconds_t)(ahead * 1e6));
+				}
 			}
 	} else if (!strcmp(cmd, "fill")) {
 		for (uint64_t o = 0; o < size; o += 8) {
