@@ -32,7 +32,7 @@ struct ctl_opts {
 	const char *to_qmp, *to_mount, *uri;
 	const char *bundle, *update, *at_pause; /* the two-host split */
 	uint64_t bandwidth, downtime_ms;
-	bool no_flush, keep_paused;
+	bool no_flush, keep_paused, abort;
 };
 extern struct ctl_opts o;
 
@@ -91,6 +91,7 @@ int lv_budget(void);
  * side); 0 or -errno (logged) */
 int do_migrate(void);
 int do_migrate_export(void);
+int do_migrate_export_abort(void);
 int do_migrate_import(void);
 int do_migrate_source(void);
 

@@ -1483,6 +1483,9 @@ static void usage(FILE *f)
 		"  migrate-export --qmp SOCKET --mount DIR --out FILE|-\n"
 		"         (source) export the VM's memory files into a bundle, mode 0600: it is\n"
 		"         as secret as the cluster key\n"
+		"  migrate-export --abort --in FILE|- --mount DIR\n"
+		"         (source) give the bundle's exports up: a migration that will not\n"
+		"         happen, or an import that failed; every file stays the source's\n"
 		"  migrate-import --qmp SOCKET --mount DIR --in FILE|- --uri URI [--keep-paused]\n"
 		"         [--timeout T] [--json]\n"
 		"         (destination) import them, ready the QEMU (-incoming defer) and listen\n"
@@ -1543,6 +1546,7 @@ int main(int argc, char **argv)
 		{ "handoff", required_argument, NULL, 'H' },
 		{ "update", required_argument, NULL, 'u' },
 		{ "at-pause", required_argument, NULL, 'A' },
+		{ "abort", no_argument, NULL, 'X' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1646,6 +1650,9 @@ int main(int argc, char **argv)
 		case 'F':
 			o.no_flush = true;
 			break;
+		case 'X':
+			o.abort = true;
+			break;
 		case 'P':
 			o.keep_paused = true;
 			break;
@@ -1745,6 +1752,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return do_migrate() ? 1 : 0;
+	}
+	if (!strcmp(c, "migrate-export") && o.abort) {
+		if (!o.mount || !o.bundle || o.qmp) {
+			vf_err("migrate-export --abort needs --in FILE --mount DIR (and no --qmp)");
+			return 2;
+		}
+		return do_migrate_export_abort() ? 1 : 0;
 	}
 	if (!strcmp(c, "migrate-export")) {
 		if (!o.qmp || !o.mount || !o.bundle) {

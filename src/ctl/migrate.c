@@ -1133,6 +1133,38 @@ int do_migrate_export(void)
 	return ret;
 }
 
+/*
+ * vofirmctl migrate-export --abort: the exports of a bundle given up (a
+ * migration that will not happen, or an import that failed after it had
+ * redeemed the grants): the destination loses what it reached, every
+ * file stays the source's.
+ */
+int do_migrate_export_abort(void)
+{
+	unsigned failed = 0;
+	int ret = read_bundle(o.bundle, "export", NULL);
+
+	if (ret)
+		return ret;
+	for (unsigned i = 0; i < ndevs; i++) {
+		struct mdev *m = &devs[i];
+
+		ret = join(o.mount, "--mount", m->rel, m->src_file, sizeof(m->src_file));
+		if (!ret)
+			ret = set_attr(m->src_file, XATTR_EXPORT, "abort", 5,
+				       "cannot abort the export of");
+		if (ret)
+			failed++;
+		else
+			progress("export of %s aborted: it stays the source's", m->src_file);
+	}
+	if (failed)
+		vf_err("%u of %u export%s not aborted (above)", failed, ndevs,
+		       ndevs == 1 ? "" : "s");
+	free_devs();
+	return failed ? -EIO : 0;
+}
+
 /* vofirmctl migrate-import --update: the source's final page bits, from a file. */
 static int do_update(void)
 {
@@ -1205,10 +1237,9 @@ fail:
 	abort_imports();
 	vf_err("import failed: the destination holds nothing of it, the source keeps it all");
 	if (redeemed)
-		vf_err("the source's grants are used up: abort its exports (setfattr -n %s -v "
-		       "abort FILE; a vofirmctl migrate --handoff that fails does it) before "
-		       "exporting again",
-		       XATTR_EXPORT);
+		vf_err("the source's grants are used up: abort its exports (vofirmctl "
+		       "migrate-export --abort --in BUNDLE --mount DIR on the source; a vofirmctl "
+		       "migrate --handoff that fails does it) before exporting again");
 	if (o.json)
 		printf("{\"devices\": %u, \"committed\": false}\n", ndevs);
 out:

@@ -5,8 +5,10 @@
 # by one bit, a bundle of the wrong kind, text that is not a bundle.
 # Nothing is imported, the destination QEMU (a QMP peer that logs what it
 # is sent) gets no command, the source's export stays usable (the good
-# bundle is then imported), memd grants the same slabs.  Host level: the
-# guest side is split.sh's.
+# bundle is then imported), memd grants the same slabs.  Then
+# `migrate-export --abort`: a bundle's exports given up cut the import
+# that had redeemed them off, the source keeps its data, a second abort
+# is refused by name.  Host level: the guest side is split.sh's.
 # What it would catch: a migrate-import that asks QEMU for anything
 # before every import is through (the dst.log check), a bundle check that
 # lets another kind or non-bundles through, an abort that is not done.
@@ -107,3 +109,21 @@ bundle update h2 >upd.json
 $X commit-export a/src/f
 $X commit-import b/src/f
 "$MMAPIO" verify b/src/f $((16 << 20)) 3
+
+step "migrate-export --abort: a bundle's exports given up, the import cut off, the file the source's"
+$X export b/src/f >h3
+bundle export h3 >given-up.json
+$X import a src/g <h3
+"$MMAPIO" verify a/src/g $((16 << 20)) 3
+expect_exit 0 "$CTL" migrate-export --abort --in given-up.json --mount b
+assert_out "export of .*b/src/f aborted: it stays the source's"
+echo 3 >/proc/sys/vm/drop_caches
+expect_exit 1 head -c 4096 a/src/g
+$X abort-import a/src/g
+[ ! -e a/src/g ] || fail "a/src/g is still there after the abort"
+"$MMAPIO" verify b/src/f $((16 << 20)) 3
+expect_exit 1 "$CTL" migrate-export --abort --in given-up.json --mount b
+assert_out "cannot abort the export of .*b/src/f"
+assert_out "1 of 1 export not aborted"
+expect_exit 2 "$CTL" migrate-export --abort --in given-up.json --mount b --qmp "$WORK/dst.sock"
+assert_out "migrate-export --abort needs --in FILE --mount DIR \(and no --qmp\)"
