@@ -109,6 +109,118 @@ echo "vofirm-fs moved $2 bytes to the server and $1 back, over RDMA"
 [ "$1" -ge $((48 << 20)) ] || fail "only $1 bytes came back: the cgroup did not evict"
 [ "$(stat_of bytes_written)" = 0 ] || fail "memd served page data itself"
 
+step "a file handed from /mnt/v to a second mount /mnt/w (grants): one-sided verbs on the accepted slabs"
+# as tests/cases/migrate/handoff.sh on the host over TCP, here over rdma://
+# with one memd: ACCEPT registers the granted slabs in /mnt/w's connection,
+# GIVE makes them its session's, REVOKE by the issuer kicks the grantee's
+# connection so that its registrations go
+mkdir -p /mnt/w
+vofirm-fs /mnt/w -f --server "$R" --no-mlock --read-timeout 2s --io-timeout 1s \
+	--connect-timeout 1s >/tmp/fsw.log 2>&1 &
+W_PID=$!
+for _ in $(seq 100); do grep -q 'mounted at /mnt/w' /tmp/fsw.log && break; sleep 0.1; done
+grep -q ' /mnt/w fuse.vofirm ' /proc/mounts || { cat /tmp/fsw.log; fail "no mount at /mnt/w"; }
+grep -q 'connected over RDMA' /tmp/fsw.log || { cat /tmp/fsw.log; fail "/mnt/w is not on RDMA"; }
+X=vofirm-mmapio
+# a mount's first server: the bytes it read and wrote, the bytes of slabs it holds
+fs_io() { sed -n 's/.*"bytes_read": \([0-9]*\), "bytes_written": \([0-9]*\).*/\1 \2/p' "$1/.vofirm/stats.json" | head -1; }
+held() { sed -n 's/.*"held": \([0-9]*\).*/\1/p' "$1/.vofirm/stats.json" | head -1; }
+state() { $X xattr-get "$1" user.vofirm.import 2>/dev/null || echo none; }
+handoff_of() { # FILE: export it, print the handoff
+	$X xattr-set "$1" user.vofirm.export </dev/null || fail "cannot export $1"
+	$X xattr-get "$1" user.vofirm.export
+}
+$X fill /mnt/v/f $((16 << 20)) 7 || fail "fill /mnt/v/f"
+$X fsync /mnt/v/f || fail "fsync /mnt/v/f"
+g0=$(stat_of slabs_granted)
+vheld=$(held /mnt/v)
+echo "memd grants $g0 slabs; /mnt/v holds $vheld bytes of them, /mnt/w $(held /mnt/w)"
+[ "$(held /mnt/w)" = 0 ] || fail "/mnt/w holds slabs before any import"
+handoff_of /mnt/v/f >/tmp/h1
+grep -q '^vofirm-handoff-1 ' /tmp/h1 || { cat /tmp/h1; fail "no handoff read from /mnt/v/f"; }
+{ echo g; cat /tmp/h1; } | $X xattr-set /mnt/w/.vofirm user.vofirm.import ||
+	{ tail -5 /tmp/fsw.log; fail "/mnt/w refused the import"; }
+[ "$(state /mnt/w/g)" = pending ] || fail "/mnt/w/g is not a pending import: $(state /mnt/w/g)"
+grep -q "session [0-9]* '[^']*' shares 4 slab(s) of session" /tmp/m.log ||
+	{ tail -5 /tmp/m.log; fail "memd did not log the ACCEPT of 4 slabs"; }
+set -- $(fs_io /mnt/w)
+wr0=$1
+$X check /mnt/w/g $((16 << 20)) 7 || fail "/mnt/w/g does not read as /mnt/v/f was written (pread)"
+$X verify /mnt/w/g $((16 << 20)) 7 || fail "/mnt/w/g does not read as /mnt/v/f was written (mapped)"
+set -- $(fs_io /mnt/w)
+echo "/mnt/w read $(($1 - wr0)) bytes of the imported file from memd"
+[ $(($1 - wr0)) -ge $((16 << 20)) ] || fail "/mnt/w read only $(($1 - wr0)) bytes: not from the server"
+[ "$(stat_of bytes_read)" = 0 ] && [ "$(stat_of bytes_written)" = 0 ] ||
+	fail "memd served the handoff's data itself: $(stat_of bytes_read) bytes read through it"
+[ "$(stat_of slabs_granted)" = "$g0" ] || fail "the import took slabs: $(stat_of slabs_granted), not $g0"
+echo commit | $X xattr-set /mnt/v/f user.vofirm.export || fail "the source's commit was refused"
+[ ! -e /mnt/v/f ] || fail "/mnt/v/f is still there after the commit"
+grep -q "grant [0-9]*: session [0-9]* '[^']*' gives its 4 slab(s) to session" /tmp/m.log ||
+	{ tail -5 /tmp/m.log; fail "memd did not log the GIVE"; }
+echo commit | $X xattr-set /mnt/w/g user.vofirm.import || fail "the destination's commit was refused"
+[ "$(state /mnt/w/g)" = none ] || fail "/mnt/w/g is still pending after its commit"
+[ "$(held /mnt/v)" = $((vheld - (16 << 20))) ] ||
+	fail "/mnt/v holds $(held /mnt/v) bytes, not $((vheld - (16 << 20)))"
+[ "$(held /mnt/w)" = $((16 << 20)) ] || fail "/mnt/w holds $(held /mnt/w) bytes, not 16 MiB"
+[ "$(stat_of slabs_granted)" = "$g0" ] || fail "memd grants $(stat_of slabs_granted) slabs, not $g0"
+echo 3 >/proc/sys/vm/drop_caches
+$X check /mnt/w/g $((16 << 20)) 7 || fail "/mnt/w/g after the commit"
+$X verify /mnt/w/g $((16 << 20)) 7 || fail "/mnt/w/g after the commit (mapped)"
+[ "$(stat_of bytes_read)" = 0 ] && [ "$(stat_of bytes_written)" = 0 ] ||
+	fail "memd served the handoff's data itself"
+echo "handed over over RDMA: memd moved no page data itself"
+
+step "an export aborted by its issuer (REVOKE): the grantee's RDMA connection is cut"
+handoff_of /mnt/w/g >/tmp/h3
+{ echo back; cat /tmp/h3; } | $X xattr-set /mnt/v/.vofirm user.vofirm.import ||
+	{ tail -5 /tmp/fs.log; fail "/mnt/v refused the import"; }
+# reachable until the abort: the abort is what takes it away
+$X check /mnt/v/back $((16 << 20)) 7 || fail "/mnt/v/back does not read as /mnt/w/g"
+n0=$(grep -c 'resumed its session over rdma' /tmp/m.log || true)
+echo abort | $X xattr-set /mnt/w/g user.vofirm.export || fail "the source's abort was refused"
+grep -q "grant [0-9]* of session [0-9]* '[^']*' (4 slab(s)) revoked by its issuer" /tmp/m.log ||
+	{ tail -5 /tmp/m.log; fail "memd did not log the REVOKE"; }
+$X check /mnt/w/g $((16 << 20)) 7 || fail "/mnt/w/g after its export was aborted"
+echo 3 >/proc/sys/vm/drop_caches
+if $X pread /mnt/v/back 0 4096 >/tmp/p.out 2>&1; then
+	tail -20 /tmp/fs.log
+	fail "/mnt/v still reads the revoked slabs: $(cat /tmp/p.out)"
+fi
+cat /tmp/p.out
+if $X pread /mnt/v/back $((12 << 20)) 4096 >/tmp/p.out 2>&1; then
+	fail "/mnt/v still reads the revoked slabs at 12 MiB: $(cat /tmp/p.out)"
+fi
+# the kick: /mnt/v's connection went, and it resumed its session
+for _ in $(seq 100); do
+	[ "$(grep -c 'resumed its session over rdma' /tmp/m.log || true)" -gt "$n0" ] && break
+	sleep 0.1
+done
+[ "$(grep -c 'resumed its session over rdma' /tmp/m.log || true)" -gt "$n0" ] ||
+	fail "the grantee's RDMA connection was not kicked (no session resumed after the REVOKE)"
+grep 'resumed its session over rdma' /tmp/m.log | tail -1
+echo abort | $X xattr-set /mnt/v/back user.vofirm.import || fail "the destination's abort was refused"
+[ ! -e /mnt/v/back ] || fail "/mnt/v/back is still there after the abort"
+[ "$(held /mnt/v)" = $((vheld - (16 << 20))) ] || fail "/mnt/v holds $(held /mnt/v) bytes after the abort"
+[ "$(held /mnt/w)" = $((16 << 20)) ] || fail "/mnt/w holds $(held /mnt/w) bytes after the abort"
+$X verify /mnt/w/g $((16 << 20)) 7 || fail "/mnt/w/g after the abort (mapped)"
+[ "$(stat_of slabs_granted)" = "$g0" ] || fail "slabs leaked or lost: $(stat_of slabs_granted), not $g0"
+# the kicked mount resumed: its own file is still there
+incg vofirm-mmapio verify /mnt/v/ram $((96 << 20)) 5 || fail "/mnt/v/ram after the kick"
+[ "$(stat_of bytes_written)" = 0 ] || fail "memd served page data itself"
+# an import aborted by the destination: it leaves /mnt/v, the source keeps it
+handoff_of /mnt/w/g >/tmp/h4
+{ echo back2; cat /tmp/h4; } | $X xattr-set /mnt/v/.vofirm user.vofirm.import ||
+	fail "/mnt/v refused the second import"
+echo abort | $X xattr-set /mnt/v/back2 user.vofirm.import || fail "the destination's abort was refused"
+[ ! -e /mnt/v/back2 ] || fail "/mnt/v/back2 is still there after the abort"
+echo abort | $X xattr-set /mnt/w/g user.vofirm.export || fail "the source's abort was refused"
+$X check /mnt/w/g $((16 << 20)) 7 || fail "/mnt/w/g after an aborted import"
+[ "$(stat_of slabs_granted)" = "$g0" ] || fail "slabs leaked or lost: $(stat_of slabs_granted), not $g0"
+umount /mnt/w
+for _ in $(seq 100); do kill -0 $W_PID 2>/dev/null || break; sleep 0.1; done
+kill -0 $W_PID 2>/dev/null && fail "vofirm-fs of /mnt/w did not exit after the unmount"
+echo "an aborted export: the grantee no longer reached the slabs"
+
 step "killing memd mid-run: errors within the timeout; down, not lost, past its lease"
 kill -9 "$PID"
 t0=$(date +%s)

@@ -38,6 +38,17 @@
  *                             pattern through a shared mapping (msync at the end)
  *   verifymod FILE SIZE SEED SEED2 MOD
  *                             verify: pages p % MOD == 0 hold SEED2's pattern
+ *   fsync FILE                every dirty page of FILE written back (fsync)
+ *   xattr-get FILE NAME       print the extended attribute NAME of FILE and a
+ *                             newline; a value longer than one attribute
+ *                             (E2BIG) is read in pieces NAME.0, NAME.1, ...
+ *                             until a piece shorter than 64 KiB (vofirm-fs's
+ *                             handoffs, src/fs/handoff.c)
+ *   xattr-set FILE NAME       set NAME to standard input, its trailing
+ *                             newlines dropped; 64 KiB or more goes in pieces
+ *                             NAME.0, NAME.1, ..., the last shorter
+ * (The test guest has neither python nor getfattr: these drive vofirm-fs's
+ * handoff attributes there, as tests/tools/handoff.py does on the host.)
  * PATTERN: seq (every word of each page, in order), rev, rand, strideN (every
  * Nth page, wrapping with an offset), zipf (theta 0.99 over the pages, hot
  * pages scattered), chase (a pointer chase: each page's successor in a random
@@ -60,6 +71,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -267,6 +279,118 @@ static uint64_t run_pattern(uint64_t *m, uint64_t size, uint64_t seed, const cha
 	return bad;
 }
 
+#define XATTR_PIECE 65536u /* an extended attribute's value, at most */
+
+/* fsync / xattr-get / xattr-set (above); -1 if CMD is none of them */
+static int xattr_cmd(int argc, char **argv)
+{
+	const char *cmd = argv[1], *path = argv[2], *name = argc > 3 ? argv[3] : NULL;
+	char piece[300];
+	size_t len = 0, cap = 1 << 20;
+	char *v;
+
+	if (!strcmp(cmd, "fsync")) {
+		int fd = open(path, O_RDONLY);
+
+		if (fd < 0 || fsync(fd)) {
+			fprintf(stderr, "vofirm-mmapio: fsync %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		close(fd);
+		return 0;
+	}
+	if (strcmp(cmd, "xattr-get") && strcmp(cmd, "xattr-set"))
+		return -1;
+	if (!name) {
+		fprintf(stderr, "usage: vofirm-mmapio xattr-get|xattr-set FILE NAME\n");
+		return 2;
+	}
+	v = malloc(cap);
+	if (!v) {
+		fprintf(stderr, "vofirm-mmapio: %s: out of memory\n", cmd);
+		return 1;
+	}
+	if (!strcmp(cmd, "xattr-get")) {
+		ssize_t n = getxattr(path, name, v, XATTR_PIECE);
+
+		if (n < 0 && errno == E2BIG) {
+			for (unsigned k = 0;; k++) {
+				if (cap - len < XATTR_PIECE) {
+					char *nv = realloc(v, cap *= 2);
+
+					if (!nv) {
+						fprintf(stderr,
+							"vofirm-mmapio: %s: out of memory\n", cmd);
+						free(v);
+						return 1;
+					}
+					v = nv;
+				}
+				snprintf(piece, sizeof(piece), "%s.%u", name, k);
+				n = getxattr(path, piece, v + len, XATTR_PIECE);
+				if (n < 0) {
+					fprintf(stderr, "vofirm-mmapio: cannot read %s of %s: %s\n",
+						piece, path, strerror(errno));
+					free(v);
+					return 1;
+				}
+				len += (size_t)n;
+				if ((size_t)n < XATTR_PIECE)
+					break;
+			}
+		} else if (n < 0) {
+			fprintf(stderr, "vofirm-mmapio: cannot read %s of %s: %s\n", name, path,
+				strerror(errno));
+			free(v);
+			return 1;
+		} else {
+			len = (size_t)n;
+		}
+		fwrite(v, 1, len, stdout);
+		putchar('\n');
+		free(v);
+		return fflush(stdout) ? 1 : 0;
+	}
+	for (size_t n; (n = fread(v + len, 1, cap - len, stdin)) > 0;) {
+		len += n;
+		if (len == cap) {
+			char *nv = realloc(v, cap *= 2);
+
+			if (!nv) {
+				fprintf(stderr, "vofirm-mmapio: %s: out of memory\n", cmd);
+				free(v);
+				return 1;
+			}
+			v = nv;
+		}
+	}
+	while (len && v[len - 1] == '\n')
+		len--;
+	if (len < XATTR_PIECE) {
+		if (setxattr(path, name, v, len, 0)) {
+			fprintf(stderr, "vofirm-mmapio: cannot set %s of %s: %s\n", name, path,
+				strerror(errno));
+			free(v);
+			return 1;
+		}
+		free(v);
+		return 0;
+	}
+	for (size_t k = 0; k <= len / XATTR_PIECE; k++) {
+		size_t off = k * XATTR_PIECE, n = len - off < XATTR_PIECE ? len - off : XATTR_PIECE;
+
+		snprintf(piece, sizeof(piece), "%s.%zu", name, k);
+		if (setxattr(path, piece, v + off, n, 0)) {
+			fprintf(stderr, "vofirm-mmapio: cannot set %s of %s: %s\n", piece, path,
+				strerror(errno));
+			free(v);
+			return 1;
+		}
+	}
+	free(v);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_sigbus };
@@ -274,10 +398,14 @@ int main(int argc, char **argv)
 	uint64_t size, *m;
 	volatile uint64_t seed = 1, bad = 0;
 	double t0;
+	int ret = argc >= 3 ? xattr_cmd(argc, argv) : -1;
 
+	if (ret >= 0)
+		return ret;
 	if (argc < 4) {
-		fprintf(stderr, "usage: vofirm-mmapio fill|verify|zero|check FILE SIZE [SEED] | "
-				"pread FILE OFFSET LEN\n");
+		fprintf(stderr,
+			"usage: vofirm-mmapio fill|verify|zero|check FILE SIZE [SEED] | "
+			"pread FILE OFFSET LEN | fsync FILE | xattr-get|xattr-set FILE NAME\n");
 		return 2;
 	}
 	cmd = argv[1];
