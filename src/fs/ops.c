@@ -782,6 +782,17 @@ static void vf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->direct_io = 1;
 	} else {
 		fi->keep_cache = 1; /* an open must not drop QEMU's cached pages */
+		/*
+		 * A prefetch helper's close must not write the file back: the
+		 * kernel's flush on close (fuse_flush: write_inode_now(inode, 1))
+		 * writes every dirty page of the whole file, synchronously, and
+		 * write-protects it, so each page of guest RAM that the guest
+		 * writes again faults once more.  The helper closes after every
+		 * burst of windows; without FOPEN_NOFLUSH it made the VM's pages
+		 * clean again and again (docs/performance.md, "Prefetch").
+		 */
+		if (h->internal)
+			fi->noflush = 1;
 	}
 	fi->fh = fh_make(fs, h);
 	fuse_reply_open(req, fi);

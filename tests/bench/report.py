@@ -400,6 +400,11 @@ if pf:
              and r.get(key) is not None]
         return statistics.median(v) if v else None
 
+    def pfrange(backend, pat):
+        """the range of ops/s over the repetitions and runs: 'min-max', or ''"""
+        v = [r["ops_s"] for r in pf if r["backend"] == backend and r["pattern"] == pat]
+        return f"{min(v):.0f}-{max(v):.0f}" if len(v) > 1 else ""
+
     pats = list(dict.fromkeys(r["pattern"] for r in pf))
     confs = list(dict.fromkeys(r["backend"] for r in pf))
     # the cold random read fault on each mount (host): the bound of a random workload
@@ -414,8 +419,10 @@ if pf:
               "of those resolved. Bound (uniform random): 1 / (misses per op x the cold fault "
               f"latency measured on the host (kernel {f(fault['vofirm-tcp'])} µs, auto "
               f"{f(fault['vofirm-pf-auto'])} µs p50) + 1 / all-local ops/s).", "",
-              "| workload | configuration | budget | companion | ops/s | × all-local | MiB fetched | amplification | hit rate | note |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "Each figure is the median of the pattern's repetitions (in a row, in the same VM) "
+              "and runs; the range is that of ops/s.", "",
+              "| workload | configuration | budget | companion | ops/s | range | × all-local | MiB fetched | amplification | hit rate | note |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for pat in pats:
         lo = pfm("pf-local", pat, "ops_s")
         for n in confs:
@@ -435,10 +442,11 @@ if pf:
             amp = pfm(n, pat, "amplification")
             lines.append(f"| {pat} | {one['mode']} | "
                          f"{'all local' if one['budget_pct'] == 0 else str(one['budget_pct']) + ' %'} | "
-                         f"{'yes' if one['companion'] else 'no'} | {o:.0f} | "
+                         f"{'yes' if one['companion'] else 'no'} | {o:.0f} | {pfrange(n, pat)} | "
                          f"{f(o / lo if lo else None, 2)} | {f(pfm(n, pat, 'fetched_mib'), 0)} | "
                          f"{f(amp, 2)} | {f(hr, 3) if hr is not None else '-'} | {note} |")
             rows.append({"bench": "vm-prefetch", "backend": n, "pattern": pat, "ops_s": o,
+                         "ops_s_range": pfrange(n, pat),
                          "x_local": o / lo if lo else None, "amplification": amp, "hit_rate": hr,
                          "fetched_mib": pfm(n, pat, "fetched_mib"), "note": note,
                          "bound_ratio": bratio})

@@ -33,7 +33,10 @@
  *                             the host: DIR/filled once the memory is filled,
  *                             then pattern i runs once DIR/go.I exists, and its
  *                             line is written to DIR/done.I (the bench counts
- *                             each pattern's traffic apart)
+ *                             each pattern's traffic apart); a pattern named
+ *                             again goes on where it stopped (seq, rev,
+ *                             strideN) or draws other pages (rand, zipf,
+ *                             chase)
  *   stamp FILE SIZE SEED MOD  write every page p with p % MOD == 0 with SEED's
  *                             pattern through a shared mapping (msync at the end)
  *   verifymod FILE SIZE SEED SEED2 MOD
@@ -201,9 +204,12 @@ static uint64_t zipf_next(struct zipf *z, uint64_t *x)
  * number of bad words.
  */
 static uint64_t run_pattern(uint64_t *m, uint64_t size, uint64_t seed, const char *pat,
-			    uint64_t ops, bool rw)
+			    uint64_t ops, bool rw, uint64_t rep)
 {
-	uint64_t pages = size / 4096, x = 88172645463325252ull, bad = 0, stride = 0, cur = 0;
+	/* a repetition (rep > 0) of a pattern goes on where the last one
+	 * stopped (scans, strides) or draws other pages (the random ones) */
+	uint64_t pages = size / 4096, x = 88172645463325252ull ^ rep * 0x9e3779b97f4a7c15ull,
+		 bad = 0, stride = 0, cur = 0, base = rep * ops;
 	uint32_t *next = NULL;
 	struct zipf z = { 0 };
 	double t1;
@@ -233,7 +239,7 @@ static uint64_t run_pattern(uint64_t *m, uint64_t size, uint64_t seed, const cha
 		}
 	}
 	t1 = secs();
-	for (uint64_t i = 0; i < ops; i++) {
+	for (uint64_t i = base; i < base + ops; i++) {
 		uint64_t pg, o;
 
 		if (seq)
@@ -273,7 +279,7 @@ static uint64_t run_pattern(uint64_t *m, uint64_t size, uint64_t seed, const cha
 	free(next);
 	if (bad)
 		printf("%s: %" PRIu64 " bad words in %" PRIu64 " pages\n", pat, bad, ops);
-	printf("%s: %" PRIu64 " pages checked in %.2f s (%.0f ops/s)\n", pat, ops, t,
+	printf("%s: %" PRIu64 " pages checked in %.3f s (%.0f ops/s)\n", pat, ops, t,
 	       (double)ops / t);
 	fflush(stdout);
 	return bad;
@@ -524,10 +530,11 @@ int main(int argc, char **argv)
 			       ops, secs() - t1, (double)ops / (secs() - t1));
 		}
 		if (argc > 7 && !strcmp(argv[5], "pat") &&
-		    run_pattern(m, size, seed, argv[6], strtoull(argv[7], NULL, 0), true))
+		    run_pattern(m, size, seed, argv[6], strtoull(argv[7], NULL, 0), true, 0))
 			return 1;
 		if (argc > 8 && !strcmp(argv[5], "pats")) {
 			char *list = strdup(argv[6]), *save = NULL, sp[512];
+			static char names[64][32];
 			unsigned i = 0;
 
 			for (char *it = strtok_r(list, ",", &save); it;
@@ -550,7 +557,14 @@ int main(int argc, char **argv)
 				f = freopen(sp, "w", stdout);
 				if (!f)
 					return 2;
-				if (run_pattern(m, size, seed, it, ops, true))
+				/* the how-manieth time this pattern runs */
+				uint64_t rep = 0;
+
+				for (unsigned j = 0; j < i; j++)
+					rep += !strcmp(names[j], it);
+				if (i < 64)
+					snprintf(names[i], sizeof(names[i]), "%s", it);
+				if (run_pattern(m, size, seed, it, ops, true, rep))
 					printf("%s: BAD\n", it);
 				fflush(stdout);
 				char done[512];
@@ -614,7 +628,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "usage: vofirm-mmapio scan FILE SIZE SEED PATTERN OPS\n");
 			return 2;
 		}
-		bad = run_pattern(m, size, seed, argv[5], strtoull(argv[6], NULL, 0), false);
+		bad = run_pattern(m, size, seed, argv[5], strtoull(argv[6], NULL, 0), false, 0);
 	} else if (!strcmp(cmd, "stamp")) {
 		uint64_t mod = argc > 5 ? strtoull(argv[5], NULL, 0) : 1;
 
