@@ -22,7 +22,9 @@ replies() {
 # expect_refused WHAT: vofirmctl exited 1 (not crashed, not done) naming why
 expect_refused() {
 	[ "$RC" = 1 ] || { echo "$OUT" >&2; fail "$1: exit $RC, not 1"; }
-	echo "$OUT" | grep -q -E 'not an integer|not a number|negative or too large|beyond 64 bits|not a JSON number|malformed message|not JSON:' ||
+	# a here-string, not a pipe: grep -q stops at the first match, and
+	# under pipefail the echo it leaves behind could fail the check
+	grep -q -E 'not an integer|not a number|negative or too large|beyond 64 bits|not a JSON number|malformed message|not JSON:' <<<"$OUT" ||
 		{ echo "$OUT" >&2; fail "$1: the message does not say what is wrong"; }
 	echo "ok: $1 -> $(echo "$OUT" | grep error: | tail -1 | sed 's/^.*: error: //' | cut -c1-150)"
 }
