@@ -78,6 +78,12 @@ struct vf_op {
  * after submitting it (vf_xport_run() sets it): the transport may leave
  * its completion to that thread instead of waking one of its own. */
 #define VF_OP_F_WAIT 0x2
+/* Nobody waits on this operation's latency (write-back): while others
+ * sent on the same connection are unanswered, the transport may hold it
+ * back until the next reply comes and send it with whatever queued up
+ * meanwhile, one system call (and one wake-up of the server) for many.
+ * It is still sent within one round trip. */
+#define VF_OP_F_BATCH 0x4
 
 struct vf_xport_opts {
 	const char *name;	     /* shown in server logs; default "vofirm@HOST" */
@@ -125,6 +131,10 @@ struct vf_xport {
 	/* vf_xport_set_on_lost() */
 	void (*on_lost)(void *arg);
 	void *on_lost_arg;
+	/* requests sent (READ, WRITE and the rest, not the handshake), and
+	 * the calls that sent them: a sendmsg() carries a batch on TCP, an
+	 * RDMA work request one request (__atomic) */
+	uint64_t tx_requests, tx_calls;
 };
 
 /* Parses url, picks its transport, connects and logs in.  Logs why not. */

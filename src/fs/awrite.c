@@ -227,6 +227,7 @@ bool awrite_try(struct fs *fs, fuse_req_t req, struct inode *in, uint64_t off, s
 		ac->k = k;
 		ac->w = w;
 		ac->op.type = VF_OP_WRITE;
+		ac->op.flags = VF_OP_F_BATCH;
 		ac->op.slab = c.id;
 		ac->op.off = so;
 		ac->op.len = (uint32_t)len;

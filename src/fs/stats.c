@@ -122,6 +122,17 @@ static void srv_row(struct fs *fs, struct server *s, struct srv_row *r)
 	fs_mutex_unlock(&fs->alloc_lock);
 }
 
+/* The transport's count of requests sent, or of the calls that sent
+ * them (calls): how well its sends are batched. */
+static uint64_t srv_tx(struct server *s, bool calls)
+{
+	struct vf_xport *x = __atomic_load_n(&s->x, __ATOMIC_ACQUIRE);
+
+	if (!x)
+		return 0;
+	return __atomic_load_n(calls ? &x->tx_calls : &x->tx_requests, __ATOMIC_RELAXED);
+}
+
 static const double quantiles[] = { 0.5, 0.9, 0.99 };
 
 /* {"count": n, "p50": .., "p90": .., "p99": .., "mean": .., "max": ..} in µs */
@@ -230,10 +241,12 @@ char *fs_stats_json(struct fs *fs)
 			", \"state\": \"%s\", \"draining\": %s, \"capacity\": %" PRIu64
 			", \"free\": %" PRIu64 ", \"held\": %" PRIu64 ", \"reads\": %" PRIu64
 			", \"writes\": %" PRIu64 ", \"bytes_read\": %" PRIu64
-			", \"bytes_written\": %" PRIu64 ", \"errors\": %" PRIu64,
+			", \"bytes_written\": %" PRIu64 ", \"errors\": %" PRIu64
+			", \"requests_sent\": %" PRIu64 ", \"send_calls\": %" PRIu64,
 			srv_state_name(r.state), r.draining ? "true" : "false", r.capacity, r.free,
 			r.held, ld(&s->io.reads), ld(&s->io.writes), ld(&s->io.bytes_read),
-			ld(&s->io.bytes_written), ld(&s->io.errors));
+			ld(&s->io.bytes_written), ld(&s->io.errors), srv_tx(s, false),
+			srv_tx(s, true));
 		for (int w = 0; w < 2; w++) {
 			g_string_append_printf(o, ", \"%s_latency_us\": ", w ? "write" : "read");
 			json_hist(o, w ? &s->write_lat : &s->read_lat);
@@ -331,6 +344,10 @@ char *fs_stats_prometheus(struct fs *fs)
 		{ "vofirm_server_read_bytes_total", "counter", "bytes read from the server" },
 		{ "vofirm_server_written_bytes_total", "counter", "bytes written to the server" },
 		{ "vofirm_server_errors_total", "counter", "requests that failed" },
+		{ "vofirm_server_requests_sent_total", "counter",
+		  "requests sent to the server (data and control)" },
+		{ "vofirm_server_send_calls_total", "counter",
+		  "system calls (TCP) or work requests (RDMA) that sent them" },
 		{ "vofirm_server_draining", "gauge",
 		  "1 while the server is drained: no new memory there, its copies move off" },
 	};
@@ -418,6 +435,8 @@ char *fs_stats_prometheus(struct fs *fs)
 					 ld(&s->io.bytes_read),
 					 ld(&s->io.bytes_written),
 					 ld(&s->io.errors),
+					 srv_tx(s, false),
+					 srv_tx(s, true),
 					 r[i].draining };
 
 			g_string_append_printf(o, "%s{server=\"", srv_metrics[m].name);

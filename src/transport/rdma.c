@@ -1184,6 +1184,8 @@ static int rdma_submit(struct vf_xport *x, struct vf_op *op)
 		wr.opcode = IBV_WR_SEND;
 	}
 	/* From here a CQ poller owns op: it may complete it at once. */
+	__atomic_add_fetch(&x->tx_requests, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&x->tx_calls, 1, __ATOMIC_RELAXED);
 	ret = ibv_post_send(r->id->qp, &wr, &bad);
 	if (ret) {
 		vf_warn("%s: posting a work request failed: %s; dropping the connection",

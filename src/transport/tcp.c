@@ -13,6 +13,12 @@
  * batch is on its way are sent by the same thread in the next one: many
  * FUSE threads writing back pages make one system call, and one segment
  * for the server to receive, instead of one each and a queue on a lock.
+ * Writes nobody waits on (VF_OP_F_BATCH: the write-back) go further: while
+ * a request already sent is unanswered they are held in the queue, and
+ * the reader sends them after the next reply with everything that queued
+ * up meanwhile (rx_flush(), which says why that cannot block it): the
+ * replies clock the sends, a system call and a wake-up of the server for
+ * a batch of pages instead of for each.
  *
  * Receiving: replies are read ahead into rxbuf (up to RX_AHEAD bytes
  * beyond the one being read), so a burst of small replies costs one
@@ -43,6 +49,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +110,9 @@ struct tcp_xport {
 
 	/* the send queue (under lock): slots whose request is not sent yet */
 	int send_head, send_tail; /* -1: empty */
+	unsigned nqueued;	  /* in it (inflight - nqueued: sent, or being sent) */
+	unsigned big;		  /* operations in flight other than WRITEs (their replies */
+	unsigned big_queued;	  /* may be large: rx_flush()), and those of them queued */
 	bool sending;		  /* a thread is draining it (send_queued()) */
 
 	pthread_mutex_t send_lock; /* the sender's: from the `dead` check to the end of a send */
@@ -287,6 +297,7 @@ static void fail_all(struct tcp_xport *t, int err)
 	}
 	t->inflight = 0;
 	t->send_head = t->send_tail = -1;
+	t->nqueued = t->big = t->big_queued = 0;
 	pthread_mutex_unlock(&t->lock);
 	pthread_mutex_unlock(&t->send_lock);
 
@@ -392,6 +403,200 @@ static bool rx_buffered(const struct tcp_xport *t)
 }
 
 /*
+ * Sending.  send_lock is held from the `dead` check to the end of each
+ * send, so a request is never written to a socket that disconnect() has
+ * closed (and whose number the kernel may have given to another socket),
+ * and no operation is failed (fail_all()) while its buffer is being sent.
+ * A queued operation cannot complete otherwise: its reply cannot come
+ * before it is sent.
+ *
+ * But it can complete, and its buffer go back to its owner, while the
+ * sendmsg() that carried it is still sending the requests behind it: the
+ * kernel has copied its bytes by then, so that is safe, but nothing may
+ * look at its buffer after the call (a sanitizer's check of what was sent
+ * would).  So the payloads of small WRITEs (write-back: a page or a few)
+ * are copied into txbuf with the heads, and a large payload is sent from
+ * the operation's buffer as the last thing of its sendmsg().
+ */
+
+/* Takes the queue's first requests, up to SEND_BATCH (t->lock held);
+ * with writes_only, it stops at the first that is not a WRITE. */
+static unsigned take_batch(struct tcp_xport *t, int *batch, bool writes_only)
+{
+	unsigned n = 0;
+
+	while (t->send_head >= 0 && n < SEND_BATCH) {
+		struct tcp_slot *sl = &t->slots[t->send_head];
+
+		if (sl->op->type != VF_OP_WRITE) {
+			if (writes_only)
+				break;
+			t->big_queued--;
+		}
+		batch[n++] = t->send_head;
+		t->send_head = sl->next_send;
+	}
+	if (t->send_head < 0)
+		t->send_tail = -1;
+	t->nqueued -= n;
+	return n;
+}
+
+/* Writes iov[0, niov) whole and counts the call (send_lock held). */
+static int send_iov(struct tcp_xport *t, struct iovec *iov, unsigned niov)
+{
+	__atomic_add_fetch(&t->x.tx_calls, 1, __ATOMIC_RELAXED);
+	return vf_writev_full(t->fd, iov, (int)niov);
+}
+
+/* Writes the requests of batch (send_lock held).  0 or -errno. */
+static int send_batch(struct tcp_xport *t, const int *batch, unsigned n)
+{
+	struct iovec iov[2]; /* txbuf, and a large payload */
+	unsigned niov = 0;
+	size_t used = 0; /* txbuf[0, used): heads and copies, not sent yet */
+	int ret = 0;
+
+	for (unsigned i = 0; i < n && !ret; i++) {
+		struct tcp_slot *sl = &t->slots[batch[i]];
+		struct vf_msg m;
+		size_t bulk;
+		long len;
+		bool copy;
+
+		vf_op_to_msg(sl->op, &m);
+		m.hdr.tag = (uint64_t)sl->gen << 32 | (uint32_t)batch[i];
+		len = vf_msg_encode_head(&m, t->txbuf + used, TXBUF_CAP - used, &bulk);
+		copy = bulk <= SEND_COPY_MAX;
+		if ((len == -ENOSPC && used) ||
+		    (len >= 0 && copy && bulk > TXBUF_CAP - used - (size_t)len)) {
+			/* txbuf is full: send what is ready, then this */
+			if (used)
+				iov[niov++] = (struct iovec){ t->txbuf, used };
+			ret = send_iov(t, iov, niov);
+			niov = 0;
+			used = 0;
+			if (ret)
+				break;
+			len = vf_msg_encode_head(&m, t->txbuf, TXBUF_CAP, &bulk);
+		}
+		if (len < 0) {
+			/* no request this client makes is refused here */
+			vf_err("%s: cannot encode a %s request: %s", t->x.url.str,
+			       vf_msg_type_name(m.hdr.type), strerror((int)-len));
+			ret = (int)len;
+			break;
+		}
+		used += (size_t)len;
+		if (bulk && copy) {
+			memcpy(t->txbuf + used, m.io.data, bulk);
+			used += bulk;
+		} else if (bulk) {
+			/* large: from its own buffer, and nothing after it */
+			iov[niov++] = (struct iovec){ t->txbuf, used };
+			iov[niov++] = (struct iovec){ (void *)m.io.data, bulk };
+			ret = send_iov(t, iov, niov);
+			niov = 0;
+			used = 0;
+		}
+	}
+	if (!ret && used) {
+		iov[niov++] = (struct iovec){ t->txbuf, used };
+		ret = send_iov(t, iov, niov);
+	}
+	if (!ret)
+		__atomic_add_fetch(&t->x.tx_requests, n, __ATOMIC_RELAXED);
+	return ret;
+}
+
+/* A send failed (send_lock held): the reader sees the shutdown and fails
+ * every operation in flight, those still queued included. */
+static void send_failed(struct tcp_xport *t, int ret)
+{
+	if (!__atomic_load_n(&t->closing, __ATOMIC_RELAXED))
+		vf_warn("%s: send failed: %s", t->x.url.str, strerror(-ret));
+	shutdown(t->fd, SHUT_RDWR);
+	pthread_mutex_lock(&t->lock);
+	t->send_head = t->send_tail = -1;
+	t->nqueued = t->big_queued = 0;
+	t->sending = false;
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Sends what is queued, batch after batch, until the queue is empty (the
+ * caller set t->sending). */
+static void send_queued(struct tcp_xport *t)
+{
+	int batch[SEND_BATCH];
+
+	pthread_mutex_lock(&t->send_lock);
+	for (;;) {
+		unsigned n;
+		int ret;
+
+		pthread_mutex_lock(&t->lock);
+		if (t->dead || t->send_head < 0) {
+			/* dead: fail_all() fails what is queued, with the rest */
+			t->sending = false;
+			pthread_mutex_unlock(&t->lock);
+			break;
+		}
+		n = take_batch(t, batch, false);
+		pthread_mutex_unlock(&t->lock);
+		ret = send_batch(t, batch, n);
+		if (ret) {
+			send_failed(t, ret);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->send_lock);
+}
+
+/*
+ * The reader sends the writes held back for a reply (VF_OP_F_BATCH), from
+ * rx_one().  It must never block on the socket for long: while it sends,
+ * nobody reads, and a server blocked writing replies into a full socket
+ * reads no more requests, so a full send would wait for ever.  So it
+ * sends only when every request the server has (or is being sent) is a
+ * WRITE, whose reply is a header: all of those replies fit in the socket
+ * whatever this thread does, and the server keeps reading.  It sends one
+ * batch of WRITEs, and never waits for a sender: one that is sending
+ * sends the queue.  Anything else queued has a sender of its own (its
+ * submitter became one: only held writes wait in the queue with nobody
+ * sending).  And it must not leave held writes behind when nothing else
+ * is in flight: no reply would come to send them.  So when send_lock is
+ * taken by someone who is not sending (a sender past its last look at
+ * the queue, fail_all(), disconnect(): each lets go at once), it waits.
+ */
+static void rx_flush(struct tcp_xport *t)
+{
+	int batch[SEND_BATCH];
+	unsigned n = 0;
+	int ret;
+
+	while (pthread_mutex_trylock(&t->send_lock)) {
+		bool sender;
+
+		pthread_mutex_lock(&t->lock);
+		sender = t->sending;
+		pthread_mutex_unlock(&t->lock);
+		if (sender)
+			return; /* it sends until the queue is empty */
+		/* a sender past its last look at the queue, or fail_all(),
+		 * or disconnect(): each lets go at once */
+		sched_yield();
+	}
+	pthread_mutex_lock(&t->lock);
+	if (!t->dead && t->big == t->big_queued)
+		n = take_batch(t, batch, true);
+	pthread_mutex_unlock(&t->lock);
+	ret = n ? send_batch(t, batch, n) : 0;
+	if (ret)
+		send_failed(t, ret);
+	pthread_mutex_unlock(&t->send_lock);
+}
+
+/*
  * Reads one reply and completes its operation (the caller holds the
  * receive role); a waiter passes its deadline (0: none).  0, or -errno when the connection is to be dropped;
  * *why says what was wrong with a reply that was not acceptable
@@ -404,6 +609,7 @@ static int rx_one(struct tcp_xport *t, const char **why, uint64_t deadline_ns)
 	struct vf_op *op;
 	uint8_t *body;
 	uint32_t idx;
+	bool flush;
 	int ret;
 
 	ret = rx_fill(t, VF_HDR_SIZE, deadline_ns);
@@ -475,13 +681,20 @@ static int rx_one(struct tcp_xport *t, const char **why, uint64_t deadline_ns)
 	t->slots[idx].next_free = t->free_head;
 	t->free_head = (int)idx;
 	t->inflight--;
+	if (op->type != VF_OP_WRITE)
+		t->big--;
 	pthread_cond_signal(&t->slot_cv);
 	pthread_mutex_unlock(&t->lock);
 	op->done(op);
 	pthread_mutex_lock(&t->lock);
 	if (t->followers)
 		wake_done_followers(t);
+	/* writes held back for a reply (VF_OP_F_BATCH) go now, unless
+	 * another reply is here already: they go after it, with more */
+	flush = t->send_head >= 0 && !t->sending && !rx_buffered(t);
 	pthread_mutex_unlock(&t->lock);
+	if (flush)
+		rx_flush(t);
 	return 0;
 }
 
@@ -880,116 +1093,10 @@ static void tcp_disconnect(struct vf_xport *x)
 	pthread_mutex_unlock(&t->send_lock);
 }
 
-/*
- * Sends what is queued, batch after batch, until the queue is empty (the
- * caller set t->sending).  send_lock is held from the `dead` check to the
- * end of each send, so a request is never written to a socket that
- * disconnect() has closed (and whose number the kernel may have given to
- * another socket), and no operation is failed (fail_all()) while its
- * buffer is being sent.  A queued operation cannot complete otherwise:
- * its reply cannot come before it is sent.
- *
- * But it can complete, and its buffer go back to its owner, while the
- * sendmsg() that carried it is still sending the requests behind it: the
- * kernel has copied its bytes by then, so that is safe, but nothing may
- * look at its buffer after the call (a sanitizer's check of what was sent
- * would).  So the payloads of small WRITEs (write-back: a page or a few)
- * are copied into txbuf with the heads, and a large payload is sent from
- * the operation's buffer as the last thing of its sendmsg().
- */
-static void send_queued(struct tcp_xport *t)
-{
-	struct iovec iov[2]; /* txbuf, and a large payload */
-	int batch[SEND_BATCH];
-
-	pthread_mutex_lock(&t->send_lock);
-	for (;;) {
-		unsigned n = 0, niov = 0;
-		size_t used = 0; /* txbuf[0, used): heads and copies, not sent yet */
-		int ret = 0;
-
-		pthread_mutex_lock(&t->lock);
-		if (t->dead || t->send_head < 0) {
-			/* dead: fail_all() fails what is queued, with the rest */
-			t->sending = false;
-			pthread_mutex_unlock(&t->lock);
-			break;
-		}
-		while (t->send_head >= 0 && n < SEND_BATCH) {
-			batch[n++] = t->send_head;
-			t->send_head = t->slots[t->send_head].next_send;
-		}
-		if (t->send_head < 0)
-			t->send_tail = -1;
-		pthread_mutex_unlock(&t->lock);
-
-		for (unsigned i = 0; i < n && !ret; i++) {
-			struct tcp_slot *sl = &t->slots[batch[i]];
-			struct vf_msg m;
-			size_t bulk;
-			long len;
-			bool copy;
-
-			vf_op_to_msg(sl->op, &m);
-			m.hdr.tag = (uint64_t)sl->gen << 32 | (uint32_t)batch[i];
-			len = vf_msg_encode_head(&m, t->txbuf + used, TXBUF_CAP - used, &bulk);
-			copy = bulk <= SEND_COPY_MAX;
-			if ((len == -ENOSPC && used) ||
-			    (len >= 0 && copy && bulk > TXBUF_CAP - used - (size_t)len)) {
-				/* txbuf is full: send what is ready, then this */
-				if (used)
-					iov[niov++] = (struct iovec){ t->txbuf, used };
-				ret = vf_writev_full(t->fd, iov, (int)niov);
-				niov = 0;
-				used = 0;
-				if (ret)
-					break;
-				len = vf_msg_encode_head(&m, t->txbuf, TXBUF_CAP, &bulk);
-			}
-			if (len < 0) {
-				/* no request this client makes is refused here */
-				vf_err("%s: cannot encode a %s request: %s", t->x.url.str,
-				       vf_msg_type_name(m.hdr.type), strerror((int)-len));
-				ret = (int)len;
-				break;
-			}
-			used += (size_t)len;
-			if (bulk && copy) {
-				memcpy(t->txbuf + used, m.io.data, bulk);
-				used += bulk;
-			} else if (bulk) {
-				/* large: from its own buffer, and nothing after it */
-				iov[niov++] = (struct iovec){ t->txbuf, used };
-				iov[niov++] = (struct iovec){ (void *)m.io.data, bulk };
-				ret = vf_writev_full(t->fd, iov, (int)niov);
-				niov = 0;
-				used = 0;
-			}
-		}
-		if (!ret && used) {
-			iov[niov++] = (struct iovec){ t->txbuf, used };
-			ret = vf_writev_full(t->fd, iov, (int)niov);
-		}
-		if (!ret)
-			continue;
-		if (!__atomic_load_n(&t->closing, __ATOMIC_RELAXED))
-			vf_warn("%s: send failed: %s", t->x.url.str, strerror(-ret));
-		/* the reader sees the shutdown and fails every operation in
-		 * flight, those still queued included */
-		shutdown(t->fd, SHUT_RDWR);
-		pthread_mutex_lock(&t->lock);
-		t->send_head = t->send_tail = -1;
-		t->sending = false;
-		pthread_mutex_unlock(&t->lock);
-		break;
-	}
-	pthread_mutex_unlock(&t->send_lock);
-}
-
 static int tcp_submit(struct vf_xport *x, struct vf_op *op)
 {
 	struct tcp_xport *t = to_tcp(x);
-	bool send;
+	bool send, hold;
 	int idx;
 
 	pthread_mutex_lock(&t->lock);
@@ -1009,11 +1116,22 @@ static int tcp_submit(struct vf_xport *x, struct vf_op *op)
 	else
 		t->send_head = idx;
 	t->send_tail = idx;
+	/* held back (VF_OP_F_BATCH): a request already sent is unanswered,
+	 * so a reader is waiting for its reply and sends this after it
+	 * (rx_one()), with what queues up meanwhile */
+	hold = (op->flags & VF_OP_F_BATCH) && op->type == VF_OP_WRITE && t->reading &&
+	       t->inflight > t->nqueued;
+	t->nqueued++;
 	t->inflight++;
+	if (op->type != VF_OP_WRITE) {
+		t->big++;
+		t->big_queued++;
+	}
 	if (!(op->flags & VF_OP_F_WAIT) && !t->reading)
 		rx_kick(t);
-	send = !t->sending;
-	t->sending = true;
+	send = !hold && !t->sending;
+	if (send)
+		t->sending = true;
 	pthread_mutex_unlock(&t->lock);
 
 	/* From here the receiver owns op: it may complete it as soon as the
