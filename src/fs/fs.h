@@ -343,6 +343,7 @@ const char *srv_state_name(enum srv_state st);
 #define STATE_F_UNMOUNTED 0x2 /* the mount is gone: the supervisor ends too */
 #define STATE_F_SERVING 0x4   /* the worker is serving requests */
 #define STATE_F_INIT_DONE 0x8 /* FUSE_INIT was answered (init[] holds it) */
+#define STATE_F_ALIVE 0x10    /* the supervisor holds `alive` (set by it) */
 
 struct state_hdr {
 	char magic[8];
@@ -358,6 +359,13 @@ struct state_hdr {
 	uint32_t init_len;		    /* the FUSE INIT request, once read */
 	char restart_error[256];	    /* why the last planned restart was refused */
 	uint8_t init[STATE_INIT_MAX];
+	/* Held by the supervisor for its whole life: a robust, process-shared
+	 * mutex.  When it dies the kernel marks the lock word (the robust
+	 * futex ABI: the owner's TID, FUTEX_OWNER_DIED) before its children
+	 * learn of it, so a worker tells it is alive from one load
+	 * (loop.c).  Appended: a header without it is format 1 still, and a
+	 * worker falls back to getppid() unless STATE_F_ALIVE is set. */
+	pthread_mutex_t alive;
 };
 
 struct fs_state {

@@ -33,6 +33,7 @@
  * wait in the kernel for the next worker.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -88,9 +89,10 @@ struct loop_thread {
 struct loop {
 	struct fuse_session *se;
 	int fd, stop_fd;
-	pid_t supervisor; /* a request read once it is gone is not served */
-	bool stopping;	  /* __atomic */
-	bool unmounted;	  /* __atomic */
+	pid_t supervisor;	/* a request read once it is gone is not served */
+	pthread_mutex_t *alive; /* the lock it holds (state_hdr), or NULL */
+	bool stopping;		/* __atomic */
+	bool unmounted;		/* __atomic */
 
 	pthread_mutex_t mu;	    /* parked */
 	unsigned readers;	    /* threads in read(), or on their way (__atomic) */
@@ -186,6 +188,24 @@ static bool wait_msg(int fd, int stop_fd)
 	}
 }
 
+/*
+ * The supervisor is gone.  Asked after every request read, so without a
+ * system call when the supervisor holds its robust lock (state_hdr.alive):
+ * the lock word holds the owner's thread id (its main thread's: its pid)
+ * until the kernel, as the supervisor exits and before its children are
+ * reparented or signalled, replaces it with FUTEX_OWNER_DIED
+ * (Documentation/locking/robust-futex-ABI.rst).  getppid() otherwise.
+ */
+static bool supervisor_gone(const struct loop *l)
+{
+	if (l->alive) {
+		unsigned w = (unsigned)__atomic_load_n(&l->alive->__data.__lock, __ATOMIC_ACQUIRE);
+
+		return (w & FUTEX_TID_MASK) != (unsigned)l->supervisor;
+	}
+	return getppid() != l->supervisor;
+}
+
 /* The signal that interrupts a waiting read(): its handler does nothing,
  * and it is installed without SA_RESTART. */
 #define LOOP_WAKE_SIG SIGRTMIN
@@ -231,7 +251,7 @@ static void *loop_thread(void *arg)
 			}
 			break;
 		}
-		if (getppid() != l->supervisor) {
+		if (supervisor_gone(l)) {
 			/* The supervisor died (its death signal may not have been
 			 * taken yet): the mount ends, and the request with it (the
 			 * kernel fails it when the last descriptor closes). */
@@ -273,6 +293,8 @@ int loop_run(struct fs *fs, struct fuse_session *se, int fd, int stop_fd, unsign
 
 	if (!t)
 		return -ENOMEM;
+	if (__atomic_load_n(&fs->st.hdr->flags, __ATOMIC_ACQUIRE) & STATE_F_ALIVE)
+		l.alive = &fs->st.hdr->alive;
 	sigemptyset(&sa.sa_mask);
 	sigaction(LOOP_WAKE_SIG, &sa, NULL);
 	make_blocking(fd);

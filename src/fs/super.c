@@ -196,6 +196,30 @@ void fs_tune_readahead(struct fs *fs)
 			path, strerror(-ret), ra / 1024, geteuid() ? " (needs root)" : "");
 }
 
+/* Takes hdr->alive for good (state_hdr): a worker tells from it, with no
+ * system call, that this process still lives.  Without it (it cannot
+ * fail on Linux, but) workers ask getppid() on every request. */
+static void supervisor_hold_alive(struct state_hdr *hdr)
+{
+	pthread_mutexattr_t a;
+	int ret;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	ret = pthread_mutex_init(&hdr->alive, &a);
+	pthread_mutexattr_destroy(&a);
+	if (!ret)
+		ret = pthread_mutex_lock(&hdr->alive);
+	if (ret) {
+		vf_warn("cannot take the supervisor's lock in the shared state (%s): workers "
+			"ask the kernel for their parent on every request instead",
+			strerror(ret));
+		return;
+	}
+	__atomic_or_fetch(&hdr->flags, STATE_F_ALIVE, __ATOMIC_RELEASE);
+}
+
 /* Puts fd at number want, without close-on-exec (in the child, before exec). */
 static int place_fd(int fd, int want)
 {
@@ -396,6 +420,7 @@ int supervisor_run(struct fs *fs, struct fuse_args *args, char **argv)
 		goto out;
 	}
 	sv.hdr->supervisor_pid = getpid();
+	supervisor_hold_alive(sv.hdr);
 	se = fuse_session_new(args, &none, sizeof(none), NULL);
 	if (!se) {
 		vf_err("cannot start a FUSE session");
