@@ -11,6 +11,13 @@
 FUZZ=$TOP/build/fuzz/fuzz_client
 [ -x "$FUZZ" ] || skip "build/fuzz/fuzz_client is not built (make fuzz needs clang)"
 mkdir -p seeds corpus
+# inputs that once crashed it, kept as they were found: each must run clean
+for f in "$TOP"/tests/fuzz/regress/client-*; do
+	"$FUZZ" "$f" >regress.log 2>&1 || {
+		tail -30 regress.log
+		fail "the client fuzz target crashes on $(basename "$f") again"
+	}
+done
 "$TOP/build/tests/gen-fuzz-corpus" --client seeds
 [ "$(ls seeds | wc -l)" -ge 16 ] || fail "seed corpus incomplete"
 "$FUZZ" -max_total_time="${VOFIRM_FUZZ_SECONDS:-30}" -timeout=5 -print_final_stats=1 \
