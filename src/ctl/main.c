@@ -1101,7 +1101,9 @@ static int drain_state(uint64_t *held, uint64_t *degraded, uint64_t *rate, uint6
 	for (guint i = 0; i < json_array_get_length(servers); i++) {
 		JsonNode *s = json_array_get_element(servers, i);
 
-		if (g_strcmp0(jv_str(jv_get(s, "url")), o.server))
+		/* a lost entry of that URL is an earlier instance of it */
+		if (g_strcmp0(jv_str(jv_get(s, "url")), o.server) ||
+		    !g_strcmp0(jv_str(jv_get(s, "state")), "lost"))
 			continue;
 		snprintf(what, sizeof(what), "servers[%u]", i);
 		ret = stat_sizes(file, s, what, (const char *const[]){ "held" }, 1, held);

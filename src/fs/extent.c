@@ -851,9 +851,7 @@ static bool repair_pass(struct fs *fs, struct rate *r, void *buf)
 {
 	GArray *files = pin_files(fs);
 	bool left = false;
-
-	/* counted afresh by each pass, as it meets them */
-	__atomic_store_n(&fs->repair_blocked, 0, __ATOMIC_RELAXED);
+	uint64_t blocked = 0, done0 = __atomic_load_n(&fs->repair_done_bytes, __ATOMIC_RELAXED);
 
 	for (guint k = 0; k < files->len && !repair_stopping(fs); k++) {
 		struct pinned_file *f = &g_array_index(files, struct pinned_file, k);
@@ -873,10 +871,20 @@ static bool repair_pass(struct fs *fs, struct rate *r, void *buf)
 				left = true;
 			if (rr == RB_BLOCKED) {
 				left = true;
-				__atomic_add_fetch(&fs->repair_blocked, 1, __ATOMIC_RELAXED);
+				blocked++;
 			}
+			/* Counted afresh by each pass.  Shown as it grows past the
+			 * last pass's count, which stands until then while nothing
+			 * moves (a reader, vofirmctl drain or Prometheus, must not
+			 * see it fall to 0 and climb back at every pass), and as it
+			 * is once copies move (the room may have come). */
+			if (blocked > __atomic_load_n(&fs->repair_blocked, __ATOMIC_RELAXED) ||
+			    __atomic_load_n(&fs->repair_done_bytes, __ATOMIC_RELAXED) != done0)
+				__atomic_store_n(&fs->repair_blocked, blocked, __ATOMIC_RELAXED);
 		}
 	}
+	if (!repair_stopping(fs))
+		__atomic_store_n(&fs->repair_blocked, blocked, __ATOMIC_RELAXED);
 	unpin_files(fs, files);
 	return left;
 }
@@ -945,7 +953,14 @@ int fs_drain(struct fs *fs, const char *url, char *why, size_t whylen)
 	uint32_t held;
 
 	if (!s) {
-		snprintf(why, whylen, "no server %s in this mount", url);
+		bool lost = false;
+
+		for (unsigned i = 0; i < fs_nsrv(fs); i++)
+			lost = lost || !strcmp(fs->srv[i].url, url);
+		snprintf(why, whylen,
+			 lost ? "server %s is lost: nothing of this mount is left there to move"
+			      : "no server %s in this mount",
+			 url);
 		return -ENOENT;
 	}
 	fs_mutex_lock(&fs->alloc_lock);

@@ -598,6 +598,35 @@ static int reconcile(struct server *s)
 	return free_orphans(s);
 }
 
+/*
+ * A server that said our session is gone (s LOST, s->lock held, and held
+ * on return) is there all the same: a new instance, or one whose lease ran
+ * out.  What it held stays lost, and this entry with it (copies name a
+ * server by its entry); the server itself joins the pool again, empty, as
+ * a new entry with the same URL and a new session (servers_add()), so
+ * that placements and the repair can use it: two servers and two copies
+ * are whole again after one of them restarts.  Tried until it works (it
+ * may be restarting again), another entry has the URL, or the mount ends.
+ */
+static void rejoin(struct server *s)
+{
+	struct fs *fs = s->fs;
+	struct timespec dl;
+	int ret;
+
+	while (!s->stop) {
+		fs_mutex_unlock(&s->lock);
+		ret = servers_add(fs, s->url);
+		fs_mutex_lock(&s->lock);
+		if (ret == 0 || ret == -EEXIST || ret == -ENOSPC || ret == -ESHUTDOWN)
+			break;
+		dl = vf_deadline_ms(slow_retry_ms(s));
+		fs_cond_timedwait(&s->cv, &s->lock, &dl);
+	}
+	while (!s->stop)
+		fs_cond_wait(&s->cv, &s->lock);
+}
+
 static void *health_thread(void *arg)
 {
 	struct server *s = arg;
@@ -672,8 +701,7 @@ static void *health_thread(void *arg)
 				server_lost(s, "it came back without our session (it restarted, "
 					       "or its lease ran out)");
 				fs_mutex_lock(&s->lock);
-				while (!s->stop)
-					fs_cond_wait(&s->cv, &s->lock);
+				rejoin(s);
 				goto out;
 			}
 			away = vf_now_ms() - s->down_since;
@@ -886,25 +914,35 @@ int servers_open(struct fs *fs)
 	return fs_repair_start(fs);
 }
 
+/* The entry in use for url: a LOST one is not (the server may have
+ * joined again as a later entry, rejoin()). */
 struct server *server_by_url(struct fs *fs, const char *url)
 {
 	unsigned n = fs_nsrv(fs);
 
 	for (unsigned i = 0; i < n; i++)
-		if (!strcmp(fs->srv[i].url, url))
+		if (!strcmp(fs->srv[i].url, url) &&
+		    !__atomic_load_n(&fs->srv[i].lost, __ATOMIC_ACQUIRE))
 			return &fs->srv[i];
 	return NULL;
 }
 
+/* Adding servers (servers_add()) and the end of them (servers_close()). */
+static pthread_mutex_t add_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool servers_closing; /* add_lock */
+
 int servers_add(struct fs *fs, const char *url)
 {
-	static pthread_mutex_t add_lock = PTHREAD_MUTEX_INITIALIZER;
 	unsigned n;
 	char *u;
 	int ret;
 
 	pthread_mutex_lock(&add_lock);
 	n = fs_nsrv(fs);
+	if (servers_closing) {
+		ret = -ESHUTDOWN; /* a server added now would outlive the mount */
+		goto out;
+	}
 	if (server_by_url(fs, url)) {
 		ret = -EEXIST;
 		goto out;
@@ -937,7 +975,12 @@ out:
 
 void servers_close(struct fs *fs, bool keep_sessions)
 {
-	unsigned n = fs_nsrv(fs);
+	unsigned n;
+
+	pthread_mutex_lock(&add_lock);
+	servers_closing = true;
+	n = fs_nsrv(fs);
+	pthread_mutex_unlock(&add_lock);
 
 	fs_repair_stop(fs);
 	for (unsigned i = 0; i < n; i++) {

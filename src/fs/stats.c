@@ -133,6 +133,19 @@ static uint64_t srv_tx(struct server *s, bool calls)
 	return __atomic_load_n(calls ? &x->tx_calls : &x->tx_requests, __ATOMIC_RELAXED);
 }
 
+/* A lost entry whose server joined the pool again as a later entry
+ * (servers.c, rejoin()): one series per server URL in Prometheus, the
+ * live one (stats.json lists both). */
+static bool superseded(struct fs *fs, unsigned i, unsigned nsrv, const struct srv_row *r)
+{
+	if (r[i].state != SRV_LOST)
+		return false;
+	for (unsigned j = i + 1; j < nsrv; j++)
+		if (!strcmp(fs->srv[j].url, fs->srv[i].url))
+			return true;
+	return false;
+}
+
 static const double quantiles[] = { 0.5, 0.9, 0.99 };
 
 /* {"count": n, "p50": .., "p90": .., "p99": .., "mean": .., "max": ..} in µs */
@@ -425,6 +438,8 @@ char *fs_stats_prometheus(struct fs *fs)
 		prom_head(o, srv_metrics[m].name, srv_metrics[m].type, srv_metrics[m].help);
 		for (unsigned i = 0; i < nsrv; i++) {
 			struct server *s = &fs->srv[i];
+			if (superseded(fs, i, nsrv, r))
+				continue;
 			uint64_t v[] = { r[i].state == SRV_UP,
 					 r[i].state == SRV_LOST,
 					 r[i].capacity,
@@ -455,6 +470,8 @@ char *fs_stats_prometheus(struct fs *fs)
 			const struct hist *h = w ? &fs->srv[i].write_lat : &fs->srv[i].read_lat;
 			uint64_t count = 0;
 
+			if (superseded(fs, i, nsrv, r))
+				continue;
 			for (unsigned q = 0; q < VF_ARRAY_SIZE(quantiles); q++) {
 				g_string_append_printf(o, "%s{server=\"", name);
 				prom_label(o, r[i].url);

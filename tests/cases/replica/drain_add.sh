@@ -46,10 +46,10 @@ stop_writer() {
 wait_until 10 "the writer did not write" test -s writer.done
 
 step "drain $U1 with nowhere to go: it says so, and nothing moves"
-expect_exit 1 "$CTL" drain --mount mnt --server "$U1" --timeout 3s
+expect_exit 1 "$CTL" drain --mount mnt --server "$U1" --timeout 8s
 echo "$OUT"
 assert_out "draining $U1: .*NO ROOM for $EXT extents"
-assert_out "$U1 is not drained after 3 s: 32 MiB left on it"
+assert_out "$U1 is not drained after 8 s: 32 MiB left on it"
 [ "$(srv_field "$U1" draining)" = true ] || fail "stats.json does not show $U1 draining"
 [ "$(granted "$U1")" = $EXT ] || fail "$U1 lost copies with nowhere to put them"
 repl_is degraded_bytes 0
