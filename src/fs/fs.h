@@ -158,6 +158,11 @@ struct server {
 	uint64_t read_ewma_ns;
 	/* away longer than its lease: its copies are replaced (health thread) */
 	bool gone;
+	/* A request naming slabs (ALLOC, LIST, ACCEPT) has the server register
+	 * them for RDMA: the time per slab of the last one and how many it
+	 * named, which size the next (server_slab_batch(); __atomic, 0: none) */
+	uint64_t slab_op_ns;
+	uint32_t slab_op_last;
 
 	/* under fs->alloc_lock */
 	bool draining;	     /* no new slabs; its copies are moved off */
@@ -284,6 +289,10 @@ void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n);
 /* One control request (GRANT, ACCEPT, GIVE, REVOKE, ...), one attempt
  * within io_timeout; -EAGAIN when the server is not up. */
 int server_op(struct server *s, struct vf_op *op);
+/* A request naming up to op->count slabs (ALLOC, LIST, ACCEPT), with
+ * op->count cut to as many as the server registers well within
+ * io_timeout: the caller asks again for the rest (servers.c). */
+int server_slab_op(struct server *s, struct vf_op *op);
 /* Slabs that are no longer this mount's to free (handed over): forgotten. */
 void servers_forget(struct fs *fs, const struct slab_grant *g, uint32_t n);
 /* Slabs this mount may reach now (an import): counted as held. */

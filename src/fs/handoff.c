@@ -833,7 +833,7 @@ static int do_import(fuse_req_t req, struct fs *fs, const char *name, const char
 					    .count = VF_MAX_SLABS_PER_MSG,
 					    .descs = descs };
 
-			ret = server_op(s, &op);
+			ret = server_slab_op(s, &op);
 			if (ret) {
 				snprintf(why, whylen, "server %s refused the grant: %s", s->url,
 					 op.errmsg[0] ? op.errmsg : strerror(-ret));

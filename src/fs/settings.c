@@ -142,7 +142,8 @@ static const struct vf_opt fs_opt[] = {
 	  .help = "a read whose server does not answer fails with EIO after T; "
 		  "writes wait for the server as long as its lease" },
 	{ "io-timeout", 0, VF_OPT_DURATION, AT(io_timeout_ms), .lo = 1, .def = "5s", .metavar = "T",
-	  .help = "one request's wait before the connection is redone" },
+	  .help = "one request's wait before the connection is redone (a large "
+		  "allocation is asked for in pieces that fit well within it)" },
 	{ "connect-timeout", 0, VF_OPT_DURATION, AT(connect_timeout_ms), .lo = 1, .def = "3s",
 	  .metavar = "T", .help = "how long connecting to a server, and its handshake, may take" },
 	{ "readahead", 0, VF_OPT_SIZE, AT(readahead), .hi = 16 << 20, .def = "128K",

@@ -149,6 +149,17 @@ int main(int argc, char **argv)
 		  set.no_auth ? "NO authentication (--no-auth)"
 			      : "clients authenticate with the key",
 		  set.mlock ? "; memory locked" : "", set.hugepages ? "; huge pages" : "");
+	for (unsigned i = 0; i < set.nlisten && !set.mlock; i++) {
+		if (!strncmp(set.listen[i], "rdma://", 7)) {
+			/* registering a slab faults in what was never touched */
+			vf_notice("%s without --mlock: a slab's memory is faulted in when it "
+				  "is granted and registered for RDMA, which makes large ALLOCs "
+				  "slow; --mlock faults the whole pool in at start "
+				  "(vofirm-memd(8))",
+				  set.listen[i]);
+			break;
+		}
+	}
 
 	/* systemd (Type=notify): started once every listener listens */
 	vf_notify("READY=1\nSTATUS=donating %s in %u slabs", a, pool.nslabs);

@@ -125,6 +125,10 @@ int pool_init(struct memd_pool *p, uint64_t size, uint64_t slab_size, uint64_t l
 		madvise(p->base, size, MADV_HUGEPAGE);
 
 	if (flags & MEMD_POOL_MLOCK) {
+		uint64_t t0 = vf_now_ms();
+
+		/* faults every page in: registering a slab for RDMA then only
+		 * pins it (docs/rdma.md, "Allocation time") */
 		if (mlock(p->base, size) < 0) {
 			struct rlimit rl = { 0 };
 
@@ -142,6 +146,8 @@ int pool_init(struct memd_pool *p, uint64_t size, uint64_t slab_size, uint64_t l
 			p->base = NULL;
 			return -err;
 		}
+		vf_info("locked the donated %s in memory in %" PRIu64 " ms",
+			vf_format_size(size, a, sizeof(a)), vf_now_ms() - t0);
 	}
 
 	p->slabs = calloc(p->nslabs, sizeof(*p->slabs));

@@ -94,7 +94,9 @@ static const struct vf_opt memd_opt[] = {
 	{ "lease", 0, VF_OPT_DURATION, AT(lease_ms), .def = "60s", .metavar = "DURATION",
 	  .help = "how long a disconnected client's slabs are kept for it to reconnect; "
 		  "units ms, s, m, h" },
-	{ "mlock", 0, VF_OPT_BOOL, AT(mlock), .help = "lock the donated memory (never swapped)" },
+	{ "mlock", 0, VF_OPT_BOOL, AT(mlock),
+	  .help = "lock the donated memory (never swapped), faulting it all in at start: "
+		  "recommended on rdma://, where registering a slab otherwise faults it in" },
 	{ "hugepages", 0, VF_OPT_BOOL, AT(hugepages),
 	  .help = "back the donated memory with 2 MiB huge pages" },
 	{ "max-clients", 0, VF_OPT_UINT, AT(max_clients), .lo = 1, .hi = 65536, .def = "256",
