@@ -126,7 +126,7 @@ mount_fs() { # DIR vofirm-fs options (the last --log-level wins)
 			# supervisor and worker: the worker serves, the supervisor holds the mount
 			FS_CPU[$(basename "$d")]=$(python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
-print(f"{d[\"supervisor_pid\"]},{d[\"worker_pid\"]}")' "$d/.vofirm/stats.json" 2>/dev/null ||
+print("%d,%d" % (d["supervisor_pid"], d["worker_pid"]))' "$d/.vofirm/stats.json" 2>/dev/null ||
 				echo "$sup,$(pgrep -P "$sup" | paste -sd,)")
 			return 0
 		fi
