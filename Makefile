@@ -76,7 +76,8 @@ CTL_SRCS := src/ctl/qmp.c src/ctl/jv.c
 CTL_CMD_SRCS := $(filter-out $(CTL_SRCS),$(sort $(wildcard src/ctl/*.c)))
 FS_SRCS := src/fs/settings.c src/fs/servers.c src/fs/files.c src/fs/extent.c src/fs/state.c \
 	src/fs/loop.c src/fs/super.c src/fs/ops.c src/fs/awrite.c \
-	src/fs/stats.c src/fs/hist.c src/fs/prefetch.c src/fs/handoff.c
+	src/fs/stats.c src/fs/hist.c src/fs/prefetch.c src/fs/handoff.c \
+	src/fs/fetchahead.c
 UNIT_TESTS := test_util test_proto test_config test_memd_settings test_fs_settings test_auth \
 	test_ctl_json test_fs_lock
 ifeq ($(LOCKCHECK),1)

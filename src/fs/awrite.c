@@ -125,6 +125,7 @@ static void complete(struct awrite *w, int ret)
 		__atomic_store_n(&w->in->write_error, true, __ATOMIC_RELAXED);
 	}
 	hist_add(&fs->fuse_write_lat, vf_now_ns() - w->t0);
+	fetchahead_invalidate(fs, w->in, w->off, n); /* windows fetched meanwhile */
 	/* the extent and the inode may go from here on */
 	drop_count(q, &w->e->awrites);
 	drop_count(q, &w->in->awrites);

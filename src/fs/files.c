@@ -67,6 +67,7 @@ void inode_free(struct fs *fs, struct inode *in)
 {
 	state_drop(fs, in->ino);
 	prefetch_file_free(in);
+	fetchahead_file_free(fs, in);
 	g_hash_table_remove(fs->inodes, GUINT_TO_POINTER(in->ino));
 	for (uint32_t i = 0; i < in->nmap; i++)
 		if (in->map[i])
@@ -769,6 +770,7 @@ int file_resize(struct fs *fs, struct inode *in, uint64_t size)
 	int ret;
 
 	fs_rwlock_wrlock(&in->rw);
+	fetchahead_invalidate(fs, in, 0, UINT64_MAX);
 	awrite_wait_inode(fs, in);
 	if (size != in->size && handoff_pending(in)) {
 		char what[64], sz[32];
@@ -844,6 +846,7 @@ int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint
 		return -EFBIG;
 
 	fs_rwlock_wrlock(&in->rw);
+	fetchahead_invalidate(fs, in, 0, UINT64_MAX);
 	awrite_wait_inode(fs, in);
 	if (handoff_pending(in) && (!(mode & FALLOC_FL_PUNCH_HOLE) || !punch_may(in, off, len))) {
 		snprintf(what, sizeof(what), "%s of %s at %s",
@@ -875,6 +878,7 @@ int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint
 void file_free_slabs(struct fs *fs, struct inode *in)
 {
 	fs_rwlock_wrlock(&in->rw);
+	fetchahead_invalidate(fs, in, 0, UINT64_MAX);
 	awrite_wait_inode(fs, in);
 	__atomic_store_n(&in->size, 0, __ATOMIC_RELAXED); /* no slab backs any byte now */
 	release_from(fs, in, 0);
@@ -885,7 +889,7 @@ void file_free_slabs(struct fs *fs, struct inode *in)
 
 /* ---- reads and writes ---- */
 
-ssize_t file_read(struct fs *fs, struct inode *in, uint64_t off, size_t len, char *buf)
+ssize_t file_read_raw(struct fs *fs, struct inode *in, uint64_t off, size_t len, char *buf)
 {
 	uint64_t S = fs->slab_size;
 	size_t pos = 0;
@@ -927,13 +931,20 @@ ssize_t file_read(struct fs *fs, struct inode *in, uint64_t off, size_t len, cha
 		pos += n;
 	}
 	fs_rwlock_unlock(&in->rw);
-	if (ret) {
-		file_log_io_error(fs, in, "read", off, ret);
+	return ret ? ret : (ssize_t)len;
+}
+
+ssize_t file_read(struct fs *fs, struct inode *in, uint64_t off, size_t len, char *buf)
+{
+	ssize_t n = file_read_raw(fs, in, off, len, buf);
+
+	if (n < 0) {
+		file_log_io_error(fs, in, "read", off, (int)n);
 		return -EIO;
 	}
 	__atomic_add_fetch(&in->io.reads, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&in->io.bytes_read, len, __ATOMIC_RELAXED);
-	return (ssize_t)len;
+	__atomic_add_fetch(&in->io.bytes_read, (uint64_t)n, __ATOMIC_RELAXED);
+	return n;
 }
 
 /*

@@ -49,6 +49,7 @@
 #include <glib.h>
 
 #include "lock.h"
+#include "fetchahead.h"
 #include "prefetch.h"
 #include "vofirm/auth.h"
 #include "vofirm/transport.h"
@@ -76,6 +77,7 @@ struct fs_settings {
 	uint64_t io_timeout_ms;	  /* one attempt; then the connection is redone */
 	uint64_t connect_timeout_ms;
 	uint64_t readahead;	   /* bytes */
+	uint64_t fetch_ahead;	   /* bytes: the largest READ fetch-ahead follows; 0 off */
 	char *prefetch;		   /* off, kernel or auto (prefetch.h) */
 	uint64_t prefetch_max;	   /* bytes ahead per stream, and pending per file */
 	unsigned prefetch_depth;   /* accesses in a stream's first window */
@@ -479,6 +481,7 @@ struct inode {
 	struct io_counters io;
 	int ctl_file;	       /* which control file */
 	struct pf_file *pf;    /* the prefetcher's (prefetch.c; __atomic, made at the first read) */
+	struct fa_file *fa;    /* fetch-ahead's windows (fetchahead.c; __atomic) */
 	struct fs_handoff *ho; /* exported or imported, not committed (handoff.c; in->rw) */
 };
 
@@ -492,7 +495,8 @@ struct fs {
 	bool has_key;
 	uint64_t slab_size;
 	struct fuse_session *se;
-	struct prefetch *pf; /* prefetch.c */
+	struct prefetch *pf;   /* prefetch.c */
+	struct fetchahead *fa; /* fetchahead.c; NULL: off */
 
 	struct server *srv; /* FS_MAX_SERVERS entries, nsrv of them in use */
 	unsigned nsrv;	    /* __atomic: servers are added at run time */
@@ -620,6 +624,9 @@ void fs_repl_stats(struct fs *fs, struct repl_stats *st);
 int file_resize(struct fs *fs, struct inode *in, uint64_t size);
 int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint64_t len);
 ssize_t file_read(struct fs *fs, struct inode *in, uint64_t off, size_t len, char *buf);
+/* The same without the file's counters and the error's log line: -errno. */
+ssize_t file_read_raw(struct fs *fs, struct inode *in, uint64_t off, size_t len, char *buf);
+
 ssize_t file_write(struct fs *fs, struct inode *in, uint64_t off, size_t len, const char *buf);
 void file_free_slabs(struct fs *fs, struct inode *in);
 uint64_t file_reserved(struct fs *fs, struct inode *in);

@@ -901,6 +901,7 @@ static int do_import(fuse_req_t req, struct fs *fs, const char *name, const char
 
 	fs_rwlock_wrlock(&in->rw);
 	awrite_wait_inode(fs, in);
+	fetchahead_invalidate(fs, in, 0, UINT64_MAX);
 	in->replicas = d.replicas;
 	in->size = d.size;
 	in->map = calloc(d.nmap + 1, sizeof(*in->map));
@@ -1233,6 +1234,7 @@ int handoff_setxattr(fuse_req_t req, struct fs *fs, struct inode *in, const char
 	fs_mutex_unlock(&fs->ns_lock);
 	fs_rwlock_wrlock(&in->rw);
 	awrite_wait_inode(fs, in);
+	fetchahead_invalidate(fs, in, 0, UINT64_MAX);
 	if (export && is_word(value, size, "commit")) {
 		what = "commit of the export";
 		ret = in->ho && in->ho->role == HO_EXPORT ? 0 : -EINVAL;
@@ -1353,6 +1355,7 @@ int handoff_getxattr(struct fs *fs, struct inode *in, const char *name, char **v
 		/* a new snapshot, which the next pieces are read from */
 		fs_rwlock_wrlock(&in->rw);
 		awrite_wait_inode(fs, in);
+		fetchahead_invalidate(fs, in, 0, UINT64_MAX);
 	} else {
 		fs_rwlock_rdlock(&in->rw);
 	}

@@ -64,7 +64,7 @@ static void tune_process(struct fs *fs)
 
 static int alloc_buffers(struct fs *fs)
 {
-	fs->nbufs = fs->set.threads + 4;
+	fs->nbufs = fs->set.threads + 4 + FA_BUFS; /* FA_BUFS: windows fetched ahead */
 	fs->buf_size = VF_MAX_IO;
 	fs->bufs = calloc(fs->nbufs, sizeof(*fs->bufs));
 	if (!fs->bufs)
@@ -421,8 +421,11 @@ static int worker_main(struct fs *fs, int argc, char **argv, const char *spec)
 	quiet_stdio(fs);
 
 	ret = awrite_start(fs);
+	if (ret == 0)
+		ret = fetchahead_start(fs);
 	if (ret == 0) {
 		ret = loop_run(fs, se, fuse_fd, sig.stop_fd, fs->set.threads);
+		fetchahead_stop(fs);
 		awrite_stop(fs); /* every write taken is answered, and in the state */
 	}
 	unmounted = ret == LOOP_UNMOUNTED;
@@ -459,10 +462,12 @@ out_servers:
 		servers_close(fs, false);
 		status = EXIT_FAILURE;
 	}
+	fetchahead_stop(fs); /* if the loop did not run: its windows' buffers back */
 	free_buffers(fs);
 	fs_free_handles(fs);
 	fs_free_tree(fs); /* once no health thread can report a loss by file */
 	prefetch_free(fs);
+	fetchahead_free(fs);
 out:
 	explicit_bzero(&fs->key, sizeof(fs->key));
 	fs_settings_free(&fs->set);

@@ -805,8 +805,9 @@ static void vf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct handle *h = handle_of(fs, ino, fi);
 	uint64_t t0 = vf_now_ns();
 	bool pf = false, fail_fast = false;
+	struct fa_win *win = NULL; /* a window fetched ahead, held until the reply is out */
+	char *buf, *data;
 	ssize_t n;
-	void *buf;
 
 	if (!h) {
 		fuse_reply_err(req, EBADF);
@@ -821,7 +822,7 @@ static void vf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	buf = fs_buf_get(fs);
+	buf = data = fs_buf_get(fs);
 	if (size > fs->buf_size)
 		size = fs->buf_size;
 	if (h->data) {
@@ -842,7 +843,17 @@ static void vf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 * helper's) fail at once when a server of the range is down */
 		pf = prefetch_read_begin(fs, h->in, (uint64_t)off, size, fuse_req_ctx(req)->pid,
 					 &fail_fast);
-		n = fail_fast ? -EIO : file_read(fs, h->in, (uint64_t)off, size, buf);
+		n = fail_fast ? -EIO : fetchahead_read(fs, h->in, (uint64_t)off, size, &data, &win);
+		if (n == -ENODATA) {
+			n = file_read(fs, h->in, (uint64_t)off, size, buf);
+		} else if (n >= 0 && !fail_fast) {
+			__atomic_add_fetch(&h->in->io.reads, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&h->in->io.bytes_read, (uint64_t)n, __ATOMIC_RELAXED);
+		} else if (n < 0 && !fail_fast) {
+			/* the fetch this READ waited for failed, under the failure policy */
+			file_log_io_error(fs, h->in, "read", (uint64_t)off, (int)n);
+			n = -EIO;
+		}
 		prefetch_read_end(fs, h->in, pf, n);
 	}
 	handle_done(h);
@@ -851,7 +862,8 @@ static void vf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
-		fuse_reply_buf(req, buf, (size_t)n);
+		fuse_reply_buf(req, data, (size_t)n);
+	fetchahead_done(fs, win);
 	fs_buf_put(fs, buf);
 }
 
@@ -873,12 +885,15 @@ static void vf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	 * returns: the file may be closed and h freed by then, so h is not
 	 * touched after, unless it is this request's own (foreign). */
 	foreign = h->foreign;
+	/* windows fetched ahead of a reader: now, and when it is answered */
+	fetchahead_invalidate(fs, h->in, (uint64_t)off, size);
 	if (awrite_try(fs, req, h->in, (uint64_t)off, size, buf)) {
 		if (foreign)
 			handle_free(h);
 		return;
 	}
 	n = file_write(fs, h->in, (uint64_t)off, size, buf);
+	fetchahead_invalidate(fs, h->in, (uint64_t)off, size);
 	handle_done(h);
 	hist_add(&fs->fuse_write_lat, vf_now_ns() - t0);
 	if (n < 0)

@@ -149,6 +149,10 @@ static const struct vf_opt fs_opt[] = {
 	{ "readahead", 0, VF_OPT_SIZE, AT(readahead), .hi = 16 << 20, .def = "128K",
 	  .metavar = "SIZE",
 	  .help = "the kernel's readahead for the files with --prefetch kernel" },
+	{ "fetch-ahead", 0, VF_OPT_SIZE, AT(fetch_ahead), .hi = VF_MAX_IO, .def = "1M",
+	  .metavar = "SIZE",
+	  .help = "a sequential reader's next READ (one of up to SIZE) is read from the servers "
+		  "while its current one is answered; 0: off" },
 	{ "prefetch", 0, VF_OPT_STRING, AT(prefetch), .def = "auto", .metavar = "MODE",
 	  .help = "auto: vofirm-fs detects trends in each file's misses (sequential, strided, "
 		  "majority) and reads ahead for them, the kernel's readahead off; kernel: the "

@@ -281,6 +281,20 @@ char *fs_stats_json(struct fs *fs)
 				       ", \"retried\": %" PRIu64 ", \"in_flight\": %" PRIu64 "}",
 				       aw.taken, aw.retried, aw.in_flight);
 	}
+	{
+		struct fa_stats fa;
+
+		fetchahead_stats(fs, &fa);
+		g_string_append_printf(o,
+				       ", \"fetch_ahead\": {\"max\": %" PRIu64
+				       ", \"windows\": %" PRIu64 ", \"bytes\": %" PRIu64
+				       ", \"used_bytes\": %" PRIu64 ", \"dropped_bytes\": %" PRIu64
+				       ", \"waits\": %" PRIu64 ", \"stale\": %" PRIu64
+				       ", \"errors\": %" PRIu64 ", \"reclaimed\": %" PRIu64 "}",
+				       fs->set.fetch_ahead, fa.windows, fa.bytes, fa.used_bytes,
+				       fa.dropped_bytes, fa.waits, fa.stale, fa.errors,
+				       fa.reclaimed);
+	}
 	g_string_append(o, "},");
 	g_string_append_printf(o,
 			       "\n  \"pool\": {\"capacity\": %" PRIu64 ", \"free\": %" PRIu64
@@ -421,6 +435,31 @@ char *fs_stats_prometheus(struct fs *fs)
 			g_string_append_printf(o, "%s{mount=\"", names[m]);
 			prom_label(o, fs->set.mountpoint ? fs->set.mountpoint : "");
 			g_string_append_printf(o, "\"} %" PRIu64 "\n", m ? aw.retried : aw.taken);
+		}
+	}
+	{
+		struct fa_stats fa;
+		const struct {
+			const char *name, *help;
+			uint64_t *v;
+		} fm[] = {
+			{ "vofirm_fs_fetch_ahead_bytes_total",
+			  "bytes read from the servers ahead of a sequential reader", &fa.bytes },
+			{ "vofirm_fs_fetch_ahead_used_bytes_total",
+			  "of those, bytes that answered a READ", &fa.used_bytes },
+			{ "vofirm_fs_fetch_ahead_dropped_bytes_total",
+			  "of those, bytes dropped unused (the reader went elsewhere)",
+			  &fa.dropped_bytes },
+			{ "vofirm_fs_fetch_ahead_stale_total",
+			  "windows dropped because the file was written since", &fa.stale },
+		};
+
+		fetchahead_stats(fs, &fa);
+		for (unsigned m = 0; m < VF_ARRAY_SIZE(fm); m++) {
+			prom_head(o, fm[m].name, "counter", fm[m].help);
+			g_string_append_printf(o, "%s{mount=\"", fm[m].name);
+			prom_label(o, fs->set.mountpoint ? fs->set.mountpoint : "");
+			g_string_append_printf(o, "\"} %" PRIu64 "\n", *fm[m].v);
 		}
 	}
 	if (fs->st.hdr) {

@@ -63,5 +63,5 @@ if command -v setpriv >/dev/null; then
 fi
 
 step "--help and --version answer and exit 0"
-"$MEMD" --help | grep -q -- '--donate SIZE'
+grep -q -- '--donate SIZE' <<<"$("$MEMD" --help)"
 "$MEMD" --version | grep -q '^vofirm-memd [0-9]'

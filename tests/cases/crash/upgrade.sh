@@ -23,7 +23,7 @@ assert_out "restart-fs needs --mount DIR"
 mkdir -p plain
 expect_exit 1 "$CTL" restart-fs --mount plain
 assert_out "plain is not a vofirm-fs mount"
-"$CTL" --help | grep -q "restart-fs --mount DIR" || fail "vofirmctl --help does not list restart-fs"
+grep -q "restart-fs --mount DIR" <<<"$("$CTL" --help)" || fail "vofirmctl --help does not list restart-fs"
 
 # vofirm-fs from a copy that the test can replace, as an upgrade does
 mkdir bin

@@ -61,5 +61,6 @@ assert_out 'cannot connect'
 not_mounted "detached start against a dead server"
 
 step "--help and --version"
-"$VFS" --help | grep -q -- '--server URL'
+# the whole text first: grep -q stops reading at the match (SIGPIPE)
+grep -q -- '--server URL' <<<"$("$VFS" --help)" || fail "--help does not show --server"
 "$VFS" --version | grep -q '^vofirm-fs [0-9]'
