@@ -421,10 +421,10 @@ static int worker_main(struct fs *fs, int argc, char **argv, const char *spec)
 	quiet_stdio(fs);
 
 	ret = awrite_start(fs);
-	if (ret == 0)
-		ret = fetchahead_start(fs);
 	if (ret == 0) {
-		ret = loop_run(fs, se, fuse_fd, sig.stop_fd, fs->set.threads);
+		ret = fetchahead_start(fs);
+		if (ret == 0)
+			ret = loop_run(fs, se, fuse_fd, sig.stop_fd, fs->set.threads);
 		fetchahead_stop(fs);
 		awrite_stop(fs); /* every write taken is answered, and in the state */
 	}
