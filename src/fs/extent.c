@@ -579,7 +579,9 @@ static void rate_limit(struct fs *fs, struct rate *r, uint64_t bytes)
 	}
 }
 
-enum rebuild_result { RB_DONE, RB_AGAIN, RB_BLOCKED, RB_GONE };
+/* RB_AGAIN: looked at again now; RB_WAIT: in the next pass (a server it
+ * needs is down); RB_BLOCKED: in the next pass, and counted (no room) */
+enum rebuild_result { RB_DONE, RB_AGAIN, RB_WAIT, RB_BLOCKED, RB_GONE };
 
 /*
  * Copies chunk [off, off+CHUNK) of e into copy k, from an OK copy:
@@ -718,7 +720,7 @@ static enum rebuild_result repair_extent(struct fs *fs, struct pinned_file *f, u
 	int target = -1, ret;
 	unsigned tsrv;
 	bool busy, full;
-	char why[256];
+	char why[512];
 	enum rebuild_result rr;
 	uint64_t t0 = vf_now_ms(), S = fs->slab_size;
 
@@ -800,8 +802,23 @@ static enum rebuild_result repair_extent(struct fs *fs, struct pinned_file *f, u
 	if (full)
 		return RB_AGAIN;
 
-	/* a new copy, on a server that holds none of this extent */
+	/* a new copy, on a server that holds none of this extent, nor is away
+	 * longer than its lease (its copies are the ones being replaced) */
+	for (unsigned i = 0; i < fs_nsrv(fs); i++)
+		if (__atomic_load_n(&fs->srv[i].gone, __ATOMIC_RELAXED))
+			exclude |= 1ull << i;
 	ret = servers_alloc(fs, 1, 1, exclude, &g, why, sizeof(why));
+	if (ret == -EIO) {
+		/* not NO ROOM: a server that is down may have it (or the
+		 * connection to one broke): tried again in the next pass */
+		vf_log_ratelimited(LOG_WARNING,
+				   "file %s [%" PRIu64 "M, %" PRIu64
+				   "M): a new copy waits: %s; it stays with %u up-to-date copies "
+				   "of %u asked",
+				   f->path, (uint64_t)idx * S >> 20, (uint64_t)(idx + 1) * S >> 20,
+				   why, ok, want);
+		return RB_WAIT;
+	}
 	if (ret) {
 		vf_log_ratelimited(LOG_ERR,
 				   "file %s [%" PRIu64 "M, %" PRIu64
@@ -867,7 +884,7 @@ static bool repair_pass(struct fs *fs, struct rate *r, void *buf)
 			do
 				rr = repair_extent(fs, f, i, r, buf);
 			while (rr == RB_AGAIN && ++guard < 4 && !repair_stopping(fs));
-			if (rr == RB_AGAIN)
+			if (rr == RB_AGAIN || rr == RB_WAIT)
 				left = true;
 			if (rr == RB_BLOCKED) {
 				left = true;

@@ -484,7 +484,7 @@ static int reserve_range(struct fs *fs, struct inode *in, uint64_t first, uint64
 	unsigned r;
 	struct slab_grant *g = NULL;
 	struct extent **rec = NULL;
-	char why[256];
+	char why[512];
 	int ret;
 
 	r = file_replicas(fs, in);
@@ -508,7 +508,7 @@ static int reserve_range(struct fs *fs, struct inode *in, uint64_t first, uint64
 	}
 	if (!ret)
 		ret = servers_alloc(fs, need, r, 0, g, why, sizeof(why));
-	if (ret == -ENOSPC)
+	if (ret == -ENOSPC || ret == -EIO) /* short of room, or a server is down */
 		log_refusal(fs, in, what, why);
 	if (ret) {
 		for (uint32_t q = 0; rec && q < need; q++)
@@ -539,7 +539,7 @@ int file_set_replicas(struct fs *fs, struct inode *in, unsigned n)
 {
 	unsigned old;
 	uint8_t *added;
-	char why[256], what[64];
+	char why[512], what[64];
 	int ret = 0;
 
 	if (n < 1 || n > FS_MAX_REPLICAS)

@@ -283,6 +283,9 @@ void servers_close(struct fs *fs, bool keep_sessions);
  * Grants n extents' worth of r slabs each, all or nothing: out[e * r + k]
  * is copy k of extent e, the r copies of one extent on r distinct servers,
  * none of them in `exclude` (a bit per server index; 0 for none).
+ * -ENOSPC when the pool is short; -EIO when it is short of what the
+ * servers that are up have and a server that is down (not lost, drained
+ * or excluded) might have the rest: why names it.
  */
 int servers_alloc(struct fs *fs, uint32_t n, unsigned r, uint64_t exclude, struct slab_grant *out,
 		  char *why, size_t whylen);
@@ -596,7 +599,8 @@ static inline struct extent *map_get(struct inode *in, uint64_t idx)
 /* The copies a file asks for (its own, else the mount's). */
 unsigned file_replicas(struct fs *fs, const struct inode *in);
 /* Sets a file's copy count; a file with a size gets (or drops) copies of
- * every extent now: -ENOSPC (logged) when the pool is short. */
+ * every extent now: -ENOSPC (logged) when the pool is short, -EIO when
+ * a server that is down might have the room (servers_alloc). */
 int file_set_replicas(struct fs *fs, struct inode *in, unsigned n);
 /* Bytes of the file with fewer healthy copies than asked, and with one. */
 void file_degraded(struct fs *fs, struct inode *in, uint64_t *degraded, uint64_t *unprotected);

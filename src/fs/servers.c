@@ -1124,16 +1124,56 @@ static int place(unsigned nsrv, const bool *up, const int64_t *left, uint64_t ta
 	return left[a] >= left[b] ? a : b;
 }
 
+/*
+ * Starts why with the servers in `down` (a bit per server index), whose
+ * free room cannot be counted while they are down (fs->alloc_lock held);
+ * returns the length written.
+ */
+static size_t say_down(struct fs *fs, uint64_t down, char *why, size_t whylen)
+{
+	size_t len = 0;
+	bool many = down & (down - 1);
+
+	for (unsigned i = 0; i < fs_nsrv(fs) && len < whylen; i++) {
+		struct server *s = &fs->srv[i];
+
+		if (!(down & (1ull << i)))
+			continue;
+		fs_mutex_lock(&s->lock);
+		len += (size_t)snprintf(why + len, whylen - len, "%s%s (%s)",
+					len    ? ", "
+					: many ? "servers "
+					       : "server ",
+					s->url, s->down_reason);
+		fs_mutex_unlock(&s->lock);
+	}
+	if (len < whylen)
+		len += (size_t)snprintf(why + len, whylen - len,
+					" %s down, so %s free room cannot be counted; ",
+					many ? "are" : "is", many ? "their" : "its");
+	return len < whylen ? len : whylen - 1;
+}
+
+/*
+ * -ENOSPC when the pool is short of room (or of distinct servers for the
+ * copies), -EIO when it may not be: a server that is down within reach
+ * (not lost, drained or excluded) might have the room, which cannot be
+ * counted until it is back.  Its capacity bounds that room, so a request
+ * larger than the whole pool (or asking more copies than there are
+ * servers) is ENOSPC all the same.
+ */
 static int alloc_once(struct fs *fs, uint32_t n, unsigned r, uint64_t exclude,
 		      struct slab_grant *out, char *why, size_t whylen)
 {
 	unsigned nsrv = fs_nsrv(fs);
 	uint32_t count[FS_MAX_SERVERS] = { 0 }, done = 0, total_slabs = n * r;
-	int64_t left[FS_MAX_SERVERS], total = 0;
+	int64_t left[FS_MAX_SERVERS], total = 0, down_room = 0;
 	bool up[FS_MAX_SERVERS];
 	struct vf_slab_desc *descs = NULL;
 	uint8_t *where = NULL;
+	uint64_t down = 0; /* down now: their free room is unknown */
 	unsigned nup = 0;
+	size_t pre = 0; /* why's length, once the down servers are named */
 	int ret = 0;
 	char a[32], b[32], c[32];
 
@@ -1142,16 +1182,28 @@ static int alloc_once(struct fs *fs, uint32_t n, unsigned r, uint64_t exclude,
 		return -ENOMEM;
 	fs_mutex_lock(&fs->alloc_lock);
 	for (unsigned i = 0; i < nsrv; i++) {
-		fs_mutex_lock(&fs->srv[i].lock);
-		up[i] = fs->srv[i].state == SRV_UP && !fs->srv[i].draining &&
-			!(exclude & (1ull << i));
-		fs_mutex_unlock(&fs->srv[i].lock);
-		left[i] = up[i] ? fs->srv[i].free_est : 0;
+		struct server *s = &fs->srv[i];
+		bool usable = !s->draining && !(exclude & (1ull << i));
+
+		fs_mutex_lock(&s->lock);
+		up[i] = s->state == SRV_UP && usable;
+		if (s->state == SRV_DOWN && usable) {
+			down |= 1ull << i;
+			down_room += (int64_t)(s->capacity / fs->slab_size);
+		}
+		fs_mutex_unlock(&s->lock);
+		left[i] = up[i] ? s->free_est : 0;
 		total += left[i];
 		nup += up[i] && left[i] > 0;
 	}
 	if ((int64_t)total_slabs > total) {
-		snprintf(why, whylen,
+		if ((int64_t)total_slabs <= total + down_room) {
+			pre = say_down(fs, down, why, whylen);
+			ret = -EIO;
+		} else {
+			ret = -ENOSPC;
+		}
+		snprintf(why + pre, whylen - pre,
 			 "needs %u slab(s) (%s%s), the servers that are up have %" PRId64
 			 " free (%s): short by %" PRId64 " (%s)",
 			 total_slabs,
@@ -1161,7 +1213,6 @@ static int alloc_once(struct fs *fs, uint32_t n, unsigned r, uint64_t exclude,
 			 (int64_t)total_slabs - total,
 			 vf_format_size((uint64_t)((int64_t)total_slabs - total) * fs->slab_size, c,
 					sizeof(c)));
-		ret = -ENOSPC;
 		goto out;
 	}
 	for (uint32_t e = 0; e < n; e++) {
@@ -1171,13 +1222,19 @@ static int alloc_once(struct fs *fs, uint32_t n, unsigned r, uint64_t exclude,
 			int i = place(nsrv, up, left, taken);
 
 			if (i < 0) {
-				snprintf(why, whylen,
+				/* a server down now may be the one missing, unless
+				 * too few servers are left even counting those */
+				if (nup + (unsigned)__builtin_popcountll(down) < r)
+					down = 0;
+				pre = down ? say_down(fs, down, why, whylen) : 0;
+				snprintf(why + pre, whylen - pre,
 					 "needs %u copies of each slab on distinct servers, and "
-					 "only %u server(s) that are up have room (short of "
-					 "servers, not of memory: add one, or ask for fewer "
-					 "copies)",
-					 r, nup);
-				ret = -ENOSPC;
+					 "only %u server(s) that are up have room%s",
+					 r, nup,
+					 down ? ""
+					      : " (short of servers, not of memory: add one, "
+						"or ask for fewer copies)");
+				ret = down ? -EIO : -ENOSPC;
 				goto out;
 			}
 			taken |= 1ull << i;
