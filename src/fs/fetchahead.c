@@ -280,7 +280,7 @@ ssize_t fetchahead_read(struct fs *fs, struct inode *in, uint64_t off, size_t si
 			pthread_cond_wait(&f->cv, &f->mu);
 			continue;
 		}
-		if (w && w->state == FA_READY && !w->spoiled) {
+		if (w && w->state == FA_READY && !w->spoiled && (w->got >= 0 || waited)) {
 			uint64_t at = off - w->off;
 
 			if (w->got < 0)
@@ -296,7 +296,10 @@ ssize_t fetchahead_read(struct fs *fs, struct inode *in, uint64_t off, size_t si
 			w->used = true;
 			hit = *held = w;
 		} else if (w && w->state == FA_READY) {
-			count(&fa->st.stale, 1);
+			/* written since; or a fetch that failed before this READ
+			 * came: it reads for itself, under the failure policy */
+			if (w->spoiled)
+				count(&fa->st.stale, 1);
 			drop(fs, w);
 		} else if (w) {
 			drop(fs, w); /* queued: this READ reads for itself, now */
@@ -315,7 +318,16 @@ ssize_t fetchahead_read(struct fs *fs, struct inode *in, uint64_t off, size_t si
 				drop(fs, w);
 		}
 	}
-	/* the windows ahead: from the end of the chain that starts here */
+	/* the windows ahead: from the end of the chain that starts here,
+	 * without those written since they were fetched */
+	for (unsigned k = 0; k < FA_WINS; k++) {
+		struct fa_win *w = &f->w[k];
+
+		if (w->state == FA_READY && w->spoiled && !w->readers) {
+			count(&fa->st.stale, 1);
+			drop(fs, w);
+		}
+	}
 	frontier = off + size;
 	for (bool moved = true; moved;) {
 		moved = false;

@@ -11,6 +11,13 @@
                                      fetched ahead of it
   fa_race.py rand FILE SIZE COUNT    COUNT 128 KiB O_DIRECT READs at random
                                      offsets, verified
+  fa_race.py stall FILE SIZE PID     read sequentially (128 KiB O_DIRECT) to
+                                     4 MiB, stop the server PID (SIGSTOP) and
+                                     read on until a READ fails (the windows
+                                     ahead fail to fetch), continue it
+                                     (SIGCONT): every READ after that must
+                                     succeed and verify, those in windows
+                                     whose fetch failed included
 
 Every page read must hold its own index and a generation no older than
 the last write to it that had returned before the read began, and no
@@ -123,6 +130,52 @@ def rand(path, size, count):
     return 0
 
 
+def stall(path, size, pid):
+    import signal
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    rbuf = mmap.mmap(-1, CH)
+    zero = [0] * (CH // PG)
+
+    def read(off):
+        if os.preadv(fd, [rbuf], off) != CH:
+            raise OSError(0, f"short read at {off}")
+        bad = check(rbuf, off, zero, zero)
+        if bad:
+            raise OSError(0, bad[0])
+
+    off = 0
+    while off < 4 << 20:
+        read(off)
+        off += CH
+    time.sleep(0.5)  # the windows ahead fetched
+    os.kill(pid, signal.SIGSTOP)
+    failed = None
+    try:
+        while off < size - (2 << 20):
+            try:
+                read(off)
+            except OSError as e:
+                failed = (off, e)
+                break
+            off += CH
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    if not failed:
+        print(f"no READ failed with the server stopped (read to {off})")
+        return 1
+    print(f"with the server stopped, the READ at {failed[0]} failed: {failed[1]}")
+    time.sleep(0.5)
+    for o in range(failed[0] + CH, min(size, failed[0] + (3 << 20)), CH):
+        try:
+            read(o)
+        except OSError as e:
+            print(f"after SIGCONT, the READ at {o} failed: {e}")
+            return 1
+    read(failed[0])
+    print("after SIGCONT every READ succeeded and verified")
+    return 0
+
+
 if __name__ == "__main__":
     cmd, path, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if cmd == "fill":
@@ -131,4 +184,6 @@ if __name__ == "__main__":
         sys.exit(race(path, size, float(sys.argv[4])))
     if cmd == "rand":
         sys.exit(rand(path, size, int(sys.argv[4])))
+    if cmd == "stall":
+        sys.exit(stall(path, size, int(sys.argv[4])))
     sys.exit(f"unknown command {cmd}")

@@ -5,7 +5,9 @@
 # ahead (the mount's own counters) and verifies; random READs fetch
 # nothing ahead; a writer racing just ahead of a sequential reader (the
 # windows' ranges) never lets a stale window through, over thousands of
-# writes, while windows are dropped for it; --fetch-ahead 0 turns it off.
+# writes, while windows are dropped for it; a fetch that failed while the
+# server was stopped fails no READ once it is back; --fetch-ahead 0 turns
+# it off.
 # TIMEOUT: 180
 . "$(dirname "$0")/../../lib/common.sh"
 . "$TOP/tests/lib/replica.sh"
@@ -16,7 +18,7 @@ RACE="$TOP/tests/tools/fa_race.py"
 fa() { fsj "d['page_path']['fetch_ahead']['$1']"; }
 
 start_memd a --donate 128M --slab-size 8M --no-auth
-A=$URL
+A=$URL MEMD_PID=$PID
 # the kernel's readahead: the sequential READs fetch-ahead follows
 start_fs fs mnt --server "$A" --prefetch kernel
 python3 "$RACE" fill mnt/f $SIZE
@@ -52,6 +54,14 @@ s=$(($(fa stale) - s0)) u=$(($(fa used_bytes) - u0))
 echo "during the race: $s windows dropped as written since, $((u >> 20)) MiB answered from windows"
 [ "$s" -gt 0 ] || fail "no window was ever written while fetched ahead: the race did not race"
 [ "$u" -gt 0 ] || fail "no READ was answered from a window during the race"
+
+step "a fetch that failed (server stopped) does not fail the READs after it is back"
+stop_fs mnt "$FS_PID"
+start_fs fs3 mnt --server "$A" --prefetch kernel --read-timeout 1s --io-timeout 1s
+python3 "$RACE" fill mnt/f $SIZE
+e0=$(fa errors)
+python3 "$RACE" stall mnt/f $SIZE "$MEMD_PID" || fail "READs failed after the server was back"
+[ "$(fa errors)" -gt "$e0" ] || fail "no fetch ahead failed while the server was stopped: $(fsj "d['page_path']['fetch_ahead']")"
 
 step "--fetch-ahead 0: off"
 stop_fs mnt "$FS_PID"
