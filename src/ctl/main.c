@@ -1548,10 +1548,10 @@ static void usage(FILE *f)
 		"         live-migrate the VM to a QEMU started with -incoming defer, its vofirm\n"
 		"         memory left where it is: the destination mount takes the files over\n"
 		"  the same between two hosts, the files passed by your own tooling:\n"
-		"  migrate-export --qmp SOCKET --mount DIR --out FILE|-\n"
+		"  migrate-export --qmp SOCKET --mount DIR --out FILE|- [--json (not with -)]\n"
 		"         (source) export the VM's memory files into a bundle, mode 0600: it is\n"
 		"         as secret as the cluster key\n"
-		"  migrate-export --abort --in FILE|- --mount DIR\n"
+		"  migrate-export --abort --in FILE|- --mount DIR [--json]\n"
 		"         (source) give the bundle's exports up: a migration that will not\n"
 		"         happen, or an import that failed; every file stays the source's\n"
 		"  migrate-import --qmp SOCKET --mount DIR --in FILE|- --uri URI [--keep-paused]\n"
@@ -1562,7 +1562,7 @@ static void usage(FILE *f)
 		"         [--max-bandwidth SIZE] [--timeout T] [--json]\n"
 		"         (source) migrate; at the pause write the update FILE.update and run\n"
 		"         CMD (sh -c, VOFIRM_UPDATE=its path) to apply it on the destination\n"
-		"  migrate-import --update FILE --mount DIR\n"
+		"  migrate-import --update FILE --mount DIR [--json]\n"
 		"         (destination, from CMD) the source's final page bits\n"
 		"  restart-fs --mount DIR [--timeout T] [--json]\n"
 		"         a new vofirm-fs worker for the mount, from the binary on disk (an\n"
@@ -1831,6 +1831,11 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "migrate-export")) {
 		if (!o.qmp || !o.mount || !o.bundle) {
 			vf_err("migrate-export needs --qmp SOCKET --mount DIR --out FILE");
+			return 2;
+		}
+		if (o.json && !strcmp(o.bundle, "-")) {
+			vf_err("migrate-export --json needs --out FILE: with --out - the bundle "
+			       "itself is the standard output");
 			return 2;
 		}
 		return do_migrate_export() ? 1 : 0;
