@@ -837,6 +837,15 @@ static int stat_p50(const char *file, JsonNode *srv, const char *what, const cha
 	return -EPROTO;
 }
 
+/* An optional size of a stats row: *has false when absent (an older vofirm-fs). */
+static int stat_opt(const char *file, JsonNode *row, const char *what, const char *key, uint64_t *v,
+		    bool *has)
+{
+	*has = jv_get(row, key) != NULL;
+	*v = 0;
+	return *has ? stat_sizes(file, row, what, &key, 1, v) : 0;
+}
+
 /*
  * The replication line of status: "healthy (...)", or "degraded: X
  * to rebuild, ETA", what waits for room and what is lost.  A vofirm-fs
@@ -850,12 +859,14 @@ static int repl_status(const char *file, JsonNode *d, GString *out)
 	};
 	JsonNode *r = jv_get(d, "replication");
 	JsonArray *servers = jv_array(jv_get(d, "servers"));
-	uint64_t v[VF_ARRAY_SIZE(keys)], rebuild, away_held = 0;
+	uint64_t v[VF_ARRAY_SIZE(keys)], rebuild, away_held = 0, waiting;
 	unsigned away = 0;
+	bool has_waiting;
 
 	if (!r)
 		return 0;
-	if (stat_sizes(file, r, "replication", keys, VF_ARRAY_SIZE(keys), v))
+	if (stat_sizes(file, r, "replication", keys, VF_ARRAY_SIZE(keys), v) ||
+	    stat_opt(file, r, "replication", "repair_waiting_extents", &waiting, &has_waiting))
 		return -EPROTO;
 	/* lost bytes are degraded bytes with no copy left: nothing to rebuild them from */
 	rebuild = v[1] > v[3] ? v[1] - v[3] : 0;
@@ -880,6 +891,10 @@ static int repl_status(const char *file, JsonNode *d, GString *out)
 				       ", NO ROOM for %" PRIu64 " extent%s (add a server or free "
 				       "memory)",
 				       v[5], v[5] == 1 ? "" : "s");
+	if (waiting)
+		g_string_append_printf(out,
+				       ", %" PRIu64 " extent%s waiting for a server that is down",
+				       waiting, waiting == 1 ? "" : "s");
 	if (v[3])
 		g_string_append_printf(out, ", LOST: %s", fmt_mib(v[3]));
 	/* copies on a server that is away count as healthy until its lease runs out */
@@ -899,15 +914,6 @@ static int repl_status(const char *file, JsonNode *d, GString *out)
 				       away == 1 ? "" : "s", fmt_mib(away_held));
 	g_string_append_c(out, '\n');
 	return 0;
-}
-
-/* An optional size of a stats row: *has false when absent (an older vofirm-fs). */
-static int stat_opt(const char *file, JsonNode *row, const char *what, const char *key, uint64_t *v,
-		    bool *has)
-{
-	*has = jv_get(row, key) != NULL;
-	*v = 0;
-	return *has ? stat_sizes(file, row, what, &key, 1, v) : 0;
 }
 
 /*
@@ -1070,9 +1076,19 @@ out:
 	return ret;
 }
 
-/* What a drain waits for, from the mount's stats: the server's held bytes and the mount's
- * degraded bytes, repair rate and blocked extents.  0, or -errno (logged). */
-static int drain_state(uint64_t *held, uint64_t *degraded, uint64_t *rate, uint64_t *blocked)
+/* What a drain waits for, from the mount's stats. */
+struct drain_state {
+	uint64_t held;	   /* bytes on the drained server */
+	uint64_t degraded; /* the mount's degraded bytes */
+	uint64_t rate;	   /* the repair's bytes/s */
+	uint64_t blocked;  /* extents whose new copy found no server with room */
+	uint64_t waiting;  /* extents whose new copy waits for a server that is down */
+	unsigned ndown;	   /* servers down now, other than the drained one */
+	char down[512];	   /* their URLs: "URL, URL" */
+};
+
+/* The state of the drain of o.server; 0, or -errno (logged). */
+static int read_drain_state(struct drain_state *st)
 {
 	static const char *const keys[] = { "degraded_bytes", "repair_rate_bytes_per_s",
 					    "repair_blocked_extents" };
@@ -1080,8 +1096,10 @@ static int drain_state(uint64_t *held, uint64_t *degraded, uint64_t *rate, uint6
 	JsonNode *d = read_stats(o.mount, NULL), *r;
 	JsonArray *servers;
 	uint64_t v[VF_ARRAY_SIZE(keys)];
+	bool has_waiting, found = false;
 	int ret = -EPROTO;
 
+	memset(st, 0, sizeof(*st));
 	if (!d) {
 		ret = -EIO;
 		goto out;
@@ -1093,41 +1111,80 @@ static int drain_state(uint64_t *held, uint64_t *degraded, uint64_t *rate, uint6
 		       r ? "servers" : "replication");
 		goto out;
 	}
-	if (stat_sizes(file, r, "replication", keys, VF_ARRAY_SIZE(keys), v))
+	/* repair_waiting_extents: none from a vofirm-fs older than it */
+	if (stat_sizes(file, r, "replication", keys, VF_ARRAY_SIZE(keys), v) ||
+	    stat_opt(file, r, "replication", "repair_waiting_extents", &st->waiting, &has_waiting))
 		goto out;
-	*degraded = v[0];
-	*rate = v[1];
-	*blocked = v[2];
+	st->degraded = v[0];
+	st->rate = v[1];
+	st->blocked = v[2];
 	for (guint i = 0; i < json_array_get_length(servers); i++) {
 		JsonNode *s = json_array_get_element(servers, i);
+		const char *url = jv_str(jv_get(s, "url")), *state = jv_str(jv_get(s, "state"));
+		size_t len = strlen(st->down);
+		bool draining = false;
 
-		/* a lost entry of that URL is an earlier instance of it */
-		if (g_strcmp0(jv_str(jv_get(s, "url")), o.server) ||
-		    !g_strcmp0(jv_str(jv_get(s, "state")), "lost"))
-			continue;
 		snprintf(what, sizeof(what), "servers[%u]", i);
-		ret = stat_sizes(file, s, what, (const char *const[]){ "held" }, 1, held);
-		goto out;
+		/* a lost entry of that URL is an earlier instance of it */
+		if (!g_strcmp0(url, o.server) && g_strcmp0(state, "lost")) {
+			if (stat_sizes(file, s, what, (const char *const[]){ "held" }, 1,
+				       &st->held))
+				goto out;
+			found = true;
+			continue;
+		}
+		/* where a new copy may go once it is back: not a drained one */
+		if (!url || g_strcmp0(state, "down") ||
+		    stat_bool(file, s, what, "draining", &draining) || draining)
+			continue;
+		snprintf(st->down + len, sizeof(st->down) - len, "%s%s", st->ndown ? ", " : "",
+			 url);
+		st->ndown++;
 	}
-	vf_err("%s: no server %s", file, o.server);
-	ret = -ENOENT;
+	ret = 0;
+	if (!found) {
+		vf_err("%s: no server %s", file, o.server);
+		ret = -ENOENT;
+	}
 out:
 	g_clear_pointer(&d, json_node_unref);
 	g_free(file);
 	return ret;
 }
 
+/* Why the copies do not move, in why ("" if nothing is said to hold them). */
+static void drain_why(const struct drain_state *st, char *why, size_t len)
+{
+	size_t n = 0;
+
+	why[0] = 0;
+	if (st->waiting && st->ndown)
+		n += (size_t)snprintf(
+			why, len, "server%s %s %s down (%" PRIu64 " extent%s wait for %s)",
+			st->ndown == 1 ? "" : "s", st->down, st->ndown == 1 ? "is" : "are",
+			st->waiting, st->waiting == 1 ? "" : "s", st->ndown == 1 ? "it" : "them");
+	else if (st->waiting)
+		n += (size_t)snprintf(why, len,
+				      "%" PRIu64 " extent%s wait for a server that does not answer",
+				      st->waiting, st->waiting == 1 ? "" : "s");
+	if (st->blocked && n < len)
+		snprintf(why + n, len - n,
+			 "%sNO ROOM for %" PRIu64 " extent%s: no other server has room (add a "
+			 "server or free memory)",
+			 n ? "; " : "", st->blocked, st->blocked == 1 ? "" : "s");
+}
+
 /*
  * Drains a server: user.vofirm.drain on the mount's .vofirm, then the
  * stats every 0.5 s until the server holds nothing and nothing is
- * degraded, or --timeout.  The drain goes on in vofirm-fs whatever
- * happens here.
+ * degraded, or --timeout.  While the copies cannot move, it says why.
+ * The drain goes on in vofirm-fs whatever happens here.
  */
 static int do_drain(void)
 {
-	char *ctl = g_build_filename(o.mount, ".vofirm", NULL), line[256];
-	uint64_t start = vf_now_ms(), held = 0, held0 = 0, degraded = 0, rate = 0;
-	uint64_t blocked = 0;
+	char *ctl = g_build_filename(o.mount, ".vofirm", NULL), line[1024], why[768] = "";
+	uint64_t start = vf_now_ms(), held0 = 0;
+	struct drain_state st = { 0 };
 	bool done = false, first = true;
 	int ret;
 
@@ -1154,28 +1211,29 @@ static int do_drain(void)
 	progress("draining %s: no new memory there; its copies move to the other servers",
 		 o.server);
 	for (;;) {
-		ret = drain_state(&held, &degraded, &rate, &blocked);
+		ret = read_drain_state(&st);
 		if (ret)
 			break;
 		if (first)
-			held0 = held;
+			held0 = st.held;
 		first = false;
-		if (!held && !degraded) {
+		if (!st.held && !st.degraded) {
 			done = true;
+			why[0] = 0;
 			break;
 		}
-		snprintf(line, sizeof(line), "draining %s: %s left", o.server, fmt_mib(held));
-		if (!held)
+		drain_why(&st, why, sizeof(why));
+		snprintf(line, sizeof(line), "draining %s: %s left", o.server, fmt_mib(st.held));
+		if (!st.held)
 			snprintf(line + strlen(line), sizeof(line) - strlen(line),
-				 ", %s still to rebuild", fmt_mib(degraded));
-		if (blocked)
+				 ", %s still to rebuild", fmt_mib(st.degraded));
+		if (st.rate)
 			snprintf(line + strlen(line), sizeof(line) - strlen(line),
-				 "; NO ROOM for %" PRIu64 " extent%s: add a server or free memory",
-				 blocked, blocked == 1 ? "" : "s");
-		if (rate)
-			progress_line("%s (repair at %s/s)", line, fmt_mib(rate));
-		else
-			progress_line("%s", line);
+				 " (repair at %s/s)", fmt_mib(st.rate));
+		if (why[0])
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), "; waiting: %s",
+				 why);
+		progress_line("%s", line);
 		if (o.timeout_set && vf_now_ms() - start >= o.timeout_ms) {
 			ret = -ETIMEDOUT;
 			break;
@@ -1184,9 +1242,10 @@ static int do_drain(void)
 	}
 	progress_done();
 	if (ret == -ETIMEDOUT)
-		vf_err("%s is not drained after %" PRIu64 " s: %s left on it, %s degraded; the "
+		vf_err("%s is not drained after %" PRIu64 " s: %s left on it, %s degraded%s%s; the "
 		       "drain goes on in vofirm-fs (vofirmctl status --mount %s)",
-		       o.server, o.timeout_ms / 1000, fmt_mib(held), fmt_mib(degraded), o.mount);
+		       o.server, o.timeout_ms / 1000, fmt_mib(st.held), fmt_mib(st.degraded),
+		       why[0] ? "; waiting: " : "", why, o.mount);
 	else if (ret)
 		vf_err("cannot follow the drain of %s (above); it goes on in vofirm-fs", o.server);
 	if (o.json) {
@@ -1196,10 +1255,17 @@ static int do_drain(void)
 
 		json_object_set_string_member(js, "server", o.server);
 		json_object_set_boolean_member(js, "drained", done);
-		json_object_set_int_member(js, "held", (gint64)held);
-		json_object_set_int_member(js, "degraded_bytes", (gint64)degraded);
-		json_object_set_int_member(js, "moved", (gint64)(held0 > held ? held0 - held : 0));
+		json_object_set_int_member(js, "held", (gint64)st.held);
+		json_object_set_int_member(js, "degraded_bytes", (gint64)st.degraded);
+		json_object_set_int_member(js, "moved",
+					   (gint64)(held0 > st.held ? held0 - st.held : 0));
 		json_object_set_int_member(js, "seconds", (gint64)((vf_now_ms() - start) / 1000));
+		json_object_set_int_member(js, "repair_blocked_extents", (gint64)st.blocked);
+		json_object_set_int_member(js, "repair_waiting_extents", (gint64)st.waiting);
+		if (why[0])
+			json_object_set_string_member(js, "waiting", why);
+		else
+			json_object_set_null_member(js, "waiting");
 		text = jv_text(root);
 		if (text)
 			printf("%s\n", text);
@@ -1482,10 +1548,10 @@ static void usage(FILE *f)
 		"         live-migrate the VM to a QEMU started with -incoming defer, its vofirm\n"
 		"         memory left where it is: the destination mount takes the files over\n"
 		"  the same between two hosts, the files passed by your own tooling:\n"
-		"  migrate-export --qmp SOCKET --mount DIR --out FILE|-\n"
+		"  migrate-export --qmp SOCKET --mount DIR --out FILE|- [--json (not with -)]\n"
 		"         (source) export the VM's memory files into a bundle, mode 0600: it is\n"
 		"         as secret as the cluster key\n"
-		"  migrate-export --abort --in FILE|- --mount DIR\n"
+		"  migrate-export --abort --in FILE|- --mount DIR [--json]\n"
 		"         (source) give the bundle's exports up: a migration that will not\n"
 		"         happen, or an import that failed; every file stays the source's\n"
 		"  migrate-import --qmp SOCKET --mount DIR --in FILE|- --uri URI [--keep-paused]\n"
@@ -1496,7 +1562,7 @@ static void usage(FILE *f)
 		"         [--max-bandwidth SIZE] [--timeout T] [--json]\n"
 		"         (source) migrate; at the pause write the update FILE.update and run\n"
 		"         CMD (sh -c, VOFIRM_UPDATE=its path) to apply it on the destination\n"
-		"  migrate-import --update FILE --mount DIR\n"
+		"  migrate-import --update FILE --mount DIR [--json]\n"
 		"         (destination, from CMD) the source's final page bits\n"
 		"  restart-fs --mount DIR [--timeout T] [--json]\n"
 		"         a new vofirm-fs worker for the mount, from the binary on disk (an\n"
@@ -1765,6 +1831,11 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "migrate-export")) {
 		if (!o.qmp || !o.mount || !o.bundle) {
 			vf_err("migrate-export needs --qmp SOCKET --mount DIR --out FILE");
+			return 2;
+		}
+		if (o.json && !strcmp(o.bundle, "-")) {
+			vf_err("migrate-export --json needs --out FILE: with --out - the bundle "
+			       "itself is the standard output");
 			return 2;
 		}
 		return do_migrate_export() ? 1 : 0;

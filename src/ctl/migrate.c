@@ -1103,6 +1103,21 @@ out:
 
 /* ---- the two-host split ---- */
 
+/* --json: what a split command did, js and its bundle, as one object on stdout (js unref'd) */
+static void print_json(JsonObject *js, const char *bundle)
+{
+	JsonNode *root = json_node_init_object(json_node_alloc(), js);
+	char *text;
+
+	json_object_set_string_member(js, "bundle", bundle);
+	text = jv_text(root);
+	if (text)
+		printf("%s\n", text);
+	g_free(text);
+	json_node_unref(root);
+	json_object_unref(js);
+}
+
 /* vofirmctl migrate-export: the source's files exported, the bundle written. */
 int do_migrate_export(void)
 {
@@ -1127,6 +1142,14 @@ int do_migrate_export(void)
 			 "next: vofirmctl migrate-import on the destination host",
 			 ndevs, ndevs == 1 ? "" : "s",
 			 !strcmp(o.bundle, "-") ? "stdout" : o.bundle);
+	}
+	/* (main refuses --json with --out -: the bundle is stdout then) */
+	if (o.json) {
+		JsonObject *js = json_object_new();
+
+		json_object_set_int_member(js, "devices", ndevs);
+		json_object_set_boolean_member(js, "exported", !ret);
+		print_json(js, o.bundle);
 	}
 	free_devs();
 	qmp_close(sq);
@@ -1161,6 +1184,14 @@ int do_migrate_export_abort(void)
 	if (failed)
 		vf_err("%u of %u export%s not aborted (above)", failed, ndevs,
 		       ndevs == 1 ? "" : "s");
+	if (o.json) {
+		JsonObject *js = json_object_new();
+
+		json_object_set_int_member(js, "devices", ndevs);
+		json_object_set_int_member(js, "aborted", ndevs - failed);
+		json_object_set_int_member(js, "failed", failed);
+		print_json(js, o.bundle);
+	}
 	free_devs();
 	return failed ? -EIO : 0;
 }
@@ -1176,6 +1207,13 @@ static int do_update(void)
 	if (!ret)
 		progress("%u import%s updated with the source's final page bits", ndevs,
 			 ndevs == 1 ? "" : "s");
+	if (o.json) {
+		JsonObject *js = json_object_new();
+
+		json_object_set_int_member(js, "devices", ndevs);
+		json_object_set_boolean_member(js, "updated", !ret);
+		print_json(js, o.update);
+	}
 	free_devs();
 	return ret;
 }

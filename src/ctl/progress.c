@@ -18,7 +18,7 @@
 
 static bool open_line; /* a terminal line is drawn and not ended */
 static uint64_t last_ms;
-static char last_shape[256];
+static char last_shape[1024];
 
 /* the text without its numbers: what says that something else happens */
 static void shape(const char *text, char *out, size_t len)
@@ -35,7 +35,7 @@ void progress_line(const char *fmt, ...)
 {
 	static int tty = -1;
 	uint64_t now = vf_now_ms();
-	char text[256], s[256];
+	char text[1024], s[1024];
 	va_list ap;
 
 	if (tty < 0)

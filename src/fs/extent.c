@@ -519,6 +519,7 @@ void fs_repl_stats(struct fs *fs, struct repl_stats *st)
 	st->repair_done_bytes = __atomic_load_n(&fs->repair_done_bytes, __ATOMIC_RELAXED);
 	st->repair_rate_bps = __atomic_load_n(&fs->repair_rate_bps, __ATOMIC_RELAXED);
 	st->repair_blocked = __atomic_load_n(&fs->repair_blocked, __ATOMIC_RELAXED);
+	st->repair_waiting = __atomic_load_n(&fs->repair_waiting, __ATOMIC_RELAXED);
 }
 
 /* ---- the repair ---- */
@@ -579,8 +580,9 @@ static void rate_limit(struct fs *fs, struct rate *r, uint64_t bytes)
 	}
 }
 
-/* RB_AGAIN: looked at again now; RB_WAIT: in the next pass (a server it
- * needs is down); RB_BLOCKED: in the next pass, and counted (no room) */
+/* RB_AGAIN: looked at again now; RB_WAIT: in the next pass, and counted
+ * apart (a server it needs is down); RB_BLOCKED: in the next pass, and
+ * counted (no room) */
 enum rebuild_result { RB_DONE, RB_AGAIN, RB_WAIT, RB_BLOCKED, RB_GONE };
 
 /*
@@ -863,12 +865,26 @@ fill:
 	return rr;
 }
 
+/*
+ * A count of the pass so far (n), shown in *shown: as it grows past the
+ * last pass's count, which stands until then while nothing moves (a reader,
+ * vofirmctl drain or Prometheus, must not see it fall to 0 and climb back
+ * at every pass), and as it is once copies move (the room may have come).
+ */
+static void show_count(struct fs *fs, uint64_t *shown, uint64_t n, uint64_t done0)
+{
+	if (n > __atomic_load_n(shown, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&fs->repair_done_bytes, __ATOMIC_RELAXED) != done0)
+		__atomic_store_n(shown, n, __ATOMIC_RELAXED);
+}
+
 /* One pass over every file; true if work is left that may be done later. */
 static bool repair_pass(struct fs *fs, struct rate *r, void *buf)
 {
 	GArray *files = pin_files(fs);
 	bool left = false;
-	uint64_t blocked = 0, done0 = __atomic_load_n(&fs->repair_done_bytes, __ATOMIC_RELAXED);
+	uint64_t blocked = 0, waiting = 0;
+	uint64_t done0 = __atomic_load_n(&fs->repair_done_bytes, __ATOMIC_RELAXED);
 
 	for (guint k = 0; k < files->len && !repair_stopping(fs); k++) {
 		struct pinned_file *f = &g_array_index(files, struct pinned_file, k);
@@ -884,24 +900,19 @@ static bool repair_pass(struct fs *fs, struct rate *r, void *buf)
 			do
 				rr = repair_extent(fs, f, i, r, buf);
 			while (rr == RB_AGAIN && ++guard < 4 && !repair_stopping(fs));
-			if (rr == RB_AGAIN || rr == RB_WAIT)
+			if (rr == RB_AGAIN || rr == RB_WAIT || rr == RB_BLOCKED)
 				left = true;
-			if (rr == RB_BLOCKED) {
-				left = true;
-				blocked++;
-			}
-			/* Counted afresh by each pass.  Shown as it grows past the
-			 * last pass's count, which stands until then while nothing
-			 * moves (a reader, vofirmctl drain or Prometheus, must not
-			 * see it fall to 0 and climb back at every pass), and as it
-			 * is once copies move (the room may have come). */
-			if (blocked > __atomic_load_n(&fs->repair_blocked, __ATOMIC_RELAXED) ||
-			    __atomic_load_n(&fs->repair_done_bytes, __ATOMIC_RELAXED) != done0)
-				__atomic_store_n(&fs->repair_blocked, blocked, __ATOMIC_RELAXED);
+			blocked += rr == RB_BLOCKED;
+			waiting += rr == RB_WAIT;
+			/* counted afresh by each pass */
+			show_count(fs, &fs->repair_blocked, blocked, done0);
+			show_count(fs, &fs->repair_waiting, waiting, done0);
 		}
 	}
-	if (!repair_stopping(fs))
+	if (!repair_stopping(fs)) {
 		__atomic_store_n(&fs->repair_blocked, blocked, __ATOMIC_RELAXED);
+		__atomic_store_n(&fs->repair_waiting, waiting, __ATOMIC_RELAXED);
+	}
 	unpin_files(fs, files);
 	return left;
 }

@@ -522,6 +522,7 @@ struct fs {
 	uint64_t repair_done_bytes; /* __atomic */
 	uint64_t repair_rate_bps;   /* measured over the last window, __atomic */
 	uint64_t repair_blocked;    /* extents that found no room for a copy */
+	uint64_t repair_waiting;    /* extents whose new copy waits for a server that is down */
 
 	struct fs_state st; /* what the next worker needs */
 	uint16_t epoch;	    /* this worker's, in the top bits of its handles */
@@ -622,6 +623,7 @@ struct repl_stats {
 	uint64_t repair_done_bytes;
 	uint64_t repair_rate_bps;
 	uint64_t repair_blocked;
+	uint64_t repair_waiting;
 };
 void fs_repl_stats(struct fs *fs, struct repl_stats *st);
 

@@ -306,9 +306,11 @@ char *fs_stats_json(struct fs *fs)
 		", \"unprotected_bytes\": %" PRIu64 ", \"lost_bytes\": %" PRIu64
 		", \"repair_done_bytes\": %" PRIu64 ", \"repair_rate_bytes_per_s\": %" PRIu64
 		", \"repair_rate_limit_bytes_per_s\": %" PRIu64
-		", \"repair_blocked_extents\": %" PRIu64 "},\n  \"files\": [",
+		", \"repair_blocked_extents\": %" PRIu64 ", \"repair_waiting_extents\": %" PRIu64
+		"},\n  \"files\": [",
 		fs->set.replicas, rs.degraded_bytes, rs.unprotected_bytes, rs.lost_bytes,
-		rs.repair_done_bytes, rs.repair_rate_bps, fs->set.repair_rate, rs.repair_blocked);
+		rs.repair_done_bytes, rs.repair_rate_bps, fs->set.repair_rate, rs.repair_blocked,
+		rs.repair_waiting);
 	{
 		struct pf_mount_stats m;
 
@@ -397,6 +399,8 @@ char *fs_stats_prometheus(struct fs *fs)
 		  "the most a repair may copy per second (--repair-rate; 0: no limit)" },
 		{ "vofirm_replication_repair_blocked_extents", "gauge",
 		  "extents whose missing copy found no server with room" },
+		{ "vofirm_replication_repair_waiting_extents", "gauge",
+		  "extents whose missing copy waits for a server that is down" },
 	};
 	GString *o = g_string_new(NULL);
 	GArray *rows = file_rows(fs);
@@ -408,7 +412,7 @@ char *fs_stats_prometheus(struct fs *fs)
 	{
 		uint64_t v[] = { fs->set.replicas,    rs.degraded_bytes,    rs.unprotected_bytes,
 				 rs.lost_bytes,	      rs.repair_done_bytes, rs.repair_rate_bps,
-				 fs->set.repair_rate, rs.repair_blocked };
+				 fs->set.repair_rate, rs.repair_blocked,    rs.repair_waiting };
 
 		/* the mount as the label: a host may run several */
 		for (unsigned m = 0; m < VF_ARRAY_SIZE(repl_metrics); m++) {

@@ -114,6 +114,7 @@ wait_until 10 "$C was not added" grep -q "server $C added" fs3.log
 pause "$C_PID"
 expect_exit 1 "$CTL" drain --mount mnt --server "$A" --timeout 6s
 echo "$OUT"
+assert_out "$A is not drained after 6 s: .*; waiting: server $C is down"
 wait_until 10 "the repair did not say the copies wait" \
 	grep -qE "file /h \[[0-9]+M, [0-9]+M\): a new copy waits: server $C .* is down, so its free room cannot be counted" fs3.log
 grep "NO ROOM" fs3.log && fail "a server that is down was taken for a pool with no room"
