@@ -846,6 +846,18 @@ static int stat_opt(const char *file, JsonNode *row, const char *what, const cha
 	return *has ? stat_sizes(file, row, what, &key, 1, v) : 0;
 }
 
+/* What the copies of n extents whose file is handed off wait for (a static buffer). */
+static const char *handoff_why(uint64_t n)
+{
+	static char why[160];
+
+	snprintf(why, sizeof(why),
+		 "%" PRIu64 " extent%s of files handed to another mount (a live migration "
+		 "pending: they move once it is committed or aborted)",
+		 n, n == 1 ? "" : "s");
+	return why;
+}
+
 /*
  * The replication line of status: "healthy (...)", or "degraded: X
  * to rebuild, ETA", what waits for room and what is lost.  A vofirm-fs
@@ -859,14 +871,15 @@ static int repl_status(const char *file, JsonNode *d, GString *out)
 	};
 	JsonNode *r = jv_get(d, "replication");
 	JsonArray *servers = jv_array(jv_get(d, "servers"));
-	uint64_t v[VF_ARRAY_SIZE(keys)], rebuild, away_held = 0, waiting;
+	uint64_t v[VF_ARRAY_SIZE(keys)], rebuild, away_held = 0, waiting, handoff;
 	unsigned away = 0;
-	bool has_waiting;
+	bool has;
 
 	if (!r)
 		return 0;
 	if (stat_sizes(file, r, "replication", keys, VF_ARRAY_SIZE(keys), v) ||
-	    stat_opt(file, r, "replication", "repair_waiting_extents", &waiting, &has_waiting))
+	    stat_opt(file, r, "replication", "repair_waiting_extents", &waiting, &has) ||
+	    stat_opt(file, r, "replication", "repair_handoff_extents", &handoff, &has))
 		return -EPROTO;
 	/* lost bytes are degraded bytes with no copy left: nothing to rebuild them from */
 	rebuild = v[1] > v[3] ? v[1] - v[3] : 0;
@@ -895,6 +908,8 @@ static int repl_status(const char *file, JsonNode *d, GString *out)
 		g_string_append_printf(out,
 				       ", %" PRIu64 " extent%s waiting for a server that is down",
 				       waiting, waiting == 1 ? "" : "s");
+	if (handoff)
+		g_string_append_printf(out, ", %s", handoff_why(handoff));
 	if (v[3])
 		g_string_append_printf(out, ", LOST: %s", fmt_mib(v[3]));
 	/* copies on a server that is away count as healthy until its lease runs out */
@@ -1083,6 +1098,7 @@ struct drain_state {
 	uint64_t rate;	   /* the repair's bytes/s */
 	uint64_t blocked;  /* extents whose new copy found no server with room */
 	uint64_t waiting;  /* extents whose new copy waits for a server that is down */
+	uint64_t handoff;  /* extents whose copies wait for a pending handoff of their file */
 	unsigned ndown;	   /* servers down now, other than the drained one */
 	char down[512];	   /* their URLs: "URL, URL" */
 };
@@ -1096,7 +1112,7 @@ static int read_drain_state(struct drain_state *st)
 	JsonNode *d = read_stats(o.mount, NULL), *r;
 	JsonArray *servers;
 	uint64_t v[VF_ARRAY_SIZE(keys)];
-	bool has_waiting, found = false;
+	bool has, found = false;
 	int ret = -EPROTO;
 
 	memset(st, 0, sizeof(*st));
@@ -1111,9 +1127,10 @@ static int read_drain_state(struct drain_state *st)
 		       r ? "servers" : "replication");
 		goto out;
 	}
-	/* repair_waiting_extents: none from a vofirm-fs older than it */
+	/* repair_waiting_extents, repair_handoff_extents: none from a vofirm-fs older than them */
 	if (stat_sizes(file, r, "replication", keys, VF_ARRAY_SIZE(keys), v) ||
-	    stat_opt(file, r, "replication", "repair_waiting_extents", &st->waiting, &has_waiting))
+	    stat_opt(file, r, "replication", "repair_waiting_extents", &st->waiting, &has) ||
+	    stat_opt(file, r, "replication", "repair_handoff_extents", &st->handoff, &has))
 		goto out;
 	st->degraded = v[0];
 	st->rate = v[1];
@@ -1167,6 +1184,9 @@ static void drain_why(const struct drain_state *st, char *why, size_t len)
 		n += (size_t)snprintf(why, len,
 				      "%" PRIu64 " extent%s wait for a server that does not answer",
 				      st->waiting, st->waiting == 1 ? "" : "s");
+	if (st->handoff && n < len)
+		n += (size_t)snprintf(why + n, len - n, "%s%s", n ? "; " : "",
+				      handoff_why(st->handoff));
 	if (st->blocked && n < len)
 		snprintf(why + n, len - n,
 			 "%sNO ROOM for %" PRIu64 " extent%s: no other server has room (add a "
@@ -1262,6 +1282,7 @@ static int do_drain(void)
 		json_object_set_int_member(js, "seconds", (gint64)((vf_now_ms() - start) / 1000));
 		json_object_set_int_member(js, "repair_blocked_extents", (gint64)st.blocked);
 		json_object_set_int_member(js, "repair_waiting_extents", (gint64)st.waiting);
+		json_object_set_int_member(js, "repair_handoff_extents", (gint64)st.handoff);
 		if (why[0])
 			json_object_set_string_member(js, "waiting", why);
 		else

@@ -520,6 +520,7 @@ void fs_repl_stats(struct fs *fs, struct repl_stats *st)
 	st->repair_rate_bps = __atomic_load_n(&fs->repair_rate_bps, __ATOMIC_RELAXED);
 	st->repair_blocked = __atomic_load_n(&fs->repair_blocked, __ATOMIC_RELAXED);
 	st->repair_waiting = __atomic_load_n(&fs->repair_waiting, __ATOMIC_RELAXED);
+	st->repair_handoff = __atomic_load_n(&fs->repair_handoff, __ATOMIC_RELAXED);
 }
 
 /* ---- the repair ---- */
@@ -581,9 +582,10 @@ static void rate_limit(struct fs *fs, struct rate *r, uint64_t bytes)
 }
 
 /* RB_AGAIN: looked at again now; RB_WAIT: in the next pass, and counted
- * apart (a server it needs is down); RB_BLOCKED: in the next pass, and
- * counted (no room) */
-enum rebuild_result { RB_DONE, RB_AGAIN, RB_WAIT, RB_BLOCKED, RB_GONE };
+ * apart (a server it needs is down); RB_HANDOFF: in the next pass, and
+ * counted apart (a handoff of its file is pending); RB_BLOCKED: in the
+ * next pass, and counted (no room) */
+enum rebuild_result { RB_DONE, RB_AGAIN, RB_WAIT, RB_HANDOFF, RB_BLOCKED, RB_GONE };
 
 /*
  * Copies chunk [off, off+CHUNK) of e into copy k, from an OK copy:
@@ -756,7 +758,7 @@ static enum rebuild_result repair_extent(struct fs *fs, struct pinned_file *f, u
 				   f->path, (uint64_t)idx * S >> 20, (uint64_t)(idx + 1) * S >> 20,
 				   "a handoff to another mount is pending (a live migration); "
 				   "they move once it is committed or aborted");
-		return RB_BLOCKED;
+		return RB_HANDOFF;
 	}
 	/* A copy given up while its server was away, still here now that it
 	 * is back (its session resumed: the slab is still ours): a stale copy,
@@ -883,7 +885,7 @@ static bool repair_pass(struct fs *fs, struct rate *r, void *buf)
 {
 	GArray *files = pin_files(fs);
 	bool left = false;
-	uint64_t blocked = 0, waiting = 0;
+	uint64_t blocked = 0, waiting = 0, handoff = 0;
 	uint64_t done0 = __atomic_load_n(&fs->repair_done_bytes, __ATOMIC_RELAXED);
 
 	for (guint k = 0; k < files->len && !repair_stopping(fs); k++) {
@@ -900,18 +902,21 @@ static bool repair_pass(struct fs *fs, struct rate *r, void *buf)
 			do
 				rr = repair_extent(fs, f, i, r, buf);
 			while (rr == RB_AGAIN && ++guard < 4 && !repair_stopping(fs));
-			if (rr == RB_AGAIN || rr == RB_WAIT || rr == RB_BLOCKED)
+			if (rr == RB_AGAIN || rr == RB_WAIT || rr == RB_HANDOFF || rr == RB_BLOCKED)
 				left = true;
 			blocked += rr == RB_BLOCKED;
 			waiting += rr == RB_WAIT;
+			handoff += rr == RB_HANDOFF;
 			/* counted afresh by each pass */
 			show_count(fs, &fs->repair_blocked, blocked, done0);
 			show_count(fs, &fs->repair_waiting, waiting, done0);
+			show_count(fs, &fs->repair_handoff, handoff, done0);
 		}
 	}
 	if (!repair_stopping(fs)) {
 		__atomic_store_n(&fs->repair_blocked, blocked, __ATOMIC_RELAXED);
 		__atomic_store_n(&fs->repair_waiting, waiting, __ATOMIC_RELAXED);
+		__atomic_store_n(&fs->repair_handoff, handoff, __ATOMIC_RELAXED);
 	}
 	unpin_files(fs, files);
 	return left;

@@ -523,6 +523,7 @@ struct fs {
 	uint64_t repair_rate_bps;   /* measured over the last window, __atomic */
 	uint64_t repair_blocked;    /* extents that found no room for a copy */
 	uint64_t repair_waiting;    /* extents whose new copy waits for a server that is down */
+	uint64_t repair_handoff;    /* extents whose copies wait for a pending handoff */
 
 	struct fs_state st; /* what the next worker needs */
 	uint16_t epoch;	    /* this worker's, in the top bits of its handles */
@@ -624,6 +625,7 @@ struct repl_stats {
 	uint64_t repair_rate_bps;
 	uint64_t repair_blocked;
 	uint64_t repair_waiting;
+	uint64_t repair_handoff;
 };
 void fs_repl_stats(struct fs *fs, struct repl_stats *st);
 

@@ -307,10 +307,10 @@ char *fs_stats_json(struct fs *fs)
 		", \"repair_done_bytes\": %" PRIu64 ", \"repair_rate_bytes_per_s\": %" PRIu64
 		", \"repair_rate_limit_bytes_per_s\": %" PRIu64
 		", \"repair_blocked_extents\": %" PRIu64 ", \"repair_waiting_extents\": %" PRIu64
-		"},\n  \"files\": [",
+		", \"repair_handoff_extents\": %" PRIu64 "},\n  \"files\": [",
 		fs->set.replicas, rs.degraded_bytes, rs.unprotected_bytes, rs.lost_bytes,
 		rs.repair_done_bytes, rs.repair_rate_bps, fs->set.repair_rate, rs.repair_blocked,
-		rs.repair_waiting);
+		rs.repair_waiting, rs.repair_handoff);
 	{
 		struct pf_mount_stats m;
 
@@ -401,6 +401,9 @@ char *fs_stats_prometheus(struct fs *fs)
 		  "extents whose missing copy found no server with room" },
 		{ "vofirm_replication_repair_waiting_extents", "gauge",
 		  "extents whose missing copy waits for a server that is down" },
+		{ "vofirm_replication_repair_handoff_extents", "gauge",
+		  "extents whose copies wait for a pending handoff of their file to another "
+		  "mount (a live migration) to be committed or aborted" },
 	};
 	GString *o = g_string_new(NULL);
 	GArray *rows = file_rows(fs);
@@ -412,7 +415,8 @@ char *fs_stats_prometheus(struct fs *fs)
 	{
 		uint64_t v[] = { fs->set.replicas,    rs.degraded_bytes,    rs.unprotected_bytes,
 				 rs.lost_bytes,	      rs.repair_done_bytes, rs.repair_rate_bps,
-				 fs->set.repair_rate, rs.repair_blocked,    rs.repair_waiting };
+				 fs->set.repair_rate, rs.repair_blocked,    rs.repair_waiting,
+				 rs.repair_handoff };
 
 		/* the mount as the label: a host may run several */
 		for (unsigned m = 0; m < VF_ARRAY_SIZE(repl_metrics); m++) {
