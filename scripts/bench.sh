@@ -82,6 +82,9 @@ cleanup() {
 	wait 2>/dev/null || true
 }
 trap cleanup EXIT
+# set -e stops the run at the first failed command: say where, never silently
+set -E
+trap 'echo "bench: line $LINENO: \"$BASH_COMMAND\" failed (status $?); stopping" >&2' ERR
 
 echo "bench ($MODE): $((SIZE >> 20)) MiB files, $N samples, $RUNS run(s) -> $OUT"
 # the load before (and after) the run: these machines are shared
@@ -121,18 +124,21 @@ mount_fs() { # DIR vofirm-fs options (the last --log-level wins)
 	sup=$!
 	PIDS+=("$sup")
 	MNTS+=("$d")
+	local pids
 	for _ in $(seq 50); do
-		if grep -q " $d fuse.vofirm " /proc/mounts; then
-			# supervisor and worker: the worker serves, the supervisor holds the mount
-			FS_CPU[$(basename "$d")]=$(python3 -c 'import json, sys
+		# mounted, and stats.json names the supervisor and the worker (the
+		# worker serves, the supervisor holds the mount): both are measured
+		if grep -q " $d fuse.vofirm " /proc/mounts &&
+			pids=$(python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
-print("%d,%d" % (d["supervisor_pid"], d["worker_pid"]))' "$d/.vofirm/stats.json" 2>/dev/null ||
-				echo "$sup,$(pgrep -P "$sup" | paste -sd,)")
+print("%d,%d" % (d["supervisor_pid"], d["worker_pid"]))' "$d/.vofirm/stats.json" 2>/dev/null); then
+			FS_CPU[$(basename "$d")]=$pids
 			return 0
 		fi
 		sleep 0.1
 	done
 	cat "$d.log" >&2
+	echo "bench: vofirm-fs did not mount $d with a readable stats.json in 5 s" >&2
 	exit 1
 }
 # Where a fault's time goes: vofirm-fs's counters (stats.json: the FUSE READ
