@@ -22,6 +22,9 @@ int vf_log_level(void);
 int vf_log_parse_level(const char *s);
 
 void vf_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Called with each line of level LOG_ERR or worse (its message, no prefix),
+ * whether or not it is printed: vofirmctl --json puts the errors in its object. */
+void vf_log_set_error_hook(void (*hook)(const char *msg));
 
 #define vf_err(...) vf_log(LOG_ERR, __VA_ARGS__)
 #define vf_warn(...) vf_log(LOG_WARNING, __VA_ARGS__)

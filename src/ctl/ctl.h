@@ -33,8 +33,18 @@ struct ctl_opts {
 	const char *bundle, *update, *at_pause; /* the two-host split */
 	uint64_t bandwidth, downtime_ms;
 	bool no_flush, keep_paused, abort;
+	bool json_done; /* --json: the command's object is out (json_print) */
 };
 extern struct ctl_opts o;
+
+/*
+ * --json: a command's one object on stdout.  ret is its outcome: when it
+ * failed (not 0) and js has no "error", "error" is the first error logged
+ * (what failed and why) and "errors" every one, in order.  js is unref'd.
+ * A command that fails before printing one gets {"command", "error",
+ * "errors"} from main().
+ */
+void json_print(JsonObject *js, int ret);
 
 /* "vofirmctl: ..." on stderr: what is being done, step by step */
 void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

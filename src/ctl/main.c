@@ -858,77 +858,207 @@ static const char *handoff_why(uint64_t n)
 	return why;
 }
 
+/* What a drain waits for, from the mount's stats. */
+struct drain_state {
+	uint64_t held;	   /* bytes on the drained server */
+	uint64_t degraded; /* the mount's degraded bytes */
+	uint64_t rate;	   /* the repair's bytes/s */
+	uint64_t blocked;  /* extents whose new copy found no server with room */
+	uint64_t waiting;  /* extents whose new copy waits for a server that is down */
+	uint64_t handoff;  /* extents whose copies wait for a pending handoff of their file */
+	unsigned ndown;	   /* servers down now, other than the drained one */
+	char down[512];	   /* their URLs: "URL, URL" */
+};
+
+/* Why the copies do not move, in why ("" if nothing is said to hold them). */
+static void drain_why(const struct drain_state *st, char *why, size_t len)
+{
+	size_t n = 0;
+
+	why[0] = 0;
+	if (st->waiting && st->ndown)
+		n += (size_t)snprintf(
+			why, len, "server%s %s %s down (%" PRIu64 " extent%s wait for %s)",
+			st->ndown == 1 ? "" : "s", st->down, st->ndown == 1 ? "is" : "are",
+			st->waiting, st->waiting == 1 ? "" : "s", st->ndown == 1 ? "it" : "them");
+	else if (st->waiting)
+		n += (size_t)snprintf(why, len,
+				      "%" PRIu64 " extent%s wait for a server that does not answer",
+				      st->waiting, st->waiting == 1 ? "" : "s");
+	if (st->handoff && n < len)
+		n += (size_t)snprintf(why + n, len - n, "%s%s", n ? "; " : "",
+				      handoff_why(st->handoff));
+	if (st->blocked && n < len)
+		snprintf(why + n, len - n,
+			 "%sNO ROOM for %" PRIu64 " extent%s: no other server has room (add a "
+			 "server or free memory)",
+			 n ? "; " : "", st->blocked, st->blocked == 1 ? "" : "s");
+}
+
 /*
- * The replication line of status: "healthy (...)", or "degraded: X
- * to rebuild, ETA", what waits for room and what is lost.  A vofirm-fs
- * from before replication has no such object: no line.  0 or -EPROTO.
+ * The replication line of status: "healthy (...)", "STUCK: ..." (nothing
+ * is degraded, but copies that must move cannot: no room, a server down,
+ * a pending handoff) or "degraded: X to rebuild, ETA", what waits and
+ * why, and what is lost; then a line for each server being drained: what
+ * is left on it and, when the copies cannot move, "stuck: WHY".  The same
+ * in health, for --json: state ("healthy", "stuck", "degraded"; "unknown"
+ * for a vofirm-fs from before replication, which has no such object and
+ * gets no line), replication (the line), waiting (why copies do not move,
+ * or null) and draining (per server being drained: server, held, stuck,
+ * waiting).  0 or -EPROTO.
  */
-static int repl_status(const char *file, JsonNode *d, GString *out)
+static int repl_status(const char *file, JsonNode *d, GString *out, JsonObject *health)
 {
 	static const char *const keys[] = {
 		"replicas",   "degraded_bytes",		 "unprotected_bytes",
 		"lost_bytes", "repair_rate_bytes_per_s", "repair_blocked_extents"
 	};
 	JsonNode *r = jv_get(d, "replication");
-	JsonArray *servers = jv_array(jv_get(d, "servers"));
-	uint64_t v[VF_ARRAY_SIZE(keys)], rebuild, away_held = 0, waiting, handoff;
+	JsonArray *servers = jv_array(jv_get(d, "servers")), *draining = json_array_new();
+	uint64_t v[VF_ARRAY_SIZE(keys)], rebuild, away_held = 0;
+	struct drain_state st = { 0 };
+	GString *line = g_string_new(NULL);
+	const char *state;
+	char why[768] = "", what[32];
 	unsigned away = 0;
-	bool has;
+	bool has, stuck;
+	int ret = -EPROTO;
 
-	if (!r)
-		return 0;
+	if (!r) {
+		json_object_set_string_member(health, "state", "unknown");
+		json_object_set_null_member(health, "replication");
+		json_object_set_null_member(health, "waiting");
+		ret = 0;
+		goto out;
+	}
 	if (stat_sizes(file, r, "replication", keys, VF_ARRAY_SIZE(keys), v) ||
-	    stat_opt(file, r, "replication", "repair_waiting_extents", &waiting, &has) ||
-	    stat_opt(file, r, "replication", "repair_handoff_extents", &handoff, &has))
-		return -EPROTO;
+	    stat_opt(file, r, "replication", "repair_waiting_extents", &st.waiting, &has) ||
+	    stat_opt(file, r, "replication", "repair_handoff_extents", &st.handoff, &has))
+		goto out;
+	st.degraded = v[1];
+	st.rate = v[4];
+	st.blocked = v[5];
+	/* the servers a waiting copy may go to once back: down, not drained (as drain) */
+	for (guint i = 0; servers && i < json_array_get_length(servers); i++) {
+		JsonNode *s = json_array_get_element(servers, i);
+		const char *url = jv_str(jv_get(s, "url"));
+		size_t len = strlen(st.down);
+		bool dr = false;
+
+		snprintf(what, sizeof(what), "servers[%u]", i);
+		if (stat_bool(file, s, what, "draining", &dr))
+			goto out;
+		if (!url || dr || g_strcmp0(jv_str(jv_get(s, "state")), "down"))
+			continue;
+		snprintf(st.down + len, sizeof(st.down) - len, "%s%s", st.ndown ? ", " : "", url);
+		st.ndown++;
+	}
+	stuck = st.blocked || st.waiting || st.handoff;
+	if (stuck)
+		drain_why(&st, why, sizeof(why));
 	/* lost bytes are degraded bytes with no copy left: nothing to rebuild them from */
 	rebuild = v[1] > v[3] ? v[1] - v[3] : 0;
-	if (!v[1] && !v[3])
-		g_string_append_printf(out,
-				       "replication: healthy (every file has the copies it asks "
-				       "for; %s unless a file asks otherwise)",
+	state = v[1] || v[3] ? "degraded" : stuck ? "stuck" : "healthy";
+	if (!v[1] && !v[3] && !stuck)
+		g_string_append_printf(line,
+				       "healthy (every file has the copies it asks for; %s unless "
+				       "a file asks otherwise)",
+				       copies(v[0]));
+	else if (!v[1] && !v[3])
+		g_string_append_printf(line,
+				       "STUCK: copies that must move cannot (every file still has "
+				       "the copies it asks for; %s unless a file asks otherwise)",
 				       copies(v[0]));
 	else if (!rebuild)
-		g_string_append(out, "replication: degraded: nothing left to rebuild");
+		g_string_append(line, "degraded: nothing left to rebuild");
 	else if (!v[4])
-		g_string_append_printf(out, "replication: degraded: %s to rebuild, ETA unknown",
+		g_string_append_printf(line, "degraded: %s to rebuild, ETA unknown",
 				       fmt_mib(rebuild));
 	else
-		g_string_append_printf(out,
-				       "replication: degraded: %s to rebuild, ETA %" PRIu64 " s",
+		g_string_append_printf(line, "degraded: %s to rebuild, ETA %" PRIu64 " s",
 				       fmt_mib(rebuild), (rebuild + v[4] - 1) / v[4]);
 	if (v[2])
-		g_string_append_printf(out, ", %s on a single copy", fmt_mib(v[2]));
+		g_string_append_printf(line, ", %s on a single copy", fmt_mib(v[2]));
 	if (v[5])
-		g_string_append_printf(out,
+		g_string_append_printf(line,
 				       ", NO ROOM for %" PRIu64 " extent%s (add a server or free "
 				       "memory)",
 				       v[5], v[5] == 1 ? "" : "s");
-	if (waiting)
-		g_string_append_printf(out,
+	if (st.waiting)
+		g_string_append_printf(line,
 				       ", %" PRIu64 " extent%s waiting for a server that is down",
-				       waiting, waiting == 1 ? "" : "s");
-	if (handoff)
-		g_string_append_printf(out, ", %s", handoff_why(handoff));
+				       st.waiting, st.waiting == 1 ? "" : "s");
+	if (st.handoff)
+		g_string_append_printf(line, ", %s", handoff_why(st.handoff));
 	if (v[3])
-		g_string_append_printf(out, ", LOST: %s", fmt_mib(v[3]));
+		g_string_append_printf(line, ", LOST: %s", fmt_mib(v[3]));
 	/* copies on a server that is away count as healthy until its lease runs out */
 	for (guint i = 0; servers && i < json_array_get_length(servers); i++) {
 		JsonNode *s = json_array_get_element(servers, i);
-		const char *state = jv_str(jv_get(s, "state"));
+		const char *sstate = jv_str(jv_get(s, "state"));
 		uint64_t held;
 
-		if (state && strcmp(state, "up") && jv_uint(jv_get(s, "held"), &held, NULL) == 0 &&
-		    held) {
+		if (sstate && strcmp(sstate, "up") &&
+		    jv_uint(jv_get(s, "held"), &held, NULL) == 0 && held) {
 			away++;
 			away_held += held;
 		}
 	}
 	if (away)
-		g_string_append_printf(out, "; %u server%s away, holding %s", away,
+		g_string_append_printf(line, "; %u server%s away, holding %s", away,
 				       away == 1 ? "" : "s", fmt_mib(away_held));
-	g_string_append_c(out, '\n');
-	return 0;
+	g_string_append_printf(out, "replication: %s\n", line->str);
+	/* the drains: a lost entry of a URL is an earlier instance of it */
+	for (guint i = 0; servers && i < json_array_get_length(servers); i++) {
+		JsonNode *s = json_array_get_element(servers, i);
+		const char *url = jv_str(jv_get(s, "url"));
+		JsonObject *e;
+		uint64_t held;
+		bool dr = false;
+
+		stat_bool(file, s, "a server", "draining", &dr); /* checked above */
+		if (!url || !dr || !g_strcmp0(jv_str(jv_get(s, "state")), "lost"))
+			continue;
+		snprintf(what, sizeof(what), "servers[%u]", i);
+		if (stat_sizes(file, s, what, (const char *const[]){ "held" }, 1, &held))
+			goto out;
+		e = json_object_new();
+		json_object_set_string_member(e, "server", url);
+		json_object_set_int_member(e, "held", (gint64)held);
+		if (!held && !st.degraded) {
+			g_string_append_printf(out,
+					       "draining %s: drained (it holds nothing and can be "
+					       "stopped)\n",
+					       url);
+		} else {
+			g_string_append_printf(out, "draining %s: %s left", url, fmt_mib(held));
+			if (!held)
+				g_string_append_printf(out, ", %s still to rebuild",
+						       fmt_mib(st.degraded));
+			if (why[0])
+				g_string_append_printf(out, "; stuck: %s", why);
+			else if (st.rate)
+				g_string_append_printf(out, " (repair at %s/s)", fmt_mib(st.rate));
+			g_string_append_c(out, '\n');
+		}
+		json_object_set_boolean_member(e, "stuck", (held || st.degraded) && why[0]);
+		if ((held || st.degraded) && why[0])
+			json_object_set_string_member(e, "waiting", why);
+		else
+			json_object_set_null_member(e, "waiting");
+		json_array_add_object_element(draining, e);
+	}
+	json_object_set_string_member(health, "state", state);
+	json_object_set_string_member(health, "replication", line->str);
+	if (why[0])
+		json_object_set_string_member(health, "waiting", why);
+	else
+		json_object_set_null_member(health, "waiting");
+	ret = 0;
+out:
+	json_object_set_array_member(health, "draining", draining);
+	g_string_free(line, TRUE);
+	return ret;
 }
 
 /*
@@ -999,6 +1129,7 @@ static int do_status(void)
 	char *path = g_build_filename(o.mount, ".vofirm", "stats.json", NULL), *text = NULL;
 	char *err = NULL, what[32];
 	GString *out = g_string_new(NULL);
+	JsonObject *health = json_object_new();
 	JsonArray *servers, *files;
 	JsonNode *d = NULL;
 	GError *gerr = NULL;
@@ -1012,22 +1143,31 @@ static int do_status(void)
 		ret = -ENOENT;
 		goto out;
 	}
-	if (o.json) {
-		g_string_assign(out, text);
-		ret = 0;
-		goto out;
-	}
 	d = jv_parse(text, &err);
 	if (!d) {
 		vf_err("%s: not JSON: %s", path, err);
+		goto out;
+	}
+	if (!JSON_NODE_HOLDS_OBJECT(d)) {
+		vf_err("%s: not a JSON object", path);
 		goto out;
 	}
 	if (stat_sizes(path, jv_get(d, "pool"), "pool", pool_keys, VF_ARRAY_SIZE(pool_keys), v))
 		goto out;
 	g_string_append_printf(out, "pool: %s, %s used, %s free; this mount holds %s\n",
 			       fmt_size(v[0]), fmt_size(v[1]), fmt_size(v[2]), fmt_size(v[3]));
-	if (repl_status(path, d, out))
+	if (repl_status(path, d, out, health))
 		goto out;
+	if (o.json) {
+		/* the stats as they are, and what the text says of their health */
+		JsonObject *js = json_object_ref(json_node_get_object(d));
+
+		json_object_set_object_member(js, "health", g_steal_pointer(&health));
+		json_print(js, 0);
+		g_string_truncate(out, 0);
+		ret = 0;
+		goto out;
+	}
 	if (procs_status(path, d, out))
 		goto out;
 	servers = jv_array(jv_get(d, "servers"));
@@ -1084,24 +1224,14 @@ out:
 	if (!ret)
 		fputs(out->str, stdout);
 	g_string_free(out, TRUE);
+	if (health)
+		json_object_unref(health);
 	g_clear_pointer(&d, json_node_unref);
 	g_free(err);
 	g_free(text);
 	g_free(path);
 	return ret;
 }
-
-/* What a drain waits for, from the mount's stats. */
-struct drain_state {
-	uint64_t held;	   /* bytes on the drained server */
-	uint64_t degraded; /* the mount's degraded bytes */
-	uint64_t rate;	   /* the repair's bytes/s */
-	uint64_t blocked;  /* extents whose new copy found no server with room */
-	uint64_t waiting;  /* extents whose new copy waits for a server that is down */
-	uint64_t handoff;  /* extents whose copies wait for a pending handoff of their file */
-	unsigned ndown;	   /* servers down now, other than the drained one */
-	char down[512];	   /* their URLs: "URL, URL" */
-};
 
 /* The state of the drain of o.server; 0, or -errno (logged). */
 static int read_drain_state(struct drain_state *st)
@@ -1167,31 +1297,6 @@ out:
 	g_clear_pointer(&d, json_node_unref);
 	g_free(file);
 	return ret;
-}
-
-/* Why the copies do not move, in why ("" if nothing is said to hold them). */
-static void drain_why(const struct drain_state *st, char *why, size_t len)
-{
-	size_t n = 0;
-
-	why[0] = 0;
-	if (st->waiting && st->ndown)
-		n += (size_t)snprintf(
-			why, len, "server%s %s %s down (%" PRIu64 " extent%s wait for %s)",
-			st->ndown == 1 ? "" : "s", st->down, st->ndown == 1 ? "is" : "are",
-			st->waiting, st->waiting == 1 ? "" : "s", st->ndown == 1 ? "it" : "them");
-	else if (st->waiting)
-		n += (size_t)snprintf(why, len,
-				      "%" PRIu64 " extent%s wait for a server that does not answer",
-				      st->waiting, st->waiting == 1 ? "" : "s");
-	if (st->handoff && n < len)
-		n += (size_t)snprintf(why + n, len - n, "%s%s", n ? "; " : "",
-				      handoff_why(st->handoff));
-	if (st->blocked && n < len)
-		snprintf(why + n, len - n,
-			 "%sNO ROOM for %" PRIu64 " extent%s: no other server has room (add a "
-			 "server or free memory)",
-			 n ? "; " : "", st->blocked, st->blocked == 1 ? "" : "s");
 }
 
 /*
@@ -1270,8 +1375,6 @@ static int do_drain(void)
 		vf_err("cannot follow the drain of %s (above); it goes on in vofirm-fs", o.server);
 	if (o.json) {
 		JsonObject *js = json_object_new();
-		JsonNode *root = json_node_init_object(json_node_alloc(), js);
-		char *text;
 
 		json_object_set_string_member(js, "server", o.server);
 		json_object_set_boolean_member(js, "drained", done);
@@ -1287,12 +1390,7 @@ static int do_drain(void)
 			json_object_set_string_member(js, "waiting", why);
 		else
 			json_object_set_null_member(js, "waiting");
-		text = jv_text(root);
-		if (text)
-			printf("%s\n", text);
-		g_free(text);
-		json_node_unref(root);
-		json_object_unref(js);
+		json_print(js, ret);
 	} else if (done) {
 		printf("%s: drained (%s moved in %" PRIu64 " s); it holds nothing of %s and can be "
 		       "stopped\n",
@@ -1438,8 +1536,6 @@ static int do_restart_fs(void)
 		       before.worker, now.worker, now.restarts);
 	if (o.json) {
 		JsonObject *js = json_object_new();
-		JsonNode *root = json_node_init_object(json_node_alloc(), js);
-		char *text;
 
 		json_object_set_string_member(js, "mount", o.mount);
 		json_object_set_string_member(js, "result", result);
@@ -1453,12 +1549,7 @@ static int do_restart_fs(void)
 			json_object_set_string_member(js, "error", now.error);
 		else
 			json_object_set_null_member(js, "error");
-		text = jv_text(root);
-		if (text)
-			printf("%s\n", text);
-		g_free(text);
-		json_node_unref(root);
-		json_object_unref(js);
+		json_print(js, ret);
 	}
 out:
 	g_free(before.error);
@@ -1537,6 +1628,97 @@ int check_id(const char *option, const char *id)
 	return 2;
 }
 
+/* Every error logged, in order: --json puts them in its object. */
+static GPtrArray *errors;
+/* The command, once known: a failure's JSON names it. */
+static const char *command;
+
+static void keep_error(const char *msg)
+{
+	if (!errors)
+		errors = g_ptr_array_new_with_free_func(g_free);
+	g_ptr_array_add(errors, g_strdup(msg));
+}
+
+void json_print(JsonObject *js, int ret)
+{
+	JsonNode *root, *e = json_object_get_member(js, "error");
+	char *text;
+
+	if (ret && command && !json_object_has_member(js, "command"))
+		json_object_set_string_member(js, "command", command);
+	if (ret && (!e || JSON_NODE_HOLDS_NULL(e))) {
+		JsonArray *a = json_array_new();
+
+		for (guint i = 0; errors && i < errors->len; i++)
+			json_array_add_string_element(a, g_ptr_array_index(errors, i));
+		json_object_set_string_member(js, "error",
+					      errors && errors->len
+						      ? g_ptr_array_index(errors, 0)
+						      : g_strerror(ret < 0 ? -ret : ret));
+		json_object_set_array_member(js, "errors", a);
+	}
+	root = json_node_init_object(json_node_alloc(), js);
+	text = jv_text(root);
+	if (text)
+		printf("%s\n", text);
+	else /* a path or message that is not UTF-8 */
+		printf("{\"error\": \"the result cannot be written as JSON: a name or "
+		       "message in it is not UTF-8 (see standard error)\"}\n");
+	fflush(stdout);
+	g_free(text);
+	json_node_unref(root);
+	json_object_unref(js);
+	o.json_done = true;
+}
+
+/*
+ * The end of main(): with --json, a command that failed before printing
+ * its object (a bad command line, a socket that does not answer, a file
+ * that is missing) prints one saying which command and why.  rc: the exit
+ * status.
+ */
+static int finish(const char *c, int rc)
+{
+	if (o.json && rc && !o.json_done) {
+		JsonObject *js = json_object_new();
+
+		if (c)
+			json_object_set_string_member(js, "command", c);
+		else
+			json_object_set_null_member(js, "command");
+		json_print(js, rc == 2 ? -EINVAL : -EIO);
+	}
+	g_clear_pointer(&errors, g_ptr_array_unref);
+	return rc;
+}
+
+/* The options given, by their getopt value (see main()'s table). */
+static bool given[128];
+
+/*
+ * 0, or 2 (the exit status) after naming the first option given that
+ * command `what` does not honour: every option it takes is in `takes`
+ * (getopt values; -v is everyone's).
+ */
+static int refuse_others(const char *what, const char *takes, const struct option *lo)
+{
+	for (const struct option *l = lo; l->name; l++) {
+		if (l->val <= 0 || l->val >= 128 || !given[l->val] || l->val == 'v' ||
+		    strchr(takes, l->val))
+			continue;
+		if (l->val == 'j')
+			vf_err("%s does not take --json: it has no JSON output (list, status, "
+			       "drain, restart-fs, migrate, migrate-export and migrate-import "
+			       "have)",
+			       what);
+		else
+			vf_err("%s does not take --%s", what, l->name);
+		return 2;
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -1551,7 +1733,8 @@ static void usage(FILE *f)
 		"         remove a DIMM (the guest must release it) and give its memory back;\n"
 		"         virtio-mem: unplug down to SIZE (default 0)\n"
 		"  list   --qmp SOCKET [--json]    the VM's memory devices\n"
-		"  status --mount DIR [--json]     the pool, its replication, servers and files\n"
+		"  status --mount DIR [--json]     the pool, its replication (healthy, STUCK: a\n"
+		"         drain that cannot move copies, or degraded), drains, servers and files\n"
 		"  drain  --mount DIR --server URL [--timeout T] [--json]\n"
 		"         move every copy off a memory server (then it can be stopped); waits\n"
 		"         until it holds nothing and nothing is degraded (default: no time limit)\n"
@@ -1598,13 +1781,16 @@ static void usage(FILE *f)
 		"                 (default: no limit), or for a new worker (default 30s)\n"
 		"  --block-size   pc-dimm: the guest's memory block size (default 128M);\n"
 		"                 virtio-mem: the device's block size (default 2M)\n"
+		"  --json         one JSON object on stdout, failures included (\"error\": what\n"
+		"                 failed and why); grow, shrink and budget have none and refuse it\n"
 		"  -v, --verbose, -h, --help, -V, --version\n"
 		"\n"
+		"An option a command does not take is refused, not ignored.\n"
 		"Exit status: 0 done, 1 failed (and said what is left), 2 bad command line.\n"
 		"See vofirmctl(8).\n");
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "qmp", required_argument, NULL, 'q' },
@@ -1645,9 +1831,10 @@ int main(int argc, char **argv)
 	const char *c, *why;
 	int opt, ret;
 
-	vf_log_init("vofirmctl", LOG_NOTICE);
-	signal(SIGPIPE, SIG_IGN); /* QEMU going away is an error to report, not a kill */
-	while ((opt = getopt_long(argc, argv, "vhV", lo, NULL)) != -1) {
+	opterr = 0; /* its messages are said here, and go into --json's object */
+	while ((opt = getopt_long(argc, argv, ":vhV", lo, NULL)) != -1) {
+		if (opt > 0 && opt < 128)
+			given[opt] = true;
 		switch (opt) {
 		case 'q':
 			o.qmp = optarg;
@@ -1767,21 +1954,35 @@ int main(int argc, char **argv)
 		case 'p':
 			o.pid = strtol(optarg, NULL, 10);
 			break;
+		case ':':
+			vf_err("option '%s' needs a value", argv[optind - 1]);
+			usage(stderr);
+			return 2;
 		default:
+			if (optopt)
+				vf_err("unknown option '-%c'", optopt);
+			else
+				vf_err("unknown option '%s'", argv[optind - 1]);
 			usage(stderr);
 			return 2;
 		}
 	}
 	if (optind + 1 != argc) {
+		if (optind == argc)
+			vf_err("no command (see --help)");
+		else
+			vf_err("one command only: '%s' is one too many", argv[optind + 1]);
 		usage(stderr);
 		return 2;
 	}
-	c = argv[optind];
+	c = command = argv[optind];
 	if (!strcmp(c, "status")) {
 		if (!o.mount) {
 			vf_err("status needs --mount DIR");
 			return 2;
 		}
+		if (refuse_others(c, "mj", lo))
+			return 2;
 		return do_status() ? 1 : 0;
 	}
 	if (!strcmp(c, "drain")) {
@@ -1789,6 +1990,8 @@ int main(int argc, char **argv)
 			vf_err("drain needs --mount DIR and --server URL");
 			return 2;
 		}
+		if (refuse_others(c, "mStj", lo))
+			return 2;
 		return do_drain() ? 1 : 0;
 	}
 	if (!strcmp(c, "restart-fs")) {
@@ -1796,6 +1999,8 @@ int main(int argc, char **argv)
 			vf_err("restart-fs needs --mount DIR");
 			return 2;
 		}
+		if (refuse_others(c, "mtj", lo))
+			return 2;
 		return do_restart_fs() ? 1 : 0;
 	}
 	if (o.domain) { /* libvirt.c */
@@ -1815,6 +2020,14 @@ int main(int argc, char **argv)
 			vf_err("--model '%s': pc-dimm or virtio-mem", o.model);
 			return 2;
 		}
+		/* the command, as named in a refusal, and the options it takes */
+		static const char *const lv[][3] = { { "grow", "grow --domain", "DmsMbitc" },
+						     { "shrink", "shrink --domain", "Distc" },
+						     { "budget", "budget --domain", "Dltc" } };
+
+		for (size_t k = 0; k < VF_ARRAY_SIZE(lv); k++)
+			if (!strcmp(c, lv[k][0]) && refuse_others(lv[k][1], lv[k][2], lo))
+				return 2;
 		if (!strcmp(c, "grow"))
 			return lv_grow() ? 1 : 0;
 		if (!strcmp(c, "shrink"))
@@ -1833,6 +2046,8 @@ int main(int argc, char **argv)
 				       "--to-qmp or --to-mount");
 				return 2;
 			}
+			if (refuse_others("migrate --handoff", "qmUHABFtj", lo))
+				return 2;
 			return do_migrate_source() ? 1 : 0;
 		}
 		if (!o.qmp || !o.to_qmp || !o.mount || !o.to_mount) {
@@ -1840,6 +2055,8 @@ int main(int argc, char **argv)
 			       "(or, one host of two: --handoff FILE --at-pause CMD --uri URI)");
 			return 2;
 		}
+		if (refuse_others(c, "qQmTUBFPtj", lo))
+			return 2;
 		return do_migrate() ? 1 : 0;
 	}
 	if (!strcmp(c, "migrate-export") && o.abort) {
@@ -1847,6 +2064,8 @@ int main(int argc, char **argv)
 			vf_err("migrate-export --abort needs --in FILE --mount DIR (and no --qmp)");
 			return 2;
 		}
+		if (refuse_others("migrate-export --abort", "XImj", lo))
+			return 2;
 		return do_migrate_export_abort() ? 1 : 0;
 	}
 	if (!strcmp(c, "migrate-export")) {
@@ -1859,6 +2078,8 @@ int main(int argc, char **argv)
 			       "itself is the standard output");
 			return 2;
 		}
+		if (refuse_others(c, "qmOtj", lo))
+			return 2;
 		return do_migrate_export() ? 1 : 0;
 	}
 	if (!strcmp(c, "migrate-import")) {
@@ -1868,6 +2089,9 @@ int main(int argc, char **argv)
 			       "or --update FILE --mount DIR (and nothing else)");
 			return 2;
 		}
+		if (o.update ? refuse_others("migrate-import --update", "umj", lo)
+			     : refuse_others(c, "qmIUPtj", lo))
+			return 2;
 		return do_migrate_import() ? 1 : 0;
 	}
 	if (!strcmp(c, "budget")) {
@@ -1875,6 +2099,8 @@ int main(int argc, char **argv)
 			vf_err("budget needs --pid PID and --limit SIZE");
 			return 2;
 		}
+		if (refuse_others(c, "pli", lo))
+			return 2;
 		return do_budget() ? 1 : 0;
 	}
 	if (strcmp(c, "grow") && strcmp(c, "shrink") && strcmp(c, "list")) {
@@ -1901,6 +2127,12 @@ int main(int argc, char **argv)
 		vf_err("shrink needs --id NAME");
 		return 2;
 	}
+	if (refuse_others(c,
+			  !strcmp(c, "grow")	 ? "qmsiMnbrt"
+			  : !strcmp(c, "shrink") ? "qiskt"
+						 : "qtj", /* list */
+			  lo))
+		return 2;
 	ret = qmp_open(o.qmp, (unsigned)o.timeout_ms, &q);
 	if (ret)
 		return 1;
@@ -1912,4 +2144,25 @@ int main(int argc, char **argv)
 		ret = do_list(q);
 	qmp_close(q);
 	return ret ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	vf_log_init("vofirmctl", LOG_NOTICE);
+	vf_log_set_error_hook(keep_error);
+	signal(SIGPIPE, SIG_IGN); /* QEMU going away is an error to report, not a kill */
+	/* before the options are read: a bad one before --json fails in JSON too */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		static const char *const cmds[] = { "grow",	     "shrink",	"list",
+						    "status",	     "drain",	"budget",
+						    "restart-fs",    "migrate", "migrate-export",
+						    "migrate-import" };
+
+		if (!strcmp(argv[i], "--json"))
+			o.json = true;
+		for (size_t k = 0; !command && k < VF_ARRAY_SIZE(cmds); k++)
+			if (!strcmp(argv[i], cmds[k]))
+				command = argv[i]; /* named in a failure's JSON */
+	}
+	return finish(command, run(argc, argv));
 }

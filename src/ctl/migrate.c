@@ -948,19 +948,25 @@ static void cancel_source(struct qmp *sq, struct run *r)
 	source_runs(sq);
 }
 
-static void summary(struct run *r)
+static void summary(struct run *r, int ret)
 {
 	uint64_t total = num(r->fin, "total-time", NULL), down = num(r->fin, "downtime", NULL);
 	uint64_t sent = num(r->fin, "ram", "transferred"), flushed = r->wb_end - r->wb0;
 
-	if (o.json)
-		printf("{\"total_ms\": %" PRIu64 ", \"downtime_ms\": %" PRIu64
-		       ", \"bytes_sent\": %" PRIu64 ", \"bytes_flushed\": %" PRIu64
-		       ", \"pause_flushed\": %" PRIu64 ", \"pause_ms\": %" PRIu64
-		       ", \"flush_ms\": %" PRIu64 ", \"devices\": %u, \"flushed\": %s}\n",
-		       total, down, sent, flushed, r->wb_pause - r->wb_last, r->pause_ms,
-		       r->flush_ms, ndevs, o.no_flush ? "false" : "true");
-	else
+	if (o.json) {
+		JsonObject *js = json_object_new();
+
+		json_object_set_int_member(js, "total_ms", (gint64)total);
+		json_object_set_int_member(js, "downtime_ms", (gint64)down);
+		json_object_set_int_member(js, "bytes_sent", (gint64)sent);
+		json_object_set_int_member(js, "bytes_flushed", (gint64)flushed);
+		json_object_set_int_member(js, "pause_flushed", (gint64)(r->wb_pause - r->wb_last));
+		json_object_set_int_member(js, "pause_ms", (gint64)r->pause_ms);
+		json_object_set_int_member(js, "flush_ms", (gint64)r->flush_ms);
+		json_object_set_int_member(js, "devices", ndevs);
+		json_object_set_boolean_member(js, "flushed", !o.no_flush);
+		json_print(js, ret);
+	} else
 		printf("migrated in %" PRIu64 " ms, downtime %" PRIu64 " ms (pause %" PRIu64
 		       " ms, of it flush %" PRIu64 " ms); sent %s, "
 		       "flushed %s (%s at the pause); %u device%s left where %s\n",
@@ -1081,7 +1087,7 @@ int do_migrate(void)
 	if (commit_imports())
 		ret = -EIO;
 	resume_dest(dq);
-	summary(&r);
+	summary(&r, ret);
 	goto out;
 
 fail:
@@ -1104,18 +1110,10 @@ out:
 /* ---- the two-host split ---- */
 
 /* --json: what a split command did, js and its bundle, as one object on stdout (js unref'd) */
-static void print_json(JsonObject *js, const char *bundle)
+static void print_json(JsonObject *js, const char *bundle, int ret)
 {
-	JsonNode *root = json_node_init_object(json_node_alloc(), js);
-	char *text;
-
 	json_object_set_string_member(js, "bundle", bundle);
-	text = jv_text(root);
-	if (text)
-		printf("%s\n", text);
-	g_free(text);
-	json_node_unref(root);
-	json_object_unref(js);
+	json_print(js, ret);
 }
 
 /* vofirmctl migrate-export: the source's files exported, the bundle written. */
@@ -1149,7 +1147,7 @@ int do_migrate_export(void)
 
 		json_object_set_int_member(js, "devices", ndevs);
 		json_object_set_boolean_member(js, "exported", !ret);
-		print_json(js, o.bundle);
+		print_json(js, o.bundle, ret);
 	}
 	free_devs();
 	qmp_close(sq);
@@ -1190,7 +1188,7 @@ int do_migrate_export_abort(void)
 		json_object_set_int_member(js, "devices", ndevs);
 		json_object_set_int_member(js, "aborted", ndevs - failed);
 		json_object_set_int_member(js, "failed", failed);
-		print_json(js, o.bundle);
+		print_json(js, o.bundle, failed ? -EIO : 0);
 	}
 	free_devs();
 	return failed ? -EIO : 0;
@@ -1212,7 +1210,7 @@ static int do_update(void)
 
 		json_object_set_int_member(js, "devices", ndevs);
 		json_object_set_boolean_member(js, "updated", !ret);
-		print_json(js, o.update);
+		print_json(js, o.update, ret);
 	}
 	free_devs();
 	return ret;
@@ -1261,10 +1259,14 @@ int do_migrate_import(void)
 	if (commit_imports())
 		ret = -EIO;
 	resume_dest(dq);
-	if (o.json)
-		printf("{\"devices\": %u, \"wait_ms\": %" PRIu64 ", \"committed\": %s}\n", ndevs,
-		       t1 - t0, ret ? "false" : "true");
-	else
+	if (o.json) {
+		JsonObject *js = json_object_new();
+
+		json_object_set_int_member(js, "devices", ndevs);
+		json_object_set_int_member(js, "wait_ms", (gint64)(t1 - t0));
+		json_object_set_boolean_member(js, "committed", !ret);
+		json_print(js, ret);
+	} else
 		printf("%u device%s imported and committed; the VM runs here (waited %" PRIu64
 		       " ms for it)\n",
 		       ndevs, ndevs == 1 ? "" : "s", t1 - t0);
@@ -1278,8 +1280,13 @@ fail:
 		vf_err("the source's grants are used up: abort its exports (vofirmctl "
 		       "migrate-export --abort --in BUNDLE --mount DIR on the source; a vofirmctl "
 		       "migrate --handoff that fails does it) before exporting again");
-	if (o.json)
-		printf("{\"devices\": %u, \"committed\": false}\n", ndevs);
+	if (o.json) {
+		JsonObject *js = json_object_new();
+
+		json_object_set_int_member(js, "devices", ndevs);
+		json_object_set_boolean_member(js, "committed", false);
+		json_print(js, ret);
+	}
 out:
 	free_devs();
 	qmp_close(dq);
@@ -1412,7 +1419,7 @@ int do_migrate_source(void)
 	cmd(sq, "quit", NULL, NULL, "quitting the source");
 	if (commit_exports())
 		ret = -EIO;
-	summary(&r);
+	summary(&r, ret);
 out:
 	if (update_path)
 		unlink(update_path);

@@ -16,6 +16,7 @@ static const char *log_prog = "vofirm";
 static int log_max = LOG_INFO;
 static int log_stamp = 1;
 static int log_syslog;
+static void (*error_hook)(const char *msg);
 
 static const char *const level_names[] = {
 	[LOG_EMERG] = "emergency", [LOG_ALERT] = "alert",     [LOG_CRIT] = "critical",
@@ -43,6 +44,11 @@ void vf_log_to_syslog(void)
 	log_syslog = 1;
 }
 
+void vf_log_set_error_hook(void (*hook)(const char *msg))
+{
+	error_hook = hook;
+}
+
 int vf_log_level(void)
 {
 	return log_max;
@@ -66,10 +72,18 @@ void vf_log(int level, const char *fmt, ...)
 	va_list ap;
 	int r;
 
-	if (level > log_max)
-		return;
 	if (level < 0)
 		level = LOG_ERR;
+	if (error_hook && level <= LOG_ERR) {
+		va_start(ap, fmt);
+		r = vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		if (r >= 0)
+			error_hook(line);
+		errno = saved;
+	}
+	if (level > log_max)
+		return;
 	if (log_syslog) {
 		va_start(ap, fmt);
 		vsyslog(level, fmt, ap);
