@@ -1118,6 +1118,35 @@ static int procs_status(const char *file, JsonNode *d, GString *out)
 	return 0;
 }
 
+/*
+ * A server that does not answer (stats.json "answering": false; absent
+ * from an older vofirm-fs): for how long, and how old the figures shown
+ * for it are (vofirm-fs answers with the last ones it saw).
+ */
+static int silent_status(const char *file, JsonNode *srv, const char *what, GString *out)
+{
+	JsonNode *age = jv_get(srv, "figures_age_ms");
+	uint64_t ms, age_ms;
+	bool answering, has_ms;
+
+	if (!jv_get(srv, "answering"))
+		return 0;
+	if (stat_bool(file, srv, what, "answering", &answering) ||
+	    stat_opt(file, srv, what, "unanswered_ms", &ms, &has_ms))
+		return -EPROTO;
+	if (answering)
+		return 0;
+	g_string_append(out, ", not answering");
+	if (ms)
+		g_string_append_printf(out, " for %.1f s", (double)ms / 1000.0);
+	if (age && !JSON_NODE_HOLDS_NULL(age)) {
+		if (stat_opt(file, srv, what, "figures_age_ms", &age_ms, &has_ms))
+			return -EPROTO;
+		g_string_append_printf(out, " (figures from %.1f s ago)", (double)age_ms / 1000.0);
+	}
+	return 0;
+}
+
 /* Nothing is printed unless the whole file reads well. */
 static int do_status(void)
 {
@@ -1190,12 +1219,15 @@ static int do_status(void)
 		    stat_p50(path, s, what, "write_latency_us", &wr) ||
 		    stat_bool(path, s, what, "draining", &draining))
 			goto out;
-		g_string_append_printf(out,
-				       "server %s: %s%s, holds %s; read %s, written %s; "
-				       "read p50 %" PRIu64 " us, write p50 %" PRIu64 " us; %" PRIu64
-				       " errors\n",
-				       url, state, draining ? ", draining" : "", fmt_size(v[0]),
-				       fmt_size(v[1]), fmt_size(v[2]), rd, wr, v[3]);
+		g_string_append_printf(out, "server %s: %s%s", url, state,
+				       draining ? ", draining" : "");
+		if (silent_status(path, s, what, out))
+			goto out;
+		g_string_append_printf(
+			out,
+			", holds %s; read %s, written %s; "
+			"read p50 %" PRIu64 " us, write p50 %" PRIu64 " us; %" PRIu64 " errors\n",
+			fmt_size(v[0]), fmt_size(v[1]), fmt_size(v[2]), rd, wr, v[3]);
 	}
 	for (guint i = 0; i < json_array_get_length(files); i++) {
 		JsonNode *f = json_array_get_element(files, i);

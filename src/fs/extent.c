@@ -455,12 +455,24 @@ static char *describe_loss(struct fs *fs, unsigned srv, bool past_lease, char **
 
 /* ---- stats ---- */
 
-void file_degraded(struct fs *fs, struct inode *in, uint64_t *degraded, uint64_t *unprotected)
+bool file_degraded(struct fs *fs, struct inode *in, const struct timespec *dl, uint64_t *degraded,
+		   uint64_t *unprotected, uint64_t *lost)
 {
 	uint64_t S = fs->slab_size, d = 0, u = 0, l = 0;
 	unsigned want = file_replicas(fs, in);
 
-	fs_rwlock_rdlock(&in->rw);
+	if (!dl) {
+		fs_rwlock_rdlock(&in->rw);
+	} else if (fs_rwlock_rdlock_by(&in->rw, dl)) {
+		/* held exclusively, maybe by a resize waiting on a server
+		 * that does not answer: the stats must not wait for it */
+		*degraded = __atomic_load_n(&in->seen_degraded, __ATOMIC_RELAXED);
+		if (unprotected)
+			*unprotected = __atomic_load_n(&in->seen_unprotected, __ATOMIC_RELAXED);
+		if (lost)
+			*lost = __atomic_load_n(&in->seen_lost, __ATOMIC_RELAXED);
+		return false;
+	}
 	for (uint32_t i = 0; i < in->nmap; i++) {
 		struct extent *e = map_get(in, i);
 		uint64_t bytes, end = (uint64_t)(i + 1) * S;
@@ -478,42 +490,30 @@ void file_degraded(struct fs *fs, struct inode *in, uint64_t *degraded, uint64_t
 			l += bytes;
 	}
 	fs_rwlock_unlock(&in->rw);
+	__atomic_store_n(&in->seen_degraded, d, __ATOMIC_RELAXED);
+	__atomic_store_n(&in->seen_unprotected, u, __ATOMIC_RELAXED);
+	__atomic_store_n(&in->seen_lost, l, __ATOMIC_RELAXED);
 	*degraded = d;
 	if (unprotected)
 		*unprotected = u;
-	(void)l;
+	if (lost)
+		*lost = l;
+	return true;
 }
 
-/* Bytes of the file with no up-to-date copy left. */
-static uint64_t file_lost(struct fs *fs, struct inode *in)
-{
-	uint64_t S = fs->slab_size, l = 0;
-
-	fs_rwlock_rdlock(&in->rw);
-	for (uint32_t i = 0; i < in->nmap; i++) {
-		struct extent *e = map_get(in, i);
-		uint64_t end = (uint64_t)(i + 1) * S;
-
-		if (e && (uint64_t)i * S < in->size && !ext_count(e, COPY_OK))
-			l += (end < in->size ? end : in->size) - (uint64_t)i * S;
-	}
-	fs_rwlock_unlock(&in->rw);
-	return l;
-}
-
-void fs_repl_stats(struct fs *fs, struct repl_stats *st)
+void fs_repl_stats(struct fs *fs, struct repl_stats *st, const struct timespec *dl)
 {
 	GArray *files = pin_files(fs);
 
 	memset(st, 0, sizeof(*st));
 	for (guint k = 0; k < files->len; k++) {
 		struct inode *in = g_array_index(files, struct pinned_file, k).in;
-		uint64_t d, u;
+		uint64_t d, u, l;
 
-		file_degraded(fs, in, &d, &u);
+		file_degraded(fs, in, dl, &d, &u, &l);
 		st->degraded_bytes += d;
 		st->unprotected_bytes += u;
-		st->lost_bytes += file_lost(fs, in);
+		st->lost_bytes += l;
 	}
 	unpin_files(fs, files);
 	st->repair_done_bytes = __atomic_load_n(&fs->repair_done_bytes, __ATOMIC_RELAXED);
@@ -997,7 +997,7 @@ int fs_drain(struct fs *fs, const char *url, char *why, size_t whylen)
 		return -ENOENT;
 	}
 	fs_mutex_lock(&fs->alloc_lock);
-	s->draining = true;
+	__atomic_store_n(&s->draining, true, __ATOMIC_RELAXED);
 	held = s->held;
 	fs_mutex_unlock(&fs->alloc_lock);
 	vf_notice("server %s: draining: no new slabs there; the %u slab(s) of this mount there "

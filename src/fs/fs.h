@@ -166,7 +166,20 @@ struct server {
 	uint64_t slab_op_ns;
 	uint32_t slab_op_last;
 
-	/* under fs->alloc_lock */
+	/* Fresh figures (STATS) for df and the stats files, asked of the
+	 * health thread (servers_figures()): under lock, refresh_done reaches
+	 * refresh_want when a STATS asked for then has been answered or has
+	 * failed.  silent_since: vf_now_ms() when the STATS still unanswered
+	 * (or the one that failed) was sent, 0 while the server answers;
+	 * figures_ms: when capacity and free_est were last set from the
+	 * server's word (both __atomic, read without a lock). */
+	uint64_t refresh_want, refresh_done;
+	uint64_t silent_since;
+	uint64_t figures_ms;
+
+	/* Changed under fs->alloc_lock, and stored __atomic: the stats files
+	 * and df read them without it, as alloc_lock is held across requests
+	 * to a server (ALLOC), which may not answer for io_timeout. */
 	bool draining;	     /* no new slabs; its copies are moved off */
 	int64_t free_est;    /* the server's free slabs, as last seen */
 	uint32_t held;	     /* slabs this mount holds there */
@@ -337,8 +350,16 @@ int servers_add(struct fs *fs, const char *url);
 struct server *server_by_url(struct fs *fs, const char *url);
 /* Number of servers (they are only ever added: __atomic). */
 static inline unsigned fs_nsrv(const struct fs *fs);
-/* Asks every reachable server for its stats (bounded wait); updates estimates. */
+/* Fresh free counts from every server that is up, each waiting up to
+ * io_timeout: for allocation only (it holds no lock the page path needs). */
 void servers_refresh(struct fs *fs);
+/* For df and the stats files: asks the health threads for fresh figures
+ * and waits for them at most FIGURES_WAIT_MS in all, not at all for a
+ * server already seen not answering; holds no lock meanwhile. */
+#define FIGURES_WAIT_MS 250
+void servers_figures(struct fs *fs);
+/* A server's STATS has waited this long unanswered: shown not answering. */
+#define SILENT_MS (FIGURES_WAIT_MS / 2)
 const char *srv_state_name(enum srv_state st);
 
 /* ---- state.c: what the next worker needs (see state.c) ---- */
@@ -480,6 +501,10 @@ struct inode {
 	uint32_t held;	     /* slabs held, every copy counted (__atomic) */
 	bool write_error;    /* a write failed since the last fsync */
 	unsigned awrites;    /* asynchronous writes in flight (__atomic; struct extent) */
+	/* its degraded, unprotected and lost bytes as last counted
+	 * (__atomic): the stats files show them while the file is held
+	 * exclusively (a resize waiting on a server) */
+	uint64_t seen_degraded, seen_unprotected, seen_lost;
 
 	struct io_counters io;
 	int ctl_file;	       /* which control file */
@@ -604,8 +629,11 @@ unsigned file_replicas(struct fs *fs, const struct inode *in);
  * every extent now: -ENOSPC (logged) when the pool is short, -EIO when
  * a server that is down might have the room (servers_alloc). */
 int file_set_replicas(struct fs *fs, struct inode *in, unsigned n);
-/* Bytes of the file with fewer healthy copies than asked, and with one. */
-void file_degraded(struct fs *fs, struct inode *in, uint64_t *degraded, uint64_t *unprotected);
+/* Bytes of the file with fewer healthy copies than asked, with one, and
+ * with none.  Waits for the file's rw until dl (NULL: for as long as it
+ * takes); past it, gives the figures last counted and returns false. */
+bool file_degraded(struct fs *fs, struct inode *in, const struct timespec *dl, uint64_t *degraded,
+		   uint64_t *unprotected, uint64_t *lost);
 
 /* Drains a server: no new slabs there, every copy there moves elsewhere
  * (logged; why says what is wrong on failure). */
@@ -627,7 +655,8 @@ struct repl_stats {
 	uint64_t repair_waiting;
 	uint64_t repair_handoff;
 };
-void fs_repl_stats(struct fs *fs, struct repl_stats *st);
+/* dl: as file_degraded's */
+void fs_repl_stats(struct fs *fs, struct repl_stats *st, const struct timespec *dl);
 
 int file_resize(struct fs *fs, struct inode *in, uint64_t size);
 int file_fallocate(struct fs *fs, struct inode *in, int mode, uint64_t off, uint64_t len);

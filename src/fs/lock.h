@@ -121,6 +121,16 @@ static inline void fs_rwlock_rdlock(struct fs_rwlock *l)
 	pthread_rwlock_rdlock(&l->l);
 }
 
+/* A shared hold by `dl` (CLOCK_MONOTONIC): 0, or ETIMEDOUT (not held). */
+static inline int fs_rwlock_rdlock_by(struct fs_rwlock *l, const struct timespec *dl)
+{
+	int ret = pthread_rwlock_clockrdlock(&l->l, CLOCK_MONOTONIC, dl);
+
+	if (ret == 0)
+		lock_check_take(l->rank);
+	return ret;
+}
+
 static inline void fs_rwlock_wrlock(struct fs_rwlock *l)
 {
 	lock_check_take(l->rank);

@@ -775,8 +775,9 @@ static void vf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fs_mutex_unlock(&fs->ns_lock);
 
 	if (which >= 0) {
-		/* a snapshot, rendered now, read through direct I/O */
-		servers_refresh(fs);
+		/* a snapshot, rendered now, read through direct I/O: the
+		 * servers' figures as fresh as they come at once */
+		servers_figures(fs);
 		h->data = which == 0 ? fs_stats_json(fs) : fs_stats_prometheus(fs);
 		h->len = strlen(h->data);
 		fi->direct_io = 1;
@@ -1069,6 +1070,13 @@ static uint64_t usable(const uint64_t *room, unsigned n, unsigned r)
  * copies on distinct servers cannot use it all (fewer servers than copies:
  * nothing).  Servers lost or being drained are not in the pool; only
  * servers that are up have free memory.
+ *
+ * df never waits on a server: the figures are the servers' as last seen,
+ * refreshed by their health threads, which this asks for fresh ones and
+ * waits for FIGURES_WAIT_MS at most (servers_figures()).  A server that
+ * stopped answering and is not yet marked DOWN counts with its last
+ * figures (stats.json says how old they are).  No alloc_lock here: an
+ * allocation holds it across its requests to a server.
  */
 static void vf_statfs(fuse_req_t req, fuse_ino_t ino)
 {
@@ -1077,23 +1085,22 @@ static void vf_statfs(fuse_req_t req, fuse_ino_t ino)
 	unsigned n = 0, nsrv;
 	struct statvfs sv;
 
-	servers_refresh(fs);
+	servers_figures(fs);
 	nsrv = fs_nsrv(fs);
-	fs_mutex_lock(&fs->alloc_lock);
 	for (unsigned i = 0; i < nsrv; i++) {
 		struct server *s = &fs->srv[i];
+		int64_t free_est = __atomic_load_n(&s->free_est, __ATOMIC_RELAXED);
 
 		fs_mutex_lock(&s->lock);
 		bool lost = s->state == SRV_LOST, up = s->state == SRV_UP;
 
 		fs_mutex_unlock(&s->lock);
-		if (lost || s->draining)
+		if (lost || __atomic_load_n(&s->draining, __ATOMIC_RELAXED))
 			continue;
-		cap[n] = s->capacity;
-		free_slabs[n] = up && s->free_est > 0 ? (uint64_t)s->free_est : 0;
+		cap[n] = __atomic_load_n(&s->capacity, __ATOMIC_RELAXED);
+		free_slabs[n] = up && free_est > 0 ? (uint64_t)free_est : 0;
 		n++;
 	}
-	fs_mutex_unlock(&fs->alloc_lock);
 	memset(&sv, 0, sizeof(sv));
 	sv.f_bsize = FS_PAGE;
 	sv.f_frsize = FS_PAGE;

@@ -702,6 +702,42 @@ static void rejoin(struct server *s)
 		fs_cond_wait(&s->cv, &s->lock);
 }
 
+/* A server's word on its capacity and free slabs (fs->alloc_lock held,
+ * or the health thread: the figures are estimates either way). */
+static void set_figures(struct server *s, const struct vf_stats *st)
+{
+	__atomic_store_n(&s->free_est, (int64_t)st->slabs_free, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->capacity, st->capacity, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->figures_ms, vf_now_ms(), __ATOMIC_RELAXED);
+}
+
+/*
+ * A STATS by the health thread (s->lock held, dropped meanwhile): a
+ * heartbeat, and the figures df and the stats files show.  Not under
+ * fs->alloc_lock, which a request waiting on another server may hold: the
+ * health thread must be free to notice that this one stopped answering.
+ * While it waits (io_timeout at most), silent_since says since when.
+ */
+static void stats_now(struct server *s)
+{
+	struct vf_stats st;
+	struct vf_op op = { .type = VF_OP_STATS, .stats = &st };
+	uint64_t want = s->refresh_want;
+	int ret;
+
+	fs_mutex_unlock(&s->lock);
+	__atomic_store_n(&s->silent_since, vf_now_ms(), __ATOMIC_RELAXED);
+	ret = server_ctl(s, &op);
+	if (ret == 0) {
+		set_figures(s, &st);
+		__atomic_store_n(&s->silent_since, 0, __ATOMIC_RELAXED);
+	}
+	fs_mutex_lock(&s->lock);
+	if (want > s->refresh_done)
+		s->refresh_done = want;
+	pthread_cond_broadcast(&s->cv);
+}
+
 static void *health_thread(void *arg)
 {
 	struct server *s = arg;
@@ -714,18 +750,16 @@ static void *health_thread(void *arg)
 	fs_mutex_lock(&s->lock);
 	for (;;) {
 		while (s->state != SRV_DOWN && !s->stop) {
+			if (s->state == SRV_UP && s->refresh_want != s->refresh_done) {
+				stats_now(s); /* for df or the stats files */
+				continue;
+			}
 			/* a heartbeat: a server that died is noticed before a page
 			 * fault needs it, and an RDMA server sees we are alive */
 			dl = vf_deadline_ms(HEARTBEAT_MS);
 			if (fs_cond_timedwait(&s->cv, &s->lock, &dl) == ETIMEDOUT &&
-			    s->state == SRV_UP && !s->stop) {
-				struct vf_stats st;
-				struct vf_op op = { .type = VF_OP_STATS, .stats = &st };
-
-				fs_mutex_unlock(&s->lock);
-				server_ctl(s, &op);
-				fs_mutex_lock(&s->lock);
-			}
+			    s->state == SRV_UP && !s->stop)
+				stats_now(s);
 		}
 		if (s->stop)
 			break;
@@ -750,6 +784,9 @@ static void *health_thread(void *arg)
 					s->state = SRV_UP;
 					s->gen++;
 					__atomic_store_n(&s->gone, false, __ATOMIC_RELAXED);
+					__atomic_store_n(&s->silent_since, 0, __ATOMIC_RELAXED);
+					/* its figures are refreshed next */
+					s->refresh_want++;
 					vf_notice("server %s: back after %" PRIu64
 						  " ms; session resumed "
 						  "(%u slabs held)",
@@ -874,6 +911,7 @@ static int server_start(struct fs *fs, unsigned i, const char *url)
 		goto fail_locks;
 	}
 	s->free_est = (int64_t)st.slabs_free;
+	s->figures_ms = vf_now_ms();
 	ret = -pthread_create(&s->health, NULL, health_thread, s);
 	if (ret) {
 		vf_err("cannot start a thread for server %s: %s", s->url, strerror(-ret));
@@ -932,7 +970,7 @@ int server_resume(struct fs *fs, unsigned i, const char *url, const uint8_t *tok
 	}
 	vf_xport_set_on_lost(s->x, on_lost, s);
 	s->lease_ms = lease_ms;
-	s->capacity = capacity;
+	s->capacity = capacity; /* figures_ms 0: not from the server yet */
 	s->draining = draining;
 	s->gen = 1;
 	s->down_since = vf_now_ms();
@@ -949,7 +987,7 @@ void server_note_slab(struct fs *fs, unsigned srv, uint32_t id)
 
 	if (srv >= fs_nsrv(fs))
 		return;
-	s->held++;
+	__atomic_add_fetch(&s->held, 1, __ATOMIC_RELAXED);
 	g_hash_table_add(s->granted, grant_key(id));
 }
 
@@ -1095,10 +1133,45 @@ void servers_refresh(struct fs *fs)
 
 		if (server_ctl(s, &op) == 0) {
 			fs_mutex_lock(&fs->alloc_lock);
-			s->free_est = (int64_t)st.slabs_free;
-			s->capacity = st.capacity;
+			set_figures(s, &st);
 			fs_mutex_unlock(&fs->alloc_lock);
 		}
+	}
+}
+
+void servers_figures(struct fs *fs)
+{
+	unsigned nsrv = fs_nsrv(fs);
+	uint64_t want[FS_MAX_SERVERS] = { 0 }, now = vf_now_ms();
+	struct timespec dl = vf_deadline_ms(FIGURES_WAIT_MS);
+
+	for (unsigned i = 0; i < nsrv; i++) {
+		struct server *s = &fs->srv[i];
+		uint64_t silent = __atomic_load_n(&s->silent_since, __ATOMIC_RELAXED);
+
+		fs_mutex_lock(&s->lock);
+		if (s->state == SRV_UP && !s->stop && s->health) {
+			/* one STATS asked for and not yet answered does for
+			 * everyone waiting */
+			if (s->refresh_want == s->refresh_done)
+				s->refresh_want++;
+			/* a server already seen not answering is not waited for */
+			if (!silent || now < silent + SILENT_MS)
+				want[i] = s->refresh_want;
+			pthread_cond_broadcast(&s->cv);
+		}
+		fs_mutex_unlock(&s->lock);
+	}
+	for (unsigned i = 0; i < nsrv; i++) {
+		struct server *s = &fs->srv[i];
+
+		if (!want[i])
+			continue;
+		fs_mutex_lock(&s->lock);
+		while (s->refresh_done < want[i] && s->state == SRV_UP && !s->stop)
+			if (fs_cond_timedwait(&s->cv, &s->lock, &dl) == ETIMEDOUT)
+				break;
+		fs_mutex_unlock(&s->lock);
 	}
 }
 
@@ -1276,7 +1349,8 @@ static int alloc_once(struct fs *fs, uint32_t n, unsigned r, uint64_t exclude,
 				snprintf(why, whylen, "server %s refused %u slab(s): %s", s->url, m,
 					 op.errmsg[0] ? op.errmsg : strerror(-ret));
 				if (ret == -ENOSPC)
-					s->free_est = 0; /* the estimate was stale */
+					/* the estimate was stale */
+					__atomic_store_n(&s->free_est, 0, __ATOMIC_RELAXED);
 				break;
 			}
 			for (uint32_t k = 0; k < m; k++) {
@@ -1287,8 +1361,8 @@ static int alloc_once(struct fs *fs, uint32_t n, unsigned r, uint64_t exclude,
 				g_hash_table_add(s->granted, grant_key(descs[k].id));
 				done++;
 			}
-			s->free_est -= m;
-			s->held += m;
+			__atomic_sub_fetch(&s->free_est, m, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&s->held, m, __ATOMIC_RELAXED);
 			count[i] -= m;
 		}
 	}
@@ -1356,8 +1430,8 @@ void servers_free(struct fs *fs, const struct slab_grant *g, uint32_t n)
 				ids[m++] = g[k].id;
 		if (!m)
 			continue;
-		s->held -= m;
-		s->free_est += m;
+		__atomic_sub_fetch(&s->held, m, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->free_est, m, __ATOMIC_RELAXED);
 		for (uint32_t k = 0; k < m; k++)
 			g_hash_table_remove(s->granted, grant_key(ids[k]));
 		fs_mutex_lock(&s->lock);
@@ -1399,7 +1473,7 @@ void servers_forget(struct fs *fs, const struct slab_grant *g, uint32_t n)
 
 		if (g[k].srv >= nsrv || !g_hash_table_remove(s->granted, grant_key(g[k].id)))
 			continue;
-		s->held--;
+		__atomic_sub_fetch(&s->held, 1, __ATOMIC_RELAXED);
 	}
 	fs_mutex_unlock(&fs->alloc_lock);
 }
@@ -1415,7 +1489,7 @@ void servers_adopt(struct fs *fs, const struct slab_grant *g, uint32_t n)
 		if (g[k].srv >= nsrv || g_hash_table_contains(s->granted, grant_key(g[k].id)))
 			continue;
 		g_hash_table_add(s->granted, grant_key(g[k].id));
-		s->held++;
+		__atomic_add_fetch(&s->held, 1, __ATOMIC_RELAXED);
 	}
 	fs_mutex_unlock(&fs->alloc_lock);
 }

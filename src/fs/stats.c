@@ -49,7 +49,7 @@ struct file_row {
  * rw, which comes before ns_lock: the files are pinned and named under
  * ns_lock, and looked into after it is dropped (as describe_loss does).
  */
-static GArray *file_rows(struct fs *fs)
+static GArray *file_rows(struct fs *fs, const struct timespec *dl)
 {
 	GArray *rows = g_array_new(FALSE, TRUE, sizeof(struct file_row));
 	GHashTableIter it;
@@ -73,7 +73,7 @@ static GArray *file_rows(struct fs *fs)
 		struct file_row *r = &g_array_index(rows, struct file_row, i);
 		struct inode *in = r->in;
 
-		file_degraded(fs, in, &r->degraded, &r->unprotected);
+		file_degraded(fs, in, dl, &r->degraded, &r->unprotected, NULL);
 		r->replicas = file_replicas(fs, in);
 		r->size = __atomic_load_n(&in->size, __ATOMIC_RELAXED);
 		r->reserved = file_reserved(fs, in);
@@ -106,20 +106,41 @@ struct srv_row {
 	enum srv_state state;
 	bool draining;
 	uint64_t capacity, free, held;
+	/* answering: up, and no STATS waited SILENT_MS unanswered;
+	 * unanswered_ms: since when it has not answered (0: it does);
+	 * figures_age_ms: how old capacity and free are (-1: not from it yet) */
+	bool answering;
+	uint64_t unanswered_ms;
+	int64_t figures_age_ms;
 };
 
+/*
+ * A server's figures as last seen, with how fresh they are.  Never waits
+ * on the server, nor on fs->alloc_lock, which an allocation holds across
+ * its requests to a server that may not answer: the fields it guards are
+ * stored __atomic for this.
+ */
 static void srv_row(struct fs *fs, struct server *s, struct srv_row *r)
 {
+	uint64_t now = vf_now_ms(), silent, fig;
+	int64_t free_est;
+
 	r->url = s->url;
 	fs_mutex_lock(&s->lock);
 	r->state = s->state;
+	silent = __atomic_load_n(&s->silent_since, __ATOMIC_RELAXED);
+	if (!silent && r->state == SRV_DOWN)
+		silent = s->down_since;
 	fs_mutex_unlock(&s->lock);
-	fs_mutex_lock(&fs->alloc_lock);
-	r->capacity = s->capacity;
-	r->free = s->free_est > 0 ? (uint64_t)s->free_est * fs->slab_size : 0;
-	r->held = (uint64_t)s->held * fs->slab_size;
-	r->draining = s->draining;
-	fs_mutex_unlock(&fs->alloc_lock);
+	r->unanswered_ms = silent && now > silent ? now - silent : 0;
+	r->answering = r->state == SRV_UP && r->unanswered_ms < SILENT_MS;
+	fig = __atomic_load_n(&s->figures_ms, __ATOMIC_RELAXED);
+	r->figures_age_ms = fig ? (int64_t)(now > fig ? now - fig : 0) : -1;
+	free_est = __atomic_load_n(&s->free_est, __ATOMIC_RELAXED);
+	r->capacity = __atomic_load_n(&s->capacity, __ATOMIC_RELAXED);
+	r->free = free_est > 0 ? (uint64_t)free_est * fs->slab_size : 0;
+	r->held = (uint64_t)__atomic_load_n(&s->held, __ATOMIC_RELAXED) * fs->slab_size;
+	r->draining = __atomic_load_n(&s->draining, __ATOMIC_RELAXED);
 }
 
 /* The transport's count of requests sent, or of the calls that sent
@@ -210,12 +231,14 @@ static void json_pf_counters(GString *o, const struct pf_counters *c)
 char *fs_stats_json(struct fs *fs)
 {
 	GString *o = g_string_new("{\n  \"slab_size\": ");
-	GArray *rows = file_rows(fs);
+	/* a file held exclusively past this shows its copies as last counted */
+	struct timespec dl = vf_deadline_ms(FIGURES_WAIT_MS);
+	GArray *rows = file_rows(fs, &dl);
 	uint64_t cap = 0, free_b = 0, held = 0;
 	unsigned nsrv = fs_nsrv(fs);
 	struct repl_stats rs;
 
-	fs_repl_stats(fs, &rs);
+	fs_repl_stats(fs, &rs, &dl);
 	g_string_append_printf(o, "%" PRIu64 ",\n", fs->slab_size);
 	if (fs->st.hdr) {
 		struct state_hdr *h = fs->st.hdr;
@@ -255,11 +278,16 @@ char *fs_stats_json(struct fs *fs)
 			", \"free\": %" PRIu64 ", \"held\": %" PRIu64 ", \"reads\": %" PRIu64
 			", \"writes\": %" PRIu64 ", \"bytes_read\": %" PRIu64
 			", \"bytes_written\": %" PRIu64 ", \"errors\": %" PRIu64
-			", \"requests_sent\": %" PRIu64 ", \"send_calls\": %" PRIu64,
+			", \"requests_sent\": %" PRIu64 ", \"send_calls\": %" PRIu64
+			", \"answering\": %s, \"unanswered_ms\": %" PRIu64 ", \"figures_age_ms\": ",
 			srv_state_name(r.state), r.draining ? "true" : "false", r.capacity, r.free,
 			r.held, ld(&s->io.reads), ld(&s->io.writes), ld(&s->io.bytes_read),
 			ld(&s->io.bytes_written), ld(&s->io.errors), srv_tx(s, false),
-			srv_tx(s, true));
+			srv_tx(s, true), r.answering ? "true" : "false", r.unanswered_ms);
+		if (r.figures_age_ms < 0)
+			g_string_append(o, "null");
+		else
+			g_string_append_printf(o, "%" PRId64, r.figures_age_ms);
 		for (int w = 0; w < 2; w++) {
 			g_string_append_printf(o, ", \"%s_latency_us\": ", w ? "write" : "read");
 			json_hist(o, w ? &s->write_lat : &s->read_lat);
@@ -379,6 +407,9 @@ char *fs_stats_prometheus(struct fs *fs)
 		  "system calls (TCP) or work requests (RDMA) that sent them" },
 		{ "vofirm_server_draining", "gauge",
 		  "1 while the server is drained: no new memory there, its copies move off" },
+		{ "vofirm_server_answering", "gauge",
+		  "1 when the server is up and answers (0: down, or a request to it has "
+		  "waited unanswered; its figures are the last seen)" },
 	};
 	static const struct {
 		const char *name, *type, *help;
@@ -406,12 +437,14 @@ char *fs_stats_prometheus(struct fs *fs)
 		  "mount (a live migration) to be committed or aborted" },
 	};
 	GString *o = g_string_new(NULL);
-	GArray *rows = file_rows(fs);
+	/* a file held exclusively past this shows its copies as last counted */
+	struct timespec dl = vf_deadline_ms(FIGURES_WAIT_MS);
+	GArray *rows = file_rows(fs, &dl);
 	struct srv_row r[FS_MAX_SERVERS];
 	unsigned nsrv = fs_nsrv(fs);
 	struct repl_stats rs;
 
-	fs_repl_stats(fs, &rs);
+	fs_repl_stats(fs, &rs, &dl);
 	{
 		uint64_t v[] = { fs->set.replicas,    rs.degraded_bytes,    rs.unprotected_bytes,
 				 rs.lost_bytes,	      rs.repair_done_bytes, rs.repair_rate_bps,
@@ -459,7 +492,9 @@ char *fs_stats_prometheus(struct fs *fs)
 			  "of those, bytes dropped unused (the reader went elsewhere)",
 			  &fa.dropped_bytes },
 			{ "vofirm_fs_fetch_ahead_stale_total",
-			  "windows dropped because the file was written since", &fa.stale },
+			  "windows dropped because their range was written since (or the file "
+			  "was truncated, punched or handed off)",
+			  &fa.stale },
 		};
 
 		fetchahead_stats(fs, &fa);
@@ -499,12 +534,23 @@ char *fs_stats_prometheus(struct fs *fs)
 					 ld(&s->io.errors),
 					 srv_tx(s, false),
 					 srv_tx(s, true),
-					 r[i].draining };
+					 r[i].draining,
+					 r[i].answering };
 
 			g_string_append_printf(o, "%s{server=\"", srv_metrics[m].name);
 			prom_label(o, r[i].url);
 			g_string_append_printf(o, "\"} %" PRIu64 "\n", v[m]);
 		}
+	}
+	prom_head(o, "vofirm_server_figures_age_seconds", "gauge",
+		  "how old the server's capacity and free figures are (refreshed by df, "
+		  "the stats files and the heartbeat; none before the server first answers)");
+	for (unsigned i = 0; i < nsrv; i++) {
+		if (superseded(fs, i, nsrv, r) || r[i].figures_age_ms < 0)
+			continue;
+		g_string_append(o, "vofirm_server_figures_age_seconds{server=\"");
+		prom_label(o, r[i].url);
+		g_string_append_printf(o, "\"} %.3f\n", (double)r[i].figures_age_ms / 1000.0);
 	}
 	for (int w = 0; w < 2; w++) {
 		const char *name = w ? "vofirm_server_write_latency_seconds"
