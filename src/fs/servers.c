@@ -1274,18 +1274,29 @@ void servers_close(struct fs *fs, bool keep_sessions)
 	pthread_mutex_unlock(&add_lock);
 
 	fs_repair_stop(fs);
+	/* every health thread ends before any entry goes: one in rejoin()
+	 * reads the other entries (rejoin_turn()) */
+	for (unsigned i = 0; i < n; i++) {
+		struct server *s = &fs->srv[i];
+
+		if (!s->x || !s->health)
+			continue;
+		fs_mutex_lock(&s->lock);
+		s->stop = true;
+		pthread_cond_broadcast(&s->cv);
+		fs_mutex_unlock(&s->lock);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct server *s = &fs->srv[i];
+
+		if (s->x && s->health)
+			pthread_join(s->health, NULL);
+	}
 	for (unsigned i = 0; i < n; i++) {
 		struct server *s = &fs->srv[i];
 
 		if (!s->x)
 			continue;
-		if (s->health) {
-			fs_mutex_lock(&s->lock);
-			s->stop = true;
-			pthread_cond_broadcast(&s->cv);
-			fs_mutex_unlock(&s->lock);
-			pthread_join(s->health, NULL);
-		}
 		/* BYE frees everything this mount held there */
 		vf_xport_close(s->x,
 			       s->state == SRV_UP && !keep_sessions ? 0 : VF_CLOSE_KEEP_SESSION);
