@@ -147,6 +147,10 @@ int vf_xport_new(const char *url, const struct vf_xport_opts *opts, struct vf_xp
 /* Drops and re-opens the connection, resuming the session. */
 int vf_xport_reconnect(struct vf_xport *x);
 
+/* Forgets the session (one the server said is gone): the next
+ * vf_xport_reconnect() starts a new one. */
+void vf_xport_forget_session(struct vf_xport *x);
+
 /* Drops the connection; the session lives on for the server's lease. */
 void vf_xport_disconnect(struct vf_xport *x);
 

@@ -160,6 +160,12 @@ struct server {
 	uint64_t read_ewma_ns;
 	/* away longer than its lease: its copies are replaced (health thread) */
 	bool gone;
+	/* LOST, its health thread in rejoin(): the entry may be taken again
+	 * by its server's next instance once no copy names it (s->lock) */
+	bool rejoining;
+	uint64_t lost_at; /* vf_now_ms() when it was found LOST; 0: before this worker */
+	int rejoin_err;	  /* the last failure to rejoin, logged once (add_lock) */
+	uint32_t rejoins; /* times a new instance took this entry again (__atomic) */
 	/* A request naming slabs (ALLOC, LIST, ACCEPT) has the server register
 	 * them for RDMA: the time per slab of the last one and how many it
 	 * named, which size the next (server_slab_batch(); __atomic, 0: none) */
@@ -344,11 +350,15 @@ int server_io_done(struct server *s, const struct vf_op *op, uint64_t sgen, uint
 /* A request to s (generation sgen) waited timeout_ms: s is failed (logged);
  * the caller then aborts its connection. */
 void server_timed_out(struct server *s, uint64_t sgen, uint64_t timeout_ms);
-/* Adds a server at run time (SIGHUP); 0, -EEXIST or -errno (logged). */
+/* Adds a server at run time (SIGHUP, or a lost one back with a new
+ * session), in an entry of its URL that is LOST and that no copy names
+ * any more if there is one, else in a new entry; 0, -EEXIST or -errno
+ * (logged; -ENOSPC: every entry is in use, and why). */
 int servers_add(struct fs *fs, const char *url);
 /* The server with that URL, or NULL. */
 struct server *server_by_url(struct fs *fs, const char *url);
-/* Number of servers (they are only ever added: __atomic). */
+/* Number of server entries (only ever added: __atomic; a LOST one may be
+ * taken again by its server's next instance, servers.c). */
 static inline unsigned fs_nsrv(const struct fs *fs);
 /* Fresh free counts from every server that is up, each waiting up to
  * io_timeout: for allocation only (it holds no lock the page path needs). */

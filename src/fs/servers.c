@@ -101,6 +101,7 @@ static void server_lost(struct server *s, const char *why)
 		return;
 	}
 	s->state = SRV_LOST;
+	s->lost_at = vf_now_ms();
 	__atomic_store_n(&s->lost, true, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&s->cv);
 	fs_mutex_unlock(&s->lock);
@@ -676,30 +677,44 @@ static int reconcile(struct server *s)
 /*
  * A server that said our session is gone (s LOST, s->lock held, and held
  * on return) is there all the same: a new instance, or one whose lease ran
- * out.  What it held stays lost, and this entry with it (copies name a
- * server by its entry); the server itself joins the pool again, empty, as
- * a new entry with the same URL and a new session (servers_add()), so
- * that placements and the repair can use it: two servers and two copies
- * are whole again after one of them restarts.  Tried until it works (it
- * may be restarting again), another entry has the URL, or the mount ends.
+ * out.  What it held stays lost, and so does this entry for as long as a
+ * copy names it (copies name a server by its entry: such a copy must
+ * never be read from the new instance).  The server itself joins the pool
+ * again, empty, with a new session (servers_add()), so that placements and
+ * the repair can use it: two servers and two copies are whole again after
+ * one of them restarts.  It takes a LOST entry of its URL that no copy
+ * names any more (this one, or one an earlier instance left) if there is
+ * one, else a new entry: entries are not used up by restarts, however
+ * many.  Tried until it works (it may be restarting again, or every entry
+ * may be in use), or the mount ends; while another entry is in use for
+ * the URL, this one waits, LOST, to be taken by a later instance.
+ * Returns with s UP again (taken) or stopping.
  */
+static bool rejoin_turn(struct server *s);
+
 static void rejoin(struct server *s)
 {
 	struct fs *fs = s->fs;
 	struct timespec dl;
 	int ret;
 
-	while (!s->stop) {
+	s->rejoining = true;
+	while (!s->stop && s->state == SRV_LOST) {
 		fs_mutex_unlock(&s->lock);
-		ret = servers_add(fs, s->url);
+		/* one try at a time for a URL: that of its last lost entry */
+		ret = rejoin_turn(s) ? servers_add(fs, s->url) : -EEXIST;
 		fs_mutex_lock(&s->lock);
-		if (ret == 0 || ret == -EEXIST || ret == -ENOSPC || ret == -ESHUTDOWN)
+		if (ret == -ESHUTDOWN) {
+			while (!s->stop)
+				fs_cond_wait(&s->cv, &s->lock);
+			break;
+		}
+		if (s->stop || s->state != SRV_LOST)
 			break;
 		dl = vf_deadline_ms(slow_retry_ms(s));
 		fs_cond_timedwait(&s->cv, &s->lock, &dl);
 	}
-	while (!s->stop)
-		fs_cond_wait(&s->cv, &s->lock);
+	s->rejoining = false;
 }
 
 /* A server's word on its capacity and free slabs (fs->alloc_lock held,
@@ -749,8 +764,13 @@ static void *health_thread(void *arg)
 
 	fs_mutex_lock(&s->lock);
 	for (;;) {
-		while (s->state != SRV_DOWN && !s->stop) {
-			if (s->state == SRV_UP && s->refresh_want != s->refresh_done) {
+		if (s->state == SRV_LOST && !s->stop) {
+			/* lost before this worker (the state says so) */
+			rejoin(s);
+			continue;
+		}
+		while (s->state == SRV_UP && !s->stop) {
+			if (s->refresh_want != s->refresh_done) {
 				stats_now(s); /* for df or the stats files */
 				continue;
 			}
@@ -763,6 +783,8 @@ static void *health_thread(void *arg)
 		}
 		if (s->stop)
 			break;
+		if (s->state != SRV_DOWN)
+			continue;
 		fs_mutex_unlock(&s->lock);
 
 		/* Every request in flight completes (with an error) here. */
@@ -814,7 +836,7 @@ static void *health_thread(void *arg)
 					       "or its lease ran out)");
 				fs_mutex_lock(&s->lock);
 				rejoin(s);
-				goto out;
+				break; /* s->lock held: UP again, or stopping */
 			}
 			away = vf_now_ms() - s->down_since;
 			if (!past_lease && away > s->lease_ms) {
@@ -1040,13 +1062,197 @@ struct server *server_by_url(struct fs *fs, const char *url)
 	return NULL;
 }
 
+/* Is it s's turn to bring its server back (s LOST, in rejoin(), s->lock
+ * not held)?  Of the LOST entries of its URL waiting in rejoin(), the one
+ * found LOST last tries (the last index among those lost before this
+ * worker); it may take another of them (servers_add()). */
+static bool rejoin_turn(struct server *s)
+{
+	struct fs *fs = s->fs;
+	unsigned n = fs_nsrv(fs);
+	uint64_t mine;
+
+	fs_mutex_lock(&s->lock);
+	mine = s->lost_at;
+	fs_mutex_unlock(&s->lock);
+	for (unsigned i = 0; i < n; i++) {
+		struct server *o = &fs->srv[i];
+		bool later;
+
+		if (o == s || strcmp(o->url, s->url) ||
+		    !__atomic_load_n(&o->lost, __ATOMIC_ACQUIRE))
+			continue;
+		fs_mutex_lock(&o->lock);
+		later = o->state == SRV_LOST && o->rejoining &&
+			(o->lost_at > mine || (o->lost_at == mine && o->idx > s->idx));
+		fs_mutex_unlock(&o->lock);
+		if (later)
+			return false;
+	}
+	return true;
+}
+
 /* Adding servers (servers_add()) and the end of them (servers_close()). */
 static pthread_mutex_t add_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool servers_closing; /* add_lock */
+static char full_note[512];  /* add_lock: the last "cannot rejoin" logged */
+
+/*
+ * A LOST entry of url that its server's next instance may take (add_lock
+ * held): nothing refers to it any more.  Every copy that names it (GONE,
+ * or STALE on a server gone for good), every slab being placed there, and
+ * every slab of a pending handoff there is counted in held until its copy
+ * is dropped and its slab given back (servers_free: a LOST server's are
+ * forgotten at once), and held does not grow while the entry is LOST
+ * (nothing is placed on a server that is not up, and an import names
+ * servers by URL, server_by_url()).  Its health thread waits in rejoin(),
+ * so the transport is free, and the loss report is done.  NULL if none;
+ * *pinned: the entries of url that copies still name.
+ */
+static struct server *reusable(struct fs *fs, const char *url, unsigned *pinned)
+{
+	unsigned n = fs_nsrv(fs);
+	struct server *found = NULL;
+
+	*pinned = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct server *s = &fs->srv[i];
+		bool rejoining, idle;
+
+		if (strcmp(s->url, url) || !__atomic_load_n(&s->lost, __ATOMIC_ACQUIRE))
+			continue;
+		fs_mutex_lock(&fs->alloc_lock);
+		fs_mutex_lock(&s->lock);
+		rejoining = s->state == SRV_LOST && s->rejoining;
+		idle = s->held == 0;
+		fs_mutex_unlock(&s->lock);
+		fs_mutex_unlock(&fs->alloc_lock);
+		if (!idle)
+			(*pinned)++;
+		else if (rejoining && !found)
+			found = s;
+	}
+	return found;
+}
+
+/*
+ * Entry r, LOST, that nothing refers to (reusable()), taken by its
+ * server's new instance with a new session (add_lock held).  The old
+ * instance's slabs are forgotten: none is named by a copy, those queued
+ * to be freed were its own, and the new instance has none of them, so
+ * nothing of the old one can be read from the new.  Its counters carry
+ * on (they are the server's, by its URL); rejoins counts the instances.
+ */
+static int server_reuse(struct fs *fs, struct server *r)
+{
+	struct vf_stats st;
+	struct vf_op op = { .type = VF_OP_STATS, .stats = &st };
+	char a[32], b[32];
+	int ret;
+
+	vf_xport_forget_session(r->x);
+	vf_xport_set_connect_log_level(r->x, LOG_DEBUG); /* a failure is logged below, once */
+	ret = vf_xport_reconnect(r->x);
+	if (ret == 0 && r->x->info.slab_size != fs->slab_size) {
+		if (r->rejoin_err != -EINVAL)
+			vf_err("server %s has %s slabs now, and this mount %s: it cannot join the "
+			       "pool again (give every vofirm-memd of a mount the same "
+			       "--slab-size)",
+			       r->url, vf_format_size(r->x->info.slab_size, a, sizeof(a)),
+			       vf_format_size(fs->slab_size, b, sizeof(b)));
+		ret = -EINVAL;
+	} else if (ret == 0) {
+		ret = server_try(r, &op, fs->set.io_timeout_ms, true);
+	}
+	if (ret) {
+		if (ret != r->rejoin_err && ret != -EINVAL)
+			vf_warn("server %s: not back in the pool yet (%s): tried again every "
+				"%" PRIu64 " ms",
+				r->url, strerror(-ret), slow_retry_ms(r));
+		r->rejoin_err = ret;
+		vf_xport_disconnect(r->x);
+		return ret;
+	}
+	r->rejoin_err = 0;
+	fs_mutex_lock(&fs->alloc_lock);
+	fs_mutex_lock(&r->lock);
+	if (r->held || r->state != SRV_LOST) {
+		/* cannot be (reusable()): never mix the instances */
+		fs_mutex_unlock(&r->lock);
+		fs_mutex_unlock(&fs->alloc_lock);
+		vf_err("server %s: entry %u is in use after all: not taken", r->url, r->idx);
+		vf_xport_disconnect(r->x);
+		return -EBUSY;
+	}
+	g_hash_table_remove_all(r->granted);
+	r->npending = 0;
+	set_figures(r, &st); /* the new instance's, for allocation and df */
+	__atomic_store_n(&r->silent_since, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->draining, false, __ATOMIC_RELAXED);
+	r->lease_ms = r->x->info.lease_ms;
+	r->state = SRV_UP;
+	r->gen++;
+	__atomic_store_n(&r->gone, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->read_ewma_ns, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->slab_op_ns, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->slab_op_last, 0, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&r->rejoins, 1, __ATOMIC_RELAXED);
+	/* the new session's token is written before lost is cleared (state.c
+	 * reads lost first) */
+	__atomic_store_n(&r->lost, false, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&r->cv);
+	fs_mutex_unlock(&r->lock);
+	fs_mutex_unlock(&fs->alloc_lock);
+	vf_notice("server %s: rejoined in entry %u, which its lost instance held and no copy "
+		  "names any more (its data is gone): a new session, %s in slabs of %s, "
+		  "%" PRIu64 " free; new slabs may be placed there",
+		  r->url, r->idx, vf_format_size(r->capacity, a, sizeof(a)),
+		  vf_format_size(fs->slab_size, b, sizeof(b)), st.slabs_free);
+	return 0;
+}
+
+/* Every entry is in use: why url cannot join (add_lock held), logged once
+ * for as long as it stays so. */
+static void say_full(struct fs *fs, const char *url, unsigned pinned_url)
+{
+	unsigned n = fs_nsrv(fs), live = 0, pinned = 0, waiting = 0;
+	uint64_t slabs = 0;
+	char note[sizeof(full_note)];
+
+	for (unsigned i = 0; i < n; i++) {
+		struct server *s = &fs->srv[i];
+
+		if (!__atomic_load_n(&s->lost, __ATOMIC_ACQUIRE)) {
+			live++;
+			continue;
+		}
+		fs_mutex_lock(&fs->alloc_lock);
+		if (s->held) {
+			pinned++;
+			slabs += s->held;
+		} else {
+			waiting++;
+		}
+		fs_mutex_unlock(&fs->alloc_lock);
+	}
+	snprintf(note, sizeof(note),
+		 "server %s cannot join the pool: the mount's %u server entries are all "
+		 "in use: %u by servers in the pool, %u by lost servers whose copies still name "
+		 "them (%" PRIu64 " slab(s), %u entries of this URL; an entry is free once the "
+		 "repair has replaced its copies or their files are gone), %u by lost servers "
+		 "of other URLs (taken again when they come back); a lost server is tried again "
+		 "every few seconds",
+		 url, n, live, pinned, slabs, pinned_url, waiting);
+	if (strcmp(note, full_note)) {
+		vf_err("%s", note);
+		snprintf(full_note, sizeof(full_note), "%s", note);
+	}
+}
 
 int servers_add(struct fs *fs, const char *url)
 {
-	unsigned n;
+	struct server *r;
+	unsigned n, pinned;
 	char *u;
 	int ret;
 
@@ -1060,8 +1266,18 @@ int servers_add(struct fs *fs, const char *url)
 		ret = -EEXIST;
 		goto out;
 	}
+	r = reusable(fs, url, &pinned);
+	if (r) {
+		ret = server_reuse(fs, r);
+		if (ret == 0) {
+			full_note[0] = '\0';
+			state_commit(fs);   /* the next worker resumes the new session */
+			fs_repair_kick(fs); /* extents short of a copy may find room there */
+		}
+		goto out;
+	}
 	if (n == FS_MAX_SERVERS) {
-		vf_err("server %s not added: a mount has at most %u servers", url, FS_MAX_SERVERS);
+		say_full(fs, url, pinned);
 		ret = -ENOSPC;
 		goto out;
 	}
@@ -1096,18 +1312,29 @@ void servers_close(struct fs *fs, bool keep_sessions)
 	pthread_mutex_unlock(&add_lock);
 
 	fs_repair_stop(fs);
+	/* every health thread ends before any entry goes: one in rejoin()
+	 * reads the other entries (rejoin_turn()) */
+	for (unsigned i = 0; i < n; i++) {
+		struct server *s = &fs->srv[i];
+
+		if (!s->x || !s->health)
+			continue;
+		fs_mutex_lock(&s->lock);
+		s->stop = true;
+		pthread_cond_broadcast(&s->cv);
+		fs_mutex_unlock(&s->lock);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct server *s = &fs->srv[i];
+
+		if (s->x && s->health)
+			pthread_join(s->health, NULL);
+	}
 	for (unsigned i = 0; i < n; i++) {
 		struct server *s = &fs->srv[i];
 
 		if (!s->x)
 			continue;
-		if (s->health) {
-			fs_mutex_lock(&s->lock);
-			s->stop = true;
-			pthread_cond_broadcast(&s->cv);
-			fs_mutex_unlock(&s->lock);
-			pthread_join(s->health, NULL);
-		}
 		/* BYE frees everything this mount held there */
 		vf_xport_close(s->x,
 			       s->state == SRV_UP && !keep_sessions ? 0 : VF_CLOSE_KEEP_SESSION);

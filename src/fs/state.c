@@ -395,13 +395,16 @@ static void *render_global(struct fs *fs)
 	for (unsigned i = 0; i < n; i++) {
 		struct server *s = &fs->srv[i];
 		size_t ul = strlen(s->url);
+		/* first: a LOST entry taken by its server's next instance gets
+		 * a new token before lost is cleared (servers.c, server_reuse) */
+		bool lost = __atomic_load_n(&s->lost, __ATOMIC_ACQUIRE);
 
 		w_u16(a, (uint16_t)ul);
 		w_bytes(a, s->url, ul);
 		w_bytes(a, s->x->token, VF_TOKEN_LEN);
 		w_u64(a, s->lease_ms);
 		w_u64(a, __atomic_load_n(&s->capacity, __ATOMIC_RELAXED));
-		w_u8(a, __atomic_load_n(&s->lost, __ATOMIC_ACQUIRE));
+		w_u8(a, lost);
 		w_u8(a, __atomic_load_n(&s->draining, __ATOMIC_RELAXED));
 	}
 	return record(a);

@@ -154,15 +154,17 @@ static uint64_t srv_tx(struct server *s, bool calls)
 	return __atomic_load_n(calls ? &x->tx_calls : &x->tx_requests, __ATOMIC_RELAXED);
 }
 
-/* A lost entry whose server joined the pool again as a later entry
- * (servers.c, rejoin()): one series per server URL in Prometheus, the
- * live one (stats.json lists both). */
+/* A lost entry whose server joined the pool again in another entry
+ * (servers.c, rejoin(): a new one, or an earlier one taken again): one
+ * series per server URL in Prometheus, the live one, else the last lost
+ * one (stats.json lists them all). */
 static bool superseded(struct fs *fs, unsigned i, unsigned nsrv, const struct srv_row *r)
 {
 	if (r[i].state != SRV_LOST)
 		return false;
-	for (unsigned j = i + 1; j < nsrv; j++)
-		if (!strcmp(fs->srv[j].url, fs->srv[i].url))
+	for (unsigned j = 0; j < nsrv; j++)
+		if (j != i && !strcmp(fs->srv[j].url, fs->srv[i].url) &&
+		    (r[j].state != SRV_LOST || j > i))
 			return true;
 	return false;
 }
@@ -279,11 +281,13 @@ char *fs_stats_json(struct fs *fs)
 			", \"writes\": %" PRIu64 ", \"bytes_read\": %" PRIu64
 			", \"bytes_written\": %" PRIu64 ", \"errors\": %" PRIu64
 			", \"requests_sent\": %" PRIu64 ", \"send_calls\": %" PRIu64
+			", \"entry\": %u, \"rejoins\": %u"
 			", \"answering\": %s, \"unanswered_ms\": %" PRIu64 ", \"figures_age_ms\": ",
 			srv_state_name(r.state), r.draining ? "true" : "false", r.capacity, r.free,
 			r.held, ld(&s->io.reads), ld(&s->io.writes), ld(&s->io.bytes_read),
 			ld(&s->io.bytes_written), ld(&s->io.errors), srv_tx(s, false),
-			srv_tx(s, true), r.answering ? "true" : "false", r.unanswered_ms);
+			srv_tx(s, true), i, __atomic_load_n(&s->rejoins, __ATOMIC_RELAXED),
+			r.answering ? "true" : "false", r.unanswered_ms);
 		if (r.figures_age_ms < 0)
 			g_string_append(o, "null");
 		else

@@ -94,6 +94,14 @@ int vf_xport_reconnect(struct vf_xport *x)
 	return x->ops->connect(x);
 }
 
+void vf_xport_forget_session(struct vf_xport *x)
+{
+	memset(x->token, 0, sizeof(x->token));
+	x->have_session = false;
+	x->resumed = false;
+	x->session_slabs = 0;
+}
+
 void vf_xport_disconnect(struct vf_xport *x)
 {
 	x->ops->disconnect(x);
