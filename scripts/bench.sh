@@ -356,6 +356,35 @@ threads_sweep() { # RUN
 	done
 	echo "  run $run: --threads ${ts[*]} over mem:// done"
 }
+# The FUSE floor by placement: where a machine's idle vCPUs are slow to
+# wake, a cold fault costs what waking the FUSE server's thread on the
+# other vCPU costs (about 45 us more on some hosts), and an unpinned run
+# measures the scheduler's choice as much as the server.  bare-fuse and
+# fuse-mem each with the faulting process and every thread of the server
+# pinned to one vCPU ("same"), then the faulting process on another
+# ("other"), in alternating rounds; the pins are undone after each.
+placement_rounds() { # RUN
+	local run=$1 n=$((N / 4)) round place be f p pb_cpu all="0-$(($(nproc) - 1))"
+	[ "$(nproc)" -ge 2 ] || return 0
+	"$B/tests/vofirm-mmapio" fill "$OUT/fuse-mem/bench" "$SIZE" 1 >/dev/null
+	for round in 0 1; do
+		for place in same other; do
+			pb_cpu=0
+			[ $place = other ] && pb_cpu=1
+			for be in bare-fuse fuse-mem; do
+				f=$OUT/$be/bench
+				[ $be = bare-fuse ] && f=$OUT/$be/data
+				for p in ${FS_CPU[$be]//,/ }; do taskset -a -p -c 0 "$p" >/dev/null; done
+				drop_file "$f"
+				rec "$be-$place" "$run" "$(taskset -c $pb_cpu "$PB" readfault "$f" "$SIZE" rand "$n")" \
+					"{\"placement\": \"$place\", \"round\": $round}"
+				for p in ${FS_CPU[$be]//,/ }; do taskset -a -p -c "$all" "$p" >/dev/null; done
+			done
+		done
+	done
+	rm -f "$OUT/fuse-mem/bench"
+	echo "  run $run: the FUSE floor by placement done"
+}
 for run in $(seq "$RUNS"); do
 	[ "$PF" = only ] && break
 	for be in tmpfs bare-fuse fuse-mem vofirm-tcp vofirm-tcp-r1 vofirm-tcp-r2; do
@@ -388,6 +417,7 @@ for run in $(seq "$RUNS"); do
 	rec "tcp" "$run" "$(VOFIRM_PB_CPU=$(cpu_of tcp) "$PB" rtt "tcp://127.0.0.1:$PORT" $((N / 40)) 1048576)"
 	rec "bare-tcp" "$run" "$("$PB" tcpping $((N / 40)) 1048576)"
 	try threads_sweep "$run"
+	try placement_rounds "$run"
 	try repl_pairs "$run"
 	try repair_case repair-unlimited "$run" 0
 	try repair_case repair-reads "$run" default reads

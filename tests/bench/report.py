@@ -266,6 +266,29 @@ if sweep:
                      f"{f(d['read_p50_x_t8'], 2)} | {f(d['read_cpu_fs_us'], 2)} | {f(d['writeback_mb_s'])} | "
                      f"{f(d['writeback_mb_s_x_t8'], 2)} | {f(d['writeback_cpu_fs_us'], 2)} |")
 
+# ---- the FUSE floor by placement ----
+places = [pl for pl in ("same", "other") if any(r.get("placement") == pl for r in recs)]
+if places:
+    lines += ["", "The FUSE floor by placement: the cold 4 KiB random read fault with the faulting process and "
+              "every thread of the FUSE server pinned to one vCPU (same), or the faulting process on another "
+              "(other), in alternating rounds (medians). Unpinned, the figures above depend on where the "
+              "scheduler wakes the server's thread: on some hosts an idle vCPU is slow to wake.", "",
+              "| placement | bare-fuse p50 µs | bare-fuse p99 µs | fuse-mem p50 µs | fuse-mem p99 µs | "
+              "fuse-mem p50 × bare FUSE (goal ≤ 1.2) | fuse-mem p99 × its p50 (goal ≤ 3) |",
+              "|---|---|---|---|---|---|---|"]
+    for pl in places:
+        def pm(be, key):
+            return median_of("readfault-rand", f"{be}-{pl}", key)
+        d = {"bench": "placement", "placement": pl,
+             "bare_fuse_p50_us": pm("bare-fuse", "p50_us"), "bare_fuse_p99_us": pm("bare-fuse", "p99_us"),
+             "fuse_mem_p50_us": pm("fuse-mem", "p50_us"), "fuse_mem_p99_us": pm("fuse-mem", "p99_us")}
+        d["fuse_mem_p50_x_bare_fuse"] = ratio(d["fuse_mem_p50_us"], d["bare_fuse_p50_us"])
+        d["fuse_mem_p99_x_p50"] = ratio(d["fuse_mem_p99_us"], d["fuse_mem_p50_us"])
+        rows.append(d)
+        lines.append(f"| {pl} | {f(d['bare_fuse_p50_us'], 2)} | {f(d['bare_fuse_p99_us'], 2)} | "
+                     f"{f(d['fuse_mem_p50_us'], 2)} | {f(d['fuse_mem_p99_us'], 2)} | "
+                     f"{f(d['fuse_mem_p50_x_bare_fuse'], 2)} | {f(d['fuse_mem_p99_x_p50'], 2)} |")
+
 # ---- replication ----
 pairs = sorted({(r["run"], r["pair"]) for r in recs if "pair" in r})
 if pairs or median_of("readfault-rand", "vofirm-tcp-r2", "p50_us") is not None:
