@@ -275,8 +275,10 @@ repl_pairs() { # RUN
 # (vofirm-fs gives the server up) until every lost copy is rebuilt.  With
 # `reads`, random read faults on the file, cold, before the kill (idle) and
 # from the repair's start to its end (busy).
+# (awk reads to the end: quitting early would kill vofirm-fs with SIGPIPE
+# mid-help, and pipefail would stop the bench)
 REPAIR_DEFAULT=$("$B/vofirm-fs" --help 2>&1 | awk '/--repair-rate/ { f = 1 }
-	f && /\(default / { sub(/.*\(default /, ""); sub(/\).*/, ""); print; exit }')
+	f && !done && /\(default / { sub(/.*\(default /, ""); sub(/\).*/, ""); print; done = 1 }')
 repair_case() { # NAME RUN RATE(a size, 0: unlimited, default: vofirm-fs's) [reads]
 	local name=$1 run=$2 rate=$3 reads=${4:-} d=$OUT/$1 i ports=() mpids=() srv=() ropt=()
 	for i in 0 1 2; do

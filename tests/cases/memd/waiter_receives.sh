@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# A thread that waits for its own operation receives the reply itself
+# (one wake-up per round trip), also right after a burst of operations in
+# flight: the transport's receiver thread, which took the burst's replies
+# and lingers with the receive role for more, hands the role over instead
+# of making the waiter follow it (two wake-ups per round trip, for as long
+# as the waiter's requests keep it lingering).  The data is verified, and
+# the same with threads waiting while operations are in flight, and when
+# the connection breaks under them.
+# TIMEOUT: 180
+. "$(dirname "$0")/../../lib/common.sh"
+
+start_memd memd --donate 64M --slab-size 4M --no-auth
+
+step "a burst of 64 writes in flight, then 2048 reads one at a time"
+xt --server "$URL" --verbose --busy-poll-us 50 --depth 64 --io-size 4K burstwait --slabs 2 >bw.out 2>&1 ||
+	{ cat bw.out; fail "burstwait failed"; }
+assert_grep 'burstwait: verified 2 slabs: written with up to 64 in flight, then 2048 reads one at a time' bw.out
+counts=$(sed -n 's/.*: \([0-9]*\) replies received by the threads waiting for them, \([0-9]*\) by the receiver thread$/\1 \2/p' bw.out)
+[ -n "$counts" ] || { cat bw.out; fail "the transport did not log who received the replies"; }
+set -- $counts
+echo "replies received by the waiting thread: $1, by the receiver thread: $2"
+# the 2048 reads (the ALLOC and the BYE are waited for too); a few may
+# still go to the receiver thread if it wakes for a reason of its own
+[ "$1" -ge 2000 ] || fail "the waiting thread received $1 replies of its 2048 reads: it followed the receiver thread"
+# the 2048 writes of the burst went to the receiver thread
+[ "$2" -ge 1024 ] || fail "the receiver thread received only $2 replies: the burst was not in flight"
+
+step "threads waiting while 16 operations are in flight, verified"
+xt --server "$URL" --depth 16 --busy-poll-us 50 race --slabs 5 --threads 3 >race.out 2>&1 ||
+	{ cat race.out; fail "waiting threads and operations in flight"; }
+assert_grep 'race: verified 5 slabs' race.out
+
+step "the connection breaks under them: every operation ends"
+for how in "--abort-after 300ms" "--op-timeout 2ms"; do
+	timeout 120 "$XTEST" --server "$URL" --depth 16 race --slabs 5 --threads 3 $how >race.out 2>&1 ||
+		{ cat race.out; fail "race $how"; }
+	grep 'race: .*every operation ended' race.out || { cat race.out; fail "race $how"; }
+done
+stop_memd "$PID" memd
