@@ -33,7 +33,9 @@
  * causes, instead of waking a receiver thread that then wakes the
  * submitter.  When the role is free and operations are in flight that
  * nobody is receiving, the connection's receiver thread takes it and
- * keeps it until nothing is in flight.  Other waiters are followers:
+ * keeps it until nothing is in flight, and a little longer for the next
+ * burst (rx_linger()); a waiter that comes while it only lingers takes
+ * the role from it.  Other waiters are followers:
  * each sleeps until its own operation is done (the reader that completes
  * it wakes it) or the role is handed to it.  A thread that gives the role
  * up with operations still in flight hands it to a follower whose
@@ -47,6 +49,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sched.h>
@@ -104,7 +107,11 @@ struct tcp_xport {
 	struct vf_op **failed; /* fail_all()'s list, preallocated */
 	int free_head;
 	unsigned inflight;
-	bool reading; /* a thread holds the receive role */
+	bool reading;	   /* a thread holds the receive role */
+	bool rx_lingering; /* the receiver thread holds it only to linger (rx_linger()) */
+	/* replies received by the threads waiting for an operation, and by
+	 * the receiver thread (the role's holder's only; logged at the end) */
+	uint64_t rx_by_waiter, rx_by_thread;
 	bool rx_stop; /* the receiver thread is to end */
 	struct tcp_follower *followers;
 
@@ -752,10 +759,14 @@ static void rx_release(struct tcp_xport *t)
  * than the request costs.  So it keeps the role a little longer
  * (RX_LINGER_US), watching the socket: submitters see a reader and do not
  * kick, and their replies find it waiting.  True when operations came in
- * flight meanwhile (receive on).  A waiter that comes meanwhile follows,
- * as it would during any burst.
+ * flight meanwhile (receive on).  A waiter that comes meanwhile takes the
+ * role over (tcp_wait()): it would otherwise follow, and each of its round
+ * trips would cost two wake-ups (this thread's for the reply, then its
+ * own) instead of one, for as long as its requests keep this thread
+ * lingering.  Then *lost is set, and the role is no longer this thread's
+ * to give up.
  */
-static bool rx_linger(struct tcp_xport *t)
+static bool rx_linger(struct tcp_xport *t, bool *lost)
 {
 	struct pollfd p[2] = { { .fd = t->fd, .events = POLLIN },
 			       { .fd = t->rx_efd, .events = POLLIN } };
@@ -765,12 +776,18 @@ static bool rx_linger(struct tcp_xport *t)
 
 	if (__atomic_load_n(&t->closing, __ATOMIC_RELAXED))
 		return false;
+	t->rx_lingering = true;
 	pthread_mutex_unlock(&t->lock);
 	r = ppoll(p, 2, &ts, NULL);
 	if (r > 0 && p[1].revents && read(t->rx_efd, &n, sizeof(n)) < 0) {
 		/* non-blocking: someone else drained it */
 	}
 	pthread_mutex_lock(&t->lock);
+	if (!t->rx_lingering) {
+		*lost = true; /* a waiter took the role over, and kicked */
+		return false;
+	}
+	t->rx_lingering = false;
 	/* nothing in flight but the socket readable: its end, or a reply
 	 * to nothing; the idle watch below sees either */
 	return t->inflight && !t->dead;
@@ -793,7 +810,7 @@ static void *tcp_rx_thread(void *arg)
 		if (t->rx_stop || t->dead)
 			break;
 		if (!t->reading && t->inflight) {
-			bool failed = false;
+			bool failed = false, lost = false;
 
 			t->reading = true;
 			do {
@@ -806,10 +823,12 @@ static void *tcp_rx_thread(void *arg)
 						failed = true;
 						break;
 					}
+					t->rx_by_thread++;
 					pthread_mutex_lock(&t->lock);
 				}
-			} while (!failed && !t->dead && !t->rx_stop && rx_linger(t));
-			rx_release(t);
+			} while (!failed && !t->dead && !t->rx_stop && rx_linger(t, &lost));
+			if (!lost)
+				rx_release(t);
 			continue;
 		}
 		/*
@@ -910,7 +929,12 @@ static int tcp_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint
 		pthread_mutex_unlock(&t->lock);
 		return -EBUSY; /* failed by now, or about to be */
 	}
-	if (t->reading) {
+	if (t->reading && t->rx_lingering) {
+		/* the receiver thread only lingers: the role is this thread's,
+		 * and the kick sends the receiver back to its watch */
+		t->rx_lingering = false;
+		rx_kick(t);
+	} else if (t->reading) {
 		ret = follow(t, done, arg, deadline_ns);
 		if (ret <= 0) {
 			pthread_mutex_unlock(&t->lock);
@@ -949,6 +973,8 @@ static int tcp_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint
 		if (n == 0)
 			continue; /* the deadline is checked above */
 		ret = n < 0 ? -errno : rx_one(t, &why, deadline_ns);
+		if (!ret)
+			t->rx_by_waiter++;
 		if (ret == -ETIMEDOUT) {
 			/* The deadline passed in the middle of a reply: the stream
 			 * cannot be read on, so the connection goes, quietly (the
@@ -1033,6 +1059,8 @@ static int tcp_connect(struct vf_xport *x)
 	t->sending = false;
 	t->rx_pos = t->rx_have = 0; /* the handshake read no more than it used */
 	t->reading = false;
+	t->rx_lingering = false;
+	t->rx_by_waiter = t->rx_by_thread = 0;
 	t->rx_stop = false;
 	t->rx_watch = false;
 	__atomic_store_n(&t->closing, false, __ATOMIC_RELAXED);
@@ -1083,6 +1111,9 @@ static void tcp_disconnect(struct vf_xport *x)
 	if (t->rx_running) {
 		pthread_join(t->rx, NULL);
 		t->rx_running = false;
+		vf_debug("%s: %" PRIu64 " replies received by the threads waiting for them, "
+			 "%" PRIu64 " by the receiver thread",
+			 x->url.str, t->rx_by_waiter, t->rx_by_thread);
 	}
 	/* dead is set: no submitter gets past its check any more */
 	pthread_mutex_lock(&t->send_lock);

@@ -24,6 +24,9 @@
  *   rtt URL N [LEN]                  N READs of LEN bytes (4 KiB; at most
  *                                    VF_MAX_IO) over the transport, one at a
  *                                    time: the round trip without FUSE
+ *                                    (polling 50 us for the reply, as
+ *                                    vofirm-fs does by default;
+ *                                    $VOFIRM_PB_BUSY_POLL_US sets another)
  *   tcpping N [LEN]                  the bare TCP anchor (issue 11): a forked
  *                                    server and this process on loopback TCP
  *                                    (TCP_NODELAY, blocking calls), N
@@ -417,6 +420,7 @@ static int rtt(const char *url, uint64_t n, uint32_t len)
 {
 	/* polls as vofirm-fs does by default (--busy-poll-us) */
 	struct vf_xport_opts o = { .name = "pagebench", .queue_depth = 4, .busy_poll_us = 50 };
+	const char *bp = getenv("VOFIRM_PB_BUSY_POLL_US"); /* another setting, to compare */
 	struct vf_slab_desc d;
 	struct vf_xport *x;
 	uint8_t *buf = calloc(1, VF_MAX_IO);
@@ -425,6 +429,8 @@ static int rtt(const char *url, uint64_t n, uint32_t len)
 	struct cpu cpu;
 	int ret;
 
+	if (bp)
+		o.busy_poll_us = (unsigned)strtoul(bp, NULL, 10);
 	if (!buf || vf_xport_open(url, &o, &x) || vf_xport_alloc(x, 1, &d))
 		return 1;
 	/* every byte the READs will read written first, as a file's pages are

@@ -390,6 +390,54 @@ static int cmd_rw(struct vf_xport *x)
 	return ret;
 }
 
+/*
+ * burstwait: the slabs written with --depth operations in flight (the
+ * transport's receiver thread takes their replies), then read back one
+ * operation at a time (vf_xport_run()), verified.  With --verbose the
+ * transport logs at the end who received the replies: the reads' waiting
+ * thread should have received its own, not followed the receiver thread.
+ */
+static int cmd_burstwait(struct vf_xport *x)
+{
+	uint32_t *ids = NULL;
+	uint64_t bad = 0, reads = 0;
+	uint64_t *buf = malloc(opt.io_size), *want = malloc(opt.io_size);
+	int ret = alloc_slabs(x, opt.slabs, &ids);
+
+	if (!ret)
+		ret = run_io(x, ids, opt.slabs, x->info.slab_size, VF_OP_WRITE, false, &bad);
+	for (uint32_t i = 0; !ret && i < opt.slabs; i++) {
+		for (uint64_t off = 0; !ret && off < x->info.slab_size; off += opt.io_size) {
+			struct vf_op op = { .type = VF_OP_READ,
+					    .slab = ids[i],
+					    .off = off,
+					    .len = opt.io_size,
+					    .buf = buf };
+
+			ret = vf_xport_run(x, &op);
+			if (ret)
+				break;
+			reads++;
+			pattern(want, opt.io_size, ids[i], off);
+			if (memcmp(buf, want, opt.io_size))
+				bad++;
+		}
+	}
+	if (!ret && bad)
+		ret = 1;
+	if (!ret)
+		printf("burstwait: verified %u slabs: written with up to %u in flight, then %" PRIu64
+		       " reads one at a time\n",
+		       opt.slabs, opt.depth, reads);
+	else if (bad)
+		fprintf(stderr, "vofirm-xtest: %" PRIu64 " pieces differ\n", bad);
+	ret = finish(x, ids, opt.slabs, ret);
+	free(ids);
+	free(buf);
+	free(want);
+	return ret;
+}
+
 /* verify: resume the --session and check its slabs hold the pattern. */
 static int cmd_verify(struct vf_xport *x, uint32_t *ids, uint32_t n)
 {
@@ -698,6 +746,8 @@ static void usage(FILE *f)
 		"       [--raw-addr A --raw-rkey K]    RDMA: at address A with key K, not the slab's\n"
 		"  reconnect --slabs N --pause MS      write, drop the connection, resume, verify\n"
 		"  hold --seconds S [--slabs N]        keep a connection open\n"
+		"  burstwait --slabs N [--io-size S]  write N slabs with --depth in flight, then\n"
+		"                                      read them back one at a time, verified\n"
 		"  race --slabs N --threads T [--abort-after D] [--op-timeout D]\n"
 		"                                      T threads waiting for their own operations\n"
 		"                                      and --depth in flight at once, verified;\n"
@@ -888,6 +938,8 @@ int main(int argc, char **argv)
 		ret = cmd_hold(x);
 	else if (!strcmp(cmd, "race"))
 		ret = cmd_race(x);
+	else if (!strcmp(cmd, "burstwait"))
+		ret = cmd_burstwait(x);
 	else {
 		fprintf(stderr, "vofirm-xtest: unknown command '%s'\n", cmd);
 		vf_xport_close(x, 0);
