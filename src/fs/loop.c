@@ -40,6 +40,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/fuse.h>
@@ -79,6 +80,7 @@ static void process(struct fuse_session *se, const struct fuse_buf *b)
 struct loop_thread {
 	struct loop *l;
 	pthread_t tid;
+	void *rbuf;		  /* the receive buffer (recv_buf_alloc()) */
 	pthread_cond_t cv;	  /* parked here */
 	struct loop_thread *next; /* in the parked stack */
 	bool is_parked;		  /* in that stack (under loop.mu) */
@@ -214,11 +216,76 @@ static void wake_handler(int sig)
 {
 }
 
+/*
+ * A thread's receive buffer, for the whole request the kernel may send:
+ * a WRITE of max_write (VF_MAX_IO) and its headers, or a SETXATTR's
+ * 64 KiB value and name.
+ *
+ * Every page of it is there before the first read, and stays.  The
+ * kernel copies a request into the reader's buffer after taking it off
+ * its queue, and if that copy fails it ends the request with EIO
+ * (fs/fuse/dev.c, fuse_dev_do_read) instead of keeping it for the next
+ * worker, whom FUSE_NOTIFY_RESEND would give it.  The copy pins the
+ * buffer's pages: one not present and writable takes the slow path,
+ * which gives up at once when the thread has a fatal signal pending.  So
+ * a worker killed (a crash, the OOM killer) while a thread read a WRITE
+ * into pages it had not touched yet failed that WRITE: for write-back,
+ * the pages are then clean and their data is gone when they are evicted
+ * (tests/cases/crash/kill_writes.sh; a guest lost 1 MiB so).  Hence:
+ * populated and locked at once (libfuse's malloc()ed buffer was filled
+ * on demand, by those very copies), never part of a huge page
+ * (khugepaged's collapse unmaps the pages for a moment), never shared
+ * copy-on-write with a child.  Migration of a locked page (compaction)
+ * is the one moment left, as rare as the kill that would meet it.
+ */
+#define LOOP_BUF (VF_MAX_IO + 65536u)
+
+static void *recv_buf_alloc(void)
+{
+	void *b = mmap(NULL, LOOP_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (b == MAP_FAILED)
+		return NULL;
+	madvise(b, LOOP_BUF, MADV_NOHUGEPAGE);
+	madvise(b, LOOP_BUF, MADV_DONTFORK);
+	/* populated now (mlock() does so too, where it is allowed) */
+	memset(b, 0, LOOP_BUF);
+	if (mlock(b, LOOP_BUF) < 0) {
+		/* RLIMIT_MEMLOCK: the pages are there, only not locked */
+	}
+	return b;
+}
+
+/*
+ * Reads one request into rbuf, as fuse_session_receive_buf() does: its
+ * size, 0 when the connection is gone (or the session ended), -EINTR or
+ * -EAGAIN to try again, or another -errno.
+ */
+static int receive(struct fuse_session *se, void *rbuf, struct fuse_buf *b)
+{
+	for (;;) {
+		ssize_t n = read(fuse_session_fd(se), rbuf, LOOP_BUF);
+		int err = errno;
+
+		if (fuse_session_exited(se))
+			return 0;
+		if (n < 0) {
+			if (err == ENOENT)
+				continue; /* the request was interrupted: the next one */
+			return err == ENODEV ? 0 : -err;
+		}
+		if ((size_t)n < sizeof(struct fuse_in_header))
+			return -EIO;
+		*b = (struct fuse_buf){ .mem = rbuf, .size = (size_t)n };
+		return (int)n;
+	}
+}
+
 static void *loop_thread(void *arg)
 {
 	struct loop_thread *lt = arg;
 	struct loop *l = lt->l;
-	struct fuse_buf buf = { .mem = NULL };
+	struct fuse_buf buf;
 	uint64_t one = 1;
 	sigset_t wake;
 
@@ -236,7 +303,7 @@ static void *loop_thread(void *arg)
 			leave_reader(l);
 			break;
 		}
-		r = fuse_session_receive_buf(l->se, &buf);
+		r = receive(l->se, lt->rbuf, &buf);
 		__atomic_store_n(&lt->waiting, false, __ATOMIC_SEQ_CST);
 		leave_reader(l);
 		if (r == -EINTR || r == -EAGAIN)
@@ -264,7 +331,6 @@ static void *loop_thread(void *arg)
 		process(l->se, &buf);
 	}
 	pthread_sigmask(SIG_BLOCK, &wake, NULL);
-	free(buf.mem);
 	__atomic_store_n(&lt->done, true, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -303,6 +369,12 @@ int loop_run(struct fs *fs, struct fuse_session *se, int fd, int stop_fd, unsign
 		pthread_cond_init(&t[i].cv, NULL);
 	for (; started < nthreads; started++) {
 		t[started].l = &l;
+		t[started].rbuf = recv_buf_alloc();
+		if (!t[started].rbuf) {
+			vf_err("cannot map FUSE worker thread %u's receive buffer: %s", started,
+			       strerror(errno));
+			break;
+		}
 		ret = pthread_create(&t[started].tid, NULL, loop_thread, &t[started]);
 		if (ret) {
 			vf_err("cannot start FUSE worker thread %u: %s", started, strerror(ret));
@@ -334,6 +406,9 @@ int loop_run(struct fs *fs, struct fuse_session *se, int fd, int stop_fd, unsign
 	}
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(t[i].tid, NULL);
+	for (unsigned i = 0; i < nthreads; i++)
+		if (t[i].rbuf)
+			munmap(t[i].rbuf, LOOP_BUF);
 	for (unsigned i = 0; i < nthreads; i++)
 		pthread_cond_destroy(&t[i].cv);
 	pthread_mutex_destroy(&l.mu);

@@ -150,6 +150,72 @@ static void load_holes(void)
 	}
 }
 
+/* The physical frame behind the page at p (/proc/self/pagemap, as root),
+ * or 0 if unknown: in a guest, which memory (a DIMM's file offset) held it. */
+static uint64_t pfn_of(const void *p)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, sizeof(e), (off_t)((uintptr_t)p / 4096 * 8)) != sizeof(e))
+		e = 0;
+	close(fd);
+	return (e >> 63) & 1 ? e & ((1ull << 55) - 1) : 0;
+}
+
+/*
+ * After a failed check of an anonymous mapping: where the wrong words are
+ * (the first and last offsets, the pages, and their physical frames), and
+ * what they hold instead (zeros, or the pattern of another offset nearby,
+ * of this seed or the one before): enough to tell a lost write from a
+ * misplaced one.
+ */
+static void report_bad(const uint64_t *m, uint64_t size, uint64_t seed)
+{
+	uint64_t first = UINT64_MAX, last = 0, pages = 0, zeros = 0, bad = 0,
+		 prev_page = UINT64_MAX;
+
+	for (uint64_t o = 0; o < size; o += 8) {
+		if (m[o / 8] == word(seed, o))
+			continue;
+		bad++;
+		zeros += m[o / 8] == 0;
+		if (first == UINT64_MAX)
+			first = o;
+		last = o;
+		if (o / 4096 != prev_page) {
+			pages++;
+			prev_page = o / 4096;
+		}
+	}
+	if (!bad)
+		return;
+	printf("bad words from offset %" PRIu64 " to %" PRIu64 " (%" PRIu64 " pages), %" PRIu64
+	       " of them zero; pfn of the first bad page 0x%" PRIx64 ", of the last 0x%" PRIx64
+	       "\n",
+	       first, last, pages, zeros, pfn_of((const char *)m + first),
+	       pfn_of((const char *)m + last));
+	printf("at %" PRIu64 ": 0x%016" PRIx64 " instead of 0x%016" PRIx64 "\n", first,
+	       m[first / 8], word(seed, first));
+	/* the pattern of another offset within 64 MiB, of this seed or the last */
+	for (uint64_t s2 = seed - 1; s2 <= seed; s2++) {
+		for (int64_t d = -(64 << 20); d <= (64 << 20); d += 8) {
+			int64_t o2 = (int64_t)first + d;
+
+			if (o2 < 0 || (d == 0 && s2 == seed))
+				continue;
+			if (word(s2, (uint64_t)o2) == m[first / 8]) {
+				printf("which is the word of offset %" PRId64 " (%+" PRId64
+				       " bytes), seed %" PRIu64 "\n",
+				       o2, d, s2);
+				return;
+			}
+		}
+	}
+}
+
 static uint64_t expect(uint64_t seed, uint64_t off)
 {
 	for (unsigned i = 0; i < nholes; i++)
@@ -502,6 +568,7 @@ int main(int argc, char **argv)
 				bad++;
 		if (bad) {
 			printf("%" PRIu64 " of %" PRIu64 " words differ\n", bad, size / 8);
+			report_bad(m, size, seed);
 			return 1;
 		}
 		printf("anon: wrote and verified %" PRIu64 " MiB in %.1f s\n", size >> 20,
@@ -524,6 +591,7 @@ int main(int argc, char **argv)
 			}
 			if (bad) {
 				printf("rand: %" PRIu64 " of %" PRIu64 " reads differ\n", bad, ops);
+				report_bad(m, size, seed);
 				return 1;
 			}
 			printf("rand: %" PRIu64 " random pages checked in %.2f s (%.0f ops/s)\n",

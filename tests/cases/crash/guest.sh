@@ -33,6 +33,11 @@ fi
 gx vm1 "for i in \$(seq 300); do [ \$(awk '/MemTotal/ {print \$2}' /proc/meminfo) -ge $((base + 262144)) ] && break; sleep 0.1; done; grep MemTotal /proc/meminfo" >online.out
 cat online.out
 [ "$(awk '/MemTotal/ {print $2}' online.out)" -ge $((base + 262144)) ] || fail "the guest did not online the DIMM"
+# where the DIMM sits in guest-physical memory: a bad page's frame, as the
+# workload reports it, minus this is its offset in the file
+python3 "$TOP/tests/tools/qmp.py" vm1/qmp.sock query-memory-devices |
+	sed -n 's/.*"addr": \([0-9]*\).*/\1/p' | head -1 >dimm_addr.out || true
+echo "DIMM at guest-physical $(printf '0x%x' "$(cat dimm_addr.out)")"
 
 step "a 320 MiB workload (written, verified, then random pages checked), three times ..."
 read0=$(stat_of "$URL" bytes_read)
