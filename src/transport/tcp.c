@@ -32,7 +32,9 @@
  * operation is done: one wake-up per round trip, the one the reply
  * causes, instead of waking a receiver thread that then wakes the
  * submitter.  When the role is free and operations are in flight that
- * nobody is receiving, the connection's receiver thread takes it and
+ * nobody is on the way to receive (rx_unclaimed(): asynchronous ones, or
+ * those of a waiter that timed out; a waiter held up for RX_CLAIM_MS
+ * before it comes), the connection's receiver thread takes it and
  * keeps it until nothing is in flight, and a little longer for the next
  * burst (rx_linger()); a waiter that comes while it only lingers takes
  * the role from it.  Other waiters are followers:
@@ -40,8 +42,9 @@
  * it wakes it) or the role is handed to it.  A thread that gives the role
  * up with operations still in flight hands it to a follower whose
  * operation is not done, or else wakes the receiver thread: there is
- * always a reader while anything is in flight, and a waiter is woken
- * once, for its reply or for the role.
+ * always a reader while anything is in flight (or, for at most
+ * RX_CLAIM_MS, a waiter on its way), and a waiter is woken once, for its
+ * reply or for the role.
  *
  * When the connection breaks, the reader that sees it marks it dead under
  * `lock` and fails every operation in flight with -ECONNRESET; submit()
@@ -70,6 +73,7 @@ struct tcp_slot {
 	uint32_t gen;
 	int next_free;
 	int next_send; /* in the send queue: the next queued slot, or -1 */
+	bool waited;   /* its submitter receives it (VF_OP_F_WAIT) */
 };
 
 #define SEND_BATCH 64u	     /* requests in one sendmsg() at most */
@@ -77,6 +81,7 @@ struct tcp_slot {
 #define RX_CAP (VF_HDR_SIZE + VF_MAX_PAYLOAD) /* a whole non-READ reply fits */
 #define RX_AHEAD 65536u			      /* read ahead this much at most */
 #define RX_LINGER_US 500u /* the receiver thread keeps the role this long (rx_linger()) */
+#define RX_CLAIM_MS 2	  /* and receives for a waiter this late (tcp_rx_thread()) */
 /* the largest head of any request (FREE, GRANT: a list of slabs) */
 #define HEAD_MAX (VF_HDR_SIZE + 8 + VF_MAX_SLABS_PER_MSG * VF_SLAB_DESC_SIZE)
 #define TXBUF_CAP (256u * 1024 + HEAD_MAX) /* heads, and small payloads */
@@ -107,8 +112,11 @@ struct tcp_xport {
 	struct vf_op **failed; /* fail_all()'s list, preallocated */
 	int free_head;
 	unsigned inflight;
+	unsigned waited;   /* of them, operations their submitter receives (VF_OP_F_WAIT) */
 	bool reading;	   /* a thread holds the receive role */
 	bool rx_lingering; /* the receiver thread holds it only to linger (rx_linger()) */
+	bool waiter_left;  /* one timed out: its operation is nobody's to receive */
+	bool rx_claim;	   /* the receiver thread receives what waiters are late for */
 	/* replies received by the threads waiting for an operation, and by
 	 * the receiver thread (the role's holder's only; logged at the end) */
 	uint64_t rx_by_waiter, rx_by_thread;
@@ -302,7 +310,7 @@ static void fail_all(struct tcp_xport *t, int err)
 		t->slots[i].next_free = t->free_head;
 		t->free_head = (int)i;
 	}
-	t->inflight = 0;
+	t->inflight = t->waited = 0;
 	t->send_head = t->send_tail = -1;
 	t->nqueued = t->big = t->big_queued = 0;
 	pthread_mutex_unlock(&t->lock);
@@ -688,6 +696,8 @@ static int rx_one(struct tcp_xport *t, const char **why, uint64_t deadline_ns)
 	t->slots[idx].next_free = t->free_head;
 	t->free_head = (int)idx;
 	t->inflight--;
+	if (t->slots[idx].waited)
+		t->waited--;
 	if (op->type != VF_OP_WRITE)
 		t->big--;
 	pthread_cond_signal(&t->slot_cv);
@@ -752,6 +762,17 @@ static void rx_release(struct tcp_xport *t)
 }
 
 /*
+ * Operations are in flight that nobody is on the way to receive (t->lock
+ * held): not all of them have a submitter that waits (VF_OP_F_WAIT, then
+ * wait()), or one such stopped waiting (timed out).  Those are the
+ * receiver thread's to receive when the role is free.
+ */
+static bool rx_unclaimed(const struct tcp_xport *t)
+{
+	return t->inflight > t->waited || (t->inflight && t->waiter_left);
+}
+
+/*
  * The receiver thread has received every reply in flight (t->lock held,
  * and held again on return).  Asynchronous submitters (write-back) come
  * in bursts, and while nobody holds the receive role each of them must
@@ -765,6 +786,14 @@ static void rx_release(struct tcp_xport *t)
  * own) instead of one, for as long as its requests keep this thread
  * lingering.  Then *lost is set, and the role is no longer this thread's
  * to give up.
+ *
+ * When every operation in flight is one whose submitter receives it
+ * (VF_OP_F_WAIT), this thread gives the role up, even with a reply
+ * waiting: that submitter sent the request and is on its way to wait(),
+ * where it takes the free role.  It is late only when the server's
+ * thread, woken by its request, took its vCPU; receiving its reply here
+ * would make it follow, woken a second time, and the same again at every
+ * round trip for as long as the scheduler keeps the three threads so.
  */
 static bool rx_linger(struct tcp_xport *t, bool *lost)
 {
@@ -790,7 +819,7 @@ static bool rx_linger(struct tcp_xport *t, bool *lost)
 	t->rx_lingering = false;
 	/* nothing in flight but the socket readable: its end, or a reply
 	 * to nothing; the idle watch below sees either */
-	return t->inflight && !t->dead;
+	return rx_unclaimed(t) && !t->dead;
 }
 
 /*
@@ -809,10 +838,11 @@ static void *tcp_rx_thread(void *arg)
 	for (;;) {
 		if (t->rx_stop || t->dead)
 			break;
-		if (!t->reading && t->inflight) {
+		if (!t->reading && (rx_unclaimed(t) || t->rx_claim)) {
 			bool failed = false, lost = false;
 
 			t->reading = true;
+			t->rx_claim = false;
 			do {
 				while (t->inflight && !t->dead) {
 					pthread_mutex_unlock(&t->lock);
@@ -836,22 +866,35 @@ static void *tcp_rx_thread(void *arg)
 		 * connection for its end (POLLRDHUP: not for data, which a
 		 * waiter reads itself), so that a server that goes away is
 		 * noticed at once, not at the next request.
+		 *
+		 * Operations in flight with the role free are those of
+		 * submitters on their way to wait(), which receive for
+		 * themselves (rx_unclaimed()).  One that is held up on the way
+		 * (blocked on a full queue of another connection, on a lock)
+		 * must not hold its reply up for long, nor the replies behind
+		 * it that others wait for: after RX_CLAIM_MS this thread
+		 * receives them.
 		 */
 		{
 			bool idle = !t->reading;
 			struct pollfd p[2] = { { .fd = t->rx_efd, .events = POLLIN },
 					       { .fd = t->fd, .events = POLLRDHUP } };
+			int ms = idle && t->inflight ? RX_CLAIM_MS : -1, r;
 			uint64_t n;
 
 			t->rx_watch = idle;
 			pthread_mutex_unlock(&t->lock);
-			while (poll(p, idle ? 2 : 1, -1) < 0 && errno == EINTR)
+			while ((r = poll(p, idle ? 2 : 1, ms)) < 0 && errno == EINTR)
 				;
 			if (p[0].revents && read(t->rx_efd, &n, sizeof(n)) < 0) {
 				/* non-blocking: someone else drained it */
 			}
 			pthread_mutex_lock(&t->lock);
 			t->rx_watch = false;
+			if (r == 0 && !t->reading && t->inflight) {
+				t->rx_claim = true; /* taken at the top */
+				continue;
+			}
 			if (idle && p[1].revents && !t->reading && !t->dead && !t->rx_stop) {
 				/* the end (or a reply to nothing, a protocol error) */
 				t->reading = true;
@@ -937,6 +980,8 @@ static int tcp_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint
 	} else if (t->reading) {
 		ret = follow(t, done, arg, deadline_ns);
 		if (ret <= 0) {
+			if (ret == -ETIMEDOUT)
+				t->waiter_left = true;
 			pthread_mutex_unlock(&t->lock);
 			return ret;
 		}
@@ -991,6 +1036,8 @@ static int tcp_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint
 		}
 	}
 	pthread_mutex_lock(&t->lock);
+	if (ret == -ETIMEDOUT)
+		t->waiter_left = true;
 	rx_release(t);
 	pthread_mutex_unlock(&t->lock);
 	return ret;
@@ -1054,12 +1101,12 @@ static int tcp_connect(struct vf_xport *x)
 		t->slots[i].next_free = t->free_head;
 		t->free_head = i;
 	}
-	t->inflight = 0;
+	t->inflight = t->waited = 0;
 	t->send_head = t->send_tail = -1;
 	t->sending = false;
 	t->rx_pos = t->rx_have = 0; /* the handshake read no more than it used */
 	t->reading = false;
-	t->rx_lingering = false;
+	t->rx_lingering = t->waiter_left = t->rx_claim = false;
 	t->rx_by_waiter = t->rx_by_thread = 0;
 	t->rx_stop = false;
 	t->rx_watch = false;
@@ -1142,6 +1189,8 @@ static int tcp_submit(struct vf_xport *x, struct vf_op *op)
 	t->slots[idx].gen++;
 	t->slots[idx].op = op;
 	t->slots[idx].next_send = -1;
+	t->slots[idx].waited = op->flags & VF_OP_F_WAIT;
+	t->waited += t->slots[idx].waited;
 	if (t->send_tail >= 0)
 		t->slots[t->send_tail].next_send = idx;
 	else

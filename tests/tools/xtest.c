@@ -438,6 +438,82 @@ static int cmd_burstwait(struct vf_xport *x)
 	return ret;
 }
 
+static void late_done(struct vf_op *op)
+{
+	__atomic_store_n((bool *)op->priv, true, __ATOMIC_RELEASE);
+}
+
+static bool late_is_done(void *arg)
+{
+	return __atomic_load_n((bool *)arg, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * latewait: the slabs written, then read one piece at a time by a
+ * submitter that says it waits for each (VF_OP_F_WAIT) but is held up for
+ * up to a second before it does: the transport must not leave the reply
+ * to it for long.  Prints how long the longest reply took; verified.
+ */
+static int cmd_latewait(struct vf_xport *x)
+{
+	uint32_t *ids = NULL;
+	uint64_t bad = 0, reads = 0, late = 0, worst_us = 0;
+	uint64_t *buf = malloc(opt.io_size), *want = malloc(opt.io_size);
+	int ret = alloc_slabs(x, opt.slabs, &ids);
+
+	if (!ret)
+		ret = run_io(x, ids, opt.slabs, x->info.slab_size, VF_OP_WRITE, false, &bad);
+	for (uint32_t i = 0; !ret && i < opt.slabs; i++) {
+		for (uint64_t off = 0; !ret && off < x->info.slab_size; off += opt.io_size) {
+			bool done = false;
+			struct vf_op op = { .type = VF_OP_READ,
+					    .slab = ids[i],
+					    .off = off,
+					    .len = opt.io_size,
+					    .buf = buf,
+					    .flags = VF_OP_F_WAIT,
+					    .done = late_done,
+					    .priv = &done };
+			uint64_t t0 = vf_now_ns(), us;
+
+			ret = vf_xport_submit(x, &op);
+			if (ret)
+				break;
+			while (!late_is_done(&done) && vf_now_ns() - t0 < 1000000000ull)
+				usleep(200);
+			us = (vf_now_ns() - t0) / 1000;
+			if (!late_is_done(&done))
+				late++;
+			if (us > worst_us)
+				worst_us = us;
+			ret = vf_xport_wait(x, late_is_done, &done, 0, 0);
+			if (!ret && !late_is_done(&done))
+				ret = -EIO; /* wait() returned 0 before done */
+			if (!ret)
+				ret = op.status;
+			if (ret)
+				break;
+			reads++;
+			pattern(want, opt.io_size, ids[i], off);
+			if (memcmp(buf, want, opt.io_size))
+				bad++;
+		}
+	}
+	if (!ret && bad)
+		ret = 1;
+	if (!ret)
+		printf("latewait: verified %u slabs: %" PRIu64 " reads, %" PRIu64
+		       " not received within a second, the longest in %" PRIu64 " us\n",
+		       opt.slabs, reads, late, worst_us);
+	else if (bad)
+		fprintf(stderr, "vofirm-xtest: %" PRIu64 " pieces differ\n", bad);
+	ret = finish(x, ids, opt.slabs, ret);
+	free(ids);
+	free(buf);
+	free(want);
+	return ret;
+}
+
 /* verify: resume the --session and check its slabs hold the pattern. */
 static int cmd_verify(struct vf_xport *x, uint32_t *ids, uint32_t n)
 {
@@ -748,6 +824,8 @@ static void usage(FILE *f)
 		"  hold --seconds S [--slabs N]        keep a connection open\n"
 		"  burstwait --slabs N [--io-size S]  write N slabs with --depth in flight, then\n"
 		"                                      read them back one at a time, verified\n"
+		"  latewait --slabs N [--io-size S]   read N slabs one at a time, each waited for\n"
+		"                                      only after the reply came (at most 1 s)\n"
 		"  race --slabs N --threads T [--abort-after D] [--op-timeout D]\n"
 		"                                      T threads waiting for their own operations\n"
 		"                                      and --depth in flight at once, verified;\n"
@@ -940,6 +1018,8 @@ int main(int argc, char **argv)
 		ret = cmd_race(x);
 	else if (!strcmp(cmd, "burstwait"))
 		ret = cmd_burstwait(x);
+	else if (!strcmp(cmd, "latewait"))
+		ret = cmd_latewait(x);
 	else {
 		fprintf(stderr, "vofirm-xtest: unknown command '%s'\n", cmd);
 		vf_xport_close(x, 0);

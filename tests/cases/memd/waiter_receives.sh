@@ -20,11 +20,23 @@ counts=$(sed -n 's/.*: \([0-9]*\) replies received by the threads waiting for th
 [ -n "$counts" ] || { cat bw.out; fail "the transport did not log who received the replies"; }
 set -- $counts
 echo "replies received by the waiting thread: $1, by the receiver thread: $2"
-# the 2048 reads (the ALLOC and the BYE are waited for too); a few may
-# still go to the receiver thread if it wakes for a reason of its own
+# the 2048 reads (the ALLOC and the BYE are waited for too); the first
+# may still go to the receiver thread, receiving the burst's last replies
 [ "$1" -ge 2000 ] || fail "the waiting thread received $1 replies of its 2048 reads: it followed the receiver thread"
 # the 2048 writes of the burst went to the receiver thread
 [ "$2" -ge 1024 ] || fail "the receiver thread received only $2 replies: the burst was not in flight"
+
+step "a waiter held up on its way to wait(): the receiver thread takes its reply"
+# 64 reads, each waited for only after its reply came or a second passed:
+# the transport leaves a reply to its submitter, who receives for itself,
+# but not for long (RX_CLAIM_MS), so that one held up (by a full queue
+# of another connection, a lock) holds up neither its reply nor others'
+xt --server "$URL" --io-size 128K latewait --slabs 2 >lw.out 2>&1 ||
+	{ cat lw.out; fail "latewait failed"; }
+cat lw.out
+worst=$(sed -n 's/^latewait: verified 2 slabs: 64 reads, 0 not received within a second, the longest in \([0-9]*\) us$/\1/p' lw.out)
+[ -n "$worst" ] || fail "a reply waited for its held-up submitter for a second"
+[ "$worst" -lt 500000 ] || fail "a reply waited ${worst} us for its held-up submitter"
 
 step "threads waiting while 16 operations are in flight, verified"
 xt --server "$URL" --depth 16 --busy-poll-us 50 race --slabs 5 --threads 3 >race.out 2>&1 ||
