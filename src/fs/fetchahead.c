@@ -22,7 +22,8 @@
  * is written); one that comes while its window is being fetched waits
  * for it; one that finds it queued takes it back and reads for itself.
  * Windows behind the reader are recycled for the range after the last
- * one; windows away from it are dropped.
+ * one; windows away from it are dropped, and so are those of a reader
+ * that asked for nothing in FA_ABANDONED_NS.
  *
  * Never stale.  A write to the file marks the windows over its range
  * spoiled when it starts and again when it is answered, and a truncate,
@@ -247,6 +248,23 @@ static void settle(struct fs *fs, struct fa_file *f, uint64_t off, size_t size)
 	}
 }
 
+/*
+ * The windows of a reader that stopped FA_ABANDONED_NS ago go (f->mu
+ * held): it made no use of them in time, and the reader that comes next
+ * starts a streak of its own.  Not stale (a write spoils a window), but a
+ * window is a bet on the next few milliseconds, not a cache: the data a
+ * READ gets after a pause comes from the servers as they are then.
+ */
+static void abandon(struct fs *fs, struct fa_file *f)
+{
+	for (unsigned k = 0; k < FA_WINS; k++) {
+		struct fa_win *w = &f->w[k];
+
+		if (w->state != FA_IDLE && w->state != FA_FETCHING && !w->readers)
+			drop(fs, w); /* a QUEUED one too: the thread skips it */
+	}
+}
+
 ssize_t fetchahead_read(struct fs *fs, struct inode *in, uint64_t off, size_t size, char **data,
 			struct fa_win **held)
 {
@@ -254,7 +272,7 @@ ssize_t fetchahead_read(struct fs *fs, struct inode *in, uint64_t off, size_t si
 	struct fa_win *hit = NULL;
 	struct fa_file *f;
 	ssize_t n = -ENODATA;
-	uint64_t frontier;
+	uint64_t frontier, now;
 
 	*held = NULL;
 	if (!fa || size < FA_MIN)
@@ -263,9 +281,12 @@ ssize_t fetchahead_read(struct fs *fs, struct inode *in, uint64_t off, size_t si
 	if (!f)
 		return -ENODATA;
 	pthread_mutex_lock(&f->mu);
+	now = vf_now_ns();
+	if (now - f->last_ns > FA_ABANDONED_NS)
+		abandon(fs, f);
 	f->streak = off == f->next ? f->streak + 1 : 0;
 	f->next = off + size;
-	f->last_ns = vf_now_ns();
+	f->last_ns = now;
 	for (bool waited = false;;) {
 		struct fa_win *w = NULL;
 

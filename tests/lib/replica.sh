@@ -62,9 +62,13 @@ wait_repl() {
 	done
 }
 
+# drop_caches: the page cache, and vofirm-fs's fetch-ahead windows (those
+# of a reader that asked for nothing in 200 ms are dropped at its next
+# READ), so that every page read next comes from a server
 drop_caches() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
+	sleep 0.25
 }
 
 granted() { stat_of "$1" slabs_granted ${MEMD_ARGS:-}; }
