@@ -589,6 +589,8 @@ print(json.dumps({"bench": "vm-prefetch", "pattern": sys.argv[4], "budget_pct": 
     "seconds": float(m.group(2)), "ops_s": int(m.group(3)),
     "fetched_mib": d["server_bytes"] / 2**20 if sys.argv[8] else 0,
     "misses": d.get("demand_misses", 0), "prefetch_used": d.get("used", 0),
+    "prefetch": {k: d.get(k, 0) for k in ("issued_pages", "prefetched_pages", "used", "wasted",
+                                          "expired", "cached", "late", "dropped")},
     "amplification": d["server_bytes"] / 4096 / need if need and sys.argv[8] else None,
     "hit_rate": d.get("used", 0) / done if done else None}))' "$s0" "$s1" "$outp" "$pat" "$pct" "$shim" "$mode" "$mnt")"
 			echo "  run $run: VM $name $pat: $(echo "$outp" | tail -1)"

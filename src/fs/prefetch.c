@@ -153,7 +153,8 @@ struct pf_file {
 	int lead;		  /* the stream last extended; -1: none */
 	unsigned on_win, off_win; /* recent misses on a window, and not (decaying) */
 	uint64_t *bits;		  /* pages prefetched and not resolved */
-	uint64_t nbits;		  /* pages the bitmap covers */
+	uint64_t *got;		  /* of those, pages a helper's READ asked for */
+	uint64_t nbits;		  /* pages the bitmaps cover */
 	struct pf_counters c;
 	/* the HUGEPAGE trap */
 	uint64_t tr_start, tr_next, tr_run, tr_last_blk;
@@ -224,6 +225,11 @@ uint64_t prefetch_mount_readahead(const struct fs *fs)
 	return prefetch_mode_parse(fs->set.prefetch) == PF_MODE_KERNEL ? fs->set.readahead : 0;
 }
 
+/*
+ * The hit rate counts the pages that were fetched: a page asked for that
+ * the page cache held already (fadvise read nothing) is `cached`, one
+ * missed before its READ came is `late`; neither is in the ratio.
+ */
 double pf_hit_rate(const struct pf_counters *c)
 {
 	uint64_t done = c->used + c->wasted + c->expired;
@@ -238,17 +244,32 @@ double pf_amplification(const struct pf_counters *c)
 	return need ? (double)(c->demand_pages + c->prefetched_pages) / (double)need : 0.0;
 }
 
-/* ---- the bitmap of pages prefetched and not resolved (f->mu held) ---- */
+/* ---- the bitmaps of pages prefetched and not resolved (f->mu held) ---- */
 
-static bool bit_take(struct pf_file *f, uint64_t pg)
+enum { PG_NONE, PG_ASKED, PG_FETCHED };
+
+/* Resolves pg: PG_NONE if it was not pending, else whether it was fetched. */
+static int bit_take(struct pf_file *f, uint64_t pg)
+{
+	uint64_t m = 1ull << (pg % 64);
+	bool got;
+
+	if (pg >= f->nbits || !(f->bits[pg / 64] & m))
+		return PG_NONE;
+	got = f->got[pg / 64] & m;
+	f->bits[pg / 64] &= ~m;
+	f->got[pg / 64] &= ~m;
+	f->c.pending--;
+	return got ? PG_FETCHED : PG_ASKED;
+}
+
+/* A helper's READ asks for pg: if it is pending, it is being fetched. */
+static void bit_fetch(struct pf_file *f, uint64_t pg)
 {
 	uint64_t m = 1ull << (pg % 64);
 
-	if (pg >= f->nbits || !(f->bits[pg / 64] & m))
-		return false;
-	f->bits[pg / 64] &= ~m;
-	f->c.pending--;
-	return true;
+	if (pg < f->nbits && (f->bits[pg / 64] & m))
+		f->got[pg / 64] |= m;
 }
 
 /* Sets the bit of pg; false if it was set (or no memory). */
@@ -256,12 +277,17 @@ static bool bit_set(struct pf_file *f, uint64_t pg)
 {
 	if (pg >= f->nbits) {
 		uint64_t n = (pg + 1 + 4095) & ~4095ull; /* pages, a multiple of 64 */
-		uint64_t *b = realloc(f->bits, n / 8);
+		uint64_t *b = realloc(f->bits, n / 8), *g;
 
 		if (!b)
 			return false;
 		memset(b + f->nbits / 64, 0, (n - f->nbits) / 8);
 		f->bits = b;
+		g = realloc(f->got, n / 8);
+		if (!g)
+			return false; /* bits is larger than nbits says: harmless */
+		memset(g + f->nbits / 64, 0, (n - f->nbits) / 8);
+		f->got = g;
 		f->nbits = n;
 	}
 	if (f->bits[pg / 64] & (1ull << (pg % 64)))
@@ -336,7 +362,8 @@ static bool pos_pages(const struct pf_stream *s, uint64_t k, uint64_t limit, uin
 }
 
 /* The window's positions in (from, to], resolved as used when `used`
- * (the stream went past them) or expired. */
+ * (the stream went past them) or expired; those the page cache held
+ * when they were asked for, as cached. */
 static void resolve(struct pf_file *f, struct pf_stream *s, uint64_t from, uint64_t to, bool used)
 {
 	uint64_t pg, n;
@@ -344,13 +371,16 @@ static void resolve(struct pf_file *f, struct pf_stream *s, uint64_t from, uint6
 	for (uint64_t k = from + 1; k <= to && k <= s->issued; k++) {
 		if (k == s->marker || !pos_pages(s, k, UINT64_MAX, &pg, &n))
 			continue;
-		for (uint64_t i = 0; i < n; i++)
-			if (bit_take(f, pg + i)) {
-				if (used)
-					f->c.used++;
-				else
-					f->c.expired++;
-			}
+		for (uint64_t i = 0; i < n; i++) {
+			int b = bit_take(f, pg + i);
+
+			if (b == PG_ASKED)
+				f->c.cached++;
+			else if (b == PG_FETCHED && used)
+				f->c.used++;
+			else if (b == PG_FETCHED)
+				f->c.expired++;
+		}
 	}
 }
 
@@ -563,11 +593,17 @@ static void on_demand(struct prefetch *P, struct inode *in, struct pf_file *f, u
 			jumps = f->c.huge_bursts;
 		}
 	}
-	for (uint64_t i = 0; i < n; i++)
-		if (bit_take(f, p + i)) {
+	for (uint64_t i = 0; i < n; i++) {
+		int b = bit_take(f, p + i);
+
+		/* fetched and evicted before use, or asked for too late: either
+		 * way the window reached too far for the budget or the link */
+		if (b == PG_FETCHED)
 			f->c.wasted++;
-			wasted = true;
-		}
+		else if (b == PG_ASKED)
+			f->c.late++;
+		wasted |= b != PG_NONE;
+	}
 	if (P->mode != PF_MODE_AUTO)
 		goto out;
 	s = stream_for(f, p, &k, &on_win);
@@ -641,7 +677,7 @@ static void unissue(struct pf_file *f, const struct pf_job *j)
 	if (j->gen == f->gen)
 		for (unsigned i = 0; i < j->nr; i++)
 			for (uint64_t q = 0; q < j->r[i].n; q++)
-				if (bit_take(f, j->r[i].page + q))
+				if (bit_take(f, j->r[i].page + q) != PG_NONE)
 					f->c.dropped++;
 	pthread_mutex_unlock(&f->mu);
 }
@@ -729,6 +765,11 @@ bool prefetch_read_begin(struct fs *fs, struct inode *in, uint64_t off, size_t l
 		return false;
 	if (prefetch_is_helper(fs, pid)) {
 		*fail_fast = !range_servable(fs, in, off, len, NULL);
+		/* the page cache did not hold these pages: they are fetched */
+		pthread_mutex_lock(&f->mu);
+		for (uint64_t pg = off / FS_PAGE; len && pg <= (off + len - 1) / FS_PAGE; pg++)
+			bit_fetch(f, pg);
+		pthread_mutex_unlock(&f->mu);
 		return true;
 	}
 	__atomic_add_fetch(&P->demand_inflight, 1, __ATOMIC_RELAXED);
@@ -774,6 +815,7 @@ void prefetch_forget(struct fs *fs, struct inode *in)
 	for (uint64_t w = 0; w < f->nbits / 64; w++) {
 		f->c.dropped += (uint64_t)__builtin_popcountll(f->bits[w]);
 		f->bits[w] = 0;
+		f->got[w] = 0;
 	}
 	f->c.pending = 0;
 	pthread_mutex_unlock(&f->mu);
@@ -789,6 +831,8 @@ static void add_counters(struct pf_counters *a, const struct pf_counters *b)
 	a->used += b->used;
 	a->wasted += b->wasted;
 	a->expired += b->expired;
+	a->cached += b->cached;
+	a->late += b->late;
 	a->pending += b->pending;
 	a->dropped += b->dropped;
 	a->errors += b->errors;
@@ -813,6 +857,7 @@ void prefetch_file_free(struct inode *in)
 	}
 	pthread_mutex_destroy(&f->mu);
 	free(f->bits);
+	free(f->got);
 	free(f);
 	in->pf = NULL;
 }

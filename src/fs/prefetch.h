@@ -78,6 +78,8 @@ struct pf_counters {
 	uint64_t used;		   /* prefetched pages the stream went past without a miss */
 	uint64_t wasted;	   /* prefetched pages missed again (evicted before use) */
 	uint64_t expired;	   /* prefetched pages whose stream ended before them */
+	uint64_t cached;	   /* pages asked for that the page cache held (none read) */
+	uint64_t late;		   /* pages asked for, missed before the prefetch read them */
 	uint64_t pending;	   /* prefetched pages not resolved yet */
 	uint64_t dropped;	   /* pages not prefetched: busy link, server down, queue full */
 	uint64_t errors;	   /* prefetch READs that failed */

@@ -222,12 +222,12 @@ static void json_pf_counters(GString *o, const struct pf_counters *c)
 		"\"demand_misses\": %" PRIu64 ", \"demand_pages\": %" PRIu64
 		", \"prefetch_reads\": %" PRIu64 ", \"prefetched_pages\": %" PRIu64
 		", \"issued_pages\": %" PRIu64 ", \"used\": %" PRIu64 ", \"wasted\": %" PRIu64
-		", \"expired\": %" PRIu64 ", \"pending\": %" PRIu64 ", \"dropped\": %" PRIu64
-		", \"errors\": %" PRIu64 ", \"hugepage_bursts\": %" PRIu64
-		", \"hit_rate\": %.4f, \"amplification\": %.3f",
+		", \"expired\": %" PRIu64 ", \"cached\": %" PRIu64 ", \"late\": %" PRIu64
+		", \"pending\": %" PRIu64 ", \"dropped\": %" PRIu64 ", \"errors\": %" PRIu64
+		", \"hugepage_bursts\": %" PRIu64 ", \"hit_rate\": %.4f, \"amplification\": %.3f",
 		c->demand_misses, c->demand_pages, c->prefetch_reads, c->prefetched_pages,
-		c->issued_pages, c->used, c->wasted, c->expired, c->pending, c->dropped, c->errors,
-		c->huge_bursts, pf_hit_rate(c), pf_amplification(c));
+		c->issued_pages, c->used, c->wasted, c->expired, c->cached, c->late, c->pending,
+		c->dropped, c->errors, c->huge_bursts, pf_hit_rate(c), pf_amplification(c));
 }
 
 char *fs_stats_json(struct fs *fs)
@@ -624,6 +624,10 @@ char *fs_stats_prometheus(struct fs *fs)
 			  "prefetched pages missed again (evicted before use)" },
 			{ "vofirm_prefetch_expired_pages_total", "counter",
 			  "prefetched pages whose stream ended before them" },
+			{ "vofirm_prefetch_cached_pages_total", "counter",
+			  "pages asked for that the page cache held already (nothing read)" },
+			{ "vofirm_prefetch_late_pages_total", "counter",
+			  "pages asked for that a demand miss read first" },
 			{ "vofirm_prefetch_pending_pages", "gauge",
 			  "prefetched pages not yet known used or not" },
 			{ "vofirm_prefetch_dropped_pages_total", "counter",
@@ -642,8 +646,9 @@ char *fs_stats_prometheus(struct fs *fs)
 		mount_prefetch(fs, rows, &pm);
 		uint64_t v[] = { pm.c.demand_misses, pm.c.demand_pages, pm.c.prefetched_pages,
 				 pm.c.used,	     pm.c.wasted,	pm.c.expired,
-				 pm.c.pending,	     pm.c.dropped,	pm.c.errors,
-				 pm.throttled,	     pm.server_down,	pm.trap_files };
+				 pm.c.cached,	     pm.c.late,		pm.c.pending,
+				 pm.c.dropped,	     pm.c.errors,	pm.throttled,
+				 pm.server_down,     pm.trap_files };
 
 		for (unsigned m = 0; m < VF_ARRAY_SIZE(pf_metrics); m++) {
 			prom_head(o, pf_metrics[m].name, pf_metrics[m].type, pf_metrics[m].help);

@@ -23,7 +23,7 @@ pf_delta() {
 	python3 - "$1" "$2" "$3" <<'PY'
 import json, sys
 b, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-d = {k: a[k] - b[k] for k in a if isinstance(a[k], (int, float)) and not isinstance(a[k], bool)}
+d = {k: a[k] - b.get(k, 0) for k in a if isinstance(a[k], (int, float)) and not isinstance(a[k], bool)}
 d["hit"] = d["used"] / max(1, d["used"] + d["wasted"] + d["expired"])
 from types import SimpleNamespace as NS
 print(eval(sys.argv[3], {"d": NS(**d), "a": NS(**a), "max": max}))

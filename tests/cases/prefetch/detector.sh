@@ -54,6 +54,14 @@ echo "  $(pf_delta "$b" "$a" 'f"{d.demand_misses} misses, {d.used} prefetched pa
 [ "$(pf_delta "$b" "$a" 'd.server_bytes_read <= 1.3 * 4096 * 12000')" = True ] ||
 	fail "strided pass: it read pages it did not touch"
 
+step "every page asked for is accounted once"
+a=$(pf_snap mnt /ram)
+echo "  $(pf_delta '{}' "$a" 'f"{a.issued_pages} asked for: {a.used} used, {a.wasted} wasted, {a.expired} expired, {a.cached} cached, {a.late} late, {a.pending} pending, {a.dropped} dropped; {a.prefetched_pages} read by prefetch"')"
+[ "$(pf_delta '{}' "$a" 'a.issued_pages == a.used + a.wasted + a.expired + a.cached + a.late + a.pending + a.dropped')" = True ] ||
+	fail "the pages asked for are not all accounted for"
+[ "$(pf_delta '{}' "$a" 'a.used + a.wasted + a.expired <= a.prefetched_pages')" = True ] ||
+	fail "more pages counted fetched (used, wasted, expired) than the helpers read"
+
 step "the figures in Prometheus' metrics"
 assert_grep '^vofirm_prefetch_hit_ratio\{mount=".*"\} 0\.[89]' mnt/.vofirm/metrics
 assert_grep '^vofirm_file_prefetch_verdict\{path="/ram"\} 4' mnt/.vofirm/metrics
