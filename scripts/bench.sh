@@ -583,14 +583,19 @@ a, b, outp = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
 m = re.search(r"(\d+) pages checked in ([0-9.]+) s \((\d+) ops/s\)", outp)
 d = {k: b[k] - a.get(k, 0) for k in b}
 need = d.get("demand_misses", 0) + d.get("used", 0)
-done = d.get("used", 0) + d.get("wasted", 0) + d.get("expired", 0)
+# pages still pending when the pattern started are the previous one
+# pattern's last window: they expire in this one (its stream is
+# replaced), and are not counted against it
+pb = a.get("pending", 0)
+done = d.get("used", 0) + d.get("wasted", 0) + max(0, d.get("expired", 0) - pb)
 print(json.dumps({"bench": "vm-prefetch", "pattern": sys.argv[4], "budget_pct": int(sys.argv[5]),
     "companion": int(sys.argv[6]), "mode": sys.argv[7], "samples": int(m.group(1)),
     "seconds": float(m.group(2)), "ops_s": int(m.group(3)),
     "fetched_mib": d["server_bytes"] / 2**20 if sys.argv[8] else 0,
     "misses": d.get("demand_misses", 0), "prefetch_used": d.get("used", 0),
-    "prefetch": {k: d.get(k, 0) for k in ("issued_pages", "prefetched_pages", "used", "wasted",
-                                          "expired", "cached", "late", "dropped")},
+    "prefetch": dict({k: d.get(k, 0) for k in ("issued_pages", "prefetched_pages", "used", "wasted",
+                                               "expired", "cached", "late", "dropped")},
+                     pending_before=pb, pending_after=b.get("pending", 0)),
     "amplification": d["server_bytes"] / 4096 / need if need and sys.argv[8] else None,
     "hit_rate": d.get("used", 0) / done if done else None}))' "$s0" "$s1" "$outp" "$pat" "$pct" "$shim" "$mode" "$mnt")"
 			echo "  run $run: VM $name $pat: $(echo "$outp" | tail -1)"

@@ -12,8 +12,10 @@
  *
  * The detector.  A file has up to PF_STREAMS streams (a VM's vCPUs touch
  * its RAM in several places at once).  A miss joins the stream whose
- * prefetch window it lands on, else the stream whose last miss is nearest
- * (within PF_RADIUS pages), else it starts a new stream (the least
+ * prefetch window it lands on (or its lattice up to PF_RADIUS pages past
+ * the window: a marker the page cache held made no miss, and the window
+ * starts again where the stream misses next), else the stream whose last
+ * miss is nearest (within PF_RADIUS pages), else it starts a new stream (the least
  * recently used one is replaced).  Each stream keeps the deltas between
  * its last --prefetch-history misses, and its trend is Leap's (ATC '20):
  * the majority delta (Boyer-Moore vote, checked) of the whole history,
@@ -32,7 +34,11 @@
  * user space cannot set).  The pages the stream went past are counted
  * used; a miss on a page that was prefetched (evicted before it was
  * used) counts wasted and halves the depth; a window consumed with no
- * waste doubles it, up to --prefetch-max bytes.  Every file's pages
+ * waste doubles it, up to --prefetch-max bytes.  A new window stops at
+ * the end of its 2 MiB block until the stream has gone on across one: a
+ * guest's virtual pages are contiguous in its RAM (the file) for a huge
+ * page, or for a run of the buddy allocator's, and a stream that jumps
+ * at a block's end would leave the rest of the window unused.  Every file's pages
  * prefetched and not yet used are bounded by --prefetch-max too, so a
  * prefetch cannot push the VM's own working set out of its budget by
  * more than that.  Windows are not asked for while more demand misses
@@ -126,6 +132,7 @@
 #define PF_FADV_CHUNK (128u * 1024)
 #define PF_MIN_DEPTH 2
 #define HUGE_BLOCK (2u << 20)
+#define BLOCK_PAGES (HUGE_BLOCK / FS_PAGE)
 
 struct pf_stream {
 	bool live;
@@ -141,7 +148,8 @@ struct pf_stream {
 	uint64_t marker;
 	uint64_t proven; /* positions up to here are resolved */
 	unsigned depth;
-	bool waste; /* a page of the window was missed again since it was extended */
+	bool waste;   /* a page of the window was missed again since it was extended */
+	bool crossed; /* it went on across a 2 MiB block's end (extend()) */
 	uint64_t extended_tick;
 };
 
@@ -423,6 +431,16 @@ static void extend(struct prefetch *P, struct pf_file *f, struct pf_stream *s, u
 	s->waste = false;
 	from = s->issued > k ? s->issued : k;
 	to = k + s->depth;
+	if (!s->crossed && pos_pages(s, k, UINT64_MAX, &pg, &n)) {
+		/* not past the end of the 2 MiB block (in the stream's
+		 * direction) until the stream went on across one */
+		uint64_t left =
+			s->stride > 0 ? BLOCK_PAGES - 1 - pg % BLOCK_PAGES : pg % BLOCK_PAGES;
+		uint64_t last = k + left / (uint64_t)llabs(s->stride);
+
+		if (to > last)
+			to = last;
+	}
 	room = f->c.pending < P->max_pages ? P->max_pages - f->c.pending : 0;
 	if ((to - from) * s->n > room)
 		to = from + room / s->n;
@@ -471,11 +489,16 @@ static struct pf_stream *stream_for(struct pf_file *f, uint64_t p, uint64_t *k, 
 		}
 		if (s->stride) {
 			int64_t d = (int64_t)(p - s->base);
+			/* beyond the window too: a stream that went past its
+			 * marker without a miss (the page cache held it) misses
+			 * next somewhere after the window, on the same lattice;
+			 * there the window starts again */
+			uint64_t past = s->depth + PF_RADIUS / (uint64_t)llabs(s->stride);
 
 			if (d % s->stride == 0 && d / s->stride >= 1) {
 				uint64_t q = (uint64_t)(d / s->stride);
 
-				if (q > s->proven && q <= s->issued + s->depth) {
+				if (q > s->proven && q <= s->issued + past) {
 					*k = q;
 					*on_window = true;
 					return s;
@@ -622,6 +645,8 @@ static void on_demand(struct prefetch *P, struct inode *in, struct pf_file *f, u
 		goto out;
 	}
 	push_delta(s, on_win ? s->stride : (int64_t)(p - s->last));
+	if (on_win && p / BLOCK_PAGES != s->last / BLOCK_PAGES)
+		s->crossed = true;
 	s->last = p;
 	s->tick = f->misses;
 	if (on_win) {
@@ -651,6 +676,7 @@ static void on_demand(struct prefetch *P, struct inode *in, struct pf_file *f, u
 	/* a new trend: a new window from here (the old one, if any, is done) */
 	retire(f, s);
 	s->stride = t;
+	s->crossed = false;
 	s->n = (uint32_t)(n < (uint64_t)(t > 0 ? t : -t) ? n : (uint64_t)(t > 0 ? t : -t));
 	if (!s->n)
 		s->n = 1;
