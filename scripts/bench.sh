@@ -583,8 +583,8 @@ a, b, outp = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
 m = re.search(r"(\d+) pages checked in ([0-9.]+) s \((\d+) ops/s\)", outp)
 d = {k: b[k] - a.get(k, 0) for k in b}
 need = d.get("demand_misses", 0) + d.get("used", 0)
-# pages still pending when the pattern started are the previous one
-# pattern's last window: they expire in this one (its stream is
+# pages still pending when the pattern started are the last window of
+# the pattern before: they expire in this one (their stream is
 # replaced), and are not counted against it
 pb = a.get("pending", 0)
 done = d.get("used", 0) + d.get("wasted", 0) + max(0, d.get("expired", 0) - pb)
