@@ -433,7 +433,7 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 	if [ $MODE = quick ]; then OPS=3000; else OPS=20000; fi
 	DIMM=512
 	WORK=560   # MiB: twice the 256 MiB base RAM; room left for the guest's initramfs
-	stat_read() { "$B/tests/vofirm-xtest" --server "tcp://127.0.0.1:$PORT" stats | sed -n 's/^bytes_read=//p'; }
+	stat_read() { "$B/tests/vofirm-xtest" --server "tcp://127.0.0.1:$PORT" stats | sed -n "s/^${1:-bytes_read}=//p"; }
 	# VM NAME, its base RAM touched, under a budget of PCT % of the DIMM
 	# (0: no DIMM, all its memory local; 100: no budget), the DIMM grown onto
 	# vofirm.  Sets qpid and cg (the budget's cgroup, or empty).
@@ -562,7 +562,8 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "$PF" != 0 ]; then
 p = json.load(open(sys.argv[1] + "/.vofirm/stats.json"))["prefetch"] if sys.argv[1] else {}
 p = {k: v for k, v in p.items() if isinstance(v, int)}
 p["server_bytes"] = int(sys.argv[2] or 0)
-print(json.dumps(p))' "$1" "$(stat_read)"
+p["server_written"] = int(sys.argv[3] or 0)
+print(json.dumps(p))' "$1" "$(stat_read)" "$(stat_read bytes_written)"
 	}
 	pf_case() { # NAME PCT SHIM MOUNT(empty: all local) MODE RUN
 		local name=$1 pct=$2 shim=$3 mnt=$4 mode=$5 run=$6 d=$OUT/vm-$1 qpid cg i=0 item pat s0 s1 outp
@@ -592,6 +593,7 @@ print(json.dumps({"bench": "vm-prefetch", "pattern": sys.argv[4], "budget_pct": 
     "companion": int(sys.argv[6]), "mode": sys.argv[7], "samples": int(m.group(1)),
     "seconds": float(m.group(2)), "ops_s": int(m.group(3)),
     "fetched_mib": d["server_bytes"] / 2**20 if sys.argv[8] else 0,
+    "written_mib": d.get("server_written", 0) / 2**20 if sys.argv[8] else 0,
     "misses": d.get("demand_misses", 0), "prefetch_used": d.get("used", 0),
     "prefetch": dict({k: d.get(k, 0) for k in ("issued_pages", "prefetched_pages", "used", "wasted",
                                                "expired", "cached", "late", "dropped")},

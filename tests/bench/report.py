@@ -439,7 +439,8 @@ if pf:
               "128 KiB readahead, as before); auto: --prefetch auto (vofirm-fs's detector, the "
               "kernel's readahead off). Amplification: pages fetched from the server per page "
               "missed (demand misses + prefetched pages used); hit rate: prefetched pages used, "
-              "of those resolved. Bound (uniform random): 1 / (misses per op x the cold fault "
+              "of those fetched and resolved in the pattern (used, wasted, expired: not the "
+              "pages the page cache held, nor those the pattern before left pending). Bound (uniform random): 1 / (misses per op x the cold fault "
               f"latency measured on the host (kernel {f(fault['vofirm-tcp'])} µs, auto "
               f"{f(fault['vofirm-pf-auto'])} µs p50) + 1 / all-local ops/s).", "",
               "Each figure is the median of the pattern's repetitions (in a row, in the same VM) "
