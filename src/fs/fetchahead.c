@@ -15,7 +15,8 @@
  * started there (the streak).  From the FA_STREAK'th such READ of at
  * least FA_MIN bytes on (a random fault, even with the kernel's
  * read-around, does not make a streak, and 4 KiB misses are below
- * FA_MIN), the file keeps FA_WINS windows of --fetch-ahead bytes each
+ * FA_MIN; nor does a prefetch helper's READ, ahead of the reader
+ * already: ops.c), the file keeps FA_WINS windows of --fetch-ahead bytes each
  * ahead of the reader, fetched by the fetch threads with file_read()
  * into buffers of the I/O pool.  A READ inside a window is answered
  * straight from its buffer (no copy: the window is held while the reply
