@@ -33,8 +33,8 @@
  * causes, instead of waking a receiver thread that then wakes the
  * submitter.  When the role is free and operations are in flight that
  * nobody is on the way to receive (rx_unclaimed(): asynchronous ones, or
- * those of a waiter that timed out; a waiter held up for RX_CLAIM_MS
- * before it comes), the connection's receiver thread takes it and
+ * those of a waiter that timed out), the connection's receiver thread
+ * takes it and
  * keeps it until nothing is in flight, and a little longer for the next
  * burst (rx_linger()); a waiter that comes while it only lingers takes
  * the role from it.  Other waiters are followers:
@@ -42,9 +42,17 @@
  * it wakes it) or the role is handed to it.  A thread that gives the role
  * up with operations still in flight hands it to a follower whose
  * operation is not done, or else wakes the receiver thread: there is
- * always a reader while anything is in flight (or, for at most
- * RX_CLAIM_MS, a waiter on its way), and a waiter is woken once, for its
- * reply or for the role.
+ * always a reader while anything is in flight (or a waiter on its way),
+ * and a waiter is woken once, for its reply or for the role.
+ *
+ * A waiter held up between submit() and wait() (blocked on a full queue
+ * of another connection, on a lock) leaves its reply in the socket until
+ * it comes: nobody else waits for that reply, and a reply that somebody
+ * does wait for is received by that somebody (a waiter that comes takes
+ * the free role and receives whatever comes first) or by the receiver
+ * thread (an asynchronous submit kicks it, and rx_unclaimed() holds).
+ * Waking the receiver thread for every waited submit, to receive for a
+ * waiter that might be late, would cost every round trip a wake-up.
  *
  * When the connection breaks, the reader that sees it marks it dead under
  * `lock` and fails every operation in flight with -ECONNRESET; submit()
@@ -81,7 +89,6 @@ struct tcp_slot {
 #define RX_CAP (VF_HDR_SIZE + VF_MAX_PAYLOAD) /* a whole non-READ reply fits */
 #define RX_AHEAD 65536u			      /* read ahead this much at most */
 #define RX_LINGER_US 500u /* the receiver thread keeps the role this long (rx_linger()) */
-#define RX_CLAIM_MS 2	  /* and receives for a waiter this late (tcp_rx_thread()) */
 /* the largest head of any request (FREE, GRANT: a list of slabs) */
 #define HEAD_MAX (VF_HDR_SIZE + 8 + VF_MAX_SLABS_PER_MSG * VF_SLAB_DESC_SIZE)
 #define TXBUF_CAP (256u * 1024 + HEAD_MAX) /* heads, and small payloads */
@@ -116,7 +123,6 @@ struct tcp_xport {
 	bool reading;	   /* a thread holds the receive role */
 	bool rx_lingering; /* the receiver thread holds it only to linger (rx_linger()) */
 	bool waiter_left;  /* one timed out: its operation is nobody's to receive */
-	bool rx_claim;	   /* the receiver thread receives what waiters are late for */
 	/* replies received by the threads waiting for an operation, and by
 	 * the receiver thread (the role's holder's only; logged at the end) */
 	uint64_t rx_by_waiter, rx_by_thread;
@@ -838,11 +844,10 @@ static void *tcp_rx_thread(void *arg)
 	for (;;) {
 		if (t->rx_stop || t->dead)
 			break;
-		if (!t->reading && (rx_unclaimed(t) || t->rx_claim)) {
+		if (!t->reading && rx_unclaimed(t)) {
 			bool failed = false, lost = false;
 
 			t->reading = true;
-			t->rx_claim = false;
 			do {
 				while (t->inflight && !t->dead) {
 					pthread_mutex_unlock(&t->lock);
@@ -869,32 +874,23 @@ static void *tcp_rx_thread(void *arg)
 		 *
 		 * Operations in flight with the role free are those of
 		 * submitters on their way to wait(), which receive for
-		 * themselves (rx_unclaimed()).  One that is held up on the way
-		 * (blocked on a full queue of another connection, on a lock)
-		 * must not hold its reply up for long, nor the replies behind
-		 * it that others wait for: after RX_CLAIM_MS this thread
-		 * receives them.
+		 * themselves (rx_unclaimed(); see the top of the file).
 		 */
 		{
 			bool idle = !t->reading;
 			struct pollfd p[2] = { { .fd = t->rx_efd, .events = POLLIN },
 					       { .fd = t->fd, .events = POLLRDHUP } };
-			int ms = idle && t->inflight ? RX_CLAIM_MS : -1, r;
 			uint64_t n;
 
 			t->rx_watch = idle;
 			pthread_mutex_unlock(&t->lock);
-			while ((r = poll(p, idle ? 2 : 1, ms)) < 0 && errno == EINTR)
+			while (poll(p, idle ? 2 : 1, -1) < 0 && errno == EINTR)
 				;
 			if (p[0].revents && read(t->rx_efd, &n, sizeof(n)) < 0) {
 				/* non-blocking: someone else drained it */
 			}
 			pthread_mutex_lock(&t->lock);
 			t->rx_watch = false;
-			if (r == 0 && !t->reading && t->inflight) {
-				t->rx_claim = true; /* taken at the top */
-				continue;
-			}
 			if (idle && p[1].revents && !t->reading && !t->dead && !t->rx_stop) {
 				/* the end (or a reply to nothing, a protocol error) */
 				t->reading = true;
@@ -1106,7 +1102,7 @@ static int tcp_connect(struct vf_xport *x)
 	t->sending = false;
 	t->rx_pos = t->rx_have = 0; /* the handshake read no more than it used */
 	t->reading = false;
-	t->rx_lingering = t->waiter_left = t->rx_claim = false;
+	t->rx_lingering = t->waiter_left = false;
 	t->rx_by_waiter = t->rx_by_thread = 0;
 	t->rx_stop = false;
 	t->rx_watch = false;

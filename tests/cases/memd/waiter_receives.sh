@@ -26,17 +26,18 @@ echo "replies received by the waiting thread: $1, by the receiver thread: $2"
 # the 2048 writes of the burst went to the receiver thread
 [ "$2" -ge 1024 ] || fail "the receiver thread received only $2 replies: the burst was not in flight"
 
-step "a waiter held up on its way to wait(): the receiver thread takes its reply"
-# 64 reads, each waited for only after its reply came or a second passed:
-# the transport leaves a reply to its submitter, who receives for itself,
-# but not for long (RX_CLAIM_MS), so that one held up (by a full queue
-# of another connection, a lock) holds up neither its reply nor others'
+step "a waiter held up on its way to wait(): its reply is left to it, and right"
+# 64 reads, each waited for only after its reply came or 50 ms passed: the
+# receiver thread does not receive a reply its submitter is on the way to
+# wait for (that would make it follow, woken twice); nobody else waits for
+# it, and the submitter gets it, verified, when it comes
 xt --server "$URL" --io-size 128K latewait --slabs 2 >lw.out 2>&1 ||
 	{ cat lw.out; fail "latewait failed"; }
 cat lw.out
-worst=$(sed -n 's/^latewait: verified 2 slabs: 64 reads, 0 not received within a second, the longest in \([0-9]*\) us$/\1/p' lw.out)
-[ -n "$worst" ] || fail "a reply waited for its held-up submitter for a second"
-[ "$worst" -lt 500000 ] || fail "a reply waited ${worst} us for its held-up submitter"
+left=$(sed -n 's/^latewait: verified 2 slabs: 64 reads, \([0-9]*\) left to their submitter for 50 ms, .*/\1/p' lw.out)
+[ -n "$left" ] || fail "latewait did not verify 64 reads"
+# the first may still go to the receiver thread, lingering after the writes
+[ "$left" -ge 63 ] || fail "the receiver thread took $((64 - left)) replies their submitter was on the way to wait for"
 
 step "threads waiting while 16 operations are in flight, verified"
 xt --server "$URL" --depth 16 --busy-poll-us 50 race --slabs 5 --threads 3 >race.out 2>&1 ||
