@@ -827,7 +827,7 @@ static void usage(FILE *f)
 		"  burstwait --slabs N [--io-size S]  write N slabs with --depth in flight, then\n"
 		"                                      read them back one at a time, verified\n"
 		"  latewait --slabs N [--io-size S]   read N slabs one at a time, each waited for\n"
-		"                                      only after the reply came (at most 1 s)\n"
+		"                                      only after the reply came (at most 50 ms)\n"
 		"  race --slabs N --threads T [--abort-after D] [--op-timeout D]\n"
 		"                                      T threads waiting for their own operations\n"
 		"                                      and --depth in flight at once, verified;\n"
