@@ -20,12 +20,23 @@
  * busy_poll_us, then arms the completion channel, polls once more (for
  * what came before the arm) and sleeps on the channel until its operation
  * is done: one wake-up per round trip, none on a fast link, instead of the
- * completion thread's and then the submitter's.  When the role is free
- * and operations are in flight, the connection's completion thread takes
- * it (submit() kicks it for operations without VF_OP_F_WAIT) and keeps it
- * until nothing is in flight; a thread that gives the role up with
- * operations still in flight kicks the completion thread: there is always
- * a poller while anything is in flight.
+ * completion thread's and then the submitter's.  The same design as the
+ * TCP transport's receive role (tcp.c):
+ *  - When the role is free and operations are in flight that nobody is on
+ *    the way to complete (unclaimed(): asynchronous ones, or those of a
+ *    waiter that timed out), the connection's completion thread takes it
+ *    (submit() kicks it for operations without VF_OP_F_WAIT) and keeps it
+ *    while any such are in flight.
+ *  - Other waiters are followers: each sleeps until its own operation is
+ *    done (the holder that completes it wakes it) or the role is handed to
+ *    it.  A holder that gives the role up with operations still in flight
+ *    hands it to a follower whose operation is not done, or else kicks
+ *    the completion thread when some are unclaimed: there is always a
+ *    poller while anything is in flight that a waiter is not on its way
+ *    to, and a waiter is woken once, for its completion or for the role,
+ *    instead of by the completion thread that took the role over.
+ *  - A waiter held up between submit() and wait() leaves its completion
+ *    in the CQ until it comes (nobody else waits for it), as on TCP.
  *
  * The notification state goes with the role: `armed` says a
  * ibv_req_notify_cq is outstanding whose event nobody has consumed.  The
@@ -90,6 +101,16 @@ struct rslot {
 	uint32_t gen;
 	int next_free;
 	bool send_done, reply_done; /* control ops finish with both */
+	bool waited;		    /* its submitter completes it (VF_OP_F_WAIT) */
+};
+
+/* A thread in rdma_wait() that does not hold the CQ role. */
+struct rdma_follower {
+	pthread_cond_t cv;
+	bool (*done)(void *arg);
+	void *arg;
+	bool promoted; /* the role is its: it was handed over */
+	struct rdma_follower *next, *prev;
 };
 
 struct slab_key {
@@ -124,7 +145,10 @@ struct rdma_xport {
 	struct vf_op **failed;
 	int free_head;
 	unsigned inflight;
-	bool polling; /* a thread holds the CQ role */
+	unsigned waited;  /* of those, with a submitter that waits (VF_OP_F_WAIT) */
+	bool waiter_left; /* one timed out: its operation is nobody's to complete */
+	bool polling;	  /* a thread holds the CQ role */
+	struct rdma_follower *followers;
 
 	/* the CQ role holder's (handed over under lock with `polling`) */
 	bool armed;	    /* a notification is requested and its event not taken */
@@ -414,6 +438,25 @@ static bool is_broken(struct rdma_xport *r)
 	return __atomic_load_n(&r->broken, __ATOMIC_ACQUIRE) != 0;
 }
 
+/* Wakes the followers whose operation is done (r->lock held). */
+static void wake_done_followers(struct rdma_xport *r)
+{
+	for (struct rdma_follower *f = r->followers; f; f = f->next)
+		if (f->done(f->arg))
+			pthread_cond_signal(&f->cv);
+}
+
+/*
+ * Operations are in flight that nobody is on the way to complete (r->lock
+ * held): not all of them have a submitter that waits (VF_OP_F_WAIT, then
+ * wait()), or one such stopped waiting (timed out).  Those are the
+ * completion thread's when the role is free.
+ */
+static bool unclaimed(const struct rdma_xport *r)
+{
+	return r->inflight > r->waited || (r->inflight && r->waiter_left);
+}
+
 /*
  * Fails every operation in flight (the CQ role holder, at the end of the
  * connection).  First the connection is marked dead and submitters that
@@ -442,13 +485,16 @@ static void fail_all(struct rdma_xport *r, int err)
 		r->slots[i].next_free = r->free_head;
 		r->free_head = (int)i;
 	}
-	r->inflight = 0;
+	r->inflight = r->waited = 0;
 	pthread_mutex_unlock(&r->lock);
 	pthread_mutex_unlock(&r->send_lock);
 	for (unsigned i = 0; i < n; i++) {
 		ops[i]->status = err;
 		ops[i]->done(ops[i]);
 	}
+	pthread_mutex_lock(&r->lock);
+	wake_done_followers(r);
+	pthread_mutex_unlock(&r->lock);
 }
 
 /* Finishes slot idx's op (the CQ role holder). */
@@ -466,6 +512,8 @@ static void finish(struct rdma_xport *r, uint32_t idx)
 	r->slots[idx].next_free = r->free_head;
 	r->free_head = (int)idx;
 	r->inflight--;
+	if (r->slots[idx].waited)
+		r->waited--;
 	pthread_cond_signal(&r->slot_cv);
 	pthread_mutex_unlock(&r->lock);
 	if (r->holder_thread)
@@ -473,6 +521,10 @@ static void finish(struct rdma_xport *r, uint32_t idx)
 	else
 		r->done_by_waiter++;
 	op->done(op);
+	pthread_mutex_lock(&r->lock);
+	if (r->followers)
+		wake_done_followers(r);
+	pthread_mutex_unlock(&r->lock);
 }
 
 /* The op in slot idx if the completion's generation is current. */
@@ -674,13 +726,25 @@ static void kick(struct rdma_xport *r)
 	}
 }
 
-/* Gives the CQ role up (r->lock held); with operations still in flight
- * the completion thread takes over. */
+/* Gives the CQ role up (r->lock held): with operations still in flight,
+ * to a follower whose operation is not done, or else to the completion
+ * thread if some are unclaimed; conn_end() may be waiting for it. */
 static void role_release(struct rdma_xport *r)
 {
 	r->polling = false;
+	if (r->inflight && !is_broken(r)) {
+		for (struct rdma_follower *f = r->followers; f; f = f->next) {
+			if (!f->done(f->arg)) {
+				f->promoted = true;
+				r->polling = true; /* the follower's from here */
+				r->holder_thread = false;
+				pthread_cond_signal(&f->cv);
+				return;
+			}
+		}
+	}
 	pthread_cond_broadcast(&r->role_cv);
-	if (r->inflight && !is_broken(r))
+	if (unclaimed(r) && !is_broken(r))
 		kick(r);
 }
 
@@ -719,10 +783,11 @@ static void conn_end(struct rdma_xport *r, bool holding, int lost_event)
 /*
  * The completion thread: watches the CM event channel for the whole
  * connection, and polls the CQ while it holds the role: it takes the role
- * when it is free and operations are in flight, and gives it up when none
- * is.  It sleeps on the completion channel only while holding the role;
- * otherwise on the CM channel, wake_fd and kick_fd.  It ends the
- * connection (conn_end()) and exits when `broken` is set.
+ * when it is free and unclaimed operations are in flight (unclaimed()),
+ * and gives it up (to a follower if one waits) when none is.  It sleeps on
+ * the completion channel only while holding the role; otherwise on the CM
+ * channel, wake_fd and kick_fd.  It ends the connection (conn_end()) and
+ * exits when `broken` is set.
  */
 static void *completion_thread(void *arg)
 {
@@ -740,10 +805,10 @@ static void *completion_thread(void *arg)
 
 	while (!is_broken(r)) {
 		pthread_mutex_lock(&r->lock);
-		if (!holding && !r->polling && r->inflight) {
+		if (!holding && !r->polling && unclaimed(r)) {
 			r->polling = holding = true;
 			r->holder_thread = true;
-		} else if (holding && !r->inflight) {
+		} else if (holding && !unclaimed(r)) {
 			role_release(r);
 			holding = false;
 		}
@@ -790,6 +855,55 @@ static void *completion_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Waits as a follower (r->lock held) until done(arg), the deadline
+ * (-ETIMEDOUT), or the role is handed to this thread (1).
+ */
+static int follow(struct rdma_xport *r, bool (*done)(void *arg), void *arg, uint64_t deadline_ns)
+{
+	struct rdma_follower f = { .done = done, .arg = arg };
+	int ret = 0;
+
+	vf_cond_init(&f.cv);
+	f.next = r->followers;
+	if (f.next)
+		f.next->prev = &f;
+	r->followers = &f;
+	while (!f.promoted && !done(arg)) {
+		if (deadline_ns) {
+			uint64_t now = vf_now_ns();
+			uint64_t ms =
+				deadline_ns > now ? (deadline_ns - now + 999999) / 1000000 : 0;
+			struct timespec dl = vf_deadline_ms(ms);
+
+			if (!ms || (pthread_cond_timedwait(&f.cv, &r->lock, &dl) == ETIMEDOUT &&
+				    !f.promoted && !done(arg))) {
+				ret = -ETIMEDOUT;
+				break;
+			}
+		} else {
+			pthread_cond_wait(&f.cv, &r->lock);
+		}
+	}
+	if (f.prev)
+		f.prev->next = f.next;
+	else
+		r->followers = f.next;
+	if (f.next)
+		f.next->prev = f.prev;
+	pthread_cond_destroy(&f.cv);
+	if (f.promoted) {
+		if (!done(arg) && !is_broken(r))
+			return 1;
+		/* done as well, or the end: the role goes on (not to a follower
+		 * then: conn_end() waits for it) */
+		role_release(r);
+		if (!done(arg))
+			ret = -EBUSY; /* the end fails it: the caller waits for that */
+	}
+	return ret;
+}
+
 /* See vf_xport_ops.wait. */
 static int rdma_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uint64_t deadline_ns,
 		     unsigned flags)
@@ -801,12 +915,26 @@ static int rdma_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uin
 	if (done(arg))
 		return 0;
 	pthread_mutex_lock(&r->lock);
-	if (r->polling || r->dead || is_broken(r)) {
+	if (r->dead || is_broken(r)) {
 		pthread_mutex_unlock(&r->lock);
-		return -EBUSY;
+		return -EBUSY; /* failed by now, or about to be */
 	}
-	r->polling = true;
-	r->holder_thread = false;
+	if (r->polling) {
+		ret = follow(r, done, arg, deadline_ns);
+		if (ret <= 0) {
+			if (ret == -ETIMEDOUT) {
+				r->waiter_left = true;
+				if (!r->polling && !is_broken(r))
+					kick(r);
+			}
+			pthread_mutex_unlock(&r->lock);
+			return ret;
+		}
+		ret = 0; /* promoted: the role is this thread's (role_release set it) */
+	} else {
+		r->polling = true;
+		r->holder_thread = false;
+	}
 	pthread_mutex_unlock(&r->lock);
 
 	spin_until = vf_now_ns() + spin_ns;
@@ -861,6 +989,8 @@ static int rdma_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uin
 		/* wake_fd: `broken` is seen above; a timeout at the deadline check */
 	}
 	pthread_mutex_lock(&r->lock);
+	if (ret == -ETIMEDOUT)
+		r->waiter_left = true;
 	role_release(r);
 	pthread_mutex_unlock(&r->lock);
 	if (ret == -EBUSY && done(arg))
@@ -1030,7 +1160,8 @@ static int rdma_connect_(struct vf_xport *x)
 			(struct rslot){ .gen = r->slots[i].gen + 1, .next_free = r->free_head };
 		r->free_head = i;
 	}
-	r->inflight = 0;
+	r->inflight = r->waited = 0;
+	r->waiter_left = false;
 	r->polling = false;
 	r->armed = false; /* the handshake's arm may have fired: the first sleeper re-arms */
 	r->wc_failed = false;
@@ -1144,11 +1275,13 @@ static int rdma_submit(struct vf_xport *x, struct vf_op *op)
 	r->slots[idx].gen++;
 	r->slots[idx].op = op;
 	r->slots[idx].send_done = r->slots[idx].reply_done = false;
+	r->slots[idx].waited = op->flags & VF_OP_F_WAIT;
 	gen = r->slots[idx].gen;
 	r->inflight++;
+	r->waited += r->slots[idx].waited;
 	/* nobody polls: the completion thread takes the role, unless the
 	 * submitter waits for op itself (vf_xport_wait() takes it then) */
-	need_kick = !(op->flags & VF_OP_F_WAIT) && !r->polling;
+	need_kick = !r->slots[idx].waited && !r->polling;
 	pthread_mutex_unlock(&r->lock);
 
 	memset(&wr, 0, sizeof(wr));

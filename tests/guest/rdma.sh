@@ -41,6 +41,18 @@ counts=$(sed -n 's/.*: \([0-9]*\) operations completed by the threads waiting fo
 echo "completed by the waiting threads, by the completion thread: $counts"
 set -- $counts
 [ "${1:-0}" -ge 120 ] || { cat /tmp/w.out; fail "the waiting thread did not complete its own operations"; }
+# three threads waiting at once, nothing else in flight: one polls, the
+# others follow it, and the one that gives the CQ role up hands it to a
+# follower whose operation is not done (not to the completion thread, which
+# would then wake the follower: two wake-ups per round trip)
+vofirm-xtest --server "$R" --name trio --verbose --busy-poll-us 50 --io-size 4K race --slabs 3 \
+	--threads 3 >/tmp/trio.out 2>&1 || { cat /tmp/trio.out; fail "three waiting threads over RDMA"; }
+grep -q 'race: verified 3 slabs' /tmp/trio.out || { cat /tmp/trio.out; fail "trio not verified"; }
+counts=$(sed -n 's/.*: \([0-9]*\) operations completed by the threads waiting for them, \([0-9]*\) by the completion thread$/\1 \2/p' /tmp/trio.out)
+echo "three waiting threads: completed by them, by the completion thread: $counts"
+set -- $counts
+# 6 144 reads and writes; the ALLOC, the BYE and the start as above
+[ "${1:-0}" -ge 6100 ] || { cat /tmp/trio.out; fail "the waiting threads completed only ${1:-0} of their 6 144 operations"; }
 # threads waiting for their own operations while 16 others are in flight
 vofirm-xtest --server "$R" --name racer --depth 16 --busy-poll-us 50 race --slabs 5 --threads 3 \
 	>/tmp/race.out 2>&1 || { cat /tmp/race.out; fail "waiting threads and operations in flight"; }

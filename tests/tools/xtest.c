@@ -720,7 +720,8 @@ static bool connection_error(int err)
 /*
  * race: --threads T threads that each wait for their own operations
  * (vf_xport_run()), on a slab of their own, while this one keeps --depth
- * operations in flight on the other slabs: every byte verified.  With
+ * operations in flight on the other slabs (none when --slabs is T: only
+ * waiting threads then): every byte verified.  With
  * --abort-after D the connection is aborted after D, and with
  * --op-timeout D the waiting threads abort it when a reply is later than
  * D: then every operation must end, with success or a connection error
@@ -830,7 +831,8 @@ static void usage(FILE *f)
 		"                                      only after the reply came (at most 50 ms)\n"
 		"  race --slabs N --threads T [--abort-after D] [--op-timeout D]\n"
 		"                                      T threads waiting for their own operations\n"
-		"                                      and --depth in flight at once, verified;\n"
+		"                                      and --depth in flight at once (on the N - T\n"
+		"                                      other slabs: none if N = T), verified;\n"
 		"                                      aborted after D, or by a reply later than\n"
 		"                                      --op-timeout: every operation must end\n"
 		"Options: --busy-poll-us U             poll U us for a reply before sleeping\n"
@@ -964,8 +966,8 @@ int main(int argc, char **argv)
 		return XT_USAGE;
 	}
 	cmd = argv[optind];
-	if (!strcmp(cmd, "race") && (opt.threads == 0 || opt.slabs <= opt.threads)) {
-		fprintf(stderr, "vofirm-xtest: race needs --threads T > 0 and --slabs > T\n");
+	if (!strcmp(cmd, "race") && (opt.threads == 0 || opt.slabs < opt.threads)) {
+		fprintf(stderr, "vofirm-xtest: race needs --threads T > 0 and --slabs >= T\n");
 		return XT_USAGE;
 	}
 	if (opt.depth == 0 || opt.io_size == 0 || opt.io_size > VF_MAX_IO || opt.io_size % 8) {

@@ -5,7 +5,8 @@
 # and lingers with the receive role for more, hands the role over instead
 # of making the waiter follow it (two wake-ups per round trip, for as long
 # as the waiter's requests keep it lingering).  The data is verified, and
-# the same with threads waiting while operations are in flight, and when
+# the same with three threads waiting at once (they hand the role to each
+# other), with threads waiting while operations are in flight, and when
 # the connection breaks under them.
 # TIMEOUT: 180
 . "$(dirname "$0")/../../lib/common.sh"
@@ -38,6 +39,20 @@ left=$(sed -n 's/^latewait: verified 2 slabs: 64 reads, \([0-9]*\) left to their
 [ -n "$left" ] || fail "latewait did not verify 64 reads"
 # the first may still go to the receiver thread, lingering after the writes
 [ "$left" -ge 63 ] || fail "the receiver thread took $((64 - left)) replies their submitter was on the way to wait for"
+
+step "three threads waiting at once: each is woken once, for its reply or for the role"
+# one receives, the others follow it; the one that gives the role up hands
+# it to a follower whose reply has not come (not to the receiver thread,
+# which would then wake the follower: two wake-ups per round trip)
+xt --server "$URL" --verbose --busy-poll-us 50 --io-size 4K race --slabs 3 --threads 3 >rw.out 2>&1 ||
+	{ cat rw.out; fail "three waiting threads"; }
+assert_grep 'race: verified 3 slabs' rw.out
+counts=$(sed -n 's/.*: \([0-9]*\) replies received by the threads waiting for them, \([0-9]*\) by the receiver thread$/\1 \2/p' rw.out)
+[ -n "$counts" ] || { cat rw.out; fail "the transport did not log who received the replies"; }
+set -- $counts
+echo "replies received by the waiting threads: $1, by the receiver thread: $2"
+# 6 144 reads and writes, the ALLOC and the BYE
+[ "$1" -ge 6100 ] || fail "the waiting threads received only $1 of their 6 144 replies"
 
 step "threads waiting while 16 operations are in flight, verified"
 xt --server "$URL" --depth 16 --busy-poll-us 50 race --slabs 5 --threads 3 >race.out 2>&1 ||
