@@ -51,8 +51,13 @@ grep -q 'race: verified 3 slabs' /tmp/trio.out || { cat /tmp/trio.out; fail "tri
 counts=$(sed -n 's/.*: \([0-9]*\) operations completed by the threads waiting for them, \([0-9]*\) by the completion thread$/\1 \2/p' /tmp/trio.out)
 echo "three waiting threads: completed by them, by the completion thread: $counts"
 set -- $counts
-# 6 144 reads and writes; the ALLOC, the BYE and the start as above
-[ "${1:-0}" -ge 6100 ] || { cat /tmp/trio.out; fail "the waiting threads completed only ${1:-0} of their 6 144 operations"; }
+# 6 144 reads and writes, the ALLOC and the BYE, all waited for: the
+# completion thread takes the role only for what nobody waits for (before
+# this design it took it over from a holder leaving with operations in
+# flight: 6 115 / 31 in this test), or at the end of the connection (the
+# BYE's completion may come with the server's disconnect: 6 145 / 1)
+[ "${1:-0}" -ge 6144 ] && [ "${2:-2}" -le 1 ] ||
+	{ cat /tmp/trio.out; fail "the completion thread completed ${2:-?} operations that threads waited for"; }
 # threads waiting for their own operations while 16 others are in flight
 vofirm-xtest --server "$R" --name racer --depth 16 --busy-poll-us 50 race --slabs 5 --threads 3 \
 	>/tmp/race.out 2>&1 || { cat /tmp/race.out; fail "waiting threads and operations in flight"; }
