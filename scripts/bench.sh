@@ -565,8 +565,17 @@ p["server_bytes"] = int(sys.argv[2] or 0)
 p["server_written"] = int(sys.argv[3] or 0)
 print(json.dumps(p))' "$1" "$(stat_read)" "$(stat_read bytes_written)"
 	}
+	# QEMU's page faults (all its threads: minor, major) and, under a
+	# budget, its cgroup's pages reclaimed (pgpgout): where a miss's time
+	# goes besides vofirm's read
+	pf_faults() {
+		local out
+		out=$(awk '{print $10, $12}' "/proc/$qpid/stat" 2>/dev/null)
+		[ -n "$cg" ] && out="$out $(awk '$1 == "pgpgout" {print $2}' "$cg/memory.stat" 2>/dev/null)"
+		echo "$out"
+	}
 	pf_case() { # NAME PCT SHIM MOUNT(empty: all local) MODE RUN
-		local name=$1 pct=$2 shim=$3 mnt=$4 mode=$5 run=$6 d=$OUT/vm-$1 qpid cg i=0 item pat s0 s1 outp
+		local name=$1 pct=$2 shim=$3 mnt=$4 mode=$5 run=$6 d=$OUT/vm-$1 qpid cg i=0 item pat s0 s1 f0 f1 outp
 		VM_MOUNT=${mnt:-$OUT/vofirm-tcp}
 		vm_up "$name" "$pct" "$shim" "$d"
 		$V run "$d" "rm -rf /tmp/pf; mkdir -p /tmp/pf; (vofirm-mmapio anon - $((WORK << 20)) 2 pats $PF_RUN $PF_OPS /tmp/pf >/tmp/pf/out 2>&1 &)" >/dev/null
@@ -575,7 +584,9 @@ print(json.dumps(p))' "$1" "$(stat_read)" "$(stat_read bytes_written)"
 		for item in ${PF_RUN//,/ }; do
 			pat=${item%%:*}
 			s0=$(pf_snap "$mnt")
+			f0=$(pf_faults)
 			outp=$($V run "$d" "touch /tmp/pf/go.$i; while [ ! -e /tmp/pf/done.$i ]; do sleep 0.1; done; cat /tmp/pf/done.$i" --timeout 1800)
+			f1=$(pf_faults)
 			s1=$(pf_snap "$mnt")
 			i=$((i + 1))
 			echo "$outp" | grep -q BAD && { echo "bench: $name $pat read wrong data" >&2; continue; }
@@ -599,7 +610,10 @@ print(json.dumps({"bench": "vm-prefetch", "pattern": sys.argv[4], "budget_pct": 
                                                "expired", "cached", "late", "dropped")},
                      pending_before=pb, pending_after=b.get("pending", 0)),
     "amplification": d["server_bytes"] / 4096 / need if need and sys.argv[8] else None,
-    "hit_rate": d.get("used", 0) / done if done else None}))' "$s0" "$s1" "$outp" "$pat" "$pct" "$shim" "$mode" "$mnt")"
+    "hit_rate": d.get("used", 0) / done if done else None,
+    **{k: int(y) - int(x) for k, x, y in zip(("qemu_minflt", "qemu_majflt", "cg_pgpgout"),
+                                             sys.argv[9].split(), sys.argv[10].split())}}))' \
+				"$s0" "$s1" "$outp" "$pat" "$pct" "$shim" "$mode" "$mnt" "$f0" "$f1")"
 			echo "  run $run: VM $name $pat: $(echo "$outp" | tail -1)"
 		done
 		vm_down "$name" "$d"

@@ -5,10 +5,14 @@
  * Each prints one JSON object.
  *
  *   drop FILE                        write back and evict FILE's pages
- *   readfault FILE SIZE rand|seq N [STOPFILE]
+ *   readfault FILE SIZE rand|seq|touch N [STOPFILE]
  *                                    N read faults on a cold MAP_SHARED mapping
  *                                    (rand: MADV_RANDOM, one page per miss;
- *                                    seq: the kernel's readahead), per-fault
+ *                                    seq: the kernel's readahead; touch: as
+ *                                    rand, and the word read is stored back,
+ *                                    as a guest's check-and-rewrite does: a
+ *                                    read fault and a write-protect fault,
+ *                                    the page left dirty), per-fault
  *                                    latency and throughput; with STOPFILE,
  *                                    fewer once that file exists (reads
  *                                    while something else happens)
@@ -283,9 +287,10 @@ static int drop(const char *path)
 static int fault(const char *path, uint64_t size, const char *mode, uint64_t n, bool write,
 		 const char *stop)
 {
+	bool touch = !strcmp(mode, "touch"), rw = write || touch;
 	uint64_t pages = size / 4096, *lat = malloc(sizeof(*lat) * n), t0, t1;
-	uint64_t *order = page_order(pages, n, write || !strcmp(mode, "rand"));
-	int fd = open(path, write ? O_RDWR : O_RDONLY);
+	uint64_t *order = page_order(pages, n, rw || !strcmp(mode, "rand"));
+	int fd = open(path, rw ? O_RDWR : O_RDONLY);
 	volatile uint8_t *m;
 	uint64_t sink = 0;
 	char what[64], extra[512] = "";
@@ -295,12 +300,12 @@ static int fault(const char *path, uint64_t size, const char *mode, uint64_t n, 
 		perror(path);
 		return 1;
 	}
-	m = mmap(NULL, size, write ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+	m = mmap(NULL, size, rw ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED) {
 		perror("mmap");
 		return 1;
 	}
-	if (write || !strcmp(mode, "rand"))
+	if (rw || !strcmp(mode, "rand"))
 		madvise((void *)m, size, MADV_RANDOM);
 	cpu_setup(&cpu, NULL, 0);
 	cpu_start(&cpu);
@@ -313,10 +318,15 @@ static int fault(const char *path, uint64_t size, const char *mode, uint64_t n, 
 			break;
 		}
 		a = ns();
-		if (write)
+		if (write) {
 			*(volatile uint64_t *)(m + order[i] * 4096) = i;
-		else
+		} else if (touch) {
+			volatile uint64_t *w = (volatile uint64_t *)(m + order[i] * 4096);
+
+			*w = *w; /* read fault, then write-protect fault */
+		} else {
 			sink += m[order[i] * 4096];
+		}
 		lat[i] = ns() - a;
 	}
 	if (write && msync((void *)m, size, MS_SYNC)) {
@@ -604,6 +614,12 @@ int main(int argc, char **argv)
 	vf_log_init("vofirm-pagebench", LOG_WARNING);
 	if (argc == 3 && !strcmp(argv[1], "drop"))
 		return drop(argv[2]);
+	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "readfault") && strcmp(argv[4], "rand") &&
+	    strcmp(argv[4], "seq") && strcmp(argv[4], "touch")) {
+		fprintf(stderr, "vofirm-pagebench: readfault: rand, seq or touch, not %s\n",
+			argv[4]);
+		return 2;
+	}
 	if (argc == 6 && !strcmp(argv[1], "readfault"))
 		return fault(argv[2], strtoull(argv[3], NULL, 0), argv[4],
 			     strtoull(argv[5], NULL, 0), false, NULL);
@@ -634,7 +650,7 @@ int main(int argc, char **argv)
 		return tcpping(strtoull(argv[2], NULL, 0), (uint32_t)len);
 	}
 	fprintf(stderr,
-		"usage: vofirm-pagebench drop FILE | readfault FILE SIZE rand|seq N [STOPFILE] | "
+		"usage: vofirm-pagebench drop FILE | readfault FILE SIZE rand|seq|touch N [STOPFILE] | "
 		"writefault FILE SIZE N | writeback FILE SIZE N | rtt URL N [LEN] | "
 		"tcpping N [LEN]\n");
 	return 2;
