@@ -922,11 +922,13 @@ static int rdma_wait(struct vf_xport *x, bool (*done)(void *arg), void *arg, uin
 	if (r->polling) {
 		ret = follow(r, done, arg, deadline_ns);
 		if (ret <= 0) {
-			if (ret == -ETIMEDOUT) {
+			/* the role is held still (a holder that gave it up would
+			 * have handed it to this thread), or the connection
+			 * ends: the holder's role_release() sees waiter_left
+			 * and kicks the completion thread for the operation
+			 * left behind */
+			if (ret == -ETIMEDOUT)
 				r->waiter_left = true;
-				if (!r->polling && !is_broken(r))
-					kick(r);
-			}
 			pthread_mutex_unlock(&r->lock);
 			return ret;
 		}

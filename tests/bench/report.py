@@ -442,7 +442,8 @@ if pf:
               "of those fetched and resolved in the pattern (used, wasted, expired: not the "
               "pages the page cache held, nor those the pattern before left pending). Bound (uniform random): 1 / (misses per op x the cold fault "
               f"latency measured on the host (kernel {f(fault['vofirm-tcp'])} µs, auto "
-              f"{f(fault['vofirm-pf-auto'])} µs p50) + 1 / all-local ops/s).", "",
+              f"{f(fault['vofirm-pf-auto'])} µs p50) + 1 / all-local ops/s). QEMU faults: its page faults "
+              "(all threads, /proc/PID/stat) per touch during the pattern.", "",
               "Each figure is the median of the pattern's repetitions (in a row, in the same VM) "
               "and runs; the range is that of ops/s.", "",
               "| workload | configuration | budget | companion | ops/s | range | × all-local | MiB fetched | amplification | hit rate | note |",
@@ -462,6 +463,13 @@ if pf:
                     bound = 1 / (mpo * lat / 1e6 + 1 / lo)
                     bratio = o / bound
                     note = f"bound {bound:.0f} ops/s ({mpo:.2f} misses/op): {bratio:.2f} of it"
+            # QEMU's own page faults per touch (the bound counts the misses
+            # only: a touch of a resident page the write-back cleaned faults too)
+            mn, mj = pfm(n, pat, "qemu_minflt"), pfm(n, pat, "qemu_majflt")
+            if n != "pf-local" and mn is not None and mj is not None:
+                per = max(1, pfm(n, pat, "samples"))
+                note += (("; " if note else "") +
+                         f"QEMU faults per touch: {mn / per:.2f} minor, {mj / per:.2f} major")
             hr = pfm(n, pat, "hit_rate")
             amp = pfm(n, pat, "amplification")
             lines.append(f"| {pat} | {one['mode']} | "
