@@ -23,7 +23,15 @@ for f in shm/b mnt/b; do
 	"$PB" drop "$f"
 	check "$("$PB" readfault "$f" $((16 << 20)) rand 1000)"
 	check "$("$PB" writefault "$f" $((16 << 20)) 1000)"
+	"$MMAPIO" fill "$f" $((16 << 20)) 1 >/dev/null # writefault wrote over it
+	"$PB" drop "$f"
+	# touch: each word read is stored back (a guest's check-and-rewrite);
+	# the data stays what fill wrote
+	check "$("$PB" readfault "$f" $((16 << 20)) touch 1000)"
+	"$PB" drop "$f"
+	"$MMAPIO" check "$f" $((16 << 20)) 1 >/dev/null || fail "touch changed $f"
 done
 check "$("$PB" rtt "$URL" 500)"
 check "$("$PB" rtt mem://64M 500)"
 expect_exit 2 "$PB" bogus
+expect_exit 2 "$PB" readfault shm/b $((16 << 20)) bogus 10
