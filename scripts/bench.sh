@@ -28,8 +28,8 @@
 # then replication: r2 against r1 in alternating rounds (cold random read
 # fault p50, write-back throughput), the repair's throughput after one of
 # three memds is killed (--repair-rate 0), and random reads during a repair
-# at the default rate against the same reads without one (on the host: the
-# VM's random phase is too short to place a kill in it reliably);
+# at the default rate against the same reads without one (on the host; the
+# guest during a repair is measured apart, below);
 # and, in a VM (the project's guest under QEMU), a memory-bound random
 # workload with the VM's extra memory on vofirm at 100/50/25 % local
 # budget, with and without vofirm's QEMU companion, against all-local.
@@ -43,9 +43,14 @@
 # Then live migration (issue 13): the same VM with a 512 MiB DIMM whose data
 # a guest workload keeps rewriting, moved by vofirmctl migrate (x-ignore-
 # shared), by QEMU alone (the DIMM copied), and without its DIMM (the floor).
+# And the guest during a repair (issue 9): the VM's DIMM on three memds
+# with 2 copies, one memd killed while the guest's random workload runs;
+# the guest's ops/s before the kill, until the repair starts, during it
+# and after, at the default --repair-rate and at 64M.
 # VOFIRM_BENCH_VM=0 skips the VM parts, VOFIRM_BENCH_REDIS=0 the Redis case
 # study, VOFIRM_BENCH_PREFETCH=0 the prefetch part, VOFIRM_BENCH_MIGRATE=0
-# the migrations (either =only: nothing else); VOFIRM_BENCH_RUNS=N repeats
+# the migrations, VOFIRM_BENCH_VM_REPAIR=0 the guest during a repair (any
+# of the last three =only: nothing else); VOFIRM_BENCH_RUNS=N repeats
 # everything N times (medians reported).
 # Results: build/bench/DATE/{results.json,results.md,latency.png}.
 #   scripts/bench.sh [--full]     (quick: a few minutes; full: more samples, 3 runs)
@@ -73,6 +78,11 @@ if [ $MODE = quick ]; then SIZE=$((256 << 20)); N=20000; RUNS=1; else SIZE=$((1 
 RUNS=${VOFIRM_BENCH_RUNS:-$RUNS}
 PAGES=$((SIZE / 4096))
 PF=${VOFIRM_BENCH_PREFETCH:-1}
+VMR=${VOFIRM_BENCH_VM_REPAIR:-1}
+# "only" one part: the page path and the other VM parts are skipped
+ONLY=
+[ "$PF" = only ] && ONLY=prefetch
+[ "$VMR" = only ] && ONLY=vm-repair
 
 PIDS=()
 MNTS=()
@@ -388,7 +398,7 @@ placement_rounds() { # RUN
 	echo "  run $run: the FUSE floor by placement done"
 }
 for run in $(seq "$RUNS"); do
-	[ "$PF" = only ] && break
+	[ -n "$ONLY" ] && break
 	for be in tmpfs bare-fuse fuse-mem vofirm-tcp vofirm-tcp-r1 vofirm-tcp-r2; do
 		f=$OUT/$be/bench
 		# the bare FUSE server has one file, always there
@@ -457,7 +467,8 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 			[ -d "$cg" ] || cg=/sys/fs/cgroup/vofirm-bench-$name-$$
 		fi
 		if [ "$pct" != 0 ]; then
-			"$B/vofirmctl" grow --qmp "$d/qmp.sock" --mount "$VM_MOUNT" --size ${DIMM}M --id dimm1 >/dev/null 2>&1
+			"$B/vofirmctl" grow --qmp "$d/qmp.sock" --mount "$VM_MOUNT" --size ${DIMM}M --id dimm1 \
+				${GROW_OPTS:-} >/dev/null 2>&1
 			$V run "$d" "for i in \$(seq 300); do [ \$(awk '/MemTotal/ {print \$2}' /proc/meminfo) -ge 700000 ] && break; sleep 0.1; done" >/dev/null
 		fi
 	}
@@ -509,11 +520,77 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 		rec "$name" "$run" "{\"bench\": \"vm-rand\", \"samples\": $OPS, \"budget_pct\": $pct, \"companion\": 0, \"fill_s\": $fill, \"seconds\": $secs, \"ops_s\": $ops_s, \"fetched_mib\": null}"
 		echo "  run $run: VM $name: fill+verify ${fill} s, random $ops_s ops/s"
 	}
+	# The guest while a lost copy is rebuilt (issue 9): three memds (lease
+	# 2 s, as in the repair above), a mount of them, the VM's DIMM grown
+	# there with 2 copies, at a 25 % local budget with the companion (its
+	# random misses reach the servers).  In the guest, random pages read,
+	# checked and rewritten without end (vofirm-mmapio ... timed), a line
+	# per tick; on the host, after a few seconds, the memd holding the most
+	# of the DIMM killed, the repair watched (default --repair-rate), a few
+	# seconds more, then the workload stopped.  The guest's clock is set
+	# against the host's (vofirm-mmapio clock, bracketed): each tick counts
+	# in the phase it lies in whole (before, detect, repair, after).
+	vm_repair_case() { # NAME RUN RATE(a size, or default: vofirm-fs's)
+		local name=$1 run=$2 rate=$3 d=$OUT/vm-$1 ropt=() m=$OUT/vofirm-$1 i u url victim= vh=0 h
+		local urls=() srv=() qpid cg t_kill rep res syncs=() h0 g h1 ret=0
+		local -A mp
+		for i in 0 1 2; do
+			# room for every copy of the DIMM on the two that are left
+			start_memd "$m-memd$i.log" $(( (DIMM + 128) << 20 )) --lease 2s
+			urls+=("tcp://127.0.0.1:$MPORT")
+			mp[tcp://127.0.0.1:$MPORT]=$MPID
+			srv+=(--server "tcp://127.0.0.1:$MPORT")
+		done
+		mkdir -p "$m"
+		[ "$rate" = default ] || ropt=(--repair-rate "$rate")
+		mount_fs "$m" "${srv[@]}" "${ropt[@]}" --prefetch auto --log-level notice
+		local VM_MOUNT=$m GROW_OPTS="--replicas 2"
+		vm_up "$name" 25 1 "$d"
+		$V run "$d" "rm -rf /tmp/vr; mkdir -p /tmp/vr; (vofirm-mmapio anon - $((WORK << 20)) 2 timed 200 /tmp/vr >/tmp/vr/out 2>&1 &)" >/dev/null
+		$V run "$d" "while [ ! -e /tmp/vr/filled ]; do sleep 0.2; done" --timeout 1800 >/dev/null || ret=1
+		if [ $ret = 0 ]; then
+			sleep 4 # the workload before the kill
+			for u in "${urls[@]}"; do
+				h=$(python3 "$TOP/tests/bench/repair.py" held "$m" "$u")
+				if [ "${h:-0}" -gt "$vh" ]; then victim=$u vh=$h; fi
+			done
+			[ -n "$victim" ] || { echo "bench: no memd holds the DIMM" >&2; ret=1; }
+		fi
+		if [ $ret = 0 ]; then
+			t_kill=$(date +%s.%N)
+			kill -KILL "${mp[$victim]}"
+			{ wait "${mp[$victim]}"; } 2>/dev/null || true
+			rep=$(python3 "$TOP/tests/bench/repair.py" "done" "$m" "$m.log" "$victim" \
+				$((vh / (64 << 20))) "$t_kill" 300) || ret=1
+			sleep 3 # and after the repair
+		fi
+		$V run "$d" "touch /tmp/vr/stop; while ! grep -q '^timed:' /tmp/vr/out; do sleep 0.2; done" \
+			--timeout 120 >/dev/null || ret=1
+		$V run "$d" "cat /tmp/vr/out" >"$d.ticks" || ret=1
+		for i in 1 2 3; do
+			h0=$(date +%s.%N)
+			g=$($V run "$d" "vofirm-mmapio clock")
+			h1=$(date +%s.%N)
+			syncs+=("$h0,$g,$h1")
+		done
+		vm_down "$name" "$d"
+		fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null || true
+		for u in "${urls[@]}"; do [ "$u" = "$victim" ] || kill "${mp[$u]}" 2>/dev/null || true; done
+		if [ $ret = 0 ] && ! grep -q '^timed: .*, 0 bad$' "$d.ticks"; then
+			tail -5 "$d.ticks" >&2
+			echo "bench: the guest read wrong data during the repair" >&2
+			ret=1
+		fi
+		[ $ret = 0 ] || return 1
+		res=$(python3 "$TOP/tests/bench/repair.py" vm "$d.ticks" "$t_kill" "$rep" "${syncs[@]}")
+		rec "$name" "$run" "$res" "{\"budget_pct\": 25, \"companion\": 1, \"rate\": \"$rate\", \"default_rate\": \"$REPAIR_DEFAULT\", \"dimm_mib\": $DIMM}"
+		echo "  run $run: VM during a repair: $res"
+	}
 	if ! command -v nbdkit >/dev/null && [ "$(id -u)" = 0 ]; then
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nbdkit >/dev/null
 	fi
 	for run in $(seq "$RUNS"); do
-		[ "$PF" = only ] && break
+		[ -n "$ONLY" ] && break
 		try vm_case local 0 0 "$run"
 		try vm_case vofirm-100 100 0 "$run"
 		try vm_case vofirm-50 50 0 "$run"
@@ -525,6 +602,12 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ]; then
 			try nbd_case nbd-swap-25 25 "$run"
 		fi
 	done
+	if [ "$VMR" != 0 ] && [ "$ONLY" != prefetch ]; then
+		for run in $(seq "$RUNS"); do
+			try vm_repair_case vm-repair "$run" default
+			try vm_repair_case vm-repair-64m "$run" 64M
+		done
+	fi
 fi
 
 # ---- the prefetcher (issue 12) ----
@@ -532,7 +615,7 @@ fi
 # memory once, then runs each pattern when told (pats ... DIR), so that
 # each pattern's traffic is counted apart: the server's bytes read, and
 # vofirm-fs's demand misses and prefetch counters (the mount's).
-if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "$PF" != 0 ]; then
+if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "$PF" != 0 ] && [ "$ONLY" != vm-repair ]; then
 	# Quick mode: 10 000 touches, each pattern run 3 times in a row in the
 	# same VM (a repetition draws other pages, or scans on), the median and
 	# the range reported.  With 3 000 touches once (0.01-1.3 s of TCG) one
@@ -629,7 +712,7 @@ print(json.dumps({"bench": "vm-prefetch", "pattern": sys.argv[4], "budget_pct": 
 fi
 
 # ---- the Redis case study ----
-if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "${VOFIRM_BENCH_REDIS:-1}" = 1 ] && [ "$PF" != only ]; then
+if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "${VOFIRM_BENCH_REDIS:-1}" = 1 ] && [ -z "$ONLY" ]; then
 	if ! [ -x /usr/bin/redis-server ] && [ "$(id -u)" = 0 ]; then
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
 		systemctl disable --now redis-server >/dev/null 2>&1 || true
@@ -659,7 +742,7 @@ if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "${VOFIRM_BENCH_REDIS:-1}" = 1 ] && [ "$
 		try redis_case redis-25-nocompanion 25 "$run" nocompanion
 	done
 fi
-if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "${VOFIRM_BENCH_MIGRATE:-1}" = 1 ] && [ "$PF" != only ]; then
+if [ "${VOFIRM_BENCH_VM:-1}" = 1 ] && [ "${VOFIRM_BENCH_MIGRATE:-1}" = 1 ] && [ -z "$ONLY" ]; then
 	migrate_bench
 fi
 cat /proc/loadavg >"$OUT/load-end"

@@ -14,6 +14,16 @@ its memory servers was killed.
       degraded_bytes 0 once the repair has started; creates STOPFILE then, and
       prints one JSON object: detect_s (kill to the repair's start: the lease),
       repair_s (start to the last copy rebuilt), rebuilt_mib, mib_s.
+  repair.py vm TICKS T_KILL REPAIR_JSON SYNC...
+      the guest during a repair: TICKS is the output of the guest's
+      `vofirm-mmapio anon ... timed` ("tick T OPS BAD", T on the guest's
+      clock), REPAIR_JSON what `done` printed, each SYNC "H0,G,H1" (host
+      time, the guest's `vofirm-mmapio clock`, host time).  The sync with
+      the shortest H1 - H0 gives the guest's offset, +- half of it; every
+      tick that lies whole in one phase counts there: before the kill,
+      detect (kill to the repair's start), repair, after.  Prints one JSON
+      object: per phase the ticks, median and lowest ops/s; the repair's
+      median over the median before (the slowdown: below 1 is slower).
 
 The log's own time stamps (ms) date the start and the end, not the polling.
 """
@@ -21,6 +31,7 @@ import datetime
 import json
 import os
 import re
+import statistics
 import sys
 import time
 
@@ -65,8 +76,44 @@ def lease_line(lines, url):
     return None
 
 
+def vm_phases(ticks_file, t_kill, rep, syncs):
+    h0, g, h1 = min(syncs, key=lambda s: s[2] - s[0])
+    off, unc = g - (h0 + h1) / 2, (h1 - h0) / 2
+    t_start = t_kill + rep["detect_s"]
+    t_done = t_start + rep["repair_s"]
+    bounds = (("before", None, t_kill), ("detect", t_kill, t_start),
+              ("repair", t_start, t_done), ("after", t_done, None))
+    ticks, bad, prev = [], 0, None
+    with open(ticks_file) as f:
+        for line in f:
+            w = line.split()
+            if len(w) != 4 or w[0] != "tick":
+                continue
+            t, ops, bad = float(w[1]) - off, int(w[2]), int(w[3])
+            if prev is not None and t > prev:
+                ticks.append((prev, t, ops / (t - prev)))
+            prev = t
+    out = {"bench": "vm-repair", "samples": len(ticks), "clock_uncertainty_s": round(unc, 3),
+           "bad": bad, "detect_s": rep["detect_s"], "repair_s": rep["repair_s"],
+           "rebuilt_mib": rep["rebuilt_mib"], "mib_s": rep["mib_s"]}
+    for name, lo, hi in bounds:
+        v = [r for a, b, r in ticks
+             if (lo is None or a >= lo + unc) and (hi is None or b <= hi - unc)]
+        out[name] = {"ticks": len(v), "median_ops_s": round(statistics.median(v)) if v else None,
+                     "min_ops_s": round(min(v)) if v else None}
+    b, r = out["before"]["median_ops_s"], out["repair"]["median_ops_s"]
+    out["repair_over_before"] = round(r / b, 3) if b and r is not None else None
+    d = out["detect"]["median_ops_s"]
+    out["detect_over_before"] = round(d / b, 3) if b and d is not None else None
+    return out
+
+
 def main():
     cmd = sys.argv[1]
+    if cmd == "vm":
+        syncs = [tuple(float(x) for x in s.split(",")) for s in sys.argv[5:]]
+        print(json.dumps(vm_phases(sys.argv[2], float(sys.argv[3]), json.loads(sys.argv[4]), syncs)))
+        return 0
     if cmd == "held":
         mnt, url = sys.argv[2:4]
         s = stats(mnt) or {}

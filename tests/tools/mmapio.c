@@ -37,6 +37,15 @@
  *                             again goes on where it stopped (seq, rev,
  *                             strideN) or draws other pages (rand, zipf,
  *                             chase)
+ *   anon - SIZE SEED timed TICK_MS DIR
+ *                             anonymous memory filled as above (DIR/filled then),
+ *                             then random pages read, checked and rewritten
+ *                             (as "rand") until DIR/stop exists, one line per
+ *                             TICK_MS: "tick T OPS BAD", T the tick's end in
+ *                             seconds of CLOCK_REALTIME (the bench sets the ticks
+ *                             against a repair on the host: "clock" below)
+ *   clock                     print CLOCK_REALTIME in seconds (ns digits): with
+ *                             the host's time around it, the guest's offset
  *   stamp FILE SIZE SEED MOD  write every page p with p % MOD == 0 with SEED's
  *                             pattern through a shared mapping (msync at the end)
  *   verifymod FILE SIZE SEED SEED2 MOD
@@ -101,6 +110,54 @@ static double secs(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double realtime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * anon ... timed: random pages of m read, checked and rewritten until
+ * DIR/stop exists (or an hour has passed), a line per tick.  Returns the
+ * number of words that did not hold the pattern.
+ */
+static uint64_t run_timed(uint64_t *m, uint64_t size, uint64_t seed, unsigned tick_ms,
+			  const char *dir)
+{
+	uint64_t pages = size / 4096, x = 0x2545f4914f6cdd1dull, ops = 0, bad = 0, all = 0;
+	double start = secs(), next = start + tick_ms / 1e3;
+	char stop[512];
+
+	snprintf(stop, sizeof(stop), "%s/stop", dir);
+	for (;;) {
+		for (unsigned k = 0; k < 64; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			uint64_t o = (x % pages) * 4096 + (x >> 40) % 512 * 8;
+
+			if (m[o / 8] != word(seed, o))
+				bad++;
+			m[o / 8] = word(seed, o);
+		}
+		ops += 64;
+		if (secs() < next)
+			continue;
+		printf("tick %.6f %" PRIu64 " %" PRIu64 "\n", realtime(), ops, bad);
+		fflush(stdout);
+		all += ops;
+		ops = 0;
+		next += tick_ms / 1e3;
+		if (!access(stop, F_OK) || secs() - start > 3600)
+			break;
+	}
+	printf("timed: %" PRIu64 " random pages checked in %.2f s, %" PRIu64 " bad\n", all,
+	       secs() - start, bad);
+	return bad;
 }
 
 static int map_file(const char *path, uint64_t size, int writable, uint64_t **map)
@@ -474,10 +531,14 @@ int main(int argc, char **argv)
 
 	if (ret >= 0)
 		return ret;
+	if (argc == 2 && !strcmp(argv[1], "clock")) {
+		printf("%.6f\n", realtime());
+		return 0;
+	}
 	if (argc < 4) {
 		fprintf(stderr,
 			"usage: vofirm-mmapio fill|verify|zero|check FILE SIZE [SEED] | "
-			"pread FILE OFFSET LEN | fsync FILE | xattr-get|xattr-set FILE NAME\n");
+			"pread FILE OFFSET LEN | fsync FILE | xattr-get|xattr-set FILE NAME | clock\n");
 		return 2;
 	}
 	cmd = argv[1];
@@ -641,6 +702,26 @@ int main(int argc, char **argv)
 				rename(sp, done);
 			}
 			free(list);
+			return 0;
+		}
+		if (argc > 7 && !strcmp(argv[5], "timed")) {
+			char sp[512];
+			unsigned tick = (unsigned)strtoul(argv[6], NULL, 0);
+
+			FILE *f;
+
+			snprintf(sp, sizeof(sp), "%s/filled", argv[7]);
+			f = fopen(sp, "w");
+			if (!f) {
+				fprintf(stderr, "vofirm-mmapio: cannot create %s: %s\n", sp,
+					strerror(errno));
+				return 2;
+			}
+			fclose(f);
+			if (run_timed(m, size, seed, tick ? tick : 250, argv[7])) {
+				report_bad(m, size, seed);
+				return 1;
+			}
 			return 0;
 		}
 		if (argc > 5 && !strcmp(argv[5], "hold"))

@@ -35,3 +35,44 @@ check "$("$PB" rtt "$URL" 500)"
 check "$("$PB" rtt mem://64M 500)"
 expect_exit 2 "$PB" bogus
 expect_exit 2 "$PB" readfault shm/b $((16 << 20)) bogus 10
+
+# vofirm-mmapio's timed workload (the guest's during a repair): a tick line
+# per 200 ms until DIR/stop, every page it read checked
+mkdir -p timed
+( sleep 1.5; touch timed/stop ) &
+stopper=$!
+"$MMAPIO" anon - $((8 << 20)) 3 timed 200 timed >timed.out || { cat timed.out; fail "the timed workload failed"; }
+wait $stopper
+[ -e timed/filled ] || fail "the timed workload did not say it had filled its memory"
+python3 - timed.out <<'PY' || fail "bad tick lines: $(cat timed.out)"
+import sys
+t = [l.split() for l in open(sys.argv[1]) if l.startswith("tick ")]
+assert len(t) >= 4, t
+assert all(int(w[2]) > 0 and w[3] == "0" for w in t), t
+assert all(float(b[1]) - float(a[1]) > 0.1 for a, b in zip(t, t[1:])), t
+assert open(sys.argv[1]).read().splitlines()[-1].endswith(", 0 bad")
+PY
+g=$("$MMAPIO" clock)
+python3 -c 'import sys, time; assert abs(float(sys.argv[1]) - time.time()) < 5' "$g" ||
+	fail "vofirm-mmapio clock says $g"
+
+# the bench's phases of a repair, from made-up ticks: a guest clock 100 s
+# ahead, one tick a second of 1000 ops before the kill (t 10), 500 during
+# detection (to 14), 250 during the repair (to 20), 1000 after; the ticks
+# that straddle a boundary count nowhere
+python3 - >ticks <<'PY'
+for t in range(1, 30):
+    ops = 1000 if t <= 10 else 500 if t <= 14 else 250 if t <= 20 else 1000
+    print(f"tick {t + 100.0:.6f} {ops} 0")
+PY
+res=$(python3 "$TOP/tests/bench/repair.py" vm ticks 10.2 \
+	'{"detect_s": 4.0, "repair_s": 6.0, "rebuilt_mib": 384, "mib_s": 64}' 50,150.1,50.2 60,170,80)
+echo "$res"
+python3 -c 'import json, sys
+d = json.loads(sys.argv[1])
+assert d["clock_uncertainty_s"] == 0.1, d
+assert (d["before"]["ticks"], d["before"]["median_ops_s"]) == (9, 1000), d
+assert (d["detect"]["ticks"], d["detect"]["median_ops_s"]) == (3, 500), d
+assert (d["repair"]["ticks"], d["repair"]["median_ops_s"]) == (5, 250), d
+assert d["after"]["median_ops_s"] == 1000 and d["repair_over_before"] == 0.25, d' "$res" ||
+	fail "repair.py vm got the phases wrong"
