@@ -501,6 +501,16 @@ bool file_degraded(struct fs *fs, struct inode *in, const struct timespec *dl, u
 	return true;
 }
 
+/* The rate in force: --repair-rate-busy while the files are in use (read
+ * or written since the last chunk), as md's resync gives way to other
+ * I/O, never above --repair-rate; --repair-rate otherwise.  0: no limit. */
+static uint64_t rate_in_force(const struct fs *fs, bool in_use)
+{
+	uint64_t idle = fs->set.repair_rate, busy = fs->set.repair_rate_busy;
+
+	return in_use && busy && (!idle || busy < idle) ? busy : idle;
+}
+
 void fs_repl_stats(struct fs *fs, struct repl_stats *st, const struct timespec *dl)
 {
 	GArray *files = pin_files(fs);
@@ -518,6 +528,8 @@ void fs_repl_stats(struct fs *fs, struct repl_stats *st, const struct timespec *
 	unpin_files(fs, files);
 	st->repair_done_bytes = __atomic_load_n(&fs->repair_done_bytes, __ATOMIC_RELAXED);
 	st->repair_rate_bps = __atomic_load_n(&fs->repair_rate_bps, __ATOMIC_RELAXED);
+	st->repair_rate_limit =
+		rate_in_force(fs, __atomic_load_n(&fs->repair_yields, __ATOMIC_RELAXED));
 	st->repair_blocked = __atomic_load_n(&fs->repair_blocked, __ATOMIC_RELAXED);
 	st->repair_waiting = __atomic_load_n(&fs->repair_waiting, __ATOMIC_RELAXED);
 	st->repair_handoff = __atomic_load_n(&fs->repair_handoff, __ATOMIC_RELAXED);
@@ -544,21 +556,27 @@ static bool repair_stopping(struct fs *fs)
 }
 
 struct rate {
-	uint64_t t0_ns, bytes;	    /* this second's window */
+	uint64_t next_ns;	    /* when the next chunk may start, at the rate in force */
+	uint64_t seen;		    /* fs->page_requests at the last chunk */
 	uint64_t win_ns, win_bytes; /* for the measured rate */
 };
 
-/* Sleeps as long as --repair-rate asks after `bytes` more were copied. */
+/* A chunk may run this far behind its schedule (after a pause, a pass
+ * with nothing to copy): a burst of at most this long at the rate. */
+#define RATE_SLACK_NS 100000000ull
+
+/* Sleeps as long as the rate in force asks after `bytes` more were copied. */
 static void rate_limit(struct fs *fs, struct rate *r, uint64_t bytes)
 {
-	uint64_t limit = fs->set.repair_rate, now = vf_now_ns();
+	uint64_t now = vf_now_ns(), limit,
+		 seen = __atomic_load_n(&fs->page_requests, __ATOMIC_RELAXED);
+	bool in_use = seen != r->seen;
 
+	r->seen = seen;
+	limit = rate_in_force(fs, in_use);
+	__atomic_store_n(&fs->repair_yields, in_use && limit != fs->set.repair_rate,
+			 __ATOMIC_RELAXED);
 	__atomic_add_fetch(&fs->repair_done_bytes, bytes, __ATOMIC_RELAXED);
-	if (!r->t0_ns || now - r->t0_ns > 1000000000ull) {
-		r->t0_ns = now;
-		r->bytes = 0;
-	}
-	r->bytes += bytes;
 	if (!r->win_ns) {
 		/* the measured rate counts what is copied after its start */
 		r->win_ns = now;
@@ -573,12 +591,20 @@ static void rate_limit(struct fs *fs, struct rate *r, uint64_t bytes)
 		r->win_ns = now;
 		r->win_bytes = 0;
 	}
-	if (limit) {
-		uint64_t due_ns = r->bytes * 1000000000ull / limit, spent = now - r->t0_ns;
+	if (!limit)
+		return;
+	/* each chunk's time at the rate, from where the last one's ended */
+	if (r->next_ns + RATE_SLACK_NS < now)
+		r->next_ns = now - RATE_SLACK_NS;
+	r->next_ns += bytes * 1000000000ull / limit;
+	/* the pause ends early when the repair is stopped (an unmount) */
+	fs_mutex_lock(&fs->repair_lock);
+	while (!fs->repair_stop && (now = vf_now_ns()) < r->next_ns) {
+		struct timespec dl = vf_deadline_ms((r->next_ns - now + 999999) / 1000000);
 
-		if (due_ns > spent)
-			usleep((useconds_t)((due_ns - spent) / 1000));
+		fs_cond_timedwait(&fs->repair_cv, &fs->repair_lock, &dl);
 	}
+	fs_mutex_unlock(&fs->repair_lock);
 }
 
 /* RB_AGAIN: looked at again now; RB_WAIT: in the next pass, and counted

@@ -84,12 +84,13 @@ struct fs_settings {
 	unsigned prefetch_history; /* misses in the trend's history window */
 	unsigned max_background;
 	unsigned threads;
-	unsigned busy_poll_us;	/* the transport's poll before sleeping on a reply */
-	unsigned write_depth;	/* asynchronous writes in flight at most; 0: none */
-	unsigned bdi_max_ratio; /* percent; 0 leaves the kernel's */
-	unsigned replicas;	/* copies of each extent, unless a file says */
-	uint64_t repair_rate;	/* bytes/s a repair may copy; 0: no limit */
-	char *config_path;	/* -c, re-read on SIGHUP */
+	unsigned busy_poll_us;	   /* the transport's poll before sleeping on a reply */
+	unsigned write_depth;	   /* asynchronous writes in flight at most; 0: none */
+	unsigned bdi_max_ratio;	   /* percent; 0 leaves the kernel's */
+	unsigned replicas;	   /* copies of each extent, unless a file says */
+	uint64_t repair_rate;	   /* bytes/s a repair may copy; 0: no limit */
+	uint64_t repair_rate_busy; /* ... while the files are in use; 0: repair_rate */
+	char *config_path;	   /* -c, re-read on SIGHUP */
 	bool mlock;
 	bool foreground;
 	bool debug;
@@ -556,6 +557,8 @@ struct fs {
 	bool repair_stop, repair_kick;
 	uint64_t repair_done_bytes; /* __atomic */
 	uint64_t repair_rate_bps;   /* measured over the last window, __atomic */
+	uint64_t page_requests;	    /* FUSE READs and WRITEs of files, __atomic */
+	bool repair_yields;	    /* the last chunk went at repair_rate_busy, __atomic */
 	uint64_t repair_blocked;    /* extents that found no room for a copy */
 	uint64_t repair_waiting;    /* extents whose new copy waits for a server that is down */
 	uint64_t repair_handoff;    /* extents whose copies wait for a pending handoff */
@@ -661,6 +664,7 @@ struct repl_stats {
 	uint64_t lost_bytes;	    /* ... with none */
 	uint64_t repair_done_bytes;
 	uint64_t repair_rate_bps;
+	uint64_t repair_rate_limit; /* in force: repair_rate, or repair_rate_busy */
 	uint64_t repair_blocked;
 	uint64_t repair_waiting;
 	uint64_t repair_handoff;

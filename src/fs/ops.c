@@ -840,6 +840,8 @@ static void vf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (n)
 			memcpy(buf, h->data + off, (size_t)n);
 	} else {
+		/* the files are in use: a repair gives way (--repair-rate-busy) */
+		__atomic_add_fetch(&fs->page_requests, 1, __ATOMIC_RELAXED);
 		/* the prefetcher sees every demand miss; its own READs (a
 		 * helper's) fail at once when a server of the range is down,
 		 * and are not fetched ahead (they are ahead already: windows
@@ -887,6 +889,7 @@ static void vf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, EBADF);
 		return;
 	}
+	__atomic_add_fetch(&fs->page_requests, 1, __ATOMIC_RELAXED);
 	/* Answered when the copies have it, maybe before awrite_try()
 	 * returns: the file may be closed and h freed by then, so h is not
 	 * touched after, unless it is this request's own (foreign). */

@@ -188,6 +188,9 @@ static const struct vf_opt fs_opt[] = {
 	{ "repair-rate", 0, VF_OPT_SIZE, AT(repair_rate), .def = "256M", .metavar = "RATE",
 	  .help = "bytes per second that rebuilding lost copies and draining a server may "
 		  "copy; 0: no limit" },
+	{ "repair-rate-busy", 0, VF_OPT_SIZE, AT(repair_rate_busy), .def = "0", .metavar = "RATE",
+	  .help = "the same while the files are read or written, if lower (the guests "
+		  "first); 0: --repair-rate always" },
 	{ "mlock", 0, VF_OPT_BOOL, AT(mlock), .off = true, .def = "true",
 	  .help = "do not lock the daemon's memory" },
 	{ "config", 'c', VF_OPT_CONFIG, .act = config_loaded, .metavar = "FILE",

@@ -338,10 +338,13 @@ char *fs_stats_json(struct fs *fs)
 		", \"unprotected_bytes\": %" PRIu64 ", \"lost_bytes\": %" PRIu64
 		", \"repair_done_bytes\": %" PRIu64 ", \"repair_rate_bytes_per_s\": %" PRIu64
 		", \"repair_rate_limit_bytes_per_s\": %" PRIu64
+		", \"repair_rate_busy_limit_bytes_per_s\": %" PRIu64
+		", \"repair_rate_limit_in_force_bytes_per_s\": %" PRIu64
 		", \"repair_blocked_extents\": %" PRIu64 ", \"repair_waiting_extents\": %" PRIu64
 		", \"repair_handoff_extents\": %" PRIu64 "},\n  \"files\": [",
 		fs->set.replicas, rs.degraded_bytes, rs.unprotected_bytes, rs.lost_bytes,
-		rs.repair_done_bytes, rs.repair_rate_bps, fs->set.repair_rate, rs.repair_blocked,
+		rs.repair_done_bytes, rs.repair_rate_bps, fs->set.repair_rate,
+		fs->set.repair_rate_busy, rs.repair_rate_limit, rs.repair_blocked,
 		rs.repair_waiting, rs.repair_handoff);
 	{
 		struct pf_mount_stats m;
@@ -432,6 +435,10 @@ char *fs_stats_prometheus(struct fs *fs)
 		  "repair copy rate, measured over the last window" },
 		{ "vofirm_replication_repair_rate_limit_bytes_per_second", "gauge",
 		  "the most a repair may copy per second (--repair-rate; 0: no limit)" },
+		{ "vofirm_replication_repair_rate_busy_limit_bytes_per_second", "gauge",
+		  "the same while the files are in use (--repair-rate-busy; 0: --repair-rate)" },
+		{ "vofirm_replication_repair_rate_limit_in_force_bytes_per_second", "gauge",
+		  "the limit the repair's last chunk went at (0: none)" },
 		{ "vofirm_replication_repair_blocked_extents", "gauge",
 		  "extents whose missing copy found no server with room" },
 		{ "vofirm_replication_repair_waiting_extents", "gauge",
@@ -450,10 +457,12 @@ char *fs_stats_prometheus(struct fs *fs)
 
 	fs_repl_stats(fs, &rs, &dl);
 	{
-		uint64_t v[] = { fs->set.replicas,    rs.degraded_bytes,    rs.unprotected_bytes,
-				 rs.lost_bytes,	      rs.repair_done_bytes, rs.repair_rate_bps,
-				 fs->set.repair_rate, rs.repair_blocked,    rs.repair_waiting,
-				 rs.repair_handoff };
+		uint64_t v[] = { fs->set.replicas,     rs.degraded_bytes,
+				 rs.unprotected_bytes, rs.lost_bytes,
+				 rs.repair_done_bytes, rs.repair_rate_bps,
+				 fs->set.repair_rate,  fs->set.repair_rate_busy,
+				 rs.repair_rate_limit, rs.repair_blocked,
+				 rs.repair_waiting,    rs.repair_handoff };
 
 		/* the mount as the label: a host may run several */
 		for (unsigned m = 0; m < VF_ARRAY_SIZE(repl_metrics); m++) {

@@ -335,6 +335,8 @@ if rp:
         one = next(r for r in rp if r["backend"] == n)
         rate = one.get("rate")
         rate_s = ("0 (unlimited)" if rate == "0" else
+                  f"{one.get('default_rate')} (the default; {one.get('default_busy_rate')} while the files are in use)"
+                  if rate == "default" and one.get("default_busy_rate") not in (None, "", "0") else
                   f"{one.get('default_rate')} (the default)" if rate == "default" else rate)
         ms = median_of("repair", n, "mib_s")
         lines.append(f"| {n} | {rate_s} | {one.get('size_mib')} | {one['extents']} | "
@@ -398,18 +400,20 @@ if vr:
     lines += ["", "The guest during a repair (issue 9): the VM's DIMM (512 MiB) on three memds with 2 "
               f"copies, a {one.get('budget_pct')} % local budget with the companion; in the guest, random "
               "pages read, checked and rewritten without end, counted in ticks of 0.2 s; on the host the "
-              "memd holding the most of the DIMM killed (SIGKILL), the repair at the `--repair-rate` "
-              f"shown (the default: {one.get('default_rate')}). Each tick counts in the phase it lies in "
-              "whole, the guest's clock set against the host's (± the uncertainty shown). Detect: from "
-              "the kill until vofirm-fs gives the server up (lease 2 s); repair: until the last lost copy "
-              "is rebuilt.", "",
-              "| case | --repair-rate | run | before ops/s | detect ops/s (× before) | during the repair ops/s (× before) | lowest tick "
-              "in the repair | after ops/s | detect s | repair s | MiB rebuilt | MiB/s | ticks before / "
-              "detect / repair / after | clock ± s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "memd holding the most of the DIMM killed (SIGKILL), the repair at vofirm-fs's defaults "
+              f"(`--repair-rate {one.get('default_rate')}`, `--repair-rate-busy "
+              f"{one.get('default_busy_rate')}` while the files are in use) or with the options shown. "
+              "Each tick counts in the phase it lies in whole, the guest's clock set against the host's "
+              "(± the uncertainty shown). Detect: from the kill until vofirm-fs gives the server up "
+              "(lease 2 s); repair: until the last lost copy is rebuilt.", "",
+              "| case | vofirm-fs options | run | before ops/s | detect ops/s (× before) | during the repair "
+              "ops/s (× before) | lowest tick in the repair | after ops/s | detect s | repair s | MiB "
+              "rebuilt | MiB/s | ticks before / detect / repair / after | clock ± s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(vr, key=lambda r: (r["backend"], r["run"])):
         ph = {k: r.get(k) or {} for k in ("before", "detect", "repair", "after")}
-        rate = r.get("rate")
-        lines.append(f"| {r['backend']} | {r.get('default_rate') if rate == 'default' else rate} | {r['run']} | {f(ph['before'].get('median_ops_s'), 0)} | "
+        lines.append(f"| {r['backend']} | {r.get('opts') or '(defaults)'} | {r['run']} | "
+                     f"{f(ph['before'].get('median_ops_s'), 0)} | "
                      f"{f(ph['detect'].get('median_ops_s'), 0)} ({f(r.get('detect_over_before'), 2)}) | "
                      f"{f(ph['repair'].get('median_ops_s'), 0)} ({f(r.get('repair_over_before'), 2)}) | "
                      f"{f(ph['repair'].get('min_ops_s'), 0)} | {f(ph['after'].get('median_ops_s'), 0)} | "
@@ -419,7 +423,7 @@ if vr:
                      f"{f(r.get('clock_uncertainty_s'), 3)} |")
     for n in sorted({r["backend"] for r in vr}):
         rows.append({"bench": "vm-repair", "backend": n,
-                     "rate": next(r.get("rate") for r in vr if r["backend"] == n),
+                     "opts": next(r.get("opts") for r in vr if r["backend"] == n),
                      "repair_over_before": median_of("vm-repair", n, "repair_over_before"),
                      "detect_over_before": median_of("vm-repair", n, "detect_over_before"),
                      "mib_s": median_of("vm-repair", n, "mib_s")})
