@@ -40,8 +40,10 @@
  *   anon - SIZE SEED timed TICK_MS DIR
  *                             anonymous memory filled as above (DIR/filled then),
  *                             then random pages read, checked and rewritten
- *                             (as "rand") until DIR/stop exists, one line per
- *                             TICK_MS: "tick T OPS BAD", T the tick's end in
+ *                             (one word of each, a new version each time)
+ *                             until DIR/stop exists, one line per TICK_MS
+ *                             (a stall: one long one): "tick T OPS BAD", T the
+ *                             tick's end in
  *                             seconds of CLOCK_REALTIME (the bench sets the ticks
  *                             against a repair on the host: "clock" below)
  *   clock                     print CLOCK_REALTIME in seconds (ns digits): with
@@ -120,44 +122,79 @@ static double realtime(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The word of page p that "timed" rewrites. */
+static uint64_t hot_word(uint64_t p)
+{
+	return p * 7919 % 512;
+}
+
 /*
  * anon ... timed: random pages of m read, checked and rewritten until
- * DIR/stop exists (or an hour has passed), a line per tick.  Returns the
- * number of words that did not hold the pattern.
+ * DIR/stop exists (or an hour has passed), a line per tick (a stall is
+ * one long tick).  Each page has one word the touches rewrite, each time
+ * with the page's next version of the pattern (seed + its count of
+ * rewrites, in ver[]): a write lost on the way (a copy rebuilt from old
+ * data) shows at the next read of that page, and in the check of every
+ * word at the end.  Returns the words found wrong.
  */
 static uint64_t run_timed(uint64_t *m, uint64_t size, uint64_t seed, unsigned tick_ms,
 			  const char *dir)
 {
-	uint64_t pages = size / 4096, x = 0x2545f4914f6cdd1dull, ops = 0, bad = 0, all = 0;
-	double start = secs(), next = start + tick_ms / 1e3;
+	uint64_t pages = size / 4096, x = 0x2545f4914f6cdd1dull, ops = 0, bad = 0, all = 0,
+		 after = 0, first = UINT64_MAX;
+	uint16_t *ver = calloc(pages, sizeof(*ver));
+	double tick = tick_ms / 1e3, start = secs(), next = start + tick, now, secs_run;
 	char stop[512];
 
+	if (!ver) {
+		fprintf(stderr, "vofirm-mmapio: no memory for %" PRIu64 " page versions\n", pages);
+		return 1;
+	}
 	snprintf(stop, sizeof(stop), "%s/stop", dir);
 	for (;;) {
 		for (unsigned k = 0; k < 64; k++) {
 			x ^= x << 13;
 			x ^= x >> 7;
 			x ^= x << 17;
-			uint64_t o = (x % pages) * 4096 + (x >> 40) % 512 * 8;
+			uint64_t p = x % pages, o = p * 4096 + hot_word(p) * 8;
 
-			if (m[o / 8] != word(seed, o))
+			if (m[o / 8] != word(seed + ver[p], o)) {
 				bad++;
-			m[o / 8] = word(seed, o);
+				first = first < o ? first : o;
+			}
+			ver[p]++;
+			m[o / 8] = word(seed + ver[p], o);
 		}
 		ops += 64;
-		if (secs() < next)
+		if ((now = secs()) < next)
 			continue;
 		printf("tick %.6f %" PRIu64 " %" PRIu64 "\n", realtime(), ops, bad);
 		fflush(stdout);
 		all += ops;
 		ops = 0;
-		next += tick_ms / 1e3;
-		if (!access(stop, F_OK) || secs() - start > 3600)
+		next += tick;
+		if (next <= now)
+			next = now + tick;
+		if (!access(stop, F_OK) || now - start > 3600)
 			break;
 	}
-	printf("timed: %" PRIu64 " random pages checked in %.2f s, %" PRIu64 " bad\n", all,
-	       secs() - start, bad);
-	return bad;
+	secs_run = secs() - start;
+	for (uint64_t p = 0; p < pages; p++)
+		for (uint64_t w = 0; w < 512; w++) {
+			uint64_t o = p * 4096 + w * 8;
+
+			if (m[o / 8] != word(w == hot_word(p) ? seed + ver[p] : seed, o)) {
+				after++;
+				first = first < o ? first : o;
+			}
+		}
+	free(ver);
+	if (bad || after)
+		printf("first bad word at offset %" PRIu64 "\n", first);
+	printf("timed: %" PRIu64 " random pages checked and rewritten in %.2f s, %" PRIu64
+	       " bad; every word checked after: %" PRIu64 " bad\n",
+	       all, secs_run, bad, after);
+	return bad + after;
 }
 
 static int map_file(const char *path, uint64_t size, int writable, uint64_t **map)
@@ -718,11 +755,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			fclose(f);
-			if (run_timed(m, size, seed, tick ? tick : 250, argv[7])) {
-				report_bad(m, size, seed);
-				return 1;
-			}
-			return 0;
+			return run_timed(m, size, seed, tick ? tick : 250, argv[7]) ? 1 : 0;
 		}
 		if (argc > 5 && !strcmp(argv[5], "hold"))
 			for (;;)
