@@ -6,7 +6,7 @@
 # and when one server then dies for good the other still has every page.
 # (Before: each was given up for the other, the repair freed one set, and
 # the second step lost data.)
-# TIMEOUT: 90
+# TIMEOUT: 120
 . "$(dirname "$0")/../../lib/common.sh"
 . "$TOP/tests/lib/replica.sh"
 require_fuse
@@ -21,7 +21,10 @@ start_fs fs mnt --server "$UA" --server "$UB" --replicas 2 --repair-rate 1M --io
 
 step "both servers unreachable past their lease, then back with our session"
 kill -STOP "$PA" "$PB"
-wait_until 20 "both past their lease" \
+# with no I/O, the stop is seen at the next heartbeat (every 15 s), then
+# the lease (3 s) and a reconnection attempt (backoff up to 2 s): 20 s in
+# the worst case, so wait longer than that
+wait_until 35 "both past their lease" \
 	eval '[ $(grep -c "unreachable for .* longer than its lease" fs.log) -ge 2 ]'
 grep -q "every copy there is rebuilt" fs.log &&
 	fail "a copy was given up for another whose server was just as unreachable"
