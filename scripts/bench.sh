@@ -671,7 +671,8 @@ print(json.dumps(p))' "$1" "$(stat_read)" "$(stat_read bytes_written)"
 	}
 	pf_case() { # NAME PCT SHIM MOUNT(empty: all local) MODE RUN
 		local name=$1 pct=$2 shim=$3 mnt=$4 mode=$5 run=$6 d=$OUT/vm-$1 qpid cg i=0 item pat s0 s1 f0 f1 outp
-		VM_MOUNT=${mnt:-$OUT/vofirm-tcp}
+		# this case's mount only: the Redis cases after it grow on vofirm-tcp
+		local VM_MOUNT=${mnt:-$OUT/vofirm-tcp}
 		vm_up "$name" "$pct" "$shim" "$d"
 		$V run "$d" "rm -rf /tmp/pf; mkdir -p /tmp/pf; (vofirm-mmapio anon - $((WORK << 20)) 2 pats $PF_RUN $PF_OPS /tmp/pf >/tmp/pf/out 2>&1 &)" >/dev/null
 		$V run "$d" "while [ ! -e /tmp/pf/filled ]; do sleep 0.2; done" --timeout 1800 >/dev/null ||

@@ -17,6 +17,14 @@ int vf_read_full(int fd, void *buf, size_t len);
 int vf_writev_full(int fd, struct iovec *iov, int iovcnt);
 /* The same, with sendmsg() flags (MSG_MORE). */
 int vf_writev_flags(int fd, struct iovec *iov, int iovcnt, int flags);
+/*
+ * vf_writev_full() for buffers that may be freed by another thread once
+ * their bytes are sent, before the call returns (the TCP transport's
+ * batches: a request's reply can come while later requests are still
+ * being sent).  Nothing reads them after the call: a sanitizer build
+ * checks them before it instead of after.
+ */
+int vf_writev_unchecked(int fd, struct iovec *iov, int iovcnt);
 
 /*
  * Reads one message's header and payload into buf (cap bytes; VF_HDR_SIZE

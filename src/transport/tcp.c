@@ -84,14 +84,13 @@ struct tcp_slot {
 	bool waited;   /* its submitter receives it (VF_OP_F_WAIT) */
 };
 
-#define SEND_BATCH 64u	     /* requests in one sendmsg() at most */
-#define SEND_COPY_MAX 65536u /* a WRITE payload up to this is copied (send_queued()) */
+#define SEND_BATCH 64u			      /* requests in one sendmsg() at most */
 #define RX_CAP (VF_HDR_SIZE + VF_MAX_PAYLOAD) /* a whole non-READ reply fits */
 #define RX_AHEAD 65536u			      /* read ahead this much at most */
 #define RX_LINGER_US 500u /* the receiver thread keeps the role this long (rx_linger()) */
 /* the largest head of any request (FREE, GRANT: a list of slabs) */
 #define HEAD_MAX (VF_HDR_SIZE + 8 + VF_MAX_SLABS_PER_MSG * VF_SLAB_DESC_SIZE)
-#define TXBUF_CAP (256u * 1024 + HEAD_MAX) /* heads, and small payloads */
+#define TXBUF_CAP (16384u + HEAD_MAX) /* the heads of a batch (payloads go from their buffers) */
 
 /* A thread in tcp_wait() that does not hold the receive role. */
 struct tcp_follower {
@@ -433,12 +432,17 @@ static bool rx_buffered(const struct tcp_xport *t)
  *
  * But it can complete, and its buffer go back to its owner, while the
  * sendmsg() that carried it is still sending the requests behind it: the
- * kernel has copied its bytes by then, so that is safe, but nothing may
- * look at its buffer after the call (a sanitizer's check of what was sent
- * would).  So the payloads of small WRITEs (write-back: a page or a few)
- * are copied into txbuf with the heads, and a large payload is sent from
- * the operation's buffer as the last thing of its sendmsg().
+ * kernel has copied its bytes by then (it copies in order, and a partial
+ * send leaves only later bytes to send), so that is safe.  Payloads are
+ * therefore sent from the operations' own buffers, heads from txbuf, one
+ * iovec each: write-back pages are not copied a second time on their way
+ * to the socket (twice with two copies of an extent).  What must not
+ * happen is a look at the buffers after the call, which is what a
+ * sanitizer's sendmsg() check does: vf_writev_unchecked() checks them
+ * before the call instead.
  */
+
+#define SEND_IOV (2u * SEND_BATCH + 1) /* heads and payloads of one batch */
 
 /* Takes the queue's first requests, up to SEND_BATCH (t->lock held);
  * with writes_only, it stops at the first that is not a WRITE. */
@@ -466,16 +470,18 @@ static unsigned take_batch(struct tcp_xport *t, int *batch, bool writes_only)
 /* Writes iov[0, niov) whole and counts the call (send_lock held). */
 static int send_iov(struct tcp_xport *t, struct iovec *iov, unsigned niov)
 {
+	if (!niov)
+		return 0;
 	__atomic_add_fetch(&t->x.tx_calls, 1, __ATOMIC_RELAXED);
-	return vf_writev_full(t->fd, iov, (int)niov);
+	return vf_writev_unchecked(t->fd, iov, (int)niov);
 }
 
 /* Writes the requests of batch (send_lock held).  0 or -errno. */
 static int send_batch(struct tcp_xport *t, const int *batch, unsigned n)
 {
-	struct iovec iov[2]; /* txbuf, and a large payload */
+	struct iovec iov[SEND_IOV];
 	unsigned niov = 0;
-	size_t used = 0; /* txbuf[0, used): heads and copies, not sent yet */
+	size_t used = 0, head0 = 0; /* txbuf[head0, used): heads not in iov yet */
 	int ret = 0;
 
 	for (unsigned i = 0; i < n && !ret; i++) {
@@ -483,20 +489,18 @@ static int send_batch(struct tcp_xport *t, const int *batch, unsigned n)
 		struct vf_msg m;
 		size_t bulk;
 		long len;
-		bool copy;
 
 		vf_op_to_msg(sl->op, &m);
 		m.hdr.tag = (uint64_t)sl->gen << 32 | (uint32_t)batch[i];
 		len = vf_msg_encode_head(&m, t->txbuf + used, TXBUF_CAP - used, &bulk);
-		copy = bulk <= SEND_COPY_MAX;
-		if ((len == -ENOSPC && used) ||
-		    (len >= 0 && copy && bulk > TXBUF_CAP - used - (size_t)len)) {
-			/* txbuf is full: send what is ready, then this */
-			if (used)
-				iov[niov++] = (struct iovec){ t->txbuf, used };
+		if (len == -ENOSPC && used) {
+			/* txbuf is full of heads (long ones: FREE, GRANT): send
+			 * what is ready, then this */
+			if (used > head0)
+				iov[niov++] = (struct iovec){ t->txbuf + head0, used - head0 };
 			ret = send_iov(t, iov, niov);
 			niov = 0;
-			used = 0;
+			used = head0 = 0;
 			if (ret)
 				break;
 			len = vf_msg_encode_head(&m, t->txbuf, TXBUF_CAP, &bulk);
@@ -509,22 +513,17 @@ static int send_batch(struct tcp_xport *t, const int *batch, unsigned n)
 			break;
 		}
 		used += (size_t)len;
-		if (bulk && copy) {
-			memcpy(t->txbuf + used, m.io.data, bulk);
-			used += bulk;
-		} else if (bulk) {
-			/* large: from its own buffer, and nothing after it */
-			iov[niov++] = (struct iovec){ t->txbuf, used };
+		if (bulk) {
+			/* the head, then the payload from its own buffer */
+			iov[niov++] = (struct iovec){ t->txbuf + head0, used - head0 };
 			iov[niov++] = (struct iovec){ (void *)m.io.data, bulk };
-			ret = send_iov(t, iov, niov);
-			niov = 0;
-			used = 0;
+			head0 = used;
 		}
 	}
-	if (!ret && used) {
-		iov[niov++] = (struct iovec){ t->txbuf, used };
+	if (!ret && used > head0)
+		iov[niov++] = (struct iovec){ t->txbuf + head0, used - head0 };
+	if (!ret)
 		ret = send_iov(t, iov, niov);
-	}
 	if (!ret)
 		__atomic_add_fetch(&t->x.tx_requests, n, __ATOMIC_RELAXED);
 	return ret;

@@ -1,9 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Size, duration and URL parsing; monotonic deadlines. */
+/* Size, duration and URL parsing; monotonic deadlines; whole writes of
+ * an iovec to a socket. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/time.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "unit.h"
 #include "vofirm/log.h"
+#include "vofirm/net.h"
 #include "vofirm/util.h"
 
 static void test_sizes(void)
@@ -171,6 +179,83 @@ static void test_deadlines(void)
 	pthread_cond_destroy(&cv);
 }
 
+struct sink {
+	int fd;
+	uint8_t *got;
+	size_t cap, len;
+};
+
+static void *drain(void *arg)
+{
+	struct sink *k = arg;
+	ssize_t n;
+
+	/* small reads, slowly: the writer waits for room again and again */
+	while (k->len < k->cap && (n = read(k->fd, k->got + k->len, 1000)) > 0) {
+		k->len += (size_t)n;
+		if (k->len % 16 < 4)
+			usleep(200);
+	}
+	return NULL;
+}
+
+static void on_alarm(int sig)
+{
+}
+
+/* vf_writev_unchecked() (the TCP transport's batches): every byte of 129
+ * pieces, in order, through a socket whose buffer holds a few of them,
+ * its sends interrupted by a signal every millisecond (no SA_RESTART: a
+ * send interrupted after some bytes returns short, one before any fails
+ * with EINTR, and both go on where they stopped); and a peer that is
+ * gone is an error, not a SIGPIPE. */
+static void test_writev_unchecked(void)
+{
+	enum { PIECES = 129, PIECE = 4096 + 37 };
+	struct iovec iov[PIECES];
+	uint8_t *src = malloc((size_t)PIECES * PIECE);
+	struct sink k = { .cap = (size_t)PIECES * PIECE };
+	struct sigaction sa = { .sa_handler = on_alarm }, old_sa;
+	struct itimerval every_ms = { { 0, 1000 }, { 0, 1000 } }, off = { { 0, 0 }, { 0, 0 } };
+	sigset_t alrm, prev;
+	int sv[2], small = 4096;
+	pthread_t th;
+
+	k.got = malloc(k.cap);
+	CHECK(src && k.got);
+	if (!src || !k.got)
+		return;
+	for (size_t i = 0; i < k.cap; i++)
+		src[i] = (uint8_t)(i * 7 + i / 4099);
+	for (unsigned i = 0; i < PIECES; i++)
+		iov[i] = (struct iovec){ src + (size_t)i * PIECE, PIECE };
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	k.fd = sv[1];
+	/* the reader never takes the signal: only the writer is interrupted */
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &alrm, &prev);
+	CHECK_EQ(pthread_create(&th, NULL, drain, &k), 0);
+	pthread_sigmask(SIG_SETMASK, &prev, NULL);
+	sigaction(SIGALRM, &sa, &old_sa);
+	setitimer(ITIMER_REAL, &every_ms, NULL);
+	CHECK_EQ(vf_writev_unchecked(sv[0], iov, PIECES), 0);
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &old_sa, NULL);
+	close(sv[0]);
+	pthread_join(th, NULL);
+	CHECK_EQ(k.len, k.cap);
+	CHECK(memcmp(k.got, src, k.cap) == 0);
+
+	/* the peer has closed: -EPIPE, and the process lives on */
+	iov[0] = (struct iovec){ src, PIECE };
+	CHECK_EQ(vf_writev_unchecked(sv[1], iov, 1), -EPIPE);
+	close(sv[1]);
+	free(src);
+	free(k.got);
+}
+
 int main(void)
 {
 	vf_log_init("test_util", LOG_CRIT);
@@ -180,5 +265,6 @@ int main(void)
 	UNIT_RUN(test_urls);
 	UNIT_RUN(test_all_zero);
 	UNIT_RUN(test_deadlines);
+	UNIT_RUN(test_writev_unchecked);
 	return unit_done();
 }
