@@ -6,6 +6,7 @@
 #   start_memd NAME ARGS...            a real vofirm-memd on a free loopback
 #                                      port; sets PORT, PID, URL; log NAME.log
 #   stop_memd PID [NAME]               SIGTERM; fails unless it exits 0 in 10 s
+#   sigstop PID...                     SIGSTOP; returns once every thread stopped
 #   xt ARGS...                         vofirm-xtest
 #   expect_exit CODE CMD...            runs CMD, fails unless it exits CODE;
 #                                      its output is in $OUT
@@ -140,6 +141,27 @@ stop_memd() {
 }
 
 xt() { "$XTEST" "$@"; }
+
+# sigstop PID...: SIGSTOP, and returns once every thread of each PID has
+# stopped.  kill returns when the signal is queued: one thread takes it and
+# stops the others when it next runs, and until then they go on serving
+# (a paused server's reply to a request sent right after kill -STOP).
+sigstop() {
+	local p t s
+	kill -STOP "$@"
+	for p in "$@"; do
+		for _ in $(seq 500); do
+			s=T
+			for t in /proc/"$p"/task/*/stat; do
+				[ -e "$t" ] || continue
+				[ "$(sed 's/.*) //' "$t" 2>/dev/null | cut -d' ' -f1)" = T ] || s=
+			done
+			[ "$s" = T ] && break
+			sleep 0.01
+		done
+		[ "$s" = T ] || fail "process $p did not stop within 5 s of SIGSTOP"
+	done
+}
 
 require_fuse() {
 	[ -e /dev/fuse ] || skip "/dev/fuse is missing"

@@ -63,7 +63,7 @@ conf "$A;$B;$C"
 kill -HUP "$FS_PID"
 wait_until 10 "$C was not added" grep -q "server $C added" fs.log
 # every extent has a copy on B: the copies on A can only go to C
-kill -STOP "$C_PID"
+sigstop "$C_PID"
 "$CTL" drain --mount mnt --server "$A" --timeout 2s 2>drain.err && fail "the drain of $A finished with $C down"
 wait_repl repair_waiting_extents -eq $EXT 20
 status

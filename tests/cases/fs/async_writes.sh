@@ -78,7 +78,7 @@ check 2 || fail "the scattered writes do not read back"
 repl_is degraded_bytes 0
 
 step "$A paused: the write-back ends without it, its copies go stale"
-kill -STOP "$A_PID"
+sigstop "$A_PID"
 dirty 3 || { kill -CONT "$A_PID"; fail "the write-back failed with one copy paused"; }
 stopped "$A_PID" || fail "$A is not stopped any more: the pause did not cover the write-back"
 retried=$(aw retried)

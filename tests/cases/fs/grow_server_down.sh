@@ -16,7 +16,7 @@ require_cmd setfattr
 FS_ARGS=(--io-timeout 1s --read-timeout 2s --connect-timeout 1s)
 SIZE=$((8 << 20)) # 2 slabs of 4 MiB
 # (a memd left paused by a failure is killed at exit all the same)
-pause() { kill -STOP "$1"; }
+pause() { sigstop "$1"; }
 resume() { kill -CONT "$1"; }
 # refused CMD...: CMD fails; its error is in $OUT
 refused() { expect_exit 1 "$@"; echo "$OUT"; }

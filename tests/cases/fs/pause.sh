@@ -14,7 +14,7 @@ start_fs fs mnt --server "$URL" --io-timeout 1s --read-timeout 3s --connect-time
 truncate -s $SIZE mnt/ram
 
 step "write-back during a 4 s pause: the writer waits, nothing is lost"
-kill -STOP "$MEMD_PID"
+sigstop "$MEMD_PID"
 # the cgroup forces write-back while the server is stopped
 in_memcg $((32 << 20)) "$MMAPIO" fill mnt/ram $SIZE 21 >fill.out 2>&1 &
 writer=$!
@@ -30,7 +30,7 @@ echo 3 >/proc/sys/vm/drop_caches
 "$MMAPIO" verify mnt/ram $SIZE 21
 
 step "a read during a pause fails with EIO after the read timeout"
-kill -STOP "$MEMD_PID"
+sigstop "$MEMD_PID"
 start=$(date +%s)
 expect_exit 5 "$MMAPIO" pread mnt/ram $((64 << 20)) 4096
 took=$(($(date +%s) - start))
@@ -48,7 +48,7 @@ echo 3 >/proc/sys/vm/drop_caches
 grep -q 'DATA LOST' fs.log && fail "a pause within the lease was reported as data loss"
 
 step "unmounting while the server is stopped does not hang"
-kill -STOP "$MEMD_PID"
+sigstop "$MEMD_PID"
 stop_fs mnt "$FS_PID"
 kill -CONT "$MEMD_PID"
 assert_grep 'could not end the session' fs.log

@@ -38,7 +38,7 @@ server_field() {
 }
 
 step "the server stopped: df, stats.json, metrics and vofirmctl status answer at once"
-kill -STOP "$MEMD_PID"
+sigstop "$MEMD_PID"
 # a resize that waits on the stopped server (it holds its file, and asks the
 # server for room) must not hold up the stats either
 truncate -s 64M mnt/big 2>truncate.err &

@@ -25,7 +25,7 @@ b=$(pf_snap mnt /ram)
 in_memcg $((SIZE / 4)) "$MMAPIO" scan mnt/ram $SIZE 5 seq $((PAGES * 4)) >scan.out 2>&1 &
 scan=$!
 sleep 1.5
-kill -STOP "$MEMD_PID"
+sigstop "$MEMD_PID"
 t0=$(date +%s)
 rc=0
 wait $scan || rc=$?

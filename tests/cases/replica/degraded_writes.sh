@@ -105,7 +105,7 @@ echo "rebuilt on $K: $(rebuilt_on "$K" | wc -l); on $L: $(rebuilt_on "$L" | wc -
 
 # (the pause is far shorter than the 5 s lease: L's copies stay)
 step "$L stopped for a moment: $K alone has every page"
-kill -STOP "${P[$L]}"
+sigstop "${P[$L]}"
 drop_caches
 r0=$(memd_read "$K")
 "$MMAPIO" verify mnt/ram $SIZE $LAST || { kill -CONT "${P[$L]}"; fail "$K alone does not have every page"; }

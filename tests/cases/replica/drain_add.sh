@@ -99,7 +99,7 @@ drop_caches
 "$MMAPIO" verify mnt/ram $SIZE "$LAST"
 
 step "$U2 stopped for a moment: the moved copies on $U3 have every page"
-kill -STOP "$P2"
+sigstop "$P2"
 drop_caches
 r0=$(memd_read "$U3")
 rc=0

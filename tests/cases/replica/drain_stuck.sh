@@ -44,7 +44,7 @@ conf "$A;$B;$C"
 kill -HUP "$FS_PID"
 wait_until 10 "$C was not added" grep -q "server $C added" fs.log
 # every extent has a copy on B: the copies on A can only go to C
-kill -STOP "$C_PID"
+sigstop "$C_PID"
 drain 1 8s "$A"
 assert_grep "draining $A: 8 MiB left; waiting: server $C is down \($EXT extents wait for it\)" drain.err
 assert_grep "$A is not drained after 8 s: 8 MiB left on it, 0 MiB degraded; waiting: server $C is down" drain.err

@@ -20,7 +20,7 @@ start_fs fs mnt --server "$UA" --server "$UB" --replicas 2 --repair-rate 1M --io
 "$MMAPIO" fill mnt/ram $((8 << 20)) 1
 
 step "both servers unreachable past their lease, then back with our session"
-kill -STOP "$PA" "$PB"
+sigstop "$PA" "$PB"
 # with no I/O, the stop is seen at the next heartbeat (every 15 s), then
 # the lease (3 s) and a reconnection attempt (backoff up to 2 s): 20 s in
 # the worst case, so wait longer than that
@@ -34,7 +34,7 @@ sleep 3 # a repair pass or two: nothing may be dropped
 grep -q "every copy there is rebuilt" fs.log && fail "a copy was given up after the partition"
 
 step "each server alone still has every page"
-kill -STOP "$PA"
+sigstop "$PA"
 drop_caches
 "$MMAPIO" verify mnt/ram $((8 << 20)) 1 || fail "b lost pages in the partition"
 kill -CONT "$PA"

@@ -22,7 +22,7 @@ start_fs fs mnt --server "$A" --server "$B" --replicas 2 --repair-rate 1M \
 [ "$(granted "$A")" = 2 ] && [ "$(granted "$B")" = 2 ] || fail "each server should hold a copy of both extents"
 
 step "$A paused: reads go on from the other copy within --io-timeout"
-kill -STOP "$A_PID"
+sigstop "$A_PID"
 drop_caches
 for off in 0 $((4 << 20)) $((1 << 20)) $((6 << 20)); do
 	s=$(date +%s%N)

@@ -51,7 +51,7 @@ step "every server stopped in turn: the other two serve every page"
 for x in "${U[@]}"; do
 	others=()
 	for u in "${U[@]}"; do [ "$u" = "$x" ] || others+=("$u"); done
-	kill -STOP "${P[$x]}"
+	sigstop "${P[$x]}"
 	drop_caches
 	r0=$(($(memd_read "${others[0]}") + $(memd_read "${others[1]}")))
 	"$MMAPIO" verify mnt/big $((48 << 20)) 3 ||
@@ -77,7 +77,7 @@ setfattr -n user.vofirm.replicas -v 3 mnt/three
 [ "$(granted_all)" = "4 4 4" ] || fail "4 extents x 3 copies: $(granted_all)"
 [ "$(file_field /three/f replicas)" = 3 ] || fail "stats.json does not show 3 copies for the file"
 for x in "${U[@]}"; do
-	for u in "${U[@]}"; do [ "$u" = "$x" ] || kill -STOP "${P[$u]}"; done
+	for u in "${U[@]}"; do [ "$u" = "$x" ] || sigstop "${P[$u]}"; done
 	drop_caches
 	r0=$(memd_read "$x")
 	rc=0

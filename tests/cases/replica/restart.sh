@@ -55,7 +55,7 @@ total=$(($(granted "${U[0]}") + $(granted "${U[1]}") + $(granted "${U[2]}")))
 step "every page reads, with either of the two first servers gone"
 drop_caches
 "$MMAPIO" verify mnt/ram $SIZE 7
-kill -STOP "${P[${U[1]}]}"
+sigstop "${P[${U[1]}]}"
 drop_caches
 rc=0
 "$MMAPIO" verify mnt/ram $SIZE 7 || rc=$?

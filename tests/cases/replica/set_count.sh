@@ -39,7 +39,7 @@ wait_repl degraded_bytes -eq 0 30
 [ "$(file_field /ram replicas)" = 2 ] || fail "stats.json does not show 2 copies"
 
 step "either server alone has every page"
-kill -STOP "$A_PID"
+sigstop "$A_PID"
 drop_caches
 rc=0
 "$MMAPIO" verify mnt/ram $SIZE 4 || rc=$?

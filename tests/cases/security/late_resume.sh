@@ -17,7 +17,7 @@ start_fs fs mnt --server "$URL" --key-file key --io-timeout 1s --read-timeout 2s
 "$MMAPIO" fill mnt/ram $((16 << 20)) 5 >/dev/null
 
 step "the server hangs for twice its lease; a read fails fast meanwhile"
-kill -STOP "$MEMD_PID"
+sigstop "$MEMD_PID"
 echo 3 >/proc/sys/vm/drop_caches
 start=$(date +%s)
 expect_exit 5 "$MMAPIO" pread mnt/ram $((4 << 20)) 4096
