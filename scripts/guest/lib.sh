@@ -7,6 +7,24 @@ skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
 step() { echo "== $*"; }
 
+# sigstop PID: SIGSTOP, and returns once every thread of PID has stopped
+# (kill returns when the signal is queued; the other threads go on serving
+# until the one that took it stops them)
+sigstop() {
+	local t s
+	kill -STOP "$1"
+	for _ in $(seq 500); do
+		s=T
+		for t in /proc/"$1"/task/*/stat; do
+			[ -e "$t" ] || continue
+			[ "$(sed 's/.*) //' "$t" 2>/dev/null | cut -d' ' -f1)" = T ] || s=
+		done
+		[ "$s" = T ] && return 0
+		sleep 0.01
+	done
+	fail "process $1 did not stop within 5 s of SIGSTOP"
+}
+
 # Soft-RoCE: rxe0 on a dummy netdev (the guest has no NIC; nothing leaves it).
 RXE_ADDR=192.0.2.1
 setup_rxe() {

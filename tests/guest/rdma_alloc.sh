@@ -62,7 +62,7 @@ incg vofirm-mmapio verify /mnt/v/big $SIZE 9 || fail "the 320 MiB file does not 
 echo "a 320 MiB file written and verified over RDMA: its ALLOC came in $pieces pieces"
 
 step "a memd that stalls is still noticed within --io-timeout"
-kill -STOP "$PID"
+sigstop "$PID"
 t0=$(cut -d' ' -f1 /proc/uptime)
 if vofirm-mmapio fill /mnt/v/small $((8 << 20)) 3 >/tmp/s.out 2>&1; then
 	kill -CONT "$PID"

@@ -130,12 +130,13 @@ static uint64_t hot_word(uint64_t p)
 
 /*
  * anon ... timed: random pages of m read, checked and rewritten until
- * DIR/stop exists (or an hour has passed), a line per tick (a stall is
- * one long tick).  Each page has one word the touches rewrite, each time
- * with the page's next version of the pattern (seed + its count of
- * rewrites, in ver[]): a write lost on the way (a copy rebuilt from old
- * data) shows at the next read of that page, and in the check of every
- * word at the end.  Returns the words found wrong.
+ * DIR/stop exists (or an hour has passed), a line per tick, ticks at
+ * least tick_ms apart (a stall is one long tick).  Each page has one word
+ * the touches rewrite, each time with the page's next version of the
+ * pattern (seed + its count of rewrites, in ver[]): a write lost on the
+ * way (a copy rebuilt from old data) shows at the next read of that page,
+ * and in the check of every word at the end.  Returns the words found
+ * wrong.
  */
 static uint64_t run_timed(uint64_t *m, uint64_t size, uint64_t seed, unsigned tick_ms,
 			  const char *dir)
@@ -172,9 +173,7 @@ static uint64_t run_timed(uint64_t *m, uint64_t size, uint64_t seed, unsigned ti
 		fflush(stdout);
 		all += ops;
 		ops = 0;
-		next += tick;
-		if (next <= now)
-			next = now + tick;
+		next = now + tick; /* a late tick is long, not followed by a short one */
 		if (!access(stop, F_OK) || now - start > 3600)
 			break;
 	}

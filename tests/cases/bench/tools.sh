@@ -39,7 +39,7 @@ expect_exit 2 "$PB" readfault shm/b $((16 << 20)) bogus 10
 # vofirm-mmapio's timed workload (the guest's during a repair): a tick line
 # per 200 ms until DIR/stop, every page it read checked
 mkdir -p timed
-( sleep 1.5; touch timed/stop ) &
+( for _ in $(seq 300); do [ -e timed/filled ] && break; sleep 0.1; done; sleep 1.5; touch timed/stop ) &
 stopper=$!
 "$MMAPIO" anon - $((8 << 20)) 3 timed 200 timed >timed.out || { cat timed.out; fail "the timed workload failed"; }
 wait $stopper

@@ -55,7 +55,7 @@ grep -q "hit Breakpoint 1" gdb-open.log || { cat gdb-open.log; fail "the worker 
 [ "$(fs_field mnt worker_restarts)" = 1 ] || fail "the worker was not restarted"
 exec 3<&-
 rm mnt/f
-for _ in $(seq 30); do [ "$(memd_granted "$URL")" = 0 ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ "$(memd_granted "$URL")" = 0 ] && break; sleep 0.1; done
 if [ "$(memd_granted "$URL")" != 0 ]; then
 	echo "KNOWN BUG: after the one close and the unlink, '(deleted) f' holds $(held f) bytes and memd" \
 		"keeps $(memd_granted "$URL") slabs: the resent OPEN counted twice"
@@ -75,7 +75,7 @@ grep -q "hit Breakpoint 1" gdb-create.log || { cat gdb-create.log; fail "the wor
 [ -f mnt/g ] || fail "mnt/g does not exist"
 truncate -s 2M mnt/g
 rm mnt/g
-for _ in $(seq 30); do [ "$(memd_granted "$URL")" = "$base" ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ "$(memd_granted "$URL")" = "$base" ] && break; sleep 0.1; done
 if [ "$(memd_granted "$URL")" != "$base" ]; then
 	echo "KNOWN BUG: after the unlink, '(deleted) g' holds $(held g) bytes: the resent CREATE counted" \
 		"an open that no handle closes"

@@ -7,7 +7,7 @@
 # at the kill may or may not have been applied: either is accepted, for it
 # only), and the servers hold exactly the slabs the files' sizes need: no
 # orphan is left.  At the end the unmount gives back exactly those.
-# TIMEOUT: 180
+# TIMEOUT: 300
 . "$(dirname "$0")/../../lib/common.sh"
 . "$TOP/tests/tools/crash.sh"
 require_fuse
@@ -22,7 +22,7 @@ SUP=$FS_PID
 
 step "the storm, and 30 kills of the worker"
 python3 "$TOP/tests/tools/storm.py" mnt --xtest "$XTEST" --server "$U1" --server "$U2" \
-	--kills 30 --seconds 100 --journal storm.journal ${STORM_SEED:+--seed $STORM_SEED} |
+	--kills 30 --seconds 200 --journal storm.journal ${STORM_SEED:+--seed $STORM_SEED} |
 	tee storm.out || fail "the storm found a difference (above; storm.journal has every operation)"
 grep -q "^storm: OK: 30 kills" storm.out || fail "the storm did not get through 30 kills"
 kill -0 "$SUP" || fail "the supervisor died"

@@ -30,8 +30,12 @@ xt --server "$URL" --key-file key verify --session s.sess --keep >v1.out
 assert_grep 'verified 3 slabs after resuming the session' v1.out
 
 step "after the lease the slabs are free and the session is gone"
-sleep 4
-[ "$(stat_of "$URL" slabs_granted --key-file key)" = 0 ] || fail "slabs still granted after the lease"
+# the lease (3 s) starts when memd sees the connection close
+for _ in $(seq 100); do
+	[ "$(stat_of "$URL" slabs_granted --key-file key)" = 0 ] && break
+	sleep 0.1
+done
+[ "$(stat_of "$URL" slabs_granted --key-file key)" = 0 ] || fail "slabs still granted 10 s after the lease began"
 [ "$(stat_of "$URL" slabs_free --key-file key)" = 64 ] || fail "not all slabs free after the lease"
 expect_exit 4 xt --server "$URL" --key-file key verify --session s.sess
 assert_out "our session is gone, and the slabs it held with it"

@@ -17,8 +17,11 @@ for mode in plain mlock; do
 
 	step "$mode: fill, drop the connection, let the lease run out, grant again"
 	xt --server "$URL" rw --slabs 4 --session s >/dev/null
-	sleep 2.5
-	[ "$(stat_of "$URL" slabs_free)" = 4 ] || fail "$mode: lease expiry did not free the slabs"
+	for _ in $(seq 100); do
+		[ "$(stat_of "$URL" slabs_free)" = 4 ] && break
+		sleep 0.1
+	done
+	[ "$(stat_of "$URL" slabs_free)" = 4 ] || fail "$mode: lease expiry did not free the slabs within 10 s"
 	xt --server "$URL" zero --slabs 4 >zero2.out || { cat zero2.out; fail "$mode: slabs not zero after lease expiry"; }
 	stop_memd "$PID" "memd-$mode"
 done

@@ -11,15 +11,20 @@ for sig in TERM INT; do
 	h1=$!
 	"$XTEST" --server "$URL" hold --seconds 60 >"hold2-$sig.out" 2>&1 &
 	h2=$!
-	for _ in $(seq 50); do
-		[ "$(stat_of "$URL" clients)" = 3 ] && break
+	# both holding: the first has its 2 slabs (a client counts from its
+	# login, before its ALLOC)
+	for _ in $(seq 100); do
+		grep -q holding "hold1-$sig.out" && grep -q holding "hold2-$sig.out" && break
 		sleep 0.1
 	done
+	grep -q holding "hold1-$sig.out" && grep -q holding "hold2-$sig.out" ||
+		fail "the clients are not holding: $(cat "hold1-$sig.out" "hold2-$sig.out")"
 	[ "$(stat_of "$URL" clients)" = 3 ] || fail "clients did not connect"
 	if [ $sig = TERM ]; then
 		kill -USR1 "$PID"
-		sleep 0.3
-		assert_grep 'stats: capacity 64 MiB in 64 slabs of 1 MiB: 2 granted, 62 free; 2 clients connected' "memd-$sig.log"
+		line='stats: capacity 64 MiB in 64 slabs of 1 MiB: 2 granted, 62 free; 2 clients connected'
+		for _ in $(seq 50); do grep -qE "$line" "memd-$sig.log" && break; sleep 0.1; done
+		assert_grep "$line" "memd-$sig.log"
 	fi
 	start=$(date +%s%N)
 	kill -"$sig" "$PID"

@@ -11,9 +11,9 @@
 . "$TOP/tests/lib/replica.sh"
 require_fuse
 
-start_memd a --donate 64M --slab-size 4M --no-auth --lease 3s
+start_memd a --donate 64M --slab-size 4M --no-auth --lease 6s
 PA=$PID UA=$URL
-start_memd b --donate 64M --slab-size 4M --no-auth --lease 3s
+start_memd b --donate 64M --slab-size 4M --no-auth --lease 6s
 PB=$PID UB=$URL
 start_fs fs mnt --server "$UA" --server "$UB" --replicas 2 --repair-rate 1M --io-timeout 1s \
 	--read-timeout 2s --connect-timeout 1s
@@ -22,9 +22,11 @@ start_fs fs mnt --server "$UA" --server "$UB" --replicas 2 --repair-rate 1M --io
 step "both servers unreachable past their lease, then back with our session"
 sigstop "$PA" "$PB"
 # with no I/O, the stop is seen at the next heartbeat (every 15 s), then
-# the lease (3 s) and a reconnection attempt (backoff up to 2 s): 20 s in
-# the worst case, so wait longer than that
-wait_until 35 "both past their lease" \
+# the lease (6 s: once past it vofirm-fs retries every 3 s, half of it,
+# and a server must be resumed within its lease of its SIGCONT) and a
+# reconnection attempt (backoff up to 3 s): 24 s in the worst case, so
+# wait longer than that
+wait_until 45 "both past their lease" \
 	eval '[ $(grep -c "unreachable for .* longer than its lease" fs.log) -ge 2 ]'
 grep -q "every copy there is rebuilt" fs.log &&
 	fail "a copy was given up for another whose server was just as unreachable"

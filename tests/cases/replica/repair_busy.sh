@@ -30,11 +30,26 @@ for u in "${U[@]}"; do
 	if [ "$g" -gt "$vn" ]; then victim=$u vn=$g; fi
 done
 [ "$vn" -ge 6 ] || fail "the busiest memd holds $vn slabs: too few to see a rate"
-# a reader that keeps the file in use: a page dropped and read, again
+# a reader that keeps the file in use: a page dropped and read, again,
+# by one process (a process per read could leave a second without one,
+# and the repair would count the file idle)
 : >reads
-( while [ ! -e stop ]; do
-	"$MMAPIO" pread mnt/ram $(((RANDOM % (SIZE >> 12)) << 12)) 4096 >>reads || break
-done ) &
+python3 - mnt/ram $SIZE <<'PY' >>reads &
+import os, random, sys, time
+fd, size = os.open(sys.argv[1], os.O_RDONLY), int(sys.argv[2])
+while not os.path.exists("stop"):
+    off = random.randrange(size >> 12) << 12
+    os.posix_fadvise(fd, off, 4096, os.POSIX_FADV_DONTNEED)
+    try:
+        n = len(os.pread(fd, 4096, off))
+    except OSError as e:
+        print(f"pread at {off} failed: {e}", flush=True)
+        sys.exit(1)
+    print(f"ok: {n} bytes at {off}", flush=True)
+    if n != 4096:
+        sys.exit(1)
+    time.sleep(0.01)
+PY
 RPID=$!
 kill -KILL "${P[$victim]}"
 wait "${P[$victim]}" 2>/dev/null || true

@@ -29,10 +29,10 @@ step "one copy (the mount's count)"
 
 step "raised to 2: every extent gets a second copy, filled by the repair"
 setfattr -n user.vofirm.replicas -v 2 mnt/ram
+d=$(repl degraded_bytes) # at once: the repair runs meanwhile
 [ "$(count)" = 2 ] || fail "getfattr shows $(count) after setting 2"
 [ "$(granted "$A")" = $EXT ] && [ "$(granted "$B")" = $EXT ] ||
 	fail "each server should hold a copy of every extent at once: $(granted "$A") and $(granted "$B")"
-d=$(repl degraded_bytes)
 echo "degraded right after: $d"
 [ "$d" -gt 0 ] || fail "the new copies served as up to date before they were filled"
 wait_repl degraded_bytes -eq 0 30

@@ -10,7 +10,7 @@
 require_fuse
 
 make_key key
-start_memd memd --donate 64M --slab-size 4M --key-file key --lease 3s
+start_memd memd --donate 64M --slab-size 4M --key-file key --lease 6s
 MEMD_PID=$PID
 start_fs fs mnt --server "$URL" --key-file key --io-timeout 1s --read-timeout 2s \
 	--connect-timeout 1s
@@ -23,7 +23,11 @@ start=$(date +%s)
 expect_exit 5 "$MMAPIO" pread mnt/ram $((4 << 20)) 4096
 took=$(($(date +%s) - start))
 [ $took -le 6 ] || fail "EIO took $took s with a 2 s read timeout"
-sleep 5
+# past twice the lease in all; a lease of 6 s, not less: once past it,
+# vofirm-fs retries every 3 s (half the lease), each try taking up to its
+# 1 s connect timeout, and the server's lease starts at its SIGCONT, so
+# the resume must come within the lease of the SIGCONT with room to spare
+sleep $((13 - took))
 grep 'DATA LOST' fs.log && { kill -CONT "$MEMD_PID"; fail "declared lost while the server still holds the data"; }
 python3 -c 'import json; d = json.load(open("mnt/.vofirm/stats.json")); assert d["servers"][0]["state"] == "down", d'
 
