@@ -11,13 +11,19 @@ step() { echo "== $*"; }
 # (kill returns when the signal is queued; the other threads go on serving
 # until the one that took it stops them)
 sigstop() {
-	local t s
+	local t s l
 	kill -STOP "$1"
 	for _ in $(seq 500); do
+		[ -d "/proc/$1" ] || fail "process $1 exited before it stopped"
 		s=T
 		for t in /proc/"$1"/task/*/stat; do
-			[ -e "$t" ] || continue
-			[ "$(sed 's/.*) //' "$t" 2>/dev/null | cut -d' ' -f1)" = T ] || s=
+			read -r l 2>/dev/null <"$t" || continue # the thread ended
+			l=${l##*") "}
+			case ${l%% *} in
+			T) ;;
+			Z | X) fail "process $1 exited before it stopped" ;;
+			*) s= ;;
+			esac
 		done
 		[ "$s" = T ] && return 0
 		sleep 0.01

@@ -147,14 +147,20 @@ xt() { "$XTEST" "$@"; }
 # stops the others when it next runs, and until then they go on serving
 # (a paused server's reply to a request sent right after kill -STOP).
 sigstop() {
-	local p t s
+	local p t s l
 	kill -STOP "$@"
 	for p in "$@"; do
 		for _ in $(seq 500); do
+			[ -d "/proc/$p" ] || fail "process $p exited before it stopped"
 			s=T
 			for t in /proc/"$p"/task/*/stat; do
-				[ -e "$t" ] || continue
-				[ "$(sed 's/.*) //' "$t" 2>/dev/null | cut -d' ' -f1)" = T ] || s=
+				read -r l 2>/dev/null <"$t" || continue # the thread ended
+				l=${l##*") "}
+				case ${l%% *} in
+				T) ;;
+				Z | X) fail "process $p exited before it stopped" ;;
+				*) s= ;;
+				esac
 			done
 			[ "$s" = T ] && break
 			sleep 0.01

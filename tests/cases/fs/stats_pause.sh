@@ -87,7 +87,7 @@ kill -CONT "$MEMD_PID"
 for _ in $(seq 100); do grep -q 'back after' fs.log && break; sleep 0.1; done
 assert_grep 'server tcp://127.0.0.1:[0-9]+: back after [0-9]+ ms; session resumed' fs.log
 [ "$(avail)" = $((240 << 20)) ] || fail "avail is $(avail) after the server came back"
-# (a STATS slower than 250 ms just after the resume reads as not answering)
+# (a STATS unanswered for 125 ms just after the resume reads as not answering)
 for _ in $(seq 50); do [ "$(server_field answering)" = True ] && break; sleep 0.1; done
 [ "$(server_field answering)" = True ] || fail "the server is not answering 5 s after SIGCONT"
 # another mount takes memory on the same server: df here sees it

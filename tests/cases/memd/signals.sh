@@ -21,9 +21,14 @@ for sig in TERM INT; do
 		fail "the clients are not holding: $(cat "hold1-$sig.out" "hold2-$sig.out")"
 	[ "$(stat_of "$URL" clients)" = 3 ] || fail "clients did not connect"
 	if [ $sig = TERM ]; then
-		kill -USR1 "$PID"
+		# asked again until it says so: the stats query above is a client
+		# too, until memd has seen it go
 		line='stats: capacity 64 MiB in 64 slabs of 1 MiB: 2 granted, 62 free; 2 clients connected'
-		for _ in $(seq 50); do grep -qE "$line" "memd-$sig.log" && break; sleep 0.1; done
+		for _ in $(seq 50); do
+			kill -USR1 "$PID"
+			sleep 0.1
+			grep -qE "$line" "memd-$sig.log" && break
+		done
 		assert_grep "$line" "memd-$sig.log"
 	fi
 	start=$(date +%s%N)

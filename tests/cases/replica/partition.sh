@@ -24,8 +24,8 @@ sigstop "$PA" "$PB"
 # with no I/O, the stop is seen at the next heartbeat (every 15 s), then
 # the lease (6 s: once past it vofirm-fs retries every 3 s, half of it,
 # and a server must be resumed within its lease of its SIGCONT) and a
-# reconnection attempt (backoff up to 3 s): 24 s in the worst case, so
-# wait longer than that
+# reconnection attempt (a backoff of up to 2 s and a 1 s connect
+# timeout): about 25 s in the worst case, so wait longer than that
 wait_until 45 "both past their lease" \
 	eval '[ $(grep -c "unreachable for .* longer than its lease" fs.log) -ge 2 ]'
 grep -q "every copy there is rebuilt" fs.log &&

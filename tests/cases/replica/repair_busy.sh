@@ -71,7 +71,7 @@ kill -0 $RPID 2>/dev/null || fail "the reader stopped: $(tail -3 reads)"
 
 step "the reader stops: the rest is copied at the full rate"
 touch stop
-wait $RPID
+wait $RPID || fail "the reader failed: $(grep -v '^ok:' reads | tail -3)"
 grep -v '^ok:' reads && fail "a read failed during the repair"
 # what is left would take 8 s or more at 1 MiB/s
 wait_repl degraded_bytes -eq 0 6
