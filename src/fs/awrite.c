@@ -77,6 +77,7 @@ struct awq {
 	pthread_cond_t idle_cv; /* a count of in-flight writes reached zero */
 	unsigned waiters;	/* threads in aw_wait (__atomic) */
 	unsigned in_flight;	/* __atomic */
+	bool idle_wait;		/* the thread waits with no deadline (lock) */
 	struct awrite *head, *tail;
 	struct awrite *failed, *failed_tail;
 	bool stop;
@@ -196,11 +197,13 @@ bool awrite_try(struct fs *fs, fuse_req_t req, struct inode *in, uint64_t off, s
 	if (!w)
 		return false;
 	memset(w, 0, sizeof(*w));
-	fs_rwlock_rdlock(&in->rw);
+	/* a lock held long (a resize, a rebuild's chunk): not with the
+	 * reader's place kept (loop.c) */
+	fs_rwlock_rdlock_or(&in->rw, loop_may_block);
 	e = off + len <= in->size ? map_get(in, off / S) : NULL;
 	if (!e)
 		goto no_rw;
-	fs_rwlock_rdlock(&e->fill);
+	fs_rwlock_rdlock_or(&e->fill, loop_may_block);
 	/* a partial page without data is padded with zeros: ext_write's way */
 	if ((so % FS_PAGE && !page_written(e, so / FS_PAGE)) ||
 	    ((so + len) % FS_PAGE && !page_written(e, (so + len - 1) / FS_PAGE)))
@@ -265,8 +268,8 @@ bool awrite_try(struct fs *fs, fuse_req_t req, struct inode *in, uint64_t off, s
 	else
 		q->head = w;
 	q->tail = w;
-	if (q->head == w)
-		pthread_cond_signal(&q->cv); /* a first deadline */
+	if (q->head == w && q->idle_wait)
+		pthread_cond_signal(&q->cv); /* a first deadline, for a thread that has none */
 	pthread_mutex_unlock(&q->lock);
 
 	for (unsigned i = 0; i < w->cnt; i++) {
@@ -341,7 +344,9 @@ static void *aw_thread(void *arg)
 
 				pthread_cond_timedwait(&q->cv, &q->lock, &dl);
 			} else {
+				q->idle_wait = true;
 				pthread_cond_wait(&q->cv, &q->lock);
+				q->idle_wait = false;
 			}
 			continue;
 		}

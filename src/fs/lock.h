@@ -121,6 +121,17 @@ static inline void fs_rwlock_rdlock(struct fs_rwlock *l)
 	pthread_rwlock_rdlock(&l->l);
 }
 
+/* A shared hold; if it has to wait for one, about_to_wait() is called
+ * first (a FUSE thread hands its reader's place on: loop_may_block()). */
+static inline void fs_rwlock_rdlock_or(struct fs_rwlock *l, void (*about_to_wait)(void))
+{
+	lock_check_take(l->rank);
+	if (pthread_rwlock_tryrdlock(&l->l)) {
+		about_to_wait();
+		pthread_rwlock_rdlock(&l->l);
+	}
+}
+
 /* A shared hold by `dl` (CLOCK_MONOTONIC): 0, or ETIMEDOUT (not held). */
 static inline int fs_rwlock_rdlock_by(struct fs_rwlock *l, const struct timespec *dl)
 {

@@ -142,13 +142,12 @@ static bool become_reader(struct loop_thread *lt)
 	}
 }
 
-/* The calling thread has left read(): with no reader left, the last
- * parked thread becomes one. */
-static void leave_reader(struct loop *l)
+/* With no reader left, the last parked thread becomes one. */
+static void hand_on(struct loop *l)
 {
 	struct loop_thread *p;
 
-	if (__atomic_sub_fetch(&l->readers, 1, __ATOMIC_SEQ_CST) ||
+	if (__atomic_load_n(&l->readers, __ATOMIC_SEQ_CST) ||
 	    !__atomic_load_n(&l->nparked, __ATOMIC_SEQ_CST))
 		return;
 	pthread_mutex_lock(&l->mu);
@@ -158,6 +157,37 @@ static void leave_reader(struct loop *l)
 		pthread_cond_signal(&p->cv);
 	}
 	pthread_mutex_unlock(&l->mu);
+}
+
+/* The loop whose reader's place this thread left without handing it on. */
+static __thread struct loop *owed;
+
+/*
+ * The calling thread has left read().  It hands its place on at once,
+ * unless it took a WRITE (defer): the write-back's are answered
+ * asynchronously and the thread is back in a few microseconds, while
+ * waking a parked thread for each (when both readers hold one, as in a
+ * stream of them) costs a wake-up per page and a thread that then parks
+ * again.  A WRITE that has to wait (the synchronous way) hands the place
+ * on first (loop_may_block()).
+ */
+static void leave_reader(struct loop *l, bool defer)
+{
+	__atomic_sub_fetch(&l->readers, 1, __ATOMIC_SEQ_CST);
+	if (defer)
+		owed = l;
+	else
+		hand_on(l);
+}
+
+void loop_may_block(void)
+{
+	struct loop *l = owed;
+
+	if (l) {
+		owed = NULL;
+		hand_on(l);
+	}
 }
 
 /* Wakes every parked thread (the loop stops). */
@@ -300,12 +330,13 @@ static void *loop_thread(void *arg)
 		__atomic_store_n(&lt->waiting, true, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&l->stopping, __ATOMIC_SEQ_CST)) {
 			__atomic_store_n(&lt->waiting, false, __ATOMIC_SEQ_CST);
-			leave_reader(l);
+			leave_reader(l, false);
 			break;
 		}
 		r = receive(l->se, lt->rbuf, &buf);
 		__atomic_store_n(&lt->waiting, false, __ATOMIC_SEQ_CST);
-		leave_reader(l);
+		leave_reader(l, r > 0 && ((const struct fuse_in_header *)buf.mem)->opcode ==
+						 FUSE_WRITE);
 		if (r == -EINTR || r == -EAGAIN)
 			continue; /* the stop's signal, or another thread took it */
 		if (r <= 0) {
@@ -329,6 +360,7 @@ static void *loop_thread(void *arg)
 			break;
 		}
 		process(l->se, &buf);
+		owed = NULL; /* back for the place at once */
 	}
 	pthread_sigmask(SIG_BLOCK, &wake, NULL);
 	__atomic_store_n(&lt->done, true, __ATOMIC_RELEASE);

@@ -901,6 +901,7 @@ static void vf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 			handle_free(h);
 		return;
 	}
+	loop_may_block();
 	n = file_write(fs, h->in, (uint64_t)off, size, buf);
 	fetchahead_invalidate(fs, h->in, (uint64_t)off, size);
 	handle_done(h);
