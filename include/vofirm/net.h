@@ -22,9 +22,11 @@ int vf_writev_flags(int fd, struct iovec *iov, int iovcnt, int flags);
  * their bytes are sent, before the call returns (the TCP transport's
  * batches: a request's reply can come while later requests are still
  * being sent).  Nothing reads them after the call: a sanitizer build
- * checks them before it instead of after.
+ * checks them before it instead of after.  With about_to_wait, the
+ * first try does not wait (MSG_DONTWAIT): about_to_wait() is called
+ * before a call that would (vf_xport_set_wait_hook()).
  */
-int vf_writev_unchecked(int fd, struct iovec *iov, int iovcnt);
+int vf_writev_unchecked(int fd, struct iovec *iov, int iovcnt, void (*about_to_wait)(void));
 
 /*
  * Reads one message's header and payload into buf (cap bytes; VF_HDR_SIZE

@@ -162,6 +162,17 @@ void vf_xport_close(struct vf_xport *x, unsigned flags);
 
 int vf_xport_submit(struct vf_xport *x, struct vf_op *op);
 
+/*
+ * A function every transport calls on the submitting thread just before
+ * that thread may wait in vf_xport_submit() (no free slot, another thread
+ * sending, a full socket send buffer): vofirm-fs's FUSE loop hands the
+ * calling thread's place among the readers of /dev/fuse on
+ * (loop_may_block()).  Process-wide, set once before any connection;
+ * NULL (the default): nothing.  It must not block, nor take a lock a
+ * transport may hold.
+ */
+void vf_xport_set_wait_hook(void (*about_to_wait)(void));
+
 /* Submits op and waits for it; returns op->status. */
 int vf_xport_run(struct vf_xport *x, struct vf_op *op);
 

@@ -122,7 +122,8 @@ static inline void fs_rwlock_rdlock(struct fs_rwlock *l)
 }
 
 /* A shared hold; if it has to wait for one, about_to_wait() is called
- * first (a FUSE thread hands its reader's place on: loop_may_block()). */
+ * first (a FUSE thread hands its reader's place on: loop_may_block()),
+ * which must take no lock of these ranks. */
 static inline void fs_rwlock_rdlock_or(struct fs_rwlock *l, void (*about_to_wait)(void))
 {
 	lock_check_take(l->rank);

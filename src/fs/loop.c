@@ -168,8 +168,9 @@ static __thread struct loop *owed;
  * asynchronously and the thread is back in a few microseconds, while
  * waking a parked thread for each (when both readers hold one, as in a
  * stream of them) costs a wake-up per page and a thread that then parks
- * again.  A WRITE that has to wait (the synchronous way) hands the place
- * on first (loop_may_block()).
+ * again.  A WRITE that has to wait hands the place on first
+ * (loop_may_block()): the synchronous way (vf_write), a lock held long
+ * (awrite_try), the transport's own waits (vf_xport_set_wait_hook()).
  */
 static void leave_reader(struct loop *l, bool defer)
 {

@@ -288,6 +288,9 @@ static int start_servers(struct fs *fs, bool *carried_on)
 	unsigned files = 0;
 	int ret;
 
+	/* a FUSE thread that kept its reader's place (a WRITE) hands it on
+	 * before the transport makes it wait (loop.c) */
+	vf_xport_set_wait_hook(loop_may_block);
 	*carried_on = state_has_snapshot(fs);
 	if (!*carried_on) {
 		ret = servers_open(fs);

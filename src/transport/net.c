@@ -51,17 +51,25 @@ static ssize_t sendmsg_raw(int fd, const struct msghdr *mh, int flags)
 	return syscall(SYS_sendmsg, fd, mh, flags);
 }
 
-static int writev_loop(int fd, struct iovec *iov, int iovcnt, int flags, bool raw)
+/* about_to_wait: see vf_writev_unchecked() */
+static int writev_loop(int fd, struct iovec *iov, int iovcnt, int flags, bool raw,
+		       void (*about_to_wait)(void))
 {
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
+	int nowait = about_to_wait ? MSG_DONTWAIT : 0;
 
 	while (mh.msg_iovlen) {
-		ssize_t n = raw ? sendmsg_raw(fd, &mh, MSG_NOSIGNAL | flags)
-				: sendmsg(fd, &mh, MSG_NOSIGNAL | flags);
+		ssize_t n = raw ? sendmsg_raw(fd, &mh, MSG_NOSIGNAL | flags | nowait)
+				: sendmsg(fd, &mh, MSG_NOSIGNAL | flags | nowait);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) && nowait) {
+				about_to_wait();
+				nowait = 0; /* the rest as the socket says */
+				continue;
+			}
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return -ETIMEDOUT;
 			return -errno;
@@ -107,7 +115,7 @@ int vf_recv_msg(int fd, void *buf, size_t cap, struct vf_msg *m, const char **wh
 
 static int writev_full(int fd, struct iovec *iov, int iovcnt, int flags)
 {
-	return writev_loop(fd, iov, iovcnt, flags, false);
+	return writev_loop(fd, iov, iovcnt, flags, false, NULL);
 }
 
 int vf_writev_full(int fd, struct iovec *iov, int iovcnt)
@@ -120,7 +128,7 @@ int vf_writev_flags(int fd, struct iovec *iov, int iovcnt, int flags)
 	return writev_full(fd, iov, iovcnt, flags);
 }
 
-int vf_writev_unchecked(int fd, struct iovec *iov, int iovcnt)
+int vf_writev_unchecked(int fd, struct iovec *iov, int iovcnt, void (*about_to_wait)(void))
 {
 #ifdef VF_ASAN
 	/* every buffer is whole and live now (its owner cannot free it
@@ -136,7 +144,7 @@ int vf_writev_unchecked(int fd, struct iovec *iov, int iovcnt)
 						    (size_t)(bad - (char *)iov[i].iov_base));
 	}
 #endif
-	return writev_loop(fd, iov, iovcnt, 0, true);
+	return writev_loop(fd, iov, iovcnt, 0, true, about_to_wait);
 }
 
 static int send_msg(int fd, const struct vf_msg *m, int flags)

@@ -1262,8 +1262,13 @@ static int rdma_submit(struct vf_xport *x, struct vf_op *op)
 		}
 	}
 
-	pthread_mutex_lock(&r->send_lock);
+	if (pthread_mutex_trylock(&r->send_lock)) {
+		vf_xport_about_to_wait();
+		pthread_mutex_lock(&r->send_lock);
+	}
 	pthread_mutex_lock(&r->lock);
+	if (!r->dead && r->free_head < 0)
+		vf_xport_about_to_wait();
 	while (!r->dead && r->free_head < 0)
 		pthread_cond_wait(&r->slot_cv, &r->lock);
 	/* broken: ending, and what is in flight is about to fail with it */

@@ -473,7 +473,7 @@ static int send_iov(struct tcp_xport *t, struct iovec *iov, unsigned niov)
 	if (!niov)
 		return 0;
 	__atomic_add_fetch(&t->x.tx_calls, 1, __ATOMIC_RELAXED);
-	return vf_writev_unchecked(t->fd, iov, (int)niov);
+	return vf_writev_unchecked(t->fd, iov, (int)niov, vf_xport_about_to_wait);
 }
 
 /* Writes the requests of batch (send_lock held).  0 or -errno. */
@@ -549,7 +549,10 @@ static void send_queued(struct tcp_xport *t)
 {
 	int batch[SEND_BATCH];
 
-	pthread_mutex_lock(&t->send_lock);
+	if (pthread_mutex_trylock(&t->send_lock)) {
+		vf_xport_about_to_wait(); /* the last sender is still in its call */
+		pthread_mutex_lock(&t->send_lock);
+	}
 	for (;;) {
 		unsigned n;
 		int ret;
@@ -1173,6 +1176,8 @@ static int tcp_submit(struct vf_xport *x, struct vf_op *op)
 	int idx;
 
 	pthread_mutex_lock(&t->lock);
+	if (!t->dead && t->free_head < 0)
+		vf_xport_about_to_wait();
 	while (!t->dead && t->free_head < 0)
 		pthread_cond_wait(&t->slot_cv, &t->lock);
 	if (t->dead) {

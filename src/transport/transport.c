@@ -124,6 +124,21 @@ void vf_xport_close(struct vf_xport *x, unsigned flags)
 	x->ops->destroy(x);
 }
 
+static void (*wait_hook)(void);
+
+void vf_xport_set_wait_hook(void (*about_to_wait)(void))
+{
+	__atomic_store_n(&wait_hook, about_to_wait, __ATOMIC_RELEASE);
+}
+
+void vf_xport_about_to_wait(void)
+{
+	void (*fn)(void) = __atomic_load_n(&wait_hook, __ATOMIC_ACQUIRE);
+
+	if (fn)
+		fn();
+}
+
 int vf_xport_submit(struct vf_xport *x, struct vf_op *op)
 {
 	op->status = 0;

@@ -40,6 +40,9 @@ struct vf_xport_ops {
 	void (*abort)(struct vf_xport *x, uint64_t gen);
 };
 
+/* The hook of vf_xport_set_wait_hook(), or nothing. */
+void vf_xport_about_to_wait(void);
+
 extern const struct vf_xport_ops vf_tcp_ops;
 extern const struct vf_xport_ops vf_rdma_ops;
 extern const struct vf_xport_ops vf_mem_ops;

@@ -203,12 +203,20 @@ static void on_alarm(int sig)
 {
 }
 
+static int hook_calls;
+
+static void count_hook(void)
+{
+	hook_calls++;
+}
+
 /* vf_writev_unchecked() (the TCP transport's batches): every byte of 129
  * pieces, in order, through a socket whose buffer holds a few of them,
  * its sends interrupted by a signal every millisecond (no SA_RESTART: a
  * send interrupted after some bytes returns short, one before any fails
- * with EINTR, and both go on where they stopped); and a peer that is
- * gone is an error, not a SIGPIPE. */
+ * with EINTR, and both go on where they stopped); the hook called once,
+ * before the first send that waits, and not for a send that does not
+ * wait; and a peer that is gone is an error, not a SIGPIPE. */
 static void test_writev_unchecked(void)
 {
 	enum { PIECES = 129, PIECE = 4096 + 37 };
@@ -240,8 +248,9 @@ static void test_writev_unchecked(void)
 	pthread_sigmask(SIG_SETMASK, &prev, NULL);
 	sigaction(SIGALRM, &sa, &old_sa);
 	setitimer(ITIMER_REAL, &every_ms, NULL);
-	CHECK_EQ(vf_writev_unchecked(sv[0], iov, PIECES), 0);
+	CHECK_EQ(vf_writev_unchecked(sv[0], iov, PIECES, count_hook), 0);
 	setitimer(ITIMER_REAL, &off, NULL);
+	CHECK_EQ(hook_calls, 1);
 	sigaction(SIGALRM, &old_sa, NULL);
 	close(sv[0]);
 	pthread_join(th, NULL);
@@ -250,7 +259,16 @@ static void test_writev_unchecked(void)
 
 	/* the peer has closed: -EPIPE, and the process lives on */
 	iov[0] = (struct iovec){ src, PIECE };
-	CHECK_EQ(vf_writev_unchecked(sv[1], iov, 1), -EPIPE);
+	CHECK_EQ(vf_writev_unchecked(sv[1], iov, 1, NULL), -EPIPE);
+	close(sv[1]);
+
+	/* room for all of it: no wait, no hook */
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	hook_calls = 0;
+	iov[0] = (struct iovec){ src, PIECE };
+	CHECK_EQ(vf_writev_unchecked(sv[0], iov, 1, count_hook), 0);
+	CHECK_EQ(hook_calls, 0);
+	close(sv[0]);
 	close(sv[1]);
 	free(src);
 	free(k.got);

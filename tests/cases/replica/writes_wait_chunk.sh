@@ -5,7 +5,8 @@
 # write-back answered asynchronously is back in microseconds): while
 # write-back waits for a rebuild's chunk, whose new copy's server is
 # paused, other requests are still served. Two WRITEs take both readers'
-# places; a LOOKUP then needs a third thread. Nothing is lost.
+# places (fusectl counts them waiting); a LOOKUP then needs a third
+# thread. Nothing is lost.
 # TIMEOUT: 120
 . "$(dirname "$0")/../../lib/common.sh"
 . "$TOP/tests/lib/replica.sh"
@@ -25,6 +26,13 @@ start_memd b --donate 64M --slab-size 4M --no-auth --lease 60s
 B=$URL
 conf "$A;$B"
 start_fs fs mnt -c fs.conf
+FUSECTL=/sys/fs/fuse/connections
+if ! mountpoint -q $FUSECTL; then
+	mount -t fusectl fusectl $FUSECTL || skip "cannot mount fusectl on $FUSECTL (requests waiting are counted there)"
+	_mounts+=("$FUSECTL")
+fi
+CONN=$(mountpoint -d mnt | cut -d: -f2) # the connection's directory: the minor
+[ -r "$FUSECTL/$CONN/waiting" ] || fail "no $FUSECTL/$CONN/waiting for mnt ($(mountpoint -d mnt))"
 "$MMAPIO" fill mnt/h $SIZE 5
 start_memd c --donate 64M --slab-size 4M --no-auth --lease 60s
 C=$URL C_PID=$PID
@@ -45,7 +53,10 @@ sleep 1.5
 step "two pages written back wait for the chunk; a LOOKUP is still answered"
 "$MMAPIO" stamp mnt/h $SIZE 9 512 >stamp.out 2>&1 & # pages 0 and 512: two WRITEs
 SPID=$!
-sleep 0.5
+# both WRITEs unanswered before the LOOKUP: fusectl's count of the
+# connection's requests waiting for an answer
+_two_waiting() { [ "$(cat "$FUSECTL/$CONN/waiting")" -ge 2 ]; }
+wait_until 2 "the two WRITEs were not both waiting" _two_waiting
 t0=$(date +%s%N)
 rc=0
 timeout 2 stat mnt/no-such-file >/dev/null 2>&1 || rc=$?
