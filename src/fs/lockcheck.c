@@ -16,7 +16,7 @@ static const char *const lock_names[LOCK_RANKS] = {
 	[LOCK_INODE_RW] = "inode->rw",	 [LOCK_EXTENT] = "extent->fill",
 	[LOCK_ALLOC] = "fs->alloc_lock", [LOCK_SERVER] = "server->lock",
 	[LOCK_NS] = "fs->ns_lock",	 [LOCK_REPAIR] = "fs->repair_lock",
-	[LOCK_BUF] = "fs->buf_lock",
+	[LOCK_STATE] = "fs->st.lock",	 [LOCK_BUF] = "fs->buf_lock",
 };
 
 #define LOCK_ORDER                                                                  \
