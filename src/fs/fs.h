@@ -724,8 +724,10 @@ uint64_t fs_req_unique(void);
 int loop_init(struct fs *fs, struct fuse_session *se, int fd);
 /* Serves requests with nthreads threads until unmounted or stopped. */
 int loop_run(struct fs *fs, struct fuse_session *se, int fd, int stop_fd, unsigned nthreads);
-/* The calling FUSE thread is about to wait (a synchronous WRITE): the
- * reader's place it left without handing on goes to a parked thread. */
+/* The calling thread is about to wait (a WRITE gone the synchronous way,
+ * a lock held long, the transport's waits): the reader's place a FUSE
+ * thread left without handing on (it took a WRITE) goes to a parked
+ * thread.  Nothing on any other thread. */
 void loop_may_block(void);
 
 /* ---- super.c: the supervisor ---- */
