@@ -50,6 +50,10 @@
  * process's CPU-time clock (clock_getcpuclockid: every thread, ended ones
  * included, to the nanosecond), else from /proc/PID/task/TID/schedstat
  * (the threads alive at the time; clock ticks of .../stat without it).
+ * The whole machine's too, from /proc/stat in clock ticks: its busy CPU
+ * per operation, every process and interrupt included
+ * ("cpu_machine_us"), and the share of the CPUs left idle ("idle_pct").
+ * For writeback the timed part is the msync alone, as for its MB/s.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -120,7 +124,28 @@ struct cpu_group {
 struct cpu {
 	unsigned n; /* groups: [0] is this process ("self") */
 	struct cpu_group g[CPU_GROUPS];
+	uint64_t busy0, idle0; /* the machine's, from /proc/stat, in ticks */
 };
+
+/* The machine's busy and idle (idle + iowait) clock ticks so far; false if
+ * /proc/stat cannot be read. */
+static bool machine_ticks(uint64_t *busy, uint64_t *idle)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "re");
+	int n;
+
+	if (!f)
+		return false;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]);
+	fclose(f);
+	if (n != 8)
+		return false;
+	*busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+	*idle = v[3] + v[4];
+	return true;
+}
 
 /* One thread's CPU time in ns: schedstat's first field (on-CPU time), or
  * utime + stime of stat in clock ticks. */
@@ -239,6 +264,8 @@ static void cpu_start(struct cpu *c)
 {
 	for (unsigned i = 0; i < c->n; i++)
 		c->g[i].t0 = group_cpu_ns(&c->g[i], &c->g[i].gone);
+	if (!machine_ticks(&c->busy0, &c->idle0))
+		c->busy0 = c->idle0 = UINT64_MAX;
 }
 
 /* Appends ", \"cpu_NAME_us\": x" per group (µs per op; null if a process
@@ -257,6 +284,21 @@ static void cpu_end(struct cpu *c, uint64_t ops, char *out, size_t cap)
 			used += (size_t)snprintf(out + used, cap - used, ", \"cpu_%s_us\": %.3f",
 						 c->g[i].name,
 						 (double)(t1 - c->g[i].t0) / 1e3 / (double)ops);
+	}
+	if (used < cap) {
+		uint64_t busy, idle;
+
+		/* the whole machine's CPU per op, and its idle share, in clock
+		 * ticks (coarse: time a pass of at least a few hundred ms) */
+		if (c->busy0 != UINT64_MAX && ops && machine_ticks(&busy, &idle) &&
+		    busy + idle > c->busy0 + c->idle0)
+			used += (size_t)snprintf(
+				out + used, cap - used,
+				", \"cpu_machine_us\": %.3f, \"idle_pct\": %.1f",
+				(double)(busy - c->busy0) * 1e6 / (double)sysconf(_SC_CLK_TCK) /
+					(double)ops,
+				100.0 * (double)(idle - c->idle0) /
+					(double)(busy - c->busy0 + idle - c->idle0));
 	}
 	if (used < cap)
 		snprintf(out + used, cap - used, ", \"cpu_ops\": %" PRIu64, ops);
@@ -390,7 +432,6 @@ static int writeback(const char *path, uint64_t size, uint64_t n)
 		return 1;
 	}
 	cpu_setup(&cpu, NULL, 0);
-	cpu_start(&cpu); /* the stores and the msync */
 	t0 = ns();
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t a = ns();
@@ -399,6 +440,7 @@ static int writeback(const char *path, uint64_t size, uint64_t n)
 		lat[i] = ns() - a;
 	}
 	t1 = ns();
+	cpu_start(&cpu); /* the msync: the part timed for MB/s */
 	if (msync((void *)m, size, MS_SYNC)) {
 		perror("msync");
 		return 1;

@@ -39,7 +39,7 @@ remote = ("vofirm-tcp", "vofirm-tcp-r1", "vofirm-tcp-r2")
 round_trip_benches = ("readfault-rand", "writefault-rand")
 # CPU time per operation: the FUSE server (vofirm-fs's two processes, or
 # vofirm-barefuse), the memds, the benchmark itself, the bare TCP server
-cpu_keys = ("cpu_fs_us", "cpu_memd_us", "cpu_self_us", "cpu_server_us",
+cpu_keys = ("cpu_fs_us", "cpu_memd_us", "cpu_self_us", "cpu_server_us", "cpu_machine_us", "idle_pct",
             "mean_us", "fs_read_handler_us", "fs_server_read_us")
 rows = []
 for b, desc in benches:
@@ -154,10 +154,12 @@ if cpu_rows:
               "round trip for rtt and tcpping. FUSE server: vofirm-fs's supervisor and worker, or "
               "vofirm-barefuse; memd: the memds of the mount (two for r1 and r2), or the bare TCP "
               "server; benchmark: the faulting process (rtt, tcpping: the transport's client). "
-              "× bare TCP: memd per 4 KiB over the bare TCP server's per 4 KiB request.", "",
+              "× bare TCP: memd per 4 KiB over the bare TCP server's per 4 KiB request. "
+              "machine: every CPU's busy time per operation (/proc/stat: all processes, the kernel's "
+              "threads and interrupts), and the share of the CPUs idle meanwhile.", "",
               "| measurement | backend | FUSE server µs | memd / TCP server µs | benchmark µs | total µs "
-              "| memd × bare TCP server's |",
-              "|---|---|---|---|---|---|---|"]
+              "| memd × bare TCP server's | machine µs | idle % |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in cpu_rows:
         desc = rt_desc(r) if is_rt(r) else dict(benches)[r["bench"]]
         server = r.get("cpu_memd_us") if r.get("cpu_memd_us") is not None else r.get("cpu_server_us")
@@ -166,7 +168,8 @@ if cpu_rows:
         r["cpu_total_us"] = sum(parts) if parts else None
         r["cpu_memd_x_bare_tcp"] = x
         lines.append(f"| {desc} | {r['backend']} | {f(r.get('cpu_fs_us'), 2)} | {f(server, 2)} | "
-                     f"{f(r.get('cpu_self_us'), 2)} | {f(r['cpu_total_us'], 2)} | {f(x, 2)} |")
+                     f"{f(r.get('cpu_self_us'), 2)} | {f(r['cpu_total_us'], 2)} | {f(x, 2)} | "
+                     f"{f(r.get('cpu_machine_us'), 2)} | {f(r.get('idle_pct'))} |")
 
 # ---- issue 11's goals ----
 fm_p50, fm_p99 = ref("readfault-rand", "fuse-mem", "p50_us"), ref("readfault-rand", "fuse-mem", "p99_us")
@@ -202,6 +205,32 @@ for desc, a, b, x, target, lim, how in goals:
     lines.append(f"| {desc} | {f(a, 2)} | {f(b, 2)} | {f(x, 2)} | {target} | {verdict} |")
     rows.append({"bench": "issue11-goal", "goal": desc, "measured": a, "reference": b, "ratio": x,
                  "target": target, "met": None if x is None else verdict == "met"})
+
+# ---- what the machine's CPUs allow ----
+# A throughput ratio between two backends can be no better than the
+# inverse ratio of the whole machine's CPU time per page once the CPUs are
+# saturated: the floor does no network work, while over TCP memd and the
+# loopback's stack share the same CPUs.  Shown next to the measured ratio.
+bounds = []
+for desc, bench, a_be, b_be in (("sequential: vofirm-tcp × fuse-mem", "readfault-seq", "vofirm-tcp", "fuse-mem"),
+                                ("write-back: vofirm-tcp × fuse-mem", "writeback-rand", "vofirm-tcp", "fuse-mem"),
+                                ("write-back: r2 × r1", "writeback-rand", "vofirm-tcp-r2", "vofirm-tcp-r1")):
+    ma, mb = ref(bench, a_be, "cpu_machine_us"), ref(bench, b_be, "cpu_machine_us")
+    if ma is None or mb is None:
+        continue
+    bounds.append((desc, ratio(ref(bench, a_be, "mb_s"), ref(bench, b_be, "mb_s")), mb, ma, ratio(mb, ma),
+                   ref(bench, b_be, "idle_pct"), ref(bench, a_be, "idle_pct")))
+if bounds:
+    lines += ["", "What the CPUs allow: the throughput ratio measured, and the ratio of the whole machine's "
+              "busy CPU per page (reference over measured): the ratio the two could reach with every CPU "
+              "busy, from this run. Where the idle share is near zero the measured ratio is bound by CPU "
+              "time, not by waiting.", "",
+              "| ratio | measured | machine µs per page (reference) | (measured) | CPU-bound ratio "
+              "| idle % (reference) | (measured) |", "|---|---|---|---|---|---|---|"]
+    for desc, x, mb, ma, cb, ib, ia in bounds:
+        lines.append(f"| {desc} | {f(x, 2)} | {f(mb, 2)} | {f(ma, 2)} | {f(cb, 2)} | {f(ib)} | {f(ia)} |")
+        rows.append({"bench": "cpu-bound", "ratio": desc, "measured": x, "machine_us_reference": mb,
+                     "machine_us_measured": ma, "cpu_bound_ratio": cb})
 
 # ---- where a cold fault's time goes ----
 # Means over the same faults: the fault as the faulting process sees it;
