@@ -300,12 +300,13 @@ void servers_rw_all(struct fs *fs, struct srv_io *io, unsigned n)
 			lead = (int)i;
 			sl->op.flags = VF_OP_F_WAIT;
 		}
-		sl->xgen = __atomic_load_n(&s->x->conn_gen, __ATOMIC_ACQUIRE);
 		sl->t0 = vf_now_ns();
 		pthread_mutex_lock(&all.lock);
 		all.left++;
 		pthread_mutex_unlock(&all.lock);
 		ret = vf_xport_submit(s->x, &sl->op);
+		/* the connection it went out on (vf_xport_run()'s way) */
+		sl->xgen = __atomic_load_n(&s->x->conn_gen, __ATOMIC_ACQUIRE);
 		if (ret) {
 			pthread_mutex_lock(&all.lock);
 			all.left--;

@@ -82,6 +82,14 @@ struct tcp_slot {
 	int next_free;
 	int next_send; /* in the send queue: the next queued slot, or -1 */
 	bool waited;   /* its submitter receives it (VF_OP_F_WAIT) */
+	bool sent;     /* taken off the queue by a sender: a reply may come */
+};
+
+/* A request of a batch being sent: what send_batch() needs of its slot,
+ * taken under t->lock (a forged early reply may free the slot meanwhile). */
+struct tcp_sending {
+	struct vf_op *op;
+	uint32_t idx, gen;
 };
 
 #define SEND_BATCH 64u			      /* requests in one sendmsg() at most */
@@ -417,8 +425,11 @@ static bool rx_buffered(const struct tcp_xport *t)
 {
 	struct vf_hdr h;
 
-	if (t->rx_have - t->rx_pos < VF_HDR_SIZE || vf_hdr_decode(t->rxbuf + t->rx_pos, &h, NULL))
+	if (t->rx_have - t->rx_pos < VF_HDR_SIZE)
 		return false;
+	/* a head that does not decode: rx_one() says so without the socket */
+	if (vf_hdr_decode(t->rxbuf + t->rx_pos, &h, NULL))
+		return true;
 	return t->rx_have - t->rx_pos - VF_HDR_SIZE >= h.len;
 }
 
@@ -428,7 +439,8 @@ static bool rx_buffered(const struct tcp_xport *t)
  * closed (and whose number the kernel may have given to another socket),
  * and no operation is failed (fail_all()) while its buffer is being sent.
  * A queued operation cannot complete otherwise: its reply cannot come
- * before it is sent.
+ * before it is sent, and rx_one() takes one that does (a forged reply, its
+ * tag guessed) for the protocol error it is.
  *
  * But it can complete, and its buffer go back to its owner, while the
  * sendmsg() that carried it is still sending the requests behind it: the
@@ -445,8 +457,10 @@ static bool rx_buffered(const struct tcp_xport *t)
 #define SEND_IOV (2u * SEND_BATCH + 1) /* heads and payloads of one batch */
 
 /* Takes the queue's first requests, up to SEND_BATCH (t->lock held);
- * with writes_only, it stops at the first that is not a WRITE. */
-static unsigned take_batch(struct tcp_xport *t, int *batch, bool writes_only)
+ * with writes_only, it stops at the first that is not a WRITE.  From here
+ * a reply to them is accepted (rx_one()): one to a request still queued
+ * is a lie. */
+static unsigned take_batch(struct tcp_xport *t, struct tcp_sending *batch, bool writes_only)
 {
 	unsigned n = 0;
 
@@ -458,7 +472,8 @@ static unsigned take_batch(struct tcp_xport *t, int *batch, bool writes_only)
 				break;
 			t->big_queued--;
 		}
-		batch[n++] = t->send_head;
+		sl->sent = true;
+		batch[n++] = (struct tcp_sending){ sl->op, (uint32_t)t->send_head, sl->gen };
 		t->send_head = sl->next_send;
 	}
 	if (t->send_head < 0)
@@ -477,7 +492,7 @@ static int send_iov(struct tcp_xport *t, struct iovec *iov, unsigned niov)
 }
 
 /* Writes the requests of batch (send_lock held).  0 or -errno. */
-static int send_batch(struct tcp_xport *t, const int *batch, unsigned n)
+static int send_batch(struct tcp_xport *t, const struct tcp_sending *batch, unsigned n)
 {
 	struct iovec iov[SEND_IOV];
 	unsigned niov = 0;
@@ -485,13 +500,12 @@ static int send_batch(struct tcp_xport *t, const int *batch, unsigned n)
 	int ret = 0;
 
 	for (unsigned i = 0; i < n && !ret; i++) {
-		struct tcp_slot *sl = &t->slots[batch[i]];
 		struct vf_msg m;
 		size_t bulk;
 		long len;
 
-		vf_op_to_msg(sl->op, &m);
-		m.hdr.tag = (uint64_t)sl->gen << 32 | (uint32_t)batch[i];
+		vf_op_to_msg(batch[i].op, &m);
+		m.hdr.tag = (uint64_t)batch[i].gen << 32 | batch[i].idx;
 		len = vf_msg_encode_head(&m, t->txbuf + used, TXBUF_CAP - used, &bulk);
 		if (len == -ENOSPC && used) {
 			/* txbuf is full of heads (long ones: FREE, GRANT): send
@@ -547,7 +561,7 @@ static void send_failed(struct tcp_xport *t, int ret)
  * caller set t->sending). */
 static void send_queued(struct tcp_xport *t)
 {
-	int batch[SEND_BATCH];
+	struct tcp_sending batch[SEND_BATCH];
 
 	if (pthread_mutex_trylock(&t->send_lock)) {
 		vf_xport_about_to_wait(); /* the last sender is still in its call */
@@ -593,7 +607,7 @@ static void send_queued(struct tcp_xport *t)
  */
 static void rx_flush(struct tcp_xport *t)
 {
-	int batch[SEND_BATCH];
+	struct tcp_sending batch[SEND_BATCH];
 	unsigned n = 0;
 	int ret;
 
@@ -646,8 +660,15 @@ static int rx_one(struct tcp_xport *t, const char **why, uint64_t deadline_ns)
 	op = NULL;
 	pthread_mutex_lock(&t->lock);
 	if (idx < t->x.queue_depth && t->slots[idx].op &&
-	    t->slots[idx].gen == (uint32_t)(h.tag >> 32))
+	    t->slots[idx].gen == (uint32_t)(h.tag >> 32)) {
 		op = t->slots[idx].op;
+		if (!t->slots[idx].sent) {
+			/* still in the send queue: the server cannot have it */
+			pthread_mutex_unlock(&t->lock);
+			*why = "reply to a request not sent yet";
+			return -EPROTO;
+		}
+	}
 	pthread_mutex_unlock(&t->lock);
 	if (!op) {
 		*why = "reply to no operation in flight";
@@ -1189,6 +1210,7 @@ static int tcp_submit(struct vf_xport *x, struct vf_op *op)
 	t->slots[idx].gen++;
 	t->slots[idx].op = op;
 	t->slots[idx].next_send = -1;
+	t->slots[idx].sent = false;
 	t->slots[idx].waited = op->flags & VF_OP_F_WAIT;
 	t->waited += t->slots[idx].waited;
 	if (t->send_tail >= 0)

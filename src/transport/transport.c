@@ -219,7 +219,7 @@ static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms,
 	       void (*on_timeout)(void *arg), void *arg)
 {
 	struct waiter w = { .done = false };
-	uint64_t gen = __atomic_load_n(&x->conn_gen, __ATOMIC_ACQUIRE);
+	uint64_t gen;
 	bool timed_out = false;
 	struct timespec dl;
 	int ret;
@@ -234,6 +234,11 @@ static int run(struct vf_xport *x, struct vf_op *op, unsigned timeout_ms,
 		op->status = ret;
 		goto out;
 	}
+	/* the connection op went out on: read after the submit, since a
+	 * reconnection in between would have it on the next one (a submit
+	 * succeeds only once the generation is that of the connection it
+	 * queues on; a later one fails op first) */
+	gen = __atomic_load_n(&x->conn_gen, __ATOMIC_ACQUIRE);
 	dl = vf_deadline_ms(timeout_ms);
 	/* The reply is received on this thread when nobody else receives;
 	 * otherwise, or after a timeout, the condvar below. */

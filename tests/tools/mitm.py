@@ -16,6 +16,14 @@ read at every step), lies:
                 first 64 bytes, and nothing more on that connection (it
                 stays open: a server stuck in the middle of a reply); then
                 back to forward for the other connections
+  bad-after-read  relay, but send the next successful READ reply with a
+                header of bad magic right behind it, in the same segment,
+                and nothing more on that connection (it stays open); then
+                back to forward for the other connections
+  forge-queued  relay, but swallow every WRITE request; 300 ms after the
+                first, answer (as the server would a WRITE) the request
+                the client queued next, which it has not sent: its tag is
+                guessed (the next slot, one generation past any seen)
 
 Usage: mitm.py PORT_FILE UPSTREAM_PORT CONTROL_FILE.  The port it listens
 on is written to PORT_FILE; what it does goes to stdout, a line each.  Once
@@ -26,6 +34,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wire  # noqa: E402
@@ -62,11 +71,34 @@ def close(*socks):
         s.close()
 
 
+def forge_queued(c, tag, version):
+    time.sleep(0.3)
+    try:
+        c.sendall(wire.hdr(wire.WRITE, 0, wire.F_REPLY, 0, tag, version))
+        say('forged a WRITE reply to slot %d generation %d, a request not sent'
+            % (tag & 0xffffffff, tag >> 32))
+    except OSError:
+        pass
+
+
 def pump(src, dst, from_server):
+    gens = {}  # from the client: the last generation seen of each slot
+    forged = False
     try:
         while True:
             raw, h = wire.recv_msg(src)
             version, typ, flags, length, status, tag = h
+            if not from_server:
+                slot = tag & 0xffffffff
+                gens[slot] = max(gens.get(slot, 0), tag >> 32)
+            if not from_server and typ == wire.WRITE and mode() == 'forge-queued':
+                say('swallowed a WRITE request: slot %d generation %d' % (slot, tag >> 32))
+                if not forged:
+                    forged = True
+                    nxt = slot + 1
+                    threading.Thread(target=forge_queued, daemon=True,
+                                     args=(src, (gens.get(nxt, 0) + 1) << 32 | nxt, version)).start()
+                continue
             if from_server and typ == wire.HELLO and not status and mode() == 'tamper-hello':
                 raw = raw[:28] + struct.pack('<I', 1) + raw[32:]
                 say('tampered with a HELLO reply: lease 1 ms')
@@ -76,6 +108,13 @@ def pump(src, dst, from_server):
                 say('cut a READ reply after 64 of its %d bytes; the connection stalls' % len(raw))
                 while src.recv(65536):
                     pass  # swallow the rest, send nothing, until the client goes
+                break
+            if from_server and typ == wire.READ and not status and mode() == 'bad-after-read':
+                set_mode('forward')
+                dst.sendall(raw + b'\xde\xad' * (wire.HDR_SIZE // 2))
+                say('sent a READ reply and a bad header behind it; the connection stalls')
+                while src.recv(65536):
+                    pass
                 break
             if from_server and typ == wire.ALLOC and not status and mode() == 'drop-alloc':
                 set_mode('forward')

@@ -516,6 +516,82 @@ static int cmd_latewait(struct vf_xport *x)
 	return ret;
 }
 
+/*
+ * heldwrite: two write-back WRITEs (VF_OP_F_BATCH) to the first slab; the
+ * second submitted 100 ms after the first, when the receiver is waiting for
+ * the first's reply, so the transport holds it back until that reply.
+ * Each is given 3 s.  A server (or a man in the middle) that answers the
+ * second before it was sent must be taken for a liar: the connection
+ * dropped and both failed, never the second believed done.
+ */
+struct held {
+	struct vf_op op;
+	bool done; /* __atomic */
+};
+
+static void held_done(struct vf_op *op)
+{
+	__atomic_store_n(&((struct held *)op->priv)->done, true, __ATOMIC_RELEASE);
+}
+
+static int cmd_heldwrite(struct vf_xport *x)
+{
+	struct held w[2];
+	uint32_t *ids = NULL;
+	uint64_t *buf = malloc(2ull * opt.io_size);
+	int ret = buf ? alloc_slabs(x, 1, &ids) : -ENOMEM;
+
+	for (unsigned i = 0; !ret && i < 2; i++) {
+		w[i] = (struct held){ .op = { .type = VF_OP_WRITE,
+					      .flags = VF_OP_F_BATCH,
+					      .slab = ids[0],
+					      .off = (uint64_t)i * opt.io_size,
+					      .len = opt.io_size,
+					      .buf = buf + (size_t)i * opt.io_size / 8,
+					      .done = held_done } };
+		w[i].op.priv = &w[i];
+		pattern(w[i].op.buf, opt.io_size, ids[0], w[i].op.off);
+		if (i)
+			usleep(100000);
+		ret = vf_xport_submit(x, &w[i].op);
+		if (ret)
+			fprintf(stderr, "vofirm-xtest: heldwrite: submit %u: %s\n", i + 1,
+				strerror(-ret));
+	}
+	if (!ret) {
+		uint64_t t0 = vf_now_ns();
+
+		while ((!__atomic_load_n(&w[0].done, __ATOMIC_ACQUIRE) ||
+			!__atomic_load_n(&w[1].done, __ATOMIC_ACQUIRE)) &&
+		       vf_now_ns() - t0 < 3000000000ull)
+			usleep(1000);
+		for (unsigned i = 0; i < 2; i++) {
+			bool done = __atomic_load_n(&w[i].done, __ATOMIC_ACQUIRE);
+
+			printf("heldwrite: write %u: %s\n", i + 1,
+			       !done		? "no reply within 3 s"
+			       : w[i].op.status ? strerror(-w[i].op.status)
+						: "done");
+		}
+		/* the second believed done while the first, sent before it, is
+		 * not: it was answered before it could have been sent */
+		if (__atomic_load_n(&w[1].done, __ATOMIC_ACQUIRE) && !w[1].op.status &&
+		    !(__atomic_load_n(&w[0].done, __ATOMIC_ACQUIRE) && !w[0].op.status)) {
+			fprintf(stderr, "vofirm-xtest: heldwrite: write 2 believed done before "
+					"write 1: an answer to a request not sent\n");
+			ret = 1;
+		}
+		/* not done: the transport still has them; the close fails them */
+	}
+	vf_xport_close(x, 0);
+	for (unsigned i = 0; !ret && i < 2; i++)
+		if (!__atomic_load_n(&w[i].done, __ATOMIC_ACQUIRE))
+			ret = 1; /* the close must have ended it */
+	free(ids);
+	free(buf);
+	return ret;
+}
+
 /* verify: resume the --session and check its slabs hold the pattern. */
 static int cmd_verify(struct vf_xport *x, uint32_t *ids, uint32_t n)
 {
@@ -829,6 +905,8 @@ static void usage(FILE *f)
 		"                                      read them back one at a time, verified\n"
 		"  latewait --slabs N [--io-size S]   read N slabs one at a time, each waited for\n"
 		"                                      only after the reply came (at most 50 ms)\n"
+		"  heldwrite --slabs 1 [--io-size S]   two write-back WRITEs, the second held back\n"
+		"                                      for the first's reply; each given 3 s\n"
 		"  race --slabs N --threads T [--abort-after D] [--op-timeout D]\n"
 		"                                      T threads waiting for their own operations\n"
 		"                                      and --depth in flight at once (on the N - T\n"
@@ -1018,6 +1096,8 @@ int main(int argc, char **argv)
 		ret = cmd_reconnect(x);
 	else if (!strcmp(cmd, "hold"))
 		ret = cmd_hold(x);
+	else if (!strcmp(cmd, "heldwrite"))
+		ret = cmd_heldwrite(x);
 	else if (!strcmp(cmd, "race"))
 		ret = cmd_race(x);
 	else if (!strcmp(cmd, "burstwait"))
