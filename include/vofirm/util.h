@@ -19,7 +19,12 @@
  */
 int vf_parse_size(const char *s, uint64_t *out, const char **why);
 
-/* "60", "60s", "500ms", "2m", "1h" into milliseconds. */
+/* The longest duration any setting takes: 30 days.  A deadline of that
+ * many ms in ns, or as an unsigned int of ms, does not overflow. */
+#define VF_DURATION_MAX_MS (720ull * 3600000)
+
+/* "60", "60s", "500ms", "2m", "1h" into milliseconds; more than
+ * VF_DURATION_MAX_MS is -ERANGE (*why says so). */
 int vf_parse_duration(const char *s, uint64_t *ms, const char **why);
 
 /* "64 MiB", "1.5 GiB", "512 B": for messages.  Returns buf. */

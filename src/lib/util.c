@@ -95,9 +95,9 @@ int vf_parse_duration(const char *s, uint64_t *ms, const char **why)
 		mul = 3600000;
 	else
 		return fail(why, "unknown duration unit (use ms, s, m or h)");
-	if (v > UINT64_MAX / mul) {
+	if (v > VF_DURATION_MAX_MS / mul) {
 		if (why)
-			*why = "duration too large";
+			*why = "duration too large (at most 720h)";
 		return -ERANGE;
 	}
 	*ms = v * mul;

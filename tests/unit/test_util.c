@@ -88,6 +88,12 @@ static void test_durations(void)
 	CHECK_EQ(vf_parse_duration("s", &ms, &why), -EINVAL);
 	CHECK_EQ(vf_parse_duration("-5s", &ms, &why), -EINVAL);
 	CHECK_EQ(vf_parse_duration("99999999999999999h", &ms, &why), -ERANGE);
+	/* 30 days at most: a deadline in ns of it cannot wrap */
+	CHECK_EQ(vf_parse_duration("720h", &ms, &why), 0);
+	CHECK_EQ(ms, VF_DURATION_MAX_MS);
+	CHECK_EQ(vf_parse_duration("721h", &ms, &why), -ERANGE);
+	CHECK_EQ(vf_parse_duration("6000000h", &ms, &why), -ERANGE);
+	CHECK_EQ(vf_parse_duration("2592000001ms", &ms, &why), -ERANGE);
 }
 
 static void test_urls(void)
