@@ -27,9 +27,11 @@
  * completion touches the inode and extent only before it drops their
  * counts: after that they may be freed.
  *
- * The same thread watches deadlines: a write whose copies have not all
- * answered within --io-timeout has those connections aborted (completing
- * them with an error), exactly as servers_rw_all does.
+ * Two threads: one settles failed writes (ext_write_settle can wait for
+ * a server up to its lease), the other watches deadlines meanwhile: a
+ * write whose copies have not all answered within --io-timeout has those
+ * connections aborted (completing them with an error), exactly as
+ * servers_rw_all does.  A write is watched once all its copies are sent.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -73,15 +75,16 @@ struct awrite {
 
 struct awq {
 	pthread_mutex_t lock;
-	pthread_cond_t cv;	/* the thread: a failure, a first deadline, stop */
-	pthread_cond_t idle_cv; /* a count of in-flight writes reached zero */
-	unsigned waiters;	/* threads in aw_wait (__atomic) */
-	unsigned in_flight;	/* __atomic */
-	bool idle_wait;		/* the thread waits with no deadline (lock) */
+	pthread_cond_t cv;	  /* the watchdog: a first deadline, stop */
+	pthread_cond_t settle_cv; /* the settler: a failed write, stop */
+	pthread_cond_t idle_cv;	  /* a count of in-flight writes reached zero */
+	unsigned waiters;	  /* threads in aw_wait (__atomic) */
+	unsigned in_flight;	  /* __atomic */
+	bool idle_wait;		  /* the watchdog waits with no deadline (lock) */
 	struct awrite *head, *tail;
 	struct awrite *failed, *failed_tail;
 	bool stop;
-	pthread_t thread;
+	pthread_t thread, settler;
 	uint64_t taken, retried; /* __atomic */
 };
 
@@ -138,7 +141,7 @@ static void complete(struct awrite *w, int ret)
 	drop_count(q, &q->in_flight);
 }
 
-/* Every copy has answered (or failed): the reply, or the thread's turn. */
+/* Every copy has answered (or failed): the reply, or the settler's turn. */
 static void finish(struct awrite *w)
 {
 	struct awq *q = w->fs->aw;
@@ -157,7 +160,7 @@ static void finish(struct awrite *w)
 		else
 			q->failed = w;
 		q->failed_tail = w;
-		pthread_cond_signal(&q->cv);
+		pthread_cond_signal(&q->settle_cv);
 	}
 	pthread_mutex_unlock(&q->lock);
 	if (!ok)
@@ -260,6 +263,21 @@ bool awrite_try(struct fs *fs, fuse_req_t req, struct inode *in, uint64_t off, s
 	fs_rwlock_unlock(&e->fill);
 	fs_rwlock_unlock(&in->rw);
 
+	for (unsigned i = 0; i < w->cnt; i++) {
+		struct aw_copy *ac = &w->c[i];
+		int ret;
+
+		ret = vf_xport_submit(ac->s->x, &ac->op);
+		/* the connection it went out on: read after the submit (see
+		 * vf_xport_run()), before the watchdog can see w */
+		ac->xgen = __atomic_load_n(&ac->s->x->conn_gen, __ATOMIC_ACQUIRE);
+		if (ret) {
+			ac->op.status = ret;
+			copy_done(&ac->op);
+		}
+	}
+	/* watched from here (its deadline counts from t0): this thread's
+	 * reference keeps w from finishing before it is listed */
 	pthread_mutex_lock(&q->lock);
 	w->listed = true;
 	w->prev = q->tail;
@@ -271,18 +289,6 @@ bool awrite_try(struct fs *fs, fuse_req_t req, struct inode *in, uint64_t off, s
 	if (q->head == w && q->idle_wait)
 		pthread_cond_signal(&q->cv); /* a first deadline, for a thread that has none */
 	pthread_mutex_unlock(&q->lock);
-
-	for (unsigned i = 0; i < w->cnt; i++) {
-		struct aw_copy *ac = &w->c[i];
-		int ret;
-
-		ac->xgen = __atomic_load_n(&ac->s->x->conn_gen, __ATOMIC_ACQUIRE);
-		ret = vf_xport_submit(ac->s->x, &ac->op);
-		if (ret) {
-			ac->op.status = ret;
-			copy_done(&ac->op);
-		}
-	}
 	put(w);
 	return true;
 no:
@@ -293,7 +299,7 @@ no_rw:
 	return false;
 }
 
-/* A write that failed somewhere: ext_write's way, on this thread. */
+/* A write that failed somewhere: ext_write's way, on the settler. */
 static void settle(struct fs *fs, struct awrite *w)
 {
 	unsigned idx[EXT_SLOTS];
@@ -314,7 +320,9 @@ static void settle(struct fs *fs, struct awrite *w)
 	complete(w, ret ? -EIO : 0);
 }
 
-static void *aw_thread(void *arg)
+/* The settler: failed writes, one after the other, in the order they
+ * failed.  Until stopped and every write is answered. */
+static void *settle_thread(void *arg)
 {
 	struct fs *fs = arg;
 	struct awq *q = fs->aw;
@@ -322,7 +330,6 @@ static void *aw_thread(void *arg)
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
 		struct awrite *w = q->failed;
-		uint64_t now;
 
 		if (w) {
 			q->failed = w->qnext;
@@ -333,7 +340,32 @@ static void *aw_thread(void *arg)
 			pthread_mutex_lock(&q->lock);
 			continue;
 		}
-		w = q->head;
+		if (q->stop && !__atomic_load_n(&q->in_flight, __ATOMIC_SEQ_CST))
+			break;
+		if (q->stop) {
+			/* the last writes may still come back failed */
+			struct timespec dl = vf_deadline_ms(10);
+
+			pthread_cond_timedwait(&q->settle_cv, &q->lock, &dl);
+		} else {
+			pthread_cond_wait(&q->settle_cv, &q->lock);
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+/* The watchdog: the oldest write's deadline, then the next one's. */
+static void *aw_thread(void *arg)
+{
+	struct fs *fs = arg;
+	struct awq *q = fs->aw;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		struct awrite *w = q->head;
+		uint64_t now;
+
 		if (!w) {
 			/* stopping: the last writes may still come back failed
 			 * (aborted, not yet completed) */
@@ -402,13 +434,24 @@ int awrite_start(struct fs *fs)
 		return -ENOMEM;
 	pthread_mutex_init(&q->lock, NULL);
 	vf_cond_init(&q->cv);
+	vf_cond_init(&q->settle_cv);
 	pthread_cond_init(&q->idle_cv, NULL);
 	fs->aw = q;
 	ret = pthread_create(&q->thread, NULL, aw_thread, fs);
 	if (ret) {
-		vf_err("cannot start the thread of asynchronous writes: %s", strerror(ret));
-		fs->aw = NULL;
-		free(q);
+		vf_err("cannot start the watchdog of asynchronous writes: %s", strerror(ret));
+		awrite_free(fs);
+		return -ret;
+	}
+	ret = pthread_create(&q->settler, NULL, settle_thread, fs);
+	if (ret) {
+		vf_err("cannot start the thread that settles failed writes: %s", strerror(ret));
+		pthread_mutex_lock(&q->lock);
+		q->stop = true;
+		pthread_cond_signal(&q->cv);
+		pthread_mutex_unlock(&q->lock);
+		pthread_join(q->thread, NULL);
+		awrite_free(fs);
 		return -ret;
 	}
 	return 0;
@@ -447,12 +490,23 @@ void awrite_stop(struct fs *fs)
 	pthread_mutex_lock(&q->lock);
 	q->stop = true;
 	pthread_cond_signal(&q->cv);
+	pthread_cond_signal(&q->settle_cv);
 	pthread_mutex_unlock(&q->lock);
 	pthread_join(q->thread, NULL);
+	pthread_join(q->settler, NULL);
 	/* the last completions may still be answering */
 	aw_wait(fs, &q->in_flight);
+}
+
+void awrite_free(struct fs *fs)
+{
+	struct awq *q = fs->aw;
+
+	if (!q)
+		return;
 	fs->aw = NULL;
 	pthread_cond_destroy(&q->idle_cv);
+	pthread_cond_destroy(&q->settle_cv);
 	pthread_cond_destroy(&q->cv);
 	pthread_mutex_destroy(&q->lock);
 	free(q);

@@ -699,10 +699,14 @@ bool awrite_try(struct fs *fs, fuse_req_t req, struct inode *in, uint64_t off, s
  * writes to the file (to e) to end. */
 void awrite_wait_inode(struct fs *fs, struct inode *in);
 void awrite_wait_extent(struct fs *fs, struct extent *e);
-/* The thread that retries failed writes and times out silent ones. */
+/* The threads that settle failed writes and time out silent ones. */
 int awrite_start(struct fs *fs);
-/* After the FUSE loop: every write in flight ends (and is answered). */
+/* After the FUSE loop: every write in flight ends (and is answered); the
+ * queue stays for whoever still waits on a count (the repair) or is
+ * finishing a completion (a transport's thread). */
 void awrite_stop(struct fs *fs);
+/* Once neither can run any more (the repair stopped, the servers closed). */
+void awrite_free(struct fs *fs);
 struct awrite_stats {
 	uint64_t in_flight, taken, retried;
 };

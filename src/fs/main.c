@@ -466,6 +466,7 @@ out_servers:
 		status = EXIT_FAILURE;
 	}
 	fetchahead_stop(fs); /* if the loop did not run: its windows' buffers back */
+	awrite_free(fs);     /* no repair, no transport's thread left to touch it */
 	free_buffers(fs);
 	fs_free_handles(fs);
 	fs_free_tree(fs); /* once no health thread can report a loss by file */
