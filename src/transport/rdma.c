@@ -102,6 +102,7 @@ struct rslot {
 	int next_free;
 	bool send_done, reply_done; /* control ops finish with both */
 	bool waited;		    /* its submitter completes it (VF_OP_F_WAIT) */
+	bool sent;		    /* a control request about to be posted: a reply may come */
 };
 
 /* A thread in rdma_wait() that does not hold the CQ role. */
@@ -359,7 +360,7 @@ static int rdma_exchange(struct vf_xport *x, const struct vf_msg *req, struct vf
 {
 	struct rdma_xport *r = to_rdma(x);
 	bool sent = false, got = false;
-	uint64_t deadline = vf_now_ms() + x->connect_timeout_ms;
+	uint64_t deadline = vf_now_ms() + x->connect_timeout_ms, now;
 	const char *why = "";
 	struct ibv_wc wc;
 	long n;
@@ -403,8 +404,8 @@ static int rdma_exchange(struct vf_xport *x, const struct vf_msg *req, struct vf
 		}
 		if (sent && got)
 			break;
-		if (vf_now_ms() >= deadline ||
-		    wait_cq(r, (unsigned)(deadline - vf_now_ms())) == -ETIMEDOUT) {
+		now = vf_now_ms(); /* once: the ms may tick between two reads */
+		if (now >= deadline || wait_cq(r, (unsigned)(deadline - now)) == -ETIMEDOUT) {
 			vf_log(x->connect_log_level,
 			       "%s: %s handshake failed: no answer within %u ms", x->url.str,
 			       vf_msg_type_name(req->hdr.type), x->connect_timeout_ms);
@@ -557,11 +558,26 @@ static int on_reply(struct rdma_xport *r, unsigned i, uint32_t len)
 	}
 	idx = (uint32_t)rep.hdr.tag;
 	gen = (uint32_t)(rep.hdr.tag >> 32);
-	op = slot_op(r, idx, gen);
-	if (!op || !(rep.hdr.flags & VF_HDR_F_REPLY)) {
-		vf_err("%s: protocol error, dropping the connection: reply to no operation "
-		       "in flight",
-		       r->x.url.str);
+	/* an operation in flight whose request was posted, a control one
+	 * (READ and WRITE are one-sided: no reply), not answered already,
+	 * and a reply of its type: anything else is a lie (a tag guessed),
+	 * and would have op read as a type it is not */
+	why = NULL;
+	pthread_mutex_lock(&r->lock);
+	op = idx < r->x.queue_depth && r->slots[idx].gen == gen ? r->slots[idx].op : NULL;
+	if (!op || !(rep.hdr.flags & VF_HDR_F_REPLY))
+		why = "reply to no operation in flight";
+	else if (op->type == VF_OP_READ || op->type == VF_OP_WRITE)
+		why = "reply to a one-sided READ or WRITE";
+	else if (!r->slots[idx].sent)
+		why = "reply to a request not sent yet";
+	else if (r->slots[idx].reply_done)
+		why = "a second reply to one request";
+	else if (rep.hdr.type != vf_op_msg_type(op->type))
+		why = "reply type differs from the request";
+	pthread_mutex_unlock(&r->lock);
+	if (why) {
+		vf_err("%s: protocol error, dropping the connection: %s", r->x.url.str, why);
 		return -EPROTO;
 	}
 	if (rep.hdr.status) {
@@ -1282,6 +1298,7 @@ static int rdma_submit(struct vf_xport *x, struct vf_op *op)
 	r->slots[idx].gen++;
 	r->slots[idx].op = op;
 	r->slots[idx].send_done = r->slots[idx].reply_done = false;
+	r->slots[idx].sent = false;
 	r->slots[idx].waited = op->flags & VF_OP_F_WAIT;
 	gen = r->slots[idx].gen;
 	r->inflight++;
@@ -1322,16 +1339,24 @@ static int rdma_submit(struct vf_xport *x, struct vf_op *op)
 					.lkey = r->smr->lkey };
 		wr.wr_id = wrid(WR_SEND, (uint32_t)idx, gen);
 		wr.opcode = IBV_WR_SEND;
+		/* encoded: from here its reply is expected (on_reply()) */
+		pthread_mutex_lock(&r->lock);
+		r->slots[idx].sent = true;
+		pthread_mutex_unlock(&r->lock);
 	}
 	/* From here a CQ poller owns op: it may complete it at once. */
 	__atomic_add_fetch(&x->tx_requests, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&x->tx_calls, 1, __ATOMIC_RELAXED);
 	ret = ibv_post_send(r->id->qp, &wr, &bad);
 	if (ret) {
+		/* this connection's, read while send_lock keeps it: once that
+		 * is let go, a reconnection may bring the next one */
+		uint64_t cgen = __atomic_load_n(&x->conn_gen, __ATOMIC_ACQUIRE);
+
 		vf_warn("%s: posting a work request failed: %s; dropping the connection",
 			x->url.str, strerror(ret));
 		pthread_mutex_unlock(&r->send_lock);
-		vf_xport_abort(x); /* the completion thread fails op with the rest */
+		vf_xport_abort_gen(x, cgen); /* the completion thread fails op with the rest */
 		return 0;
 	}
 	if (need_kick)
