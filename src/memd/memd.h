@@ -183,7 +183,8 @@ uint64_t pool_reap(struct memd_pool *p);
 void pool_stats(struct memd_pool *p, struct memd_session *s, struct vf_stats *st);
 void pool_log_stats(struct memd_pool *p);
 
-/* Every id in ids is granted to s.  0 or -EPERM with why set. */
+/* A FREE of ids by s would be taken: each granted to s, in no grant, listed
+ * once.  0, or -EPERM, -EBUSY or -EINVAL with why set (pool_free()'s). */
 int pool_check_owned(struct memd_pool *p, struct memd_session *s, uint32_t n, const uint32_t *ids,
 		     char *why, size_t whylen);
 

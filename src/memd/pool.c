@@ -465,10 +465,13 @@ void pool_detach(struct memd_pool *p, struct memd_session *s)
 
 void pool_end_session(struct memd_pool *p, struct memd_session *s)
 {
-	uint32_t *ids = malloc(sizeof(*ids) * (s->nslabs ? s->nslabs : 1));
-	uint32_t n;
+	uint32_t *ids, n;
 
+	/* sized under the lock: until then another session's GIVE (or the
+	 * reaper giving a lapsed issuer's grant) may add slabs to s; from
+	 * here only do_session_grants() moves any, and only away from s */
 	pthread_mutex_lock(&p->lock);
+	ids = malloc(sizeof(*ids) * (s->nslabs ? s->nslabs : 1));
 	if (!ids) {
 		/* cannot zero them now: leave them to the lease */
 		pthread_mutex_unlock(&p->lock);
@@ -558,13 +561,38 @@ int pool_free(struct memd_pool *p, struct memd_session *s, uint32_t n, const uin
 int pool_check_owned(struct memd_pool *p, struct memd_session *s, uint32_t n, const uint32_t *ids,
 		     char *why, size_t whylen)
 {
-	for (uint32_t i = 0; i < n; i++) {
+	uint32_t i;
+	int ret = 0;
+
+	/* everything pool_free() would refuse, so that a FREE it refuses
+	 * changes nothing, its slabs' remote access included */
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < n && !ret; i++) {
 		if (ids[i] >= p->nslabs || owner_of(p, ids[i]) != s) {
 			snprintf(why, whylen, "slab %u is not granted to this session", ids[i]);
-			return -EPERM;
+			ret = -EPERM;
+		} else if (p->slabs[ids[i]].grant) {
+			snprintf(why, whylen,
+				 "slab %u is in grant %" PRIu64
+				 ": give it or revoke the grant first",
+				 ids[i], p->slabs[ids[i]].grant->id);
+			ret = -EBUSY;
 		}
 	}
-	return 0;
+	/* listed twice: the second sight finds it unowned (and back after) */
+	for (i = 0; i < n && !ret; i++) {
+		if (owner_of(p, ids[i]) != s) {
+			snprintf(why, whylen, "slab %u is listed twice", ids[i]);
+			ret = -EINVAL;
+			break;
+		}
+		set_owner(p, ids[i], NULL);
+	}
+	if (!ret || ret == -EINVAL)
+		while (i--)
+			set_owner(p, ids[i], s);
+	pthread_mutex_unlock(&p->lock);
+	return ret;
 }
 
 uint32_t pool_list(struct memd_pool *p, struct memd_session *s, uint32_t first, uint32_t max,
