@@ -277,17 +277,27 @@ bool awrite_try(struct fs *fs, fuse_req_t req, struct inode *in, uint64_t off, s
 		}
 	}
 	/* watched from here (its deadline counts from t0): this thread's
-	 * reference keeps w from finishing before it is listed */
+	 * reference keeps w from finishing before it is listed.  The list
+	 * stays in deadline order: one whose submit waited goes before
+	 * those listed meanwhile */
 	pthread_mutex_lock(&q->lock);
 	w->listed = true;
 	w->prev = q->tail;
-	if (q->tail)
-		q->tail->next = w;
+	while (w->prev && w->prev->deadline > w->deadline)
+		w->prev = w->prev->prev;
+	w->next = w->prev ? w->prev->next : q->head;
+	if (w->prev)
+		w->prev->next = w;
 	else
 		q->head = w;
-	q->tail = w;
-	if (q->head == w && q->idle_wait)
-		pthread_cond_signal(&q->cv); /* a first deadline, for a thread that has none */
+	if (w->next)
+		w->next->prev = w;
+	else
+		q->tail = w;
+	/* a first deadline for a watchdog that has none, or one earlier
+	 * than the one it waits for */
+	if (q->head == w && (q->idle_wait || w->next))
+		pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->lock);
 	put(w);
 	return true;
